@@ -1,0 +1,135 @@
+/**
+ * The composition root: builds every object from the config and hands each its dependencies.
+ * Nothing else constructs pools, stores, the core or servers.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { makeCore, type Core } from './core/index.js';
+import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
+import { ensureDatabase, migrate } from './db/migrate.js';
+import { makePool, type Pool } from './db/pool.js';
+import { makeStore, type Store } from './db/store.js';
+import { makeHttpApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import { startCapture, type CaptureServer } from './capture/server.js';
+import { startWorker } from './worker/index.js';
+
+export const EMBEDDED_DATABASE = 'mailgate';
+
+export interface Database {
+  url: string;
+  embedded?: EmbeddedHandle;
+  /** Stops the embedded cluster when this process started it. */
+  close(): Promise<void>;
+}
+
+/** DATABASE_URL, else the embedded Postgres of DATA_DIR (joined when another process runs it). */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (config.DATABASE_URL) return { url: config.DATABASE_URL, close: async () => undefined };
+  const embedded = await startEmbedded({
+    dataDir: config.DATA_DIR,
+    port: config.EMBEDDED_PG_PORT || undefined,
+    log: (line) => logger.debug({ postgres: line }),
+  });
+  await ensureDatabase(embedded.url, EMBEDDED_DATABASE);
+  return { url: embedded.databaseUrl(EMBEDDED_DATABASE), embedded, close: () => embedded.stop() };
+}
+
+export interface Services {
+  databaseUrl: string;
+  config: Config;
+  logger: Logger;
+  pool: Pool;
+  store: Store;
+  core: Core;
+  secret: Buffer;
+  close(): Promise<void>;
+}
+
+/** Pool, store, installation secret and core over a migrated database. */
+export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: { migrate?: boolean } = {}): Promise<Services> {
+  if (opts.migrate !== false) await migrate(databaseUrl);
+  const pool = makePool(databaseUrl, 20);
+  const store = makeStore(pool);
+  const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
+  const core = makeCore({ store, cursorSecret: secret, maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL, sendLanes: 1 });
+  return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
+}
+
+export interface Gateway {
+  services: Services;
+  /** Base URL the HTTP server answers at (its real port). */
+  url: string;
+  captureUrl?: string;
+  firstKey?: { id: number; secret: string; account: string };
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  http?: boolean;
+  worker?: boolean;
+  /** On an empty database, create account `default` with one key. */
+  bootstrapAccount?: boolean;
+}
+
+/** HTTP (every dialect), the SMTP capture when no relay is configured, and the worker. */
+export async function startGateway(services: Services, opts: GatewayOptions = {}): Promise<Gateway> {
+  const { config, logger, core } = services;
+  const stops: (() => Promise<void>)[] = [];
+  let firstKey: Gateway['firstKey'];
+  if (opts.bootstrapAccount && (await core.accounts.countAccounts()) === 0) {
+    firstKey = await core.accounts.createKey('default', 'first key');
+  }
+
+  let capture: CaptureServer | undefined;
+  let smtpUrls = (config.SMTP_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (opts.worker !== false && !smtpUrls.length) {
+    capture = await startCapture(services.pool, logger, config.CAPTURE_SMTP_PORT);
+    smtpUrls = [capture.url];
+    stops.push(() => capture!.stop());
+  }
+
+  let url = '';
+  if (opts.http !== false) {
+    const app = makeHttpApp({ core, logger, config, pool: services.pool });
+    const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
+    const server = tls
+      ? https.createServer({ cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) }, app)
+      : http.createServer(app);
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+    url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+    stops.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+  }
+
+  if (opts.worker !== false) {
+    const worker = await startWorker({ databaseUrl: services.databaseUrl, pool: services.pool, config, smtpUrls, logger, secret: services.secret });
+    // The worker stops after HTTP (no new work) and before the capture (in-flight messages still land).
+    stops.splice(opts.http !== false ? 1 : 0, 0, () => worker.stop());
+  }
+
+  return {
+    services,
+    url,
+    ...(capture ? { captureUrl: capture.url } : {}),
+    ...(firstKey ? { firstKey } : {}),
+    async stop() {
+      for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));
+    },
+  };
+}

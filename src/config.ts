@@ -1,0 +1,79 @@
+/**
+ * The only reader of process.env. Every variable is declared once here, with its default and its meaning;
+ * `mailgate config` prints this table, and the README's table is generated from it.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+interface VarDoc {
+  schema: z.ZodType;
+  default?: string;
+  doc: string;
+}
+
+export const VARIABLES = {
+  DATABASE_URL: { schema: z.string().url().optional(), doc: 'Postgres connection URL. Unset: an embedded Postgres under DATA_DIR is started (or joined, when another mailgate process already runs it).' },
+  DATA_DIR: { schema: z.string().min(1), default: './.data', doc: 'Where the embedded Postgres keeps its data (only used without DATABASE_URL).' },
+  EMBEDDED_PG_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of the embedded Postgres on 127.0.0.1; 0 picks a free one the first time and keeps it.' },
+  HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds.' },
+  PORT: { schema: int(0, 65535), default: '33610', doc: 'The one HTTP port for every dialect (33610 is the CloudMailing port).' },
+  PUBLIC_URL: { schema: z.string().url().optional(), doc: 'Base URL clients and recipients reach the gateway at (links, unsubscribe, tracking). Default: http://localhost:PORT.' },
+  TLS_CERT_FILE: { schema: z.string().optional(), doc: 'PEM certificate: with TLS_KEY_FILE, the HTTP port speaks HTTPS.' },
+  TLS_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for TLS_CERT_FILE.' },
+  MAX_BODY_BYTES: { schema: int(1024, 1 << 30), default: String(32 * 1024 * 1024), doc: 'Largest request body; beyond it the answer is HTTP 413.' },
+  MAX_RECIPIENTS_PER_CALL: { schema: int(1, 1_000_000), default: '10000', doc: 'Most recipients one add_recipients / send_test call may carry; more is refused whole.' },
+  SMTP_URL: { schema: z.string().optional(), doc: 'Outgoing relay(s), comma-separated smtp:// or smtps:// URLs. Unset: the built-in SMTP capture keeps every message in Postgres.' },
+  SMTP_MAX_CONNECTIONS: { schema: int(1, 1000), default: '5', doc: 'Pooled SMTP connections per relay and worker process.' },
+  SMTP_RATE: { schema: z.coerce.number().min(0), default: '0', doc: 'Messages per second per relay and worker process; 0 = no cap.' },
+  SMTP_TIMEOUT_MS: { schema: int(1000, 600_000), default: '60000', doc: 'Socket timeout of one SMTP conversation.' },
+  CAPTURE_SMTP_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of the built-in SMTP capture on 127.0.0.1 (0: any free port).' },
+  BOUNCE_DOMAIN: { schema: z.string().min(1).optional(), doc: 'Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN. Default: the host of PUBLIC_URL.' },
+  BOUNCE_SMTP_PORT: { schema: int(0, 65535), default: '2525', doc: 'Inbound SMTP listener for bounce reports (DSN) and complaints (ARF).' },
+  DKIM_DOMAIN: { schema: z.string().optional(), doc: 'DKIM signing domain (with DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE).' },
+  DKIM_SELECTOR: { schema: z.string().optional(), doc: 'DKIM selector.' },
+  DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM.' },
+  WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
+  SEND_BATCH_SIZE: { schema: int(1, 10_000), default: '200', doc: 'Recipients one claim takes (one outcome write per batch).' },
+  LEASE_SECONDS: { schema: int(5, 86_400), default: '120', doc: 'How long a claimed batch stays leased to its worker before the sweeper may hand it to another.' },
+  RETRY_BASE_SECONDS: { schema: z.coerce.number().min(0.01), default: '300', doc: 'First retry delay after a temporary failure; it doubles each try (at most 6 hours).' },
+  RETRY_MAX_HOURS: { schema: z.coerce.number().min(0), default: '72', doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.' },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
+  LOG_PRETTY: { schema: bool, default: '', doc: 'Reserved: logs are JSON lines (pipe through pino-pretty to read them).' },
+} satisfies Record<string, VarDoc>;
+
+type Vars = typeof VARIABLES;
+export type Config = { [K in keyof Vars]: z.output<Vars[K]['schema']> } & {
+  publicUrl: string;
+  bounceDomain: string;
+};
+
+export class ConfigError extends Error {}
+
+/** Parse an environment (process.env by default) into a typed config; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, v] of Object.entries(VARIABLES) as [string, VarDoc][]) {
+    const raw = env[name] === undefined || env[name] === '' ? v.default : env[name];
+    const parsed = v.schema.safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  const cfg = out as Config;
+  cfg.publicUrl = (cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`).replace(/\/+$/, '');
+  cfg.bounceDomain = cfg.BOUNCE_DOMAIN ?? new URL(cfg.publicUrl).hostname;
+  return cfg;
+}
+
+/** The variables as a Markdown table (README, `mailgate config`). */
+export function configTable(): string {
+  const rows = Object.entries(VARIABLES as Record<string, VarDoc>).map(
+    ([name, v]) => `| \`${name}\` | ${v.default === undefined ? '' : `\`${v.default}\``} | ${v.doc} |`,
+  );
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,76 @@
+/**
+ * Accounts and API keys. A key's secret is 192 random bits, shown once; only its SHA-256 is stored.
+ * Lookup is by hash (a unique index), so the secret itself is never compared byte by byte in our code;
+ * the final check of the stored hash uses timingSafeEqual anyway.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyRow, AccountRow } from '../../db/accounts.js';
+import { invalid, notFound } from '../errors.js';
+
+export interface AccountsDeps {
+  accounts: {
+    bySlug(slug: string): Promise<AccountRow | undefined>;
+    ensure(slug: string, name?: string): Promise<{ account: AccountRow; created: boolean }>;
+    list(): Promise<(AccountRow & { keys: number })[]>;
+    count(): Promise<number>;
+  };
+  apiKeys: {
+    insert(accountId: number, secretHash: Buffer, label: string | null): Promise<ApiKeyRow>;
+    byHash(secretHash: Buffer): Promise<(ApiKeyRow & { secret_hash: Buffer }) | undefined>;
+    touch(id: number): Promise<void>;
+    list(accountSlug?: string): Promise<ApiKeyRow[]>;
+    revoke(id: number): Promise<ApiKeyRow | undefined>;
+  };
+}
+
+export interface NewKey {
+  id: number;
+  secret: string;
+  account: string;
+  label: string | null;
+}
+
+export interface Principal {
+  accountId: number;
+  account: string;
+  keyId: number;
+}
+
+const SLUG = /^[A-Za-z0-9._-]{1,100}$/;
+
+export const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
+export function accountsService(deps: AccountsDeps) {
+  return {
+    async createAccount(slug: string, name?: string) {
+      if (!SLUG.test(slug)) throw invalid(`account slug ${JSON.stringify(slug)}: letters, digits, '.', '-', '_' only`, 'slug');
+      return await deps.accounts.ensure(slug, name);
+    },
+    listAccounts: () => deps.accounts.list(),
+    countAccounts: () => deps.accounts.count(),
+    /** A new key for the account, creating the account when missing. */
+    async createKey(accountSlug: string, label?: string): Promise<NewKey> {
+      const { account } = await this.createAccount(accountSlug);
+      const secret = randomBytes(24).toString('base64url');
+      const row = await deps.apiKeys.insert(account.id, hashSecret(secret), label ?? null);
+      return { id: row.id, secret, account: account.slug, label: row.label };
+    },
+    listKeys: (accountSlug?: string) => deps.apiKeys.list(accountSlug),
+    async revokeKey(id: number) {
+      const row = await deps.apiKeys.revoke(id);
+      if (!row) throw notFound('API key', id);
+      return row;
+    },
+    /** The principal behind a secret, or undefined. `keyId`, when given, must match too (Mailkit, Emailicious). */
+    async authenticate(secret: string, keyId?: number): Promise<Principal | undefined> {
+      if (!secret || secret.length > 200) return undefined;
+      const hash = hashSecret(secret);
+      const row = await deps.apiKeys.byHash(hash);
+      if (!row || !timingSafeEqual(row.secret_hash, hash)) return undefined;
+      if (keyId !== undefined && row.id !== keyId) return undefined;
+      void deps.apiKeys.touch(row.id).catch(() => undefined);
+      return { accountId: row.account_id, account: row.account, keyId: row.id };
+    },
+  };
+}
+export type AccountsService = ReturnType<typeof accountsService>;

@@ -1,0 +1,30 @@
+/**
+ * The core API: one object of async functions, each taking the call context first.
+ * Adapters call only this; they never import db/.
+ */
+import type { Store } from '../db/store.js';
+import { accountsService } from './accounts/service.js';
+import { mailingsService } from './mailings/service.js';
+import { recipientsService } from './recipients/service.js';
+
+export interface CoreDeps {
+  store: Store;
+  cursorSecret: Buffer;
+  maxRecipientsPerCall: number;
+  sendLanes: number;
+}
+
+export function makeCore(deps: CoreDeps) {
+  return {
+    accounts: accountsService({ accounts: deps.store.accounts, apiKeys: deps.store.apiKeys }),
+    mailings: mailingsService({ store: deps.store, sendLanes: deps.sendLanes }),
+    recipients: recipientsService({
+      store: deps.store,
+      cursorSecret: deps.cursorSecret,
+      maxPerCall: deps.maxRecipientsPerCall,
+      sendLanes: deps.sendLanes,
+    }),
+  };
+}
+export type Core = ReturnType<typeof makeCore>;
+export type { CallContext } from './context.js';

@@ -1,0 +1,153 @@
+/**
+ * Recipients of a mailing: bulk add with one result per item, status reads, the status feed, resets.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CallContext } from '../context.js';
+import { isValidEmail } from '../email.js';
+import { badRequest, invalid, notFound } from '../errors.js';
+import { RECIPIENT_STATUSES, type RecipientStatus } from '../statuses.js';
+import type { Store } from '../../db/store.js';
+import type { NewRecipient, RecipientFilter, RecipientRow } from '../../db/recipients.js';
+import { cursorCodec } from './cursor.js';
+
+export type { RecipientFilter, RecipientRow };
+
+export interface RecipientsDeps {
+  store: Store;
+  cursorSecret: Buffer;
+  maxPerCall: number;
+  sendLanes: number;
+}
+
+export interface RecipientInput {
+  email: unknown;
+  trackingId?: unknown;
+  attachments?: unknown;
+  /** Personalization fields (everything but email, tracking id, attachments). */
+  fields: Record<string, unknown>;
+}
+
+export type AddResult = { email: unknown; id: string } | { email: unknown; error: string };
+
+export interface Attachment {
+  filename: string;
+  contentType: string;
+  charset?: string;
+  /** base64 */
+  data: string;
+}
+
+export const FEED_MAX = 1000;
+const FEED_DEFAULT_STATUSES = RECIPIENT_STATUSES.filter((s) => s !== 'ready');
+
+function checkAttachments(a: unknown): Attachment[] | string {
+  if (!Array.isArray(a)) return 'attachments: must be an array';
+  const out: Attachment[] = [];
+  for (const [i, x] of a.entries()) {
+    if (typeof x !== 'object' || x === null) return `attachments[${i}]: must be a struct`;
+    const o = x as Record<string, unknown>;
+    if (typeof o.filename !== 'string' || !o.filename || /[\\/\0]/.test(o.filename)) return `attachments[${i}].filename: a plain file name is required`;
+    const ct = o['content-type'] ?? o.contentType;
+    if (typeof ct !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(ct)) return `attachments[${i}].content-type: a MIME type is required`;
+    const data = Buffer.isBuffer(o.data) ? o.data.toString('base64') : o.data;
+    if (typeof data !== 'string' || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(data)) return `attachments[${i}].data: base64 is required`;
+    out.push({ filename: o.filename, contentType: ct, ...(typeof o.charset === 'string' ? { charset: o.charset } : {}), data: data.replace(/\s+/g, '') });
+  }
+  return out;
+}
+
+export function recipientsService(deps: RecipientsDeps) {
+  const { store } = deps;
+  const cursors = cursorCodec(deps.cursorSecret);
+
+  async function add(ctx: CallContext, mailingId: number, items: RecipientInput[], test: boolean): Promise<AddResult[]> {
+    if (items.length > deps.maxPerCall) {
+      throw badRequest(`too many recipients in one call: ${items.length} (at most ${deps.maxPerCall}); split them over several calls`);
+    }
+    const results: AddResult[] = new Array(items.length);
+    const rows: (NewRecipient & { index: number })[] = [];
+    for (const [index, item] of items.entries()) {
+      const { email } = item;
+      if (!isValidEmail(email)) {
+        results[index] = { email, error: email === undefined ? 'email is required' : `invalid email address: ${JSON.stringify(email)}` };
+        continue;
+      }
+      let trackingId: string;
+      if (item.trackingId === undefined || item.trackingId === null || item.trackingId === '') trackingId = randomUUID();
+      else if (typeof item.trackingId !== 'string' || item.trackingId.length >= 50) {
+        results[index] = { email, error: 'tracking_id must be a string under 50 characters' };
+        continue;
+      } else trackingId = item.trackingId;
+      let attachments: Attachment[] | null = null;
+      if (item.attachments !== undefined && item.attachments !== null) {
+        const a = checkAttachments(item.attachments);
+        if (typeof a === 'string') {
+          results[index] = { email, error: a };
+          continue;
+        }
+        attachments = a;
+      }
+      rows.push({ index, tracking_id: trackingId, email, fields: item.fields, attachments });
+    }
+    await store.transaction(async (tx) => {
+      const m = await tx.mailings.get(ctx.accountId, mailingId, 'FOR SHARE');
+      if (!m) throw notFound('mailing', mailingId);
+      if (!test && m.status === 'finished') throw badRequest(`mailing ${mailingId} is finished: no recipient can be added`);
+      const inserted = await tx.recipients.insertMany(ctx.accountId, mailingId, m.send_id, test, rows);
+      for (const r of rows) {
+        results[r.index] = inserted.has(r.tracking_id)
+          ? { email: r.email, id: r.tracking_id }
+          : { email: r.email, error: `tracking_id already used: ${r.tracking_id}` };
+        inserted.delete(r.tracking_id); // a repeated tracking id within one call is reported on its second use
+      }
+      if (test && rows.length) await tx.jobs.enqueueSend(m.send_id, null, 1, true);
+      else if (rows.length && m.status === 'running') await tx.jobs.enqueueSend(m.send_id, null, deps.sendLanes);
+    });
+    return results;
+  }
+
+  return {
+    add: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false),
+    /** Sent at once, whatever the mailing's state; never counted in its totals. */
+    sendTest: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, true),
+
+    count: (ctx: CallContext, filter: RecipientFilter) => store.recipients.count(ctx.accountId, filter),
+
+    async status(ctx: CallContext, trackingIds: string[]): Promise<RecipientRow[]> {
+      if (trackingIds.length > FEED_MAX) throw badRequest(`at most ${FEED_MAX} recipient ids per call`);
+      const rows = await store.recipients.byTrackingIds(ctx.accountId, trackingIds);
+      const byId = new Map(rows.map((r) => [r.tracking_id, r]));
+      return trackingIds.map((id) => byId.get(id)).filter((r): r is RecipientRow => r !== undefined);
+    },
+
+    async feed(ctx: CallContext, cursor: string, opts: { statuses?: RecipientStatus[]; mailingIds?: number[]; max?: number }) {
+      const after = cursors.decode(cursor);
+      const max = Math.min(Math.max(1, opts.max ?? FEED_MAX), FEED_MAX);
+      const statuses = opts.statuses?.length ? opts.statuses : FEED_DEFAULT_STATUSES;
+      const page = await store.recipients.statusFeed(ctx.accountId, after, statuses, opts.mailingIds?.length ? opts.mailingIds : null, max, max * 10);
+      return { cursor: cursors.encode(page.next), recipients: page.rows };
+    },
+
+    async reset(ctx: CallContext, trackingIds: string[]): Promise<number> {
+      if (!trackingIds.length) return 0;
+      return await store.transaction(async (tx) => {
+        const r = await tx.recipients.reset(ctx.accountId, trackingIds);
+        for (const mailingId of r.mailingIds) {
+          const m = await tx.mailings.get(ctx.accountId, mailingId, 'FOR UPDATE');
+          if (!m) continue;
+          if (m.status === 'finished') await tx.mailings.setStatus(ctx.accountId, mailingId, 'running');
+          if (m.status === 'finished' || m.status === 'running') await tx.jobs.enqueueSend(m.send_id, null, deps.sendLanes);
+        }
+        return r.count;
+      });
+    },
+  };
+}
+export type RecipientsService = ReturnType<typeof recipientsService>;
+
+export function checkStatuses(values: unknown[]): RecipientStatus[] {
+  return values.map((v) => {
+    if (typeof v !== 'string' || !(RECIPIENT_STATUSES as readonly string[]).includes(v)) throw invalid(`unknown recipient status ${JSON.stringify(v)}`, 'status');
+    return v as RecipientStatus;
+  });
+}

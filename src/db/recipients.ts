@@ -1,0 +1,153 @@
+/**
+ * Recipients: insertion, status reads, the exact status feed, resets.
+ *
+ * Every status change goes through STAMP_CHANGE, which the status feed depends on: the writing transaction's
+ * xid plus a sequence value. See statusFeed below for why a plain timestamp or sequence is not enough.
+ */
+import type { Queryable } from './pool.js';
+import type { RecipientStatus } from '../core/statuses.js';
+
+/** SET-list fragment every status change must include. */
+export const STAMP_CHANGE = `changed_xid = pg_current_xact_id(), change_seq = nextval('recipient_change_seq'), modified_at = now()`;
+
+export interface RecipientRow {
+  id: number;
+  mailing_id: number;
+  tracking_id: string;
+  email: string;
+  fields: Record<string, unknown>;
+  status: RecipientStatus;
+  try_count: number;
+  reply_code: number | null;
+  reply_enhanced_code: string | null;
+  reply_text: string | null;
+  remote_mta: string | null;
+  modified_at: Date;
+  first_try: Date | null;
+  last_try: Date | null;
+  next_try: Date | null;
+  in_progress: boolean;
+}
+
+export interface NewRecipient {
+  tracking_id: string;
+  email: string;
+  fields: Record<string, unknown>;
+  attachments: unknown[] | null;
+}
+
+export interface RecipientFilter {
+  statuses?: RecipientStatus[];
+  mailingIds?: number[];
+  ownerGuids?: string[];
+  senderDomains?: string[];
+}
+
+const COLUMNS = `r.id, r.mailing_id, r.tracking_id, r.email, r.fields, r.status, r.try_count, r.reply_code,
+  r.reply_enhanced_code, r.reply_text, r.remote_mta, r.modified_at, r.first_try, r.last_try, r.next_try,
+  (r.lease_until IS NOT NULL AND r.lease_until > now()) AS in_progress`;
+
+export interface FeedPosition {
+  xid: string;
+  seq: number;
+}
+
+export function recipientsRepo(db: Queryable) {
+  return {
+    /** Insert; returns the tracking ids actually inserted (a taken tracking id is skipped, not an error here). */
+    async insertMany(accountId: number, mailingId: number, sendId: number, isTest: boolean, items: NewRecipient[]): Promise<Set<string>> {
+      if (!items.length) return new Set();
+      const { rows } = await db.query<{ tracking_id: string }>(
+        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments)
+         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments
+           FROM jsonb_to_recordset($5::jsonb) AS t(tracking_id text, email text, fields jsonb, attachments jsonb)
+         ON CONFLICT (account_id, tracking_id) DO NOTHING
+         RETURNING tracking_id`,
+        [accountId, mailingId, sendId, isTest, JSON.stringify(items)],
+      );
+      return new Set(rows.map((r) => r.tracking_id));
+    },
+
+    async byTrackingIds(accountId: number, trackingIds: string[]): Promise<RecipientRow[]> {
+      const { rows } = await db.query<RecipientRow>(
+        `SELECT ${COLUMNS} FROM recipients r WHERE r.account_id = $1 AND r.tracking_id = ANY($2::text[])`,
+        [accountId, trackingIds],
+      );
+      return rows;
+    },
+
+    async count(accountId: number, f: RecipientFilter): Promise<number> {
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM recipients r JOIN mailings m ON m.id = r.mailing_id
+          WHERE r.account_id = $1 AND NOT r.is_test
+            AND ($2::text[] IS NULL OR r.status = ANY($2))
+            AND ($3::bigint[] IS NULL OR r.mailing_id = ANY($3))
+            AND ($4::text[] IS NULL OR m.owner_guid = ANY($4))
+            AND ($5::text[] IS NULL OR m.domain_name = ANY($5))`,
+        [accountId, f.statuses ?? null, f.mailingIds ?? null, f.ownerGuids ?? null, f.senderDomains?.map((d) => d.toLowerCase()) ?? null],
+      );
+      return rows[0]!.n;
+    },
+
+    /**
+     * The status feed: rows whose last change lies after `after`, oldest change first.
+     *
+     * Only changes of transactions below the snapshot's xmin are passed: such a transaction has ended, so
+     * nothing it wrote can still appear behind the returned cursor, and any transaction that commits later
+     * has an xid >= xmin, which sorts after every position handed out. Rows of transactions still in flight
+     * simply wait for a later poll. A long-running transaction anywhere holds the horizon (the feed lags; it
+     * never skips).
+     *
+     * At most `scanLimit` changes are scanned per call, matching or not, so a feed full of non-matching rows
+     * (e.g. a million freshly inserted READY rows) still answers quickly and its cursor moves forward.
+     */
+    async statusFeed(
+      accountId: number,
+      after: FeedPosition,
+      statuses: RecipientStatus[],
+      mailingIds: number[] | null,
+      max: number,
+      scanLimit: number,
+    ): Promise<{ rows: RecipientRow[]; next: FeedPosition }> {
+      const { rows } = await db.query<RecipientRow & { changed_xid: string; change_seq: number; matches: boolean }>(
+        `WITH scanned AS (
+           SELECT r.id, r.changed_xid, r.change_seq,
+                  (r.status = ANY($4::text[]) AND ($5::bigint[] IS NULL OR r.mailing_id = ANY($5))) AS matches
+             FROM recipients r
+            WHERE r.account_id = $1
+              AND (r.changed_xid, r.change_seq) > ($2::xid8, $3::bigint)
+              AND r.changed_xid < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY r.changed_xid, r.change_seq
+            LIMIT $7),
+         numbered AS (
+           SELECT s.*, count(*) FILTER (WHERE s.matches) OVER (ORDER BY s.changed_xid, s.change_seq) AS nth FROM scanned s)
+         SELECT ${COLUMNS}, n.changed_xid::text AS changed_xid, n.change_seq, n.matches
+           FROM numbered n JOIN recipients r ON r.id = n.id
+          WHERE n.nth <= $6 AND (n.matches OR n.nth < $6)
+          ORDER BY n.changed_xid, n.change_seq`,
+        [accountId, after.xid, after.seq, statuses, mailingIds, max, scanLimit],
+      );
+      // Rows after the max-th match are cut; the cursor stops at the last row kept.
+      const last = rows[rows.length - 1];
+      const next = last ? { xid: last.changed_xid, seq: last.change_seq } : after;
+      return { rows: rows.filter((r) => r.matches), next };
+    },
+
+    /** Back to READY, to be sent again; returns the affected send ids. */
+    async reset(accountId: number, trackingIds: string[]): Promise<{ sendIds: number[]; mailingIds: number[]; count: number }> {
+      const { rows } = await db.query<{ send_id: number; mailing_id: number }>(
+        `UPDATE recipients SET status = 'ready', try_count = 0, next_try = NULL, first_try = NULL, last_try = NULL,
+                reply_code = NULL, reply_enhanced_code = NULL, reply_text = NULL, remote_mta = NULL,
+                lease_owner = NULL, lease_until = NULL, ${STAMP_CHANGE}
+          WHERE account_id = $1 AND tracking_id = ANY($2::text[])
+          RETURNING send_id, mailing_id`,
+        [accountId, trackingIds],
+      );
+      return {
+        sendIds: [...new Set(rows.map((r) => r.send_id))],
+        mailingIds: [...new Set(rows.map((r) => r.mailing_id))],
+        count: rows.length,
+      };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The capture outbox (no SMTP_URL): what the gateway would have sent, readable by an account's key
+ * (HTTP Basic, any user name, the key's secret as password), each account seeing the mail of its own mailings.
+ * The full admin pages come later; this keeps captured mail viewable from day one.
+ */
+import express from 'express';
+import { capturedRepo } from '../db/captured.js';
+import type { HttpDeps } from './app.js';
+import { escapeHtml } from '../core/delivery/template.js';
+
+export function outboxRouter(deps: HttpDeps): express.Router {
+  const router = express.Router();
+  const repo = capturedRepo(deps.pool);
+  router.use(async (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+    const pass = m ? Buffer.from(m[1]!, 'base64').toString('utf8').split(':').slice(1).join(':') : '';
+    const who = pass ? await deps.core.accounts.authenticate(pass).catch(() => undefined) : undefined;
+    if (!who) {
+      res.set('WWW-Authenticate', 'Basic realm="Mailgate outbox"').status(401).type('text/plain').send('API key required (password).');
+      return;
+    }
+    res.locals.accountId = who.accountId;
+    next();
+  });
+  router.get('/', async (req, res) => {
+    const before = Number(req.query.before) || undefined;
+    const rows = await repo.list(res.locals.accountId as number, 100, before);
+    const total = await repo.count(res.locals.accountId as number);
+    const items = rows
+      .map(
+        (r) =>
+          `<tr><td><a href="outbox/${r.id}">${r.id}</a></td><td>${r.received_at.toISOString()}</td><td>${escapeHtml(r.envelope_to.join(', '))}</td><td>${escapeHtml(r.subject ?? '')}</td></tr>`,
+      )
+      .join('');
+    const more = rows.length === 100 ? `<p><a href="?before=${rows[rows.length - 1]!.id}">older</a></p>` : '';
+    res.type('html').send(
+      `<!doctype html><meta charset="utf-8"><title>Mailgate outbox</title><h1>Outbox (SMTP capture)</h1><p>${total} messages kept; nothing was relayed.</p><table><tr><th>#</th><th>received</th><th>to</th><th>subject</th></tr>${items}</table>${more}`,
+    );
+  });
+  router.get('/:id', async (req, res) => {
+    const raw = await repo.raw(res.locals.accountId as number, Number(req.params.id) || 0);
+    if (!raw) {
+      res.status(404).type('text/plain').send('No such message.');
+      return;
+    }
+    res.type('message/rfc822').set('Content-Disposition', `inline; filename="${Number(req.params.id)}.eml"`).send(raw);
+  });
+  return router;
+}
