@@ -231,8 +231,11 @@ export async function up(knex: Knex): Promise<void> {
     CREATE INDEX tasks_account ON tasks (account_id, created_at);
 
     -- Workers announce themselves and heartbeat; the sweeper reclaims the work of the silent ones.
+    -- queue_pool_id: graphile-worker locks jobs with its own pool id (random, learnt from its pool:create
+    -- event); the sweeper needs it to unlock a dead worker's jobs at once instead of after the 4-hour expiry.
     CREATE TABLE workers (
       id          text PRIMARY KEY,
+      queue_pool_id text,
       started_at  timestamptz NOT NULL DEFAULT now(),
       seen_at     timestamptz NOT NULL DEFAULT now()
     );

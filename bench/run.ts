@@ -1,0 +1,205 @@
+/**
+ * `npm run bench [-- scenario ...]`: the figures of ../shared/spec/quality.md that exist so far, each printed
+ * as one line: figure, target, and the ratio to a limit measured in the same run on the same machine.
+ *
+ * Scenarios: seed10k (the seed's Python client, 10,000 recipients, end to end), ingest (add_recipients over
+ * XML-RPC vs raw COPY), send (a personalized mailing until every recipient is final vs nodemailer alone),
+ * feed (status feed page latency). Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND (100000).
+ * Never run inside `npm test`: these are measurements, not assertions.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import xmlrpc from 'xmlrpc';
+import { loadConfig } from '../src/config.js';
+import { buildServices, startGateway, type Gateway } from '../src/compose.js';
+import { startEmbedded } from '../src/db/embedded.js';
+import { ensureDatabase } from '../src/db/migrate.js';
+import { makeLogger } from '../src/logger.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
+const want = (s: string) => wanted.size === 0 || wanted.has(s);
+const INGEST_N = Number(process.env.BENCH_INGEST ?? 200_000);
+const SEND_N = Number(process.env.BENCH_SEND ?? 100_000);
+
+function line(figure: string, value: string, target: string, ratio?: string) {
+  console.log(`${figure.padEnd(34)} ${value.padEnd(26)} target ${target.padEnd(26)}${ratio ? ` ratio ${ratio}` : ''}`);
+}
+
+// --- the SMTP sink, in its own process -------------------------------------------------------------
+interface Sink {
+  port: number;
+  count(): Promise<number>;
+  stop(): void;
+}
+async function startSink(): Promise<Sink> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench/sink.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const rl = readline.createInterface({ input: child.stdout! });
+  const waiters: ((l: string) => void)[] = [];
+  rl.on('line', (l) => waiters.shift()?.(l));
+  const next = () => new Promise<string>((r) => waiters.push(r));
+  const port = Number((await next()).split(' ')[1]);
+  return {
+    port,
+    async count() {
+      const p = next();
+      child.stdin!.write('count\n');
+      return Number((await p).split(' ')[1]);
+    },
+    stop: () => child.stdin!.end(),
+  };
+}
+
+const HTML = `<html><body><h1>Hello {{ firstname }}</h1>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. {{ city }}</p>'.repeat(20)}</body></html>`;
+const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. {{ city }}\n'.repeat(20)}`;
+
+// --- XML-RPC on the wire, as a client would -------------------------------------------------------
+function rpcClient(url: string, secret: string) {
+  const u = new URL(url);
+  const client = xmlrpc.createClient({ host: u.hostname, port: Number(u.port), path: '/CloudMailing', basic_auth: { user: 'admin', pass: secret } });
+  return (method: string, params: unknown[]) =>
+    new Promise<unknown>((resolve, reject) => client.methodCall(method, params, (e: unknown, v: unknown) => (e ? reject(e) : resolve(v))));
+}
+
+async function main() {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-'));
+  const pgh = await startEmbedded({ dataDir: tmp, ephemeral: true });
+  await ensureDatabase(pgh.url, 'bench');
+  const dbUrl = pgh.databaseUrl('bench');
+  const sink = await startSink();
+  const config = loadConfig({ DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', SMTP_URL: `smtp://127.0.0.1:${sink.port}`, PUBLIC_URL: 'http://bench.test' });
+  const logger = makeLogger(config.LOG_LEVEL);
+  const services = await buildServices(config, logger, dbUrl);
+  const gateway: Gateway = await startGateway(services, { worker: true, http: true });
+  const key = await services.core.accounts.createKey('bench');
+  const ctx = { accountId: (await services.store.accounts.bySlug('bench'))!.id, requestId: 'bench' };
+  console.log(`# mailgate bench: ${os.cpus().length} cores, node ${process.version}`);
+
+  const waitFinal = async (mailingId: number) => {
+    for (;;) {
+      const m = await services.core.mailings.get(ctx, mailingId);
+      if (m.status === 'finished') return m;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  if (want('seed10k')) {
+    const url = `${gateway.url.replace('://', `://admin:${key.secret}@`)}/CloudMailing`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const py = spawn('python3', [path.join(root, 'test/e2e/seed_mailing.py'), url, '10000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let s = '';
+      py.stdout.on('data', (c) => (s += c));
+      py.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`seed_mailing.py exited ${code}`))));
+    });
+    const r = JSON.parse(out) as { seconds_add: number; seconds_send: number; mailing: Record<string, number | string> };
+    line('seed10k: add 10,000 (Python)', `${r.seconds_add.toFixed(2)} s`, '-');
+    line('seed10k: start → FINISHED', `${r.seconds_send.toFixed(2)} s (${Math.round(10_000 / r.seconds_send)}/s)`, '-');
+    console.log(`# seed10k totals: ${JSON.stringify(r.mailing)}`);
+  }
+
+  if (want('ingest')) {
+    const call = rpcClient(gateway.url, key.secret);
+    const id = (await call('create_mailing', ['ingest@example.org', 'Bench', 'Hi {{ firstname }}', HTML, TEXT, 'utf-8'])) as number;
+    const calls = Math.ceil(INGEST_N / 1000);
+    let nextCall = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        for (let c = nextCall++; c < calls; c = nextCall++) {
+          const batch = Array.from({ length: 1000 }, (_, i) => ({ email: `u${c * 1000 + i}@example.org`, firstname: `F${i}`, city: 'Paris' }));
+          await call('add_recipients', [id, batch]);
+        }
+      }),
+    );
+    const rate = INGEST_N / ((performance.now() - t0) / 1000);
+    // The limit: raw COPY of the same rows into the same table.
+    const client = new pg.Client({ connectionString: dbUrl });
+    await client.connect();
+    const m2 = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'copy@example.org', subject: 's', html: 'h' });
+    const sendId = (await client.query<{ id: number }>('SELECT id FROM sends WHERE mailing_id = $1', [m2])).rows[0]!.id;
+    const t1 = performance.now();
+    const copy = client.query(copyStreams.from('COPY recipients (account_id, mailing_id, send_id, tracking_id, email, fields) FROM STDIN'));
+    async function* rows() {
+      for (let i = 0; i < INGEST_N; i += 1000) {
+        let chunk = '';
+        for (let k = i; k < Math.min(INGEST_N, i + 1000); k++) chunk += `${ctx.accountId}\t${m2}\t${sendId}\tc${k}\tu${k}@example.org\t{"firstname": "F${k}", "city": "Paris"}\n`;
+        yield chunk;
+      }
+    }
+    await pipeline(Readable.from(rows()), copy);
+    const copyRate = INGEST_N / ((performance.now() - t1) / 1000);
+    await client.end();
+    line(`ingest: add_recipients ${INGEST_N / 1000}k`, `${Math.round(rate)} recipients/s`, '>= 40000/s, >= 0.15 COPY', `${(rate / copyRate).toFixed(3)} of COPY ${Math.round(copyRate)}/s`);
+    await services.core.mailings.delete(ctx, id);
+    await services.core.mailings.delete(ctx, m2);
+  }
+
+  if (want('send') || want('feed')) {
+    const id = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT });
+    for (let i = 0; i < SEND_N; i += 10_000) {
+      await services.core.recipients.add(
+        ctx,
+        id,
+        Array.from({ length: Math.min(10_000, SEND_N - i) }, (_, k) => ({ email: `s${i + k}@example.org`, fields: { firstname: `F${i + k}`, city: 'Lyon' } })),
+      );
+    }
+    const before = await sink.count();
+    const t0 = performance.now();
+    await services.core.mailings.start(ctx, id);
+    const m = await waitFinal(id);
+    const sendRate = SEND_N / ((performance.now() - t0) / 1000);
+    const delivered = (await sink.count()) - before;
+
+    // The limit: nodemailer alone, pooled, the same kind of messages to the same sink, no database.
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS, secure: false, ignoreTLS: true });
+    const n = Math.min(SEND_N, 20_000);
+    const t1 = performance.now();
+    let inflight: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      inflight.push(
+        transport.sendMail({ from: 'Bench <send@example.org>', to: `s${i}@example.org`, subject: `Hello F${i}`, html: HTML.replaceAll('{{ firstname }}', `F${i}`).replaceAll('{{ city }}', 'Lyon'), text: TEXT.replaceAll('{{ firstname }}', `F${i}`).replaceAll('{{ city }}', 'Lyon') }),
+      );
+      if (inflight.length >= 200) {
+        await Promise.all(inflight);
+        inflight = [];
+      }
+    }
+    await Promise.all(inflight);
+    const aloneRate = n / ((performance.now() - t1) / 1000);
+    transport.close();
+    line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 0.7 of alone, >= 2000/s', `${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`);
+    console.log(`# send totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${delivered}`);
+
+    if (want('feed')) {
+      const times: number[] = [];
+      let cursor = '';
+      for (;;) {
+        const t = performance.now();
+        const page = await services.core.recipients.feed(ctx, cursor, { max: 1000, mailingIds: [id] });
+        times.push(performance.now() - t);
+        if (!page.recipients.length) break;
+        cursor = page.cursor;
+      }
+      times.sort((a, b) => a - b);
+      const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(1);
+      line(`feed: page of 1000 over ${SEND_N / 1000}k`, `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`, 'p50 <= 25 ms, p99 <= 100 ms');
+    }
+  }
+
+  await gateway.stop();
+  await services.close();
+  sink.stop();
+  await pgh.stop();
+  await rm(tmp, { recursive: true, force: true });
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,99 @@
+/**
+ * Core views to CloudMailing wire structs. The only place where CloudMailing's status words are spelled.
+ * Null fields are returned as undefined and left out by the codec (XML-RPC has no null without allow_none).
+ */
+import type { MailingView } from '../../core/mailings/service.js';
+import type { RecipientRow } from '../../core/recipients/service.js';
+import type { MailingStatus, RecipientStatus } from '../../core/statuses.js';
+
+export const MAILING_STATUS_WORDS: Record<MailingStatus, string> = {
+  filling: 'FILLING_RECIPIENTS',
+  ready: 'READY',
+  running: 'RUNNING',
+  paused: 'PAUSED',
+  finished: 'FINISHED',
+};
+
+export const RECIPIENT_STATUS_WORDS: Record<RecipientStatus, string> = {
+  ready: 'READY',
+  warning: 'WARNING',
+  finished: 'FINISHED',
+  error: 'ERROR',
+  timeout: 'TIMEOUT',
+  general_error: 'GENERAL_ERROR',
+};
+
+/**
+ * `IN PROGRESS` is not a stored status: it is a READY or WARNING recipient whose batch is leased by a worker
+ * right now (claimed, message being built or in an SMTP conversation). Final statuses win over a lease that
+ * has not expired yet, so a reader never sees a finished recipient go back to IN PROGRESS.
+ */
+export const IN_PROGRESS = 'IN PROGRESS';
+
+export function mailingStatusFromWire(word: string): MailingStatus | undefined {
+  return (Object.keys(MAILING_STATUS_WORDS) as MailingStatus[]).find((s) => MAILING_STATUS_WORDS[s] === word);
+}
+
+/** The core statuses a wire word covers (IN PROGRESS: the ones a lease can hold). */
+export function recipientStatusesFromWire(word: string): RecipientStatus[] | undefined {
+  if (word === IN_PROGRESS) return ['ready', 'warning'];
+  const s = (Object.keys(RECIPIENT_STATUS_WORDS) as RecipientStatus[]).find((k) => RECIPIENT_STATUS_WORDS[k] === word);
+  return s ? [s] : undefined;
+}
+
+export const WIRE_RECIPIENT_STATUSES = [...Object.values(RECIPIENT_STATUS_WORDS), IN_PROGRESS];
+export const WIRE_MAILING_STATUSES = Object.values(MAILING_STATUS_WORDS);
+
+export function recipientStatusWord(r: Pick<RecipientRow, 'status' | 'in_progress'>): string {
+  if (r.in_progress && (r.status === 'ready' || r.status === 'warning')) return IN_PROGRESS;
+  return RECIPIENT_STATUS_WORDS[r.status];
+}
+
+export function mailingStruct(m: MailingView) {
+  return {
+    id: m.id,
+    domain_name: m.domainName,
+    mail_from: m.fromEmail,
+    sender_name: m.fromName ?? undefined,
+    subject: m.subject,
+    status: MAILING_STATUS_WORDS[m.status],
+    type: m.type.toUpperCase(),
+    tracking_url: m.trackingUrl ?? undefined,
+    owner_guid: m.ownerGuid ?? undefined,
+    submit_time: m.submitTime,
+    scheduled_start: m.scheduledStart ?? undefined,
+    scheduled_end: m.scheduledEnd ?? undefined,
+    scheduled_duration: m.scheduledDuration,
+    start_time: m.startTime ?? undefined,
+    end_time: m.endTime ?? undefined,
+    total_recipient: m.totals.recipients,
+    total_sent: m.totals.sent,
+    total_pending: m.totals.pending,
+    total_error: m.totals.error,
+    total_softbounce: m.totals.softbounce,
+    read_tracking: m.readTracking,
+    click_tracking: m.clickTracking,
+  };
+}
+
+export function recipientStruct(r: RecipientRow, withContact: boolean) {
+  return {
+    id: r.tracking_id,
+    email: r.email,
+    mailing_id: r.mailing_id,
+    status: recipientStatusWord(r),
+    reply_code: r.reply_code ?? undefined,
+    reply_enhanced_code: r.reply_enhanced_code ?? undefined,
+    reply_text: r.reply_text ?? undefined,
+    modified: r.modified_at,
+    first_try: r.first_try ?? undefined,
+    next_try: r.next_try ?? undefined,
+    try_count: r.try_count,
+    in_progress: r.in_progress,
+    contact: withContact ? { ...r.fields, email: r.email } : undefined,
+  };
+}
+
+export function hourlyStatStruct(h: { hour: Date; sent: number; failed: number; tries: number }) {
+  return { date: h.hour, epoch_hour: Math.floor(h.hour.getTime() / 3_600_000), sent: h.sent, failed: h.failed, tries: h.tries };
+}

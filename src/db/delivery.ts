@@ -1,0 +1,403 @@
+/**
+ * Delivery: the SQL of the send pipeline (claims, outcomes, pacing counts, mailing completion) and of the
+ * worker registry (heartbeat, sweeper). The only place that names tables for delivery.
+ *
+ * Ground rules every query here keeps:
+ * - No transaction is ever held across an SMTP conversation. A claim is a committed lease
+ *   (lease_owner, lease_until); an expired lease makes the recipient claimable again.
+ * - A claim is not a status change: it does not stamp the status feed. Every status change does
+ *   (STAMP_CHANGE), and one batch's outcomes are one UPDATE.
+ */
+import { STAMP_CHANGE } from './recipients.js';
+import { TASKS, enqueueSend } from './jobs.js';
+import { insertBounces, type NewBounce } from './bounces.js';
+import { withTransaction, type Pool } from './pool.js';
+import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
+
+/** One send with its mailing and variant: everything a batch needs, loaded once per job. */
+export interface SendContext {
+  send_id: number;
+  account_id: number;
+  mailing_id: number;
+  list_id: number | null;
+  status: MailingStatus;
+  type: 'regular' | 'opened';
+  scheduled_start: Date | null;
+  scheduled_end: Date | null;
+  scheduled_duration: number;
+  dont_close_if_empty: boolean;
+  start_time: Date | null;
+  headers: Record<string, string>;
+  dkim: { enabled?: boolean; selector?: string; domain?: string; privkey?: string } | null;
+  from_email: string;
+  from_name: string | null;
+  replyto_email: string | null;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  charset: string;
+  raw_message: Buffer | null;
+}
+
+export interface ClaimedRecipient {
+  id: number;
+  email: string;
+  fields: Record<string, unknown>;
+  attachments: unknown;
+  try_count: number;
+}
+
+/** One recipient's result, as recordOutcomes writes it. */
+export interface Outcome {
+  id: number;
+  email: string;
+  status: Extract<RecipientStatus, 'finished' | 'error' | 'warning' | 'general_error'>;
+  /** Did it reach an SMTP conversation (counts as a try)? Suppressed and unbuildable ones did not. */
+  tried: boolean;
+  replyCode: number | null;
+  enhancedCode: string | null;
+  replyText: string | null;
+  remoteMta: string | null;
+  /** Suppress the address for the account (hard bounce: the mailbox does not exist). */
+  suppress: boolean;
+}
+
+export interface RetryPolicy {
+  baseSeconds: number;
+  maxHours: number;
+  /** Retries are never planned after this (the mailing's scheduled_end). */
+  notAfter: Date | null;
+}
+
+const CLAIMABLE = `status IN ('ready', 'warning')`;
+
+export function deliveryRepo(db: Pool) {
+  return {
+    async loadSend(sendId: number): Promise<SendContext | undefined> {
+      const { rows } = await db.query<SendContext>(
+        `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, m.status, m.type, m.scheduled_start,
+                m.scheduled_end, m.scheduled_duration, m.dont_close_if_empty, m.start_time, m.headers, m.dkim,
+                v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message
+           FROM sends s
+           JOIN mailings m ON m.id = s.mailing_id
+           JOIN LATERAL (SELECT * FROM variants v WHERE v.mailing_id = m.id
+                          ORDER BY (v.id = s.variant_id) DESC, v.position LIMIT 1) v ON true
+          WHERE s.id = $1`,
+        [sendId],
+      );
+      return rows[0];
+    },
+
+    async mailingStatus(mailingId: number): Promise<{ status: MailingStatus; start_time: Date | null } | undefined> {
+      const { rows } = await db.query<{ status: MailingStatus; start_time: Date | null }>(
+        'SELECT status, start_time FROM mailings WHERE id = $1',
+        [mailingId],
+      );
+      return rows[0];
+    },
+
+    /** READY -> RUNNING once its scheduled start is reached; returns the start time when it is running. */
+    async startIfDue(mailingId: number): Promise<Date | null> {
+      const { rows } = await db.query<{ start_time: Date }>(
+        `WITH m AS (
+           UPDATE mailings SET status = 'running', start_time = coalesce(start_time, now()), updated_at = now()
+            WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
+            RETURNING id, start_time),
+         s AS (
+           UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
+            WHERE mailing_id IN (SELECT id FROM m) AND status = 'pending')
+         SELECT start_time FROM m`,
+        [mailingId],
+      );
+      return rows[0]?.start_time ?? null;
+    },
+
+    /**
+     * Lease up to `limit` due recipients to this worker, committed at once. SKIP LOCKED lets concurrent
+     * claimers pass each other; the lease (not a row lock) is what keeps the rows ours during SMTP.
+     * A non-test claim takes nothing unless the mailing is running (a pause stops the next claim).
+     */
+    async claimBatch(p: {
+      sendId: number;
+      mailingId: number;
+      workerId: string;
+      limit: number;
+      leaseSeconds: number;
+      testOnly: boolean;
+    }): Promise<ClaimedRecipient[]> {
+      const { rows } = await db.query<ClaimedRecipient>(
+        `UPDATE recipients r SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
+          WHERE r.id IN (
+            SELECT id FROM recipients
+             WHERE send_id = $1 AND ${CLAIMABLE} AND is_test = $6
+               AND (next_try IS NULL OR next_try <= now())
+               AND (lease_until IS NULL OR lease_until < now())
+               AND ($6 OR (SELECT status FROM mailings WHERE id = $2) = 'running')
+             ORDER BY next_try NULLS FIRST, id
+             LIMIT $5
+             FOR UPDATE SKIP LOCKED)
+          RETURNING r.id, r.email, r.fields, r.attachments, r.try_count`,
+        [p.sendId, p.mailingId, p.workerId, p.leaseSeconds, p.limit, p.testOnly],
+      );
+      return rows.sort((a, b) => a.id - b.id);
+    },
+
+    /** Keep the leases of a batch that is still being sent (a slow relay must not let another worker take it). */
+    async extendLeases(workerId: string, ids: number[], leaseSeconds: number): Promise<void> {
+      if (!ids.length) return;
+      await db.query(
+        `UPDATE recipients SET lease_until = now() + make_interval(secs => $3)
+          WHERE id = ANY($2::bigint[]) AND lease_owner = $1`,
+        [workerId, ids, leaseSeconds],
+      );
+    },
+
+    /** Give leases back untouched (no try counted, no status change, so no stamp). */
+    async releaseLeases(workerId: string, ids: number[]): Promise<void> {
+      if (!ids.length) return;
+      await db.query(
+        `UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1`,
+        [workerId, ids],
+      );
+    },
+
+    /** The account's suppressed addresses among `emailKeys`, with the reason. */
+    async suppressedAmong(accountId: number, emailKeys: string[]): Promise<Map<string, string>> {
+      if (!emailKeys.length) return new Map();
+      const { rows } = await db.query<{ email_key: string; reason: string }>(
+        'SELECT email_key, reason FROM suppressions WHERE account_id = $1 AND email_key = ANY($2::text[])',
+        [accountId, emailKeys],
+      );
+      return new Map(rows.map((r) => [r.email_key, r.reason]));
+    },
+
+    /**
+     * One batch's outcomes in one short transaction: the outcome UPDATE (stamped, leases cleared; only rows
+     * still leased to this worker), leases released untried, suppressions, and the bounce rows last (their
+     * ids are drawn under the bounce log's advisory lock, held until COMMIT).
+     *
+     * A temporary failure is retried after baseSeconds * 2^(tries - 1), at most 6 hours; it ends `timeout`
+     * instead when its first try is older than maxHours or the retry would fall after notAfter.
+     */
+    async recordOutcomes(p: {
+      workerId: string;
+      ctx: Pick<SendContext, 'account_id' | 'mailing_id' | 'send_id' | 'list_id'>;
+      outcomes: Outcome[];
+      release: number[];
+      retry: RetryPolicy;
+      emailKey: (email: string) => string;
+    }): Promise<Map<number, RecipientStatus>> {
+      const { outcomes, ctx } = p;
+      return await withTransaction(db, async (tx) => {
+        if (p.release.length) {
+          await tx.query(
+            `UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1`,
+            [p.workerId, p.release],
+          );
+        }
+        const written = new Map<number, RecipientStatus>();
+        if (!outcomes.length) return written;
+        const { rows } = await tx.query<{ id: number; status: RecipientStatus }>(
+          `WITH o AS (
+             SELECT * FROM unnest($2::bigint[], $3::text[], $4::boolean[], $5::int[], $6::text[], $7::text[], $8::text[])
+               AS o(id, status, tried, reply_code, enhanced, reply_text, remote_mta)),
+           c AS (
+             SELECT o.*, x.retry_at,
+                    CASE WHEN o.status = 'warning'
+                              AND (coalesce(r.first_try, now()) < now() - make_interval(secs => $10::float8 * 3600)
+                                   OR x.retry_at > $11::timestamptz)
+                         THEN 'timeout' ELSE o.status END AS final
+               FROM o JOIN recipients r ON r.id = o.id
+               CROSS JOIN LATERAL (
+                 SELECT now() + make_interval(secs => least($9::float8 * power(2, r.try_count), 21600)) AS retry_at) x)
+           UPDATE recipients r
+              SET status = c.final,
+                  next_try = CASE WHEN c.final = 'warning' THEN c.retry_at END,
+                  try_count = r.try_count + c.tried::int,
+                  first_try = CASE WHEN c.tried THEN coalesce(r.first_try, now()) ELSE r.first_try END,
+                  last_try = CASE WHEN c.tried THEN now() ELSE r.last_try END,
+                  reply_code = c.reply_code, reply_enhanced_code = c.enhanced, reply_text = c.reply_text,
+                  remote_mta = c.remote_mta,
+                  lease_owner = NULL, lease_until = NULL,
+                  ${STAMP_CHANGE}
+             FROM c
+            WHERE r.id = c.id AND r.lease_owner = $1
+            RETURNING r.id, r.status`,
+          [
+            p.workerId,
+            outcomes.map((o) => o.id),
+            outcomes.map((o) => o.status),
+            outcomes.map((o) => o.tried),
+            outcomes.map((o) => o.replyCode),
+            outcomes.map((o) => o.enhancedCode),
+            outcomes.map((o) => o.replyText),
+            outcomes.map((o) => o.remoteMta),
+            p.retry.baseSeconds,
+            p.retry.maxHours,
+            p.retry.notAfter,
+          ],
+        );
+        for (const r of rows) written.set(r.id, r.status);
+        // A row whose lease was lost (swept, taken by another worker) is not ours to report on.
+        const mine = outcomes.filter((o) => written.has(o.id));
+        const suppress = mine.filter((o) => o.suppress);
+        if (suppress.length) {
+          await tx.query(
+            `INSERT INTO suppressions (account_id, email_key, email, reason, detail)
+             SELECT $1, k, e, 'hard_bounce', d FROM unnest($2::text[], $3::text[], $4::text[]) AS s(k, e, d)
+             ON CONFLICT (account_id, email_key) DO NOTHING`,
+            [ctx.account_id, suppress.map((o) => p.emailKey(o.email)), suppress.map((o) => o.email), suppress.map((o) => o.replyText)],
+          );
+        }
+        const bounces: NewBounce[] = mine
+          .filter((o) => o.tried && (o.status === 'error' || o.status === 'warning'))
+          .map((o) => ({
+            accountId: ctx.account_id,
+            recipientId: o.id,
+            mailingId: ctx.mailing_id,
+            sendId: ctx.send_id,
+            listId: ctx.list_id,
+            email: o.email,
+            enhancedStatus: o.enhancedCode,
+            textStatus: o.replyCode !== null ? `${o.replyCode} ${o.replyText ?? ''}`.trim() : o.replyText,
+            remoteMta: o.remoteMta,
+            kind: o.status === 'error' ? 'permanent' : 'temporary',
+            source: 'smtp',
+          }));
+        await insertBounces(tx, bounces); // last statement: see src/db/bounces.ts
+        return written;
+      });
+    },
+
+    /** scheduled_end has passed: every unleased ready/warning recipient of the send ends `timeout`. */
+    async timeoutRemaining(sendId: number): Promise<number> {
+      const { rowCount } = await db.query(
+        `UPDATE recipients SET status = 'timeout', next_try = NULL, lease_owner = NULL, lease_until = NULL, ${STAMP_CHANGE}
+          WHERE send_id = $1 AND ${CLAIMABLE} AND NOT is_test AND (lease_until IS NULL OR lease_until < now())`,
+        [sendId],
+      );
+      return rowCount ?? 0;
+    },
+
+    /**
+     * RUNNING -> FINISHED. Unless `force`, only when no recipient is left to send: checked after locking the
+     * mailing row, so a concurrent add_recipients (which holds the row FOR SHARE) is either seen or waits.
+     */
+    async finishMailing(mailingId: number, force: boolean): Promise<boolean> {
+      return await withTransaction(db, async (tx) => {
+        const { rows } = await tx.query<{ status: MailingStatus }>('SELECT status FROM mailings WHERE id = $1 FOR UPDATE', [mailingId]);
+        if (rows[0]?.status !== 'running') return false;
+        if (!force) {
+          const pending = await tx.query(
+            `SELECT 1 FROM recipients WHERE mailing_id = $1 AND ${CLAIMABLE} AND NOT is_test LIMIT 1`,
+            [mailingId],
+          );
+          if (pending.rowCount) return false;
+        }
+        await tx.query(`UPDATE mailings SET status = 'finished', end_time = now(), updated_at = now() WHERE id = $1`, [mailingId]);
+        await tx.query(`UPDATE sends SET status = 'finished', finished_at = now() WHERE mailing_id = $1 AND status <> 'finished'`, [mailingId]);
+        return true;
+      });
+    },
+
+    /** Why nothing was claimable: anything left, the earliest planned retry, the earliest lease expiry. */
+    async pendingSummary(sendId: number, testOnly: boolean): Promise<{ pending: boolean; nextRetry: Date | null; leaseEnd: Date | null }> {
+      const { rows } = await db.query<{ pending: boolean; next_retry: Date | null; lease_end: Date | null }>(
+        `SELECT EXISTS (SELECT 1 FROM recipients WHERE send_id = $1 AND ${CLAIMABLE} AND is_test = $2) AS pending,
+                (SELECT min(next_try) FROM recipients
+                  WHERE send_id = $1 AND ${CLAIMABLE} AND is_test = $2 AND next_try > now()) AS next_retry,
+                (SELECT min(lease_until) FROM recipients
+                  WHERE send_id = $1 AND ${CLAIMABLE} AND is_test = $2 AND lease_until > now()) AS lease_end`,
+        [sendId, testOnly],
+      );
+      const r = rows[0]!;
+      return { pending: r.pending, nextRetry: r.next_retry, leaseEnd: r.lease_end };
+    },
+
+    /**
+     * Pacing counts: recipients of the send, and those tried or in flight. O(recipients of the send), so it
+     * is only asked when scheduled_duration is set.
+     */
+    async paceCounts(sendId: number): Promise<{ total: number; tried: number }> {
+      const { rows } = await db.query<{ total: number; tried: number }>(
+        `SELECT count(*)::int AS total,
+                count(*) FILTER (WHERE status <> 'ready' OR try_count > 0 OR lease_until > now())::int AS tried
+           FROM recipients WHERE send_id = $1 AND NOT is_test`,
+        [sendId],
+      );
+      return rows[0]!;
+    },
+
+    /**
+     * Run this send's job again at `runAt`, keeping its job key (its lane). When a job with that key is
+     * already waiting, the earlier of the two times wins: a re-enqueue for "later" (a retry in 5 minutes)
+     * must not postpone a job enqueued for "now" (recipients just added).
+     */
+    async requeueSend(jobKey: string | null, sendId: number, testOnly: boolean, runAt: Date | null): Promise<void> {
+      if (!jobKey) {
+        await enqueueSend(db, sendId, runAt, 1, testOnly);
+        return;
+      }
+      await db.query(
+        `SELECT graphile_worker.add_job($1, json_build_object('sendId', $2::bigint, 'testOnly', $3::boolean),
+                  run_at => least(coalesce($4::timestamptz, now()),
+                                  (SELECT run_at FROM graphile_worker._private_jobs WHERE key = $5 AND locked_at IS NULL)),
+                  job_key => $5, job_key_mode => 'replace', max_attempts => 50)`,
+        [TASKS.send, sendId, testOnly, runAt, jobKey],
+      );
+    },
+  };
+}
+export type DeliveryRepo = ReturnType<typeof deliveryRepo>;
+
+/** The worker registry: heartbeat and the sweeper that reclaims the work of silent workers. */
+export function workersRepo(db: Pool) {
+  return {
+    /** Register or refresh (a worker swept by mistake, e.g. after a long pause, comes back). */
+    async heartbeat(workerId: string, queuePoolId: string | null): Promise<void> {
+      await db.query(
+        `INSERT INTO workers (id, queue_pool_id) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET seen_at = now(), queue_pool_id = coalesce(excluded.queue_pool_id, workers.queue_pool_id)`,
+        [workerId, queuePoolId],
+      );
+    },
+
+    async deregister(workerId: string): Promise<void> {
+      await db.query('DELETE FROM workers WHERE id = $1', [workerId]);
+    },
+
+    /**
+     * Workers silent for more than `staleSeconds`: remove them, return their leased recipients to the queue,
+     * unlock their graphile-worker jobs (which would otherwise stay locked for graphile-worker's 4 hours), and
+     * enqueue the sends they were working on. Returns the swept worker ids.
+     */
+    async sweep(staleSeconds: number): Promise<string[]> {
+      const { dead, sendIds } = await withTransaction(db, async (tx) => {
+        const { rows: dead } = await tx.query<{ id: string; queue_pool_id: string | null }>(
+          `DELETE FROM workers WHERE seen_at < now() - make_interval(secs => $1) RETURNING id, queue_pool_id`,
+          [staleSeconds],
+        );
+        if (!dead.length) return { dead, sendIds: [] as number[] };
+        const owners = dead.map((d) => d.id);
+        const { rows: freed } = await tx.query<{ send_id: number }>(
+          `WITH f AS (
+             UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ANY($1::text[]) RETURNING send_id)
+           SELECT DISTINCT send_id FROM f WHERE send_id IS NOT NULL`,
+          [owners],
+        );
+        const pools = dead.map((d) => d.queue_pool_id).filter((p): p is string => !!p);
+        await tx.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [pools.length ? pools.concat(owners) : owners]);
+        return { dead, sendIds: freed.map((f) => f.send_id) };
+      });
+      if (sendIds.length) {
+        const { rows } = await db.query<{ id: number }>(
+          `SELECT s.id FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = ANY($1::bigint[]) AND m.status = 'running'`,
+          [sendIds],
+        );
+        for (const r of rows) await enqueueSend(db, r.id, null);
+      }
+      return dead.map((d) => d.id);
+    },
+  };
+}
+export type WorkersRepo = ReturnType<typeof workersRepo>;

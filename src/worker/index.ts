@@ -1,0 +1,168 @@
+/**
+ * The worker process side of the send pipeline: graphile-worker running the `send` and `sweep` tasks, the
+ * SMTP relays, the worker registry (heartbeat) and the sweeper.
+ *
+ * Crash recovery is ours, not the queue's (graphile-worker keeps a dead worker's job locked for 4 hours):
+ * every worker heartbeats in `workers`; the sweeper (a cron task every minute, and once at every start)
+ * removes workers silent for more than STALE_SECONDS, returns their leased recipients to the queue, unlocks
+ * their graphile-worker jobs (force_unlock_workers, by the pool id graphile-worker locks jobs with) and
+ * re-enqueues the sends they held. A killed worker's mailing resumes within about a minute.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Logger as GraphileLogger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Pool } from '../db/pool.js';
+import { TASKS } from '../db/jobs.js';
+import { deliveryRepo, workersRepo } from '../db/delivery.js';
+import { makeRelays } from './smtp.js';
+import { InFlight, makeSendTask } from './send.js';
+import type { MessageSettings } from './message.js';
+
+export interface WorkerOptions {
+  databaseUrl: string;
+  pool: Pool;
+  config: Config;
+  /** Relays to use (already resolved; the capture server's URL when SMTP_URL is unset). */
+  smtpUrls: string[];
+  logger: Logger;
+  /** Installation HMAC secret (VERP and unsubscribe tokens). */
+  secret: Buffer;
+  workerId?: string;
+}
+
+export interface RunningWorker {
+  workerId: string;
+  stop(): Promise<void>;
+}
+
+/** The sweeper's graphile-worker task identifier (a cron item, every minute). */
+export const SWEEP_TASK = 'sweep';
+export const HEARTBEAT_MS = 5_000;
+/** A worker silent for longer than this is considered dead. */
+export const STALE_SECONDS = 60;
+
+declare global {
+  namespace GraphileWorker {
+    interface Tasks {
+      sweep: unknown;
+    }
+  }
+}
+
+/** graphile-worker's logger, bridged to pino and kept quiet: its routine chatter goes to debug. */
+function graphileLogger(logger: Logger): GraphileLogger {
+  const log = logger.child({ component: 'graphile-worker' });
+  return new GraphileLogger((scope) => (level, message, meta) => {
+    const obj = { ...scope, ...(meta ?? {}) };
+    switch (String(level)) {
+      case 'error':
+        return log.error(obj, message);
+      case 'warning':
+        return log.warn(obj, message);
+      case 'info':
+        return log.debug(obj, message);
+      default:
+        return log.trace(obj, message);
+    }
+  });
+}
+
+function installationDkim(config: Config): MessageSettings['dkim'] {
+  if (!config.DKIM_DOMAIN || !config.DKIM_SELECTOR || !config.DKIM_PRIVATE_KEY_FILE) return undefined;
+  return { domainName: config.DKIM_DOMAIN, keySelector: config.DKIM_SELECTOR, privateKey: readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') };
+}
+
+export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  const { config } = o;
+  const logger = o.logger.child({ component: 'worker' });
+  const workerId = o.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const delivery = deliveryRepo(o.pool);
+  const workers = workersRepo(o.pool);
+  const relays = makeRelays(o.smtpUrls, { maxConnections: config.SMTP_MAX_CONNECTIONS, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS }, logger);
+  const inFlight = new InFlight();
+  let stopping = false;
+  let queuePoolId: string | null = null;
+
+  const sweep = async () => {
+    const swept = await workers.sweep(STALE_SECONDS);
+    if (swept.length) logger.warn({ workers: swept }, 'swept silent workers: their leases and jobs are released');
+  };
+
+  const send = makeSendTask({
+    delivery,
+    relays,
+    config,
+    logger,
+    workerId,
+    settings: { bounceDomain: config.bounceDomain, publicUrl: config.publicUrl, secret: o.secret, dkim: installationDkim(config) },
+    inFlight,
+    isStopping: () => stopping,
+    relayCount: o.smtpUrls.length,
+  });
+  const sweepTask: Task<'sweep'> = async () => sweep();
+
+  await workers.heartbeat(workerId, null);
+  await sweep();
+
+  const events: WorkerEvents = new EventEmitter();
+  events.on('pool:create', ({ workerPool }) => {
+    queuePoolId = workerPool.id;
+  });
+  let runner: Runner;
+  try {
+    runner = await run({
+      connectionString: o.databaseUrl,
+      maxPoolSize: config.WORKER_CONCURRENCY + 2,
+      concurrency: config.WORKER_CONCURRENCY,
+      noHandleSignals: true,
+      logger: graphileLogger(logger),
+      events,
+      taskList: { [TASKS.send]: send, [SWEEP_TASK]: sweepTask },
+      crontab: `* * * * * ${SWEEP_TASK} ?max=1`,
+    });
+  } catch (e) {
+    relays.close();
+    await workers.deregister(workerId).catch(() => undefined);
+    throw e;
+  }
+  await workers.heartbeat(workerId, queuePoolId);
+
+  const beat = async () => {
+    try {
+      await workers.heartbeat(workerId, queuePoolId);
+      // Batches out for a third of their lease (a slow or rate-capped relay) keep their leases.
+      const slow = inFlight.olderThan((config.LEASE_SECONDS * 1000) / 3);
+      if (slow.length) await delivery.extendLeases(workerId, slow, config.LEASE_SECONDS);
+    } catch (e) {
+      logger.warn({ err: (e as Error).message }, 'worker heartbeat failed');
+    }
+  };
+  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
+  heartbeat.unref();
+  runner.promise.catch((e: unknown) => logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed'));
+  logger.info({ workerId, relays: o.smtpUrls.length, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+
+  let stopped: Promise<void> | null = null;
+  return {
+    workerId,
+    stop() {
+      stopped ??= (async () => {
+        // Running send jobs see `stopping`, finish the batch in hand, re-enqueue their send and return;
+        // graphile-worker claims nothing new once its graceful shutdown has begun.
+        stopping = true;
+        clearInterval(heartbeat);
+        await runner.stop().catch((e: unknown) => logger.warn({ err: (e as Error)?.message }, 'graphile-worker did not stop cleanly'));
+        // Anything still leased (a job that failed mid-batch) goes back to the queue at once.
+        await delivery.releaseLeases(workerId, inFlight.all()).catch(() => undefined);
+        relays.close();
+        await workers.deregister(workerId).catch(() => undefined);
+        logger.info({ workerId }, 'worker stopped');
+      })();
+      return stopped;
+    },
+  };
+}

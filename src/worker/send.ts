@@ -1,0 +1,261 @@
+/**
+ * The `send` task: work through one send's due recipients, batch by batch, as named steps:
+ *   load the send -> start it when due -> [pace -> claim -> suppress -> render -> deliver -> record]* -> wrap up.
+ *
+ * A job runs for a time slice (SLICE_MS) and then re-enqueues itself, so one huge mailing never pins a worker
+ * slot and a paused, deleted or re-timed mailing is noticed quickly. Nothing here holds a transaction across
+ * SMTP: the claim is a committed lease, the outcomes are one short transaction per batch.
+ */
+import type { Task } from 'graphile-worker';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { emailKey } from '../core/email.js';
+import { attemptOutcome, mailboxMissing } from '../core/delivery/outcome.js';
+import { paceQuota } from '../core/delivery/pacing.js';
+import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
+import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
+import type { Relays } from './smtp.js';
+
+export interface SendPayload {
+  sendId: number;
+  testOnly?: boolean;
+}
+
+declare global {
+  namespace GraphileWorker {
+    interface Tasks {
+      send: SendPayload;
+    }
+  }
+}
+
+/** How long one job works before handing over to a fresh job of the same key. */
+export const SLICE_MS = 20_000;
+/** Back-off while every relay is unreachable: 5 s, doubling, at most 60 s. */
+const RELAY_DOWN_MIN_MS = 5_000;
+const RELAY_DOWN_MAX_MS = 60_000;
+
+/** Leased batches being sent right now, so the heartbeat can keep their leases alive. */
+export class InFlight {
+  private readonly batches = new Map<object, { ids: number[]; since: number }>();
+  add(ids: number[]): object {
+    const token = {};
+    this.batches.set(token, { ids, since: Date.now() });
+    return token;
+  }
+  remove(token: object): void {
+    this.batches.delete(token);
+  }
+  /** Ids of batches out for longer than `ms`. */
+  olderThan(ms: number): number[] {
+    const limit = Date.now() - ms;
+    return [...this.batches.values()].filter((b) => b.since < limit).flatMap((b) => b.ids);
+  }
+  all(): number[] {
+    return [...this.batches.values()].flatMap((b) => b.ids);
+  }
+}
+
+export interface SendDeps {
+  delivery: DeliveryRepo;
+  relays: Relays;
+  config: Config;
+  logger: Logger;
+  workerId: string;
+  settings: MessageSettings;
+  inFlight: InFlight;
+  /** True once stop() was called: finish the batch in hand, hand the send over, return. */
+  isStopping(): boolean;
+  /** Number of relays (SMTP_RATE is per relay). */
+  relayCount: number;
+}
+
+interface BatchResult {
+  tried: number;
+  unreachable: number;
+}
+
+export function makeSendTask(deps: SendDeps): Task<'send'> {
+  const { delivery, config, logger } = deps;
+  let relayDownStreak = 0;
+
+  // With a rate cap, a batch is kept to about 10 s of sending so leases and slices stay meaningful.
+  const batchSize =
+    config.SMTP_RATE > 0 ? Math.max(1, Math.min(config.SEND_BATCH_SIZE, Math.ceil(config.SMTP_RATE * deps.relayCount * 10))) : config.SEND_BATCH_SIZE;
+
+  async function sendBatch(m: CompiledMailing, batch: ClaimedRecipient[]): Promise<BatchResult> {
+    const { ctx } = m;
+    const suppressed = await delivery.suppressedAmong(ctx.account_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
+    const outcomes: Outcome[] = [];
+    const release: number[] = [];
+    let lastUnreachable = '';
+    const token = deps.inFlight.add(batch.map((r) => r.id));
+    try {
+      await Promise.all(
+        batch.map(async (r) => {
+          const base = { id: r.id, email: r.email, replyCode: null, enhancedCode: null, remoteMta: null, suppress: false };
+          const reason = suppressed.get(emailKey(r.email));
+          if (reason) {
+            outcomes.push({ ...base, status: 'error', tried: false, replyText: `suppressed: ${reason}` });
+            return;
+          }
+          let message;
+          try {
+            message = await buildMessage(m, r, deps.settings);
+          } catch (e) {
+            outcomes.push({ ...base, status: 'general_error', tried: false, replyText: `the message cannot be built: ${(e as Error).message}` });
+            return;
+          }
+          const d = await deps.relays.deliver(message);
+          if (d.kind === 'unreachable') {
+            release.push(r.id);
+            lastUnreachable = `${d.remoteMta}: ${d.text}`;
+            return;
+          }
+          const status = attemptOutcome(d.reply);
+          outcomes.push({
+            ...base,
+            status,
+            tried: true,
+            replyCode: d.reply.code,
+            enhancedCode: d.reply.enhanced,
+            replyText: d.reply.text,
+            remoteMta: d.remoteMta,
+            suppress: status === 'error' && mailboxMissing(d.reply),
+          });
+        }),
+      );
+      await delivery.recordOutcomes({
+        workerId: deps.workerId,
+        ctx,
+        outcomes,
+        release,
+        retry: {
+          baseSeconds: config.RETRY_BASE_SECONDS,
+          maxHours: config.RETRY_MAX_HOURS,
+          notAfter: ctx.scheduled_end,
+        },
+        emailKey,
+      });
+    } finally {
+      deps.inFlight.remove(token);
+    }
+    if (release.length) logger.warn({ sendId: ctx.send_id, released: release.length, error: lastUnreachable }, 'SMTP relay unreachable; recipients released untried');
+    return { tried: outcomes.filter((o) => o.tried).length, unreachable: release.length };
+  }
+
+  return async (payload, helpers) => {
+    const sendId = Number(payload.sendId);
+    const testOnly = !!payload.testOnly;
+    const jobKey = helpers.job.key ?? null;
+    const requeue = (at: Date | null) => delivery.requeueSend(jobKey, sendId, testOnly, at);
+
+    const ctx = await delivery.loadSend(sendId);
+    if (!ctx) return; // mailing deleted
+    if (!testOnly) {
+      const go = await startStep(ctx, requeue);
+      if (!go) return;
+    }
+    const mailing = compileMailing(ctx, deps.settings);
+    const sliceEnd = Date.now() + SLICE_MS;
+
+    for (;;) {
+      if (deps.isStopping() || helpers.abortSignal?.aborted || Date.now() >= sliceEnd) {
+        await requeue(null);
+        return;
+      }
+      let limit = batchSize;
+      if (!testOnly) {
+        if (ctx.scheduled_end && ctx.scheduled_end <= new Date()) {
+          await endStep(ctx);
+          return;
+        }
+        if (ctx.scheduled_duration > 0 && ctx.start_time) {
+          const counts = await delivery.paceCounts(sendId);
+          const q = paceQuota({ startTime: ctx.start_time, durationMinutes: ctx.scheduled_duration, ...counts, now: new Date() });
+          if (q.nextDue) {
+            await requeue(q.nextDue);
+            return;
+          }
+          // allowed 0 without a due time: everything was tried once; only retries are left, unpaced.
+          if (q.allowed > 0) limit = Math.min(limit, q.allowed);
+        }
+      }
+      const batch = await delivery.claimBatch({
+        sendId,
+        mailingId: ctx.mailing_id,
+        workerId: deps.workerId,
+        limit,
+        leaseSeconds: config.LEASE_SECONDS,
+        testOnly,
+      });
+      if (!batch.length) {
+        await idleStep(ctx, testOnly, requeue);
+        return;
+      }
+      const r = await sendBatch(mailing, batch);
+      if (r.unreachable && !r.tried) {
+        // The relay is down for everyone: pause this send, recipients untouched.
+        const delay = Math.min(RELAY_DOWN_MAX_MS, RELAY_DOWN_MIN_MS * 2 ** relayDownStreak);
+        relayDownStreak += 1;
+        await requeue(new Date(Date.now() + delay));
+        return;
+      }
+      if (r.tried) relayDownStreak = 0;
+    }
+  };
+
+  /** Is the mailing sendable now? Starts a READY mailing whose start has come. */
+  async function startStep(ctx: SendContext, requeue: (at: Date | null) => Promise<void>): Promise<boolean> {
+    switch (ctx.status) {
+      case 'running':
+        return true;
+      case 'ready': {
+        if (ctx.scheduled_start && ctx.scheduled_start > new Date()) {
+          await requeue(ctx.scheduled_start);
+          return false;
+        }
+        const started = await delivery.startIfDue(ctx.mailing_id);
+        const now = started ? { status: 'running' as const, start_time: started } : await delivery.mailingStatus(ctx.mailing_id);
+        if (now?.status !== 'running') return false;
+        ctx.status = 'running';
+        ctx.start_time = now.start_time;
+        return true;
+      }
+      case 'finished':
+        // A recipient released after its mailing ended (relay down at the very end) still gets its final status.
+        if (ctx.scheduled_end && ctx.scheduled_end <= new Date()) await delivery.timeoutRemaining(ctx.send_id);
+        return false;
+      default:
+        return false; // paused or still filling: start_mailing enqueues a new job
+    }
+  }
+
+  /** scheduled_end has passed: what is left ends TIMEOUT and the mailing is finished. */
+  async function endStep(ctx: SendContext): Promise<void> {
+    const n = await delivery.timeoutRemaining(ctx.send_id);
+    // Batches still in flight end on their own: a temporary failure after scheduled_end becomes TIMEOUT.
+    await delivery.finishMailing(ctx.mailing_id, true);
+    logger.info({ mailingId: ctx.mailing_id, timedOut: n }, 'mailing reached its scheduled end');
+  }
+
+  /** Nothing claimable: finish, wait for retries or leases, or stop (paused). */
+  async function idleStep(ctx: SendContext, testOnly: boolean, requeue: (at: Date | null) => Promise<void>): Promise<void> {
+    if (!testOnly) {
+      const st = await delivery.mailingStatus(ctx.mailing_id);
+      if (st?.status !== 'running') return;
+    }
+    const s = await delivery.pendingSummary(ctx.send_id, testOnly);
+    if (!s.pending) {
+      if (!testOnly && ctx.type !== 'opened' && !ctx.dont_close_if_empty) {
+        if (await delivery.finishMailing(ctx.mailing_id, false)) logger.info({ mailingId: ctx.mailing_id }, 'mailing finished');
+      }
+      return;
+    }
+    // Someone else's leases: look again when they expire (their worker may die); retries: when due.
+    const times = [s.nextRetry, s.leaseEnd && new Date(s.leaseEnd.getTime() + 1000), testOnly ? null : ctx.scheduled_end]
+      .filter((t): t is Date => t instanceof Date)
+      .map((t) => t.getTime());
+    await requeue(new Date(times.length ? Math.min(...times) : Date.now() + 1000));
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The outgoing SMTP transport: one nodemailer pool per relay URL (created once per worker process), messages
+ * spread round robin over the relays, SMTP_RATE enforced per relay by the pool's rate limiter.
+ *
+ * `deliver` never throws: it returns what happened as a value (Postal's SendResult).
+ *  - `replied`: the relay answered (2xx, 4xx, 5xx), or the connection dropped after the conversation
+ *    had started (code null): a real try.
+ *  - `unreachable`: no SMTP conversation at all (refused, DNS, connect or greeting timeout, 421 at
+ *    greeting, pool closed by shutdown): not a try; the caller gives the lease back.
+ */
+import nodemailer from 'nodemailer';
+import type { Logger } from '../logger.js';
+import { parseReply, type SmtpReply } from '../core/delivery/outcome.js';
+
+export interface OutgoingMessage {
+  raw: Buffer;
+  envelope: { from: string; to: string };
+  dkim?: { domainName: string; keySelector: string; privateKey: string } | undefined;
+}
+
+export type Delivery =
+  | { kind: 'replied'; reply: SmtpReply; remoteMta: string }
+  | { kind: 'unreachable'; text: string; remoteMta: string };
+
+export interface RelayOptions {
+  maxConnections: number;
+  /** Messages per second per relay; 0 = no cap. */
+  rate: number;
+  timeoutMs: number;
+}
+
+export interface Relays {
+  deliver(message: OutgoingMessage): Promise<Delivery>;
+  close(): void;
+}
+
+/** System error codes of a connection that never reached an SMTP conversation. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL']);
+
+interface SmtpError extends Error {
+  code?: string;
+  originalCode?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  timeoutType?: string;
+}
+
+export function isUnreachable(e: SmtpError): boolean {
+  if (e.responseCode === 421 && e.command === 'CONN') return true;
+  if (e.responseCode) return false;
+  if (e.code === 'EDNS') return true;
+  if (e.originalCode && UNREACHABLE_CODES.has(e.originalCode)) return true;
+  if (e.timeoutType === 'CONNECT_TIMEOUT' || e.timeoutType === 'GREETING_TIMEOUT') return true;
+  return /Connection pool was closed/.test(e.message);
+}
+
+function rateOptions(rate: number): { rateLimit?: number; rateDelta?: number } {
+  if (!(rate > 0)) return {};
+  // rateLimit messages per rateDelta ms; a fractional rate (0.5/s) becomes 1 per 2000 ms.
+  return rate >= 1 ? { rateLimit: Math.floor(rate), rateDelta: Math.round((1000 * Math.floor(rate)) / rate) } : { rateLimit: 1, rateDelta: Math.round(1000 / rate) };
+}
+
+export function makeRelays(urls: string[], opts: RelayOptions, logger: Logger): Relays {
+  if (!urls.length) throw new Error('no SMTP relay configured');
+  const relays = urls.map((url) => {
+    const u = new URL(url);
+    const transport = nodemailer.createTransport({
+      pool: true,
+      url,
+      maxConnections: opts.maxConnections,
+      // One requeue covers the benign race of a relay closing an idle pooled connection just as a message
+      // is assigned to it; beyond that a dropped connection is a temporary failure we retry ourselves.
+      maxRequeues: 1,
+      connectionTimeout: opts.timeoutMs,
+      greetingTimeout: Math.min(opts.timeoutMs, 30_000),
+      socketTimeout: opts.timeoutMs,
+      ...rateOptions(opts.rate),
+    });
+    return { transport, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname };
+  });
+  let next = 0;
+  return {
+    async deliver(message) {
+      const relay = relays[next++ % relays.length]!;
+      try {
+        const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dkim ? { dkim: message.dkim } : {}) });
+        return { kind: 'replied', reply: parseReply(info.response, 250), remoteMta: relay.remoteMta };
+      } catch (e) {
+        const err = e as SmtpError;
+        if (isUnreachable(err)) return { kind: 'unreachable', text: err.message, remoteMta: relay.remoteMta };
+        if (err.response) return { kind: 'replied', reply: parseReply(err.response, err.responseCode ?? null), remoteMta: relay.remoteMta };
+        logger.debug({ err: err.message, code: err.code, relay: relay.remoteMta }, 'smtp conversation failed without a reply');
+        return { kind: 'replied', reply: { code: null, enhanced: null, text: err.message }, remoteMta: relay.remoteMta };
+      }
+    },
+    close() {
+      for (const r of relays) r.transport.close();
+    },
+  };
+}

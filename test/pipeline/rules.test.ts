@@ -1,0 +1,56 @@
+/**
+ * The pure rules of delivery: SMTP replies, suppression, retry delays, pacing, recipient tokens.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { attemptOutcome, mailboxMissing, parseReply, retryDelaySeconds } from '../../src/core/delivery/outcome.js';
+import { paceQuota } from '../../src/core/delivery/pacing.js';
+import { signRecipientToken, verifyRecipientToken } from '../../src/core/delivery/tokens.js';
+
+describe('pipeline: rules', () => {
+  it('parses SMTP replies', () => {
+    assert.deepEqual(parseReply('550 5.1.1 user unknown'), { code: 550, enhanced: '5.1.1', text: 'user unknown' });
+    assert.deepEqual(parseReply('250 OK: queued'), { code: 250, enhanced: null, text: 'OK: queued' });
+    assert.deepEqual(parseReply('452-4.2.2 mailbox\n452 4.2.2 full'), { code: 452, enhanced: '4.2.2', text: 'mailbox full' });
+    assert.deepEqual(parseReply('Connection closed', null), { code: null, enhanced: null, text: 'Connection closed' });
+  });
+
+  it('classifies outcomes and suppresses only missing mailboxes', () => {
+    assert.equal(attemptOutcome(parseReply('250 ok')), 'finished');
+    assert.equal(attemptOutcome(parseReply('550 5.1.1 x')), 'error');
+    assert.equal(attemptOutcome(parseReply('421 4.4.2 x')), 'warning');
+    assert.equal(attemptOutcome({ code: null, enhanced: null, text: 'dropped' }), 'warning');
+    for (const c of ['5.1.0', '5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']) assert.ok(mailboxMissing(parseReply(`550 ${c} x`)), c);
+    for (const c of ['5.2.2', '5.7.1', '5.6.0']) assert.ok(!mailboxMissing(parseReply(`552 ${c} x`)), c);
+    assert.ok(mailboxMissing(parseReply('550 No such user here')));
+    assert.ok(!mailboxMissing(parseReply('550 rejected by policy')));
+    assert.ok(!mailboxMissing(parseReply('450 4.1.1 user unknown')));
+  });
+
+  it('doubles the retry delay, at most 6 hours', () => {
+    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 300)), [300, 600, 1200, 2400]);
+    assert.equal(retryDelaySeconds(30, 300), 6 * 3600);
+  });
+
+  it('paces evenly over the duration', () => {
+    const startTime = new Date('2026-01-01T00:00:00Z');
+    const at = (s: number) => new Date(startTime.getTime() + s * 1000);
+    assert.equal(paceQuota({ startTime, durationMinutes: 10, total: 600, tried: 0, now: at(0) }).allowed, 1);
+    assert.equal(paceQuota({ startTime, durationMinutes: 10, total: 600, tried: 1, now: at(0) }).allowed, 0);
+    assert.equal(paceQuota({ startTime, durationMinutes: 10, total: 600, tried: 0, now: at(60) }).allowed, 60);
+    const q = paceQuota({ startTime, durationMinutes: 10, total: 600, tried: 60, now: at(60) });
+    assert.equal(q.allowed, 0);
+    assert.ok(q.nextDue && q.nextDue > at(60) && q.nextDue <= at(61));
+    assert.equal(paceQuota({ startTime, durationMinutes: 0, total: 600, tried: 0, now: at(0) }).allowed, Infinity);
+  });
+
+  it('recipient tokens verify and cannot be forged', () => {
+    const secret = Buffer.alloc(32, 1);
+    const t = signRecipientToken(secret, 12345);
+    assert.match(t, /^12345\.[A-Za-z0-9_-]{12}$/);
+    assert.equal(verifyRecipientToken(secret, t), 12345);
+    assert.equal(verifyRecipientToken(secret, t.replace(/^12345/, '12346')), null);
+    assert.equal(verifyRecipientToken(Buffer.alloc(32, 2), t), null);
+    assert.equal(verifyRecipientToken(secret, 'garbage'), null);
+  });
+});
