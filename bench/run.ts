@@ -159,7 +159,7 @@ async function main() {
     const delivered = (await sink.count()) - before;
 
     // The limit: nodemailer alone, pooled, the same kind of messages to the same sink, no database.
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS, secure: false, ignoreTLS: true });
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, secure: false, ignoreTLS: true });
     const n = Math.min(SEND_N, 20_000);
     const t1 = performance.now();
     let inflight: Promise<unknown>[] = [];

@@ -172,6 +172,8 @@ export async function up(knex: Knex): Promise<void> {
     CREATE INDEX recipients_mailing_status ON recipients (mailing_id, status) WHERE NOT is_test;
     -- the status feed: (changed_xid, change_seq) order, per account
     CREATE INDEX recipients_feed ON recipients (account_id, changed_xid, change_seq);
+    -- the sweeper: leases of dead workers (leases are cleared on every outcome, so this stays small)
+    CREATE INDEX recipients_leased ON recipients (lease_owner) WHERE lease_owner IS NOT NULL;
     -- hourly statistics
     CREATE INDEX recipients_last_try ON recipients (account_id, last_try) WHERE last_try IS NOT NULL;
 

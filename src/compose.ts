@@ -56,7 +56,7 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
   const pool = makePool(databaseUrl, 20);
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
-  const core = makeCore({ store, cursorSecret: secret, maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL, sendLanes: 1 });
+  const core = makeCore({ store, cursorSecret: secret, maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL, sendLanes: config.SEND_LANES });
   return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
 }
 

@@ -6,9 +6,11 @@ import type { Store } from '../db/store.js';
 import { accountsService } from './accounts/service.js';
 import { mailingsService } from './mailings/service.js';
 import { recipientsService } from './recipients/service.js';
+import { unsubscribeService } from './unsubscribe/service.js';
 
 export interface CoreDeps {
   store: Store;
+  /** The installation's HMAC secret: feed cursors, recipient tokens. */
   cursorSecret: Buffer;
   maxRecipientsPerCall: number;
   sendLanes: number;
@@ -24,6 +26,7 @@ export function makeCore(deps: CoreDeps) {
       maxPerCall: deps.maxRecipientsPerCall,
       sendLanes: deps.sendLanes,
     }),
+    unsubscribe: unsubscribeService({ unsubscribes: deps.store.unsubscribes, secret: deps.cursorSecret }),
   };
 }
 export type Core = ReturnType<typeof makeCore>;

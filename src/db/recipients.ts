@@ -98,8 +98,10 @@ export function recipientsRepo(db: Queryable) {
      * simply wait for a later poll. A long-running transaction anywhere holds the horizon (the feed lags; it
      * never skips).
      *
-     * At most `scanLimit` changes are scanned per call, matching or not, so a feed full of non-matching rows
-     * (e.g. a million freshly inserted READY rows) still answers quickly and its cursor moves forward.
+     * Changes are read in order, `max` at a time, and filtered here; at most `scanLimit` are read per call,
+     * matching or not, so a feed full of non-matching rows (a million freshly inserted READY rows) still
+     * answers quickly and its cursor moves forward. Each chunk may see a later horizon than the one before;
+     * that is safe, since every row behind the cursor has an xid below the earlier horizon.
      */
     async statusFeed(
       accountId: number,
@@ -109,28 +111,35 @@ export function recipientsRepo(db: Queryable) {
       max: number,
       scanLimit: number,
     ): Promise<{ rows: RecipientRow[]; next: FeedPosition }> {
-      const { rows } = await db.query<RecipientRow & { changed_xid: string; change_seq: number; matches: boolean }>(
-        `WITH scanned AS (
-           SELECT r.id, r.changed_xid, r.change_seq,
-                  (r.status = ANY($4::text[]) AND ($5::bigint[] IS NULL OR r.mailing_id = ANY($5))) AS matches
+      const wanted = new Set<string>(statuses);
+      const mailings = mailingIds ? new Set(mailingIds) : null;
+      const out: RecipientRow[] = [];
+      let next = after;
+      for (let scanned = 0; scanned < scanLimit && out.length < max; ) {
+        const { rows } = await db.query<RecipientRow & { changed_xid: string; change_seq: number }>(
+          `SELECT ${COLUMNS}, r.changed_xid::text AS changed_xid, r.change_seq
              FROM recipients r
             WHERE r.account_id = $1
               AND (r.changed_xid, r.change_seq) > ($2::xid8, $3::bigint)
               AND r.changed_xid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY r.changed_xid, r.change_seq
-            LIMIT $7),
-         numbered AS (
-           SELECT s.*, count(*) FILTER (WHERE s.matches) OVER (ORDER BY s.changed_xid, s.change_seq) AS nth FROM scanned s)
-         SELECT ${COLUMNS}, n.changed_xid::text AS changed_xid, n.change_seq, n.matches
-           FROM numbered n JOIN recipients r ON r.id = n.id
-          WHERE n.nth <= $6 AND (n.matches OR n.nth < $6)
-          ORDER BY n.changed_xid, n.change_seq`,
-        [accountId, after.xid, after.seq, statuses, mailingIds, max, scanLimit],
-      );
-      // Rows after the max-th match are cut; the cursor stops at the last row kept.
-      const last = rows[rows.length - 1];
-      const next = last ? { xid: last.changed_xid, seq: last.change_seq } : after;
-      return { rows: rows.filter((r) => r.matches), next };
+            LIMIT $4`,
+          [accountId, next.xid, next.seq, max],
+        );
+        for (const r of rows) {
+          if (wanted.has(r.status) && (!mailings || mailings.has(r.mailing_id))) {
+            out.push(r);
+            if (out.length === max) {
+              next = { xid: r.changed_xid, seq: r.change_seq };
+              break;
+            }
+          }
+          next = { xid: r.changed_xid, seq: r.change_seq };
+        }
+        scanned += rows.length;
+        if (rows.length < max) break;
+      }
+      return { rows: out, next };
     },
 
     /** Back to READY, to be sent again; returns the affected send ids. */

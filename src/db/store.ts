@@ -6,6 +6,7 @@ import { enqueueSend } from './jobs.js';
 import { mailingsRepo } from './mailings.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { recipientsRepo } from './recipients.js';
+import { unsubscribesRepo } from './unsubscribes.js';
 
 function bind(db: Queryable) {
   return {
@@ -22,9 +23,11 @@ function bind(db: Queryable) {
 
 export type Repos = ReturnType<typeof bind>;
 export interface Store extends Repos {
+  /** Runs its own transactions (pool only). */
+  unsubscribes: ReturnType<typeof unsubscribesRepo>;
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
 }
 
 export function makeStore(pool: Pool): Store {
-  return { ...bind(pool), transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))) };
+  return { ...bind(pool), unsubscribes: unsubscribesRepo(pool), transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))) };
 }

@@ -7,6 +7,7 @@ import type { AdapterDeps } from '../adapters/types.js';
 import { cloudmailingRouter } from '../adapters/cloudmailing/index.js';
 import type { Pool } from '../db/pool.js';
 import { outboxRouter } from './outbox.js';
+import { trackingRouter } from '../adapters/tracking/index.js';
 
 export interface HttpDeps extends AdapterDeps {
   pool: Pool;
@@ -34,6 +35,7 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
 
   app.use('/CloudMailing', cloudmailingRouter(deps));
   app.use('/admin/outbox', outboxRouter(deps));
+  app.use(trackingRouter(deps));
 
   app.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });

@@ -3,8 +3,9 @@
  * SMTP relays, the worker registry (heartbeat) and the sweeper.
  *
  * Crash recovery is ours, not the queue's (graphile-worker keeps a dead worker's job locked for 4 hours):
- * every worker heartbeats in `workers`; the sweeper (a cron task every minute, and once at every start)
- * removes workers silent for more than STALE_SECONDS, returns their leased recipients to the queue, unlocks
+ * every worker heartbeats in `workers` (four times per WORKER_STALE_SECONDS); the sweeper (every worker, every
+ * half WORKER_STALE_SECONDS and once at start, plus a graphile-worker cron task every minute) removes workers
+ * silent for more than WORKER_STALE_SECONDS, returns their leased recipients to the queue, unlocks
  * their graphile-worker jobs (force_unlock_workers, by the pool id graphile-worker locks jobs with) and
  * re-enqueues the sends they held. A killed worker's mailing resumes within about a minute.
  */
@@ -41,9 +42,6 @@ export interface RunningWorker {
 
 /** The sweeper's graphile-worker task identifier (a cron item, every minute). */
 export const SWEEP_TASK = 'sweep';
-export const HEARTBEAT_MS = 5_000;
-/** A worker silent for longer than this is considered dead. */
-export const STALE_SECONDS = 60;
 
 declare global {
   namespace GraphileWorker {
@@ -82,13 +80,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const workerId = o.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const delivery = deliveryRepo(o.pool);
   const workers = workersRepo(o.pool);
-  const relays = makeRelays(o.smtpUrls, { maxConnections: config.SMTP_MAX_CONNECTIONS, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS }, logger);
+  const relays = makeRelays(o.smtpUrls, { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS }, logger);
   const inFlight = new InFlight();
   let stopping = false;
   let queuePoolId: string | null = null;
 
   const sweep = async () => {
-    const swept = await workers.sweep(STALE_SECONDS);
+    const swept = await workers.sweep(config.WORKER_STALE_SECONDS);
     if (swept.length) logger.warn({ workers: swept }, 'swept silent workers: their leases and jobs are released');
   };
 
@@ -141,8 +139,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       logger.warn({ err: (e as Error).message }, 'worker heartbeat failed');
     }
   };
-  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => void beat(), Math.min(5_000, (config.WORKER_STALE_SECONDS * 1000) / 4));
   heartbeat.unref();
+  const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failed')), (config.WORKER_STALE_SECONDS * 1000) / 2);
+  sweeper.unref();
   runner.promise.catch((e: unknown) => logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed'));
   logger.info({ workerId, relays: o.smtpUrls.length, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
@@ -155,6 +155,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         // graphile-worker claims nothing new once its graceful shutdown has begun.
         stopping = true;
         clearInterval(heartbeat);
+        clearInterval(sweeper);
         await runner.stop().catch((e: unknown) => logger.warn({ err: (e as Error)?.message }, 'graphile-worker did not stop cleanly'));
         // Anything still leased (a job that failed mid-batch) goes back to the queue at once.
         await delivery.releaseLeases(workerId, inFlight.all()).catch(() => undefined);

@@ -24,6 +24,8 @@ export type Delivery =
 
 export interface RelayOptions {
   maxConnections: number;
+  /** Messages over one connection before it is renewed. */
+  maxMessages: number;
   /** Messages per second per relay; 0 = no cap. */
   rate: number;
   timeoutMs: number;
@@ -69,6 +71,7 @@ export function makeRelays(urls: string[], opts: RelayOptions, logger: Logger): 
       pool: true,
       url,
       maxConnections: opts.maxConnections,
+      maxMessages: opts.maxMessages,
       // One requeue covers the benign race of a relay closing an idle pooled connection just as a message
       // is assigned to it; beyond that a dropped connection is a temporary failure we retry ourselves.
       maxRequeues: 1,
