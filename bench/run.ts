@@ -185,12 +185,13 @@ async function main() {
         const t = performance.now();
         const page = await services.core.recipients.feed(ctx, cursor, { max: 1000, mailingIds: [id] });
         times.push(performance.now() - t);
-        if (!page.recipients.length) break;
+        // A page may hold no match while the cursor still moves past non-matching changes: follow it to the end.
+        if (!page.recipients.length && page.cursor === cursor) break;
         cursor = page.cursor;
       }
       times.sort((a, b) => a - b);
       const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(1);
-      line(`feed: page of 1000 over ${SEND_N / 1000}k`, `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`, 'p50 <= 25 ms, p99 <= 100 ms');
+      line(`feed: page of 1000 over ${SEND_N / 1000}k`, `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms (${times.length} calls)`, 'p50 <= 25 ms, p99 <= 100 ms');
     }
   }
 

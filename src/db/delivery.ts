@@ -13,9 +13,10 @@ import { TASKS, enqueueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
+import type { VariantContent } from './mailings.js';
 
 /** One send with its mailing and variant: everything a batch needs, loaded once per job. */
-export interface SendContext {
+export interface SendContext extends VariantContent {
   send_id: number;
   account_id: number;
   mailing_id: number;
@@ -29,13 +30,6 @@ export interface SendContext {
   start_time: Date | null;
   headers: Record<string, string>;
   dkim: { enabled?: boolean; selector?: string; domain?: string; privkey?: string } | null;
-  from_email: string;
-  from_name: string | null;
-  replyto_email: string | null;
-  subject: string;
-  html: string | null;
-  text: string | null;
-  charset: string;
   raw_message: Buffer | null;
 }
 

@@ -4,7 +4,18 @@
 import type { Queryable } from './pool.js';
 import type { MailingStatus } from '../core/statuses.js';
 
-export interface MailingRow {
+/** A variant's content columns, as every reader of a mailing's message sees them. */
+export interface VariantContent {
+  from_email: string;
+  from_name: string | null;
+  replyto_email: string | null;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  charset: string;
+}
+
+export interface MailingRow extends VariantContent {
   id: number;
   account_id: number;
   dialect: string;
@@ -30,14 +41,7 @@ export interface MailingRow {
   start_time: Date | null;
   end_time: Date | null;
   updated_at: Date;
-  // from the first variant
-  from_email: string;
-  from_name: string | null;
-  replyto_email: string | null;
-  subject: string;
-  html: string | null;
-  text: string | null;
-  charset: string;
+  // from the first variant (and VariantContent)
   has_raw: boolean;
   // the implicit (first) send
   send_id: number;

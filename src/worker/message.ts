@@ -7,6 +7,9 @@
  * a resend after a crash is recognisable as a duplicate), X-Mailgate-Mailing, List-Unsubscribe (https and
  * mailto) with List-Unsubscribe-Post (RFC 8058), and the VERP return path `bounces+<token>@BOUNCE_DOMAIN`.
  *
+ * A whole stored message (create_mailing_ext) is sent with its own content and headers, but To, Message-ID,
+ * X-Mailgate-Mailing and List-Unsubscribe(-Post) are replaced by the recipient's (withRecipientHeaders).
+ *
  * Known limit: text and html parts are always encoded as UTF-8 (the variant's `charset` is not applied);
  * every Unicode text survives, but a client expecting e.g. iso-8859-1 bytes gets UTF-8.
  */
@@ -76,15 +79,50 @@ function attachmentsOf(value: unknown) {
   });
 }
 
+/** Headers of a stored whole message (create_mailing_ext) that we replace per recipient. */
+const RAW_REPLACED = new Set(['to', 'message-id', 'x-mailgate-mailing', 'list-unsubscribe', 'list-unsubscribe-post']);
+
+/**
+ * A whole stored message with our per-recipient headers put in front and the client's versions of them
+ * dropped (folded continuation lines included). Bytes are kept as they are (latin1 round-trips every byte);
+ * the message's own line ending is reused.
+ */
+export function withRecipientHeaders(raw: Buffer, headers: [string, string][]): Buffer {
+  const text = raw.toString('latin1');
+  const crlf = text.indexOf('\r\n\r\n');
+  const lf = text.indexOf('\n\n');
+  const split = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf;
+  const eol = split === crlf ? '\r\n' : '\n';
+  const head = split < 0 ? text : text.slice(0, split);
+  const rest = split < 0 ? eol : text.slice(split);
+  const fields: string[] = [];
+  for (const line of head.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += eol + line;
+    else fields.push(line);
+  }
+  const kept = fields.filter((f) => !RAW_REPLACED.has(f.slice(0, Math.max(0, f.indexOf(':'))).trim().toLowerCase()));
+  return Buffer.from(headers.map(([k, v]) => `${k}: ${v}`).concat(kept).join(eol) + rest, 'latin1');
+}
+
 export const messageIdOf = (recipientId: number, mailingId: number, bounceDomain: string) => `<r${recipientId}.m${mailingId}@${bounceDomain}>`;
 
 /** One recipient's message as bytes plus envelope; throws when it cannot be built. */
 export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, settings: MessageSettings): Promise<OutgoingMessage> {
   const token = signRecipientToken(settings.secret, r.id);
   const envelope = { from: `bounces+${token}@${settings.bounceDomain}`, to: r.email };
-  if (m.ctx.raw_message) return { raw: m.ctx.raw_message, envelope, dkim: m.dkim };
-
   const unsubscribeLink = `${settings.publicUrl}/u/${token}`;
+  const listUnsubscribe = `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`;
+  if (m.ctx.raw_message) {
+    const raw = withRecipientHeaders(m.ctx.raw_message, [
+      ['To', r.email],
+      ['Message-ID', messageIdOf(r.id, m.ctx.mailing_id, settings.bounceDomain)],
+      ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
+      ['List-Unsubscribe', listUnsubscribe],
+      ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
+    ]);
+    return { raw, envelope, dkim: m.dkim };
+  }
+
   const fields = fieldMap(r.fields ?? {});
   fields.set('email', r.email);
   fields.set('unsubscribe_link', unsubscribeLink);
@@ -99,7 +137,7 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
     headers: {
       ...m.headers,
       'X-Mailgate-Mailing': String(m.ctx.mailing_id),
-      'List-Unsubscribe': `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`,
+      'List-Unsubscribe': listUnsubscribe,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
     },
     attachments: attachmentsOf(r.attachments),

@@ -98,8 +98,8 @@ describe('pipeline: message', () => {
     assert.match(sig, /\bs=sel1;/);
   });
 
-  it('a mailing made from a whole message (create_mailing_ext) is sent as is, with the VERP envelope', async () => {
-    const raw = Buffer.from('From: Raw <raw@example.org>\r\nTo: whoever@example.org\r\nSubject: raw one\r\nMessage-ID: <fixed@example.org>\r\n\r\nbody as is\r\n');
+  it('a mailing made from a whole message (create_mailing_ext) keeps its content; To, Message-ID and List-Unsubscribe are ours', async () => {
+    const raw = Buffer.from('From: Raw <raw@example.org>\r\nTo: whoever@example.org,\r\n  someone@example.org\r\nSubject: raw one\r\nMessage-ID: <fixed@example.org>\r\nX-Custom: kept\r\n\r\nbody as is\r\n');
     const id = await h.core.mailings.createFromMessage(h.ctx, 'cloudmailing', raw);
     await h.core.recipients.add(h.ctx, id, [{ email: 'rawto@example.org', fields: {} }]);
     await h.core.mailings.start(h.ctx, id);
@@ -108,8 +108,13 @@ describe('pipeline: message', () => {
     assert.ok(msg);
     assert.match(msg.from, /^bounces\+/);
     assert.equal(msg.header('Subject'), 'raw one');
-    assert.equal(msg.header('Message-ID'), '<fixed@example.org>');
-    assert.match(msg.raw.toString(), /body as is/);
+    assert.match(msg.header('Message-ID')!, /^<r\d+\.m\d+@/);
+    assert.equal(msg.header('To'), 'rawto@example.org');
+    assert.equal(msg.header('X-Custom'), 'kept');
+    assert.match(msg.header('List-Unsubscribe')!, /^<https?:\/\/[^>]+\/u\/\d+\.[\w-]+>, <mailto:unsubscribe\+/);
+    assert.equal(msg.header('List-Unsubscribe-Post'), 'List-Unsubscribe=One-Click');
+    assert.doesNotMatch(msg.raw.toString(), /fixed@example\.org|whoever|someone@/);
+    assert.match(msg.raw.toString(), /\r\n\r\nbody as is\r\n$/);
   });
 
   it('send_test goes out at once while the mailing is still filling', async () => {
