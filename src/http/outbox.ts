@@ -7,26 +7,23 @@ import express from 'express';
 import { capturedRepo } from '../db/captured.js';
 import type { HttpDeps } from './app.js';
 import { escapeHtml } from '../core/delivery/template.js';
+import { requireBasicAuth, type Principal } from '../adapters/auth.js';
 
 export function outboxRouter(deps: HttpDeps): express.Router {
   const router = express.Router();
   const repo = capturedRepo(deps.pool);
-  router.use(async (req, res, next) => {
-    const header = req.get('authorization') ?? '';
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
-    const pass = m ? Buffer.from(m[1]!, 'base64').toString('utf8').split(':').slice(1).join(':') : '';
-    const who = pass ? await deps.core.accounts.authenticate(pass).catch(() => undefined) : undefined;
-    if (!who) {
-      res.set('WWW-Authenticate', 'Basic realm="Mailgate outbox"').status(401).type('text/plain').send('API key required (password).');
-      return;
-    }
-    res.locals.accountId = who.accountId;
-    next();
-  });
+  router.use(
+    requireBasicAuth({
+      core: deps.core,
+      realm: 'Mailgate outbox',
+      onUnavailable: (_req, res) => res.status(503).type('text/plain').send('Database unavailable.'),
+    }),
+  );
+  const accountOf = (res: express.Response) => (res.locals.principal as Principal).accountId;
   router.get('/', async (req, res) => {
     const before = Number(req.query.before) || undefined;
-    const rows = await repo.list(res.locals.accountId as number, 100, before);
-    const total = await repo.count(res.locals.accountId as number);
+    const rows = await repo.list(accountOf(res), 100, before);
+    const total = await repo.count(accountOf(res));
     const items = rows
       .map(
         (r) =>
@@ -39,7 +36,7 @@ export function outboxRouter(deps: HttpDeps): express.Router {
     );
   });
   router.get('/:id', async (req, res) => {
-    const raw = await repo.raw(res.locals.accountId as number, Number(req.params.id) || 0);
+    const raw = await repo.raw(accountOf(res), Number(req.params.id) || 0);
     if (!raw) {
       res.status(404).type('text/plain').send('No such message.');
       return;

@@ -1,0 +1,66 @@
+/**
+ * With no SMTP_URL, the worker sends to the built-in SMTP capture: every message is kept in Postgres and
+ * viewable at /admin/outbox by the account whose mailing it is, never by another.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CallContext } from '../../src/core/context.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let gw: TestGateway;
+let ctx: CallContext;
+const auth = (secret: string) => ({ authorization: `Basic ${Buffer.from(`any:${secret}`).toString('base64')}` });
+
+before(async () => {
+  gw = await startTestGateway({ worker: true }); // no SMTP_URL: the capture
+  ctx = { accountId: (await gw.services.store.accounts.bySlug('acme'))!.id, requestId: 't' };
+});
+after(async () => {
+  await gw.stop();
+});
+
+describe('capture: the outbox', () => {
+  it('keeps every message sent without a relay, with its envelope, and shows it to its account', async () => {
+    assert.match(gw.captureUrl ?? '', /^smtp:\/\/127\.0\.0\.1:\d+$/);
+    const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Captured <b>{{ name }}</b>', html: '<p>Hi {{ name }}</p>' });
+    await gw.core.recipients.add(ctx, id, [
+      { email: 'a@example.org', fields: { name: 'Ann' } },
+      { email: 'b@example.org', fields: { name: 'Bob' } },
+    ]);
+    await gw.core.mailings.start(ctx, id);
+    for (let t = Date.now(); (await gw.core.mailings.get(ctx, id)).status !== 'finished'; await sleep(50)) {
+      if (Date.now() - t > 30_000) throw new Error('mailing did not finish');
+    }
+    const { rows } = await gw.pool.query<{ id: number; envelope_from: string; envelope_to: string[]; subject: string; account_id: number }>(
+      'SELECT id, envelope_from, envelope_to, subject, account_id FROM captured_messages ORDER BY id',
+    );
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.match(r.envelope_from, /^bounces\+\d+\.[\w-]+@bounces\.mailgate\.test$/);
+      assert.equal(r.account_id, ctx.accountId);
+    }
+    assert.deepEqual(rows.map((r) => r.envelope_to[0]).sort(), ['a@example.org', 'b@example.org']);
+
+    const page = await fetch(`${gw.url}/admin/outbox`, { headers: auth(gw.key.secret) });
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /2 messages kept/);
+    assert.match(html, /Captured &lt;b&gt;Ann&lt;\/b&gt;/, 'subjects are escaped in the page');
+    const raw = await fetch(`${gw.url}/admin/outbox/${rows[0]!.id}`, { headers: auth(gw.key.secret) });
+    assert.equal(raw.status, 200);
+    assert.match(raw.headers.get('content-type') ?? '', /^message\/rfc822/);
+    assert.match(await raw.text(), /^Message-ID: <r\d+\.m\d+@bounces\.mailgate\.test>/m);
+  });
+
+  it("never shows one account's mail to another, nor to anyone without a key", async () => {
+    const other = await gw.core.accounts.createKey('other', 'x');
+    const page = await fetch(`${gw.url}/admin/outbox`, { headers: auth(other.secret) });
+    assert.match(await page.text(), /0 messages kept/);
+    const { rows } = await gw.pool.query<{ id: number }>('SELECT id FROM captured_messages LIMIT 1');
+    assert.equal((await fetch(`${gw.url}/admin/outbox/${rows[0]!.id}`, { headers: auth(other.secret) })).status, 404);
+    const anonymous = await fetch(`${gw.url}/admin/outbox`);
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic/);
+  });
+});

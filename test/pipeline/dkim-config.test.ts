@@ -1,0 +1,51 @@
+/**
+ * DKIM from the installation's configuration (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE): every
+ * message is signed; a mailing's own `dkim` property takes precedence.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { people, setup, waitFor, type Harness } from './harness.js';
+
+let h: Harness;
+let dir: string;
+const pem = () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-dkim-'));
+  const keyFile = path.join(dir, 'dkim.pem');
+  await writeFile(keyFile, pem());
+  h = await setup({ DKIM_DOMAIN: 'news.example.net', DKIM_SELECTOR: 'mg2026', DKIM_PRIVATE_KEY_FILE: keyFile });
+  await h.startWorker();
+});
+after(async () => {
+  await h.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('pipeline: DKIM from the configuration', () => {
+  it('signs every message with the configured domain and selector', async () => {
+    const id = await h.mailing(people(3, 'dk'));
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished');
+    for (let i = 0; i < 3; i++) {
+      const sig = h.smtp.to(`dk${i}@example.org`)[0]!.header('DKIM-Signature');
+      assert.ok(sig, 'DKIM-Signature header');
+      assert.match(sig, /\bd=news\.example\.net;/);
+      assert.match(sig, /\bs=mg2026;/);
+      assert.match(sig, /\bbh=[A-Za-z0-9+/=]+;/);
+    }
+  });
+
+  it("a mailing's own key wins over the configuration", async () => {
+    const id = await h.mailing(people(1, 'own'), { dkim: { enabled: true, selector: 'own1', domain: 'example.org', privkey: pem() } });
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished');
+    const sig = h.smtp.to('own0@example.org')[0]!.header('DKIM-Signature')!;
+    assert.match(sig, /\bd=example\.org;/);
+    assert.match(sig, /\bs=own1;/);
+  });
+});
