@@ -148,6 +148,19 @@ describe('cloudmailing: send_test', () => {
 });
 
 describe('cloudmailing: recipient statuses, feed and reset', () => {
+  /**
+   * The feed right after a write: its horizon is cluster-wide, so a transaction still open in another test
+   * file's database holds a fresh change back for a moment (it lags, never skips). Poll, bounded.
+   */
+  async function feedUntil(cursor: string, filter: unknown, done: (page: { cursor: string; recipients: any[] }) => boolean) {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const page = await cm.call('get_recipients_status_updated_since', cursor, filter, 1000);
+      if (done(page) || Date.now() > deadline) return page;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   it('reads statuses, follows the feed with the seed loop, resets', async () => {
     const id = await newMailing();
     const out = await cm.call('add_recipients', id, [{ email: 'a@example.org' }, { email: 'b@example.org' }, { email: 'c@example.org' }]);
@@ -178,7 +191,7 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
         WHERE tracking_id = ANY($2)`,
       [ids[0], [ids[0], ids[1]]],
     );
-    page = await cm.call('get_recipients_status_updated_since', cursor0, [], 1000);
+    page = await feedUntil(cursor0, [], (p) => p.recipients.length > 0);
     assert.deepEqual(page.recipients.map((r: { id: string }) => r.id).sort(), [ids[0], ids[1]].sort());
     const err = page.recipients.find((r: { id: string }) => r.id === ids[1]);
     assert.equal(err.status, 'ERROR');
@@ -215,7 +228,7 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
     assert.equal(await cm.call('reset_recipients_status', [ids[1]]), 0);
     const [reset] = await cm.call('get_recipients_status', [ids[1]]);
     assert.equal(reset.status, 'READY');
-    const readyPage = await cm.call('get_recipients_status_updated_since', page.cursor, ['READY'], 1000);
+    const readyPage = await feedUntil(page.cursor, ['READY'], (p) => p.recipients.length > 0);
     assert.deepEqual(readyPage.recipients.map((r: { id: string }) => r.id), [ids[1]]);
 
     // Lease held: IN PROGRESS.

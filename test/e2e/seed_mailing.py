@@ -61,14 +61,16 @@ while True:
     if not result['recipients']:
         mailing = cm_master.list_mailings(filter)[0]
         if mailing['status'] == 'FINISHED':
-            # one last drain: every change committed before FINISHED is below the horizon now
-            while True:
+            # Drain until every recipient was reported. The feed may lag a moment behind a commit (its horizon
+            # waits for transactions still open anywhere on the server); it never skips, so keep polling.
+            deadline = time.monotonic() + 60
+            while len(final) < mailing['total_recipient'] and time.monotonic() < deadline:
                 result = cm_master.get_recipients_status_updated_since(cursor, status_filter, 1000)
                 cursor = result['cursor']
                 for r in result['recipients']:
                     final[r['id']] = r['status']
                 if not result['recipients']:
-                    break
+                    time.sleep(0.05)
             break
         time.sleep(0.2)
 t_done = time.monotonic()
