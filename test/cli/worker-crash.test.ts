@@ -96,4 +96,28 @@ describe('worker: crash recovery with real processes', () => {
     b.child.kill('SIGTERM');
     assert.equal(await b.exited, 0, 'SIGTERM drains and exits 0');
   });
+
+  it('SIGTERM mid-mailing drains: exit 0 within 30 s, nothing left leased, a successor finishes with no duplicate', async () => {
+    const before = smtp.messages.length;
+    const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Hi', html: '<p>x</p>' });
+    await gw.core.recipients.add(ctx, id, Array.from({ length: 1500 }, (_, i) => ({ email: `t${i}@example.org`, fields: {} })));
+    const a = await worker();
+    await gw.core.mailings.start(ctx, id);
+    await waitFor('some sent', () => smtp.messages.length - before >= 200);
+    const t0 = Date.now();
+    a.child.kill('SIGTERM');
+    assert.equal(await a.exited, 0);
+    assert.ok(Date.now() - t0 < 30_000, 'drained within 30 s');
+    const { rows } = await gw.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM recipients WHERE mailing_id = $1 AND lease_owner IS NOT NULL', [id]);
+    assert.equal(rows[0]!.n, 0, 'in-flight batches were finished or released');
+    assert.ok((await gw.core.mailings.get(ctx, id)).totals.pending > 0, 'stopped before the end');
+
+    const b = await worker();
+    await waitFor('the mailing finished', async () => (await gw.core.mailings.get(ctx, id)).status === 'finished');
+    const mine = smtp.messages.slice(before).map((m) => m.to[0]!);
+    assert.equal(mine.length, 1500, 'a graceful stop sends nobody twice');
+    assert.equal(new Set(mine).size, 1500);
+    b.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0);
+  });
 });
