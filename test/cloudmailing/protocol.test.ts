@@ -147,6 +147,9 @@ describe('cloudmailing: methods and params', () => {
     assert.match(f.faultString, /parameter 1 \(mailing_id\) must be int, got string/);
     assert.equal((await cm.fault('add_recipients', 1, { email: 'a@example.org' })).faultCode, -32602);
     assert.equal((await cm.fault('set_mailing_properties', 1, [])).faultCode, -32602);
+    // An integral double beyond 2^53 is not an id: refused here, never handed to the database.
+    const huge = await cm.post(callXml('start_mailing', ['<value><double>1e300</double></value>']));
+    assert.equal(huge.fault?.faultCode, -32602);
   });
   it('accepts nil for an optional parameter and refuses it for a required one', async () => {
     const a = await cm.post(callXml('list_mailings', ['<value><nil/></value>']));

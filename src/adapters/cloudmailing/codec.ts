@@ -170,7 +170,9 @@ function strictDeserializer(): DeserializerInstance {
   d.endInt = (data) => {
     const t = data.trim();
     const n = Number(t);
-    if (!INTEGER.test(t) || !Number.isSafeInteger(n)) throw new Error(`not an integer: ${JSON.stringify(data.slice(0, 40))}`);
+    if (!INTEGER.test(t)) throw new Error(`not an integer: ${JSON.stringify(data.slice(0, 40))}`);
+    // Ids and counts here stay far below 2^53; a larger value cannot be one of ours.
+    if (!Number.isSafeInteger(n)) throw new Error(`integer out of range (beyond 2^53): ${JSON.stringify(data.slice(0, 40))}`);
     push(n);
   };
   d.endI8 = d.endInt;

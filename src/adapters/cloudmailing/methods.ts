@@ -55,7 +55,7 @@ export function isStruct(v: unknown): v is XmlRpcStruct {
 
 export function wireType(v: XmlRpcValue): WireType | 'nil' {
   if (v === null) return 'nil';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'double';
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? 'int' : 'double';
   if (typeof v === 'boolean') return 'boolean';
   if (typeof v === 'string') return 'string';
   if (v instanceof Date) return 'dateTime.iso8601';
