@@ -2,9 +2,9 @@
  * `npm run bench [-- scenario ...]`: the figures of ../shared/spec/quality.md that exist so far, each printed
  * as one line: figure, target, and the ratio to a limit measured in the same run on the same machine.
  *
- * Scenarios: seed10k (the seed's Python client, 10,000 recipients, end to end), ingest (add_recipients over
- * XML-RPC vs raw COPY), send (a personalized mailing until every recipient is final vs nodemailer alone),
- * feed (status feed page latency). Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND (100000).
+ * Scenarios: startup (`serve` on an existing data dir until /healthz), seed10k (the seed's Python client,
+ * 10,000 recipients, end to end), ingest (add_recipients over XML-RPC vs raw COPY), send (a personalized
+ * mailing until every recipient is final vs nodemailer alone), feed (status feed page latency). Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND (100000).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import xmlrpc from 'xmlrpc';
 import { loadConfig } from '../src/config.js';
 import { buildServices, startGateway, type Gateway } from '../src/compose.js';
-import { startEmbedded } from '../src/db/embedded.js';
+import { freePort, startEmbedded } from '../src/db/embedded.js';
 import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
 
@@ -71,7 +71,38 @@ function rpcClient(url: string, secret: string) {
     new Promise<unknown>((resolve, reject) => client.methodCall(method, params, (e: unknown, v: unknown) => (e ? reject(e) : resolve(v))));
 }
 
+/** `mailgate serve` on an existing DATA_DIR until /healthz answers (the first start initialises it). */
+async function startupSeconds(): Promise<number[]> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-startup-'));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.SMTP_URL;
+  const times: number[] = [];
+  for (let run = 0; run < 4; run++) {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'serve'], { env, cwd: root, stdio: 'ignore' });
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (child.exitCode !== null) throw new Error('serve exited during start-up');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (run > 0) times.push((performance.now() - t0) / 1000);
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await rm(dataDir, { recursive: true, force: true });
+  return times;
+}
+
 async function main() {
+  if (want('startup')) {
+    const t = await startupSeconds();
+    line('start-up: serve until /healthz', `${Math.max(...t).toFixed(2)} s (worst of ${t.length})`, '<= 3 s');
+    if (wanted.size === 1) return;
+  }
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-'));
   const pgh = await startEmbedded({ dataDir: tmp, ephemeral: true });
   await ensureDatabase(pgh.url, 'bench');
