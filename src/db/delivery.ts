@@ -385,7 +385,9 @@ export function workersRepo(db: Pool) {
       });
       if (sendIds.length) {
         const { rows } = await db.query<{ id: number }>(
-          `SELECT s.id FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = ANY($1::bigint[]) AND m.status = 'running'`,
+          // A finished mailing too: when it ended (scheduled_end) while the dead worker held a batch, the job
+          // gives those recipients their final status (TIMEOUT) instead of leaving them READY for good.
+          `SELECT s.id FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = ANY($1::bigint[]) AND m.status IN ('running', 'finished')`,
           [sendIds],
         );
         for (const r of rows) await enqueueSend(db, r.id, null);

@@ -71,6 +71,32 @@ describe('pipeline: resilience', () => {
     );
   });
 
+  it('a dead worker whose batch outlived scheduled_end: the recipients it held end TIMEOUT, not READY for good', async () => {
+    const h = await harness();
+    const id = await h.mailing(people(4, 'late-dead'));
+    await h.core.mailings.start(h.ctx, id);
+    // The mailing reached its end (2 sent, the rest timed out) while a now silent worker still held 2 of them.
+    await h.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+    await h.pool.query(`INSERT INTO workers (id, seen_at) VALUES ('dead-2', now() - interval '5 minutes')`);
+    await h.pool.query(
+      `UPDATE recipients SET lease_owner = 'dead-2', lease_until = now() + interval '1 hour'
+        WHERE id IN (SELECT id FROM recipients WHERE mailing_id = $1 ORDER BY id LIMIT 2)`,
+      [id],
+    );
+    await h.pool.query(
+      `UPDATE recipients SET status = 'finished', try_count = 1 WHERE mailing_id = $1 AND lease_owner IS NULL`,
+      [id],
+    );
+    await h.pool.query(`UPDATE mailings SET status = 'finished', scheduled_end = now() - interval '1 minute', end_time = now() WHERE id = $1`, [id]);
+
+    await h.startWorker('w-after-end');
+    await waitFor('the held recipients got a final status', async () => (await h.recipients(id)).every((r) => r.status !== 'ready'));
+    const rows = await h.recipients(id);
+    assert.deepEqual(rows.map((r) => r.status), ['timeout', 'timeout', 'finished', 'finished']);
+    assert.ok(rows.every((r) => r.lease_owner === null));
+    assert.equal(h.smtp.messages.length, 0, 'nothing is sent after the end');
+  });
+
   it('two workers on one mailing never send a recipient twice', async () => {
     const h = await harness({ SEND_BATCH_SIZE: '5' }, { sendLanes: 2 });
     h.smtp.dataDelayMs = 2;
