@@ -90,7 +90,10 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
 }
 
 function fail(e: unknown): never {
-  if (e instanceof ConfigError) console.error(e.message);
+  const errno = e as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (errno?.code === 'EADDRINUSE') console.error(`error: ${errno.address ?? ''}:${errno.port ?? ''} is already in use; set PORT (or HOST) to another value`);
+  else if (errno?.code === 'EACCES' && errno.syscall === 'listen') console.error(`error: not allowed to listen on port ${errno.port ?? ''}; set PORT above 1023`);
+  else if (e instanceof ConfigError) console.error(e.message);
   else if (isDomainError(e)) console.error(`error: ${e.message}`);
   else console.error(e);
   process.exit(1);
