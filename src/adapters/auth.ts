@@ -1,19 +1,38 @@
 /**
- * HTTP Basic credentials and the per-address auth-failure limiter shared by every dialect.
- * Secrets never reach a log line: only the remote address and the fact of a failure are logged.
+ * Authentication for every dialect, in one place. An API key is an id and a secret; the dialects carry them
+ * in four ways:
+ * - HTTP Basic, a fixed login and the secret as password (CloudMailing and JSON-RPC: `admin`);
+ * - HTTP Basic, the secret as user name and an empty password (Yandex Sender);
+ * - HTTP Basic, any user name and the secret as password (Emailicious);
+ * - in the call itself, key id and secret (Mailkit's `client_id` + `client_md5`).
+ * Every way ends in `Authenticator.check`, which applies the per-address failure limit (shared by all
+ * dialects: a client failing on one is slowed down on all) and yields the principal, whose key id reaches
+ * the call context. Secrets never reach a log line: only the remote address and the fact of a failure.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { CallContext } from '../core/context.js';
 import type { Core } from '../core/index.js';
-
-export interface BasicCredentials {
-  user: string;
-  pass: string;
-}
 
 export type Principal = NonNullable<Awaited<ReturnType<Core['accounts']['authenticate']>>>;
 
+export interface Credentials {
+  secret: string;
+  /** When the dialect names the key too (Mailkit's client_id), it must match. */
+  keyId?: number | undefined;
+}
+
+export type BasicScheme = { kind: 'login'; login: string } | { kind: 'secret-as-user' } | { kind: 'secret-as-password' };
+
+export type AuthOutcome =
+  | { kind: 'ok'; principal: Principal }
+  | { kind: 'missing' }
+  | { kind: 'rejected' }
+  | { kind: 'limited'; retryAfter: number }
+  | { kind: 'unavailable'; error: unknown };
+
 /** `Authorization: Basic base64(user:pass)`, or undefined when absent or malformed. */
-export function basicCredentials(req: Pick<Request, 'headers'>): BasicCredentials | undefined {
+export function basicCredentials(req: Pick<Request, 'headers'>): { user: string; pass: string } | undefined {
   const header = req.headers.authorization;
   if (typeof header !== 'string' || header.length > 1024) return undefined;
   const m = /^Basic[ \t]+([A-Za-z0-9+/=._~-]+)[ \t]*$/i.exec(header);
@@ -22,6 +41,20 @@ export function basicCredentials(req: Pick<Request, 'headers'>): BasicCredential
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   return { user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) };
+}
+
+/** The credentials a Basic header carries under a scheme: undefined when absent; a wrong login is no secret at all. */
+export function basicSchemeCredentials(req: Pick<Request, 'headers'>, scheme: BasicScheme): Credentials | undefined | 'wrong-login' {
+  const basic = basicCredentials(req);
+  if (!basic) return undefined;
+  switch (scheme.kind) {
+    case 'login':
+      return basic.user === scheme.login ? { secret: basic.pass } : 'wrong-login';
+    case 'secret-as-user':
+      return { secret: basic.user };
+    case 'secret-as-password':
+      return { secret: basic.pass };
+  }
 }
 
 export interface AuthFailureLimiter {
@@ -68,51 +101,73 @@ export function authFailureLimiter(opts: { maxFailures?: number; windowMs?: numb
   };
 }
 
-/** The one limiter of the process: a client failing on one dialect is slowed down on all of them. */
+/** The one limiter of the process. */
 export const sharedAuthLimiter = authFailureLimiter();
+
+export interface Authenticator {
+  check(address: string, creds: Credentials | undefined | 'wrong-login'): Promise<AuthOutcome>;
+}
+
+export function authenticator(core: Core, limiter: AuthFailureLimiter = sharedAuthLimiter): Authenticator {
+  return {
+    async check(address, creds) {
+      const wait = limiter.retryAfter(address);
+      if (wait > 0) return { kind: 'limited', retryAfter: wait };
+      if (creds === undefined) return { kind: 'missing' };
+      let principal: Principal | undefined;
+      if (creds !== 'wrong-login') {
+        try {
+          principal = await core.accounts.authenticate(creds.secret, creds.keyId);
+        } catch (error) {
+          return { kind: 'unavailable', error };
+        }
+      }
+      if (!principal) {
+        limiter.fail(address);
+        return { kind: 'rejected' };
+      }
+      limiter.succeed(address);
+      return { kind: 'ok', principal };
+    },
+  };
+}
+
+export const remoteAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 export interface BasicAuthOptions {
   core: Core;
-  realm: string;
-  /** The fixed login, when the dialect has one (CloudMailing: `admin`). */
-  user?: string;
+  scheme: BasicScheme;
   limiter?: AuthFailureLimiter;
-  /** When authenticate itself fails (database down). */
-  onUnavailable?: (req: Request, res: Response, err: unknown) => void;
+  /** How the dialect answers each failure (the response must be sent). */
+  onFailure(outcome: Exclude<AuthOutcome, { kind: 'ok' }>, req: Request, res: Response): void;
 }
 
 /**
- * Express middleware: Basic auth with the API key secret as password. On success `res.locals.principal`
- * holds {accountId, account, keyId}. Runs before the body is read.
+ * Express middleware, run before the body is read: on success `res.locals.principal` holds the principal.
  */
-export function requireBasicAuth(opts: BasicAuthOptions): RequestHandler {
-  const limiter = opts.limiter ?? sharedAuthLimiter;
-  const challenge = `Basic realm="${opts.realm}"`;
+export function basicAuth(opts: BasicAuthOptions): RequestHandler {
+  const auth = authenticator(opts.core, opts.limiter);
   return async (req: Request, res: Response, next: NextFunction) => {
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const wait = limiter.retryAfter(address);
-    if (wait > 0) {
-      res.set('Retry-After', String(wait)).status(429).type('text/plain').send('Too many failed authentications; try again later.\n');
+    const outcome = await auth.check(remoteAddress(req), basicSchemeCredentials(req, opts.scheme));
+    if (outcome.kind !== 'ok') {
+      opts.onFailure(outcome, req, res);
       return;
     }
-    const creds = basicCredentials(req);
-    let principal: Principal | undefined;
-    if (creds && (opts.user === undefined || creds.user === opts.user)) {
-      try {
-        principal = await opts.core.accounts.authenticate(creds.pass);
-      } catch (err) {
-        if (opts.onUnavailable) opts.onUnavailable(req, res, err);
-        else res.status(503).type('text/plain').send('Service unavailable.\n');
-        return;
-      }
-    }
-    if (!principal) {
-      limiter.fail(address);
-      res.set('WWW-Authenticate', challenge).status(401).type('text/plain').send('Authorization failed.\n');
-      return;
-    }
-    limiter.succeed(address);
-    res.locals.principal = principal;
+    res.locals.principal = outcome.principal;
     next();
   };
+}
+
+export function requestIdOf(res: Response): string {
+  return typeof res.locals.requestId === 'string' ? res.locals.requestId : randomUUID();
+}
+
+/** The call context of an authenticated request. */
+export function callContext(res: Response, principal: Principal = res.locals.principal as Principal): CallContext {
+  return { accountId: principal.accountId, keyId: principal.keyId, requestId: requestIdOf(res) };
+}
+
+/** A plain-text 429 with Retry-After: what every dialect answers to an address over the failure limit. */
+export function tooManyFailures(res: Response, retryAfter: number): void {
+  res.set('Retry-After', String(retryAfter)).status(429).type('text/plain').send('Too many failed authentications; try again later.\n');
 }

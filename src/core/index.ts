@@ -5,21 +5,25 @@
 import type { Store } from '../db/store.js';
 import { accountsService } from './accounts/service.js';
 import { mailingsService } from './mailings/service.js';
+import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
 import { unsubscribeService } from './unsubscribe/service.js';
 
 export interface CoreDeps {
   store: Store;
+  /** Whole messages: composition and edits (src/mime). */
+  messages: MessageCodec;
   /** The installation's HMAC secret: feed cursors, recipient tokens. */
   cursorSecret: Buffer;
   maxRecipientsPerCall: number;
   sendLanes: number;
+  workerStaleSeconds: number;
 }
 
 export function makeCore(deps: CoreDeps) {
   return {
     accounts: accountsService({ accounts: deps.store.accounts, apiKeys: deps.store.apiKeys }),
-    mailings: mailingsService({ store: deps.store, sendLanes: deps.sendLanes }),
+    mailings: mailingsService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, workerStaleSeconds: deps.workerStaleSeconds }),
     recipients: recipientsService({
       store: deps.store,
       cursorSecret: deps.cursorSecret,

@@ -12,10 +12,11 @@ import { STAMP_CHANGE } from './recipients.js';
 import { TASKS, enqueueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
+import { finishSend, timeoutLeft } from './manager.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
-import type { VariantContent } from './mailings.js';
+import type { DkimSettings, VariantContent } from './mailings.js';
 
-/** One send with its mailing and variant: everything a batch needs, loaded once per job. */
+/** One send with its mailing and variant: everything a batch needs, loaded once per job (and again on a change). */
 export interface SendContext extends VariantContent {
   send_id: number;
   account_id: number;
@@ -25,11 +26,15 @@ export interface SendContext extends VariantContent {
   type: 'regular' | 'opened';
   scheduled_start: Date | null;
   scheduled_end: Date | null;
-  scheduled_duration: number;
+  max_duration_minutes: number;
+  spread_minutes: number;
   dont_close_if_empty: boolean;
-  start_time: Date | null;
-  headers: Record<string, string>;
-  dkim: { enabled?: boolean; selector?: string; domain?: string; privkey?: string } | null;
+  started_at: Date | null;
+  dkim: DkimSettings | null;
+  testing: boolean;
+  backup_customized_emails: boolean;
+  /** The mailing's property revision: a claim that sees another one makes the job reload. */
+  rev: number;
   raw_message: Buffer | null;
 }
 
@@ -54,12 +59,14 @@ export interface Outcome {
   remoteMta: string | null;
   /** Suppress the address for the account (hard bounce: the mailbox does not exist). */
   suppress: boolean;
+  /** The message as sent, kept when the mailing asks for it (backup_customized_emails). */
+  customized?: Buffer | undefined;
 }
 
 export interface RetryPolicy {
   baseSeconds: number;
   maxHours: number;
-  /** Retries are never planned after this (the mailing's scheduled_end). */
+  /** Retries are never planned after this (the send's deadline). */
   notAfter: Date | null;
 }
 
@@ -69,8 +76,9 @@ export function deliveryRepo(db: Pool) {
   return {
     async loadSend(sendId: number): Promise<SendContext | undefined> {
       const { rows } = await db.query<SendContext>(
-        `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, m.status, m.type, m.scheduled_start,
-                m.scheduled_end, m.scheduled_duration, m.dont_close_if_empty, m.start_time, m.headers, m.dkim,
+        `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, s.status, m.type, s.scheduled_start,
+                s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty, s.started_at, m.dkim,
+                m.testing, m.backup_customized_emails, m.rev,
                 v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message
            FROM sends s
            JOIN mailings m ON m.id = s.mailing_id
@@ -82,28 +90,20 @@ export function deliveryRepo(db: Pool) {
       return rows[0];
     },
 
-    async mailingStatus(mailingId: number): Promise<{ status: MailingStatus; start_time: Date | null } | undefined> {
-      const { rows } = await db.query<{ status: MailingStatus; start_time: Date | null }>(
-        'SELECT status, start_time FROM mailings WHERE id = $1',
-        [mailingId],
-      );
+    async sendStatus(sendId: number): Promise<{ status: MailingStatus; started_at: Date | null } | undefined> {
+      const { rows } = await db.query<{ status: MailingStatus; started_at: Date | null }>('SELECT status, started_at FROM sends WHERE id = $1', [sendId]);
       return rows[0];
     },
 
     /** READY -> RUNNING once its scheduled start is reached; returns the start time when it is running. */
-    async startIfDue(mailingId: number): Promise<Date | null> {
-      const { rows } = await db.query<{ start_time: Date }>(
-        `WITH m AS (
-           UPDATE mailings SET status = 'running', start_time = coalesce(start_time, now()), updated_at = now()
-            WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
-            RETURNING id, start_time),
-         s AS (
-           UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
-            WHERE mailing_id IN (SELECT id FROM m) AND status = 'pending')
-         SELECT start_time FROM m`,
-        [mailingId],
+    async startIfDue(sendId: number): Promise<Date | null> {
+      const { rows } = await db.query<{ started_at: Date }>(
+        `UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
+          WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
+          RETURNING started_at`,
+        [sendId],
       );
-      return rows[0]?.start_time ?? null;
+      return rows[0]?.started_at ?? null;
     },
 
     /**
@@ -118,22 +118,26 @@ export function deliveryRepo(db: Pool) {
       limit: number;
       leaseSeconds: number;
       testOnly: boolean;
-    }): Promise<ClaimedRecipient[]> {
-      const { rows } = await db.query<ClaimedRecipient>(
-        `UPDATE recipients r SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
-          WHERE r.id IN (
-            SELECT id FROM recipients
-             WHERE send_id = $1 AND ${CLAIMABLE} AND is_test = $6
-               AND (next_try IS NULL OR next_try <= now())
-               AND (lease_until IS NULL OR lease_until < now())
-               AND ($6 OR (SELECT status FROM mailings WHERE id = $2) = 'running')
-             ORDER BY next_try NULLS FIRST, id
-             LIMIT $5
-             FOR UPDATE SKIP LOCKED)
-          RETURNING r.id, r.email, r.fields, r.attachments, r.try_count`,
+    }): Promise<{ recipients: ClaimedRecipient[]; rev: number | null }> {
+      // The mailing's rev comes back with the claim (one round trip): a job working from stale properties
+      // or content reloads before it sends the batch.
+      const { rows } = await db.query<ClaimedRecipient & { rev: number }>(
+        `WITH c AS (
+           UPDATE recipients r SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
+            WHERE r.id IN (
+              SELECT id FROM recipients
+               WHERE send_id = $1 AND ${CLAIMABLE} AND is_test = $6
+                 AND (next_try IS NULL OR next_try <= now())
+                 AND (lease_until IS NULL OR lease_until < now())
+                 AND ($6 OR (SELECT status FROM sends WHERE id = $1) = 'running')
+               ORDER BY next_try NULLS FIRST, id
+               LIMIT $5
+               FOR UPDATE SKIP LOCKED)
+            RETURNING r.id, r.email, r.fields, r.attachments, r.try_count)
+         SELECT c.*, (SELECT rev FROM mailings WHERE id = $2) AS rev FROM c`,
         [p.sendId, p.mailingId, p.workerId, p.leaseSeconds, p.limit, p.testOnly],
       );
-      return rows.sort((a, b) => a.id - b.id);
+      return { recipients: rows.sort((a, b) => a.id - b.id), rev: rows[0]?.rev ?? null };
     },
 
     /** Keep the leases of a batch that is still being sent (a slow relay must not let another worker take it). */
@@ -212,6 +216,7 @@ export function deliveryRepo(db: Pool) {
                   last_try = CASE WHEN c.tried THEN now() ELSE r.last_try END,
                   reply_code = c.reply_code, reply_enhanced_code = c.enhanced, reply_text = c.reply_text,
                   remote_mta = c.remote_mta,
+                  sent_by = CASE WHEN c.tried THEN $1 ELSE r.sent_by END,
                   lease_owner = NULL, lease_until = NULL,
                   ${STAMP_CHANGE}
              FROM c
@@ -243,6 +248,28 @@ export function deliveryRepo(db: Pool) {
             [ctx.account_id, suppress.map((o) => p.emailKey(o.email)), suppress.map((o) => o.email), suppress.map((o) => o.replyText)],
           );
         }
+        const kept = mine.filter((o) => o.customized);
+        if (kept.length) {
+          await tx.query(
+            `INSERT INTO customized_messages (recipient_id, account_id, raw)
+             SELECT id, $1, raw FROM unnest($2::bigint[], $3::bytea[]) AS k(id, raw)
+             ON CONFLICT (recipient_id) DO UPDATE SET raw = excluded.raw, created_at = now()`,
+            [ctx.account_id, kept.map((o) => o.id), kept.map((o) => o.customized!)],
+          );
+        }
+        // get_hourly_statistics: every recorded outcome is a try of that hour; sent and failed are its ends.
+        await tx.query(
+          `INSERT INTO hourly_stats AS h (account_id, hour, sent, failed, tries)
+           VALUES ($1, date_trunc('hour', now(), 'UTC'), $2, $3, $4)
+           ON CONFLICT (account_id, hour) DO UPDATE
+             SET sent = h.sent + excluded.sent, failed = h.failed + excluded.failed, tries = h.tries + excluded.tries`,
+          [
+            ctx.account_id,
+            mine.filter((o) => written.get(o.id) === 'finished').length,
+            mine.filter((o) => ['error', 'general_error', 'timeout'].includes(written.get(o.id)!)).length,
+            mine.length,
+          ],
+        );
         const bounces: NewBounce[] = mine
           .filter((o) => o.tried && (o.status === 'error' || o.status === 'warning'))
           .map((o) => ({
@@ -263,36 +290,8 @@ export function deliveryRepo(db: Pool) {
       });
     },
 
-    /** scheduled_end has passed: every unleased ready/warning recipient of the send ends `timeout`. */
-    async timeoutRemaining(sendId: number): Promise<number> {
-      const { rowCount } = await db.query(
-        `UPDATE recipients SET status = 'timeout', next_try = NULL, lease_owner = NULL, lease_until = NULL, ${STAMP_CHANGE}
-          WHERE send_id = $1 AND ${CLAIMABLE} AND NOT is_test AND (lease_until IS NULL OR lease_until < now())`,
-        [sendId],
-      );
-      return rowCount ?? 0;
-    },
-
-    /**
-     * RUNNING -> FINISHED. Unless `force`, only when no recipient is left to send: checked after locking the
-     * mailing row, so a concurrent add_recipients (which holds the row FOR SHARE) is either seen or waits.
-     */
-    async finishMailing(mailingId: number, force: boolean): Promise<boolean> {
-      return await withTransaction(db, async (tx) => {
-        const { rows } = await tx.query<{ status: MailingStatus }>('SELECT status FROM mailings WHERE id = $1 FOR UPDATE', [mailingId]);
-        if (rows[0]?.status !== 'running') return false;
-        if (!force) {
-          const pending = await tx.query(
-            `SELECT 1 FROM recipients WHERE mailing_id = $1 AND ${CLAIMABLE} AND NOT is_test LIMIT 1`,
-            [mailingId],
-          );
-          if (pending.rowCount) return false;
-        }
-        await tx.query(`UPDATE mailings SET status = 'finished', end_time = now(), updated_at = now() WHERE id = $1`, [mailingId]);
-        await tx.query(`UPDATE sends SET status = 'finished', finished_at = now() WHERE mailing_id = $1 AND status <> 'finished'`, [mailingId]);
-        return true;
-      });
-    },
+    timeoutRemaining: (sendId: number) => timeoutLeft(db, sendId),
+    finishSend: (sendId: number, force: boolean) => finishSend(db, sendId, force),
 
     /** Why nothing was claimable: anything left, the earliest planned retry, the earliest lease expiry. */
     async pendingSummary(sendId: number, testOnly: boolean): Promise<{ pending: boolean; nextRetry: Date | null; leaseEnd: Date | null }> {
@@ -310,7 +309,7 @@ export function deliveryRepo(db: Pool) {
 
     /**
      * Pacing counts: recipients of the send, and those tried or in flight. O(recipients of the send), so it
-     * is only asked when scheduled_duration is set.
+     * is only asked when the send is spread over time (spread_minutes).
      */
     async paceCounts(sendId: number): Promise<{ total: number; tried: number }> {
       const { rows } = await db.query<{ total: number; tried: number }>(
@@ -344,16 +343,35 @@ export function deliveryRepo(db: Pool) {
 }
 export type DeliveryRepo = ReturnType<typeof deliveryRepo>;
 
+export interface WorkerRow {
+  number: number;
+  id: string;
+  version: string | null;
+  started_at: Date;
+  seen_at: Date;
+}
+
 /** The worker registry: heartbeat and the sweeper that reclaims the work of silent workers. */
 export function workersRepo(db: Pool) {
   return {
     /** Register or refresh (a worker swept by mistake, e.g. after a long pause, comes back). */
-    async heartbeat(workerId: string, queuePoolId: string | null): Promise<void> {
+    async heartbeat(workerId: string, queuePoolId: string | null, version: string | null = null): Promise<void> {
       await db.query(
-        `INSERT INTO workers (id, queue_pool_id) VALUES ($1, $2)
-         ON CONFLICT (id) DO UPDATE SET seen_at = now(), queue_pool_id = coalesce(excluded.queue_pool_id, workers.queue_pool_id)`,
-        [workerId, queuePoolId],
+        `INSERT INTO workers (id, queue_pool_id, version) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET seen_at = now(), queue_pool_id = coalesce(excluded.queue_pool_id, workers.queue_pool_id),
+                                        version = coalesce(excluded.version, workers.version)`,
+        [workerId, queuePoolId, version],
       );
+    },
+
+    /** Workers heard from within `staleSeconds` (CloudMailing's satellites). */
+    async alive(staleSeconds: number): Promise<WorkerRow[]> {
+      const { rows } = await db.query<WorkerRow>(
+        `SELECT number, id, version, started_at, seen_at FROM workers
+          WHERE seen_at >= now() - make_interval(secs => $1) ORDER BY number`,
+        [staleSeconds],
+      );
+      return rows;
     },
 
     async deregister(workerId: string): Promise<void> {
@@ -387,7 +405,7 @@ export function workersRepo(db: Pool) {
         const { rows } = await db.query<{ id: number }>(
           // A finished mailing too: when it ended (scheduled_end) while the dead worker held a batch, the job
           // gives those recipients their final status (TIMEOUT) instead of leaving them READY for good.
-          `SELECT s.id FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = ANY($1::bigint[]) AND m.status IN ('running', 'finished')`,
+          `SELECT s.id FROM sends s WHERE s.id = ANY($1::bigint[]) AND s.status IN ('running', 'finished')`,
           [sendIds],
         );
         for (const r of rows) await enqueueSend(db, r.id, null);

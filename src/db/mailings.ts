@@ -1,5 +1,8 @@
 /**
  * Mailings, their variants and sends. Every query is scoped by account_id: tenant isolation lives here.
+ *
+ * A mailing's status and schedule are its send's: MailingRow joins the mailing's first send (a CloudMailing
+ * mailing has exactly one, created with it).
  */
 import type { Queryable } from './pool.js';
 import type { MailingStatus } from '../core/statuses.js';
@@ -15,36 +18,53 @@ export interface VariantContent {
   charset: string;
 }
 
-export interface MailingRow extends VariantContent {
+export interface DkimSettings {
+  enabled: boolean;
+  selector: string;
+  domain: string;
+  privkey: string;
+  identity?: string;
+  canonicalize?: string;
+  signature_algorithm?: string;
+  include_headers?: string[];
+  length?: number;
+}
+
+/** The send-owned part: status and schedule. */
+export interface SendSchedule {
+  send_id: number;
+  status: MailingStatus;
+  scheduled_start: Date | null;
+  scheduled_end: Date | null;
+  max_duration_minutes: number;
+  spread_minutes: number;
+  dont_close_if_empty: boolean;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface MailingRow extends VariantContent, SendSchedule {
   id: number;
   account_id: number;
   dialect: string;
   name: string | null;
   campaign_id: number | null;
   list_id: number | null;
-  status: MailingStatus;
   type: 'regular' | 'opened';
   owner_guid: string | null;
+  satellite_group: string | null;
   domain_name: string;
   tracking_url: string | null;
-  scheduled_start: Date | null;
-  scheduled_end: Date | null;
-  scheduled_duration: number;
-  dont_close_if_empty: boolean;
   read_tracking: boolean;
   click_tracking: boolean;
   backup_customized_emails: boolean;
+  testing: boolean;
   url_encoding: string | null;
-  dkim: Record<string, unknown> | null;
-  headers: Record<string, string>;
+  dkim: DkimSettings | null;
   submit_time: Date;
-  start_time: Date | null;
-  end_time: Date | null;
   updated_at: Date;
-  // from the first variant (and VariantContent)
-  has_raw: boolean;
-  // the implicit (first) send
-  send_id: number;
+  /** The stored message's header block (null for a mailing without a stored message). */
+  header: Buffer | null;
 }
 
 export interface MailingTotals {
@@ -57,10 +77,11 @@ export interface MailingTotals {
 }
 
 export interface MailingFilter {
-  ids?: number[];
-  statuses?: MailingStatus[];
-  domains?: string[];
-  ownerGuids?: string[];
+  ids?: number[] | undefined;
+  statuses?: MailingStatus[] | undefined;
+  domains?: string[] | undefined;
+  ownerGuids?: string[] | undefined;
+  satelliteGroups?: string[] | undefined;
 }
 
 export interface NewMailing {
@@ -77,28 +98,36 @@ export interface NewMailing {
   rawMessage: Buffer | null;
 }
 
-/** Columns of mailings that set_mailing_properties may write (core name = column name). */
+/** Columns the core may write, by table (core name = column name). */
 export const MAILING_COLUMNS = [
-  'type', 'tracking_url', 'owner_guid', 'scheduled_start', 'scheduled_end', 'scheduled_duration', 'dont_close_if_empty',
-  'read_tracking', 'click_tracking', 'backup_customized_emails', 'url_encoding', 'dkim', 'headers', 'domain_name',
+  'type', 'tracking_url', 'owner_guid', 'satellite_group', 'read_tracking', 'click_tracking', 'backup_customized_emails',
+  'testing', 'url_encoding', 'dkim', 'domain_name',
 ] as const;
-export const VARIANT_COLUMNS = ['from_email', 'from_name', 'replyto_email', 'subject', 'html', 'text', 'charset'] as const;
+export const VARIANT_COLUMNS = ['from_email', 'from_name', 'replyto_email', 'subject', 'html', 'text', 'charset', 'raw_message'] as const;
+export const SEND_COLUMNS = ['scheduled_start', 'scheduled_end', 'max_duration_minutes', 'spread_minutes', 'dont_close_if_empty'] as const;
 export type MailingColumn = (typeof MAILING_COLUMNS)[number];
 export type VariantColumn = (typeof VARIANT_COLUMNS)[number];
+export type SendColumn = (typeof SEND_COLUMNS)[number];
 
+// The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
 const SELECT_MAILING = `
   SELECT m.*, v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset,
-         (v.raw_message IS NOT NULL) AS has_raw, s.id AS send_id
+         CASE WHEN v.raw_message IS NULL THEN NULL
+              WHEN position('\\x0d0a0d0a'::bytea IN v.raw_message) = 0 THEN v.raw_message
+              ELSE substring(v.raw_message FROM 1 FOR position('\\x0d0a0d0a'::bytea IN v.raw_message) + 3) END AS header,
+         s.id AS send_id, s.status, s.scheduled_start, s.scheduled_end, s.max_duration_minutes, s.spread_minutes,
+         s.dont_close_if_empty, s.started_at, s.finished_at
     FROM mailings m
     JOIN variants v ON v.mailing_id = m.id AND v.position = 0
-    JOIN LATERAL (SELECT id FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true`;
+    JOIN LATERAL (SELECT * FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true`;
 
 const FILTER = `
   m.account_id = $1
   AND ($2::bigint[] IS NULL OR m.id = ANY($2))
-  AND ($3::text[] IS NULL OR m.status = ANY($3))
+  AND ($3::text[] IS NULL OR s.status = ANY($3))
   AND ($4::text[] IS NULL OR m.domain_name = ANY($4))
-  AND ($5::text[] IS NULL OR m.owner_guid = ANY($5))`;
+  AND ($5::text[] IS NULL OR m.owner_guid = ANY($5))
+  AND ($6::text[] IS NULL OR m.satellite_group = ANY($6))`;
 
 const filterParams = (accountId: number, f: MailingFilter) => [
   accountId,
@@ -106,7 +135,14 @@ const filterParams = (accountId: number, f: MailingFilter) => [
   f.statuses ?? null,
   f.domains?.map((d) => d.toLowerCase()) ?? null,
   f.ownerGuids ?? null,
+  f.satelliteGroups ?? null,
 ];
+
+function setList<C extends string>(cols: readonly C[], allowed: readonly C[], first: number): string {
+  // Column names come from the closed lists above, never from the caller.
+  for (const c of cols) if (!allowed.includes(c)) throw new Error(`not a writable column: ${c}`);
+  return cols.map((c, i) => `${c} = $${i + first}`).join(', ');
+}
 
 export function mailingsRepo(db: Queryable) {
   return {
@@ -125,10 +161,20 @@ export function mailingsRepo(db: Queryable) {
       return { id: rows[0]!.id, sendId: rows[0]!.send_id };
     },
 
+    /** `lock` locks the mailing row (the send's status changes under it too). */
     async get(accountId: number, id: number, lock: '' | 'FOR UPDATE' | 'FOR SHARE' = ''): Promise<MailingRow | undefined> {
       const lockClause = lock ? `${lock} OF m` : '';
       const { rows } = await db.query<MailingRow>(`${SELECT_MAILING} WHERE m.account_id = $1 AND m.id = $2 ${lockClause}`, [accountId, id]);
       return rows[0];
+    },
+
+    async rawMessage(accountId: number, id: number): Promise<Buffer | null> {
+      const { rows } = await db.query<{ raw_message: Buffer | null }>(
+        `SELECT v.raw_message FROM variants v JOIN mailings m ON m.id = v.mailing_id
+          WHERE m.account_id = $1 AND m.id = $2 AND v.position = 0`,
+        [accountId, id],
+      );
+      return rows[0]?.raw_message ?? null;
     },
 
     async list(accountId: number, f: MailingFilter): Promise<MailingRow[]> {
@@ -136,16 +182,29 @@ export function mailingsRepo(db: Queryable) {
       return rows;
     },
 
+    async ids(accountId: number, f: MailingFilter): Promise<number[]> {
+      const { rows } = await db.query<{ id: number }>(
+        `SELECT m.id FROM mailings m JOIN LATERAL (SELECT status FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true
+          WHERE ${FILTER}`,
+        filterParams(accountId, f),
+      );
+      return rows.map((r) => r.id);
+    },
+
     async count(accountId: number, f: MailingFilter): Promise<number> {
-      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mailings m WHERE ${FILTER}`, filterParams(accountId, f));
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM mailings m JOIN LATERAL (SELECT status FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true
+          WHERE ${FILTER}`,
+        filterParams(accountId, f),
+      );
       return rows[0]!.n;
     },
 
-    /** Recipient counts per status for each mailing (test sends excluded), from the (mailing_id, status) index. */
+    /** Recipient counts per status for each mailing (test recipients included), from the (mailing_id, status) index. */
     async totals(mailingIds: number[]): Promise<Map<number, MailingTotals>> {
       const { rows } = await db.query<{ mailing_id: number; status: keyof MailingTotals; n: number }>(
         `SELECT mailing_id, status, count(*)::int AS n FROM recipients
-          WHERE mailing_id = ANY($1::bigint[]) AND NOT is_test GROUP BY mailing_id, status`,
+          WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
         [mailingIds],
       );
       const out = new Map<number, MailingTotals>();
@@ -154,36 +213,44 @@ export function mailingsRepo(db: Queryable) {
       return out;
     },
 
+    /** Write mailing, variant and send columns; bumps the mailing's rev so a running send job reloads it. */
     async update(
       accountId: number,
       id: number,
-      mailing: Partial<Record<MailingColumn, unknown>>,
-      variant: Partial<Record<VariantColumn, unknown>>,
+      changes: {
+        mailing: Partial<Record<MailingColumn, unknown>>;
+        variant: Partial<Record<VariantColumn, unknown>>;
+        send: Partial<Record<SendColumn, unknown>>;
+      },
     ): Promise<void> {
-      const mCols = Object.keys(mailing) as MailingColumn[];
-      const vCols = Object.keys(variant) as VariantColumn[];
-      // Column names come from the closed lists above, never from the caller.
-      for (const c of mCols) if (!MAILING_COLUMNS.includes(c)) throw new Error(`not a mailing column: ${c}`);
-      for (const c of vCols) if (!VARIANT_COLUMNS.includes(c)) throw new Error(`not a variant column: ${c}`);
-      const mSet = mCols.map((c, i) => `${c} = $${i + 3}`).concat('updated_at = now()').join(', ');
+      const mCols = Object.keys(changes.mailing) as MailingColumn[];
+      const vCols = Object.keys(changes.variant) as VariantColumn[];
+      const sCols = Object.keys(changes.send) as SendColumn[];
+      const mSet = [setList(mCols, MAILING_COLUMNS, 3), 'rev = rev + 1', 'updated_at = now()'].filter(Boolean).join(', ');
       await db.query(`UPDATE mailings SET ${mSet} WHERE account_id = $1 AND id = $2`, [
         accountId,
         id,
-        ...mCols.map((c) => (c === 'dkim' || c === 'headers' ? JSON.stringify(mailing[c]) : mailing[c])),
+        ...mCols.map((c) => (c === 'dkim' && changes.mailing[c] !== null ? JSON.stringify(changes.mailing[c]) : changes.mailing[c])),
       ]);
       if (vCols.length) {
-        const vSet = vCols.map((c, i) => `${c} = $${i + 2}`).join(', ');
-        await db.query(`UPDATE variants SET ${vSet} WHERE mailing_id = $1 AND position = 0`, [id, ...vCols.map((c) => variant[c])]);
+        await db.query(`UPDATE variants SET ${setList(vCols, VARIANT_COLUMNS, 2)} WHERE mailing_id = $1 AND position = 0`, [id, ...vCols.map((c) => changes.variant[c])]);
+      }
+      if (sCols.length) {
+        await db.query(`UPDATE sends SET ${setList(sCols, SEND_COLUMNS, 2)} WHERE id = (SELECT min(id) FROM sends WHERE mailing_id = $1)`, [
+          id,
+          ...sCols.map((c) => changes.send[c]),
+        ]);
       }
     },
 
-    async setStatus(accountId: number, id: number, status: MailingStatus): Promise<void> {
+    /** The send's new status, with its start and end times. */
+    async setSendStatus(sendId: number, status: MailingStatus): Promise<void> {
       await db.query(
-        `UPDATE mailings SET status = $3, updated_at = now(),
-                start_time = CASE WHEN $3 = 'running' THEN coalesce(start_time, now()) ELSE start_time END,
-                end_time = CASE WHEN $3 = 'finished' THEN now() ELSE end_time END
-          WHERE account_id = $1 AND id = $2`,
-        [accountId, id, status],
+        `UPDATE sends SET status = $2,
+                started_at = CASE WHEN $2 = 'running' THEN coalesce(started_at, now()) ELSE started_at END,
+                finished_at = CASE WHEN $2 = 'finished' THEN now() ELSE finished_at END
+          WHERE id = $1`,
+        [sendId, status],
       );
     },
 
@@ -192,24 +259,17 @@ export function mailingsRepo(db: Queryable) {
       return rowCount ?? 0;
     },
 
-    async idsForDomain(accountId: number, domain: string): Promise<number[]> {
-      const { rows } = await db.query<{ id: number }>('SELECT id FROM mailings WHERE account_id = $1 AND domain_name = $2', [
-        accountId,
-        domain.toLowerCase(),
-      ]);
-      return rows.map((r) => r.id);
-    },
-
-    async hourlyStatistics(accountId: number, from: Date, to: Date | null) {
+    /**
+     * Tries per hour from `from` to `to` (both inclusive, hour-truncated), one row per hour, zero-filled,
+     * at most `max` rows.
+     */
+    async hourlyStatistics(accountId: number, from: Date, to: Date, max: number) {
       const { rows } = await db.query<{ hour: Date; sent: number; failed: number; tries: number }>(
-        `SELECT date_trunc('hour', last_try) AS hour,
-                count(*) FILTER (WHERE status = 'finished')::int AS sent,
-                count(*) FILTER (WHERE status IN ('error', 'timeout', 'general_error'))::int AS failed,
-                coalesce(sum(try_count), 0)::int AS tries
-           FROM recipients
-          WHERE account_id = $1 AND last_try >= $2 AND ($3::timestamptz IS NULL OR last_try < $3)
-          GROUP BY 1 ORDER BY 1`,
-        [accountId, from, to],
+        `SELECT h.hour, coalesce(s.sent, 0)::int AS sent, coalesce(s.failed, 0)::int AS failed, coalesce(s.tries, 0)::int AS tries
+           FROM generate_series(date_trunc('hour', $2::timestamptz, 'UTC'), date_trunc('hour', $3::timestamptz, 'UTC'), interval '1 hour') AS h(hour)
+           LEFT JOIN hourly_stats s ON s.account_id = $1 AND s.hour = h.hour
+          ORDER BY h.hour LIMIT $4`,
+        [accountId, from, to, max],
       );
       return rows;
     },

@@ -26,6 +26,8 @@ export interface RecipientRow {
   first_try: Date | null;
   last_try: Date | null;
   next_try: Date | null;
+  /** The worker that tried it last. */
+  sent_by: string | null;
   in_progress: boolean;
 }
 
@@ -37,14 +39,13 @@ export interface NewRecipient {
 }
 
 export interface RecipientFilter {
-  statuses?: RecipientStatus[];
-  mailingIds?: number[];
-  ownerGuids?: string[];
-  senderDomains?: string[];
+  statuses?: RecipientStatus[] | undefined;
+  /** Only these mailings' recipients (an empty list matches none). */
+  mailingIds?: number[] | undefined;
 }
 
 const COLUMNS = `r.id, r.mailing_id, r.tracking_id, r.email, r.fields, r.status, r.try_count, r.reply_code,
-  r.reply_enhanced_code, r.reply_text, r.remote_mta, r.modified_at, r.first_try, r.last_try, r.next_try,
+  r.reply_enhanced_code, r.reply_text, r.remote_mta, r.modified_at, r.first_try, r.last_try, r.next_try, r.sent_by,
   (r.lease_until IS NOT NULL AND r.lease_until > now()) AS in_progress`;
 
 export interface FeedPosition {
@@ -78,13 +79,11 @@ export function recipientsRepo(db: Queryable) {
 
     async count(accountId: number, f: RecipientFilter): Promise<number> {
       const { rows } = await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM recipients r JOIN mailings m ON m.id = r.mailing_id
-          WHERE r.account_id = $1 AND NOT r.is_test
+        `SELECT count(*)::int AS n FROM recipients r
+          WHERE r.account_id = $1
             AND ($2::text[] IS NULL OR r.status = ANY($2))
-            AND ($3::bigint[] IS NULL OR r.mailing_id = ANY($3))
-            AND ($4::text[] IS NULL OR m.owner_guid = ANY($4))
-            AND ($5::text[] IS NULL OR m.domain_name = ANY($5))`,
-        [accountId, f.statuses ?? null, f.mailingIds ?? null, f.ownerGuids ?? null, f.senderDomains?.map((d) => d.toLowerCase()) ?? null],
+            AND ($3::bigint[] IS NULL OR r.mailing_id = ANY($3))`,
+        [accountId, f.statuses ?? null, f.mailingIds ?? null],
       );
       return rows[0]!.n;
     },
@@ -140,6 +139,18 @@ export function recipientsRepo(db: Queryable) {
         if (rows.length < max) break;
       }
       return { rows: out, next };
+    },
+
+    /** The rendered messages kept for these recipients (backup_customized_emails); `remove` deletes them once read. */
+    async customizedMessages(accountId: number, recipientIds: number[], remove: boolean): Promise<Map<number, Buffer>> {
+      if (!recipientIds.length) return new Map();
+      const { rows } = await db.query<{ recipient_id: number; raw: Buffer }>(
+        remove
+          ? 'DELETE FROM customized_messages WHERE account_id = $1 AND recipient_id = ANY($2::bigint[]) RETURNING recipient_id, raw'
+          : 'SELECT recipient_id, raw FROM customized_messages WHERE account_id = $1 AND recipient_id = ANY($2::bigint[])',
+        [accountId, recipientIds],
+      );
+      return new Map(rows.map((r) => [r.recipient_id, r.raw]));
     },
 
     /** Back to READY, to be sent again; returns the affected send ids. */

@@ -7,6 +7,8 @@ import { mailingsRepo } from './mailings.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { recipientsRepo } from './recipients.js';
 import { unsubscribesRepo } from './unsubscribes.js';
+import { managerRepo } from './manager.js';
+import { workersRepo } from './delivery.js';
 
 function bind(db: Queryable) {
   return {
@@ -23,11 +25,19 @@ function bind(db: Queryable) {
 
 export type Repos = ReturnType<typeof bind>;
 export interface Store extends Repos {
-  /** Runs its own transactions (pool only). */
+  /** These run their own transactions (pool only). */
   unsubscribes: ReturnType<typeof unsubscribesRepo>;
+  manager: ReturnType<typeof managerRepo>;
+  workers: ReturnType<typeof workersRepo>;
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
 }
 
 export function makeStore(pool: Pool): Store {
-  return { ...bind(pool), unsubscribes: unsubscribesRepo(pool), transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))) };
+  return {
+    ...bind(pool),
+    unsubscribes: unsubscribesRepo(pool),
+    manager: managerRepo(pool),
+    workers: workersRepo(pool),
+    transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
+  };
 }

@@ -7,16 +7,20 @@ import express from 'express';
 import { capturedRepo } from '../db/captured.js';
 import type { HttpDeps } from './app.js';
 import { escapeHtml } from '../core/delivery/template.js';
-import { requireBasicAuth, type Principal } from '../adapters/auth.js';
+import { basicAuth, tooManyFailures, type Principal } from '../adapters/auth.js';
 
 export function outboxRouter(deps: HttpDeps): express.Router {
   const router = express.Router();
   const repo = capturedRepo(deps.pool);
   router.use(
-    requireBasicAuth({
+    basicAuth({
       core: deps.core,
-      realm: 'Mailgate outbox',
-      onUnavailable: (_req, res) => res.status(503).type('text/plain').send('Database unavailable.'),
+      scheme: { kind: 'secret-as-password' },
+      onFailure(outcome, _req, res) {
+        if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
+        if (outcome.kind === 'unavailable') return void res.status(503).type('text/plain').send('Database unavailable.');
+        res.set('WWW-Authenticate', 'Basic realm="Mailgate outbox"').status(401).type('text/plain').send('Authorization failed.\n');
+      },
     }),
   );
   const accountOf = (res: express.Response) => (res.locals.principal as Principal).accountId;

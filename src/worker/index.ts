@@ -19,6 +19,9 @@ import type { Logger } from '../logger.js';
 import type { Pool } from '../db/pool.js';
 import { TASKS } from '../db/jobs.js';
 import { deliveryRepo, workersRepo } from '../db/delivery.js';
+import { managerRepo } from '../db/manager.js';
+import { startCapture } from '../capture/server.js';
+import { VERSION } from '../version.js';
 import { makeRelays } from './smtp.js';
 import { InFlight, makeSendTask } from './send.js';
 import type { MessageSettings } from './message.js';
@@ -27,8 +30,8 @@ export interface WorkerOptions {
   databaseUrl: string;
   pool: Pool;
   config: Config;
-  /** Relays to use (already resolved; the capture server's URL when SMTP_URL is unset). */
-  smtpUrls: string[];
+  /** The relays of SMTP_URL; none: every message goes to the built-in capture. */
+  relayUrls: string[];
   logger: Logger;
   /** Installation HMAC secret (VERP and unsubscribe tokens). */
   secret: Buffer;
@@ -37,10 +40,15 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   workerId: string;
+  /** This worker's SMTP capture (testing mailings; every mailing when no relay is configured). */
+  captureUrl: string;
   stop(): Promise<void>;
 }
 
-/** The sweeper's graphile-worker task identifier (a cron item, every minute). */
+/**
+ * The mailing manager's graphile-worker task (a cron item, every minute): sweep dead workers, then the
+ * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages past retention.
+ */
 export const SWEEP_TASK = 'sweep';
 
 declare global {
@@ -80,7 +88,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const workerId = o.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const delivery = deliveryRepo(o.pool);
   const workers = workersRepo(o.pool);
-  const relays = makeRelays(o.smtpUrls, { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS }, logger);
+  const manager = managerRepo(o.pool);
+  const capture = await startCapture(o.pool, logger, config.CAPTURE_SMTP_PORT);
+  const relays = makeRelays(
+    o.relayUrls,
+    capture.url,
+    { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS },
+    logger,
+  );
   const inFlight = new InFlight();
   let stopping = false;
   let queuePoolId: string | null = null;
@@ -99,11 +114,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     settings: { bounceDomain: config.bounceDomain, publicUrl: config.publicUrl, secret: o.secret, dkim: installationDkim(config) },
     inFlight,
     isStopping: () => stopping,
-    relayCount: o.smtpUrls.length,
+    relayCount: Math.max(1, o.relayUrls.length),
   });
-  const sweepTask: Task<'sweep'> = async () => sweep();
+  const sweepTask: Task<'sweep'> = async () => {
+    await sweep();
+    const r = await manager.check(null);
+    if (r.expired || r.started || r.finished) logger.info(r, 'mailing manager: sends moved on');
+    await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
+  };
 
-  await workers.heartbeat(workerId, null);
+  await workers.heartbeat(workerId, null, VERSION);
   await sweep();
 
   const events: WorkerEvents = new EventEmitter();
@@ -124,6 +144,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     });
   } catch (e) {
     relays.close();
+    await capture.stop();
     await workers.deregister(workerId).catch(() => undefined);
     throw e;
   }
@@ -144,11 +165,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failed')), (config.WORKER_STALE_SECONDS * 1000) / 2);
   sweeper.unref();
   runner.promise.catch((e: unknown) => logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed'));
-  logger.info({ workerId, relays: o.smtpUrls.length, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  logger.info({ workerId, relays: o.relayUrls.length, capture: capture.url, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   let stopped: Promise<void> | null = null;
   return {
     workerId,
+    captureUrl: capture.url,
     stop() {
       stopped ??= (async () => {
         // Running send jobs see `stopping`, finish the batch in hand, re-enqueue their send and return;
@@ -160,6 +182,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         // Anything still leased (a job that failed mid-batch) goes back to the queue at once.
         await delivery.releaseLeases(workerId, inFlight.all()).catch(() => undefined);
         relays.close();
+        // After the relays: messages still in flight to the capture land first.
+        await capture.stop();
         await workers.deregister(workerId).catch(() => undefined);
         logger.info({ workerId }, 'worker stopped');
       })();

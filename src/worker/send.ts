@@ -1,6 +1,7 @@
 /**
  * The `send` task: work through one send's due recipients, batch by batch, as named steps:
- *   load the send -> start it when due -> [pace -> claim -> suppress -> render -> deliver -> record]* -> wrap up.
+ *   load the send -> start it when due -> [deadline -> pace -> claim -> (reload on a change) -> suppress ->
+ *   render -> deliver -> record]* -> wrap up.
  *
  * A job runs for a time slice (SLICE_MS) and then re-enqueues itself, so one huge mailing never pins a worker
  * slot and a paused, deleted or re-timed mailing is noticed quickly. Nothing here holds a transaction across
@@ -12,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { emailKey } from '../core/email.js';
 import { attemptOutcome, mailboxMissing } from '../core/delivery/outcome.js';
 import { paceQuota } from '../core/delivery/pacing.js';
+import { deadlineOf } from '../core/mailings/lifecycle.js';
 import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
 import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
 import type { Relays } from './smtp.js';
@@ -114,6 +116,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           }
           const status = attemptOutcome(d.reply);
           outcomes.push({
+            customized: ctx.backup_customized_emails ? message.raw : undefined,
             ...base,
             status,
             tried: true,
@@ -133,7 +136,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         retry: {
           baseSeconds: config.RETRY_BASE_SECONDS,
           maxHours: config.RETRY_MAX_HOURS,
-          notAfter: ctx.scheduled_end,
+          notAfter: deadlineOf(ctx),
         },
         emailKey,
       });
@@ -150,13 +153,13 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     const jobKey = helpers.job.key ?? null;
     const requeue = (at: Date | null) => delivery.requeueSend(jobKey, sendId, testOnly, at);
 
-    const ctx = await delivery.loadSend(sendId);
+    let ctx = await delivery.loadSend(sendId);
     if (!ctx) return; // mailing deleted
     if (!testOnly) {
       const go = await startStep(ctx, requeue);
       if (!go) return;
     }
-    const mailing = compileMailing(ctx, deps.settings);
+    let mailing = await compileMailing(ctx, deps.settings);
     const sliceEnd = Date.now() + SLICE_MS;
 
     for (;;) {
@@ -166,22 +169,23 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       }
       let limit = batchSize;
       if (!testOnly) {
-        if (ctx.scheduled_end && ctx.scheduled_end <= new Date()) {
+        const deadline = deadlineOf(ctx);
+        if (deadline && deadline <= new Date()) {
           await endStep(ctx);
           return;
         }
-        if (ctx.scheduled_duration > 0 && ctx.start_time) {
+        if (ctx.spread_minutes > 0 && ctx.started_at) {
           const counts = await delivery.paceCounts(sendId);
-          const q = paceQuota({ startTime: ctx.start_time, durationMinutes: ctx.scheduled_duration, ...counts, now: new Date() });
+          const q = paceQuota({ startTime: ctx.started_at, durationMinutes: ctx.spread_minutes, ...counts, now: new Date() });
           if (q.nextDue) {
-            await requeue(q.nextDue);
+            await requeue(deadline && deadline < q.nextDue ? deadline : q.nextDue);
             return;
           }
           // allowed 0 without a due time: everything was tried once; only retries are left, unpaced.
           if (q.allowed > 0) limit = Math.min(limit, q.allowed);
         }
       }
-      const batch = await delivery.claimBatch({
+      const claim = await delivery.claimBatch({
         sendId,
         mailingId: ctx.mailing_id,
         workerId: deps.workerId,
@@ -189,9 +193,20 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         leaseSeconds: config.LEASE_SECONDS,
         testOnly,
       });
+      const batch = claim.recipients;
       if (!batch.length) {
         await idleStep(ctx, testOnly, requeue);
         return;
+      }
+      if (claim.rev !== null && claim.rev !== ctx.rev) {
+        // Properties or content changed since this job loaded the send: the batch goes out as it now is.
+        const fresh = await delivery.loadSend(sendId);
+        if (!fresh) {
+          await delivery.releaseLeases(deps.workerId, batch.map((b) => b.id));
+          return;
+        }
+        ctx = fresh;
+        mailing = await compileMailing(ctx, deps.settings);
       }
       const r = await sendBatch(mailing, batch);
       if (r.unreachable && !r.tried) {
@@ -205,7 +220,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     }
   };
 
-  /** Is the mailing sendable now? Starts a READY mailing whose start has come. */
+  /** Is the send sendable now? Starts a READY send whose start has come. */
   async function startStep(ctx: SendContext, requeue: (at: Date | null) => Promise<void>): Promise<boolean> {
     switch (ctx.status) {
       case 'running':
@@ -215,45 +230,47 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           await requeue(ctx.scheduled_start);
           return false;
         }
-        const started = await delivery.startIfDue(ctx.mailing_id);
-        const now = started ? { status: 'running' as const, start_time: started } : await delivery.mailingStatus(ctx.mailing_id);
+        const started = await delivery.startIfDue(ctx.send_id);
+        const now = started ? { status: 'running' as const, started_at: started } : await delivery.sendStatus(ctx.send_id);
         if (now?.status !== 'running') return false;
         ctx.status = 'running';
-        ctx.start_time = now.start_time;
+        ctx.started_at = now.started_at;
         return true;
       }
-      case 'finished':
-        // A recipient released after its mailing ended (relay down at the very end) still gets its final status.
-        if (ctx.scheduled_end && ctx.scheduled_end <= new Date()) await delivery.timeoutRemaining(ctx.send_id);
+      case 'finished': {
+        // A recipient released after its send ended (relay down at the very end) still gets its final status.
+        const deadline = deadlineOf(ctx);
+        if (deadline && deadline <= new Date()) await delivery.timeoutRemaining(ctx.send_id);
         return false;
+      }
       default:
         return false; // paused or still filling: start_mailing enqueues a new job
     }
   }
 
-  /** scheduled_end has passed: what is left ends TIMEOUT and the mailing is finished. */
+  /** The deadline has passed: what is left ends TIMEOUT and the send is finished. */
   async function endStep(ctx: SendContext): Promise<void> {
     const n = await delivery.timeoutRemaining(ctx.send_id);
-    // Batches still in flight end on their own: a temporary failure after scheduled_end becomes TIMEOUT.
-    await delivery.finishMailing(ctx.mailing_id, true);
-    logger.info({ mailingId: ctx.mailing_id, timedOut: n }, 'mailing reached its scheduled end');
+    // Batches still in flight end on their own: a temporary failure after the deadline becomes TIMEOUT.
+    await delivery.finishSend(ctx.send_id, true);
+    logger.info({ mailingId: ctx.mailing_id, sendId: ctx.send_id, timedOut: n }, 'send reached its deadline');
   }
 
   /** Nothing claimable: finish, wait for retries or leases, or stop (paused). */
   async function idleStep(ctx: SendContext, testOnly: boolean, requeue: (at: Date | null) => Promise<void>): Promise<void> {
     if (!testOnly) {
-      const st = await delivery.mailingStatus(ctx.mailing_id);
+      const st = await delivery.sendStatus(ctx.send_id);
       if (st?.status !== 'running') return;
     }
     const s = await delivery.pendingSummary(ctx.send_id, testOnly);
     if (!s.pending) {
       if (!testOnly && ctx.type !== 'opened' && !ctx.dont_close_if_empty) {
-        if (await delivery.finishMailing(ctx.mailing_id, false)) logger.info({ mailingId: ctx.mailing_id }, 'mailing finished');
+        if (await delivery.finishSend(ctx.send_id, false)) logger.info({ mailingId: ctx.mailing_id, sendId: ctx.send_id }, 'send finished');
       }
       return;
     }
     // Someone else's leases: look again when they expire (their worker may die); retries: when due.
-    const times = [s.nextRetry, s.leaseEnd && new Date(s.leaseEnd.getTime() + 1000), testOnly ? null : ctx.scheduled_end]
+    const times = [s.nextRetry, s.leaseEnd && new Date(s.leaseEnd.getTime() + 1000), testOnly ? null : deadlineOf(ctx)]
       .filter((t): t is Date => t instanceof Date)
       .map((t) => t.getTime());
     await requeue(new Date(times.length ? Math.min(...times) : Date.now() + 1000));

@@ -1,6 +1,8 @@
 /**
  * The outgoing SMTP transport: one nodemailer pool per relay URL (created once per worker process), messages
- * spread round robin over the relays, SMTP_RATE enforced per relay by the pool's rate limiter.
+ * spread round robin over the relays, SMTP_RATE enforced per relay by the pool's rate limiter. Messages of
+ * `testing` mailings go to the built-in capture instead, never to a relay (as the original CloudMailing
+ * server sent them to its testing SMTP server); with no relay configured, every message does.
  *
  * `deliver` never throws: it returns what happened as a value (Postal's SendResult).
  *  - `replied`: the relay answered (2xx, 4xx, 5xx), or the connection dropped after the conversation
@@ -12,10 +14,21 @@ import nodemailer from 'nodemailer';
 import type { Logger } from '../logger.js';
 import { parseReply, type SmtpReply } from '../core/delivery/outcome.js';
 
+/** nodemailer's DKIM options, the subset we set. */
+export interface DkimOptions {
+  domainName: string;
+  keySelector: string;
+  privateKey: string;
+  hashAlgo?: 'sha256' | 'sha1';
+  headerFieldNames?: string;
+}
+
 export interface OutgoingMessage {
   raw: Buffer;
   envelope: { from: string; to: string };
-  dkim?: { domainName: string; keySelector: string; privateKey: string } | undefined;
+  dkim?: DkimOptions | undefined;
+  /** To the capture, never to a relay. */
+  testing?: boolean;
 }
 
 export type Delivery =
@@ -63,9 +76,9 @@ function rateOptions(rate: number): { rateLimit?: number; rateDelta?: number } {
   return rate >= 1 ? { rateLimit: Math.floor(rate), rateDelta: Math.round((1000 * Math.floor(rate)) / rate) } : { rateLimit: 1, rateDelta: Math.round(1000 / rate) };
 }
 
-export function makeRelays(urls: string[], opts: RelayOptions, logger: Logger): Relays {
-  if (!urls.length) throw new Error('no SMTP relay configured');
-  const relays = urls.map((url) => {
+/** `urls`: the relays (empty: everything goes to the capture); `captureUrl`: the built-in capture. */
+export function makeRelays(urls: string[], captureUrl: string, opts: RelayOptions, logger: Logger): Relays {
+  const pool = (url: string, rated: boolean) => {
     const u = new URL(url);
     const transport = nodemailer.createTransport({
       pool: true,
@@ -78,14 +91,17 @@ export function makeRelays(urls: string[], opts: RelayOptions, logger: Logger): 
       connectionTimeout: opts.timeoutMs,
       greetingTimeout: Math.min(opts.timeoutMs, 30_000),
       socketTimeout: opts.timeoutMs,
-      ...rateOptions(opts.rate),
+      ...(rated ? rateOptions(opts.rate) : {}),
     });
     return { transport, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname };
-  });
+  };
+  // The capture keeps messages; no rate applies to it.
+  const capture = pool(captureUrl, false);
+  const relays = urls.length ? urls.map((u) => pool(u, true)) : [capture];
   let next = 0;
   return {
     async deliver(message) {
-      const relay = relays[next++ % relays.length]!;
+      const relay = message.testing ? capture : relays[next++ % relays.length]!;
       try {
         const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dkim ? { dkim: message.dkim } : {}) });
         return { kind: 'replied', reply: parseReply(info.response, 250), remoteMta: relay.remoteMta };
@@ -98,7 +114,7 @@ export function makeRelays(urls: string[], opts: RelayOptions, logger: Logger): 
       }
     },
     close() {
-      for (const r of relays) r.transport.close();
+      for (const r of new Set([...relays, capture])) r.transport.close();
     },
   };
 }

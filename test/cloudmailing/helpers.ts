@@ -2,20 +2,15 @@
  * CloudMailing test client: raw XML-RPC over real HTTP, and a gateway to talk to.
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { Readable } from 'node:stream';
 import type { Core } from '../../src/core/index.js';
 import type { Pool } from '../../src/db/pool.js';
+import { decodeMethodResponse, encodeMethodCall } from '../../src/adapters/rpc/xmlrpc.js';
+import { basicAuthHeader } from '../support/auth.js';
 import { startTestGateway } from '../support/gateway.js';
 
 // Response dates are zone-less on the wire and the xmlrpc client reads them as local time.
 process.env.TZ = 'UTC';
 
-const require = createRequire(import.meta.url);
-const Serializer = require('xmlrpc/lib/serializer.js') as { serializeMethodCall(method: string, params: unknown[]): string };
-const Deserializer = require('xmlrpc/lib/deserializer.js') as new () => {
-  deserializeMethodResponse(stream: Readable, cb: (err: (Error & { faultCode?: number; faultString?: string }) | null, value?: unknown) => void): void;
-};
 
 export interface Gateway {
   url: string;
@@ -37,19 +32,12 @@ export interface RpcAnswer {
   fault?: { faultCode: number; faultString: string };
 }
 
-export function decodeResponse(xml: string): Promise<Pick<RpcAnswer, 'value' | 'fault'>> {
-  return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodResponse(Readable.from([xml]), (err, value) => {
-      if (err && err.faultCode !== undefined) resolve({ fault: { faultCode: err.faultCode, faultString: err.faultString ?? '' } });
-      else if (err) reject(err);
-      else resolve({ value });
-    });
-  });
+export function decodeResponse(xml: string): Pick<RpcAnswer, 'value' | 'fault'> {
+  const r = decodeMethodResponse(xml);
+  return 'fault' in r ? { fault: r.fault } : { value: r.value };
 }
 
-export function authHeader(secret: string, user = 'admin') {
-  return 'Basic ' + Buffer.from(`${user}:${secret}`).toString('base64');
-}
+export const authHeader = basicAuthHeader;
 
 export function client(gw: Gateway, secret = gw.key.secret) {
   const endpoint = `${gw.url}/CloudMailing`;
@@ -61,21 +49,28 @@ export function client(gw: Gateway, secret = gw.key.secret) {
     });
     const text = await res.text();
     const answer: RpcAnswer = { status: res.status, headers: res.headers, body: text };
-    if (res.status === 200) Object.assign(answer, await decodeResponse(text));
+    if (res.headers.get('content-type')?.startsWith('text/xml')) Object.assign(answer, decodeResponse(text));
     return answer;
   }
   return {
     post,
     /** A call that must succeed; returns its value. */
     async call(method: string, ...params: unknown[]): Promise<any> {
-      const a = await post(Serializer.serializeMethodCall(method, params));
+      const a = await post(encodeMethodCall(method, params));
       assert.equal(a.status, 200, a.body);
       assert.equal(a.fault, undefined, `${method}: unexpected fault ${JSON.stringify(a.fault)}`);
       return a.value;
     },
-    /** A call that must fault; returns the fault. */
+    /** A call that must fault in an answer of this HTTP status; returns the fault. */
+    async faultAt(httpStatus: number, method: string, ...params: unknown[]): Promise<{ faultCode: number; faultString: string }> {
+      const a = await post(encodeMethodCall(method, params));
+      assert.equal(a.status, httpStatus, `${method}: HTTP ${a.status}: ${a.body}`);
+      assert.ok(a.fault, `${method}: expected a fault, got ${a.body}`);
+      return a.fault;
+    },
+    /** A call that must fault (in an HTTP 200 answer); returns the fault. */
     async fault(method: string, ...params: unknown[]): Promise<{ faultCode: number; faultString: string }> {
-      const a = await post(Serializer.serializeMethodCall(method, params));
+      const a = await post(encodeMethodCall(method, params));
       assert.equal(a.status, 200, a.body);
       assert.ok(a.fault, `${method}: expected a fault, got ${a.body}`);
       return a.fault;

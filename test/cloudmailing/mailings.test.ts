@@ -31,7 +31,7 @@ describe('cloudmailing: create_mailing', () => {
     assert.equal(a.status, 200);
     assert.match(a.body, /^<\?xml version="1.0"\?><methodResponse><params><param><value><int>\d+<\/int><\/value><\/param><\/params><\/methodResponse>$/);
     const m = await gw.core.mailings.get(await ctx(), a.value);
-    assert.equal(m.fromEmail, 'my-mailing@%example.org');
+    assert.equal(m.fromEmail, 'my-mailing@example.org', "the seed's '%' after the '@' is dropped");
     assert.equal(m.domainName, 'example.org');
     assert.equal(m.subject, 'The great newsletter');
     assert.equal(m.status, 'filling');
@@ -98,9 +98,10 @@ describe('cloudmailing: set_mailing_properties', () => {
       charset: 'iso-8859-1',
       read_tracking: false,
       backup_customized_emails: false,
-      url_encoding: 'utf-8',
+      url_encoding: 'base64',
       dkim: { enabled: true, selector: 's1', domain: 'example.com', privkey: '-----BEGIN PRIVATE KEY-----' },
-      header: 'X-Campaign: 42\r\nX-Other: yes',
+      testing: 1,
+      satellite_group: 'eu',
     });
     const [m] = await cm.call('list_mailings', { id: [id] });
     assert.equal(m.type, 'OPENED');
@@ -112,6 +113,14 @@ describe('cloudmailing: set_mailing_properties', () => {
     assert.equal(m.subject, 'New subject');
     assert.equal(m.read_tracking, false);
     assert.equal(m.scheduled_end.toISOString(), '2031-01-01T00:00:00.000Z');
+    assert.equal(m.url_encoding, 'base64');
+    assert.equal(m.testing, true);
+    assert.equal(m.satellite_group, 'eu');
+    assert.equal(m.dont_close_if_empty, true);
+    assert.deepEqual(m.dkim, { enabled: true, selector: 's1', domain: 'example.com' }, 'the private key is never echoed');
+    const header = m.header.toString();
+    assert.match(header, /^From: "Other" <other@sub\.example\.com>\r$/m);
+    assert.match(header, /^Subject: New subject\r$/m);
   });
   it("clears scheduled_start with ''", async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
@@ -122,7 +131,7 @@ describe('cloudmailing: set_mailing_properties', () => {
   });
   it('refuses an unknown property with 406 naming it, and changes nothing', async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
-    const f = await cm.fault('set_mailing_properties', id, { owner_guid: 'x', colour: 'blue' });
+    const f = await cm.faultAt(406, 'set_mailing_properties', id, { owner_guid: 'x', colour: 'blue' });
     assert.equal(f.faultCode, 406);
     assert.match(f.faultString, /colour/);
     const [m] = await cm.call('list_mailings', { id: [id] });
@@ -131,7 +140,7 @@ describe('cloudmailing: set_mailing_properties', () => {
   it('refuses subject / html_content / plain_content without charset (406)', async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
     for (const k of ['subject', 'html_content', 'plain_content']) {
-      const f = await cm.fault('set_mailing_properties', id, { [k]: 'x' });
+      const f = await cm.faultAt(406, 'set_mailing_properties', id, { [k]: 'x' });
       assert.equal(f.faultCode, 406);
       assert.match(f.faultString, /charset/);
     }
@@ -143,23 +152,29 @@ describe('cloudmailing: set_mailing_properties', () => {
       { type: 'WEIRD' },
       { scheduled_start: 'tomorrow' },
       { scheduled_duration: -1 },
-      { click_tracking: 'yes' },
+      { scheduled_duration: 'soon' },
       { tracking_url: 'javascript:alert(1)' },
-      { header: 'X-Injected: a\r\nBcc victim@example.org' },
-      { header: { 'X-A': 'line\r\nBcc: victim@example.org' } },
+      { header: { 'X-A': 'a struct is not a header block' } },
       { dkim: { enabled: true, secret: 'x' } },
+      { dkim: { selector: 's', domain: 'example.com' } },
+      { charset: 'utf-8', subject: 'x', body: 42 },
       { scheduled_start: new Date(Date.UTC(2030, 0, 2)), scheduled_end: new Date(Date.UTC(2030, 0, 1)) },
     ]) {
-      assert.equal((await cm.fault('set_mailing_properties', id, props)).faultCode, 406, JSON.stringify(props));
+      assert.equal((await cm.faultAt(406, 'set_mailing_properties', id, props)).faultCode, 406, JSON.stringify(props));
     }
   });
-  it('refuses changes on a running mailing with 403', async () => {
+  it('takes changes on a started mailing, and refuses them on a FINISHED one with 403 (HTTP 403)', async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
-    assert.equal(await cm.call('start_mailing', id), 'RUNNING');
-    assert.equal((await cm.fault('set_mailing_properties', id, { owner_guid: 'x' })).faultCode, 403);
+    assert.equal(await cm.call('start_mailing', id), 'READY');
+    assert.equal(await cm.call('set_mailing_properties', id, { owner_guid: 'x', dont_close_if_empty: true }), 0);
+    const ctx = { accountId: await accountId(gw), requestId: 't' };
+    await gw.pool.query(`UPDATE sends SET status = 'finished' WHERE mailing_id = $1`, [id]);
+    const f = await cm.faultAt(403, 'set_mailing_properties', id, { owner_guid: 'y' });
+    assert.equal(f.faultCode, 403);
+    assert.equal((await gw.core.mailings.get(ctx, id)).ownerGuid, 'x');
   });
-  it('answers 404 for an unknown mailing', async () => {
-    assert.equal((await cm.fault('set_mailing_properties', 987654, { owner_guid: 'x' })).faultCode, 404);
+  it('answers 404 for an unknown mailing, with HTTP status 404', async () => {
+    assert.equal((await cm.faultAt(404, 'set_mailing_properties', 987654, { owner_guid: 'x' })).faultCode, 404);
   });
 });
 
@@ -168,17 +183,19 @@ describe('cloudmailing: start_mailing / pause_mailing / delete_mailing', () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
     const [m0] = await cm.call('list_mailings', { id: [id] });
     assert.equal(m0.status, 'FILLING_RECIPIENTS');
-    assert.equal(await cm.call('start_mailing', id), 'RUNNING');
+    assert.equal(await cm.call('start_mailing', id, new Date()), 'READY', 'start_mailing(id, when): READY, `when` ignored');
     assert.equal(await cm.call('pause_mailing', id), 'PAUSED');
-    await cm.call('set_mailing_properties', id, { scheduled_start: new Date(Date.now() + 3_600_000) });
-    assert.equal(await cm.call('start_mailing', id), 'READY');
+    assert.equal(await cm.call('start_mailing', id), 'READY', 'a paused mailing that never ran is READY again');
+    await gw.pool.query(`UPDATE sends SET status = 'paused', started_at = now() WHERE mailing_id = $1`, [id]);
+    assert.equal(await cm.call('start_mailing', id), 'RUNNING', 'a paused mailing that had started runs again');
     assert.equal(await cm.call('delete_mailing', id), 0);
-    assert.equal((await cm.fault('delete_mailing', id)).faultCode, 404);
-    assert.equal((await cm.fault('start_mailing', id)).faultCode, 404);
+    assert.equal((await cm.faultAt(404, 'delete_mailing', id)).faultCode, 404);
+    assert.equal((await cm.faultAt(404, 'start_mailing', id)).faultCode, 404);
+    assert.equal((await cm.faultAt(404, 'pause_mailing', id)).faultCode, 404);
   });
-  it('refuses to pause a mailing that has not started (403)', async () => {
+  it('refuses to pause a mailing that has not started with 406 (HTTP 406), as the original', async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
-    assert.equal((await cm.fault('pause_mailing', id)).faultCode, 403);
+    assert.equal((await cm.faultAt(406, 'pause_mailing', id)).faultCode, 406);
   });
 });
 
@@ -191,23 +208,25 @@ describe('cloudmailing: list_mailings / get_mailings_count', () => {
     await cm.call('start_mailing', b);
     const ids = (l: { id: number }[]) => l.map((m) => m.id);
     assert.deepEqual(ids(await cm.call('list_mailings', { id: [a, b] })), [a, b]);
-    assert.deepEqual(ids(await cm.call('list_mailings', { id: [a, b], status: ['RUNNING'] })), [b]);
+    assert.deepEqual(ids(await cm.call('list_mailings', { id: [a, b], status: ['READY'] })), [b]);
     assert.deepEqual(ids(await cm.call('list_mailings', { domain: ['alpha.example'] })), [a]);
     assert.deepEqual(ids(await cm.call('list_mailings', { owner_guid: 'guid-b' })), [b]);
     assert.deepEqual(ids(await cm.call('list_mailings', { owner_guid: ['guid-a', 'guid-b'] })), [a, b]);
     assert.equal(await cm.call('get_mailings_count', { owner_guid: ['guid-a', 'guid-b'] }), 2);
     assert.equal(await cm.call('get_mailings_count', { status: ['FILLING_RECIPIENTS'], domain: ['alpha.example'] }), 1);
     const [m] = await cm.call('list_mailings', { id: [b] });
-    for (const k of ['id', 'domain_name', 'mail_from', 'sender_name', 'subject', 'status', 'type', 'owner_guid', 'submit_time', 'scheduled_duration', 'start_time', 'total_recipient', 'total_sent', 'total_pending', 'total_error', 'total_softbounce', 'read_tracking', 'click_tracking']) {
+    for (const k of ['id', 'domain_name', 'mail_from', 'sender_name', 'subject', 'status', 'type', 'owner_guid', 'header', 'dont_close_if_empty', 'submit_time', 'total_recipient', 'total_sent', 'total_pending', 'total_error', 'total_softbounce', 'read_tracking', 'click_tracking', 'testing', 'backup_customized_emails']) {
       assert.ok(k in m, k);
     }
+    assert.ok(Buffer.isBuffer(m.header), 'header is a base64 value, as the original answers it');
+    for (const k of ['scheduled_duration', 'start_time', 'end_time', 'dkim', 'tracking_url', 'url_encoding', 'satellite_group']) assert.ok(!(k in m), `${k} is null: left out`);
     assert.equal(m.type, 'REGULAR');
     assert.ok(m.submit_time instanceof Date);
   });
   it('refuses an unknown filter key or status with 406', async () => {
     assert.equal((await cm.fault('list_mailings', { colour: ['x'] })).faultCode, 406);
     assert.equal((await cm.fault('list_mailings', { status: ['DONE'] })).faultCode, 406);
-    assert.equal((await cm.fault('get_mailings_count', { id: ['1'] })).faultCode, 406);
+    assert.equal((await cm.fault('get_mailings_count', { id: 'x' })).faultCode, 406);
   });
   it('keeps SQL metacharacters in filters as data', async () => {
     assert.deepEqual(await cm.call('list_mailings', { domain: ["x' OR '1'='1"], owner_guid: ["'; DELETE FROM mailings; --"] }), []);
@@ -238,7 +257,7 @@ describe('cloudmailing: tenant isolation', () => {
       ['add_recipients', [id, [{ email: 'a@example.org' }]]],
       ['send_test', [id, [{ email: 'a@example.org' }]]],
     ] as [string, unknown[]][]) {
-      assert.equal((await theirs.fault(method, ...params)).faultCode, 404, method);
+      assert.equal((await theirs.faultAt(404, method, ...params)).faultCode, 404, method);
     }
     assert.deepEqual(await theirs.call('list_mailings', { id: [id] }), []);
     assert.equal(await theirs.call('get_mailings_count'), 0);

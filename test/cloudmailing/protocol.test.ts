@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authFailureLimiter, basicCredentials } from '../../src/adapters/auth.js';
-import { parseIso8601Utc } from '../../src/adapters/cloudmailing/codec.js';
+import { parseIso8601Utc } from '../../src/adapters/rpc/xmlrpc.js';
 import { accountId, authHeader, callXml, client, SEED_MAILING, startGateway, type Client, type Gateway } from './helpers.js';
 
 let gw: Gateway;
@@ -23,25 +23,26 @@ async function mailingCount() {
 }
 
 describe('cloudmailing: authentication', () => {
-  it('refuses a wrong secret with 401 and WWW-Authenticate, before reading the body', async () => {
+  it("answers a wrong secret with the original's fault 401 in an HTTP 200 answer, before reading the body", async () => {
     const a = await client(gw, 'not-the-secret').post('this is not even XML');
-    assert.equal(a.status, 401);
-    assert.equal(a.headers.get('www-authenticate'), 'Basic realm="CloudMailing"');
+    assert.equal(a.status, 200);
+    assert.deepEqual(a.fault, { faultCode: 401, faultString: 'Authorization Failed!' });
   });
-  it('refuses a login other than admin', async () => {
+  it('refuses a login other than admin (fault 401)', async () => {
     const a = await cm.post(callXml('get_mailings_count', []), { authorization: authHeader(gw.key.secret, 'root') });
-    assert.equal(a.status, 401);
+    assert.equal(a.fault?.faultCode, 401);
   });
-  it('refuses a missing Authorization header', async () => {
+  it('answers a missing Authorization header with HTTP 401, WWW-Authenticate and a fault body', async () => {
     const res = await fetch(`${gw.url}/CloudMailing`, { method: 'POST', body: callXml('get_mailings_count', []) });
     assert.equal(res.status, 401);
     assert.match(res.headers.get('www-authenticate') ?? '', /^Basic realm="CloudMailing"/);
+    assert.match(await res.text(), /<name>faultCode<\/name><value><int>401<\/int>/);
   });
   it('refuses a revoked key', async () => {
     const k = await gw.core.accounts.createKey('acme', 'to revoke');
-    assert.equal((await client(gw, k.secret).post(callXml('get_mailings_count', []))).status, 200);
+    assert.equal((await client(gw, k.secret).post(callXml('get_mailings_count', []))).fault, undefined);
     await gw.core.accounts.revokeKey(k.id);
-    assert.equal((await client(gw, k.secret).post(callXml('get_mailings_count', []))).status, 401);
+    assert.equal((await client(gw, k.secret).post(callXml('get_mailings_count', []))).fault?.faultCode, 401);
   });
   it('parses Basic credentials with a colon in the password', () => {
     assert.deepEqual(basicCredentials({ headers: { authorization: authHeader('a:b') } }), { user: 'admin', pass: 'a:b' });
@@ -139,7 +140,7 @@ describe('cloudmailing: methods and params', () => {
     assert.equal(f.faultCode, -32602);
     assert.match(f.faultString, /expected 4 to 6 parameters, got 1/);
     assert.equal((await cm.fault('start_mailing')).faultCode, -32602);
-    assert.equal((await cm.fault('start_mailing', 1, 2)).faultCode, -32602);
+    assert.equal((await cm.fault('start_mailing', 1, new Date(), 3)).faultCode, -32602);
   });
   it('answers -32602 for a wrong type, naming the parameter', async () => {
     const f = await cm.fault('start_mailing', 'one');
@@ -239,7 +240,7 @@ describe('cloudmailing: system.multicall', () => {
     assert.equal(out[3].faultCode, -32602);
     assert.equal(out[4].faultCode, -32602);
     assert.equal(out[5].faultCode, -32602);
-    assert.equal(out[6].faultCode, 403);
+    assert.equal(out[6].faultCode, 406, 'the original refuses to pause a mailing that has not started with 406');
   });
 });
 

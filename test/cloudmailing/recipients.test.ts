@@ -65,11 +65,13 @@ describe('cloudmailing: add_recipients', () => {
     assert.ok(out[4].error);
     assert.equal(out[5].id, 'my-own-id-1');
     assert.equal(out[5].tracking_id, 'my-own-id-1');
-    assert.match(out[6].error, /tracking_id/);
-    assert.match(out[7].error, /scalar/);
+    assert.match(out[6].error, /tracking id already used/);
+    assert.ok(out[7].id, 'nested values are personalization data too');
     assert.ok(out[8].id);
     const [m] = await cm.call('list_mailings', { id: [id] });
-    assert.equal(m.total_recipient, 3);
+    assert.equal(m.total_recipient, 4);
+    const [nested] = await cm.call('get_recipients_status', [out[7].id], { with_contact_data: true });
+    assert.deepEqual(nested.contact, { email: 'nested@example.org', data: { a: 1 } });
     const [st] = await cm.call('get_recipients_status', [out[8].id], { with_contact_data: true });
     assert.deepEqual(st.contact, { email: 'ok3@example.org', when: '2026-01-02T03:04:05.000Z', n: 3, flag: true });
   });
@@ -104,46 +106,55 @@ describe('cloudmailing: add_recipients', () => {
     assert.match(st.body, /<name>__proto__<\/name><value><string>polluted<\/string>/);
   });
 
-  it(`refuses more than MAX_RECIPIENTS_PER_CALL (${MAX}) with fault 400 and stores nothing`, async () => {
+  it(`refuses more than MAX_RECIPIENTS_PER_CALL (${MAX}) with fault 400 (HTTP 400) and stores nothing`, async () => {
     const id = await newMailing();
     const items = Array.from({ length: MAX + 1 }, (_, i) => ({ email: `r${i}@example.org` }));
-    assert.equal((await cm.fault('add_recipients', id, items)).faultCode, 400);
+    assert.equal((await cm.faultAt(400, 'add_recipients', id, items)).faultCode, 400);
     assert.equal(await cm.call('get_recipients_count', { mailings: [id] }), 0);
     assert.equal((await cm.call('add_recipients', id, items.slice(0, MAX))).length, MAX);
   });
 
-  it('refuses adding to a FINISHED mailing with 400', async () => {
+  it('refuses adding to a FINISHED mailing with fault 400 (in an HTTP 200 answer, as the original)', async () => {
     const id = await newMailing();
-    await gw.pool.query(`UPDATE mailings SET status = 'finished' WHERE id = $1`, [id]);
+    await gw.pool.query(`UPDATE sends SET status = 'finished' WHERE mailing_id = $1`, [id]);
     const [m] = await cm.call('list_mailings', { id: [id] });
     assert.equal(m.status, 'FINISHED');
     assert.equal((await cm.fault('add_recipients', id, [{ email: 'late@example.org' }])).faultCode, 400);
     assert.equal(await cm.call('get_recipients_count', { mailings: [id] }), 0);
   });
 
-  it('answers 404 for an unknown mailing', async () => {
-    assert.equal((await cm.fault('add_recipients', 424242, [{ email: 'a@example.org' }])).faultCode, 404);
+  it('answers 404 (HTTP 404) for an unknown mailing', async () => {
+    assert.equal((await cm.faultAt(404, 'add_recipients', 424242, [{ email: 'a@example.org' }])).faultCode, 404);
+    assert.equal((await cm.faultAt(404, 'send_test', 424242, [{ email: 'a@example.org' }])).faultCode, 404);
   });
 
   it('accepts attachments and refuses broken ones per item', async () => {
     const id = await newMailing();
     const out = await cm.call('add_recipients', id, [
       { email: 'a@example.org', attachments: [{ filename: 'a.txt', 'content-type': 'text/plain', charset: 'utf-8', data: Buffer.from('hello') }] },
-      { email: 'b@example.org', attachments: [{ filename: '../../etc/passwd', 'content-type': 'text/plain', data: 'aGVsbG8=' }] },
+      { email: 'b@example.org', attachments: [{ filename: '../../etc/passwd', 'content-type': 'application/octet-stream', data: 'aGVsbG8=' }] },
+      { email: 'c@example.org', attachments: [{ filename: 'c.txt', 'content-type': 'text/plain', data: 'aGVsbG8=' }] },
+      { email: 'd@example.org', attachments: [{ 'content-type': 'image/png', url: 'https://example.org/x.png' }] },
+      { email: 'e@example.org', attachments: [{ 'content-type': 'image/png', data: 'aGVsbG8=' }] },
     ]);
     assert.ok(out[0].id, JSON.stringify(out[0]));
-    assert.ok(out[1].error);
+    assert.match(out[1].error, /file name/);
+    assert.equal(out[2].error, "Field 'charset' is mandatory for 'text/*' attachments!");
+    assert.equal(out[3].error, "'url' not yet supported for attachments!");
+    assert.ok(out[4].id, 'filename is optional');
   });
 });
 
 describe('cloudmailing: send_test', () => {
-  it('answers like add_recipients and is not counted in the totals', async () => {
+  it('answers like add_recipients and counts in the totals, as the original', async () => {
     const id = await newMailing();
-    const out = await cm.call('send_test', id, [{ email: 'test@example.org' }, { email: 'bad' }]);
+    const out = await cm.call('send_test', id, [{ email: 'test@example.org' }, { email: 'bad' }, {}]);
     assert.ok(out[0].id);
-    assert.ok(out[1].error);
+    assert.equal(out[1].error, "'email' field is not a regular email address: 'bad'");
+    assert.deepEqual(out[2], { error: "'email' field is mandatory but not found in recipient [2]" });
     const [m] = await cm.call('list_mailings', { id: [id] });
-    assert.equal(m.total_recipient, 0);
+    assert.equal(m.total_recipient, 1);
+    assert.equal(m.status, 'FILLING_RECIPIENTS');
   });
 });
 
@@ -222,7 +233,7 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
     assert.equal(await cm.call('get_recipients_count', { mailings: [id] }), 3);
     assert.equal(await cm.call('get_recipients_count', { mailings: [id], status: ['FINISHED', 'ERROR'] }), 2);
     assert.equal(await cm.call('get_recipients_count', { status: ['READY'], mailings: [id] }), 1);
-    assert.equal(await cm.call('get_recipients_count', { sender_domains: ['example.org'], mailings: [id] }), 3);
+    assert.equal(await cm.call('get_recipients_count', { sender_domains: ['nowhere.example'], mailings: [id] }), 3, 'a union');
 
     // Reset: READY again, 0 answered; the feed shows the change only to a filter naming READY.
     assert.equal(await cm.call('reset_recipients_status', [ids[1]]), 0);
@@ -238,12 +249,36 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
     assert.equal(leased.in_progress, true);
   });
 
-  it('refuses a forged cursor (406) and bad filters (406)', async () => {
-    assert.equal((await cm.fault('get_recipients_status_updated_since', '1.2.AAAAAAAAAAAAAAAA', [], 10)).faultCode, 406);
+  it('restarts the feed on an unreadable cursor (the original did), ignores unknown filter keys, refuses bad statuses (406)', async () => {
+    const id = await newMailing();
+    const out = await cm.call('add_recipients', id, [{ email: 'x1@example.org' }, { email: 'x2@example.org' }]);
+    const ids = out.map((r: { id: string }) => r.id);
+    const fromStart = await cm.call('get_recipients_status_updated_since', '', { status: ['READY'], mailings: [id] }, 10);
+    assert.deepEqual(fromStart.recipients.map((r: { id: string }) => r.id).sort(), [...ids].sort());
+    // A cursor of the original server (date;count;offset), a forged one of ours, and garbage: all restart.
+    for (const cursor of ['2024-05-01T10:00:00.000000;3;1', '1.2.AAAAAAAAAAAAAAAA', '\u00e9\u00e9', 42]) {
+      const page = await cm.call('get_recipients_status_updated_since', cursor, { status: ['READY'], mailings: [id], colour: ['ignored'] }, 10);
+      assert.deepEqual(page.recipients.map((r: { id: string }) => r.id).sort(), [...ids].sort(), String(cursor));
+    }
     assert.equal((await cm.fault('get_recipients_status_updated_since', '', ['DONE'], 10)).faultCode, 406);
-    assert.equal((await cm.fault('get_recipients_status_updated_since', '', { colour: [] }, 10)).faultCode, 406);
     assert.equal((await cm.fault('get_recipients_count', { status: ['NOPE'] })).faultCode, 406);
-    assert.equal((await cm.fault('get_recipients_status', [{}])).faultCode, -32602);
+    assert.equal((await cm.fault('get_recipients_count', { status: 'READY' })).faultCode, 406, "'status' must be an array");
+    assert.equal(await cm.call('get_recipients_count', { mailings: [id], colour: 'ignored' }), 2);
+    assert.equal((await cm.fault('get_recipients_status', [{}])).faultCode, 406);
+  });
+
+  it('owners, sender_domains and mailings select mailings as a union', async () => {
+    const a = await cm.call('create_mailing', 'a@union-a.example', 'A', 'S', '<p>a</p>');
+    const b = await cm.call('create_mailing', 'b@union-b.example', 'B', 'S', '<p>b</p>');
+    const c = await cm.call('create_mailing', 'c@union-c.example', 'C', 'S', '<p>c</p>');
+    await cm.call('set_mailing_properties', a, { owner_guid: 'union-owner' });
+    for (const m of [a, b, c]) await cm.call('add_recipients', m, [{ email: `r@m${m}.example` }]);
+    assert.equal(await cm.call('get_recipients_count', { owners: ['union-owner'] }), 1);
+    assert.equal(await cm.call('get_recipients_count', { owners: ['union-owner'], sender_domains: ['union-b.example'] }), 2);
+    assert.equal(await cm.call('get_recipients_count', { owners: ['union-owner'], sender_domains: ['union-b.example'], mailings: [String(c)] }), 3);
+    assert.equal(await cm.call('get_recipients_count', { owners: ['nobody'] }), 0);
+    const page = await cm.call('get_recipients_status_updated_since', '', { status: ['READY'], owners: ['union-owner'], sender_domains: ['union-c.example'] }, 100);
+    assert.deepEqual(page.recipients.map((r: { email: string }) => r.email).sort(), [`r@m${a}.example`, `r@m${c}.example`]);
   });
 
   it("never shows another account's recipients", async () => {
@@ -259,26 +294,32 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
 });
 
 describe('cloudmailing: get_hourly_statistics', () => {
-  it('answers one struct per hour', async () => {
-    const id = await newMailing();
-    const out = await cm.call('add_recipients', id, [{ email: 'h1@example.org' }, { email: 'h2@example.org' }]);
+  it('answers one struct per hour of the interval, zero-filled, to_date inclusive', async () => {
+    const ctx = { accountId: await accountId(gw), requestId: 't' };
+    // Tries as the worker records them: counted in the hour they happen.
     await gw.pool.query(
-      `UPDATE recipients SET status = 'finished', try_count = 1, last_try = '2026-03-04T05:06:07Z' WHERE tracking_id = ANY($1)`,
-      [out.map((r: { id: string }) => r.id)],
+      `INSERT INTO hourly_stats (account_id, hour, sent, failed, tries) VALUES ($1, '2026-03-04T05:00:00Z', 2, 1, 4), ($1, '2026-03-04T07:00:00Z', 1, 0, 1)`,
+      [ctx.accountId],
     );
     const a = await cm.post(
       callXml('get_hourly_statistics', [
-        '<value><struct><member><name>from_date</name><value><dateTime.iso8601>20260304T00:00:00</dateTime.iso8601></value></member><member><name>to_date</name><value><dateTime.iso8601>2026-03-05T00:00:00Z</dateTime.iso8601></value></member></struct></value>',
+        '<value><struct><member><name>from_date</name><value><dateTime.iso8601>20260304T04:30:00</dateTime.iso8601></value></member><member><name>to_date</name><value><dateTime.iso8601>2026-03-04T08:00:00Z</dateTime.iso8601></value></member></struct></value>',
       ]),
     );
-    assert.equal(a.value.length, 1, a.body);
-    assert.equal(a.value[0].sent, 2);
-    assert.equal(a.value[0].failed, 0);
-    assert.equal(a.value[0].tries, 2);
-    assert.equal(a.value[0].date.toISOString(), '2026-03-04T05:00:00.000Z');
-    assert.equal(a.value[0].epoch_hour, Math.floor(Date.UTC(2026, 2, 4, 5) / 3_600_000));
-    assert.deepEqual(await cm.call('get_hourly_statistics', { from_date: new Date(Date.UTC(2026, 2, 4, 6)), to_date: new Date(Date.UTC(2026, 2, 5)) }), []);
+    assert.deepEqual(
+      a.value.map((h: { date: Date; sent: number; failed: number; tries: number }) => [h.date.toISOString().slice(11, 13), h.sent, h.failed, h.tries]),
+      [['04', 0, 0, 0], ['05', 2, 1, 4], ['06', 0, 0, 0], ['07', 1, 0, 1], ['08', 0, 0, 0]],
+      a.body,
+    );
+    assert.equal(a.value[1].epoch_hour, Math.floor(Date.UTC(2026, 2, 4, 5) / 3_600_000));
+    // Without to_date: from_date + 999 hours, so 1000 entries (all in the past here).
+    const long = await cm.call('get_hourly_statistics', { from_date: new Date(Date.UTC(2020, 0, 1)) });
+    assert.equal(long.length, 1000);
+    // Never past the current hour; unknown keys ignored.
+    const recent = await cm.call('get_hourly_statistics', { from_date: new Date(Date.now() - 2 * 3_600_000), senders: ['x'] });
+    assert.equal(recent.length, 3);
     assert.equal((await cm.fault('get_hourly_statistics', {})).faultCode, 406);
-    assert.equal((await cm.fault('get_hourly_statistics', { from_date: new Date(Date.UTC(2026, 2, 4)), to_date: new Date(Date.UTC(2026, 2, 3)) })).faultCode, 400);
+    assert.equal((await cm.fault('get_hourly_statistics', { from_date: 12 })).faultCode, 406);
+    assert.deepEqual(await cm.call('get_hourly_statistics', { from_date: new Date(Date.UTC(2026, 2, 4)), to_date: new Date(Date.UTC(2026, 2, 3)) }), []);
   });
 });

@@ -1,23 +1,26 @@
 /**
  * DKIM from the installation's configuration (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE): every
- * message is signed; a mailing's own `dkim` property takes precedence.
+ * message is signed; a mailing's own `dkim` property takes precedence (CloudMailing's, `enabled` by
+ * default). Signatures are verified with mailauth against the public keys.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { people, setup, waitFor, type Harness } from './harness.js';
+import { dkimKey, verifyDkim } from '../support/dkim.js';
+import { people, setup, waitFor, type Harness } from '../support/harness.js';
 
 let h: Harness;
 let dir: string;
-const pem = () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const installation = dkimKey();
+const own = dkimKey();
+const keys = { 'mg2026._domainkey.news.example.net': installation, 'own1._domainkey.example.org': own };
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-dkim-'));
   const keyFile = path.join(dir, 'dkim.pem');
-  await writeFile(keyFile, pem());
+  await writeFile(keyFile, installation.privateKey);
   h = await setup({ DKIM_DOMAIN: 'news.example.net', DKIM_SELECTOR: 'mg2026', DKIM_PRIVATE_KEY_FILE: keyFile });
   await h.startWorker();
 });
@@ -37,15 +40,26 @@ describe('pipeline: DKIM from the configuration', () => {
       assert.match(sig, /\bd=news\.example\.net;/);
       assert.match(sig, /\bs=mg2026;/);
       assert.match(sig, /\bbh=[A-Za-z0-9+/=]+;/);
+      assert.deepEqual(await verifyDkim(h.smtp.to(`dk${i}@example.org`)[0]!.raw, keys), [{ result: 'pass', domain: 'news.example.net', selector: 'mg2026', comment: undefined }]);
     }
   });
 
   it("a mailing's own key wins over the configuration", async () => {
-    const id = await h.mailing(people(1, 'own'), { dkim: { enabled: true, selector: 'own1', domain: 'example.org', privkey: pem() } });
+    const id = await h.mailing(people(1, 'own'), { dkim: { enabled: true, selector: 'own1', domain: 'example.org', privkey: own.privateKey } });
     await h.core.mailings.start(h.ctx, id);
     await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished');
     const sig = h.smtp.to('own0@example.org')[0]!.header('DKIM-Signature')!;
     assert.match(sig, /\bd=example\.org;/);
     assert.match(sig, /\bs=own1;/);
+    const [result] = await verifyDkim(h.smtp.to('own0@example.org')[0]!.raw, keys);
+    assert.equal(result?.result, 'pass', JSON.stringify(result));
+  });
+
+  it("a mailing's key with enabled: false is not used (the configuration's signs)", async () => {
+    const id = await h.mailing(people(1, 'off'), { dkim: { enabled: false, selector: 'own1', domain: 'example.org', privkey: own.privateKey } });
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished');
+    const [result] = await verifyDkim(h.smtp.to('off0@example.org')[0]!.raw, keys);
+    assert.deepEqual([result?.result, result?.domain], ['pass', 'news.example.net']);
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { people, setup, waitFor, type Harness } from './harness.js';
+import { people, setup, waitFor, type Harness } from '../support/harness.js';
 
 let h: Harness;
 
@@ -39,8 +39,8 @@ describe('pipeline: pacing', () => {
     const got = h.smtp.messages.filter((m) => m.to[0]!.startsWith('early'));
     assert.equal(got.length, 5);
     for (const m of got) assert.ok(m.receivedAt >= start, `received at ${m.receivedAt.toISOString()}, before ${start.toISOString()}`);
-    const { rows } = await h.pool.query('SELECT start_time FROM mailings WHERE id = $1', [id]);
-    assert.ok(rows[0].start_time >= start);
+    const { rows } = await h.pool.query('SELECT started_at FROM sends WHERE mailing_id = $1', [id]);
+    assert.ok(rows[0].started_at >= start);
   });
 
   it('at scheduled_end, the recipients left end TIMEOUT and the mailing is finished', async () => {
@@ -80,8 +80,8 @@ describe('pipeline: pacing', () => {
     assert.equal(new Set(ids).size, 40);
   });
 
-  it('scheduled_duration spreads the mailing: not everything goes out at once', async () => {
-    const id = await h.mailing(people(20, 'spread'), { scheduledDuration: 1 });
+  it('spread_minutes (Mailgate) spreads the mailing: not everything goes out at once', async () => {
+    const id = await h.mailing(people(20, 'spread'), { spreadMinutes: 1 });
     await h.core.mailings.start(h.ctx, id);
     await waitFor('a first one sent', () => h.smtp.messages.some((m) => m.to[0]!.startsWith('spread')));
     await sleep(1000);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { people, setup, waitFor, type Harness } from './harness.js';
+import { people, setup, waitFor, type Harness } from '../support/harness.js';
 
 const opened: Harness[] = [];
 after(async () => {
@@ -87,7 +87,7 @@ describe('pipeline: resilience', () => {
       `UPDATE recipients SET status = 'finished', try_count = 1 WHERE mailing_id = $1 AND lease_owner IS NULL`,
       [id],
     );
-    await h.pool.query(`UPDATE mailings SET status = 'finished', scheduled_end = now() - interval '1 minute', end_time = now() WHERE id = $1`, [id]);
+    await h.pool.query(`UPDATE sends SET status = 'finished', scheduled_end = now() - interval '1 minute', finished_at = now() WHERE mailing_id = $1`, [id]);
 
     await h.startWorker('w-after-end');
     await waitFor('the held recipients got a final status', async () => (await h.recipients(id)).every((r) => r.status !== 'ready'));
@@ -98,7 +98,7 @@ describe('pipeline: resilience', () => {
   });
 
   it('two workers on one mailing never send a recipient twice', async () => {
-    const h = await harness({ SEND_BATCH_SIZE: '5' }, { sendLanes: 2 });
+    const h = await harness({ SEND_BATCH_SIZE: '5', SEND_LANES: '2' });
     h.smtp.dataDelayMs = 2;
     const n = 200;
     const id = await h.mailing(people(n, 'par'));

@@ -1,18 +1,18 @@
 /**
- * CloudMailing faults. Domain errors keep the original server's HTTP-like codes; protocol errors use the
- * XML-RPC interoperability codes (http://xmlrpc-epi.sourceforge.net/specs/rfc.fault_codes.php).
+ * CloudMailing faults: domain errors keep the original server's HTTP-like codes, and its parameter names in
+ * messages. Protocol errors are the shared RPC codes (-32700 malformed, -32601 unknown method: the original
+ * answered 8001 there, -32602 wrong params, -32603 internal).
+ *
+ * HTTP status, as the original sets it: its set_mailing_properties, delete_mailing, start_mailing and
+ * pause_mailing answer every fault they raise with the HTTP status equal to the fault code, and
+ * add_recipients / send_test do so for an unknown mailing (404); Mailgate's per-call recipient limit (400)
+ * is answered the same way. Python's xmlrpc.client then raises ProtocolError, which integrations of the
+ * original catch. Everything else is a fault in an HTTP 200 answer (create_mailing_ext included: the
+ * original's never set a status there).
  */
-import { isDomainError, type DomainErrorCode } from '../../core/errors.js';
+import type { DomainErrorCode } from '../../core/errors.js';
+import { Fault, type FaultAnswer, type FaultSpelling } from '../rpc/faults.js';
 
-export const FAULT = {
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  UNKNOWN_METHOD: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL: -32603,
-} as const;
-
-/** Every domain error code, spelled as a faultCode. */
 export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
   NOT_FOUND: 404,
   INVALID_ARGUMENT: 406,
@@ -24,24 +24,39 @@ export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
   UNAVAILABLE: 503,
 };
 
-/** A fault raised by the adapter itself (wrong params, unknown method, bad property...). */
-export class Fault extends Error {
-  constructor(
-    readonly faultCode: number,
-    readonly faultString: string,
-  ) {
-    super(faultString);
-    this.name = 'Fault';
-  }
+/** Core field names as this dialect's parameters and properties. */
+const FIELD_NAMES: Record<string, string> = {
+  fromEmail: 'mail_from',
+  fromName: 'sender_name',
+  html: 'html_content',
+  text: 'plain_content',
+  ownerGuid: 'owner_guid',
+  scheduledStart: 'scheduled_start',
+  scheduledEnd: 'scheduled_end',
+  maxDurationMinutes: 'scheduled_duration',
+  spreadMinutes: 'spread_minutes',
+  trackingUrl: 'tracking_url',
+  message: 'rfc822_string',
+  domain: 'domain_name',
+};
+
+export const spelling: FaultSpelling = {
+  codes: DOMAIN_FAULT_CODES,
+  field: (name) => FIELD_NAMES[name] ?? name,
+};
+
+const STATUS_ON_EVERY_FAULT = new Set(['set_mailing_properties', 'delete_mailing', 'start_mailing', 'pause_mailing']);
+const STATUS_ON_UNKNOWN_MAILING = new Set(['add_recipients', 'send_test']);
+
+export function httpStatusOf(methodName: string, f: FaultAnswer): number {
+  if (f.faultCode < 400 || f.faultCode >= 600) return 200;
+  if (STATUS_ON_EVERY_FAULT.has(methodName)) return f.faultCode;
+  if (STATUS_ON_UNKNOWN_MAILING.has(methodName) && f.faultCode === DOMAIN_FAULT_CODES.NOT_FOUND) return f.faultCode;
+  return 200;
 }
 
-export const invalidParams = (message: string) => new Fault(FAULT.INVALID_PARAMS, message);
-/** 406: an argument or property the original server refused as "not acceptable". */
+/** 406: a value or property the original server refused as "not acceptable". */
 export const notAcceptable = (message: string) => new Fault(DOMAIN_FAULT_CODES.INVALID_ARGUMENT, message);
 
-/** The fault for any error; `internal` tells the caller to log it (its message is never sent). */
-export function toFault(e: unknown): { faultCode: number; faultString: string; internal: boolean } {
-  if (e instanceof Fault) return { faultCode: e.faultCode, faultString: e.faultString, internal: false };
-  if (isDomainError(e)) return { faultCode: DOMAIN_FAULT_CODES[e.code], faultString: e.message, internal: false };
-  return { faultCode: FAULT.INTERNAL, faultString: 'internal error', internal: true };
-}
+/** 401 in an HTTP 200 answer: wrong credentials, as the original answers them. */
+export const AUTHORIZATION_FAILED = 'Authorization Failed!';

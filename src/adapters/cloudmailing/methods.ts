@@ -1,16 +1,20 @@
 /**
- * The CloudMailing method table: name -> parameter types (checked before the handler runs: wrong arity or
- * type is fault -32602), help text, and a handler of a few lines that maps wire values to core calls.
- * Values inside structs (properties, filters, recipients) are refused with 406, as the original server did.
+ * The CloudMailing method table, as the original server (ricard33/cloud-mailing, xmlrpc_api.py and
+ * api_common.py) behaves. Handlers map wire values to core calls; values inside structs (properties,
+ * filters, recipients) are refused with 406 in the original's words. Booleans and integers inside
+ * properties are read as Python's bool() and int() would read them.
  */
-import type { CallContext } from '../../core/context.js';
-import type { MailingPatch } from '../../core/mailings/service.js';
-import type { RecipientInput, RecipientRow } from '../../core/recipients/service.js';
-import type { RecipientStatus, MailingStatus } from '../../core/statuses.js';
-import { badRequest } from '../../core/errors.js';
-import type { AdapterDeps } from '../types.js';
-import { parseIso8601Utc, type XmlRpcStruct, type XmlRpcValue } from './codec.js';
-import { FAULT, Fault, invalidParams, notAcceptable, toFault } from './errors.js';
+import iconv from 'iconv-lite';
+import { isValidEmail } from '../../core/email.js';
+import { isDomainError } from '../../core/errors.js';
+import type { MailingFilter, MailingPatch } from '../../core/mailings/service.js';
+import type { Attachment, RecipientInput, RecipientRow } from '../../core/recipients/service.js';
+import type { RecipientStatus } from '../../core/statuses.js';
+import { Fault } from '../rpc/faults.js';
+import { ANY_TYPE, P, type MethodCtx, type MethodTable } from '../rpc/methods.js';
+import { intsOf, isStruct, pyBool, pyInt, stringsOf, wireType, type RpcStruct, type RpcValue } from '../rpc/values.js';
+import { parseIso8601Utc } from '../rpc/xmlrpc.js';
+import { DOMAIN_FAULT_CODES, notAcceptable } from './errors.js';
 import {
   IN_PROGRESS,
   MAILING_STATUS_WORDS,
@@ -23,168 +27,135 @@ import {
   recipientStatusWord,
   recipientStatusesFromWire,
   recipientStruct,
+  satelliteStruct,
 } from './serializers.js';
 
-export type WireType = 'int' | 'double' | 'boolean' | 'string' | 'dateTime.iso8601' | 'base64' | 'struct' | 'array';
-
-export interface ParamSpec {
-  name: string;
-  /** Accepted XML-RPC types; the first one is the documented signature. */
-  types: WireType[];
-  optional?: boolean;
-}
-
-export interface MethodCtx {
-  call: CallContext;
-  deps: AdapterDeps;
-}
-
-export interface MethodDef {
-  params: ParamSpec[];
-  returns: WireType;
-  help: string;
-  /** Receives the params checked against `params`; absent or nil optional params are undefined. */
-  handler(ctx: MethodCtx, args: (XmlRpcValue | undefined)[]): Promise<unknown>;
-}
+const DIALECT = 'cloudmailing';
+const CHARSET = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$/;
 
 // ------------------------------------------------------------------------------------------- value helpers
 
-export function isStruct(v: unknown): v is XmlRpcStruct {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !Buffer.isBuffer(v);
+/** The seed's sender `my-mailing@%example.org`: a `%` right after the `@` is dropped (the address is otherwise invalid). */
+export function senderAddress(v: string): string {
+  return v.replace(/@%+/, '@');
 }
 
-export function wireType(v: XmlRpcValue): WireType | 'nil' {
-  if (v === null) return 'nil';
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? 'int' : 'double';
-  if (typeof v === 'boolean') return 'boolean';
-  if (typeof v === 'string') return 'string';
-  if (v instanceof Date) return 'dateTime.iso8601';
-  if (Buffer.isBuffer(v)) return 'base64';
-  return Array.isArray(v) ? 'array' : 'struct';
-}
-
-function checkArgs(method: string, def: MethodDef, params: XmlRpcValue[]): (XmlRpcValue | undefined)[] {
-  const required = def.params.filter((p) => !p.optional).length;
-  if (params.length < required || params.length > def.params.length) {
-    const n = required === def.params.length ? `${required}` : `${required} to ${def.params.length}`;
-    throw invalidParams(`${method}: expected ${n} parameters, got ${params.length}`);
+/** A text argument: a string, or a base64 value holding text in `charset` (Python 3 clients send bytes so). */
+function textOf(v: RpcValue | undefined, charset: string, what: string): string {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) {
+    if (!iconv.encodingExists(charset)) throw notAcceptable(`Unknown charset '${String(charset).slice(0, 40)}'`);
+    return iconv.decode(v, charset);
   }
-  return def.params.map((spec, i) => {
-    const v = params[i];
-    if (v === undefined || (v === null && spec.optional)) return undefined;
-    const t = wireType(v);
-    // A double with an integral value is an int for a double parameter and vice versa for ints written 1.0.
-    const ok = spec.types.includes(t as WireType) || (t === 'int' && spec.types.includes('double'));
-    if (!ok) throw invalidParams(`${method}: parameter ${i + 1} (${spec.name}) must be ${spec.types.join(' or ')}, got ${t}`);
-    return v;
-  });
+  throw notAcceptable(`'${what}' must be a string`);
 }
 
-const str = (v: XmlRpcValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function stringList(v: XmlRpcValue | undefined, what: string): string[] {
-  const list = Array.isArray(v) ? v : [v];
-  if (list.length > 10_000) throw notAcceptable(`${what}: too many values`);
-  return list.map((x) => {
-    if (typeof x !== 'string') throw notAcceptable(`${what}: strings are expected, got ${x === undefined ? 'nothing' : wireType(x)}`);
-    return x;
-  });
-}
-
-function intList(v: XmlRpcValue | undefined, what: string): number[] {
-  const list = Array.isArray(v) ? v : [v];
-  if (list.length > 10_000) throw notAcceptable(`${what}: too many values`);
-  return list.map((x) => {
-    if (typeof x !== 'number' || !Number.isSafeInteger(x)) throw notAcceptable(`${what}: integers are expected, got ${x === undefined ? 'nothing' : wireType(x)}`);
-    return x;
-  });
-}
-
-function checkKeys(s: XmlRpcStruct, allowed: readonly string[], what: string) {
-  for (const k of Object.keys(s)) {
-    if (!allowed.includes(k)) throw notAcceptable(`${what}: unknown key '${k}'. Available: ${allowed.join(', ')}`);
-  }
-}
-
-function flag(v: XmlRpcValue | undefined, name: string): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v === 0 || v === 1) return v === 1;
-  throw notAcceptable(`property '${name}': a boolean is expected`);
-}
-
-function dateOrClear(v: XmlRpcValue | undefined, name: string): Date | null {
+/** A dateTime, an ISO 8601 string (Python's isoformat() included), or a false value to clear. */
+function dateOrClear(v: RpcValue | undefined, name: string): Date | null {
   if (v instanceof Date) return v;
-  if (v === '' || v === null) return null;
+  if (!pyBool(v)) return null;
   if (typeof v === 'string') {
     try {
-      return parseIso8601Utc(v);
+      return parseIso8601Utc(v.trim().replace(' ', 'T'));
     } catch {
       /* refused below */
     }
   }
-  throw notAcceptable(`property '${name}': a dateTime.iso8601 (or '' to clear) is expected`);
+  throw notAcceptable(`Bad value for '${name}': a dateTime.iso8601 or an ISO 8601 string is expected (or '' to clear)`);
 }
 
-function text(v: XmlRpcValue | undefined, name: string, max = 10_000_000): string {
-  if (typeof v !== 'string') throw notAcceptable(`property '${name}': a string is expected`);
-  if (v.length > max) throw notAcceptable(`property '${name}': at most ${max} characters`);
+function minutesOf(v: RpcValue | undefined, name: string): number {
+  const n = pyInt(v);
+  if (n === undefined || n < 0) throw notAcceptable(`Bad value for '${name}': a number of minutes is expected`);
+  return n;
+}
+
+/** Nested personalization values as JSON: dates as ISO strings, binaries as base64. */
+function jsonValue(v: RpcValue): unknown {
+  if (v instanceof Date) return v.toISOString();
+  if (Buffer.isBuffer(v)) return v.toString('base64');
+  if (Array.isArray(v)) return v.map(jsonValue);
+  if (isStruct(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: jsonValue(x), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
   return v;
 }
 
-const CHARSET = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$/;
-const HEADER_NAME = /^[!-9;-~]{1,76}$/;
+// ------------------------------------------------------------------------------------------------ properties
 
-function headers(v: XmlRpcValue | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const add = (name: string, value: unknown) => {
-    if (!HEADER_NAME.test(name)) throw notAcceptable(`property 'header': invalid header name ${JSON.stringify(name.slice(0, 80))}`);
-    if (typeof value !== 'string' || /[\r\n\0]/.test(value) || value.length > 998) {
-      throw notAcceptable(`property 'header': header ${name} needs a one-line string value`);
-    }
-    Object.defineProperty(out, name, { value: value.trim(), enumerable: true, writable: true, configurable: true });
+const DKIM_FIELDS = ['enabled', 'selector', 'domain', 'privkey', 'identity', 'canonicalize', 'signature_algorithm', 'include_headers', 'length'];
+const DKIM_REQUIRED = ['selector', 'domain', 'privkey'];
+
+function dkimOf(v: RpcValue | undefined): MailingPatch['dkim'] {
+  if (v === null || v === '' || v === undefined) return null;
+  if (!isStruct(v)) throw notAcceptable(`Bad value for property 'dkim'. It should be a dictionary.`);
+  for (const k of Object.keys(v)) if (!DKIM_FIELDS.includes(k)) throw notAcceptable(`Bad value for property 'dkim'. Field '${k.slice(0, 60)}' is not allowed (allowed fields are ${DKIM_FIELDS.join(', ')}).`);
+  for (const k of DKIM_REQUIRED) if (typeof v[k] !== 'string' || !v[k]) throw notAcceptable(`Bad value for property 'dkim'. Field '${k}' is missing (mandatory fields are ${DKIM_REQUIRED.join(', ')}).`);
+  const opt = (k: string) => (typeof v[k] === 'string' && v[k] ? { [k]: v[k] as string } : {});
+  const headers = stringsOf(v.include_headers);
+  return {
+    enabled: v.enabled === undefined ? true : pyBool(v.enabled),
+    selector: v.selector as string,
+    domain: v.domain as string,
+    privkey: v.privkey as string,
+    ...opt('identity'),
+    ...opt('canonicalize'),
+    ...opt('signature_algorithm'),
+    ...(v.include_headers !== undefined && headers ? { include_headers: headers } : {}),
+    ...(pyInt(v.length) !== undefined ? { length: pyInt(v.length)! } : {}),
   };
-  if (typeof v === 'string') {
-    // "Name: value" lines, as the original server took them.
-    for (const line of v.split(/\r?\n/)) {
-      if (!line.trim()) continue;
-      const i = line.indexOf(':');
-      if (i <= 0) throw notAcceptable(`property 'header': "Name: value" lines are expected`);
-      add(line.slice(0, i).trim(), line.slice(i + 1));
-    }
-  } else if (isStruct(v)) {
-    for (const [k, x] of Object.entries(v)) add(k, x);
-  } else throw notAcceptable(`property 'header': a string of "Name: value" lines or a struct is expected`);
-  return out;
 }
 
 /** set_mailing_properties: wire property names to the core's MailingPatch. */
-export function mailingPatch(props: XmlRpcStruct): MailingPatch {
+export function mailingPatch(props: RpcStruct): MailingPatch {
   const patch: MailingPatch = {};
   const has = (k: string) => Object.prototype.hasOwnProperty.call(props, k);
+  const charset = has('charset') ? props.charset : undefined;
+  const optionalText = (v: RpcValue | undefined, name: string) => (v === null || v === '' ? null : textOf(v, 'utf-8', name));
   for (const [name, v] of Object.entries(props)) {
     switch (name) {
       case 'type':
-        if (v !== 'REGULAR' && v !== 'OPENED') throw notAcceptable(`property 'type': REGULAR or OPENED`);
+        if (v !== 'REGULAR' && v !== 'OPENED') throw notAcceptable(`Bad value '${String(v).slice(0, 40)}' for Property type. Acceptable values are (REGULAR, OPENED)`);
         patch.type = v === 'OPENED' ? 'opened' : 'regular';
         break;
       case 'mail_from':
-        patch.fromEmail = text(v, name, 254);
+        patch.fromEmail = senderAddress(textOf(v, 'utf-8', name));
         break;
       case 'sender_name':
-        patch.fromName = v === null || v === '' ? null : text(v, name, 200);
+      case 'shown_name': // deprecated alias
+        patch.fromName = optionalText(v, name);
         break;
       case 'tracking_url': {
-        if (v === null || v === '') {
-          patch.trackingUrl = null;
-          break;
-        }
-        const url = text(v, name, 2000);
-        if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw notAcceptable(`property 'tracking_url': an http(s) URL is expected`);
+        const url = optionalText(v, name);
+        if (url !== null && (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))) throw notAcceptable(`Bad value for 'tracking_url': an http(s) URL is expected`);
         patch.trackingUrl = url;
         break;
       }
       case 'owner_guid':
-        patch.ownerGuid = v === null || v === '' ? null : text(v, name, 50);
+        patch.ownerGuid = optionalText(v, name);
+        break;
+      case 'satellite_group':
+        patch.satelliteGroup = optionalText(v, name);
+        break;
+      case 'url_encoding':
+        patch.urlEncoding = optionalText(v, name);
+        break;
+      case 'testing':
+        patch.testing = pyBool(v);
+        break;
+      case 'backup_customized_emails':
+        patch.backupCustomizedEmails = pyBool(v);
+        break;
+      case 'dont_close_if_empty':
+        patch.dontCloseIfEmpty = pyBool(v);
+        break;
+      case 'read_tracking':
+        patch.readTracking = pyBool(v);
+        break;
+      case 'click_tracking':
+        patch.clickTracking = pyBool(v);
         break;
       case 'scheduled_start':
         patch.scheduledStart = dateOrClear(v, name);
@@ -193,203 +164,256 @@ export function mailingPatch(props: XmlRpcStruct): MailingPatch {
         patch.scheduledEnd = dateOrClear(v, name);
         break;
       case 'scheduled_duration':
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw notAcceptable(`property 'scheduled_duration': minutes (an integer >= 0)`);
-        patch.scheduledDuration = v;
+        patch.maxDurationMinutes = minutesOf(v, name);
         break;
-      case 'dont_close_if_empty':
-        patch.dontCloseIfEmpty = flag(v, name);
+      case 'spread_minutes': // Mailgate's own: spread first tries evenly over this many minutes
+        patch.spreadMinutes = minutesOf(v, name);
         break;
-      case 'read_tracking':
-        patch.readTracking = flag(v, name);
+      case 'dkim':
+        patch.dkim = dkimOf(v);
         break;
-      case 'click_tracking':
-        patch.clickTracking = flag(v, name);
+      case 'header':
+        if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw notAcceptable(`Bad value for 'header': a string is expected`);
+        patch.headerBlock = v;
         break;
-      case 'backup_customized_emails':
-        patch.backupCustomizedEmails = flag(v, name);
+      case 'body':
+        if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw notAcceptable(`Bad value for 'body': a string is expected`);
+        patch.body = v;
         break;
       case 'subject':
-        patch.subject = text(v, name, 2000);
-        break;
       case 'html_content':
-        patch.html = v === null || v === '' ? null : text(v, name);
-        break;
-      case 'plain_content':
-        patch.text = v === null || v === '' ? null : text(v, name);
-        break;
-      case 'charset': {
-        const c = text(v, name, 40);
-        if (!CHARSET.test(c)) throw notAcceptable(`property 'charset': not a charset name`);
-        patch.charset = c;
-        break;
-      }
-      case 'url_encoding':
-        patch.urlEncoding = v === null || v === '' ? null : text(v, name, 40);
-        break;
-      case 'dkim': {
-        if (v === null || v === '') {
-          patch.dkim = null;
-          break;
+      case 'plain_content': {
+        if (charset === undefined) {
+          throw notAcceptable("Missing charset field. This field is mandatory for 'subject', 'html_content' and 'plain_content' fields.");
         }
-        if (!isStruct(v)) throw notAcceptable(`property 'dkim': a struct {enabled, selector, domain, privkey} is expected`);
-        checkKeys(v, ['enabled', 'selector', 'domain', 'privkey'], "property 'dkim'");
-        const dkim: NonNullable<MailingPatch['dkim']> = {};
-        if (v.enabled !== undefined) dkim.enabled = flag(v.enabled, 'dkim.enabled');
-        if (v.selector !== undefined) dkim.selector = text(v.selector, 'dkim.selector', 63);
-        if (v.domain !== undefined) dkim.domain = text(v.domain, 'dkim.domain', 253);
-        if (v.privkey !== undefined) dkim.privkey = text(v.privkey, 'dkim.privkey', 20_000);
-        patch.dkim = dkim;
+        const text = textOf(v, typeof charset === 'string' ? charset : 'utf-8', name);
+        if (name === 'subject') patch.subject = text;
+        else if (name === 'html_content') patch.html = text;
+        else patch.text = text;
         break;
       }
-      case 'header':
-        patch.headers = headers(v);
+      case 'charset':
+        if (typeof v !== 'string' || !CHARSET.test(v)) throw notAcceptable(`Bad value for 'charset': not a charset name`);
+        patch.charset = v;
         break;
       default:
-        throw notAcceptable(`Invalid property named '${name.slice(0, 100)}'`);
+        throw notAcceptable(`Property '${name.slice(0, 100)}' is unknown or can't be changed.`);
     }
-  }
-  // The original server re-encodes content with the given charset: it must come with it.
-  for (const k of ['subject', 'html_content', 'plain_content']) {
-    if (has(k) && !has('charset')) throw notAcceptable(`property '${k}' requires 'charset' in the same call`);
   }
   return patch;
 }
 
-function mailingFilter(f: XmlRpcValue | undefined) {
-  if (f === undefined || f === '') return {};
-  if (typeof f === 'string') return { domains: [f] }; // the original accepted a bare domain name
-  if (!isStruct(f)) throw invalidParams('filter must be a struct');
-  checkKeys(f, ['id', 'status', 'domain', 'owner_guid'], 'filter');
-  const out: { ids?: number[]; statuses?: MailingStatus[]; domains?: string[]; ownerGuids?: string[] } = {};
-  if (f.id !== undefined) out.ids = intList(f.id, "filter 'id'");
+// ----------------------------------------------------------------------------------------------------- filters
+
+const MAILING_FILTERS = ['domain', 'id', 'status', 'owner_guid', 'satellite_group'];
+
+function mailingFilter(f: RpcValue | undefined): MailingFilter {
+  if (f === undefined || f === '' || f === null) return {};
+  if (typeof f === 'string') return { domains: [f.replace(/^%/, '')] }; // the original's bare-domain form
+  if (!isStruct(f)) throw notAcceptable('Filters argument has to be a dictionary.');
+  for (const key of Object.keys(f)) if (!MAILING_FILTERS.includes(key)) throw notAcceptable(`Bad filter name. Available filters are: ${MAILING_FILTERS.join(', ')}`);
+  const strings = (k: string) => stringsOf(f[k]) ?? fail(`Filter '${k}' has to be a string or an array of strings.`);
+  const out: MailingFilter = {};
+  if (f.domain !== undefined) out.domains = strings('domain').map((d) => d.replace(/^%/, ''));
+  if (f.id !== undefined) out.ids = intsOf(f.id) ?? fail("Filter 'id' has to be an array of integers.");
   if (f.status !== undefined) {
-    out.statuses = stringList(f.status, "filter 'status'").map(
-      (w) => mailingStatusFromWire(w) ?? fail406(`Bad status '${w.slice(0, 40)}'. Available status are: ${WIRE_MAILING_STATUSES.join(', ')}`),
+    out.statuses = strings('status').map(
+      (w) => mailingStatusFromWire(w) ?? fail(`Bad status '${w.slice(0, 40)}'. Available status are: ${WIRE_MAILING_STATUSES.join(', ')}`),
     );
   }
-  if (f.domain !== undefined) out.domains = stringList(f.domain, "filter 'domain'").map((d) => d.replace(/^%/, ''));
-  if (f.owner_guid !== undefined) out.ownerGuids = stringList(f.owner_guid, "filter 'owner_guid'");
+  if (f.owner_guid !== undefined) out.ownerGuids = strings('owner_guid');
+  if (f.satellite_group !== undefined) out.satelliteGroups = strings('satellite_group');
   return out;
 }
 
-function fail406(message: string): never {
+function fail(message: string): never {
   throw notAcceptable(message);
 }
 
-function recipientStatusFilter(v: XmlRpcValue | undefined): { core: RecipientStatus[]; wire: Set<string> } | undefined {
-  const words = stringList(v, "filter 'status'");
-  if (!words.length) return undefined;
+interface RecipientFilterWire {
+  statuses?: { core: RecipientStatus[]; wire: Set<string> } | undefined;
+  mailingIds?: number[] | undefined;
+}
+
+function statusFilter(v: RpcValue | undefined): RecipientFilterWire['statuses'] {
+  if (v === undefined || v === null || (Array.isArray(v) && !v.length)) return undefined;
+  if (!Array.isArray(v)) throw notAcceptable("Parameter 'only_status' has to be an array of strings.");
   const core = new Set<RecipientStatus>();
-  for (const w of words) {
-    const s = recipientStatusesFromWire(w) ?? fail406(`Bad status '${w.slice(0, 40)}'. Available status are: ${WIRE_RECIPIENT_STATUSES.join(', ')}`);
+  for (const w of v) {
+    const s = typeof w === 'string' ? recipientStatusesFromWire(w) : undefined;
+    if (!s) throw notAcceptable(`Parameter 'only_status' has invalid status. Valid values are (${WIRE_RECIPIENT_STATUSES.join(', ')})`);
     for (const x of s) core.add(x);
   }
-  return { core: [...core], wire: new Set(words) };
+  return { core: [...core], wire: new Set(v as string[]) };
 }
 
-/** Personalization fields: any scalar but email, tracking_id and attachments; dates become ISO strings. */
-function recipientInput(item: XmlRpcValue): RecipientInput | { email: unknown; error: string } {
-  if (!isStruct(item)) return { email: undefined, error: 'each recipient must be a struct with an email field' };
+/**
+ * A recipient filter: `status`, and `mailings`, `owners`, `sender_domains`, which select mailings as a
+ * union (the original adds the mailings of the owners and domains to the `mailings` list). Unknown keys are
+ * ignored, as the original ignores them.
+ */
+async function recipientFilter(ctx: MethodCtx, f: RpcValue | undefined): Promise<RecipientFilterWire> {
+  if (f === undefined || f === null || f === '') return {};
+  if (Array.isArray(f)) return { statuses: statusFilter(f) }; // Mailgate: a bare array is a status list (the seed sends one)
+  if (!isStruct(f)) throw notAcceptable('The filter has to be a struct.');
+  const list = (k: string, what: string) => {
+    if (f[k] === undefined || f[k] === null) return undefined;
+    if (!Array.isArray(f[k])) throw notAcceptable(`Filter '${k}' has to be ${what}.`);
+    return f[k];
+  };
+  const mailings = list('mailings', 'an array of mailing_ids');
+  const owners = list('owners', 'an array of strings');
+  const domains = list('sender_domains', 'an array of strings');
+  let mailingIds: number[] | undefined;
+  if (mailings || owners || domains) {
+    const ids = new Set<number>(mailings ? (intsOf(mailings) ?? fail("Filter 'mailings' has to be an array of mailing_ids.")) : []);
+    const select = async (filter: MailingFilter) => (await ctx.deps.core.mailings.ids(ctx.call, filter)).forEach((id) => ids.add(id));
+    if (owners) await select({ ownerGuids: stringsOf(owners) ?? fail("Filter 'owners' has to be an array of strings.") });
+    if (domains) await select({ domains: stringsOf(domains) ?? fail("Filter 'sender_domains' has to be an array of strings.") });
+    mailingIds = [...ids];
+  }
+  return { statuses: statusFilter(f.status), mailingIds };
+}
+
+// -------------------------------------------------------------------------------------------------- recipients
+
+function attachmentsOf(v: RpcValue | undefined): Attachment[] | string {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) return "'attachments' has to be an array of structs";
+  const out: Attachment[] = [];
+  for (const a of v) {
+    if (!isStruct(a)) return "'attachments' has to be an array of structs";
+    if (a['content-id'] !== undefined) return "'content-id' not yet supported for attachments!";
+    if (a.url !== undefined) return "'url' not yet supported for attachments!";
+    const type = a['content-type'];
+    if (typeof type !== 'string') return "Field 'content-type' is mandatory for attachments!";
+    if (type.split('/')[0] === 'text' && typeof a.charset !== 'string') return "Field 'charset' is mandatory for 'text/*' attachments!";
+    const data = Buffer.isBuffer(a.data) ? a.data.toString('base64') : a.data;
+    if (typeof data !== 'string') return "Field 'data' is mandatory for attachments!";
+    out.push({
+      contentType: type,
+      data,
+      ...(typeof a.filename === 'string' ? { filename: a.filename } : {}),
+      ...(typeof a.charset === 'string' ? { charset: a.charset } : {}),
+    });
+  }
+  return out;
+}
+
+/** One wire recipient to the core's input, or the original's error for it. */
+function recipientInput(item: RpcValue, index: number): RecipientInput | { email?: unknown; error: string } {
+  if (!isStruct(item) || item.email === undefined) return { error: `'email' field is mandatory but not found in recipient [${index}]` };
+  if (!isValidEmail(item.email)) return { email: item.email, error: `'email' field is not a regular email address: '${String(item.email).slice(0, 254)}'` };
+  const attachments = attachmentsOf(item.attachments);
+  if (typeof attachments === 'string') return { email: item.email, error: attachments };
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(item)) {
-    if (k === 'email' || k === 'tracking_id' || k === 'attachments') continue;
+    if (k === 'tracking_id' || k === 'attachments') continue;
     if (k.length > 200) return { email: item.email, error: `field name too long: ${k.slice(0, 40)}...` };
-    let value: unknown;
-    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') value = v;
-    else if (v instanceof Date) value = v.toISOString();
-    else return { email: item.email, error: `field '${k.slice(0, 100)}': a scalar value is expected, got ${wireType(v)}` };
-    Object.defineProperty(fields, k, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(fields, k, { value: jsonValue(v), enumerable: true, writable: true, configurable: true });
   }
-  return { email: item.email, trackingId: item.tracking_id, attachments: item.attachments, fields };
+  const trackingId = typeof item.tracking_id === 'number' ? String(item.tracking_id) : item.tracking_id;
+  return { email: item.email, trackingId, attachments, fields };
 }
 
-async function addRecipients(ctx: MethodCtx, args: (XmlRpcValue | undefined)[], test: boolean) {
+async function addRecipients({ call, deps }: MethodCtx, args: (RpcValue | undefined)[], test: boolean) {
   const id = args[0] as number;
-  const items = args[1] as XmlRpcValue[];
-  const max = ctx.deps.config.MAX_RECIPIENTS_PER_CALL;
-  if (items.length > max) throw badRequest(`too many recipients in one call: ${items.length} (at most ${max}); split them over several calls`);
+  const items = args[1] as RpcValue[];
+  const max = deps.config.MAX_RECIPIENTS_PER_CALL;
+  if (items.length > max) {
+    throw new Fault(DOMAIN_FAULT_CODES.BAD_REQUEST, `Too many recipients in one call: ${items.length} (at most ${max}); split them over several calls`, 400);
+  }
   const converted = items.map(recipientInput);
   const valid = converted.filter((c): c is RecipientInput => !('error' in c));
-  const fn = test ? ctx.deps.core.recipients.sendTest : ctx.deps.core.recipients.add;
-  const results = await fn(ctx.call, id, valid);
+  const results = await (test ? deps.core.recipients.sendTest : deps.core.recipients.add)(call, id, valid);
   let next = 0;
   return converted.map((c) => {
     const r = 'error' in c ? c : results[next++]!;
-    return 'id' in r ? { email: r.email, id: r.id, tracking_id: r.id } : { email: r.email, error: r.error };
+    if ('id' in r) return { email: r.email, id: r.id, tracking_id: r.id };
+    return r.email === undefined ? { error: r.error } : { email: r.email, error: r.error };
   });
 }
 
-function recipientIds(v: XmlRpcValue | undefined): string[] {
-  const ids = v as XmlRpcValue[];
-  return ids.map((x, i) => {
-    if (typeof x === 'string') return x;
-    if (typeof x === 'number' && Number.isInteger(x)) return String(x);
-    throw invalidParams(`recipient_ids[${i}]: a string is expected, got ${wireType(x)}`);
-  });
+function recipientIds(v: RpcValue | undefined): string[] {
+  return (v as RpcValue[]).map((x) => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : fail('recipient ids are strings')));
 }
 
-function withContact(options: XmlRpcValue | undefined): boolean {
-  if (options === undefined) return false;
-  if (!isStruct(options)) throw invalidParams('options must be a struct');
-  const v = options.with_contact_data;
-  return v === true || v === 1;
+interface StatusOptions {
+  contact: boolean;
+  deleteCustomized: boolean;
 }
 
-// ---------------------------------------------------------------------------------------------- the table
+function statusOptions(v: RpcValue | undefined): StatusOptions {
+  if (v === undefined || v === null || v === '') return { contact: false, deleteCustomized: false };
+  if (!isStruct(v)) throw notAcceptable('options has to be a struct');
+  return { contact: pyBool(v.with_contact_data), deleteCustomized: pyBool(v.delete_customized_content) };
+}
 
-const P = (name: string, types: WireType | WireType[], optional = false): ParamSpec => ({
-  name,
-  types: Array.isArray(types) ? types : [types],
-  optional,
-});
+/** Status structs, with each recipient's kept message when its mailing keeps them (backup_customized_emails). */
+async function statusStructs(ctx: MethodCtx, rows: RecipientRow[], o: StatusOptions) {
+  const kept = await ctx.deps.core.recipients.customizedMessages(ctx.call, rows.map((r) => r.id), o.deleteCustomized);
+  return rows.map((r) => recipientStruct(r, { contact: o.contact, customized: kept.get(r.id) }));
+}
+
+// ---------------------------------------------------------------------------------------------------- the table
+
 const ID = P('mailing_id', 'int');
+const TEXT = ['string', 'base64'] as const;
 
-export const METHODS: Record<string, MethodDef> = {
+export const METHODS: MethodTable = {
   create_mailing: {
-    params: [P('mail_from', 'string'), P('sender_name', 'string'), P('subject', 'string'), P('html_content', 'string'), P('plain_content', 'string', true), P('charset', 'string', true)],
+    params: [P('mail_from', 'string'), P('sender_name', [...TEXT]), P('subject', [...TEXT]), P('html_content', [...TEXT]), P('plain_content', [...TEXT], true), P('charset', 'string', true)],
     returns: 'int',
-    help: 'Creates a new mailing and returns its id. plain_content is derived from html_content when empty; charset (default utf-8) applies to both.',
+    help: 'Creates a new mailing and returns its id. Texts are strings or base64 values in charset (default utf-8). An empty plain_content is made from html_content.',
     async handler({ call, deps }, [mailFrom, senderName, subject, html, plain, charset]) {
-      if (charset !== undefined && !CHARSET.test(charset as string)) throw notAcceptable('charset: not a charset name');
+      const cs = (charset as string | undefined) || 'utf-8';
+      if (!CHARSET.test(cs) || !iconv.encodingExists(cs)) throw notAcceptable(`Unknown charset '${cs.slice(0, 40)}'`);
       return await deps.core.mailings.create(call, {
-        dialect: 'cloudmailing',
-        fromEmail: mailFrom as string,
-        fromName: (senderName as string) || null,
-        subject: subject as string,
-        html: (html as string) || null,
-        text: str(plain) || null,
-        charset: str(charset) || 'utf-8',
+        dialect: DIALECT,
+        fromEmail: senderAddress(mailFrom as string),
+        fromName: textOf(senderName, cs, 'sender_name') || null,
+        subject: textOf(subject, cs, 'subject'),
+        html: textOf(html, cs, 'html_content') || null,
+        text: plain === undefined ? null : textOf(plain, cs, 'plain_content') || null,
+        charset: cs,
       });
     },
   },
   create_mailing_ext: {
-    params: [P('message', ['base64', 'string'])],
+    params: [P('rfc822_string', [...TEXT])],
     returns: 'int',
-    help: 'Creates a new mailing from a whole RFC 822 message (base64) and returns its id.',
-    handler: async ({ call, deps }, [msg]) =>
-      await deps.core.mailings.createFromMessage(call, 'cloudmailing', Buffer.isBuffer(msg) ? msg : Buffer.from(msg as string, 'utf8')),
+    help: 'Creates a new mailing from a whole RFC 822 message encoded in base64 (a string, or a base64 value holding that text), and returns its id. Mailgate also takes the message itself as a base64 value.',
+    handler: async ({ call, deps }, [payload]) => await deps.core.mailings.createFromMessage(call, DIALECT, messageOf(payload!)),
   },
   set_mailing_properties: {
     params: [ID, P('properties', 'struct')],
     returns: 'int',
     help:
-      'Changes properties of a mailing, only while FILLING_RECIPIENTS or PAUSED (else fault 403). Properties: type (REGULAR|OPENED), mail_from, sender_name, tracking_url, owner_guid, scheduled_start, scheduled_end (dateTime or \'\' to clear), scheduled_duration (minutes), dont_close_if_empty, subject, html_content, plain_content, charset (required with the three before it), read_tracking, click_tracking, backup_customized_emails, url_encoding, dkim {enabled, selector, domain, privkey}, header. Unknown property: fault 406. Returns 0.',
+      "Changes properties of a mailing, until it is FINISHED (fault 403). Properties: type (REGULAR|OPENED), mail_from, sender_name (shown_name), tracking_url, owner_guid, satellite_group, scheduled_start, scheduled_end (dateTime, ISO string, or '' to clear), scheduled_duration (the mailing's maximum duration in minutes from its actual start; 0 removes it), dont_close_if_empty, subject, html_content, plain_content, charset (required with the three before it), read_tracking, click_tracking, backup_customized_emails, testing (messages go to the built-in capture), url_encoding, dkim {enabled, selector, domain, privkey, ...}, header (a whole header block), body; Mailgate's own: spread_minutes (spread first tries over that many minutes). Unknown property: fault 406. Returns 0.",
     async handler({ call, deps }, [id, props]) {
-      await deps.core.mailings.setProperties(call, id as number, mailingPatch(props as XmlRpcStruct));
+      await deps.core.mailings.setProperties(call, id as number, mailingPatch(props as RpcStruct));
       return 0;
     },
   },
   start_mailing: {
-    params: [ID],
+    params: [ID, P('when', ['dateTime.iso8601', 'string', 'int'], true)],
     returns: 'string',
-    help: 'Starts (or resumes) a mailing; returns its new status: READY (waiting for scheduled_start) or RUNNING.',
+    help: 'Starts a mailing (FILLING_RECIPIENTS becomes READY; the manager makes it RUNNING when its scheduled_start is reached) or resumes a paused one. Returns the new status. `when` is accepted and ignored, as in the original.',
     handler: async ({ call, deps }, [id]) => MAILING_STATUS_WORDS[await deps.core.mailings.start(call, id as number)],
   },
   pause_mailing: {
     params: [ID],
     returns: 'string',
-    help: 'Pauses a mailing; returns its new status (PAUSED).',
-    handler: async ({ call, deps }, [id]) => MAILING_STATUS_WORDS[await deps.core.mailings.pause(call, id as number)],
+    help: 'Pauses a READY, RUNNING or PAUSED mailing (else fault 406); returns PAUSED.',
+    async handler({ call, deps }, [id]) {
+      try {
+        return MAILING_STATUS_WORDS[await deps.core.mailings.pause(call, id as number)];
+      } catch (e) {
+        // The original refuses to pause with 406 "not acceptable", not 403.
+        if (isDomainError(e) && e.code === 'FORBIDDEN_STATE') throw notAcceptable(`Bad mailing status. Can't pause it! (${e.message})`);
+        throw e;
+      }
+    },
   },
   delete_mailing: {
     params: [ID],
@@ -401,15 +425,15 @@ export const METHODS: Record<string, MethodDef> = {
     },
   },
   delete_all_mailings_for_domain: {
-    params: [P('domain', 'string')],
+    params: [P('domain_name', 'string')],
     returns: 'int',
     help: 'Deletes every mailing whose sender is of this domain; returns how many were removed.',
-    handler: async ({ call, deps }, [domain]) => await deps.core.mailings.deleteAllForDomain(call, domain as string),
+    handler: async ({ call, deps }, [domain]) => await deps.core.mailings.deleteAllForDomain(call, (domain as string).replace(/^%/, '')),
   },
   list_mailings: {
     params: [P('filter', ['struct', 'string'], true)],
     returns: 'array',
-    help: 'Lists mailings. Filter struct (optional): id [ints], status [FILLING_RECIPIENTS, READY, RUNNING, PAUSED, FINISHED], domain [strings], owner_guid (string or [strings]).',
+    help: 'Lists mailings, by id. Filter: a sender domain, or a struct with id [ints], status [FILLING_RECIPIENTS, READY, RUNNING, PAUSED, FINISHED], domain [strings], owner_guid (string or [strings]), satellite_group (string or [strings]).',
     handler: async ({ call, deps }, [filter]) => (await deps.core.mailings.list(call, mailingFilter(filter))).map(mailingStruct),
   },
   get_mailings_count: {
@@ -421,72 +445,47 @@ export const METHODS: Record<string, MethodDef> = {
   add_recipients: {
     params: [ID, P('recipients', 'array')],
     returns: 'array',
-    help: "Adds recipients: an array of structs, each with 'email' and optional 'tracking_id' (under 50 characters), 'attachments' [{filename, content-type, charset, data}] and any personalization field. Returns one struct per item, in order: {email, id, tracking_id} or {email, error}.",
+    help: 'Adds recipients (structs with email, optional tracking_id and attachments, any other field for personalization). Answers one {email, id, tracking_id} or {email, error} per recipient, in order.',
     handler: (ctx, args) => addRecipients(ctx, args, false),
   },
   send_test: {
     params: [ID, P('recipients', 'array')],
     returns: 'array',
-    help: 'As add_recipients, but the messages are sent at once, even before start, and are not counted in the totals.',
+    help: 'As add_recipients, but the messages go out at once whatever the mailing status; they count in its totals.',
     handler: (ctx, args) => addRecipients(ctx, args, true),
   },
   get_recipients_count: {
     params: [P('filter', 'struct', true)],
     returns: 'int',
-    help: 'Counts recipients. Filter struct (optional): status [], mailings [ids], owners [owner_guid], sender_domains [].',
-    async handler({ call, deps }, [filter]) {
-      const f = (filter ?? {}) as XmlRpcStruct;
-      checkKeys(f, ['status', 'mailings', 'owners', 'sender_domains'], 'filter');
-      return await deps.core.recipients.count(call, {
-        statuses: f.status === undefined ? undefined : recipientStatusFilter(f.status)?.core,
-        mailingIds: f.mailings === undefined ? undefined : intList(f.mailings, "filter 'mailings'"),
-        ownerGuids: f.owners === undefined ? undefined : stringList(f.owners, "filter 'owners'"),
-        senderDomains: f.sender_domains === undefined ? undefined : stringList(f.sender_domains, "filter 'sender_domains'"),
-      });
+    help: 'Counts recipients. Filter: status [..], mailings [ids], owners [owner_guids], sender_domains [domains]; the last three select mailings as a union; unknown keys are ignored.',
+    async handler(ctx, [filter]) {
+      const f = await recipientFilter(ctx, filter);
+      return await ctx.deps.core.recipients.count(ctx.call, { statuses: f.statuses?.core, mailingIds: f.mailingIds });
     },
   },
   get_recipients_status: {
     params: [P('recipient_ids', 'array'), P('options', 'struct', true)],
     returns: 'array',
-    help: 'Returns the status structs of these recipients (ids as returned by add_recipients). options: {with_contact_data}.',
-    async handler({ call, deps }, [ids, options]) {
-      const contact = withContact(options);
-      return (await deps.core.recipients.status(call, recipientIds(ids))).map((r) => recipientStruct(r, contact));
+    help: 'Returns the status structs of these recipients (by id). options: with_contact_data, with_customized_content, delete_customized_content.',
+    async handler(ctx, [ids, options]) {
+      return await statusStructs(ctx, await ctx.deps.core.recipients.status(ctx.call, recipientIds(ids)), statusOptions(options));
     },
   },
   get_recipients_status_updated_since: {
-    params: [P('cursor', 'string', true), P('filter', ['struct', 'array', 'string'], true), P('max_results', 'int', true), P('options', 'struct', true)],
+    params: [P('cursor', ['string', ...ANY_TYPE], true), P('filter', ['struct', 'array'], true), P('max_results', ['int', 'string'], true), P('options', 'struct', true)],
     returns: 'struct',
-    help: "Returns {cursor, recipients}: the recipients whose status changed since the cursor ('' at first), oldest change first, at most max_results (default and limit 1000). filter: an array of statuses, or a struct {status, mailings, owners, sender_domains}; default: every status but READY. options: {with_contact_data}.",
-    async handler({ call, deps }, [cursor, filter, max, options]) {
-      const contact = withContact(options);
-      let status: ReturnType<typeof recipientStatusFilter>;
-      let mailingIds: number[] | undefined;
-      if (Array.isArray(filter)) status = recipientStatusFilter(filter);
-      else if (isStruct(filter)) {
-        checkKeys(filter, ['status', 'mailings', 'owners', 'sender_domains'], 'filter');
-        if (filter.status !== undefined) status = recipientStatusFilter(filter.status);
-        if (filter.mailings !== undefined) mailingIds = intList(filter.mailings, "filter 'mailings'");
-        if (filter.owners !== undefined || filter.sender_domains !== undefined) {
-          const owned = await deps.core.mailings.list(call, {
-            ids: mailingIds,
-            ownerGuids: filter.owners === undefined ? undefined : stringList(filter.owners, "filter 'owners'"),
-            domains: filter.sender_domains === undefined ? undefined : stringList(filter.sender_domains, "filter 'sender_domains'"),
-          });
-          mailingIds = owned.map((m) => m.id);
-        }
-        // No mailing matches: 0 is no mailing's id, so the feed still moves its cursor and returns nothing.
-        if (mailingIds && !mailingIds.length) mailingIds = [0];
-      } else if (filter !== undefined && filter !== '') throw invalidParams('filter must be an array of statuses or a struct');
-      const page = await deps.core.recipients.feed(call, (cursor as string | undefined) ?? '', {
-        statuses: status?.core,
-        mailingIds,
-        max: max as number | undefined,
+    help: "Returns {cursor, recipients}: the recipients whose status changed since the cursor ('' at first), oldest change first, at most max_results (default and limit 1000). Filter as get_recipients_count (default status: all but READY). An unreadable cursor restarts from the beginning.",
+    async handler(ctx, [cursor, filter, max, options]) {
+      const f = await recipientFilter(ctx, filter);
+      const page = await ctx.deps.core.recipients.feed(ctx.call, typeof cursor === 'string' ? cursor : '', {
+        statuses: f.statuses?.core,
+        mailingIds: f.mailingIds,
+        max: max === undefined ? undefined : (pyInt(max) ?? fail("'max_results' has to be an integer")),
       });
       // A filter naming READY/WARNING keeps those rows even while leased; one naming only IN PROGRESS keeps leased rows.
-      const keep = (r: RecipientRow) =>
-        !status || status.wire.has(RECIPIENT_STATUS_WORDS[r.status]) || (status.wire.has(IN_PROGRESS) && recipientStatusWord(r) === IN_PROGRESS);
-      return { cursor: page.cursor, recipients: page.recipients.filter(keep).map((r) => recipientStruct(r, contact)) };
+      const wanted = f.statuses?.wire;
+      const keep = (r: RecipientRow) => !wanted || wanted.has(RECIPIENT_STATUS_WORDS[r.status]) || (wanted.has(IN_PROGRESS) && recipientStatusWord(r) === IN_PROGRESS);
+      return { cursor: page.cursor, recipients: await statusStructs(ctx, page.recipients.filter(keep), statusOptions(options)) };
     },
   },
   reset_recipients_status: {
@@ -501,84 +500,53 @@ export const METHODS: Record<string, MethodDef> = {
   get_hourly_statistics: {
     params: [P('filter', 'struct')],
     returns: 'array',
-    help: 'Returns one struct per hour {date, epoch_hour, sent, failed, tries}. filter: {from_date (dateTime, required), to_date (dateTime, optional)}.',
+    help: 'Returns one struct {date, epoch_hour, sent, failed, tries} per hour from from_date (required) to to_date (inclusive; default from_date + 999 hours, never past now), zero-filled, at most 1000.',
     async handler({ call, deps }, [filter]) {
-      const f = filter as XmlRpcStruct;
-      checkKeys(f, ['from_date', 'to_date', 'senders'], 'filter');
-      if (f.from_date === undefined) throw notAcceptable("filter 'from_date' is required");
-      const from = dateOrClear(f.from_date, 'from_date') ?? fail406("filter 'from_date' is required");
-      const to = f.to_date === undefined ? null : dateOrClear(f.to_date, 'to_date');
+      const f = filter as RpcStruct;
+      const from = f.from_date instanceof Date || typeof f.from_date === 'string' ? dateOrClear(f.from_date, 'from_date') : null;
+      if (!from) throw notAcceptable("Filter 'from_date' has to be a dateTime.iso8601.");
+      const to = dateOrClear(f.to_date, 'to_date');
       return (await deps.core.mailings.hourlyStatistics(call, from, to)).map(hourlyStatStruct);
     },
   },
-};
-
-// --------------------------------------------------------------------------------------------- introspection
-
-const MAX_MULTICALL = 1000;
-
-function signatures(def: MethodDef): string[][] {
-  const required = def.params.filter((p) => !p.optional).length;
-  const out: string[][] = [];
-  for (let n = required; n <= def.params.length; n++) out.push([def.returns, ...def.params.slice(0, n).map((p) => p.types[0]!)]);
-  return out;
-}
-
-function lookup(name: XmlRpcValue | undefined): MethodDef {
-  const def = typeof name === 'string' && Object.prototype.hasOwnProperty.call(ALL, name) ? ALL[name] : undefined;
-  if (!def) throw new Fault(FAULT.UNKNOWN_METHOD, `method ${JSON.stringify(String(name).slice(0, 100))} is not supported`);
-  return def;
-}
-
-const SYSTEM: Record<string, MethodDef> = {
-  'system.listMethods': {
+  mailing_manager_force_check: {
     params: [],
-    returns: 'array',
-    help: 'Lists the methods this server offers.',
-    handler: async () => Object.keys(ALL).sort(),
-  },
-  'system.methodHelp': {
-    params: [P('method_name', 'string')],
-    returns: 'string',
-    help: 'Returns the documentation of a method.',
-    handler: async (_ctx, [name]) => lookup(name).help,
-  },
-  'system.methodSignature': {
-    params: [P('method_name', 'string')],
-    returns: 'array',
-    help: 'Returns the signatures of a method: arrays of [return type, parameter types...].',
-    handler: async (_ctx, [name]) => signatures(lookup(name)),
-  },
-  'system.multicall': {
-    params: [P('calls', 'array')],
-    returns: 'array',
-    help: 'Runs several calls, each {methodName, params}, in order. Returns per call a one-element array with its result, or a {faultCode, faultString} struct. No nested system.multicall.',
-    async handler(ctx, [calls]) {
-      const list = calls as XmlRpcValue[];
-      if (list.length > MAX_MULTICALL) throw invalidParams(`system.multicall: at most ${MAX_MULTICALL} calls`);
-      const out: unknown[] = [];
-      for (const c of list) {
-        try {
-          if (!isStruct(c) || typeof c.methodName !== 'string') throw invalidParams('system.multicall: each call must be a struct {methodName, params}');
-          if (c.methodName === 'system.multicall') throw invalidParams('system.multicall: nested multicall is not allowed');
-          const params = c.params === undefined ? [] : c.params;
-          if (!Array.isArray(params)) throw invalidParams('system.multicall: params must be an array');
-          out.push([await invoke(ctx, c.methodName, params)]);
-        } catch (e) {
-          const f = toFault(e);
-          if (f.internal) ctx.deps.logger.error({ err: e, requestId: ctx.call.requestId, method: String((c as XmlRpcStruct)?.methodName).slice(0, 100) }, 'cloudmailing: internal error in multicall');
-          out.push({ faultCode: f.faultCode, faultString: f.faultString });
-        }
-      }
-      return out;
+    returns: 'int',
+    help: "Runs the mailing manager's checks now (due starts, deadlines, mailings left with nothing to send, dead workers' leases). Returns 0.",
+    async handler({ call, deps }) {
+      await deps.core.mailings.forceCheck(call);
+      return 0;
     },
   },
+  update_statistics: {
+    params: [],
+    returns: 'int',
+    help: 'Deprecated in the original: statistics are live. Returns 0.',
+    handler: async () => 0,
+  },
+  cloud_get_satellites_count: {
+    params: [],
+    returns: 'int',
+    help: 'The number of send workers seen alive.',
+    handler: async ({ deps }) => (await deps.core.mailings.satellites()).length,
+  },
+  cloud_list_satellites: {
+    params: [],
+    returns: 'array',
+    help: 'The send workers seen alive: {id, serial, enabled, paired, date_paired, version}.',
+    handler: async ({ deps }) => (await deps.core.mailings.satellites()).map(satelliteStruct),
+  },
 };
 
-const ALL: Record<string, MethodDef> = { ...METHODS, ...SYSTEM };
+const BASE64_TEXT = /^[A-Za-z0-9+/\s]+={0,2}\s*$/;
 
-/** Check the params against the table and run the method. Throws Fault, DomainError or anything unexpected. */
-export async function invoke(ctx: MethodCtx, methodName: string, params: XmlRpcValue[]): Promise<unknown> {
-  const def = lookup(methodName);
-  return await def.handler(ctx, checkArgs(methodName, def, params));
+/**
+ * create_mailing_ext's payload: base64 text of the message, as a string or as a base64 value holding that
+ * text (Python 3's `base64.b64encode(message_bytes)` arrives so, encoded twice). A base64 value that holds
+ * the message itself is a Mailgate extension.
+ */
+export function messageOf(payload: RpcValue): Buffer {
+  const bytes = Buffer.isBuffer(payload) ? payload : typeof payload === 'string' ? Buffer.from(payload, 'latin1') : fail(`'rfc822_string' must be a string, got ${wireType(payload)}`);
+  const text = bytes.toString('latin1');
+  return BASE64_TEXT.test(text) ? Buffer.from(text, 'base64') : bytes;
 }

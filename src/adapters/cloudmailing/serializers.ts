@@ -1,8 +1,10 @@
 /**
- * Core views to CloudMailing wire structs. The only place where CloudMailing's status words are spelled.
- * Null fields are returned as undefined and left out by the codec (XML-RPC has no null without allow_none).
+ * Core views to CloudMailing wire structs: the only place where CloudMailing's status words are spelled.
+ * Fields the original server leaves out when null are returned as undefined (the codec leaves them out:
+ * XML-RPC has no null without allow_none).
  */
-import type { MailingView } from '../../core/mailings/service.js';
+import { emailDomain } from '../../core/email.js';
+import type { MailingView, Satellite } from '../../core/mailings/service.js';
 import type { RecipientRow } from '../../core/recipients/service.js';
 import type { MailingStatus, RecipientStatus } from '../../core/statuses.js';
 
@@ -49,21 +51,28 @@ export function recipientStatusWord(r: Pick<RecipientRow, 'status' | 'in_progres
   return RECIPIENT_STATUS_WORDS[r.status];
 }
 
+/** Every field of the original's mailing serializer, plus testing and backup_customized_emails. */
 export function mailingStruct(m: MailingView) {
   return {
     id: m.id,
     domain_name: m.domainName,
+    satellite_group: m.satelliteGroup ?? undefined,
+    owner_guid: m.ownerGuid ?? undefined,
     mail_from: m.fromEmail,
     sender_name: m.fromName ?? undefined,
     subject: m.subject,
     status: MAILING_STATUS_WORDS[m.status],
     type: m.type.toUpperCase(),
     tracking_url: m.trackingUrl ?? undefined,
-    owner_guid: m.ownerGuid ?? undefined,
+    dkim: m.dkim ?? undefined,
+    header: m.header ?? undefined,
+    dont_close_if_empty: m.dontCloseIfEmpty,
     submit_time: m.submitTime,
     scheduled_start: m.scheduledStart ?? undefined,
     scheduled_end: m.scheduledEnd ?? undefined,
-    scheduled_duration: m.scheduledDuration,
+    // The original stores "no limit" as None, which its serializer leaves out.
+    scheduled_duration: m.maxDurationMinutes || undefined,
+    spread_minutes: m.spreadMinutes || undefined,
     start_time: m.startTime ?? undefined,
     end_time: m.endTime ?? undefined,
     total_recipient: m.totals.recipients,
@@ -73,14 +82,27 @@ export function mailingStruct(m: MailingView) {
     total_softbounce: m.totals.softbounce,
     read_tracking: m.readTracking,
     click_tracking: m.clickTracking,
+    url_encoding: m.urlEncoding ?? undefined,
+    testing: m.testing,
+    backup_customized_emails: m.backupCustomizedEmails,
   };
 }
 
-export function recipientStruct(r: RecipientRow, withContact: boolean) {
+/** A kept message as text: UTF-8 when it is, else Latin-1 (XML-RPC strings must be Unicode). */
+function messageText(raw: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    return raw.toString('latin1');
+  }
+}
+
+export function recipientStruct(r: RecipientRow, opts: { contact: boolean; customized?: Buffer | undefined }) {
   return {
     id: r.tracking_id,
     email: r.email,
     mailing_id: r.mailing_id,
+    domain_name: emailDomain(r.email),
     status: recipientStatusWord(r),
     reply_code: r.reply_code ?? undefined,
     reply_enhanced_code: r.reply_enhanced_code ?? undefined,
@@ -90,10 +112,24 @@ export function recipientStruct(r: RecipientRow, withContact: boolean) {
     next_try: r.next_try ?? undefined,
     try_count: r.try_count,
     in_progress: r.in_progress,
-    contact: withContact ? { ...r.fields, email: r.email } : undefined,
+    cloud_client: r.sent_by ?? undefined,
+    contact: opts.contact ? { ...r.fields, email: r.email } : undefined,
+    customized_content: opts.customized ? messageText(opts.customized) : undefined,
   };
 }
 
 export function hourlyStatStruct(h: { hour: Date; sent: number; failed: number; tries: number }) {
   return { date: h.hour, epoch_hour: Math.floor(h.hour.getTime() / 3_600_000), sent: h.sent, failed: h.failed, tries: h.tries };
+}
+
+/** A send worker as the original listed a satellite. */
+export function satelliteStruct(s: Satellite) {
+  return {
+    id: s.number,
+    serial: s.id,
+    enabled: true,
+    paired: true,
+    date_paired: s.startedAt,
+    version: s.version ?? undefined,
+  };
 }

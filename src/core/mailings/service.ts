@@ -1,26 +1,38 @@
 /**
- * Mailings: creation, properties, the start / pause / delete life cycle, listings with totals.
+ * Mailings: creation, properties, the start / pause / delete life cycle of their send, listings with totals,
+ * the mailing manager's checks and the live send workers.
+ *
+ * Every mailing keeps one whole message (see message.ts): composed once from the fields of `create`, or the
+ * client's own (`createFromMessage`), then edited in place by properties. Errors carry neutral messages and
+ * the core name of the field at fault; each dialect spells the field its own way.
  */
 import { convert as htmlToText } from 'html-to-text';
-import { simpleParser } from 'mailparser';
 import type { CallContext } from '../context.js';
-import { badRequest, forbiddenState, invalid, notFound } from '../errors.js';
-import {
-  EDITABLE_MAILING_STATUSES,
-  PAUSABLE_MAILING_STATUSES,
-  STARTABLE_MAILING_STATUSES,
-  type MailingStatus,
-} from '../statuses.js';
+import { isValidEmail } from '../email.js';
+import { forbiddenState, invalid, notFound } from '../errors.js';
+import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
-import type { MailingColumn, MailingFilter, MailingRow, MailingTotals, VariantColumn } from '../../db/mailings.js';
+import type {
+  DkimSettings,
+  MailingColumn,
+  MailingFilter,
+  MailingRow,
+  MailingTotals,
+  SendColumn,
+  VariantColumn,
+} from '../../db/mailings.js';
+import { PAUSABLE, canEdit, statusAfterStart } from './lifecycle.js';
+import type { MessageCodec } from './message.js';
 
-export type { MailingFilter, MailingTotals };
+export type { DkimSettings, MailingFilter, MailingTotals };
 
 export interface MailingDeps {
   store: Store;
+  messages: MessageCodec;
   /** Parallel job lanes per send. */
   sendLanes: number;
-  now?: () => Date;
+  /** A worker silent this long is dead (the manager's sweep, the satellites list). */
+  workerStaleSeconds: number;
 }
 
 export interface NewMailingInput {
@@ -43,9 +55,13 @@ export interface MailingPatch {
   replytoEmail?: string | null;
   trackingUrl?: string | null;
   ownerGuid?: string | null;
+  satelliteGroup?: string | null;
   scheduledStart?: Date | null;
   scheduledEnd?: Date | null;
-  scheduledDuration?: number;
+  /** The deadline: minutes from the actual start; 0 removes it. */
+  maxDurationMinutes?: number;
+  /** Mailgate's own pacing: first tries spread evenly over these minutes; 0 = as fast as possible. */
+  spreadMinutes?: number;
   dontCloseIfEmpty?: boolean;
   subject?: string;
   html?: string | null;
@@ -54,9 +70,14 @@ export interface MailingPatch {
   readTracking?: boolean;
   clickTracking?: boolean;
   backupCustomizedEmails?: boolean;
+  /** Send to the built-in capture, never to a relay. */
+  testing?: boolean;
   urlEncoding?: string | null;
-  dkim?: { enabled?: boolean; selector?: string; domain?: string; privkey?: string } | null;
-  headers?: Record<string, string>;
+  dkim?: DkimSettings | null;
+  /** A whole header block replacing the message's headers. */
+  headerBlock?: string | Buffer;
+  /** A whole body replacing the message's body. */
+  body?: string | Buffer;
 }
 
 export interface MailingView {
@@ -70,30 +91,42 @@ export interface MailingView {
   subject: string;
   trackingUrl: string | null;
   ownerGuid: string | null;
+  satelliteGroup: string | null;
   submitTime: Date;
   scheduledStart: Date | null;
   scheduledEnd: Date | null;
-  scheduledDuration: number;
+  maxDurationMinutes: number;
+  spreadMinutes: number;
+  dontCloseIfEmpty: boolean;
   startTime: Date | null;
   endTime: Date | null;
   readTracking: boolean;
   clickTracking: boolean;
+  backupCustomizedEmails: boolean;
+  testing: boolean;
+  urlEncoding: string | null;
+  /** DKIM settings without the private key (never echoed). */
+  dkim: Omit<DkimSettings, 'privkey'> | null;
+  /** The stored message's header block. */
+  header: Buffer | null;
   totals: { recipients: number; sent: number; pending: number; error: number; softbounce: number };
 }
 
-const LOOSE_ADDRESS = /^[^\s@<>()",;\\]+@[^\s@<>()",;\\]+$/;
-
-/**
- * A sender address is checked loosely: the seed's own example is `my-mailing@%example.org`. It must be one
- * address without spaces or separators; the domain is what is after the last '@', lower-cased, '%' dropped.
- */
-export function senderDomain(fromEmail: string): string {
-  return fromEmail.slice(fromEmail.lastIndexOf('@') + 1).replace(/^%/, '').toLowerCase();
+export interface Satellite {
+  number: number;
+  id: string;
+  version: string | null;
+  startedAt: Date;
+  seenAt: Date;
 }
+
+/** The domain of a sender address, lower-cased: what domain filters match. */
+export function senderDomain(fromEmail: string): string {
+  return fromEmail.slice(fromEmail.lastIndexOf('@') + 1).toLowerCase();
+}
+
 function checkSender(fromEmail: unknown, field: string): string {
-  if (typeof fromEmail !== 'string' || fromEmail.length > 254 || !LOOSE_ADDRESS.test(fromEmail)) {
-    throw invalid(`${field}: not an e-mail address: ${JSON.stringify(fromEmail)}`, field);
-  }
+  if (!isValidEmail(fromEmail)) throw invalid(`not an e-mail address: ${JSON.stringify(fromEmail)}`, field);
   return fromEmail;
 }
 
@@ -101,9 +134,17 @@ export function deriveText(html: string): string {
   return htmlToText(html, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
 }
 
+/** Statistics answer at most this many hours per call. */
+export const MAX_STAT_HOURS = 1000;
+
 function view(row: MailingRow, t: MailingTotals): MailingView {
   const pending = t.ready + t.warning;
   const error = t.error + t.timeout + t.general_error;
+  let dkim: MailingView['dkim'] = null;
+  if (row.dkim) {
+    const { privkey: _secret, ...rest } = row.dkim;
+    dkim = rest;
+  }
   return {
     id: row.id,
     name: row.name,
@@ -115,21 +156,30 @@ function view(row: MailingRow, t: MailingTotals): MailingView {
     subject: row.subject,
     trackingUrl: row.tracking_url,
     ownerGuid: row.owner_guid,
+    satelliteGroup: row.satellite_group,
     submitTime: row.submit_time,
     scheduledStart: row.scheduled_start,
     scheduledEnd: row.scheduled_end,
-    scheduledDuration: row.scheduled_duration,
-    startTime: row.start_time,
-    endTime: row.end_time,
+    maxDurationMinutes: row.max_duration_minutes,
+    spreadMinutes: row.spread_minutes,
+    dontCloseIfEmpty: row.dont_close_if_empty,
+    startTime: row.started_at,
+    endTime: row.finished_at,
     readTracking: row.read_tracking,
     clickTracking: row.click_tracking,
+    backupCustomizedEmails: row.backup_customized_emails,
+    testing: row.testing,
+    urlEncoding: row.url_encoding,
+    dkim,
+    header: row.header,
     totals: { recipients: pending + t.finished + error, sent: t.finished, pending, error, softbounce: t.warning },
   };
 }
 
+const MAX_MINUTES = 525_600;
+
 export function mailingsService(deps: MailingDeps) {
-  const { store } = deps;
-  const now = deps.now ?? (() => new Date());
+  const { store, messages } = deps;
 
   async function mustGet(ctx: CallContext, id: number, tx: Pick<Store, 'mailings'> = store, lock: '' | 'FOR UPDATE' = '') {
     const row = await tx.mailings.get(ctx.accountId, id, lock);
@@ -137,131 +187,173 @@ export function mailingsService(deps: MailingDeps) {
     return row;
   }
 
+  /** The stored message after the patch's content edits (null when the patch changes no content). */
+  async function editedMessage(raw: Buffer | null, row: MailingRow, patch: MailingPatch): Promise<Buffer | null> {
+    const touches = ['fromEmail', 'fromName', 'replytoEmail', 'subject', 'html', 'text', 'headerBlock', 'body'].some((k) => patch[k as keyof MailingPatch] !== undefined);
+    if (!touches) return null;
+    let m =
+      raw ??
+      (await messages.compose({ fromEmail: row.from_email, fromName: row.from_name, subject: row.subject, html: row.html, text: row.text }));
+    if (patch.headerBlock !== undefined) m = messages.replaceHeaderBlock(m, patch.headerBlock);
+    if (patch.body !== undefined) m = messages.replaceBody(m, patch.body);
+    if (patch.fromEmail !== undefined || patch.fromName !== undefined) {
+      const name = patch.fromName !== undefined ? patch.fromName : row.from_name;
+      const address = patch.fromEmail ?? row.from_email;
+      m = messages.setFrom(m, name, address);
+    }
+    if (patch.replytoEmail !== undefined) m = messages.setHeader(m, 'Reply-To', patch.replytoEmail);
+    if (patch.subject !== undefined) m = messages.setHeader(m, 'Subject', patch.subject);
+    if (patch.html !== undefined || patch.text !== undefined) m = await messages.replaceTextBodies(m, { html: patch.html, text: patch.text });
+    return m;
+  }
+
   return {
     async create(ctx: CallContext, input: NewMailingInput): Promise<number> {
-      const fromEmail = checkSender(input.fromEmail, 'mail_from');
+      const fromEmail = checkSender(input.fromEmail, 'fromEmail');
       const html = input.html || null;
       const text = input.text || (html ? deriveText(html) : null);
+      const fromName = input.fromName || null;
+      const raw = await messages.compose({ fromEmail, fromName, subject: input.subject, html, text });
       const { id } = await store.mailings.insert(ctx.accountId, {
         dialect: input.dialect,
         name: input.name ?? null,
         domainName: senderDomain(fromEmail),
         fromEmail,
-        fromName: input.fromName ?? null,
+        fromName,
         replytoEmail: input.replytoEmail ?? null,
         subject: input.subject,
         html,
         text,
         charset: input.charset || 'utf-8',
-        rawMessage: null,
+        rawMessage: raw,
       });
       return id;
     },
 
-    /** A mailing from a whole RFC 822 message (CloudMailing's create_mailing_ext). */
-    async createFromMessage(ctx: CallContext, dialect: string, raw: Buffer): Promise<number> {
-      if (!raw.length) throw invalid('the message is empty', 'message');
-      const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
-      const from = parsed.from?.value[0];
-      if (!from?.address) throw invalid('the message has no From address', 'message');
-      const fromEmail = checkSender(from.address, 'From');
+    /** A mailing from a whole RFC 822 message, kept as it is (line ends made CRLF). */
+    async createFromMessage(ctx: CallContext, dialect: string, message: Buffer): Promise<number> {
+      if (!message.length) throw invalid('the message is empty', 'message');
+      const raw = messages.normalize(message);
+      const summary = await messages.summarize(raw);
+      if (!summary.fromEmail) throw invalid('the message has no From address', 'message');
+      const fromEmail = checkSender(summary.fromEmail, 'message');
       const { id } = await store.mailings.insert(ctx.accountId, {
         dialect,
         name: null,
         domainName: senderDomain(fromEmail),
         fromEmail,
-        fromName: from.name || null,
+        fromName: summary.fromName,
         replytoEmail: null,
-        subject: parsed.subject ?? '',
-        html: typeof parsed.html === 'string' ? parsed.html : null,
-        text: parsed.text ?? null,
+        subject: summary.subject,
+        html: summary.html,
+        text: summary.text,
         charset: 'utf-8',
         rawMessage: raw,
       });
       return id;
     },
 
+    /**
+     * Any time before the send is FINISHED. A running send's job sees the change at its next claim, so new
+     * content reaches every recipient not sent yet.
+     */
     async setProperties(ctx: CallContext, id: number, patch: MailingPatch): Promise<void> {
       await store.transaction(async (tx) => {
         const row = await mustGet(ctx, id, tx, 'FOR UPDATE');
-        if (!EDITABLE_MAILING_STATUSES.includes(row.status)) {
-          throw forbiddenState(`mailing ${id} is ${row.status}: properties can only change before start or while paused`);
-        }
+        if (!canEdit(row.status)) throw forbiddenState(`mailing ${id} is finished: its properties can no longer change`);
         const m: Partial<Record<MailingColumn, unknown>> = {};
         const v: Partial<Record<VariantColumn, unknown>> = {};
+        const s: Partial<Record<SendColumn, unknown>> = {};
         if (patch.type !== undefined) m.type = patch.type;
         if (patch.trackingUrl !== undefined) m.tracking_url = patch.trackingUrl;
         if (patch.ownerGuid !== undefined) {
-          if (patch.ownerGuid !== null && patch.ownerGuid.length > 50) throw invalid('owner_guid: at most 50 characters', 'owner_guid');
+          if (patch.ownerGuid !== null && patch.ownerGuid.length > 50) throw invalid('at most 50 characters', 'ownerGuid');
           m.owner_guid = patch.ownerGuid;
         }
-        if (patch.scheduledStart !== undefined) m.scheduled_start = patch.scheduledStart;
-        if (patch.scheduledEnd !== undefined) m.scheduled_end = patch.scheduledEnd;
-        if (patch.scheduledDuration !== undefined) {
-          if (!Number.isInteger(patch.scheduledDuration) || patch.scheduledDuration < 0 || patch.scheduledDuration > 525_600) {
-            throw invalid('scheduled_duration: minutes, 0 to 525600', 'scheduled_duration');
-          }
-          m.scheduled_duration = patch.scheduledDuration;
-        }
-        if (patch.dontCloseIfEmpty !== undefined) m.dont_close_if_empty = patch.dontCloseIfEmpty;
+        if (patch.satelliteGroup !== undefined) m.satellite_group = patch.satelliteGroup;
         if (patch.readTracking !== undefined) m.read_tracking = patch.readTracking;
         if (patch.clickTracking !== undefined) m.click_tracking = patch.clickTracking;
         if (patch.backupCustomizedEmails !== undefined) m.backup_customized_emails = patch.backupCustomizedEmails;
+        if (patch.testing !== undefined) m.testing = patch.testing;
         if (patch.urlEncoding !== undefined) m.url_encoding = patch.urlEncoding;
         if (patch.dkim !== undefined) m.dkim = patch.dkim;
-        if (patch.headers !== undefined) m.headers = patch.headers;
+        if (patch.scheduledStart !== undefined) s.scheduled_start = patch.scheduledStart;
+        if (patch.scheduledEnd !== undefined) s.scheduled_end = patch.scheduledEnd;
+        for (const [key, column] of [
+          ['maxDurationMinutes', 'max_duration_minutes'],
+          ['spreadMinutes', 'spread_minutes'],
+        ] as const) {
+          const minutes = patch[key];
+          if (minutes === undefined) continue;
+          if (!Number.isInteger(minutes) || minutes < 0 || minutes > MAX_MINUTES) throw invalid(`minutes, 0 to ${MAX_MINUTES}`, key);
+          s[column] = minutes;
+        }
+        if (patch.dontCloseIfEmpty !== undefined) s.dont_close_if_empty = patch.dontCloseIfEmpty;
         if (patch.fromEmail !== undefined) {
-          v.from_email = checkSender(patch.fromEmail, 'mail_from');
+          v.from_email = checkSender(patch.fromEmail, 'fromEmail');
           m.domain_name = senderDomain(patch.fromEmail);
         }
         if (patch.fromName !== undefined) v.from_name = patch.fromName;
-        if (patch.replytoEmail !== undefined) v.replyto_email = patch.replytoEmail;
+        if (patch.replytoEmail !== undefined) v.replyto_email = patch.replytoEmail === null ? null : checkSender(patch.replytoEmail, 'replytoEmail');
         if (patch.subject !== undefined) v.subject = patch.subject;
         if (patch.html !== undefined) v.html = patch.html;
         if (patch.text !== undefined) v.text = patch.text;
         if (patch.charset !== undefined) v.charset = patch.charset;
-        if (patch.html && patch.text === undefined && !row.text) v.text = deriveText(patch.html);
         const start = patch.scheduledStart !== undefined ? patch.scheduledStart : row.scheduled_start;
         const end = patch.scheduledEnd !== undefined ? patch.scheduledEnd : row.scheduled_end;
-        if (start && end && end <= start) throw invalid('scheduled_end must be after scheduled_start', 'scheduled_end');
-        await tx.mailings.update(ctx.accountId, id, m, v);
+        if (start && end && end <= start) throw invalid('must be after the scheduled start', 'scheduledEnd');
+        const raw = await editedMessage(await tx.mailings.rawMessage(ctx.accountId, id), row, patch);
+        if (raw) {
+          v.raw_message = raw;
+          if (patch.headerBlock !== undefined || patch.body !== undefined) {
+            // What listings show follows the new message.
+            const summary = await messages.summarize(raw);
+            v.subject = summary.subject;
+            v.html = summary.html;
+            v.text = summary.text;
+          }
+        }
+        await tx.mailings.update(ctx.accountId, id, { mailing: m, variant: v, send: s });
+        // The running job picks the change up; a send held open by dont_close_if_empty may now finish.
+        if (row.status === 'running') await tx.jobs.enqueueSend(row.send_id, null, deps.sendLanes);
       });
     },
 
-    /** READY when its scheduled start is ahead, else RUNNING; the send job is committed with the status. */
+    /**
+     * FILLING -> READY (the send job makes it RUNNING when its scheduled start is reached); PAUSED -> RUNNING
+     * when it had started, else READY. The send job is committed with the status.
+     */
     async start(ctx: CallContext, id: number): Promise<MailingStatus> {
       return await store.transaction(async (tx) => {
         const row = await mustGet(ctx, id, tx, 'FOR UPDATE');
-        if (row.status === 'ready' || row.status === 'running') return row.status;
-        if (!STARTABLE_MAILING_STATUSES.includes(row.status)) throw forbiddenState(`mailing ${id} is ${row.status}: it cannot be started`);
-        const t = now();
-        if (row.scheduled_end && row.scheduled_end <= t) throw forbiddenState(`mailing ${id}: its scheduled_end has passed`);
-        const waiting = row.scheduled_start !== null && row.scheduled_start > t;
-        const status: MailingStatus = waiting ? 'ready' : 'running';
-        await tx.mailings.setStatus(ctx.accountId, id, status);
-        await tx.jobs.enqueueSend(row.send_id, waiting ? row.scheduled_start : null, deps.sendLanes);
-        return status;
+        const next = statusAfterStart(row);
+        if (!next) throw forbiddenState(`mailing ${id} is ${row.status}: it cannot be started`);
+        if (next === row.status) return row.status;
+        await tx.mailings.setSendStatus(row.send_id, next);
+        const due = next === 'ready' && row.scheduled_start && row.scheduled_start > new Date() ? row.scheduled_start : null;
+        await tx.jobs.enqueueSend(row.send_id, due, deps.sendLanes);
+        return next;
       });
     },
 
     async pause(ctx: CallContext, id: number): Promise<MailingStatus> {
       return await store.transaction(async (tx) => {
         const row = await mustGet(ctx, id, tx, 'FOR UPDATE');
-        if (!PAUSABLE_MAILING_STATUSES.includes(row.status)) throw forbiddenState(`mailing ${id} is ${row.status}: it cannot be paused`);
-        await tx.mailings.setStatus(ctx.accountId, id, 'paused');
+        if (!PAUSABLE.includes(row.status)) throw forbiddenState(`mailing ${id} is ${row.status}: it cannot be paused`);
+        await tx.mailings.setSendStatus(row.send_id, 'paused');
         return 'paused' as const;
       });
     },
 
-    /** Deleting stops sending: the send jobs find no mailing and end; recipients go with it. */
+    /** Deleting stops sending: the send jobs find no send and end; recipients go with it. */
     async delete(ctx: CallContext, id: number): Promise<void> {
       const n = await store.mailings.delete(ctx.accountId, [id]);
       if (!n) throw notFound('mailing', id);
     },
 
     async deleteAllForDomain(ctx: CallContext, domain: string): Promise<number> {
-      if (!domain) throw invalid('domain is empty', 'domain');
-      const ids = await store.mailings.idsForDomain(ctx.accountId, domain.replace(/^%/, ''));
+      if (!domain) throw invalid('empty', 'domain');
+      const ids = await store.mailings.ids(ctx.accountId, { domains: [domain] });
       return ids.length ? await store.mailings.delete(ctx.accountId, ids) : 0;
     },
 
@@ -279,9 +371,31 @@ export function mailingsService(deps: MailingDeps) {
 
     count: (ctx: CallContext, filter: MailingFilter) => store.mailings.count(ctx.accountId, filter),
 
+    ids: (ctx: CallContext, filter: MailingFilter) => store.mailings.ids(ctx.accountId, filter),
+
+    /**
+     * One entry per hour from `from` to `to` (inclusive; default from + 999 hours), never past the current
+     * hour, zero-filled, at most MAX_STAT_HOURS.
+     */
     async hourlyStatistics(ctx: CallContext, from: Date, to: Date | null) {
-      if (to && to < from) throw badRequest('to_date is before from_date');
-      return await store.mailings.hourlyStatistics(ctx.accountId, from, to);
+      const last = new Date(Math.min((to ?? new Date(from.getTime() + (MAX_STAT_HOURS - 1) * 3_600_000)).getTime(), Date.now()));
+      if (last < from) return [];
+      return await store.mailings.hourlyStatistics(ctx.accountId, from, last, MAX_STAT_HOURS);
+    },
+
+    /**
+     * The mailing manager's checks, now, for the caller's account: deadlines passed, due starts, regular
+     * sends with nothing left; and the work of dead workers returned to the queue.
+     */
+    async forceCheck(ctx: CallContext) {
+      await store.workers.sweep(deps.workerStaleSeconds);
+      return await store.manager.check(ctx.accountId);
+    },
+
+    /** The send workers seen alive. */
+    async satellites(): Promise<Satellite[]> {
+      const rows = await store.workers.alive(deps.workerStaleSeconds);
+      return rows.map((w) => ({ number: w.number, id: w.id, version: w.version, startedAt: w.started_at, seenAt: w.seen_at }));
     },
   };
 }

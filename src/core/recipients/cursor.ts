@@ -3,7 +3,6 @@
  * every node and every restart accepts them), carrying a feed position `(xid, seq)`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { invalid } from '../errors.js';
 import type { FeedPosition } from '../../db/recipients.js';
 
 export const FEED_START: FeedPosition = { xid: '0', seq: 0 };
@@ -15,8 +14,8 @@ export function cursorCodec(secret: Buffer) {
       const body = `${p.xid}.${p.seq}`;
       return `${body}.${sign(body)}`;
     },
-    /** '' is the start of the feed; anything unsigned or altered is refused. */
-    decode(cursor: string): FeedPosition {
+    /** '' is the start of the feed; anything unsigned or altered is null (not ours to trust). */
+    decode(cursor: string): FeedPosition | null {
       if (cursor === '') return FEED_START;
       const m = /^(\d{1,20})\.(\d{1,19})\.([A-Za-z0-9_-]{16})$/.exec(cursor);
       if (m) {
@@ -25,7 +24,7 @@ export function cursorCodec(secret: Buffer) {
         const got = Buffer.from(m[3]!);
         if (want.length === got.length && timingSafeEqual(want, got)) return { xid: m[1]!, seq: Number(m[2]) };
       }
-      throw invalid('invalid cursor', 'cursor');
+      return null;
     },
   };
 }

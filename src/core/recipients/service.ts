@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { CallContext } from '../context.js';
 import { isValidEmail } from '../email.js';
-import { badRequest, invalid, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { NewRecipient, RecipientFilter, RecipientRow } from '../../db/recipients.js';
-import { cursorCodec } from './cursor.js';
+import { FEED_START, cursorCodec } from './cursor.js';
 
 export type { RecipientFilter, RecipientRow };
 
@@ -22,7 +22,7 @@ export interface RecipientsDeps {
 export interface RecipientInput {
   email: unknown;
   trackingId?: unknown;
-  attachments?: unknown;
+  attachments?: Attachment[] | null | undefined;
   /** Personalization fields (everything but email, tracking id, attachments). */
   fields: Record<string, unknown>;
 }
@@ -30,30 +30,26 @@ export interface RecipientInput {
 export type AddResult = { email: unknown; id: string } | { email: unknown; error: string };
 
 export interface Attachment {
-  filename: string;
+  filename?: string | undefined;
   contentType: string;
-  charset?: string;
+  charset?: string | undefined;
   /** base64 */
   data: string;
 }
 
 export const FEED_MAX = 1000;
 const FEED_DEFAULT_STATUSES = RECIPIENT_STATUSES.filter((s) => s !== 'ready');
+const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+$/;
+const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-function checkAttachments(a: unknown): Attachment[] | string {
-  if (!Array.isArray(a)) return 'attachments: must be an array';
-  const out: Attachment[] = [];
+/** A neutral reason an attachment is refused, or null. */
+function attachmentProblem(a: Attachment[]): string | null {
   for (const [i, x] of a.entries()) {
-    if (typeof x !== 'object' || x === null) return `attachments[${i}]: must be a struct`;
-    const o = x as Record<string, unknown>;
-    if (typeof o.filename !== 'string' || !o.filename || /[\\/\0]/.test(o.filename)) return `attachments[${i}].filename: a plain file name is required`;
-    const ct = o['content-type'] ?? o.contentType;
-    if (typeof ct !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(ct)) return `attachments[${i}].content-type: a MIME type is required`;
-    const data = Buffer.isBuffer(o.data) ? o.data.toString('base64') : o.data;
-    if (typeof data !== 'string' || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(data)) return `attachments[${i}].data: base64 is required`;
-    out.push({ filename: o.filename, contentType: ct, ...(typeof o.charset === 'string' ? { charset: o.charset } : {}), data: data.replace(/\s+/g, '') });
+    if (x.filename !== undefined && (!x.filename || /[\\/\0\r\n]/.test(x.filename))) return `attachment ${i + 1}: the file name must be a plain name`;
+    if (!MIME_TYPE.test(x.contentType)) return `attachment ${i + 1}: a MIME type is required`;
+    if (!BASE64.test(x.data)) return `attachment ${i + 1}: the data must be base64`;
   }
-  return out;
+  return null;
 }
 
 export function recipientsService(deps: RecipientsDeps) {
@@ -69,23 +65,23 @@ export function recipientsService(deps: RecipientsDeps) {
     for (const [index, item] of items.entries()) {
       const { email } = item;
       if (!isValidEmail(email)) {
-        results[index] = { email, error: email === undefined ? 'email is required' : `invalid email address: ${JSON.stringify(email)}` };
+        results[index] = { email, error: email === undefined ? 'an email address is required' : `invalid email address: ${JSON.stringify(email)}` };
         continue;
       }
       let trackingId: string;
       if (item.trackingId === undefined || item.trackingId === null || item.trackingId === '') trackingId = randomUUID();
       else if (typeof item.trackingId !== 'string' || item.trackingId.length >= 50) {
-        results[index] = { email, error: 'tracking_id must be a string under 50 characters' };
+        results[index] = { email, error: 'the tracking id must be a string under 50 characters' };
         continue;
       } else trackingId = item.trackingId;
       let attachments: Attachment[] | null = null;
-      if (item.attachments !== undefined && item.attachments !== null) {
-        const a = checkAttachments(item.attachments);
-        if (typeof a === 'string') {
-          results[index] = { email, error: a };
+      if (item.attachments?.length) {
+        const problem = attachmentProblem(item.attachments);
+        if (problem) {
+          results[index] = { email, error: problem };
           continue;
         }
-        attachments = a;
+        attachments = item.attachments.map((a) => ({ ...a, data: a.data.replace(/\s+/g, '') }));
       }
       rows.push({ index, tracking_id: trackingId, email, fields: item.fields, attachments });
     }
@@ -97,7 +93,7 @@ export function recipientsService(deps: RecipientsDeps) {
       for (const r of rows) {
         results[r.index] = inserted.has(r.tracking_id)
           ? { email: r.email, id: r.tracking_id }
-          : { email: r.email, error: `tracking_id already used: ${r.tracking_id}` };
+          : { email: r.email, error: `tracking id already used: ${r.tracking_id}` };
         inserted.delete(r.tracking_id); // a repeated tracking id within one call is reported on its second use
       }
       if (test && rows.length) await tx.jobs.enqueueSend(m.send_id, null, 1, true);
@@ -108,7 +104,7 @@ export function recipientsService(deps: RecipientsDeps) {
 
   return {
     add: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false),
-    /** Sent at once, whatever the mailing's state; never counted in its totals. */
+    /** Sent at once, whatever the mailing's state; counted in its totals (as the original server does). */
     sendTest: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, true),
 
     count: (ctx: CallContext, filter: RecipientFilter) => store.recipients.count(ctx.accountId, filter),
@@ -120,13 +116,20 @@ export function recipientsService(deps: RecipientsDeps) {
       return trackingIds.map((id) => byId.get(id)).filter((r): r is RecipientRow => r !== undefined);
     },
 
-    async feed(ctx: CallContext, cursor: string, opts: { statuses?: RecipientStatus[]; mailingIds?: number[]; max?: number }) {
-      const after = cursors.decode(cursor);
+    /**
+     * The recipients whose status changed after the cursor, oldest change first. A cursor this installation
+     * did not sign (one saved from another server, or damaged) restarts the feed from its beginning.
+     */
+    async feed(ctx: CallContext, cursor: string, opts: { statuses?: RecipientStatus[] | undefined; mailingIds?: number[] | undefined; max?: number | undefined }) {
+      const after = cursors.decode(cursor) ?? FEED_START;
       const max = Math.min(Math.max(1, opts.max ?? FEED_MAX), FEED_MAX);
       const statuses = opts.statuses?.length ? opts.statuses : FEED_DEFAULT_STATUSES;
-      const page = await store.recipients.statusFeed(ctx.accountId, after, statuses, opts.mailingIds?.length ? opts.mailingIds : null, max, max * 10);
+      const page = await store.recipients.statusFeed(ctx.accountId, after, statuses, opts.mailingIds ?? null, max, max * 10);
       return { cursor: cursors.encode(page.next), recipients: page.rows };
     },
+
+    /** The messages kept for these recipients (mailings with backup_customized_emails); `remove` frees them once read. */
+    customizedMessages: (ctx: CallContext, recipientIds: number[], remove = false) => store.recipients.customizedMessages(ctx.accountId, recipientIds, remove),
 
     async reset(ctx: CallContext, trackingIds: string[]): Promise<number> {
       if (!trackingIds.length) return 0;
@@ -135,7 +138,7 @@ export function recipientsService(deps: RecipientsDeps) {
         for (const mailingId of r.mailingIds) {
           const m = await tx.mailings.get(ctx.accountId, mailingId, 'FOR UPDATE');
           if (!m) continue;
-          if (m.status === 'finished') await tx.mailings.setStatus(ctx.accountId, mailingId, 'running');
+          if (m.status === 'finished') await tx.mailings.setSendStatus(m.send_id, 'running');
           if (m.status === 'finished' || m.status === 'running') await tx.jobs.enqueueSend(m.send_id, null, deps.sendLanes);
         }
         return r.count;
@@ -144,10 +147,3 @@ export function recipientsService(deps: RecipientsDeps) {
   };
 }
 export type RecipientsService = ReturnType<typeof recipientsService>;
-
-export function checkStatuses(values: unknown[]): RecipientStatus[] {
-  return values.map((v) => {
-    if (typeof v !== 'string' || !(RECIPIENT_STATUSES as readonly string[]).includes(v)) throw invalid(`unknown recipient status ${JSON.stringify(v)}`, 'status');
-    return v as RecipientStatus;
-  });
-}

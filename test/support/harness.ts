@@ -1,28 +1,32 @@
 /**
- * What every pipeline test needs: a fresh database, the real core, a real SMTP relay (test/support/smtp.ts)
- * and real workers (src/worker). No mocks of our own code.
+ * What every pipeline test needs: a fresh database, the services exactly as the composition root builds
+ * them (buildServices), a real SMTP relay (test/support/smtp.ts) and real workers (src/worker). No mocks of
+ * our own code.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../src/config.js';
+import { buildServices, type Services } from '../../src/compose.js';
 import type { CallContext } from '../../src/core/context.js';
-import { makeCore, type Core } from '../../src/core/index.js';
+import type { Core } from '../../src/core/index.js';
 import type { RecipientInput } from '../../src/core/recipients/service.js';
 import type { MailingPatch } from '../../src/core/mailings/service.js';
 import { makeLogger } from '../../src/logger.js';
-import { makePool, type Pool } from '../../src/db/pool.js';
-import { makeStore } from '../../src/db/store.js';
+import type { Pool } from '../../src/db/pool.js';
 import { startWorker, type RunningWorker } from '../../src/worker/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { startTestSmtpServer, type TestSmtpServer } from './smtp.js';
 
-export const SECRET = Buffer.alloc(32, 9);
+export { waitFor } from './wait.js';
+
 export const PUBLIC_URL = 'https://mail.example.test';
 export const BOUNCE_DOMAIN = 'bounce.example.test';
 
 export interface Harness {
   db: TestDatabase;
+  services: Services;
   pool: Pool;
   core: Core;
+  /** The installation's HMAC secret (tokens, cursors). */
+  secret: Buffer;
   ctx: CallContext;
   smtp: TestSmtpServer;
   config: Config;
@@ -48,36 +52,41 @@ export interface RecipientDbRow {
   lease_until: Date | null;
 }
 
-export async function setup(env: Record<string, string> = {}, opts: { sendLanes?: number } = {}): Promise<Harness> {
+export async function setup(env: Record<string, string> = {}): Promise<Harness> {
   const db = await createTestDatabase();
-  const pool = makePool(db.url, 20);
-  const core = makeCore({ store: makeStore(pool), cursorSecret: SECRET, maxRecipientsPerCall: 10000, sendLanes: opts.sendLanes ?? 1 });
-  const { account } = await core.accounts.createAccount('acme');
-  const ctx: CallContext = { accountId: account.id, requestId: 'test' };
   const smtp = await startTestSmtpServer();
   const config = loadConfig({
+    DATABASE_URL: db.url,
     PUBLIC_URL,
     BOUNCE_DOMAIN,
     LOG_LEVEL: 'silent',
     SEND_BATCH_SIZE: '10',
+    SEND_LANES: '1',
     LEASE_SECONDS: '30',
     RETRY_BASE_SECONDS: '0.2',
     WORKER_CONCURRENCY: '2',
     SMTP_TIMEOUT_MS: '5000',
+    SMTP_URL: smtp.url,
     ...env,
   });
+  const services = await buildServices(config, makeLogger('silent'), db.url, { migrate: false });
+  const { core, pool } = services;
+  const { account } = await core.accounts.createAccount('acme');
+  const ctx: CallContext = { accountId: account.id, requestId: 'test' };
   const logger = makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const workers: RunningWorker[] = [];
   const h: Harness = {
     db,
+    services,
     pool,
     core,
+    secret: services.secret,
     ctx,
     smtp,
     config,
     workers,
     async startWorker(workerId) {
-      const w = await startWorker({ databaseUrl: db.url, pool, config, smtpUrls: [smtp.url], logger, secret: SECRET, ...(workerId ? { workerId } : {}) });
+      const w = await startWorker({ databaseUrl: db.url, pool, config, relayUrls: [smtp.url], logger, secret: services.secret, ...(workerId ? { workerId } : {}) });
       workers.push(w);
       return w;
     },
@@ -103,27 +112,17 @@ export async function setup(env: Record<string, string> = {}, opts: { sendLanes?
       return rows;
     },
     async mailingStatus(mailingId) {
-      const { rows } = await pool.query<{ status: string }>('SELECT status FROM mailings WHERE id = $1', [mailingId]);
+      const { rows } = await pool.query<{ status: string }>('SELECT status FROM sends WHERE mailing_id = $1 ORDER BY id LIMIT 1', [mailingId]);
       return rows[0]!.status;
     },
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
       await smtp.close();
-      await pool.end();
+      await services.close();
       await db.drop();
     },
   };
   return h;
-}
-
-/** Poll until `check` holds (bounded); fails with `what` when it never does. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
 }
 
 export const people = (n: number, prefix = 'r') => Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.org`, fields: { firstname: `N${i}` } }));

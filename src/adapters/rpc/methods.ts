@@ -1,0 +1,133 @@
+/**
+ * Method tables for the RPC dialects: name -> parameter types (checked before the handler runs: wrong arity
+ * or type is fault -32602), help text, and a handler of a few lines that maps wire values to core calls.
+ * A dispatcher adds the introspection methods (`system.listMethods`, `system.methodHelp`,
+ * `system.methodSignature`) and `system.multicall` to any table.
+ */
+import type { CallContext } from '../../core/context.js';
+import type { AdapterDeps } from '../types.js';
+import { Fault, RPC_FAULT, invalidParams, toFault, type FaultSpelling } from './faults.js';
+import { isStruct, wireType, type RpcValue, type WireType } from './values.js';
+
+export interface ParamSpec {
+  name: string;
+  /** Accepted types; the first one is the documented signature. */
+  types: WireType[];
+  optional?: boolean;
+}
+
+export interface MethodCtx {
+  call: CallContext;
+  deps: AdapterDeps;
+}
+
+export interface MethodDef {
+  params: ParamSpec[];
+  returns: WireType;
+  help: string;
+  /** Receives the params checked against `params`; absent or nil optional params are undefined. */
+  handler(ctx: MethodCtx, args: (RpcValue | undefined)[]): Promise<unknown>;
+}
+
+export type MethodTable = Record<string, MethodDef>;
+
+/** Every type: a parameter the handler reads leniently (CloudMailing's cursor). */
+export const ANY_TYPE: WireType[] = ['string', 'int', 'double', 'boolean', 'dateTime.iso8601', 'base64', 'struct', 'array'];
+
+export const P = (name: string, types: WireType | WireType[], optional = false): ParamSpec => ({
+  name,
+  types: Array.isArray(types) ? types : [types],
+  optional,
+});
+
+function checkArgs(method: string, def: MethodDef, params: RpcValue[]): (RpcValue | undefined)[] {
+  const required = def.params.filter((p) => !p.optional).length;
+  if (params.length < required || params.length > def.params.length) {
+    const n = required === def.params.length ? `${required}` : `${required} to ${def.params.length}`;
+    throw invalidParams(`${method}: expected ${n} parameters, got ${params.length}`);
+  }
+  return def.params.map((spec, i) => {
+    const v = params[i];
+    if (v === undefined || (v === null && spec.optional)) return undefined;
+    const t = wireType(v);
+    // An integral number is fine where a double is expected.
+    const ok = spec.types.includes(t as WireType) || (t === 'int' && spec.types.includes('double'));
+    if (!ok) throw invalidParams(`${method}: parameter ${i + 1} (${spec.name}) must be ${spec.types.join(' or ')}, got ${t}`);
+    return v;
+  });
+}
+
+function signatures(def: MethodDef): string[][] {
+  const required = def.params.filter((p) => !p.optional).length;
+  const out: string[][] = [];
+  for (let n = required; n <= def.params.length; n++) out.push([def.returns, ...def.params.slice(0, n).map((p) => p.types[0]!)]);
+  return out;
+}
+
+export const MAX_MULTICALL = 1000;
+
+export interface Dispatcher {
+  /** Check the params against the table and run the method. Throws Fault, DomainError or anything unexpected. */
+  invoke(ctx: MethodCtx, methodName: string, params: RpcValue[]): Promise<unknown>;
+}
+
+/** The table plus `system.*`. `spelling` turns the errors of a multicall's calls into fault structs. */
+export function dispatcher(table: MethodTable, spelling: FaultSpelling): Dispatcher {
+  const lookup = (name: RpcValue | undefined): MethodDef => {
+    const def = typeof name === 'string' && Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
+    if (!def) throw new Fault(RPC_FAULT.UNKNOWN_METHOD, `method ${JSON.stringify(String(name).slice(0, 100))} is not supported`);
+    return def;
+  };
+
+  const system: MethodTable = {
+    'system.listMethods': {
+      params: [],
+      returns: 'array',
+      help: 'Lists the methods this server offers.',
+      handler: async () => Object.keys(all).sort(),
+    },
+    'system.methodHelp': {
+      params: [P('method_name', 'string')],
+      returns: 'string',
+      help: 'Returns the documentation of a method.',
+      handler: async (_ctx, [name]) => lookup(name).help,
+    },
+    'system.methodSignature': {
+      params: [P('method_name', 'string')],
+      returns: 'array',
+      help: 'Returns the signatures of a method: arrays of [return type, parameter types...].',
+      handler: async (_ctx, [name]) => signatures(lookup(name)),
+    },
+    'system.multicall': {
+      params: [P('calls', 'array')],
+      returns: 'array',
+      help: 'Runs several calls, each {methodName, params}, in order. Returns per call a one-element array with its result, or a {faultCode, faultString} struct. No nested system.multicall.',
+      async handler(ctx, [calls]) {
+        const list = calls as RpcValue[];
+        if (list.length > MAX_MULTICALL) throw invalidParams(`system.multicall: at most ${MAX_MULTICALL} calls`);
+        const out: unknown[] = [];
+        for (const c of list) {
+          try {
+            if (!isStruct(c) || typeof c.methodName !== 'string') throw invalidParams('system.multicall: each call must be a struct {methodName, params}');
+            if (c.methodName === 'system.multicall') throw invalidParams('system.multicall: nested multicall is not allowed');
+            const params = c.params === undefined ? [] : c.params;
+            if (!Array.isArray(params)) throw invalidParams('system.multicall: params must be an array');
+            out.push([await invoke(ctx, c.methodName, params)]);
+          } catch (e) {
+            const f = toFault(e, spelling);
+            if (f.internal) ctx.deps.logger.error({ err: e, requestId: ctx.call.requestId, method: String(isStruct(c) ? c.methodName : '').slice(0, 100) }, 'rpc: internal error in multicall');
+            out.push({ faultCode: f.faultCode, faultString: f.faultString });
+          }
+        }
+        return out;
+      },
+    },
+  };
+  const all: MethodTable = { ...table, ...system };
+
+  async function invoke(ctx: MethodCtx, methodName: string, params: RpcValue[]): Promise<unknown> {
+    const def = lookup(methodName);
+    return await def.handler(ctx, checkArgs(methodName, def, params));
+  }
+  return { invoke };
+}

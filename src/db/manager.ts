@@ -1,0 +1,124 @@
+/**
+ * The mailing manager's SQL: the periodic checks that move sends along when no send job is looking at them
+ * (the original CloudMailing server's MailingManager): deadlines of running, waiting and paused sends, due
+ * starts, and regular sends left with nothing to send. The worker runs them every minute (a graphile-worker
+ * cron task); CloudMailing's `mailing_manager_force_check` runs them at once for the caller's account.
+ */
+import { enqueueSend } from './jobs.js';
+import { withTransaction, type Pool, type Queryable } from './pool.js';
+import { STAMP_CHANGE } from './recipients.js';
+
+const CLAIMABLE = `status IN ('ready', 'warning')`;
+
+/** SQL: the send `s` has reached its deadline (scheduled_end, or its maximum duration since it started). */
+export const DEADLINE_PASSED = `(
+  (s.scheduled_end IS NOT NULL AND s.scheduled_end <= now())
+  OR (s.max_duration_minutes > 0 AND s.started_at IS NOT NULL
+      AND s.started_at + make_interval(mins => s.max_duration_minutes) <= now()))`;
+
+/**
+ * RUNNING -> FINISHED (any active status when `force`). Unless `force`, only when no recipient is left to
+ * send: checked after locking the mailing row, so a concurrent add_recipients (which holds that row FOR
+ * SHARE) is either seen or waits.
+ */
+export async function finishSend(db: Pool, sendId: number, force: boolean): Promise<boolean> {
+  return await withTransaction(db, async (tx) => {
+    const { rows } = await tx.query<{ status: string }>(
+      `SELECT s.status FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = $1 FOR UPDATE OF m, s`,
+      [sendId],
+    );
+    const status = rows[0]?.status;
+    if (force ? !status || status === 'finished' || status === 'filling' : status !== 'running') return false;
+    if (!force) {
+      const pending = await tx.query(`SELECT 1 FROM recipients WHERE send_id = $1 AND ${CLAIMABLE} LIMIT 1`, [sendId]);
+      if (pending.rowCount) return false;
+    }
+    await tx.query(`UPDATE sends SET status = 'finished', finished_at = now() WHERE id = $1`, [sendId]);
+    return true;
+  });
+}
+
+export interface ManagerReport {
+  started: number;
+  expired: number;
+  finished: number;
+}
+
+export function managerRepo(db: Pool) {
+  const scope = (accountId: number | null) => [accountId];
+
+  /** The deadline has passed: what is left ends TIMEOUT (its last reply cleared), the send FINISHED. */
+  async function closeExpired(accountId: number | null): Promise<number> {
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT s.id FROM sends s
+        WHERE s.status IN ('ready', 'running', 'paused') AND ($1::bigint IS NULL OR s.account_id = $1) AND ${DEADLINE_PASSED}`,
+      scope(accountId),
+    );
+    let n = 0;
+    for (const { id } of rows) {
+      await timeoutLeft(db, id);
+      if (await finishSend(db, id, true)) n++;
+    }
+    return n;
+  }
+
+  /** READY sends whose start is due become RUNNING, their job enqueued in the same transaction. */
+  async function startDue(accountId: number | null): Promise<number> {
+    return await withTransaction(db, async (tx) => {
+      const { rows } = await tx.query<{ id: number }>(
+        `UPDATE sends s SET status = 'running', started_at = coalesce(started_at, now())
+          WHERE s.status = 'ready' AND (s.scheduled_start IS NULL OR s.scheduled_start <= now())
+            AND ($1::bigint IS NULL OR s.account_id = $1)
+          RETURNING s.id`,
+        scope(accountId),
+      );
+      for (const r of rows) await enqueueSend(tx, r.id, null);
+      return rows.length;
+    });
+  }
+
+  /** Regular running sends with nothing left to send (and not held open by dont_close_if_empty). */
+  async function finishEmpty(accountId: number | null): Promise<number> {
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT s.id FROM sends s JOIN mailings m ON m.id = s.mailing_id
+        WHERE s.status = 'running' AND m.type = 'regular' AND NOT s.dont_close_if_empty
+          AND ($1::bigint IS NULL OR s.account_id = $1)
+          AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.send_id = s.id AND r.${CLAIMABLE})`,
+      scope(accountId),
+    );
+    let n = 0;
+    for (const { id } of rows) if (await finishSend(db, id, false)) n++;
+    return n;
+  }
+
+  return {
+    /** Kept messages (backup_customized_emails) older than the retention are deleted. */
+    async purgeCustomized(retentionDays: number): Promise<number> {
+      const { rowCount } = await db.query(`DELETE FROM customized_messages WHERE created_at < now() - make_interval(days => $1)`, [retentionDays]);
+      return rowCount ?? 0;
+    },
+
+    /** Every check, for one account or (null) for all. */
+    async check(accountId: number | null): Promise<ManagerReport> {
+      const expired = await closeExpired(accountId);
+      const started = await startDue(accountId);
+      const finished = await finishEmpty(accountId);
+      return { started, expired, finished };
+    },
+  };
+}
+export type ManagerRepo = ReturnType<typeof managerRepo>;
+
+/**
+ * The send's deadline has passed: every unleased ready/warning recipient ends `timeout`, its last reply
+ * cleared (as the original server does); test recipients too, the deadline is the mailing's.
+ */
+export async function timeoutLeft(db: Queryable, sendId: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE recipients SET status = 'timeout', next_try = NULL, lease_owner = NULL, lease_until = NULL,
+            reply_code = NULL, reply_enhanced_code = NULL, reply_text = NULL, ${STAMP_CHANGE}
+      WHERE send_id = $1 AND ${CLAIMABLE} AND (lease_until IS NULL OR lease_until < now())`,
+    [sendId],
+  );
+  return rowCount ?? 0;
+}

@@ -1,0 +1,200 @@
+/**
+ * A whole message as a template: compiled once per mailing into static byte runs and slots, rendered per
+ * recipient by concatenation. The message is split with mailsplit, so every part we do not personalize goes
+ * out byte for byte as the client wrote it.
+ *
+ * Slots:
+ * - root header lines whose decoded value holds `{{ field }}` (a personalized Subject): rendered, then
+ *   MIME-encoded (RFC 2047) and folded when they are not plain ASCII;
+ * - leaf text parts (text/plain, text/html; not attachments) whose decoded text holds a field: the transfer
+ *   encoding (quoted-printable, base64) and the charset are decoded once, the fields substituted per
+ *   recipient (HTML-escaped in text/html), and the result encoded again. A personalized part is always sent
+ *   as UTF-8 (its Content-Type charset is rewritten), since a recipient's name may not fit the part's own
+ *   charset; a 7bit part becomes quoted-printable for the same reason. 8bit, quoted-printable and base64
+ *   parts keep their encoding.
+ *
+ * Root headers named in RECIPIENT_HEADERS (To, Message-ID, List-Unsubscribe...) are dropped: the sender puts
+ * the recipient's own versions in front. Line ends are CRLF throughout (messages are normalized on store).
+ */
+import { Splitter } from '@zone-eu/mailsplit';
+import iconv from 'iconv-lite';
+import libmime from 'libmime';
+import libqp from 'libqp';
+import { compileTemplate, escapeHtml, type CompiledTemplate, type Fields } from '../core/delivery/template.js';
+
+/** Root headers replaced per recipient. */
+export const RECIPIENT_HEADERS = new Set(['to', 'cc', 'bcc', 'message-id', 'x-mailgate-mailing', 'list-unsubscribe', 'list-unsubscribe-post']);
+
+const FIELD_MARK = '{{';
+const CRLF = '\r\n';
+
+type Slot =
+  | { kind: 'header'; name: string; template: CompiledTemplate }
+  | { kind: 'body'; template: CompiledTemplate; html: boolean; encoding: 'base64' | 'quoted-printable' | '8bit' };
+type Segment = Buffer | Slot;
+
+export interface MessageTemplate {
+  /** Fields the message refers to (for diagnostics and tests). */
+  readonly fieldNames: readonly string[];
+  /** The recipient's message: `recipientHeaders` first, then the message with its fields substituted. */
+  render(fields: Fields, recipientHeaders: ReadonlyArray<readonly [string, string]>): Buffer;
+}
+
+/** Bare LF (and CR LF) to CRLF: SMTP needs CRLF, and every later step may then assume it. */
+export function normalizeLineEnds(raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  if (!/(?<!\r)\n/.test(text)) return raw;
+  return Buffer.from(text.replace(/\r?\n/g, CRLF), 'latin1');
+}
+
+interface SplitItem {
+  type: 'node' | 'data' | 'body';
+  value?: Buffer;
+  node?: SplitNode;
+}
+/** The part of mailsplit's MimeNode we use (its typings describe the splitter stream loosely). */
+export interface SplitNode {
+  root: boolean;
+  contentType: string | false;
+  charset: string | false;
+  encoding: string | false;
+  multipart: string | false;
+  disposition: string | false;
+  headers: { getList(): { key: string; line: string }[]; update(key: string, value: string): void; remove(key: string): void } | false;
+  getHeaders(): Buffer;
+  getDecoder(): NodeJS.ReadWriteStream;
+  setCharset(charset: string): void;
+}
+
+/** The message as mailsplit's sequence of nodes, multipart glue and body chunks (bodies joined per node). */
+export async function splitMessage(raw: Buffer): Promise<SplitItem[]> {
+  const items: SplitItem[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const splitter = new Splitter();
+    // Its typings declare only the 'data' event; it is a Transform stream.
+    const stream = splitter as unknown as NodeJS.EventEmitter;
+    splitter.on('data', (d: { type: 'node' | 'data' | 'body'; value?: Buffer }) => {
+      const last = items[items.length - 1];
+      if (d.type === 'body' && last?.type === 'body') last.value = Buffer.concat([last.value!, d.value!]);
+      else items.push(d.type === 'node' ? { type: 'node', node: d as unknown as SplitNode } : { type: d.type, value: d.value! });
+    });
+    stream.once('end', resolve);
+    stream.once('error', reject);
+    splitter.end(raw);
+  });
+  return items;
+}
+
+/** A leaf's body with its transfer encoding undone. */
+export async function decodeBody(node: SplitNode, body: Buffer): Promise<Buffer> {
+  const decoder = node.getDecoder();
+  const chunks: Buffer[] = [];
+  decoder.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve, reject) => {
+    decoder.once('end', resolve);
+    decoder.once('error', reject);
+    decoder.end(body);
+  });
+  return Buffer.concat(chunks);
+}
+
+export function charsetDecode(bytes: Buffer, charset: string | false): string {
+  const cs = libmime.normalizeCharset(charset || 'us-ascii');
+  // us-ascii parts often carry 8-bit bytes anyway: read them as Latin-1 rather than lose them.
+  if (cs === 'US-ASCII' || cs === 'ASCII') return bytes.toString('latin1');
+  return iconv.encodingExists(cs) ? iconv.decode(bytes, cs) : bytes.toString('utf8');
+}
+
+export const isTextLeaf = (n: SplitNode) =>
+  !n.multipart && (n.contentType === 'text/plain' || n.contentType === 'text/html') && n.disposition !== 'attachment';
+
+function base64Lines(buf: Buffer): string {
+  return buf.toString('base64').replace(/.{76}(?=.)/g, `$&${CRLF}`);
+}
+
+function encodeBody(text: string, encoding: 'base64' | 'quoted-printable' | '8bit'): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  if (encoding === 'base64') return Buffer.from(base64Lines(bytes), 'ascii');
+  if (encoding === 'quoted-printable') return Buffer.from(libqp.wrap(libqp.encode(bytes), 76), 'ascii');
+  return Buffer.from(text.replace(/\r?\n/g, CRLF), 'utf8');
+}
+
+/** `Name: value`, MIME-encoded and folded when the value is not short plain ASCII. */
+export function headerLine(name: string, value: string): string {
+  const clean = value.replace(/[\r\n]+/g, ' ');
+  const line = `${name}: ${libmime.isPlainText(clean) ? clean : libmime.encodeWords(clean, 'Q', 52)}`;
+  return libmime.foldLines(line, 76).replace(/\s+$/, '');
+}
+
+export async function compileMessageTemplate(raw: Buffer): Promise<MessageTemplate> {
+  const items = await splitMessage(normalizeLineEnds(raw));
+  const segments: Segment[] = [];
+  const fieldNames = new Set<string>();
+  const push = (s: Segment) => {
+    const last = segments[segments.length - 1];
+    if (Buffer.isBuffer(s) && Buffer.isBuffer(last)) segments[segments.length - 1] = Buffer.concat([last, s]);
+    else segments.push(s);
+  };
+
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    if (item.type !== 'node') {
+      push(item.value!);
+      continue;
+    }
+    const node = item.node!;
+    const next = items[i + 1];
+    const body = next?.type === 'body' ? next.value! : null;
+    let bodySlot: Slot | null = null;
+    if (body && isTextLeaf(node)) {
+      const text = charsetDecode(await decodeBody(node, body), node.charset);
+      if (text.includes(FIELD_MARK)) {
+        const template = compileTemplate(text);
+        if (template.fieldNames.length) {
+          const encoding = node.encoding === 'base64' ? 'base64' : node.encoding === '8bit' || node.encoding === 'binary' ? '8bit' : 'quoted-printable';
+          bodySlot = { kind: 'body', template, html: node.contentType === 'text/html', encoding };
+          template.fieldNames.forEach((f) => fieldNames.add(f));
+          if (node.headers) {
+            node.setCharset('utf-8');
+            node.headers.update('Content-Transfer-Encoding', encoding);
+          }
+        }
+      }
+    }
+    if (node.root) compileRootHeaders(node, push, fieldNames);
+    else push(node.getHeaders());
+    if (body) {
+      push(bodySlot ?? body);
+      i++;
+    }
+  }
+
+  return {
+    fieldNames: [...fieldNames],
+    render(fields, recipientHeaders) {
+      const out: Buffer[] = [Buffer.from(recipientHeaders.map(([k, v]) => `${k}: ${v}${CRLF}`).join(''), 'utf8')];
+      for (const s of segments) {
+        if (Buffer.isBuffer(s)) out.push(s);
+        else if (s.kind === 'header') out.push(Buffer.from(headerLine(s.name, s.template.render(fields)) + CRLF, 'utf8'));
+        else out.push(encodeBody(s.template.render(fields, s.html ? escapeHtml : undefined), s.encoding));
+      }
+      return Buffer.concat(out);
+    },
+  };
+}
+
+/** Root header lines: recipient headers dropped, personalized ones as slots, the rest as they are. */
+function compileRootHeaders(node: SplitNode, push: (s: Segment) => void, fieldNames: Set<string>): void {
+  const lines = node.headers ? node.headers.getList() : [];
+  for (const { key, line } of lines) {
+    if (RECIPIENT_HEADERS.has(key)) continue;
+    const colon = line.indexOf(':');
+    const value = libmime.decodeWords(line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim());
+    const template = value.includes(FIELD_MARK) ? compileTemplate(value) : null;
+    if (template?.fieldNames.length) {
+      template.fieldNames.forEach((f) => fieldNames.add(f));
+      push({ kind: 'header', name: line.slice(0, colon).trim(), template });
+    } else push(Buffer.from(line.replace(/\r?\n?$/, CRLF), 'latin1'));
+  }
+  push(Buffer.from(CRLF, 'latin1'));
+}

@@ -1,0 +1,4 @@
+/** The package version (workers report it; CloudMailing lists it with its satellites). */
+import { createRequire } from 'node:module';
+
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
