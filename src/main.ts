@@ -111,6 +111,7 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   if (gateway.url) {
     lines.push(`Mailgate is listening on ${gateway.url}`);
     lines.push(`  CloudMailing XML-RPC   POST ${gateway.url}/CloudMailing`);
+    lines.push(`  JSON-RPC 2.0           POST ${gateway.url}/jsonrpc   (the CloudMailing methods)`);
     lines.push(`  health                 GET  ${gateway.url}/healthz`);
   } else lines.push('Mailgate worker is running (no HTTP).');
   lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');

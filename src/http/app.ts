@@ -5,6 +5,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
 import { cloudmailingRouter } from '../adapters/cloudmailing/index.js';
+import { jsonRpcRouter } from '../adapters/jsonrpc/index.js';
 import type { Pool } from '../db/pool.js';
 import { outboxRouter } from './outbox.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
@@ -34,6 +35,7 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.use('/CloudMailing', cloudmailingRouter(deps));
+  app.use('/jsonrpc', jsonRpcRouter(deps));
   app.use('/admin/outbox', outboxRouter(deps));
   app.use(trackingRouter(deps));
 

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { attemptOutcome, mailboxMissing, parseReply, retryDelaySeconds } from '../../src/core/delivery/outcome.js';
+import { attemptOutcome, mailboxMissing, parseReply } from '../../src/core/delivery/outcome.js';
 import { paceQuota } from '../../src/core/delivery/pacing.js';
 import { signRecipientToken, verifyRecipientToken } from '../../src/core/delivery/tokens.js';
 
@@ -25,11 +25,6 @@ describe('pipeline: rules', () => {
     assert.ok(mailboxMissing(parseReply('550 No such user here')));
     assert.ok(!mailboxMissing(parseReply('550 rejected by policy')));
     assert.ok(!mailboxMissing(parseReply('450 4.1.1 user unknown')));
-  });
-
-  it('doubles the retry delay, at most 6 hours', () => {
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 300)), [300, 600, 1200, 2400]);
-    assert.equal(retryDelaySeconds(30, 300), 6 * 3600);
   });
 
   it('paces evenly over the duration', () => {

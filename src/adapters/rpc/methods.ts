@@ -69,6 +69,8 @@ export const MAX_MULTICALL = 1000;
 export interface Dispatcher {
   /** Check the params against the table and run the method. Throws Fault, DomainError or anything unexpected. */
   invoke(ctx: MethodCtx, methodName: string, params: RpcValue[]): Promise<unknown>;
+  /** A method's parameter names, in order (named parameters of JSON-RPC); undefined for an unknown method. */
+  paramNames(methodName: string): string[] | undefined;
 }
 
 /** The table plus `system.*`. `spelling` turns the errors of a multicall's calls into fault structs. */
@@ -129,5 +131,8 @@ export function dispatcher(table: MethodTable, spelling: FaultSpelling): Dispatc
     const def = lookup(methodName);
     return await def.handler(ctx, checkArgs(methodName, def, params));
   }
-  return { invoke };
+  return {
+    invoke,
+    paramNames: (name) => (Object.prototype.hasOwnProperty.call(all, name) ? all[name]!.params.map((p) => p.name) : undefined),
+  };
 }

@@ -44,8 +44,3 @@ export function mailboxMissing(reply: SmtpReply): boolean {
   if (reply.enhanced) return MAILBOX_MISSING.has(reply.enhanced);
   return [550, 551, 553].includes(reply.code) && MAILBOX_MISSING_TEXT.test(reply.text);
 }
-
-/** The delay before retry number `tryCount + 1` after `tryCount` temporary failures: doubling, capped. */
-export function retryDelaySeconds(tryCount: number, baseSeconds: number, capSeconds = 6 * 3600): number {
-  return Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, tryCount - 1));
-}

@@ -1,0 +1,74 @@
+/**
+ * JSON-RPC 2.0 at /jsonrpc: the CloudMailing table through the shared RPC layer, driven by jayson's own
+ * HTTP client (a real JSON-RPC client) and by raw requests for what a client library never sends.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import jayson from 'jayson';
+import { basicAuthHeader } from '../support/auth.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let gw: TestGateway;
+let rpc: (method: string, params: unknown) => Promise<{ result?: any; error?: { code: number; message: string } }>;
+
+before(async () => {
+  gw = await startTestGateway();
+  const u = new URL(gw.url);
+  const client = jayson.Client.http({ host: u.hostname, port: Number(u.port), path: '/jsonrpc', headers: { authorization: basicAuthHeader(gw.key.secret) } });
+  rpc = (method, params) =>
+    new Promise((resolve, reject) => client.request(method, params as jayson.RequestParamsLike, (err: unknown, response: any) => (err ? reject(err) : resolve(response))));
+});
+after(async () => gw?.stop());
+
+const post = (body: string, secret = gw.key.secret) =>
+  fetch(`${gw.url}/jsonrpc`, { method: 'POST', headers: { authorization: basicAuthHeader(secret), 'content-type': 'application/json' }, body });
+
+describe('jsonrpc: the CloudMailing methods in JSON', () => {
+  it('creates, fills, lists and reads a mailing: dates as ISO strings, binaries as base64', async () => {
+    const created = await rpc('create_mailing', ['news@json.example', 'News', 'Hi {{ firstname }}', '<p>Hi {{ firstname }}</p>']);
+    const id = created.result as number;
+    assert.equal(typeof id, 'number', JSON.stringify(created));
+    const set = await rpc('set_mailing_properties', { mailing_id: id, properties: { scheduled_start: '2031-01-02T03:04:05Z', owner_guid: 'json' } });
+    assert.equal(set.result, 0, JSON.stringify(set));
+    const added = await rpc('add_recipients', [id, [{ email: 'a@example.org', firstname: 'Ann' }, { email: 'nope' }]]);
+    assert.equal(added.result.length, 2);
+    assert.ok(added.result[0].id);
+    assert.ok(added.result[1].error);
+    const [m] = (await rpc('list_mailings', [{ id: [id] }])).result;
+    assert.equal(m.status, 'FILLING_RECIPIENTS');
+    assert.equal(m.scheduled_start, '2031-01-02T03:04:05.000Z');
+    assert.equal(m.owner_guid, 'json');
+    assert.equal(m.total_recipient, 1);
+    assert.match(Buffer.from(m.header, 'base64').toString(), /^From: "?News"? <news@json\.example>/m);
+    const page = (await rpc('get_recipients_status_updated_since', ['', { status: ['READY'], mailings: [id] }, 10])).result;
+    assert.equal(page.recipients.length, 1);
+    assert.equal(typeof page.recipients[0].modified, 'string');
+    assert.equal((await rpc('start_mailing', [id])).result, 'READY');
+  });
+
+  it("answers CloudMailing's fault codes and the protocol's as JSON-RPC errors", async () => {
+    assert.equal((await rpc('start_mailing', [987654])).error?.code, 404);
+    assert.equal((await rpc('no_such_method', [])).error?.code, -32601);
+    assert.equal((await rpc('start_mailing', ['x'])).error?.code, -32602);
+    assert.equal((await rpc('create_mailing', { mail_from: 'a@json.example' })).error?.code, -32602);
+    const bad = await post('{not json');
+    assert.equal(bad.status, 200);
+    assert.equal(((await bad.json()) as { error: { code: number } }).error.code, -32700);
+    const notARequest = await post('{"jsonrpc": "2.0", "params": []}');
+    assert.equal(((await notARequest.json()) as { error: { code: number } }).error.code, -32600);
+  });
+
+  it('runs batches and notifications; refuses a wrong key with 401', async () => {
+    const res = await post(JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'get_mailings_count', params: [] },
+      { jsonrpc: '2.0', id: 2, method: 'update_statistics', params: [] },
+      { jsonrpc: '2.0', method: 'update_statistics', params: [] },
+    ]));
+    const answers = (await res.json()) as { id: number; result: unknown }[];
+    assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2]);
+    assert.equal(answers.find((a) => a.id === 2)?.result, 0);
+    const wrong = await post('{"jsonrpc": "2.0", "id": 1, "method": "update_statistics"}', 'wrong-key');
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.headers.get('www-authenticate') ?? '', /^Basic/);
+  });
+});
