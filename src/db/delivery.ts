@@ -12,7 +12,7 @@ import { STAMP_CHANGE } from './recipients.js';
 import { TASKS, enqueueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
-import { finishSend, timeoutLeft } from './manager.js';
+import { closeAtDeadline, finishSend, timeoutLeft } from './manager.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
 import type { DkimSettings, VariantContent } from './mailings.js';
 
@@ -50,7 +50,7 @@ export interface ClaimedRecipient {
 export interface Outcome {
   id: number;
   email: string;
-  status: Extract<RecipientStatus, 'finished' | 'error' | 'warning' | 'general_error'>;
+  status: Extract<RecipientStatus, 'finished' | 'error' | 'warning' | 'general_error' | 'timeout'>;
   /** Did it reach an SMTP conversation (counts as a try)? Suppressed and unbuildable ones did not. */
   tried: boolean;
   replyCode: number | null;
@@ -257,19 +257,22 @@ export function deliveryRepo(db: Pool) {
             [ctx.account_id, kept.map((o) => o.id), kept.map((o) => o.customized!)],
           );
         }
-        // get_hourly_statistics: every recorded outcome is a try of that hour; sent and failed are its ends.
-        await tx.query(
-          `INSERT INTO hourly_stats AS h (account_id, hour, sent, failed, tries)
-           VALUES ($1, date_trunc('hour', now(), 'UTC'), $2, $3, $4)
-           ON CONFLICT (account_id, hour) DO UPDATE
-             SET sent = h.sent + excluded.sent, failed = h.failed + excluded.failed, tries = h.tries + excluded.tries`,
-          [
-            ctx.account_id,
-            mine.filter((o) => written.get(o.id) === 'finished').length,
-            mine.filter((o) => ['error', 'general_error', 'timeout'].includes(written.get(o.id)!)).length,
-            mine.length,
-          ],
-        );
+        // get_hourly_statistics: the tries of the hour (outcomes that reached a relay), and how they ended.
+        const tried = mine.filter((o) => o.tried);
+        if (tried.length) {
+          await tx.query(
+            `INSERT INTO hourly_stats AS h (account_id, hour, sent, failed, tries)
+             VALUES ($1, date_trunc('hour', now(), 'UTC'), $2, $3, $4)
+             ON CONFLICT (account_id, hour) DO UPDATE
+               SET sent = h.sent + excluded.sent, failed = h.failed + excluded.failed, tries = h.tries + excluded.tries`,
+            [
+              ctx.account_id,
+              tried.filter((o) => written.get(o.id) === 'finished').length,
+              tried.filter((o) => ['error', 'timeout'].includes(written.get(o.id)!)).length,
+              tried.length,
+            ],
+          );
+        }
         const bounces: NewBounce[] = mine
           .filter((o) => o.tried && (o.status === 'error' || o.status === 'warning'))
           .map((o) => ({
@@ -291,7 +294,8 @@ export function deliveryRepo(db: Pool) {
     },
 
     timeoutRemaining: (sendId: number) => timeoutLeft(db, sendId),
-    finishSend: (sendId: number, force: boolean) => finishSend(db, sendId, force),
+    finishSend: (sendId: number) => finishSend(db, sendId),
+    closeAtDeadline: (sendId: number) => closeAtDeadline(db, sendId),
 
     /** Why nothing was claimable: anything left, the earliest planned retry, the earliest lease expiry. */
     async pendingSummary(sendId: number, testOnly: boolean): Promise<{ pending: boolean; nextRetry: Date | null; leaseEnd: Date | null }> {

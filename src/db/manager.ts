@@ -17,24 +17,42 @@ export const DEADLINE_PASSED = `(
       AND s.started_at + make_interval(mins => s.max_duration_minutes) <= now()))`;
 
 /**
- * RUNNING -> FINISHED (any active status when `force`). Unless `force`, only when no recipient is left to
- * send: checked after locking the mailing row, so a concurrent add_recipients (which holds that row FOR
- * SHARE) is either seen or waits.
+ * RUNNING -> FINISHED when no recipient is left to send: checked after locking the mailing row, so a
+ * concurrent add_recipients (which holds that row FOR SHARE) is either seen or waits.
  */
-export async function finishSend(db: Pool, sendId: number, force: boolean): Promise<boolean> {
+export async function finishSend(db: Pool, sendId: number): Promise<boolean> {
+  return await withTransaction(db, async (tx) => {
+    const { rows } = await tx.query<{ status: string }>(
+      `SELECT s.status FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = $1 FOR UPDATE OF m, s`,
+      [sendId],
+    );
+    if (rows[0]?.status !== 'running') return false;
+    const pending = await tx.query(`SELECT 1 FROM recipients WHERE send_id = $1 AND ${CLAIMABLE} LIMIT 1`, [sendId]);
+    if (pending.rowCount) return false;
+    await tx.query(`UPDATE sends SET status = 'finished', finished_at = now() WHERE id = $1`, [sendId]);
+    return true;
+  });
+}
+
+/**
+ * The send's deadline has passed. In one transaction (under the mailing row's lock, so no recipient is added
+ * meanwhile): every ready/warning recipient not in flight ends TIMEOUT, and the send is FINISHED unless a
+ * batch is still in flight — then it stays as it is until that batch's outcomes are recorded (a later call
+ * closes it), so a FINISHED mailing never has a recipient pending.
+ */
+export async function closeAtDeadline(db: Pool, sendId: number): Promise<{ closed: boolean; timedOut: number }> {
   return await withTransaction(db, async (tx) => {
     const { rows } = await tx.query<{ status: string }>(
       `SELECT s.status FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = $1 FOR UPDATE OF m, s`,
       [sendId],
     );
     const status = rows[0]?.status;
-    if (force ? !status || status === 'finished' || status === 'filling' : status !== 'running') return false;
-    if (!force) {
-      const pending = await tx.query(`SELECT 1 FROM recipients WHERE send_id = $1 AND ${CLAIMABLE} LIMIT 1`, [sendId]);
-      if (pending.rowCount) return false;
-    }
+    if (!status || status === 'finished' || status === 'filling') return { closed: false, timedOut: 0 };
+    const timedOut = await timeoutLeft(tx, sendId);
+    const inFlight = await tx.query(`SELECT 1 FROM recipients WHERE send_id = $1 AND ${CLAIMABLE} LIMIT 1`, [sendId]);
+    if (inFlight.rowCount) return { closed: false, timedOut };
     await tx.query(`UPDATE sends SET status = 'finished', finished_at = now() WHERE id = $1`, [sendId]);
-    return true;
+    return { closed: true, timedOut };
   });
 }
 
@@ -55,10 +73,7 @@ export function managerRepo(db: Pool) {
       scope(accountId),
     );
     let n = 0;
-    for (const { id } of rows) {
-      await timeoutLeft(db, id);
-      if (await finishSend(db, id, true)) n++;
-    }
+    for (const { id } of rows) if ((await closeAtDeadline(db, id)).closed) n++;
     return n;
   }
 
@@ -87,7 +102,7 @@ export function managerRepo(db: Pool) {
       scope(accountId),
     );
     let n = 0;
-    for (const { id } of rows) if (await finishSend(db, id, false)) n++;
+    for (const { id } of rows) if (await finishSend(db, id)) n++;
     return n;
   }
 

@@ -85,7 +85,8 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
   const batchSize =
     config.SMTP_RATE > 0 ? Math.max(1, Math.min(config.SEND_BATCH_SIZE, Math.ceil(config.SMTP_RATE * deps.relayCount * 10))) : config.SEND_BATCH_SIZE;
 
-  async function sendBatch(m: CompiledMailing, batch: ClaimedRecipient[]): Promise<BatchResult> {
+  /** `notAfter`: the send's deadline; a message whose turn on a connection comes after it ends TIMEOUT unsent. */
+  async function sendBatch(m: CompiledMailing, batch: ClaimedRecipient[], notAfter: Date | null): Promise<BatchResult> {
     const { ctx } = m;
     const suppressed = await delivery.suppressedAmong(ctx.account_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
     const outcomes: Outcome[] = [];
@@ -108,7 +109,11 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
             outcomes.push({ ...base, status: 'general_error', tried: false, replyText: `the message cannot be built: ${(e as Error).message}` });
             return;
           }
-          const d = await deps.relays.deliver(message);
+          const d = await deps.relays.deliver(message, notAfter);
+          if (d.kind === 'expired') {
+            outcomes.push({ ...base, status: 'timeout', tried: false, replyText: null });
+            return;
+          }
           if (d.kind === 'unreachable') {
             release.push(r.id);
             lastUnreachable = `${d.remoteMta}: ${d.text}`;
@@ -171,7 +176,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       if (!testOnly) {
         const deadline = deadlineOf(ctx);
         if (deadline && deadline <= new Date()) {
-          await endStep(ctx);
+          await endStep(ctx, requeue);
           return;
         }
         if (ctx.spread_minutes > 0 && ctx.started_at) {
@@ -208,7 +213,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         ctx = fresh;
         mailing = await compileMailing(ctx, deps.settings);
       }
-      const r = await sendBatch(mailing, batch);
+      const r = await sendBatch(mailing, batch, testOnly ? null : deadlineOf(ctx));
       if (r.unreachable && !r.tried) {
         // The relay is down for everyone: pause this send, recipients untouched.
         const delay = Math.min(RELAY_DOWN_MAX_MS, RELAY_DOWN_MIN_MS * 2 ** relayDownStreak);
@@ -248,12 +253,15 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     }
   }
 
-  /** The deadline has passed: what is left ends TIMEOUT and the send is finished. */
-  async function endStep(ctx: SendContext): Promise<void> {
-    const n = await delivery.timeoutRemaining(ctx.send_id);
-    // Batches still in flight end on their own: a temporary failure after the deadline becomes TIMEOUT.
-    await delivery.finishSend(ctx.send_id, true);
-    logger.info({ mailingId: ctx.mailing_id, sendId: ctx.send_id, timedOut: n }, 'send reached its deadline');
+  /**
+   * The deadline has passed: what is left ends TIMEOUT and the send is finished — once the batches still in
+   * flight have their outcomes (a temporary failure after the deadline becomes TIMEOUT): until then, look
+   * again in a second.
+   */
+  async function endStep(ctx: SendContext, requeue: (at: Date | null) => Promise<void>): Promise<void> {
+    const r = await delivery.closeAtDeadline(ctx.send_id);
+    if (r.closed) logger.info({ mailingId: ctx.mailing_id, sendId: ctx.send_id, timedOut: r.timedOut }, 'send reached its deadline');
+    else if ((await delivery.sendStatus(ctx.send_id))?.status !== 'finished') await requeue(new Date(Date.now() + 1000));
   }
 
   /** Nothing claimable: finish, wait for retries or leases, or stop (paused). */
@@ -265,7 +273,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     const s = await delivery.pendingSummary(ctx.send_id, testOnly);
     if (!s.pending) {
       if (!testOnly && ctx.type !== 'opened' && !ctx.dont_close_if_empty) {
-        if (await delivery.finishSend(ctx.send_id, false)) logger.info({ mailingId: ctx.mailing_id, sendId: ctx.send_id }, 'send finished');
+        if (await delivery.finishSend(ctx.send_id)) logger.info({ mailingId: ctx.mailing_id, sendId: ctx.send_id }, 'send finished');
       }
       return;
     }

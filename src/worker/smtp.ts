@@ -10,7 +10,8 @@
  *  - `unreachable`: no SMTP conversation at all (refused, DNS, connect or greeting timeout, 421 at
  *    greeting, pool closed by shutdown): not a try; the caller gives the lease back.
  */
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
+import pLimit from 'p-limit';
 import type { Logger } from '../logger.js';
 import { parseReply, type SmtpReply } from '../core/delivery/outcome.js';
 
@@ -33,7 +34,9 @@ export interface OutgoingMessage {
 
 export type Delivery =
   | { kind: 'replied'; reply: SmtpReply; remoteMta: string }
-  | { kind: 'unreachable'; text: string; remoteMta: string };
+  | { kind: 'unreachable'; text: string; remoteMta: string }
+  /** Its turn on a connection came after `notAfter` (the send's deadline): not sent, not a try. */
+  | { kind: 'expired' };
 
 export interface RelayOptions {
   maxConnections: number;
@@ -45,7 +48,8 @@ export interface RelayOptions {
 }
 
 export interface Relays {
-  deliver(message: OutgoingMessage): Promise<Delivery>;
+  /** Waits for a free connection of the relay; a message whose turn comes after `notAfter` is not sent. */
+  deliver(message: OutgoingMessage, notAfter?: Date | null): Promise<Delivery>;
   close(): void;
 }
 
@@ -93,28 +97,34 @@ export function makeRelays(urls: string[], captureUrl: string, opts: RelayOption
       socketTimeout: opts.timeoutMs,
       ...(rated ? rateOptions(opts.rate) : {}),
     });
-    return { transport, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname };
+    // Messages wait for a connection here, not in nodemailer's queue, so the deadline is checked when a
+    // message's turn comes (a batch claimed just before the deadline must not go out long after it).
+    return { transport, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname, turn: pLimit(opts.maxConnections) };
   };
   // The capture keeps messages; no rate applies to it.
   const capture = pool(captureUrl, false);
   const relays = urls.length ? urls.map((u) => pool(u, true)) : [capture];
   let next = 0;
   return {
-    async deliver(message) {
+    async deliver(message, notAfter) {
       const relay = message.testing ? capture : relays[next++ % relays.length]!;
-      try {
-        const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dkim ? { dkim: message.dkim } : {}) });
-        return { kind: 'replied', reply: parseReply(info.response, 250), remoteMta: relay.remoteMta };
-      } catch (e) {
-        const err = e as SmtpError;
-        if (isUnreachable(err)) return { kind: 'unreachable', text: err.message, remoteMta: relay.remoteMta };
-        if (err.response) return { kind: 'replied', reply: parseReply(err.response, err.responseCode ?? null), remoteMta: relay.remoteMta };
-        logger.debug({ err: err.message, code: err.code, relay: relay.remoteMta }, 'smtp conversation failed without a reply');
-        return { kind: 'replied', reply: { code: null, enhanced: null, text: err.message }, remoteMta: relay.remoteMta };
-      }
+      return await relay.turn(() => (notAfter && Date.now() >= notAfter.getTime() ? { kind: 'expired' as const } : send(relay, message)));
     },
     close() {
       for (const r of new Set([...relays, capture])) r.transport.close();
     },
   };
+
+  async function send(relay: { transport: Transporter; remoteMta: string }, message: OutgoingMessage): Promise<Delivery> {
+    try {
+      const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dkim ? { dkim: message.dkim } : {}) });
+      return { kind: 'replied', reply: parseReply(info.response, 250), remoteMta: relay.remoteMta };
+    } catch (e) {
+      const err = e as SmtpError;
+      if (isUnreachable(err)) return { kind: 'unreachable', text: err.message, remoteMta: relay.remoteMta };
+      if (err.response) return { kind: 'replied', reply: parseReply(err.response, err.responseCode ?? null), remoteMta: relay.remoteMta };
+      logger.debug({ err: err.message, code: err.code, relay: relay.remoteMta }, 'smtp conversation failed without a reply');
+      return { kind: 'replied', reply: { code: null, enhanced: null, text: err.message }, remoteMta: relay.remoteMta };
+    }
+  }
 }
