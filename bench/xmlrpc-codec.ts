@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Parser, QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
-import { decodeMethodCall, decodeMethodResponse, encodeResponse, parseIso8601Utc, type MethodCall, type XmlRpcStruct, type XmlRpcValue } from '../src/adapters/rpc/xmlrpc.js';
+import { decodeMethodCall, decodeReferences, decodeMethodResponse, encodeResponse, parseIso8601Utc, type MethodCall, type XmlRpcStruct, type XmlRpcValue } from '../src/adapters/rpc/xmlrpc.js';
 
 const RECIPIENTS = 1000;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
@@ -73,37 +73,14 @@ const refuse = (why: string): never => {
 const DECLARATION = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
 // Input comes from strict UTF-8 decoding: no lone surrogate can be in it.
 const NOT_XML_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
-const XML_ENTITIES: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" });
 
 function refuseDeclarations(text: string): void {
   if (DECLARATION.test(text)) refuse('declaration');
 }
 
-/** For parsers that leave references undecoded: the five XML entities and character references only. */
-function decodeReferences(raw: string): string {
-  let amp = raw.indexOf('&');
-  if (amp === -1) return raw;
-  let out = '';
-  let done = 0;
-  while (amp !== -1) {
-    const semi = raw.indexOf(';', amp + 1);
-    if (semi === -1) refuse('bare &');
-    out += raw.slice(done, amp) + resolveReference(raw.slice(amp + 1, semi));
-    done = semi + 1;
-    amp = raw.indexOf('&', done);
-  }
-  return out + raw.slice(done);
-}
-
-function resolveReference(name: string): string {
-  const known = XML_ENTITIES[name];
-  if (known !== undefined) return known;
-  const m = /^#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}))$/.exec(name) ?? refuse(`entity ${name}`);
-  const cp = m[1] ? parseInt(m[1], 16) : Number(m[2]);
-  const c = String.fromCodePoint(cp);
-  if (NOT_XML_CHAR.test(c) || (cp >= 0xd800 && cp <= 0xdfff)) refuse('char ref');
-  return c;
-}
+// For parsers that leave references undecoded, the codec's own resolver (five entities, character references);
+// sax resolves them itself from this table (no prototype: `&constructor;` must not resolve).
+const XML_ENTITIES: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" });
 
 // ------------------------------------------- the shared builder: XML events -> XML-RPC values (lite)
 

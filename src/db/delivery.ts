@@ -14,22 +14,14 @@ import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import { closeAtDeadline, finishSend, timeoutLeft } from './manager.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
-import type { DkimSettings, VariantContent } from './mailings.js';
+import type { DkimSettings, SendSchedule, VariantContent } from './mailings.js';
 
 /** One send with its mailing and variant: everything a batch needs, loaded once per job (and again on a change). */
-export interface SendContext extends VariantContent {
-  send_id: number;
+export interface SendContext extends VariantContent, Omit<SendSchedule, 'finished_at'> {
   account_id: number;
   mailing_id: number;
   list_id: number | null;
-  status: MailingStatus;
   type: 'regular' | 'opened';
-  scheduled_start: Date | null;
-  scheduled_end: Date | null;
-  max_duration_minutes: number;
-  spread_minutes: number;
-  dont_close_if_empty: boolean;
-  started_at: Date | null;
   dkim: DkimSettings | null;
   testing: boolean;
   backup_customized_emails: boolean;

@@ -6,13 +6,13 @@
  * built-in capture and never reach the relay; the relay received nothing twice.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+import { runProcess, selfSignedCertificate } from '../support/process.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type ReceivedMessage, type TestSmtpServer } from '../support/smtp.js';
 
@@ -52,18 +52,6 @@ let gw: TestGateway;
 let dkimPublicKey: string;
 let ids: FlowIds | undefined;
 
-function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
 const mailingOf = (m: ReceivedMessage) => Number(m.header('X-Mailgate-Mailing'));
 
 function flowIds(): FlowIds {
@@ -73,11 +61,7 @@ function flowIds(): FlowIds {
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-acceptance-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  const tls = selfSignedCertificate(dir);
   // The original's fixture key was made by opendkim-genkey: PKCS#1 PEM, as here.
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await writeFile(path.join(dir, 'mail.private'), pair.privateKey.export({ type: 'pkcs1', format: 'pem' }));
@@ -88,8 +72,8 @@ before(async () => {
   gw = await startTestGateway({
     worker: true,
     env: {
-      TLS_CERT_FILE: path.join(dir, 'cert.pem'),
-      TLS_KEY_FILE: path.join(dir, 'key.pem'),
+      TLS_CERT_FILE: tls.cert,
+      TLS_KEY_FILE: tls.key,
       SMTP_URL: relay.url,
       RETRY_BASE_SECONDS: '0.5',
       LOG_LEVEL: 'silent',
@@ -108,7 +92,7 @@ describe("cloudmailing: the original server's acceptance flows", () => {
   it('flows.py passes against the gateway over https', { timeout: PYTHON_TIMEOUT_MS + 30_000 }, async (t) => {
     assert.match(gw.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     const idsFile = path.join(dir, 'ids.json');
-    const r = await run('python3', [
+    const r = await runProcess('python3', [
       FLOWS,
       '--ip', '127.0.0.1',
       '--port', new URL(gw.url).port,
@@ -117,7 +101,7 @@ describe("cloudmailing: the original server's acceptance flows", () => {
       '--dkim-key', path.join(dir, 'mail.private'),
       '--ids-out', idsFile,
       '-v',
-    ], { PYTHONDONTWRITEBYTECODE: '1' }, PYTHON_TIMEOUT_MS);
+    ], { env: { PYTHONDONTWRITEBYTECODE: '1' }, timeoutMs: PYTHON_TIMEOUT_MS });
     for (const line of r.stderr.trim().split('\n')) if (/ \.\.\. |^Ran |^OK|^FAILED/.test(line)) t.diagnostic(line);
     assert.equal(r.code, 0, `flows.py failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
     assert.equal(r.stdout, '', 'flows.py prints nothing but unittest\'s report (on stderr)');

@@ -4,7 +4,7 @@
  * and list_mailings totals add up and agree with what the status feed reported.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runProcess } from '../support/process.js';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -36,14 +36,9 @@ after(async () => {
 describe('e2e: the seed integration, 10,000 recipients', () => {
   it('is sent personalized, ends FINISHED/ERROR, and the totals add up', async () => {
     const url = `${gw.url.replace('://', `://admin:${gw.key.secret}@`)}/CloudMailing`;
-    const out = await new Promise<string>((resolve, reject) => {
-      const py = spawn('python3', [path.join(import.meta.dirname, 'seed_mailing.py'), url, String(N)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let s = '';
-      let e = '';
-      py.stdout.on('data', (c) => (s += c));
-      py.stderr.on('data', (c) => (e += c));
-      py.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`seed_mailing.py exited ${code}: ${e}`))));
-    });
+    const py = await runProcess('python3', [path.join(import.meta.dirname, 'seed_mailing.py'), url, String(N)], { timeoutMs: 300_000 });
+    assert.equal(py.code, 0, `seed_mailing.py exited ${py.code}: ${py.stderr}`);
+    const out = py.stdout;
     const r = JSON.parse(out) as {
       added: number;
       feed_counts: Record<string, number>;
