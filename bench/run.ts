@@ -140,6 +140,20 @@ async function main() {
   }
 
   if (want('ingest')) {
+    // Shared machines are noisy: three rounds, each the XML-RPC ingest then the raw COPY right after it, and the
+    // median of each (and of the rounds' ratios).
+    const rounds: { rate: number; copyRate: number }[] = [];
+    for (let round = 0; round < 3; round++) rounds.push(await ingestRound(round));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+    const rate = median(rounds.map((r) => r.rate));
+    const copyRate = median(rounds.map((r) => r.copyRate));
+    const ratio = median(rounds.map((r) => r.rate / r.copyRate));
+    line(`ingest: add_recipients ${INGEST_N / 1000}k`, `${Math.round(rate)} recipients/s`, '>= 40000/s, >= 0.7 of COPY', `${ratio.toFixed(3)} of COPY ${Math.round(copyRate)}/s`);
+    console.log(`# ingest rounds: ${rounds.map((r) => `${Math.round(r.rate)}/${Math.round(r.copyRate)}`).join(', ')} (XML-RPC/COPY recipients/s)`);
+  }
+
+  /** One round: add_recipients over XML-RPC, 1,000 per call, 4 concurrent clients; then raw COPY of as many rows. */
+  async function ingestRound(round: number): Promise<{ rate: number; copyRate: number }> {
     const call = rpcClient(gateway.url, key.secret);
     const id = (await call('create_mailing', ['ingest@example.org', 'Bench', 'Hi {{ firstname }}', HTML, TEXT, 'utf-8'])) as number;
     const calls = Math.ceil(INGEST_N / 1000);
@@ -172,16 +186,16 @@ async function main() {
     async function* rows() {
       for (let i = 0; i < INGEST_N; i += 1000) {
         let chunk = '';
-        for (let k = i; k < Math.min(INGEST_N, i + 1000); k++) chunk += `${ctx.accountId}\t${m2}\t${sendId}\tc${k}\tu${k}@example.org\t{"firstname": "F${k}", "city": "Paris"}\n`;
+        for (let k = i; k < Math.min(INGEST_N, i + 1000); k++) chunk += `${ctx.accountId}\t${m2}\t${sendId}\tc${round}-${k}\tu${k}@example.org\t{"firstname": "F${k}", "city": "Paris"}\n`;
         yield chunk;
       }
     }
     await pipeline(Readable.from(rows()), copy);
     const copyRate = INGEST_N / ((performance.now() - t1) / 1000);
     await client.end();
-    line(`ingest: add_recipients ${INGEST_N / 1000}k`, `${Math.round(rate)} recipients/s`, '>= 40000/s, >= 0.7 of COPY', `${(rate / copyRate).toFixed(3)} of COPY ${Math.round(copyRate)}/s`);
     await services.core.mailings.delete(ctx, id);
     await services.core.mailings.delete(ctx, m2);
+    return { rate, copyRate };
   }
 
   if (want('send') || want('feed')) {

@@ -168,6 +168,17 @@ export function mailingsRepo(db: Queryable) {
       return rows[0];
     },
 
+    /** The mailing's send and its status, the mailing row locked as asked: all add_recipients needs. */
+    async sendOf(accountId: number, id: number, lock: 'FOR SHARE' | 'FOR UPDATE'): Promise<{ send_id: number; status: MailingStatus } | undefined> {
+      const { rows } = await db.query<{ send_id: number; status: MailingStatus }>(
+        `SELECT s.id AS send_id, s.status FROM mailings m
+           JOIN LATERAL (SELECT id, status FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true
+          WHERE m.account_id = $1 AND m.id = $2 ${lock} OF m`,
+        [accountId, id],
+      );
+      return rows[0];
+    },
+
     async rawMessage(accountId: number, id: number): Promise<Buffer | null> {
       const { rows } = await db.query<{ raw_message: Buffer | null }>(
         `SELECT v.raw_message FROM variants v JOIN mailings m ON m.id = v.mailing_id

@@ -1,7 +1,10 @@
 /**
  * The Postgres pool and the transaction helper. The only module that configures `pg`.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
 
 // int8 ids and counts fit in a JS number (they stay below 2^53); xid8 stays a string.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -32,6 +35,18 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   } finally {
     client.release();
   }
+}
+
+/** A value in COPY's text format: backslash, tab, newline and carriage return escaped. */
+export function copyText(v: string): string {
+  return /[\\\t\n\r]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : v;
+}
+
+/** COPY ... FROM STDIN of `text` (COPY's text format) on a transaction's client (a pool cannot COPY). */
+export async function copyFrom(db: Queryable, sql: string, text: string): Promise<void> {
+  const client = db as unknown as pg.ClientBase;
+  if (typeof (client as Partial<pg.PoolClient>).release !== 'function') throw new Error('COPY needs a transaction client, not the pool');
+  await pipeline(Readable.from([text]), client.query(copyStreams.from(sql)));
 }
 
 /** SQLSTATE codes we react to, by name. */

@@ -72,15 +72,19 @@ function minutesOf(v: RpcValue | undefined, name: string): number {
 
 /** Nested personalization values as JSON: dates as ISO strings, binaries as base64. */
 function jsonValue(v: RpcValue): unknown {
+  if (v === null || typeof v !== 'object') return v;
   if (v instanceof Date) return v.toISOString();
   if (Buffer.isBuffer(v)) return v.toString('base64');
   if (Array.isArray(v)) return v.map(jsonValue);
-  if (isStruct(v)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: jsonValue(x), enumerable: true, writable: true, configurable: true });
-    return out;
-  }
-  return v;
+  const out: Record<string, unknown> = {};
+  for (const k in v) setMember(out, k, jsonValue(v[k]!));
+  return out;
+}
+
+/** `out[k] = value`, but a key such as `__proto__` stays data (assignment would replace the prototype). */
+function setMember(out: Record<string, unknown>, k: string, value: unknown): void {
+  if (k in Object.prototype) Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  else out[k] = value;
 }
 
 // ------------------------------------------------------------------------------------------------ properties
@@ -307,10 +311,10 @@ function recipientInput(item: RpcValue, index: number): RecipientInput | { email
   const attachments = attachmentsOf(item.attachments);
   if (typeof attachments === 'string') return { email: item.email, error: attachments };
   const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(item)) {
+  for (const k in item) {
     if (k === 'tracking_id' || k === 'attachments') continue;
     if (k.length > 200) return { email: item.email, error: `field name too long: ${k.slice(0, 40)}...` };
-    Object.defineProperty(fields, k, { value: jsonValue(v), enumerable: true, writable: true, configurable: true });
+    setMember(fields, k, jsonValue(item[k]!));
   }
   const trackingId = typeof item.tracking_id === 'number' ? String(item.tracking_id) : item.tracking_id;
   return { email: item.email, trackingId, attachments, fields };

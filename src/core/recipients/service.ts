@@ -62,6 +62,7 @@ export function recipientsService(deps: RecipientsDeps) {
     }
     const results: AddResult[] = new Array(items.length);
     const rows: (NewRecipient & { index: number })[] = [];
+    let freshIds = true;
     for (const [index, item] of items.entries()) {
       const { email } = item;
       if (!isValidEmail(email)) {
@@ -73,7 +74,10 @@ export function recipientsService(deps: RecipientsDeps) {
       else if (typeof item.trackingId !== 'string' || item.trackingId.length >= 50) {
         results[index] = { email, error: 'the tracking id must be a string under 50 characters' };
         continue;
-      } else trackingId = item.trackingId;
+      } else {
+        trackingId = item.trackingId;
+        freshIds = false;
+      }
       let attachments: Attachment[] | null = null;
       if (item.attachments?.length) {
         const problem = attachmentProblem(item.attachments);
@@ -86,10 +90,10 @@ export function recipientsService(deps: RecipientsDeps) {
       rows.push({ index, tracking_id: trackingId, email, fields: item.fields, attachments });
     }
     await store.transaction(async (tx) => {
-      const m = await tx.mailings.get(ctx.accountId, mailingId, 'FOR SHARE');
+      const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');
       if (!m) throw notFound('mailing', mailingId);
       if (!test && m.status === 'finished') throw badRequest(`mailing ${mailingId} is finished: no recipient can be added`);
-      const inserted = await tx.recipients.insertMany(ctx.accountId, mailingId, m.send_id, test, rows);
+      const inserted = await tx.recipients.insertMany(ctx.accountId, mailingId, m.send_id, test, rows, freshIds);
       for (const r of rows) {
         results[r.index] = inserted.has(r.tracking_id)
           ? { email: r.email, id: r.tracking_id }
