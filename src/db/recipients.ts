@@ -4,7 +4,7 @@
  * Every status change goes through STAMP_CHANGE, which the status feed depends on: the writing transaction's
  * xid plus a sequence value. See statusFeed below for why a plain timestamp or sequence is not enough.
  */
-import { copyFrom, copyText, type Queryable } from './pool.js';
+import { copyFrom, copyText, inTransaction, type Queryable } from './pool.js';
 import type { RecipientStatus } from '../core/statuses.js';
 
 /** SET-list fragment every status change must include. */
@@ -114,6 +114,11 @@ export function recipientsRepo(db: Queryable) {
      * matching or not, so a feed full of non-matching rows (a million freshly inserted READY rows) still
      * answers quickly and its cursor moves forward. Each chunk may see a later horizon than the one before;
      * that is safe, since every row behind the cursor has an xid below the earlier horizon.
+     *
+     * The only good plan is the feed index in order, stopping at LIMIT. Right after a bulk load (a mailing of
+     * a million recipients sent before autovacuum has analyzed the table) the statistics make a bitmap scan of
+     * every changed row plus a sort look cheaper: 50 ms a page instead of 2. So the chunks run in a
+     * transaction that rules those plans out.
      */
     async statusFeed(
       accountId: number,
@@ -127,30 +132,33 @@ export function recipientsRepo(db: Queryable) {
       const mailings = mailingIds ? new Set(mailingIds) : null;
       const out: RecipientRow[] = [];
       let next = after;
-      for (let scanned = 0; scanned < scanLimit && out.length < max; ) {
-        const { rows } = await db.query<RecipientRow & { changed_xid: string; change_seq: number }>(
-          `SELECT ${COLUMNS}, r.changed_xid::text AS changed_xid, r.change_seq
-             FROM recipients r
-            WHERE r.account_id = $1
-              AND (r.changed_xid, r.change_seq) > ($2::xid8, $3::bigint)
-              AND r.changed_xid < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY r.changed_xid, r.change_seq
-            LIMIT $4`,
-          [accountId, next.xid, next.seq, max],
-        );
-        for (const r of rows) {
-          if (wanted.has(r.status) && (!mailings || mailings.has(r.mailing_id))) {
-            out.push(r);
-            if (out.length === max) {
-              next = { xid: r.changed_xid, seq: r.change_seq };
-              break;
+      await inTransaction(db, async (tx) => {
+        await tx.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off');
+        for (let scanned = 0; scanned < scanLimit && out.length < max; ) {
+          const { rows } = await tx.query<RecipientRow & { changed_xid: string; change_seq: number }>(
+            `SELECT ${COLUMNS}, r.changed_xid::text AS changed_xid, r.change_seq
+               FROM recipients r
+              WHERE r.account_id = $1
+                AND (r.changed_xid, r.change_seq) > ($2::xid8, $3::bigint)
+                AND r.changed_xid < pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY r.changed_xid, r.change_seq
+              LIMIT $4`,
+            [accountId, next.xid, next.seq, max],
+          );
+          for (const r of rows) {
+            if (wanted.has(r.status) && (!mailings || mailings.has(r.mailing_id))) {
+              out.push(r);
+              if (out.length === max) {
+                next = { xid: r.changed_xid, seq: r.change_seq };
+                break;
+              }
             }
+            next = { xid: r.changed_xid, seq: r.change_seq };
           }
-          next = { xid: r.changed_xid, seq: r.change_seq };
+          scanned += rows.length;
+          if (rows.length < max) break;
         }
-        scanned += rows.length;
-        if (rows.length < max) break;
-      }
+      });
       return { rows: out, next };
     },
 
