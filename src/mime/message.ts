@@ -13,7 +13,7 @@ import MimeNode from 'nodemailer/lib/mime-node';
 import libmime from 'libmime';
 import libqp from 'libqp';
 import type { ComposeInput, MessageCodec, MessageSummary } from '../core/mailings/message.js';
-import { charsetDecode, decodeBody, headerLine, isTextLeaf, normalizeLineEnds, splitMessage } from './template.js';
+import { headerLine, isTextLeaf, normalizeLineEnds, splitMessage } from './template.js';
 
 const CRLF = '\r\n';
 const BLANK_LINE = Buffer.from('\r\n\r\n');
@@ -132,20 +132,6 @@ export async function replaceTextBodies(raw: Buffer, content: { html?: string | 
     i++;
   }
   return Buffer.concat(out);
-}
-
-/** The decoded text of the first text/plain and text/html bodies (what a listing shows). */
-export async function textBodies(raw: Buffer): Promise<{ text: string | null; html: string | null }> {
-  const items = await splitMessage(raw);
-  const found: { text: string | null; html: string | null } = { text: null, html: null };
-  for (let i = 0; i < items.length; i++) {
-    const node = items[i]!.node;
-    const next = items[i + 1];
-    if (!node || !isTextLeaf(node) || next?.type !== 'body') continue;
-    const key = node.contentType === 'text/html' ? 'html' : 'text';
-    found[key] ??= charsetDecode(await decodeBody(node, next.value!), node.charset);
-  }
-  return found;
 }
 
 const ADDRESS_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'sender']);

@@ -15,7 +15,6 @@ before(async () => {
 });
 after(async () => gw?.stop());
 
-const ctx = async () => ({ accountId: await accountId(gw), requestId: 't' });
 const newMailing = () => cm.call('create_mailing', ...SEED_MAILING) as Promise<number>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

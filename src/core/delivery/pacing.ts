@@ -1,5 +1,5 @@
 /**
- * Spreading a mailing evenly over `scheduled_duration` minutes: pure arithmetic, no I/O.
+ * Spreading a send evenly over `spread_minutes` minutes (Mailgate's own pacing): pure arithmetic, no I/O.
  *
  * At elapsed fraction f of the duration since the mailing started, at most ceil(f * total) recipients may
  * have been tried (at least one: the first goes at the start). The quota is computed from the database's counts at each claim, so several workers
