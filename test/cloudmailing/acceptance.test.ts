@@ -96,7 +96,7 @@ describe("cloudmailing: the original server's acceptance flows", () => {
       FLOWS,
       '--ip', '127.0.0.1',
       '--port', new URL(gw.url).port,
-      '--api-key', gw.key.secret,
+      `--api-key=${gw.key.secret}`,
       '--data-dir', path.dirname(FIXTURE),
       '--dkim-key', path.join(dir, 'mail.private'),
       '--ids-out', idsFile,

@@ -44,6 +44,12 @@ describe('cloudmailing: authentication', () => {
     await gw.core.accounts.revokeKey(k.id);
     assert.equal((await client(gw, k.secret).post(callXml('get_mailings_count', []))).fault?.faultCode, 401);
   });
+  it("makes secrets that never start with '-' (a command line would read an option)", async () => {
+    // One in 64 would, by chance: 300 keys without one say the rule holds.
+    const secrets = await Promise.all(Array.from({ length: 300 }, () => gw.core.accounts.createKey('dash-check').then((k) => k.secret)));
+    assert.equal(secrets.filter((k) => k.startsWith('-')).length, 0);
+    assert.ok(secrets.every((k) => /^[A-Za-z0-9_-]{32}$/.test(k)));
+  });
   it('parses Basic credentials with a colon in the password', () => {
     assert.deepEqual(basicCredentials({ headers: { authorization: authHeader('a:b') } }), { user: 'admin', pass: 'a:b' });
     assert.equal(basicCredentials({ headers: { authorization: 'Bearer x' } }), undefined);

@@ -38,6 +38,17 @@ export interface Principal {
 
 const SLUG = /^[A-Za-z0-9._-]{1,100}$/;
 
+/**
+ * 192 random bits in base64url, never starting with '-': command-line tools read a leading dash as an
+ * option (`--api-key -x...`), which a secret must never be taken for.
+ */
+function newSecret(): string {
+  for (;;) {
+    const secret = randomBytes(24).toString('base64url');
+    if (!secret.startsWith('-')) return secret;
+  }
+}
+
 export const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
 export function accountsService(deps: AccountsDeps) {
@@ -51,7 +62,7 @@ export function accountsService(deps: AccountsDeps) {
     /** A new key for the account, creating the account when missing. */
     async createKey(accountSlug: string, label?: string): Promise<NewKey> {
       const { account } = await this.createAccount(accountSlug);
-      const secret = randomBytes(24).toString('base64url');
+      const secret = newSecret();
       const row = await deps.apiKeys.insert(account.id, hashSecret(secret), label ?? null);
       return { id: row.id, secret, account: account.slug, label: row.label };
     },
