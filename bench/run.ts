@@ -4,7 +4,9 @@
  *
  * Scenarios: startup (`serve` on an existing data dir until /healthz), seed10k (the seed's Python client,
  * 10,000 recipients, end to end), ingest (add_recipients over XML-RPC vs raw COPY), send (a personalized
- * mailing until every recipient is final vs nodemailer alone), feed (status feed page latency). Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND (100000).
+ * mailing until every recipient is final vs nodemailer alone), feed (status feed page latency), bounces
+ * (mailkit.report.raw.bounces pages of 25,000 from a log of BENCH_BOUNCES). Default: all. Sizes: BENCH_INGEST
+ * (200000), BENCH_SEND (100000), BENCH_BOUNCES (1000000).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +31,7 @@ const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
 const want = (s: string) => wanted.size === 0 || wanted.has(s);
 const INGEST_N = Number(process.env.BENCH_INGEST ?? 200_000);
 const SEND_N = Number(process.env.BENCH_SEND ?? 100_000);
+const BOUNCES_N = Number(process.env.BENCH_BOUNCES ?? 1_000_000);
 
 function line(figure: string, value: string, target: string, ratio?: string) {
   console.log(`${figure.padEnd(34)} ${value.padEnd(26)} target ${target.padEnd(26)}${ratio ? ` ratio ${ratio}` : ''}`);
@@ -76,7 +79,7 @@ function rpcClient(url: string, secret: string) {
 async function startupSeconds(): Promise<number[]> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-startup-'));
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), BOUNCE_SMTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.SMTP_URL;
   const times: number[] = [];
@@ -109,7 +112,7 @@ async function main() {
   await ensureDatabase(pgh.url, 'bench');
   const dbUrl = pgh.databaseUrl('bench');
   const sink = await startSink();
-  const config = loadConfig({ DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', SMTP_URL: `smtp://127.0.0.1:${sink.port}`, PUBLIC_URL: 'http://bench.test' });
+  const config = loadConfig({ DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: '0', BOUNCE_SMTP_PORT: '0', LOG_LEVEL: 'warn', SMTP_URL: `smtp://127.0.0.1:${sink.port}`, PUBLIC_URL: 'http://bench.test' });
   const logger = makeLogger(config.LOG_LEVEL);
   const services = await buildServices(config, logger, dbUrl);
   const gateway: Gateway = await startGateway(services, { worker: true, http: true });
@@ -249,6 +252,42 @@ async function main() {
       const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(1);
       line(`feed: page of 1000 over ${SEND_N / 1000}k`, `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms (${times.length} calls)`, 'p50 <= 25 ms, p99 <= 100 ms');
     }
+  }
+
+  if (want('bounces')) {
+    // A log of BOUNCES_N bounces of one mailing, written as the pipeline writes them (ids from the sequence,
+    // in order), then JSON pages of 25,000 from random places, over HTTP as a Mailkit client asks.
+    const m = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'bounces@example.org', subject: 's', html: 'h' });
+    const client = new pg.Client({ connectionString: dbUrl });
+    await client.connect();
+    const sendId = (await client.query<{ id: number }>('SELECT id FROM sends WHERE mailing_id = $1', [m])).rows[0]!.id;
+    for (let i = 0; i < BOUNCES_N; i += 100_000) {
+      await client.query(
+        `INSERT INTO bounces (id, account_id, mailing_id, send_id, email, enhanced_status, text_status, remote_mta, kind, source)
+         SELECT nextval('bounce_id_seq'), $1, $2, $3, 'b' || g || '@example.org', '5.1.1', 'smtp; 550 5.1.1 <b' || g || '@example.org>: user unknown',
+                'dns; mx.example.org', CASE WHEN g % 3 = 0 THEN 'temporary' ELSE 'permanent' END, 'smtp'
+           FROM generate_series($4::bigint, $5::bigint) AS g`,
+        [ctx.accountId, m, sendId, i, Math.min(BOUNCES_N, i + 100_000) - 1],
+      );
+    }
+    await client.query('ANALYZE bounces');
+    const { rows } = await client.query<{ lo: number; hi: number }>('SELECT min(id)::bigint AS lo, max(id)::bigint AS hi FROM bounces WHERE mailing_id = $1', [m]);
+    await client.end();
+    const times: number[] = [];
+    for (let run = 0; run < 12; run++) {
+      const from = Math.floor(rows[0]!.lo + Math.random() * Math.max(1, rows[0]!.hi - rows[0]!.lo - 25_000));
+      const t0 = performance.now();
+      const res = await fetch(`${gateway.url}/json.fcgi`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ function: 'mailkit.report.raw.bounces', id: String(key.id), md5: key.secret, parameters: { ID_message: String(m), ID_send: '', ID_undelivered_log: String(from), limit: '25000' } }),
+      });
+      const page = (await res.json()) as unknown[];
+      if (!Array.isArray(page) || page.length !== 25_000) throw new Error(`raw.bounces answered ${JSON.stringify(page).slice(0, 200)}`);
+      if (run > 1) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    line(`bounces: raw page of 25k of ${BOUNCES_N / 1000}k`, `p50 ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`, '<= 400 ms');
   }
 
   await gateway.stop();

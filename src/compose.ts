@@ -17,6 +17,7 @@ import { makeHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import { startWorker } from './worker/index.js';
 import { mimeCodec } from './mime/message.js';
+import { startBounceListener } from './bounces/listener.js';
 
 export const EMBEDDED_DATABASE = 'mailgate';
 
@@ -75,6 +76,8 @@ export interface Gateway {
   url: string;
   /** The in-process worker's SMTP capture, when no relay is configured (every message is kept there). */
   captureUrl?: string;
+  /** The inbound bounce listener's port (HTTP nodes only). */
+  bouncePort?: number;
   firstKey?: { id: number; secret: string; account: string };
   stop(): Promise<void>;
 }
@@ -122,6 +125,14 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     firstKey = await core.accounts.createKey('default', 'first key');
   }
 
+  // Late bounces and complaints come back to the HTTP nodes (the MX of BOUNCE_DOMAIN points at them).
+  let bouncePort: number | undefined;
+  if (opts.http !== false) {
+    const listener = await startBounceListener({ core, secret: services.secret, bounceDomain: config.bounceDomain, host: config.HOST, port: config.BOUNCE_SMTP_PORT, logger });
+    bouncePort = listener.port;
+    stops.push(() => listener.stop());
+  }
+
   let captureUrl: string | undefined;
   if (opts.worker !== false) {
     const worker = await startWorker({ databaseUrl: services.databaseUrl, pool: services.pool, config, relayUrls, logger, secret: services.secret });
@@ -134,6 +145,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     services,
     url,
     ...(captureUrl ? { captureUrl } : {}),
+    ...(bouncePort !== undefined ? { bouncePort } : {}),
     ...(firstKey ? { firstKey } : {}),
     async stop() {
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));

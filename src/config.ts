@@ -34,7 +34,7 @@ export const VARIABLES = {
   SMTP_TIMEOUT_MS: { schema: int(1000, 600_000), default: '60000', doc: 'Socket timeout of one SMTP conversation.' },
   CAPTURE_SMTP_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of each worker\'s built-in SMTP capture on 127.0.0.1 (0: any free port). It keeps every message when SMTP_URL is unset, and always those of mailings marked `testing`.' },
   BOUNCE_DOMAIN: { schema: z.string().min(1).optional(), doc: 'Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN. Default: the host of PUBLIC_URL.' },
-  BOUNCE_SMTP_PORT: { schema: int(0, 65535), default: '2525', doc: 'Inbound SMTP listener for late bounce reports (DSN) and complaints (ARF). Reserved: the listener comes with the bounce-log release; today bounces are the relay\'s replies during sending.' },
+  BOUNCE_SMTP_PORT: { schema: int(0, 65535), default: '2525', doc: 'Inbound SMTP listener of the HTTP nodes for what comes back to the VERP return path (delivery status notifications, complaints) and to the List-Unsubscribe mailto: address; point the MX of BOUNCE_DOMAIN at it (0: any free port).' },
   DKIM_DOMAIN: { schema: z.string().optional(), doc: 'DKIM signing domain (with DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE).' },
   DKIM_SELECTOR: { schema: z.string().optional(), doc: 'DKIM selector.' },
   DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM.' },

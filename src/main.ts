@@ -9,6 +9,7 @@ import { EmbeddedStartError } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { makeLogger, type Logger } from './logger.js';
 import { invalid, isDomainError } from './core/errors.js';
+import { SUPPRESSION_REASONS, type SuppressionReason } from './core/suppressions/service.js';
 
 interface Ctx {
   config: Config;
@@ -115,6 +116,7 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     lines.push(`  health                 GET  ${gateway.url}/healthz`);
   } else lines.push('Mailgate worker is running (no HTTP).');
   lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');
+  if (gateway.bouncePort !== undefined) lines.push(`  bounces                SMTP ${config.HOST}:${gateway.bouncePort}, for ${config.bounceDomain} (point its MX here)`);
   if (opts.worker) {
     if (gateway.captureUrl) {
       lines.push(`  SMTP                   no SMTP_URL set: every message is CAPTURED, not relayed (kept in Postgres)`);
@@ -280,6 +282,57 @@ export function program(): Command {
         fail(e);
       }
     });
+
+  const suppressions = cli.command('suppressions').description('addresses an account never mails again');
+  suppressions
+    .command('list')
+    .requiredOption('--account <slug>', 'the account')
+    .option('--reason <reason>', `only this reason: ${SUPPRESSION_REASONS.join(', ')}`)
+    .option('--after <email>', 'the page after this address')
+    .option('--limit <n>', 'at most this many (1 to 10000)', '1000')
+    .option('--json', 'print JSON')
+    .action(async (o: { account: string; reason?: string; after?: string; limit: string; json?: boolean }) => {
+      try {
+        if (o.reason !== undefined && !(SUPPRESSION_REASONS as readonly string[]).includes(o.reason)) throw invalid(`--reason: one of ${SUPPRESSION_REASONS.join(', ')}`, 'reason');
+        await withServices(async ({ core }) => {
+          const ctx = await core.accounts.operatorContext(o.account);
+          const rows = await core.suppressions.list(ctx, {
+            ...(o.after ? { after: o.after } : {}),
+            limit: Number(o.limit) || 1000,
+            ...(o.reason ? { reason: o.reason as SuppressionReason } : {}),
+          });
+          print(!!o.json, rows, () => rows.map((r) => `${r.email}\t${r.reason}\t${r.created_at.toISOString()}\t${r.detail ?? ''}`).join('\n') || '(no suppressed address)');
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  for (const [name, what] of [
+    ['add', 'suppress an address by hand'],
+    ['lift', 'mail an address again (bounced or complained list members become active; unsubscribed ones stay so)'],
+  ] as const) {
+    suppressions
+      .command(`${name} <email>`)
+      .description(what)
+      .requiredOption('--account <slug>', 'the account')
+      .option('--json', 'print JSON')
+      .action(async (email: string, o: { account: string; json?: boolean }) => {
+        try {
+          await withServices(async ({ core }) => {
+            const ctx = await core.accounts.operatorContext(o.account);
+            if (name === 'add') {
+              const added = await core.suppressions.add(ctx, email, 'mailgate suppressions add');
+              print(!!o.json, { email, added }, () => (added ? `suppressed: ${email}` : `already suppressed: ${email}`));
+            } else {
+              const row = await core.suppressions.lift(ctx, email);
+              print(!!o.json, row, () => `lifted: ${row.email} (was ${row.reason})`);
+            }
+          });
+        } catch (e) {
+          fail(e);
+        }
+      });
+  }
 
   const keys = cli.command('keys').description('API keys');
   keys

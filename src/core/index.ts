@@ -4,6 +4,8 @@
  */
 import type { Store } from '../db/store.js';
 import { accountsService } from './accounts/service.js';
+import { bouncesService } from './bounces/service.js';
+import { suppressionsService } from './suppressions/service.js';
 import { mailingsService } from './mailings/service.js';
 import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
@@ -31,6 +33,8 @@ export function makeCore(deps: CoreDeps) {
       sendLanes: deps.sendLanes,
     }),
     unsubscribe: unsubscribeService({ unsubscribes: deps.store.unsubscribes, secret: deps.cursorSecret }),
+    bounces: bouncesService({ store: deps.store }),
+    suppressions: suppressionsService({ store: deps.store }),
   };
 }
 export type Core = ReturnType<typeof makeCore>;

@@ -275,8 +275,9 @@ export function deliveryRepo(db: Pool) {
             listId: ctx.list_id,
             email: o.email,
             enhancedStatus: o.enhancedCode,
-            textStatus: o.replyCode !== null ? `${o.replyCode} ${o.replyText ?? ''}`.trim() : o.replyText,
-            remoteMta: o.remoteMta,
+            // As a DSN writes them (Mailkit's TEXT_STATUS and REMOTE_MTA): `smtp; 550 5.1.1 ...`, `dns; host`.
+            textStatus: `smtp; ${[o.replyCode, o.enhancedCode, o.replyText].filter((x) => x !== null && x !== '').join(' ')}`,
+            remoteMta: o.remoteMta ? `dns; ${o.remoteMta.replace(/:\d+$/, '')}` : null,
             kind: o.status === 'error' ? 'permanent' : 'temporary',
             source: 'smtp',
           }));

@@ -82,6 +82,11 @@ export function recipientsRepo(db: Queryable) {
       return new Set(rows.map((r) => r.tracking_id));
     },
 
+    async emailOf(recipientId: number): Promise<string | undefined> {
+      const { rows } = await db.query<{ email: string }>('SELECT email FROM recipients WHERE id = $1', [recipientId]);
+      return rows[0]?.email;
+    },
+
     async byTrackingIds(accountId: number, trackingIds: string[]): Promise<RecipientRow[]> {
       const { rows } = await db.query<RecipientRow>(
         `SELECT ${COLUMNS} FROM recipients r WHERE r.account_id = $1 AND r.tracking_id = ANY($2::text[])`,

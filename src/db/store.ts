@@ -9,6 +9,8 @@ import { recipientsRepo } from './recipients.js';
 import { unsubscribesRepo } from './unsubscribes.js';
 import { managerRepo } from './manager.js';
 import { workersRepo } from './delivery.js';
+import { bouncesRepo, recordLateBounce, type LateBounce } from './bounces.js';
+import { suppressionsRepo } from './suppressions.js';
 
 function bind(db: Queryable) {
   return {
@@ -17,6 +19,7 @@ function bind(db: Queryable) {
     settings: settingsRepo(db),
     mailings: mailingsRepo(db),
     recipients: recipientsRepo(db),
+    bounces: bouncesRepo(db),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
     },
@@ -29,6 +32,8 @@ export interface Store extends Repos {
   unsubscribes: ReturnType<typeof unsubscribesRepo>;
   manager: ReturnType<typeof managerRepo>;
   workers: ReturnType<typeof workersRepo>;
+  suppressions: ReturnType<typeof suppressionsRepo>;
+  bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
 }
 
@@ -38,6 +43,8 @@ export function makeStore(pool: Pool): Store {
     unsubscribes: unsubscribesRepo(pool),
     manager: managerRepo(pool),
     workers: workersRepo(pool),
+    suppressions: suppressionsRepo(pool),
+    bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
   };
 }

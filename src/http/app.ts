@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
 import { cloudmailingRouter } from '../adapters/cloudmailing/index.js';
 import { jsonRpcRouter } from '../adapters/jsonrpc/index.js';
+import { mailkitRouters } from '../adapters/mailkit/index.js';
 import type { Pool } from '../db/pool.js';
 import { outboxRouter } from './outbox.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
@@ -36,6 +37,9 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
 
   app.use('/CloudMailing', cloudmailingRouter(deps));
   app.use('/jsonrpc', jsonRpcRouter(deps));
+  const mailkit = mailkitRouters(deps);
+  app.use('/json.fcgi', mailkit.json);
+  app.use('/rpc.fcgi', mailkit.rpc);
   app.use('/admin/outbox', outboxRouter(deps));
   app.use(trackingRouter(deps));
 

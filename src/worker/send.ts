@@ -11,9 +11,10 @@ import type { Task } from 'graphile-worker';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { emailKey } from '../core/email.js';
-import { attemptOutcome, mailboxMissing } from '../core/delivery/outcome.js';
+import { attemptOutcome } from '../core/delivery/outcome.js';
 import { paceQuota } from '../core/delivery/pacing.js';
 import { deadlineOf } from '../core/mailings/lifecycle.js';
+import { SKIPPED_BECAUSE, type SuppressionReason } from '../core/suppressions/service.js';
 import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
 import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
 import type { Relays } from './smtp.js';
@@ -99,7 +100,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           const base = { id: r.id, email: r.email, replyCode: null, enhancedCode: null, remoteMta: null, suppress: false };
           const reason = suppressed.get(emailKey(r.email));
           if (reason) {
-            outcomes.push({ ...base, status: 'error', tried: false, replyText: `suppressed: ${reason}` });
+            outcomes.push({ ...base, status: 'error', tried: false, replyText: SKIPPED_BECAUSE[reason as SuppressionReason] ?? SKIPPED_BECAUSE.manual });
             return;
           }
           let message;
@@ -119,7 +120,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
             lastUnreachable = `${d.remoteMta}: ${d.text}`;
             return;
           }
-          const status = attemptOutcome(d.reply);
+          const { status, classification } = attemptOutcome(d.reply);
           outcomes.push({
             customized: ctx.backup_customized_emails ? message.raw : undefined,
             ...base,
@@ -129,7 +130,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
             enhancedCode: d.reply.enhanced,
             replyText: d.reply.text,
             remoteMta: d.remoteMta,
-            suppress: status === 'error' && mailboxMissing(d.reply),
+            suppress: classification.suppress,
           });
         }),
       );

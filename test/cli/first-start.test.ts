@@ -29,7 +29,7 @@ interface Server {
 }
 
 async function start(): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAILGATE_SYSTEM_DIR: systemDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), BOUNCE_SMTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAILGATE_SYSTEM_DIR: systemDir };
   for (const name of ['DATABASE_URL', 'DATA_DIR', 'SMTP_URL', 'EMBEDDED_PG_PORT', 'TLS_CERT_FILE', 'TLS_KEY_FILE']) delete env[name];
   // What `npm start` runs, in the private checkout, with its own node_modules.
   const child = spawn(process.execPath, ['bin/mailgate.js', 'serve'], { cwd: checkout, env, stdio: ['ignore', 'pipe', 'pipe'] });

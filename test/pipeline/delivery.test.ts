@@ -160,7 +160,7 @@ describe('pipeline: outcomes', () => {
     await finished(again);
     const [r] = await h.recipients(again);
     assert.equal(r!.status, 'error');
-    assert.equal(r!.reply_text, 'suppressed: hard_bounce');
+    assert.equal(r!.reply_text, 'not sent: the address is suppressed (it bounced permanently before)');
     assert.equal(r!.try_count, 0);
     assert.equal(h.smtp.messages.filter((m) => m.to.some((t) => t.toLowerCase() === 'gone@example.org')).length, 0);
   });

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { attemptOutcome, mailboxMissing, parseReply } from '../../src/core/delivery/outcome.js';
+import { attemptOutcome, parseReply } from '../../src/core/delivery/outcome.js';
 import { paceQuota } from '../../src/core/delivery/pacing.js';
 import { signRecipientToken, verifyRecipientToken } from '../../src/core/delivery/tokens.js';
 
@@ -16,15 +16,19 @@ describe('pipeline: rules', () => {
   });
 
   it('classifies outcomes and suppresses only missing mailboxes', () => {
-    assert.equal(attemptOutcome(parseReply('250 ok')), 'finished');
-    assert.equal(attemptOutcome(parseReply('550 5.1.1 x')), 'error');
-    assert.equal(attemptOutcome(parseReply('421 4.4.2 x')), 'warning');
-    assert.equal(attemptOutcome({ code: null, enhanced: null, text: 'dropped' }), 'warning');
-    for (const c of ['5.1.0', '5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']) assert.ok(mailboxMissing(parseReply(`550 ${c} x`)), c);
-    for (const c of ['5.2.2', '5.7.1', '5.6.0']) assert.ok(!mailboxMissing(parseReply(`552 ${c} x`)), c);
-    assert.ok(mailboxMissing(parseReply('550 No such user here')));
-    assert.ok(!mailboxMissing(parseReply('550 rejected by policy')));
-    assert.ok(!mailboxMissing(parseReply('450 4.1.1 user unknown')));
+    const status = (r: string) => attemptOutcome(parseReply(r)).status;
+    const suppress = (r: string) => attemptOutcome(parseReply(r)).classification.suppress;
+    assert.equal(status('250 ok'), 'finished');
+    assert.equal(status('550 5.1.1 x'), 'error');
+    assert.equal(status('421 4.4.2 x'), 'warning');
+    assert.equal(status('552 5.2.2 mailbox full'), 'warning', '5.2.2 is counted soft');
+    assert.equal(attemptOutcome({ code: null, enhanced: null, text: 'dropped' }).status, 'warning');
+    for (const c of ['5.1.0', '5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']) assert.ok(suppress(`550 ${c} x`), c);
+    for (const c of ['5.2.2', '5.7.1', '5.6.0']) assert.ok(!suppress(`552 ${c} x`), c);
+    // Never by words: without an enhanced code, no suppression whatever the text says.
+    assert.ok(!suppress('550 No such user here'));
+    assert.equal(status('550 No such user here'), 'error');
+    assert.ok(!suppress('450 4.1.1 user unknown'));
   });
 
   it('paces evenly over the duration', () => {

@@ -19,6 +19,8 @@ export interface TestGateway {
   databaseUrl: string;
   key: { id: number; secret: string; account: string };
   captureUrl?: string;
+  /** The inbound bounce listener's port on 127.0.0.1. */
+  bouncePort: number;
   stop(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export async function startTestGateway(opts: { worker?: boolean; env?: Record<st
     DATABASE_URL: db.url,
     HOST: '127.0.0.1',
     PORT: '0',
+    BOUNCE_SMTP_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PUBLIC_URL: 'http://mailgate.test',
     BOUNCE_DOMAIN: 'bounces.mailgate.test',
@@ -46,6 +49,7 @@ export async function startTestGateway(opts: { worker?: boolean; env?: Record<st
     databaseUrl: db.url,
     key,
     ...(gateway.captureUrl ? { captureUrl: gateway.captureUrl } : {}),
+    bouncePort: gateway.bouncePort!,
     async stop() {
       await gateway.stop();
       await services.close();

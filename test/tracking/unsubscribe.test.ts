@@ -85,7 +85,7 @@ describe('unsubscribe: the List-Unsubscribe link', () => {
     assert.equal(smtp.to('carl@example.org').length, 1);
     const { rows } = await gw.pool.query<{ email: string; status: string; reply_text: string }>('SELECT email, status, reply_text FROM recipients WHERE mailing_id = $1 ORDER BY email', [id]);
     assert.deepEqual(rows, [
-      { email: 'ann@example.org', status: 'error', reply_text: 'suppressed: unsubscribe' },
+      { email: 'ann@example.org', status: 'error', reply_text: 'not sent: the address is suppressed (it unsubscribed)' },
       { email: 'carl@example.org', status: 'finished', reply_text: rows[1]!.reply_text },
     ]);
   });

@@ -583,8 +583,23 @@ function escapeText(text: string): string {
 
 const stringValue = (text: string) => `<value><string>${escapeText(text)}</string></value>`;
 
+/**
+ * How integers are written: `<int>` (what Python's xmlrpc.client writes), or `<i4>` while they fit 32 bits
+ * and `<i8>` beyond (Mailkit's replies, and the Apache extension for 64-bit values).
+ */
+export interface EncodeOptions {
+  integers?: 'int' | 'i4';
+  /** `<?xml version="1.0" encoding="utf-8"?>` instead of the bare declaration. */
+  declareEncoding?: boolean;
+}
+
+let integerTag: 'int' | 'i4' = 'int';
+
 function numberValue(n: number): string {
-  if (Number.isSafeInteger(n)) return `<value><int>${n}</int></value>`;
+  if (Number.isSafeInteger(n)) {
+    if (integerTag === 'int') return `<value><int>${n}</int></value>`;
+    return n >= -2147483648 && n <= 2147483647 ? `<value><i4>${n}</i4></value>` : `<value><i8>${n}</i8></value>`;
+  }
   // Python's float() reads exponents; NaN and Infinity have no XML-RPC form.
   return Number.isFinite(n) ? `<value><double>${n}</double></value>` : stringValue(String(n));
 }
@@ -628,8 +643,15 @@ function encodeValue(v: unknown, depth: number): string {
   }
 }
 
-export function encodeResponse(value: unknown): string {
-  return `${XML_DECLARATION}<methodResponse><params><param>${encodeValue(value, 0)}</param></params></methodResponse>`;
+export function encodeResponse(value: unknown, options: EncodeOptions = {}): string {
+  // Encoding is synchronous: the module-level tag cannot leak into another call.
+  integerTag = options.integers ?? 'int';
+  try {
+    const declaration = options.declareEncoding ? '<?xml version="1.0" encoding="utf-8"?>' : XML_DECLARATION;
+    return `${declaration}<methodResponse><params><param>${encodeValue(value, 0)}</param></params></methodResponse>`;
+  } finally {
+    integerTag = 'int';
+  }
 }
 
 export function encodeFault(faultCode: number, faultString: string): string {

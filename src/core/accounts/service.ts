@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRow, AccountRow } from '../../db/accounts.js';
+import type { CallContext } from '../context.js';
 import { invalid, notFound } from '../errors.js';
 
 export interface AccountsDeps {
@@ -67,6 +68,12 @@ export function accountsService(deps: AccountsDeps) {
       return { id: row.id, secret, account: account.slug, label: row.label };
     },
     listKeys: (accountSlug?: string) => deps.apiKeys.list(accountSlug),
+    /** The call context of an operator acting on an account from the command line. */
+    async operatorContext(accountSlug: string): Promise<CallContext> {
+      const account = await deps.accounts.bySlug(accountSlug);
+      if (!account) throw notFound('account', accountSlug);
+      return { accountId: account.id, requestId: 'cli' };
+    },
     async revokeKey(id: number) {
       const row = await deps.apiKeys.revoke(id);
       if (!row) throw notFound('API key', id);

@@ -26,7 +26,7 @@ export function unsubscribeService(deps: UnsubscribeDeps) {
       return (await recipientOf(token)).email;
     },
     /** True when this call unsubscribed the address, false when it already was. */
-    async unsubscribe(token: string, how: 'one-click' | 'page'): Promise<boolean> {
+    async unsubscribe(token: string, how: 'one-click' | 'page' | 'mailto'): Promise<boolean> {
       const r = await recipientOf(token);
       return await deps.unsubscribes.record(r, emailKey(r.email), how);
     },

@@ -1,0 +1,42 @@
+/**
+ * Mailkit errors are texts, not codes: JSON answers `{"error_status": 1, "error": "<text>"}` in an HTTP 200,
+ * XML-RPC a normal methodResponse whose value is the plain text (igloonet's client recognises an error so; a
+ * fault is a transport failure to it). The texts are Mailkit's own where they are known.
+ */
+import { isDomainError, type DomainErrorCode } from '../../core/errors.js';
+
+export class MailkitError extends Error {
+  constructor(readonly text: string) {
+    super(text);
+    this.name = 'MailkitError';
+  }
+}
+
+export const UNAUTHORIZED = 'Unauthorized';
+export const UNKNOWN_FUNCTION = 'Unknown function';
+export const INTERNAL = 'Internal error';
+
+/** Every domain error code, as Mailkit words an error of that kind when a function has no better text. */
+export const DOMAIN_ERROR_TEXTS: Record<DomainErrorCode, string> = {
+  NOT_FOUND: 'Not found',
+  INVALID_ARGUMENT: 'Invalid parameter',
+  FORBIDDEN_STATE: 'Not allowed now',
+  BAD_REQUEST: 'Bad request',
+  CONFLICT: 'Already exists',
+  TOO_LARGE: 'Too large',
+  UNAUTHENTICATED: UNAUTHORIZED,
+  UNAVAILABLE: 'Service unavailable',
+};
+
+/** Core field names as Mailkit's parameters. */
+const FIELD_NAMES: Record<string, string> = { email: 'email', limit: 'limit', mailingId: 'ID_message', sendId: 'ID_send' };
+
+/** The text of any error; `internal` tells the caller to log it (its message is never sent). */
+export function errorText(e: unknown): { text: string; internal: boolean } {
+  if (e instanceof MailkitError) return { text: e.text, internal: false };
+  if (isDomainError(e)) {
+    const field = e.field ? (FIELD_NAMES[e.field] ?? e.field) : null;
+    return { text: field ? `${DOMAIN_ERROR_TEXTS[e.code]} ${field}: ${e.message}` : `${DOMAIN_ERROR_TEXTS[e.code]}: ${e.message}`, internal: false };
+  }
+  return { text: INTERNAL, internal: true };
+}

@@ -1,0 +1,124 @@
+/**
+ * Mailkit dialect: one function table, two encodings, as real Mailkit clients call them.
+ *
+ * Quirks of the protocol, kept for drop-in compatibility:
+ * - `POST /json.fcgi`: `{"function": "...", "id": "<client_id>", "md5": "<client_md5>", "parameters": {...}}`;
+ *   some clients put a function's parameters at the top level instead (Mailkit's own campaigns.list example
+ *   does): both are read. Numbers arrive as strings or numbers.
+ * - `POST /rpc.fcgi`: XML-RPC whose methodName is the function and whose params are positional: client_id
+ *   (a `<string>` from PHP clients, an untyped `<value>` from Java ones, or an `<int>`), client_md5, then the
+ *   function's own in the documented order.
+ * - Credentials are in the call: client_id is the API key's id, client_md5 its secret. Wrong ones: the error
+ *   `Unauthorized`. Repeated failures from one address: HTTP 429, as every dialect.
+ * - Errors are not faults: JSON answers `{"error_status": 1, "error": "<text>"}` in an HTTP 200; XML-RPC a normal
+ *   methodResponse whose value is the plain text (see errors.ts). Malformed JSON or XML is answered the same way.
+ * - XML-RPC integers are `<i4>` (`<i8>` beyond 32 bits), as the seed shows; report records in JSON carry strings.
+ * - Bodies over MAX_BODY_BYTES: HTTP 413.
+ */
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import { authenticator, remoteAddress, requestIdOf, tooManyFailures, type Credentials } from '../auth.js';
+import type { AdapterDeps } from '../types.js';
+import { isStruct, type RpcValue } from '../rpc/values.js';
+import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../rpc/xmlrpc.js';
+import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText } from './errors.js';
+import { FUNCTIONS, type MailkitArgs } from './functions.js';
+import type { Encoding } from './serializers.js';
+
+interface DecodedCall {
+  fn: string;
+  creds: Credentials | undefined;
+  args: MailkitArgs;
+}
+
+const ENVELOPE_KEYS = new Set(['function', 'id', 'md5', 'parameters']);
+
+function keyIdOf(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function credentials(id: unknown, md5: unknown): Credentials | undefined {
+  if (typeof md5 !== 'string' || !md5) return undefined;
+  const keyId = keyIdOf(id);
+  // A client_id that is no id at all never matches a key.
+  return { secret: md5, keyId: keyId ?? -1 };
+}
+
+function fromJson(body: unknown): DecodedCall {
+  if (!isStruct(body as RpcValue)) throw new MailkitError('Invalid request: a JSON object is expected');
+  const b = body as Record<string, unknown>;
+  if (typeof b.function !== 'string') throw new MailkitError('Missing function');
+  const args: MailkitArgs = {};
+  for (const [k, v] of Object.entries(b)) if (!ENVELOPE_KEYS.has(k)) args[k] = v as RpcValue;
+  if (isStruct(b.parameters as RpcValue)) Object.assign(args, b.parameters);
+  return { fn: b.function, creds: credentials(b.id, b.md5), args };
+}
+
+function fromXml(body: Buffer): DecodedCall {
+  let call;
+  try {
+    call = decodeMethodCall(body);
+  } catch (e) {
+    throw new MailkitError(`Invalid XML-RPC request: ${e instanceof XmlRpcParseError ? e.message : 'not an XML-RPC call'}`);
+  }
+  const [id, md5, ...rest] = call.params;
+  const spec = Object.prototype.hasOwnProperty.call(FUNCTIONS, call.methodName) ? FUNCTIONS[call.methodName] : undefined;
+  const args: MailkitArgs = {};
+  spec?.params.forEach((name, i) => (args[name] = rest[i]));
+  return { fn: call.methodName, creds: credentials(id, md5), args };
+}
+
+export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: express.Router } {
+  const auth = authenticator(deps.core);
+
+  async function run(req: Request, res: Response, encoding: Encoding, decode: () => DecodedCall): Promise<void> {
+    const requestId = requestIdOf(res);
+    const answer = (value: unknown) =>
+      encoding === 'json' ? res.status(200).json(value) : res.status(200).type('text/xml; charset=utf-8').send(encodeResponse(value, { integers: 'i4', declareEncoding: true }));
+    const error = (text: string) => answer(encoding === 'json' ? { error_status: 1, error: text } : text);
+    let call: DecodedCall;
+    try {
+      call = decode();
+    } catch (e) {
+      return void error(errorText(e).text);
+    }
+    const outcome = await auth.check(remoteAddress(req), call.creds);
+    if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
+    if (outcome.kind === 'unavailable') {
+      deps.logger.error({ err: outcome.error, requestId }, 'mailkit: authentication unavailable');
+      return void error(INTERNAL);
+    }
+    if (outcome.kind !== 'ok') return void error(UNAUTHORIZED);
+    const fn = Object.prototype.hasOwnProperty.call(FUNCTIONS, call.fn) ? FUNCTIONS[call.fn] : undefined;
+    if (!fn) return void error(UNKNOWN_FUNCTION);
+    try {
+      answer(await fn.handler({ call: { accountId: outcome.principal.accountId, keyId: outcome.principal.keyId, requestId }, deps, encoding }, call.args));
+    } catch (e) {
+      const t = errorText(e);
+      if (t.internal) deps.logger.error({ err: e, requestId, function: call.fn }, 'mailkit: internal error');
+      error(t.text);
+    }
+  }
+
+  const limit = deps.config.MAX_BODY_BYTES;
+  const onError = (encoding: Encoding): ErrorRequestHandler => (err: unknown, _req, res, _next) => {
+    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
+    if (res.headersSent) return;
+    if (status === 413) return void res.status(413).type('text/plain').send(`Request body too large (limit ${limit} bytes).\n`);
+    if (status >= 500) deps.logger.error({ err, requestId: requestIdOf(res) }, 'mailkit: request failed');
+    const text = status < 500 ? (encoding === 'json' ? 'Invalid JSON' : 'Invalid XML-RPC request') : INTERNAL;
+    if (encoding === 'json') res.status(200).json({ error_status: 1, error: text });
+    else res.status(200).type('text/xml; charset=utf-8').send(encodeResponse(text, { declareEncoding: true }));
+  };
+
+  const json = express.Router();
+  json.post('/', express.json({ type: () => true, limit, strict: false }), (req, res) => run(req, res, 'json', () => fromJson(req.body)));
+  json.use(onError('json'));
+
+  const rpc = express.Router();
+  rpc.post('/', express.raw({ type: () => true, limit }), (req, res) => run(req, res, 'xml', () => fromXml(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))));
+  rpc.use(onError('xml'));
+
+  for (const r of [json, rpc]) r.all('/', (_req, res) => void res.set('Allow', 'POST').status(405).type('text/plain').send('Mailkit API: POST only.\n'));
+  return { json, rpc };
+}

@@ -1,0 +1,90 @@
+/**
+ * The bounce log as the single source of every bounce: replies during sending (recorded by the worker with
+ * each batch) and reports received later, which arrive here from the inbound listener — delivery status
+ * notifications and complaints, each for the recipient its VERP token names.
+ */
+import type { CallContext } from '../context.js';
+import { emailKey } from '../email.js';
+import { badRequest } from '../errors.js';
+import type { Store } from '../../db/store.js';
+import type { BounceFilter, BounceRow } from '../../db/bounces.js';
+import { classify, normalizeEnhanced, type DsnAction } from './classify.js';
+
+export type { BounceRow };
+
+/** One recipient's block of a delivery report (RFC 3464), as the report parser gives it. */
+export interface ReportEntry {
+  finalRecipient: string | null;
+  originalRecipient: string | null;
+  action: DsnAction | null;
+  status: string | null;
+  diagnosticCode: string | null;
+  replyCode: number | null;
+  remoteMta: string | null;
+}
+
+export type LateOutcome = 'recorded' | 'delivered' | 'unknown-recipient';
+
+export const RAW_LOG_MAX = 25_000;
+
+/**
+ * The block of a report that is about this recipient: the one naming its address (a report may list several,
+ * or name the address another way: then the only failed or delayed one).
+ */
+export function entryFor(email: string, entries: ReportEntry[]): ReportEntry | undefined {
+  const key = emailKey(email).toLowerCase();
+  const named = entries.filter((e) => [e.finalRecipient, e.originalRecipient].some((a) => a && emailKey(a).toLowerCase() === key));
+  const pool = named.length ? named : entries;
+  return pool.find((e) => e.action === 'failed') ?? pool.find((e) => e.action === 'delayed') ?? (pool.length === 1 ? pool[0] : undefined);
+}
+
+export function bouncesService(deps: { store: Store }) {
+  const { store } = deps;
+  return {
+    /** A delivery report received for the recipient `recipientId` (from its VERP token). */
+    async recordReport(recipientId: number, entries: ReportEntry[]): Promise<LateOutcome> {
+      const email = await store.recipients.emailOf(recipientId);
+      if (email === undefined) return 'unknown-recipient';
+      const entry = entryFor(email, entries);
+      if (!entry) return 'delivered';
+      const enhanced = normalizeEnhanced(entry.status);
+      const c = classify({ replyCode: entry.replyCode, enhanced, action: entry.action });
+      if (c.outcome === 'delivered') return 'delivered';
+      const recorded = await store.bounces.recordLate({
+        recipientId,
+        source: 'dsn',
+        kind: c.outcome,
+        enhancedStatus: enhanced,
+        replyCode: entry.replyCode,
+        textStatus: entry.diagnosticCode,
+        remoteMta: entry.remoteMta,
+        failRecipient: c.outcome === 'permanent',
+        suppress: c.suppress ? 'hard_bounce' : null,
+      });
+      return recorded ? 'recorded' : 'unknown-recipient';
+    },
+
+    /** A complaint (RFC 5965 feedback report) about the message sent to `recipientId`: the address is suppressed. */
+    async recordComplaint(recipientId: number, feedbackType: string): Promise<LateOutcome> {
+      const recorded = await store.bounces.recordLate({
+        recipientId,
+        source: 'complaint',
+        kind: 'permanent',
+        enhancedStatus: null,
+        replyCode: null,
+        textStatus: `feedback-type; ${feedbackType}`,
+        remoteMta: null,
+        failRecipient: false,
+        suppress: 'complaint',
+      });
+      return recorded ? 'recorded' : 'unknown-recipient';
+    },
+
+    /** The account's bounce log from `fromId` (inclusive), ascending, at most RAW_LOG_MAX. */
+    async log(ctx: CallContext, filter: BounceFilter, fromId: number, limit: number): Promise<BounceRow[]> {
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > RAW_LOG_MAX) throw badRequest(`the limit is 1 to ${RAW_LOG_MAX}`);
+      return await store.bounces.log(ctx.accountId, filter, Math.max(0, fromId), limit);
+    },
+  };
+}
+export type BouncesService = ReturnType<typeof bouncesService>;

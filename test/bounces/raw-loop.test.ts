@@ -1,0 +1,78 @@
+/**
+ * The raw bounce loop (Mailkit's mailkit.report.raw.bounces) is exact while bounces are being written: four
+ * writers add bounces in transactions that commit in any order, and readers follow the log with both paging
+ * styles real clients use — resume at the last id + 1 (Mailkit's Java client), or at the last id and drop the
+ * repeated row (Keboola's extractor). Each ends with every bounce exactly once, in ascending order.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { insertBounces } from '../../src/db/bounces.js';
+import { withTransaction } from '../../src/db/pool.js';
+import { setup, type Harness } from '../support/harness.js';
+
+let h: Harness;
+before(async () => {
+  h = await setup();
+});
+after(async () => h.close());
+
+describe('bounces: the raw loop while four writers write', () => {
+  it('returns every bounce once, in order, to both paging styles', async () => {
+    const ctx = h.ctx;
+    let writing = true;
+    let written = 0;
+    const writer = async (w: number) => {
+      for (let i = 0; writing; i++) {
+        await withTransaction(h.pool, async (tx) => {
+          // Work before the ids are drawn, of random length: commits land in any order.
+          await tx.query('SELECT pg_sleep($1)', [Math.random() * 0.004]);
+          const n = 1 + (i % 3);
+          await insertBounces(
+            tx,
+            Array.from({ length: n }, (_, k) => ({
+              accountId: ctx.accountId, recipientId: null, mailingId: null, sendId: null, listId: null,
+              email: `w${w}-${i}-${k}@example.org`, enhancedStatus: '5.1.1', textStatus: 'smtp; 550 5.1.1', remoteMta: null,
+              kind: 'permanent' as const, source: 'smtp' as const,
+            })),
+          );
+          written += n;
+        });
+      }
+    };
+
+    let done = false; // every writer has committed its last transaction
+    const follow = async (style: 'next' | 'repeat') => {
+      const seen: number[] = [];
+      let from = 1;
+      const limit = 7;
+      for (;;) {
+        const finished = done; // read before the page: a page read after the end holds everything
+        const page = await h.core.bounces.log(ctx, {}, from, limit);
+        const repeated = style === 'repeat' && seen.length > 0 && page[0]?.id === seen[seen.length - 1];
+        seen.push(...(repeated ? page.slice(1) : page).map((b) => b.id));
+        if (page.length) from = style === 'next' ? page[page.length - 1]!.id + 1 : page[page.length - 1]!.id;
+        if (page.length < limit) {
+          if (finished) return seen;
+          await sleep(2);
+        }
+      }
+    };
+
+    const writers = [0, 1, 2, 3].map(writer);
+    const readers = [follow('next'), follow('repeat')];
+    await sleep(2500);
+    writing = false;
+    await Promise.all(writers);
+    done = true;
+    const [byNext, byRepeat] = await Promise.all(readers);
+
+    const { rows } = await h.pool.query<{ id: number }>('SELECT id FROM bounces WHERE account_id = $1 ORDER BY id', [ctx.accountId]);
+    const all = rows.map((r) => r.id);
+    assert.equal(all.length, written);
+    assert.ok(written > 200, `${written} bounces written`);
+    for (const [name, seen] of [['last id + 1', byNext!], ['last id, repeat dropped', byRepeat!]] as const) {
+      assert.deepEqual(seen, all, `${name}: every bounce once, in order`);
+    }
+  });
+});
