@@ -30,6 +30,7 @@ export const notFound = (what: string, id: unknown) => new DomainError('NOT_FOUN
 export const invalid = (message: string, field?: string) => new DomainError('INVALID_ARGUMENT', message, field);
 export const forbiddenState = (message: string) => new DomainError('FORBIDDEN_STATE', message);
 export const badRequest = (message: string) => new DomainError('BAD_REQUEST', message);
+export const conflict = (message: string, field?: string) => new DomainError('CONFLICT', message, field);
 
 export function isDomainError(e: unknown): e is DomainError {
   return e instanceof DomainError;

@@ -6,6 +6,9 @@ import type { Store } from '../db/store.js';
 import { accountsService } from './accounts/service.js';
 import { bouncesService } from './bounces/service.js';
 import { suppressionsService } from './suppressions/service.js';
+import { listsService } from './lists/service.js';
+import { reportsService } from './reports/service.js';
+import { transactionalService } from './transactional/service.js';
 import { mailingsService } from './mailings/service.js';
 import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
@@ -23,7 +26,7 @@ export interface CoreDeps {
 }
 
 export function makeCore(deps: CoreDeps) {
-  return {
+  const services = {
     accounts: accountsService({ accounts: deps.store.accounts, apiKeys: deps.store.apiKeys }),
     mailings: mailingsService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, workerStaleSeconds: deps.workerStaleSeconds }),
     recipients: recipientsService({
@@ -35,7 +38,10 @@ export function makeCore(deps: CoreDeps) {
     unsubscribe: unsubscribeService({ unsubscribes: deps.store.unsubscribes, secret: deps.cursorSecret }),
     bounces: bouncesService({ store: deps.store }),
     suppressions: suppressionsService({ store: deps.store }),
+    lists: listsService({ store: deps.store }),
+    reports: reportsService({ store: deps.store }),
   };
+  return { ...services, transactional: transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients }) };
 }
 export type Core = ReturnType<typeof makeCore>;
 export type { CallContext } from './context.js';

@@ -13,6 +13,7 @@ export const STAMP_CHANGE = `changed_xid = pg_current_xact_id(), change_seq = ne
 export interface RecipientRow {
   id: number;
   mailing_id: number;
+  send_id: number;
   tracking_id: string;
   email: string;
   fields: Record<string, unknown>;
@@ -36,6 +37,16 @@ export interface NewRecipient {
   email: string;
   fields: Record<string, unknown>;
   attachments: unknown[] | null;
+  /** The list subscriber this message is for (a transactional send to a list's address). */
+  subscriber_id?: number | null;
+  /** The recipient's own subject / html / text, replacing the mailing's for this message only. */
+  content?: RecipientContent | null;
+}
+
+export interface RecipientContent {
+  subject?: string;
+  html?: string;
+  text?: string;
 }
 
 export interface RecipientFilter {
@@ -44,7 +55,7 @@ export interface RecipientFilter {
   mailingIds?: number[] | undefined;
 }
 
-const COLUMNS = `r.id, r.mailing_id, r.tracking_id, r.email, r.fields, r.status, r.try_count, r.reply_code,
+const COLUMNS = `r.id, r.mailing_id, r.send_id, r.tracking_id, r.email, r.fields, r.status, r.try_count, r.reply_code,
   r.reply_enhanced_code, r.reply_text, r.remote_mta, r.modified_at, r.first_try, r.last_try, r.next_try, r.sent_by,
   (r.lease_until IS NOT NULL AND r.lease_until > now()) AS in_progress`;
 
@@ -72,9 +83,9 @@ export function recipientsRepo(db: Queryable) {
         return new Set(items.map((r) => r.tracking_id));
       }
       const { rows } = await db.query<{ tracking_id: string }>(
-        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments)
-         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments
-           FROM jsonb_to_recordset($5::jsonb) AS t(tracking_id text, email text, fields jsonb, attachments jsonb)
+        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content)
+         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content
+           FROM jsonb_to_recordset($5::jsonb) AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb)
          ON CONFLICT (account_id, tracking_id) DO NOTHING
          RETURNING tracking_id`,
         [accountId, mailingId, sendId, isTest, JSON.stringify(items)],

@@ -11,6 +11,8 @@ import { managerRepo } from './manager.js';
 import { workersRepo } from './delivery.js';
 import { bouncesRepo, recordLateBounce, type LateBounce } from './bounces.js';
 import { suppressionsRepo } from './suppressions.js';
+import { listsRepo } from './lists.js';
+import { reportsRepo } from './reports.js';
 
 function bind(db: Queryable) {
   return {
@@ -20,6 +22,8 @@ function bind(db: Queryable) {
     mailings: mailingsRepo(db),
     recipients: recipientsRepo(db),
     bounces: bouncesRepo(db),
+    lists: listsRepo(db),
+    reports: reportsRepo(db),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
     },

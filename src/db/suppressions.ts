@@ -67,6 +67,46 @@ export function suppressionsRepo(db: Pool) {
       });
     },
 
+    /**
+     * Unsubscribe an address from the whole account: the suppression, the subscribers unsubscribed, and an
+     * event (once). False when it already was unsubscribed.
+     */
+    async unsubscribe(accountId: number, emailKey: string, email: string, detail: string, recipient: { id: number; mailing_id: number } | null): Promise<boolean> {
+      return await withTransaction(db, async (tx) => {
+        const ins = await tx.query(
+          `INSERT INTO suppressions (account_id, email_key, email, reason, detail) VALUES ($1, $2, $3, 'unsubscribe', $4)
+           ON CONFLICT (account_id, email_key) DO UPDATE SET reason = 'unsubscribe', detail = EXCLUDED.detail
+             WHERE suppressions.reason <> 'unsubscribe'`,
+          [accountId, emailKey, email, detail],
+        );
+        await tx.query(
+          `UPDATE subscribers SET enabled = false, status = 'unsubscribed', modified_at = now()
+            WHERE account_id = $1 AND email_key = $2 AND status <> 'unsubscribed'`,
+          [accountId, emailKey],
+        );
+        if (!ins.rowCount) return false;
+        await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [
+          accountId,
+          recipient?.mailing_id ?? null,
+          recipient?.id ?? null,
+        ]);
+        return true;
+      });
+    },
+
+    /** The address an id names: a subscriber's, else a recipient's (a message's). */
+    async addressOfId(accountId: number, id: number): Promise<{ email: string; recipient: { id: number; mailing_id: number } | null } | undefined> {
+      const { rows } = await db.query<{ email: string; rid: number | null; mailing_id: number | null }>(
+        `(SELECT email, NULL::bigint AS rid, NULL::bigint AS mailing_id FROM subscribers WHERE account_id = $1 AND id = $2)
+         UNION ALL
+         (SELECT email, id, mailing_id FROM recipients WHERE account_id = $1 AND id = $2)
+         LIMIT 1`,
+        [accountId, id],
+      );
+      const r = rows[0];
+      return r ? { email: r.email, recipient: r.rid !== null ? { id: r.rid, mailing_id: r.mailing_id! } : null } : undefined;
+    },
+
     /** The address's membership in each of the account's lists. */
     async lists(accountId: number, emailKey: string): Promise<AddressLists[]> {
       const { rows } = await db.query<AddressLists>(

@@ -155,6 +155,8 @@ export async function withAttachments(message: Buffer, attachments: readonly Rec
       // Address headers MimeNode parses itself (it drops prepared ones); others are already encoded and
       // folded: `prepared` keeps MimeNode from encoding them a second time.
       if (ADDRESS_HEADERS.has(key)) root.setHeader(name, libmime.decodeWords(value));
+      // MimeNode formats Date itself (a prepared object would print as "[object Object]").
+      else if (key === 'date') root.setHeader(name, value);
       else root.setHeader(name, { prepared: true, value } as unknown as string);
     }
   }

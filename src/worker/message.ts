@@ -15,7 +15,8 @@ import { fieldMap } from '../core/delivery/template.js';
 import { signRecipientToken } from '../core/delivery/tokens.js';
 import type { ClaimedRecipient, SendContext } from '../db/delivery.js';
 import type { DkimSettings } from '../db/mailings.js';
-import { composeMessage, withAttachments, type RecipientAttachment } from '../mime/message.js';
+import { convert as htmlToText } from 'html-to-text';
+import { composeMessage, replaceTextBodies, setRootHeader, withAttachments, type RecipientAttachment } from '../mime/message.js';
 import { compileMessageTemplate, type MessageTemplate } from '../mime/template.js';
 import type { DkimOptions, OutgoingMessage } from './smtp.js';
 
@@ -83,8 +84,14 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
     ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
     ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
   ]);
+  let own = raw;
+  // A transactional message's own subject and body replace the mailing's, for this message only.
+  if (r.content?.subject !== undefined) own = setRootHeader(own, 'Subject', r.content.subject);
+  // Its html also becomes the text part (as text), unless it brings its own text.
+  if (r.content?.html !== undefined || r.content?.text !== undefined)
+    own = await replaceTextBodies(own, { html: r.content.html, text: r.content.text ?? (r.content.html !== undefined ? htmlToText(r.content.html, { wordwrap: 76 }) : undefined) });
   return {
-    raw: await withAttachments(raw, attachmentsOf(r.attachments)),
+    raw: await withAttachments(own, attachmentsOf(r.attachments)),
     envelope: { from: `bounces+${token}@${settings.bounceDomain}`, to: r.email },
     dkim: m.dkim,
     testing: m.ctx.testing,

@@ -1,57 +1,303 @@
 /**
  * The Mailkit function table: name -> its parameters (XML-RPC positions after client_id and client_md5; JSON
- * `parameters` keys) and a handler of a few lines that reads them the lenient way real clients need (numbers
- * as strings or numbers or untyped values; an optional id given as "", 0 or left out means "not narrowed"),
- * calls the core and builds the reply for the call's encoding.
+ * `parameters` keys, with the aliases real clients use) and a handler that reads them leniently (values.ts),
+ * calls the core and builds the reply in the call's encoding (serializers.ts). Reply shapes follow the real
+ * API as its clients read it (mailkit/mailkit-api, igloonet/mailkit-api and their mock replies; the Keboola
+ * extractors for the reports).
  */
 import type { CallContext } from '../../core/context.js';
 import { RAW_LOG_MAX } from '../../core/bounces/service.js';
+import { isValidEmail } from '../../core/email.js';
+import { isDomainError } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
-import type { RpcValue } from '../rpc/values.js';
+import { isStruct, type RpcValue } from '../rpc/values.js';
 import { MailkitError } from './errors.js';
-import { rawBounceFields, record, type Encoding } from './serializers.js';
+import * as S from './serializers.js';
+import { boolOf, countOf, optionalId, plainText, rangeBound, requiredId, userStruct, userText } from './values.js';
 
 export type MailkitArgs = Record<string, RpcValue | undefined>;
 
 export interface MailkitCtx {
   call: CallContext;
   deps: AdapterDeps;
-  encoding: Encoding;
+  encoding: S.Encoding;
 }
 
 export interface MailkitFunction {
   /** Parameter names in XML-RPC order (after client_id, client_md5); JSON takes them by name. */
   params: readonly string[];
+  /** Other JSON names real clients use for a parameter: alias -> name. */
+  aliases?: Readonly<Record<string, string>>;
+  /** Positional parameters after the named ones are collected under this name (sendmail's attachments). */
+  rest?: string;
   handler(ctx: MailkitCtx, args: MailkitArgs): Promise<unknown>;
 }
 
-const INTEGER = /^\s*[+-]?\d{1,15}\s*$/;
-
-/** An optional id: "", 0, "0" or absent = null (not narrowed); else a positive integer, or the named error. */
-export function optionalId(v: RpcValue | undefined, name: string): number | null {
-  if (v === undefined || v === null || v === '' || v === 0 || v === '0') return null;
-  const n = typeof v === 'number' ? v : typeof v === 'string' && INTEGER.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0) throw new MailkitError(`Invalid ${name}`);
-  return n === 0 ? null : n;
+/** A core "not found" for the list named by `name` becomes Mailkit's `Invalid <name>`. */
+async function onList<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError(`Invalid ${name}`);
+    throw e;
+  }
 }
 
-/** A count with a default and a maximum; above the maximum is an error, as Mailkit answers it. */
-export function countOf(v: RpcValue | undefined, name: string, dflt: number, max: number): number {
-  const n = optionalId(v, name) ?? dflt;
-  if (n > max) throw new MailkitError(`Invalid ${name}: at most ${max}`);
-  return n;
+/** personal + address + custom sections as one set of subscriber params (`email` taken out). */
+function userData(personal: RpcValue | undefined, address: RpcValue | undefined, custom: RpcValue | undefined, decode = userText) {
+  const params: Record<string, string> = { ...userStruct(address, decode), ...userStruct(custom, decode), ...userStruct(personal, decode) };
+  const email = params.email?.trim();
+  delete params.email;
+  return { email, params };
 }
+
+function emailOrId(v: RpcValue | undefined): { email: string } | { id: number } | null {
+  const text = plainText(v)?.trim();
+  if (!text) return null;
+  if (/^\d{1,15}$/.test(text)) return { id: Number(text) };
+  return { email: text };
+}
+
+/** The subscriber statuses as Mailkit's adduser reports them. */
+const INSERT_STATUS = { updated: 0, inserted: 1, insertedUnsubscribed: 2, updatedUnsubscribed: 3 } as const;
 
 export const FUNCTIONS: Record<string, MailkitFunction> = {
   'mailkit.report.raw.bounces': {
     params: ['ID_message', 'ID_send', 'ID_undelivered_log', 'limit'],
+    aliases: { ID_UNDELIVERED_LOG: 'ID_undelivered_log' },
     async handler({ call, deps, encoding }, a) {
       const mailingId = optionalId(a.ID_message, 'ID_message');
       const sendId = optionalId(a.ID_send, 'ID_send');
       const from = optionalId(a.ID_undelivered_log, 'ID_undelivered_log') ?? 1;
       const limit = countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX);
       const rows = await deps.core.bounces.log(call, { mailingId, sendId }, from, limit);
-      return rows.map((b) => record(rawBounceFields(b), encoding));
+      return rows.map((b) => S.record(S.rawBounceFields(b), encoding));
+    },
+  },
+
+  'mailkit.report.raw.messages': {
+    params: ['ID_message', 'ID_send', 'ID_send_message', 'limit'],
+    aliases: { ID_SEND_MESSAGE: 'ID_send_message' },
+    async handler({ call, deps, encoding }, a) {
+      const mailingId = optionalId(a.ID_message, 'ID_message');
+      const sendId = optionalId(a.ID_send, 'ID_send');
+      const from = optionalId(a.ID_send_message, 'ID_send_message') ?? 1;
+      const limit = countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX);
+      const rows = await deps.core.reports.messages(call, { mailingId, sendId }, from, limit);
+      return rows.map((r) => S.record(S.rawMessageFields(r), encoding));
+    },
+  },
+
+  'mailkit.report.message.bounces': {
+    params: ['ID_send'],
+    async handler({ call, deps, encoding }, a) {
+      const sendId = requiredId(a.ID_send, 'ID_send');
+      return (await deps.core.reports.sendBounces(call, sendId)).map((b) => S.record(S.messageBounceFields(b), encoding));
+    },
+  },
+
+  'mailkit.report': {
+    params: ['range_from', 'range_to'],
+    async handler({ call, deps, encoding }, a) {
+      const range = { from: rangeBound(a.range_from, 'range_from', false), to: rangeBound(a.range_to, 'range_to', true) };
+      return S.byMailing(await deps.core.reports.sends(call, range)).map((r) => S.record(S.reportFields(r), encoding));
+    },
+  },
+
+  'mailkit.report.campaign': {
+    params: ['ID_message', 'range_from', 'range_to'],
+    async handler({ call, deps, encoding }, a) {
+      const mailingId = requiredId(a.ID_message, 'ID_message');
+      const range = { mailingId, from: rangeBound(a.range_from, 'range_from', false), to: rangeBound(a.range_to, 'range_to', true) };
+      await deps.core.mailings.get(call, mailingId).catch(() => {
+        throw new MailkitError('Invalid ID_message');
+      });
+      const rows = await deps.core.reports.sends(call, range);
+      return rows.map((r) => S.record(S.campaignReportFields(r), encoding));
+    },
+  },
+
+  'mailkit.campaigns.list': {
+    params: ['ID_message'],
+    async handler({ call, deps }, a) {
+      const id = optionalId(a.ID_message, 'ID_message');
+      const mailings = await deps.core.mailings.list(call, id === null ? {} : { ids: [id] });
+      return mailings.map((m) => S.campaign(m));
+    },
+  },
+
+  'mailkit.mailinglist.list': {
+    params: [],
+    async handler({ call, deps }) {
+      return (await deps.core.lists.list(call)).map((l) => S.mailingList(l));
+    },
+  },
+
+  'mailkit.mailinglist.create': {
+    params: ['name', 'description'],
+    async handler({ call, deps, encoding }, a) {
+      const name = plainText(a.name)?.trim();
+      if (!name) throw new MailkitError('Missing name of mailing list');
+      const description = plainText(a.description) ?? '';
+      let id: number;
+      try {
+        id = await deps.core.lists.create(call, { name, description });
+      } catch (e) {
+        if (isDomainError(e) && e.code === 'CONFLICT') throw new MailkitError('Mailing list exist');
+        throw e;
+      }
+      return { data: encoding === 'json' ? String(id) : id };
+    },
+  },
+
+  'mailkit.mailinglist.delete': {
+    params: ['ID_user_list', 'keep_list'],
+    aliases: { mailinglist_id: 'ID_user_list' },
+    async handler({ call, deps }, a) {
+      const id = requiredId(a.ID_user_list, 'ID_user_list');
+      await onList('ID_user_list', () => deps.core.lists.delete(call, id));
+      return { data: 'OK' };
+    },
+  },
+
+  'mailkit.mailinglist.adduser': {
+    params: ['ID_user_list', 'confirm', 'personal', 'address', 'custom'],
+    aliases: { mailinglist_id: 'ID_user_list', double_opt_in: 'confirm' },
+    async handler({ call, deps, encoding }, a) {
+      const listId = requiredId(a.ID_user_list, 'ID_mailing_list', 'Missing ID_mailing_list');
+      const { email, params } = userData(a.personal, a.address, a.custom);
+      if (!email) throw new MailkitError('Missing email');
+      if (!isValidEmail(email)) throw new MailkitError('Bad email syntax');
+      // Double opt-in needs the confirmation message and its landing page, which come with the admin pages.
+      if (boolOf(a.confirm)) throw new MailkitError('Double opt-in (confirm) is not available on this server yet');
+      const [r] = await onList('ID_mailing_list', () => deps.core.lists.subscribe(call, listId, [{ email, params }]));
+      if (!r || 'error' in r) throw new MailkitError('Bad email syntax');
+      const unsubscribed = r.status !== 'active' && r.status !== 'unconfirmed';
+      const status = r.inserted
+        ? unsubscribed ? INSERT_STATUS.insertedUnsubscribed : INSERT_STATUS.inserted
+        : unsubscribed ? INSERT_STATUS.updatedUnsubscribed : INSERT_STATUS.updated;
+      return encoding === 'json' ? { data: String(r.id), ID_email: String(r.id), status: String(status), error_status: 0 } : { data: r.id, status };
+    },
+  },
+
+  'mailkit.mailinglist.edituser': {
+    params: ['ID_user_list', 'ID_email', 'keep_values', 'personal', 'address', 'custom'],
+    aliases: { mailinglist_id: 'ID_user_list', email_id: 'ID_email' },
+    async handler({ call, deps, encoding }, a) {
+      const listId = requiredId(a.ID_user_list, 'ID_user_list');
+      const who = emailOrId(a.ID_email);
+      if (!who) throw new MailkitError('Missing ID_email');
+      const email = 'email' in who ? who.email : (await deps.core.lists.subscribers(call, { id: who.id }, listId))[0]?.email;
+      if (!email || !isValidEmail(email)) throw new MailkitError('Invalid ID_email');
+      const { email: newEmail, params } = userData(a.personal, a.address, a.custom);
+      if (newEmail && newEmail !== email) throw new MailkitError('Invalid ID_email: the address itself cannot be changed');
+      const [r] = await onList('ID_user_list', () => deps.core.lists.edit(call, listId, [{ email, params }]));
+      if (!r || 'error' in r) throw new MailkitError('Invalid ID_email');
+      // The XML reply is the struct igloonet's client reads (getStringData), not the bare string of its mock.
+      return encoding === 'json' ? { error_status: 0, error: 'OK', ID_email: r.id } : { data: 'OK' };
+    },
+  },
+
+  'mailkit.mailinglist.import': {
+    params: ['ID_user_list', 'recipients'],
+    aliases: { mailinglist_id: 'ID_user_list' },
+    async handler({ call, deps, encoding }, a) {
+      const listId = requiredId(a.ID_user_list, 'ID_user_list');
+      if (!Array.isArray(a.recipients)) throw new MailkitError('Missing recipients');
+      const items = a.recipients.map((x) => {
+        const { email, params } = userData(isStruct(x) ? x : undefined, undefined, undefined, plainText);
+        return { email: email ?? '', params };
+      });
+      const results = await onList('ID_user_list', () => deps.core.lists.subscribe(call, listId, items));
+      const invalid = results.filter((r) => 'error' in r).map((r) => String(r.email ?? ''));
+      const counts = {
+        count_all: results.length,
+        count_new: results.filter((r) => !('error' in r) && r.inserted).length,
+        count_updated: results.filter((r) => !('error' in r) && !r.inserted).length,
+        count_bad: invalid.length,
+      };
+      return { ...(encoding === 'json' ? Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, String(v)])) : counts), invalid_emails: invalid };
+    },
+  },
+
+  'mailkit.email.unsubscribe': {
+    params: ['ID_email', 'ID_send_message', 'send_optout', 'timeout'],
+    aliases: { email_id: 'ID_email', email: 'ID_email' },
+    async handler({ call, deps, encoding }, a) {
+      const who = emailOrId(a.ID_email);
+      if (!who) throw new MailkitError('Invalid ID_email or email');
+      if ('email' in who && !isValidEmail(who.email)) throw new MailkitError('Invalid ID_email or email');
+      const messageId = optionalId(a.ID_send_message, 'ID_send_message');
+      let target = who;
+      // The message it came from, when given and of this address, records where the unsubscribe came from.
+      if (messageId !== null) {
+        const ofMessage = await deps.core.suppressions.addressOfId(call, messageId);
+        if (ofMessage && ('id' in who || ofMessage === who.email)) target = { id: messageId };
+      }
+      let done;
+      try {
+        done = await deps.core.suppressions.unsubscribe(call, target, 'mailkit.email.unsubscribe');
+      } catch (e) {
+        if (isDomainError(e)) throw new MailkitError('Invalid ID_email or email');
+        throw e;
+      }
+      const [sub] = await deps.core.lists.subscribers(call, { email: done.email });
+      const id = 'id' in who ? who.id : (sub?.id ?? 0);
+      return encoding === 'json' ? { error_status: '0', ID_email: String(id), status: '1' } : id;
+    },
+  },
+
+  'mailkit.email.getstatus': {
+    params: ['email_id'],
+    aliases: { ID_email: 'email_id', email: 'email_id' },
+    async handler({ call, deps, encoding }, a) {
+      const who = emailOrId(a.email_id);
+      if (!who) throw new MailkitError('Missing ID email');
+      const email = 'email' in who ? who.email : await deps.core.suppressions.addressOfId(call, who.id);
+      if (!email || !isValidEmail(email)) throw new MailkitError('');
+      const [status, subscribers] = await Promise.all([deps.core.suppressions.status(call, email), deps.core.lists.subscribers(call, { email })]);
+      if (!subscribers.length && !status.suppression) throw new MailkitError('');
+      return [S.addressStatus(email, subscribers, status.suppression, encoding)];
+    },
+  },
+
+  'mailkit.sendmail': {
+    params: ['mailinglist_id', 'campaign_id', 'main', 'personal', 'address', 'custom'],
+    aliases: { recipient: 'personal', contact: 'address', ID_user_list: 'mailinglist_id', ID_message: 'campaign_id' },
+    rest: 'attachment',
+    async handler({ call, deps, encoding }, a) {
+      const listId = optionalId(a.mailinglist_id, 'ID_mailing_list');
+      const mailingId = requiredId(a.campaign_id, 'ID_message');
+      const main = isStruct(a.main) ? a.main : {};
+      const sendTo = plainText(main.send_to)?.trim();
+      if (!sendTo) throw new MailkitError('Missing send_to');
+      if (!isValidEmail(sendTo)) throw new MailkitError('Bad email syntax');
+      const { params } = userData(a.personal, a.address, a.custom);
+      const content = userStruct(main.content);
+      const attachments = (Array.isArray(a.attachment) ? a.attachment : a.attachment === undefined ? [] : [a.attachment]).filter(isStruct).map((x, i) => {
+        const data = x.data;
+        const bytes = Buffer.isBuffer(data) ? data : typeof data === 'string' ? Buffer.from(data, 'base64') : null;
+        if (!bytes) throw new MailkitError(`Invalid attachment ${i + 1}`);
+        return { filename: plainText(x.name) || `attachment-${i + 1}`, data: bytes.toString('base64') };
+      });
+      const subject = plainText(main.subject);
+      const messageData = main.message_data === undefined ? undefined : userText(main.message_data);
+      const r = await deps.core.transactional.send(call, {
+        mailingId,
+        listId,
+        email: sendTo,
+        fields: { ...params, ...content },
+        subject: subject || undefined,
+        html: messageData || undefined,
+        attachments,
+      }).catch((e: unknown) => {
+        if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError(e.field === 'listId' ? 'Invalid ID_mailing_list' : 'Invalid ID_message');
+        throw e;
+      });
+      // 0/1: the list's subscriber updated/inserted; 6/7: the same, but not sent (the address is suppressed).
+      const status = (r.inserted ? 1 : 0) + (r.sent ? 0 : 6);
+      const v = { data: r.emailId, data2: r.sendId, data3: r.messageId, status };
+      return encoding === 'json' ? { ...Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])), error_status: 0 } : v;
     },
   },
 };

@@ -51,6 +51,8 @@ function fromJson(body: unknown): DecodedCall {
   const args: MailkitArgs = {};
   for (const [k, v] of Object.entries(b)) if (!ENVELOPE_KEYS.has(k)) args[k] = v as RpcValue;
   if (isStruct(b.parameters as RpcValue)) Object.assign(args, b.parameters);
+  const spec = Object.prototype.hasOwnProperty.call(FUNCTIONS, b.function) ? FUNCTIONS[b.function] : undefined;
+  for (const [alias, name] of Object.entries(spec?.aliases ?? {})) if (args[name] === undefined && args[alias] !== undefined) args[name] = args[alias];
   return { fn: b.function, creds: credentials(b.id, b.md5), args };
 }
 
@@ -65,6 +67,7 @@ function fromXml(body: Buffer): DecodedCall {
   const spec = Object.prototype.hasOwnProperty.call(FUNCTIONS, call.methodName) ? FUNCTIONS[call.methodName] : undefined;
   const args: MailkitArgs = {};
   spec?.params.forEach((name, i) => (args[name] = rest[i]));
+  if (spec?.rest) args[spec.rest] = rest.slice(spec.params.length);
   return { fn: call.methodName, creds: credentials(id, md5), args };
 }
 

@@ -4,6 +4,11 @@
  * integers / `<string>`s in XML-RPC, members in the seed's order.
  */
 import type { BounceRow } from '../../core/bounces/service.js';
+import type { ListRow, SubscriberRow } from '../../core/lists/service.js';
+import type { MailingView } from '../../core/mailings/service.js';
+import type { MessageLogRow, SendBounceRow, SendReportRow } from '../../core/reports/service.js';
+import type { SuppressionRow } from '../../core/suppressions/service.js';
+import { mkDate } from './values.js';
 
 export type Encoding = 'json' | 'xml';
 
@@ -35,4 +40,182 @@ export function rawBounceFields(b: BounceRow): Field[] {
     ['ID_UNDELIVERED_LOG', 'int', b.id],
     ['RECIPIENT_STATUS', 'text', b.kind],
   ];
+}
+
+const text = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+
+/** The core's recipient status as Mailkit's message status word. */
+const MESSAGE_STATUS: Record<MessageLogRow['status'], string> = {
+  ready: 'pending',
+  warning: 'deferred',
+  finished: 'delivered',
+  error: 'bounced',
+  timeout: 'expired',
+  general_error: 'failed',
+};
+
+/**
+ * mailkit.report.raw.messages: one message, with the field names the real API uses here (mixed case, unlike
+ * the bounce log). Recipient fields come from the message's personalization fields.
+ */
+export function rawMessageFields(r: MessageLogRow): Field[] {
+  const f = r.fields ?? {};
+  const at = r.email.lastIndexOf('@');
+  const domain = at < 0 ? '' : r.email.slice(at + 1).toLowerCase();
+  const out: Field[] = [
+    ['ID_message', 'int', r.mailing_id],
+    ['ID_send', 'int', r.send_id],
+    ['ID_send_message', 'int', r.id],
+    ['ID_user_list', 'int', r.list_id],
+    ['ID_email', 'int', r.email_id],
+    ['email', 'text', r.email],
+    ['message_date', 'text', mkDate(r.first_try)],
+    ['date_sent', 'text', r.status === 'finished' ? mkDate(r.last_try) : ''],
+    ['message_status', 'text', MESSAGE_STATUS[r.status]],
+    ['status_code', 'text', r.reply_enhanced_code ?? (r.reply_code === null ? '' : String(r.reply_code))],
+    ['tld', 'text', domain.slice(domain.lastIndexOf('.') + 1)],
+    ['domain', 'text', domain],
+  ];
+  for (const name of USER_FIELDS) out.push([name, 'text', text(f[name])]);
+  for (let n = 1; n <= 25; n++) out.push([`custom_${n}`, 'text', text(f[`custom${n}`] ?? f[`custom_${n}`])]);
+  return out;
+}
+
+const USER_FIELDS = ['prefix', 'vocative', 'first_name', 'last_name', 'nick_name', 'gender', 'reply_to', 'company', 'street', 'city', 'state', 'country', 'zip', 'phone', 'mobile', 'fax'];
+
+/** mailkit.report.message.bounces: the latest bounce of one message of the send. */
+export function messageBounceFields(b: SendBounceRow): Field[] {
+  return [
+    ['ID_SEND_MESSAGE', 'int', b.recipient_id],
+    ['ID_USER_LIST', 'int', b.list_id],
+    ['DATE', 'text', mkDate(b.created_at)],
+    ['STATUS', 'text', b.enhanced_status],
+    ['ID_EMAIL', 'int', b.email_id],
+    ['EMAIL', 'text', b.email],
+    ['EMAIL_STATUS', 'text', b.kind],
+  ];
+}
+
+const pct = (part: number, whole: number) => (whole > 0 ? ((100 * part) / whole).toFixed(2) : '0.00');
+
+/** Per-mailing sums of per-send rows (mailkit.report). */
+export function byMailing(rows: readonly SendReportRow[]): SendReportRow[] {
+  const out = new Map<number, SendReportRow>();
+  const sum = ['total', 'sent', 'delivered', 'failed', 'bounced', 'unsubscribed', 'complained', 'opens', 'opens_unique', 'clicks', 'clicks_unique'] as const;
+  for (const r of rows) {
+    const m = out.get(r.mailing_id);
+    if (!m) out.set(r.mailing_id, { ...r });
+    else for (const k of sum) m[k] += r[k];
+  }
+  return [...out.values()];
+}
+
+/** mailkit.report: one campaign's counts. */
+export function reportFields(r: SendReportRow): Field[] {
+  return [
+    ['ID_MESSAGE', 'int', r.mailing_id],
+    ['NAME', 'text', r.name ?? r.subject],
+    ['SEND_COUNT', 'int', r.sent],
+    ['DELIVERED_COUNT', 'int', r.delivered],
+    ['READ_COUNT', 'int', r.opens],
+    ['READ_COUNT_U', 'int', r.opens_unique],
+    ['CLICK_COUNT', 'int', r.clicks],
+    ['CLICK_COUNT_U', 'int', r.clicks_unique],
+    ['CLICK_RATE', 'text', pct(r.clicks_unique, r.delivered)],
+  ];
+}
+
+/**
+ * mailkit.report.campaign: one send. Forwards, prints and conversions are not tracked by Mailgate: 0.
+ */
+export function campaignReportFields(r: SendReportRow): Field[] {
+  const from = r.from_name ? `${r.from_name} <${r.from_email}>` : r.from_email;
+  return [
+    ['ID_SEND', 'int', r.send_id],
+    ['SUBJECT', 'text', r.subject],
+    ['DATE', 'text', mkDate(r.started_at)],
+    ['DATE2', 'text', mkDate(r.finished_at)],
+    ['FROM', 'text', from],
+    ['SEND_COUNT', 'int', r.sent],
+    ['DELIVERED_COUNT', 'int', r.delivered],
+    ['BOUNCE_COUNT', 'int', r.bounced],
+    ['READ_COUNT', 'int', r.opens],
+    ['READ_COUNT_U', 'int', r.opens_unique],
+    ['CLICK_COUNT', 'int', r.clicks],
+    ['CLICK_COUNT_U', 'int', r.clicks_unique],
+    ['CLICK_RATE', 'text', pct(r.clicks_unique, r.delivered)],
+    ['CLICK_RATE2', 'text', pct(r.clicks_unique, r.opens_unique)],
+    ['UNSUBSCRIBE', 'int', r.unsubscribed],
+    ['SPAM_REPORT', 'int', r.complained],
+    ['FORWARD_COUNT', 'int', 0],
+    ['PRINT_COUNT', 'int', 0],
+    ['CONVERSION_COUNT', 'int', 0],
+    ['CONVERSION_COUNT_U', 'int', 0],
+  ];
+}
+
+/** The mailing's send status as a Mailkit campaign status word. */
+const CAMPAIGN_STATUS: Record<MailingView['status'], string> = { filling: 'draft', ready: 'scheduled', running: 'sending', paused: 'paused', finished: 'sent' };
+
+/**
+ * mailkit.campaigns.list: one campaign, typed as its clients' models read it (ID_MESSAGE an integer,
+ * USER_LIST a list of ids, the flags booleans).
+ */
+export function campaign(m: MailingView): Record<string, unknown> {
+  return {
+    ID_MESSAGE: m.id,
+    NAME: m.name ?? m.subject,
+    SUBJECT: m.subject,
+    SUBJECT_B: '',
+    MSG_TYPE: m.hasHtml ? 'html' : 'text',
+    CAMPAIGN_TYPE: m.dontCloseIfEmpty ? 'transactional' : 'regular',
+    USE_AB: false,
+    TEST_MODE: m.testing,
+    SEND_DATE: mkDate(m.startTime ?? m.scheduledStart),
+    TIME_ZONE: 'UTC',
+    LAST_SENT: mkDate(m.endTime),
+    REPEAT: false,
+    REPEAT_COUNT: 0,
+    PERIOD: '',
+    DAYS: '',
+    STATUS: CAMPAIGN_STATUS[m.status],
+    TYPE: m.type,
+    USER_LIST: m.listId === null ? [] : [m.listId],
+  };
+}
+
+/** mailkit.mailinglist.list: one list (ID_USER_LIST an integer in both encodings, DESCRIPTION always a string). */
+export function mailingList(l: ListRow): Record<string, unknown> {
+  return { ID_USER_LIST: l.id, NAME: l.name, STATUS: 'enabled', DESCRIPTION: l.description ?? '' };
+}
+
+/** Mailkit's address status words, from the suppression or the subscriber. */
+function addressStatusWord(sub: SubscriberRow | undefined, suppression: SuppressionRow | null): string {
+  if (suppression) return suppression.reason === 'hard_bounce' ? 'permanent' : suppression.reason === 'manual' ? 'disabled' : 'unsubscribe';
+  if (!sub) return 'unknown';
+  return sub.enabled && sub.status === 'active' ? 'enabled' : sub.status === 'unsubscribed' ? 'unsubscribe' : 'disabled';
+}
+
+/**
+ * mailkit.email.getstatus: one record for the address (the client reads exactly one), from its most recently
+ * changed subscription; ID_EMAIL an integer, every other value a string (null for an unset custom field in
+ * JSON, as the current mock shows).
+ */
+export function addressStatus(email: string, subs: readonly SubscriberRow[], suppression: SuppressionRow | null, encoding: Encoding): Record<string, unknown> {
+  const sub = [...subs].sort((a, b) => b.modified_at.getTime() - a.modified_at.getTime())[0];
+  const p = (sub?.params ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const name of ['vocative', 'prefix', 'first_name', 'last_name', 'nick_name', 'gender']) out[name.toUpperCase()] = text(p[name]);
+  out.EMAIL = sub?.email ?? email;
+  out.ID_EMAIL = sub?.id ?? 0;
+  out.ID_MAILING_LIST = sub?.list_id ?? 0;
+  for (const name of ['reply_to', 'phone', 'fax', 'mobile', 'company', 'street', 'city', 'country', 'zip', 'state']) out[name.toUpperCase()] = text(p[name]);
+  out.DATE = mkDate(sub?.created_at);
+  out.CHANGE_DATE = mkDate(sub?.modified_at ?? suppression?.created_at);
+  out.STATUS = addressStatusWord(sub, suppression);
+  for (let n = 1; n <= 25; n++) {
+    const v = p[`custom${n}`] ?? p[`custom_${n}`];
+    out[`CUSTOM_${n}`] = v === undefined || v === null ? (encoding === 'json' ? null : '') : String(v);
+  }
+  return out;
 }

@@ -83,6 +83,10 @@ export interface MailingPatch {
 export interface MailingView {
   id: number;
   name: string | null;
+  /** The list a list-based mailing goes to. */
+  listId: number | null;
+  /** Which parts the message has. */
+  hasHtml: boolean;
   status: MailingStatus;
   type: 'regular' | 'opened';
   domainName: string;
@@ -146,6 +150,8 @@ function view(row: MailingRow, t: MailingTotals): MailingView {
     dkim = rest;
   }
   return {
+    listId: row.list_id,
+    hasHtml: row.html !== null && row.html !== '',
     id: row.id,
     name: row.name,
     status: row.status,

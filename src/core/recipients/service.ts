@@ -7,7 +7,7 @@ import { isValidEmail } from '../email.js';
 import { badRequest, notFound } from '../errors.js';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
-import type { NewRecipient, RecipientFilter, RecipientRow } from '../../db/recipients.js';
+import type { NewRecipient, RecipientContent, RecipientFilter, RecipientRow } from '../../db/recipients.js';
 import { FEED_START, cursorCodec } from './cursor.js';
 
 export type { RecipientFilter, RecipientRow };
@@ -25,6 +25,10 @@ export interface RecipientInput {
   attachments?: Attachment[] | null | undefined;
   /** Personalization fields (everything but email, tracking id, attachments). */
   fields: Record<string, unknown>;
+  /** The list subscriber the message is for (transactional sends). */
+  subscriberId?: number | null;
+  /** The message's own subject / body (transactional sends). */
+  content?: RecipientContent | null;
 }
 
 export type AddResult = { email: unknown; id: string } | { email: unknown; error: string };
@@ -87,7 +91,9 @@ export function recipientsService(deps: RecipientsDeps) {
         }
         attachments = item.attachments.map((a) => ({ ...a, data: a.data.replace(/\s+/g, '') }));
       }
-      rows.push({ index, tracking_id: trackingId, email, fields: item.fields, attachments });
+      // COPY writes the common columns only: a row with a subscriber or its own content goes by INSERT.
+      if (item.subscriberId || item.content) freshIds = false;
+      rows.push({ index, tracking_id: trackingId, email, fields: item.fields, attachments, subscriber_id: item.subscriberId ?? null, content: item.content ?? null });
     }
     await store.transaction(async (tx) => {
       const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');

@@ -49,6 +49,26 @@ export function suppressionsService(deps: { store: Store }) {
       return row;
     },
 
+    /**
+     * Unsubscribe from the whole account, by address or by the id of a subscriber or message (a message id
+     * also records which message the unsubscribe came from). False when it already was unsubscribed.
+     */
+    async unsubscribe(ctx: CallContext, who: { email: string } | { id: number }, detail: string): Promise<{ email: string; changed: boolean }> {
+      let email: string;
+      let recipient: { id: number; mailing_id: number } | null = null;
+      if ('email' in who) email = who.email;
+      else {
+        const found = await store.suppressions.addressOfId(ctx.accountId, who.id);
+        if (!found) throw notFound('subscriber', who.id);
+        ({ email, recipient } = found);
+      }
+      const changed = await store.suppressions.unsubscribe(ctx.accountId, addressOf(email), email, detail, recipient);
+      return { email, changed };
+    },
+
+    /** The address an id names (a subscriber's, else a message's), if any. */
+    addressOfId: async (ctx: CallContext, id: number) => (await store.suppressions.addressOfId(ctx.accountId, id))?.email,
+
     /** Is the address suppressed, and how does each of the account's lists hold it? */
     async status(ctx: CallContext, email: string): Promise<AddressStatus> {
       const key = addressOf(email);

@@ -1,0 +1,118 @@
+/**
+ * Lists (Sender maillists, Emailicious lists, Mailkit ID_user_list) and their subscribers.
+ *
+ * A subscriber's address is unique per list (local part as given, domain lower-cased). Adding an address that
+ * is suppressed keeps the membership but not the mailing: the subscriber is stored unsubscribed, bounced or
+ * complained and disabled, and the caller is told so (Mailkit answers "inserted unsubscribed").
+ */
+import type { CallContext } from '../context.js';
+import { emailKey, isValidEmail } from '../email.js';
+import { badRequest, conflict, invalid, notFound } from '../errors.js';
+import type { Store } from '../../db/store.js';
+import type { ListRow, NewSubscriber, SubscriberRow, SubscriberStatus, UpsertResult } from '../../db/lists.js';
+
+export type { ListRow, SubscriberRow, SubscriberStatus };
+
+export interface SubscriberInput {
+  email: unknown;
+  /** Free fields (names as the dialect gives them); merged into the stored ones on update. */
+  params?: Record<string, unknown>;
+}
+
+export type SubscribeResult = (UpsertResult & { email: string }) | { email: unknown; error: string };
+
+/** At most this many subscribers in one import call. */
+export const IMPORT_MAX = 100_000;
+
+/** A list slug from its name: lower-case words joined by '-', at most 80 characters. */
+export function slugOf(name: string): string {
+  const s = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80);
+  return s || 'list';
+}
+
+export function listsService(deps: { store: Store }) {
+  const { store } = deps;
+
+  async function listOf(ctx: CallContext, id: number): Promise<ListRow> {
+    const [row] = await store.lists.list(ctx.accountId, id);
+    if (!row) throw notFound('list', id);
+    return row;
+  }
+
+  function validated(items: readonly SubscriberInput[], status: NewSubscriber['status']): { rows: (NewSubscriber & { index: number })[]; errors: Map<number, string> } {
+    const rows: (NewSubscriber & { index: number })[] = [];
+    const errors = new Map<number, string>();
+    for (const [index, item] of items.entries()) {
+      if (typeof item.email !== 'string' || !item.email.trim()) errors.set(index, 'an email address is required');
+      else if (!isValidEmail(item.email.trim())) errors.set(index, `invalid email address: ${JSON.stringify(item.email)}`);
+      else rows.push({ index, email: item.email.trim(), emailKey: emailKey(item.email.trim()), params: item.params ?? {}, status });
+    }
+    return { rows, errors };
+  }
+
+  async function write(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { status: NewSubscriber['status']; onlyExisting: boolean }): Promise<SubscribeResult[]> {
+    await listOf(ctx, listId);
+    const { rows, errors } = validated(items, o.status);
+    let written = await store.lists.upsert(ctx.accountId, listId, rows, o.onlyExisting);
+    // A concurrent insert of the same address won the race: write those again (now as updates).
+    const lost = rows.filter((_, i) => written[i] === null);
+    if (lost.length && !o.onlyExisting) {
+      const again = await store.lists.upsert(ctx.accountId, listId, lost, false);
+      written = written.map((w, i) => w ?? again[lost.indexOf(rows[i]!)] ?? null);
+    }
+    const out: SubscribeResult[] = items.map((item, i) => ({ email: item.email, error: errors.get(i) ?? 'not a subscriber of this list' }));
+    rows.forEach((r, i) => {
+      const w = written[i];
+      if (w) out[r.index] = { ...w, email: r.email };
+    });
+    return out;
+  }
+
+  return {
+    /** A new list; the name must be new in the account. */
+    async create(ctx: CallContext, input: { name: unknown; description?: unknown }): Promise<number> {
+      const name = typeof input.name === 'string' ? input.name.trim() : '';
+      if (!name) throw invalid('a list name is required', 'name');
+      if (name.length > 200) throw invalid('a list name has at most 200 characters', 'name');
+      const description = typeof input.description === 'string' ? input.description : '';
+      if (await store.lists.byName(ctx.accountId, name)) throw conflict(`a list named ${JSON.stringify(name)} exists`, 'name');
+      const base = slugOf(name);
+      for (let n = 1; n < 1000; n++) {
+        const id = await store.lists.create(ctx.accountId, n === 1 ? base : `${base}-${n}`, name, description);
+        if (id !== undefined) return id;
+      }
+      throw conflict(`no free slug for ${JSON.stringify(name)}`, 'name');
+    },
+
+    list: (ctx: CallContext) => store.lists.list(ctx.accountId),
+    get: listOf,
+
+    async delete(ctx: CallContext, id: number): Promise<void> {
+      if (!(await store.lists.delete(ctx.accountId, id))) throw notFound('list', id);
+    },
+
+    /** Add or update one subscriber each (one statement for the whole call). */
+    async subscribe(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { confirm?: boolean } = {}): Promise<SubscribeResult[]> {
+      if (items.length > IMPORT_MAX) throw badRequest(`too many subscribers in one call: ${items.length} (at most ${IMPORT_MAX})`);
+      return await write(ctx, listId, items, { status: o.confirm ? 'unconfirmed' : 'active', onlyExisting: false });
+    },
+
+    /** Update subscribers that exist; an address not in the list is an error for that item. */
+    async edit(ctx: CallContext, listId: number, items: readonly SubscriberInput[]): Promise<SubscribeResult[]> {
+      return await write(ctx, listId, items, { status: 'active', onlyExisting: true });
+    },
+
+    /** The subscriber by id, or every membership of an address (in one list when `listId` is given). */
+    async subscribers(ctx: CallContext, by: { id: number } | { email: string }, listId: number | null = null): Promise<SubscriberRow[]> {
+      if ('email' in by && !isValidEmail(by.email)) throw invalid(`invalid email address: ${JSON.stringify(by.email)}`, 'email');
+      return await store.lists.subscriber(ctx.accountId, listId, 'id' in by ? by : { emailKey: emailKey(by.email) });
+    },
+  };
+}
+export type ListsService = ReturnType<typeof listsService>;

@@ -1,0 +1,134 @@
+/**
+ * Lists and their subscribers. The only place that names these tables.
+ *
+ * A subscriber added while its address is suppressed for the account is stored with the status the
+ * suppression gives it (unsubscribed, bounced, complained) and disabled: the membership is kept, the address
+ * is still never mailed.
+ */
+import type { Queryable } from './pool.js';
+
+export interface ListRow {
+  id: number;
+  name: string;
+  description: string;
+  created_at: Date;
+  subscribers: number;
+}
+
+export type SubscriberStatus = 'active' | 'unconfirmed' | 'unsubscribed' | 'bounced' | 'complained' | 'disabled';
+
+export interface SubscriberRow {
+  id: number;
+  list_id: number;
+  email: string;
+  params: Record<string, unknown>;
+  enabled: boolean;
+  status: SubscriberStatus;
+  created_at: Date;
+  modified_at: Date;
+}
+
+export interface NewSubscriber {
+  email: string;
+  emailKey: string;
+  params: Record<string, unknown>;
+  /** 'unconfirmed' for a double opt-in waiting for its confirmation. */
+  status: 'active' | 'unconfirmed';
+}
+
+export interface UpsertResult {
+  id: number;
+  inserted: boolean;
+  status: SubscriberStatus;
+}
+
+/** The status a suppression gives a subscriber; 'active' when the address is not suppressed. */
+const STATUS_OF_ADDRESS = `coalesce((SELECT CASE s.reason WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'hard_bounce' THEN 'bounced'
+  WHEN 'complaint' THEN 'complained' ELSE 'disabled' END FROM suppressions s WHERE s.account_id = $1 AND s.email_key = x.email_key), x.status)`;
+
+const SUBSCRIBER_COLUMNS = 'id, list_id, email, params, enabled, status, created_at, modified_at';
+
+export function listsRepo(db: Queryable) {
+  return {
+    /** A new list, or undefined when the account has one of that slug already. */
+    async create(accountId: number, slug: string, name: string, description: string): Promise<number | undefined> {
+      const { rows } = await db.query<{ id: number }>(
+        `INSERT INTO lists (account_id, slug, name, description) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (account_id, slug) DO NOTHING RETURNING id`,
+        [accountId, slug, name, description],
+      );
+      return rows[0]?.id;
+    },
+
+    async list(accountId: number, id: number | null = null): Promise<ListRow[]> {
+      const { rows } = await db.query<ListRow>(
+        `SELECT l.id, l.name, l.description, l.created_at,
+                (SELECT count(*)::int FROM subscribers s WHERE s.list_id = l.id) AS subscribers
+           FROM lists l WHERE l.account_id = $1 AND ($2::bigint IS NULL OR l.id = $2) ORDER BY l.id`,
+        [accountId, id],
+      );
+      return rows;
+    },
+
+    async byName(accountId: number, name: string): Promise<number | undefined> {
+      const { rows } = await db.query<{ id: number }>('SELECT id FROM lists WHERE account_id = $1 AND name = $2 LIMIT 1', [accountId, name]);
+      return rows[0]?.id;
+    },
+
+    /** Deletes the list with its subscribers (mailings and bounces keep their history, without the list). */
+    async delete(accountId: number, id: number): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM lists WHERE account_id = $1 AND id = $2', [accountId, id]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    /**
+     * Insert or update subscribers of one list in one statement. An update merges the given params into the
+     * stored ones; `onlyExisting` updates and inserts nothing. Results in input order; an address given twice
+     * is written once (its last params win) and answered twice.
+     */
+    async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], onlyExisting = false): Promise<(UpsertResult | null)[]> {
+      if (!items.length) return [];
+      const { rows } = await db.query<UpsertResult & { email_key: string }>(
+        `WITH input AS (
+           SELECT DISTINCT ON (email_key) email, email_key, params, status, ord
+             FROM unnest($3::text[], $4::text[], $5::jsonb[], $6::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)
+            ORDER BY email_key, ord DESC
+         ), x AS (SELECT * FROM input),
+         updated AS (
+           UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now()
+             FROM x WHERE s.list_id = $2 AND s.account_id = $1 AND s.email_key = x.email_key
+           RETURNING s.id, false AS inserted, s.status, s.email_key
+         ),
+         inserted AS (
+           INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled)
+           SELECT $1, $2, x.email, x.email_key, x.params, ${STATUS_OF_ADDRESS}, ${STATUS_OF_ADDRESS} = 'active'
+             FROM x WHERE NOT $7::boolean AND NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.list_id = $2 AND s.email_key = x.email_key)
+           ON CONFLICT (list_id, email_key) DO NOTHING
+           RETURNING id, true AS inserted, status, email_key
+         )
+         SELECT * FROM updated UNION ALL SELECT * FROM inserted`,
+        [
+          accountId,
+          listId,
+          items.map((i) => i.email),
+          items.map((i) => i.emailKey),
+          items.map((i) => JSON.stringify(i.params)),
+          items.map((i) => i.status),
+          onlyExisting,
+        ],
+      );
+      const byKey = new Map(rows.map((r) => [r.email_key, { id: Number(r.id), inserted: r.inserted, status: r.status }]));
+      return items.map((i) => byKey.get(i.emailKey) ?? null);
+    },
+
+    async subscriber(accountId: number, listId: number | null, by: { id: number } | { emailKey: string }): Promise<SubscriberRow[]> {
+      const { rows } = await db.query<SubscriberRow>(
+        `SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers
+          WHERE account_id = $1 AND ($2::bigint IS NULL OR list_id = $2) AND ${'id' in by ? 'id = $3' : 'email_key = $3'}
+          ORDER BY list_id`,
+        [accountId, listId, 'id' in by ? by.id : by.emailKey],
+      );
+      return rows.map((r) => ({ ...r, id: Number(r.id), list_id: Number(r.list_id) }));
+    },
+  };
+}
