@@ -117,7 +117,7 @@ export function listsRepo(db: Queryable) {
           onlyExisting,
         ],
       );
-      const byKey = new Map(rows.map((r) => [r.email_key, { id: Number(r.id), inserted: r.inserted, status: r.status }]));
+      const byKey = new Map(rows.map((r) => [r.email_key, { id: r.id, inserted: r.inserted, status: r.status }]));
       return items.map((i) => byKey.get(i.emailKey) ?? null);
     },
 
@@ -128,7 +128,7 @@ export function listsRepo(db: Queryable) {
           ORDER BY list_id`,
         [accountId, listId, 'id' in by ? by.id : by.emailKey],
       );
-      return rows.map((r) => ({ ...r, id: Number(r.id), list_id: Number(r.list_id) }));
+      return rows;
     },
   };
 }

@@ -58,6 +58,18 @@ function emailOrId(v: RpcValue | undefined): { email: string } | { id: number } 
   return { email: text };
 }
 
+/**
+ * The parameters of both raw logs: narrowed by message and send, from a start id (inclusive, default 1),
+ * at most RAW_LOG_MAX records.
+ */
+function rawPage(a: MailkitArgs, cursor: string) {
+  return {
+    filter: { mailingId: optionalId(a.ID_message, 'ID_message'), sendId: optionalId(a.ID_send, 'ID_send') },
+    from: optionalId(a[cursor], cursor) ?? 1,
+    limit: countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX),
+  };
+}
+
 /** The subscriber statuses as Mailkit's adduser reports them. */
 const INSERT_STATUS = { updated: 0, inserted: 1, insertedUnsubscribed: 2, updatedUnsubscribed: 3 } as const;
 
@@ -66,11 +78,8 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
     params: ['ID_message', 'ID_send', 'ID_undelivered_log', 'limit'],
     aliases: { ID_UNDELIVERED_LOG: 'ID_undelivered_log' },
     async handler({ call, deps, encoding }, a) {
-      const mailingId = optionalId(a.ID_message, 'ID_message');
-      const sendId = optionalId(a.ID_send, 'ID_send');
-      const from = optionalId(a.ID_undelivered_log, 'ID_undelivered_log') ?? 1;
-      const limit = countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX);
-      const rows = await deps.core.bounces.log(call, { mailingId, sendId }, from, limit);
+      const { filter, from, limit } = rawPage(a, 'ID_undelivered_log');
+      const rows = await deps.core.bounces.log(call, filter, from, limit);
       return rows.map((b) => S.record(S.rawBounceFields(b), encoding));
     },
   },
@@ -79,11 +88,8 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
     params: ['ID_message', 'ID_send', 'ID_send_message', 'limit'],
     aliases: { ID_SEND_MESSAGE: 'ID_send_message' },
     async handler({ call, deps, encoding }, a) {
-      const mailingId = optionalId(a.ID_message, 'ID_message');
-      const sendId = optionalId(a.ID_send, 'ID_send');
-      const from = optionalId(a.ID_send_message, 'ID_send_message') ?? 1;
-      const limit = countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX);
-      const rows = await deps.core.reports.messages(call, { mailingId, sendId }, from, limit);
+      const { filter, from, limit } = rawPage(a, 'ID_send_message');
+      const rows = await deps.core.reports.messages(call, filter, from, limit);
       return rows.map((r) => S.record(S.rawMessageFields(r), encoding));
     },
   },
