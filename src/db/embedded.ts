@@ -243,6 +243,11 @@ const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).find(Boolean
 
 /** What Postgres or initdb said that explains a failure, from their last lines of output. */
 function postgresReason(lines: string[]): string | undefined {
+  return postgresError(lines) ?? lines.at(-1);
+}
+
+/** The last error line of a Postgres program's output (FATAL/PANIC/ERROR, or `prog: error: ...`). */
+function postgresError(lines: string[]): string | undefined {
   for (let i = lines.length - 1; i >= 0; i--) {
     const m = /\b(?:FATAL|PANIC|ERROR):\s+(.*)|^\S+: error: (.*)/.exec(lines[i]!);
     if (!m) continue;
@@ -251,7 +256,7 @@ function postgresReason(lines: string[]): string | undefined {
     const detail = /configuration file/.test(why) ? /\bLOG:\s+(.*)/.exec(lines[i - 1] ?? '')?.[1]?.trim() : undefined;
     return detail ? `${why}: ${detail}` : why;
   }
-  return lines.at(-1);
+  return undefined;
 }
 
 export interface EmbeddedOptions {
@@ -344,7 +349,11 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
     try {
       await pg.initialise();
     } catch (e) {
-      const why = postgresReason(recent) ?? [firstLine(e instanceof Error ? e.message : String(e)), lastError].filter(Boolean).join(': ');
+      // The rejection carries initdb's whole stderr, in one piece: read it first (the log lines arrive in
+      // chunks that may cut a line in two), then what was logged.
+      const message = e instanceof Error ? e.message : String(e);
+      const output = /ERROR OUTPUT: ([\s\S]*)$/.exec(message)?.[1]?.split('\n').map((l) => l.trimEnd()).filter(Boolean) ?? [];
+      const why = postgresError(output) ?? postgresReason(recent) ?? [firstLine(message), lastError].filter(Boolean).join(': ');
       throw new EmbeddedStartError(`the embedded Postgres could not be initialised in ${pgDir}: ${why}`, { cause: e });
     }
   }
