@@ -66,6 +66,9 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL,
     sendLanes: config.SEND_LANES,
     workerStaleSeconds: config.WORKER_STALE_SECONDS,
+    publicUrl: config.publicUrl,
+    bounceDomain: config.bounceDomain,
+    confirmLinkDays: config.CONFIRM_LINK_DAYS,
   });
   return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
 }

@@ -38,6 +38,7 @@ export const VARIABLES = {
   DKIM_DOMAIN: { schema: z.string().optional(), doc: 'DKIM signing domain (with DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE).' },
   DKIM_SELECTOR: { schema: z.string().optional(), doc: 'DKIM selector.' },
   DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM.' },
+  CONFIRM_LINK_DAYS: { schema: int(1, 3650), default: '30', doc: 'Days a double opt-in confirmation link ({{ subscribe_link }}) stays valid.' },
   CUSTOMIZED_CONTENT_RETENTION_DAYS: { schema: int(1, 3650), default: '7', doc: 'Days a recipient\'s rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).' },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
   WORKER_STALE_SECONDS: { schema: int(3, 3600), default: '60', doc: 'A worker silent this long is dead: the sweeper releases its leases and jobs (workers heartbeat four times as often).' },

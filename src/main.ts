@@ -334,6 +334,30 @@ export function program(): Command {
       });
   }
 
+  const lists = cli.command('lists').description("subscriber lists");
+  lists
+    .command('confirm-mailing <mailing>')
+    .description('the mailing whose message asks a new subscriber to confirm (double opt-in), by id; "none": the built-in one')
+    .requiredOption('--account <slug>', 'the account')
+    .option('--list <id>', "this list's (default: the account's, for lists that chose none)")
+    .action(async (mailing: string, o: { account: string; list?: string }) => {
+      try {
+        const id = (v: string, what: string) => {
+          if (!/^\d{1,15}$/.test(v)) throw invalid(`${what}: a number`, what);
+          return Number(v);
+        };
+        const mailingId = mailing === 'none' ? null : id(mailing, 'mailing');
+        const listId = o.list === undefined ? null : id(o.list, 'list');
+        await withServices(async ({ core }) => {
+          const ctx = await core.accounts.operatorContext(o.account);
+          await core.subscriptions.setConfirmMailing(ctx, listId, mailingId);
+          console.log(`${listId === null ? `account ${o.account}` : `list ${listId}`}: confirmation mailing ${mailingId ?? 'built-in'}`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+
   const keys = cli.command('keys').description('API keys');
   keys
     .command('create')

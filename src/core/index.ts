@@ -13,6 +13,7 @@ import { mailingsService } from './mailings/service.js';
 import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
 import { unsubscribeService } from './unsubscribe/service.js';
+import { subscriptionsService } from './subscriptions/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -23,6 +24,11 @@ export interface CoreDeps {
   maxRecipientsPerCall: number;
   sendLanes: number;
   workerStaleSeconds: number;
+  /** Links in messages (confirmation links) start with it. */
+  publicUrl: string;
+  /** The built-in messages are sent from noreply@ it. */
+  bounceDomain: string;
+  confirmLinkDays: number;
 }
 
 export function makeCore(deps: CoreDeps) {
@@ -41,7 +47,18 @@ export function makeCore(deps: CoreDeps) {
     lists: listsService({ store: deps.store }),
     reports: reportsService({ store: deps.store }),
   };
-  return { ...services, transactional: transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients }) };
+  const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients });
+  const subscriptions = subscriptionsService({
+    store: deps.store,
+    lists: services.lists,
+    mailings: services.mailings,
+    transactional,
+    secret: deps.cursorSecret,
+    publicUrl: deps.publicUrl,
+    bounceDomain: deps.bounceDomain,
+    confirmLinkDays: deps.confirmLinkDays,
+  });
+  return { ...services, transactional, subscriptions };
 }
 export type Core = ReturnType<typeof makeCore>;
 export type { CallContext } from './context.js';

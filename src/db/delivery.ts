@@ -25,6 +25,8 @@ export interface SendContext extends VariantContent, Omit<SendSchedule, 'finishe
   dkim: DkimSettings | null;
   testing: boolean;
   backup_customized_emails: boolean;
+  /** 'optout': the notice that an address was unsubscribed, sent although the address is suppressed. */
+  system_role: 'confirm' | 'optout' | null;
   /** The mailing's property revision: a claim that sees another one makes the job reload. */
   rev: number;
   raw_message: Buffer | null;
@@ -72,7 +74,7 @@ export function deliveryRepo(db: Pool) {
       const { rows } = await db.query<SendContext>(
         `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, s.status, m.type, s.scheduled_start,
                 s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty, s.started_at, m.dkim,
-                m.testing, m.backup_customized_emails, m.rev,
+                m.testing, m.backup_customized_emails, m.system_role, m.rev,
                 v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message
            FROM sends s
            JOIN mailings m ON m.id = s.mailing_id

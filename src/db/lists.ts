@@ -36,6 +36,23 @@ export interface NewSubscriber {
   status: 'active' | 'unconfirmed';
 }
 
+export interface ConfirmSettings {
+  name: string;
+  default_from_email: string | null;
+  default_from_name: string | null;
+  /** The list's confirmation mailing, else the account's, else null (the built-in one). */
+  mailing_id: number | null;
+}
+
+export interface ConfirmOutcome {
+  email: string;
+  list_name: string;
+  /** This call made the subscriber active. */
+  confirmed: boolean;
+  /** The status before the call. */
+  previous: SubscriberStatus;
+}
+
 export interface UpsertResult {
   id: number;
   inserted: boolean;
@@ -119,6 +136,61 @@ export function listsRepo(db: Queryable) {
       );
       const byKey = new Map(rows.map((r) => [r.email_key, { id: r.id, inserted: r.inserted, status: r.status }]));
       return items.map((i) => byKey.get(i.emailKey) ?? null);
+    },
+
+    /** What a double opt-in needs of a list: its name, its sender, and the confirmation mailing chosen. */
+    async confirmSettings(accountId: number, listId: number): Promise<ConfirmSettings | undefined> {
+      const { rows } = await db.query<ConfirmSettings>(
+        `SELECT l.name, l.default_from_email, l.default_from_name, coalesce(l.confirm_mailing_id, a.confirm_mailing_id) AS mailing_id
+           FROM lists l JOIN accounts a ON a.id = l.account_id WHERE l.account_id = $1 AND l.id = $2`,
+        [accountId, listId],
+      );
+      return rows[0];
+    },
+
+    /** Chooses the confirmation mailing of one list, or of the account when `listId` is null. */
+    async setConfirmMailing(accountId: number, listId: number | null, mailingId: number | null): Promise<boolean> {
+      const { rowCount } =
+        listId === null
+          ? await db.query('UPDATE accounts SET confirm_mailing_id = $2 WHERE id = $1', [accountId, mailingId])
+          : await db.query('UPDATE lists SET confirm_mailing_id = $3, updated_at = now() WHERE account_id = $1 AND id = $2', [accountId, listId, mailingId]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** A disabled (not suppressed) subscriber asked again: waiting for its confirmation once more. */
+    async reopenUnconfirmed(accountId: number, id: number): Promise<SubscriberStatus | undefined> {
+      const { rows } = await db.query<{ status: SubscriberStatus }>(
+        `UPDATE subscribers SET status = CASE WHEN status = 'disabled' THEN 'unconfirmed' ELSE status END,
+                modified_at = CASE WHEN status = 'disabled' THEN now() ELSE modified_at END
+          WHERE account_id = $1 AND id = $2
+            AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.account_id = $1 AND p.email_key = subscribers.email_key)
+          RETURNING status`,
+        [accountId, id],
+      );
+      return rows[0]?.status;
+    },
+
+    /**
+     * Confirms a double opt-in: an unconfirmed subscriber whose address is not suppressed becomes active and
+     * enabled, once (an event 'confirm' records it). Undefined when the subscriber no longer exists.
+     */
+    async confirm(subscriberId: number): Promise<ConfirmOutcome | undefined> {
+      const { rows } = await db.query<ConfirmOutcome>(
+        `WITH s AS (
+           SELECT s.id, s.account_id, s.email, s.status, l.name AS list_name
+             FROM subscribers s JOIN lists l ON l.id = s.list_id WHERE s.id = $1 FOR UPDATE OF s
+         ), u AS (
+           UPDATE subscribers x SET status = 'active', enabled = true, modified_at = now()
+             FROM s WHERE x.id = s.id AND s.status = 'unconfirmed'
+              AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.account_id = s.account_id AND p.email_key = x.email_key)
+           RETURNING x.id
+         ), e AS (
+           INSERT INTO events (account_id, subscriber_id, kind) SELECT s.account_id, u.id, 'confirm' FROM u JOIN s ON s.id = u.id
+         )
+         SELECT s.email, s.list_name, EXISTS (SELECT 1 FROM u) AS confirmed, s.status AS previous FROM s`,
+        [subscriberId],
+      );
+      return rows[0];
     },
 
     async subscriber(accountId: number, listId: number | null, by: { id: number } | { emailKey: string }): Promise<SubscriberRow[]> {

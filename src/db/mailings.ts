@@ -144,6 +144,8 @@ function setList<C extends string>(cols: readonly C[], allowed: readonly C[], fi
   return cols.map((c, i) => `${c} = $${i + first}`).join(', ');
 }
 
+export type SystemRole = 'confirm' | 'optout';
+
 export function mailingsRepo(db: Queryable) {
   return {
     async insert(accountId: number, m: NewMailing): Promise<{ id: number; sendId: number }> {
@@ -159,6 +161,22 @@ export function mailingsRepo(db: Queryable) {
         [accountId, m.dialect, m.name, m.domainName, m.fromEmail, m.fromName, m.replytoEmail, m.subject, m.html, m.text, m.charset, m.rawMessage],
       );
       return { id: rows[0]!.id, sendId: rows[0]!.send_id };
+    },
+
+    /** The account's built-in mailing of that role (the default confirmation message, the optout notice). */
+    async systemMailing(accountId: number, role: SystemRole): Promise<number | undefined> {
+      const { rows } = await db.query<{ id: number }>('SELECT id FROM mailings WHERE account_id = $1 AND system_role = $2', [accountId, role]);
+      return rows[0]?.id;
+    },
+
+    /** Marks a mailing as the account's built-in one of that role; false when the account has one already. */
+    async setSystemRole(accountId: number, id: number, role: SystemRole): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE mailings SET system_role = $3 WHERE account_id = $1 AND id = $2
+            AND NOT EXISTS (SELECT 1 FROM mailings o WHERE o.account_id = $1 AND o.system_role = $3)`,
+        [accountId, id, role],
+      );
+      return (rowCount ?? 0) > 0;
     },
 
     /** `lock` locks the mailing row (the send's status changes under it too). */

@@ -89,7 +89,9 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
   /** `notAfter`: the send's deadline; a message whose turn on a connection comes after it ends TIMEOUT unsent. */
   async function sendBatch(m: CompiledMailing, batch: ClaimedRecipient[], notAfter: Date | null): Promise<BatchResult> {
     const { ctx } = m;
-    const suppressed = await delivery.suppressedAmong(ctx.account_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
+    // The optout notice is for an address suppressed by the very unsubscribe it confirms.
+    const suppressed =
+      ctx.system_role === 'optout' ? new Map<string, string>() : await delivery.suppressedAmong(ctx.account_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
     const outcomes: Outcome[] = [];
     const release: number[] = [];
     let lastUnreachable = '';

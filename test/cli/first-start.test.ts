@@ -139,7 +139,7 @@ describe('cli: first start as root from a checkout only root can enter', { skip:
     const pid = Number((await readFile(path.join(cluster, 'postmaster.pid'), 'utf8')).split('\n')[0]);
     assert.equal(await readlink(`/proc/${pid}/exe`), path.join(copy, 'native', 'bin', 'postgres'));
 
-    assert.equal(await stop(running), 0);
+    assert.equal(await stop(running), 0, running.err());
     assert.ok(!existsSync(path.join(cluster, 'postmaster.pid')), 'the cluster was stopped');
   });
 
@@ -155,6 +155,6 @@ describe('cli: first start as root from a checkout only root can enter', { skip:
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     const call = await listMethodsStatus(secret);
     assert.equal(call.status, 200, 'the first key still works: same cluster');
-    assert.equal(await stop(running), 0);
+    assert.equal(await stop(running), 0, running.err());
   });
 });

@@ -42,7 +42,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 const running = new Set<ChildProcess>();
 
 /** Start `serve` and wait until it printed its banner (or died). */
-async function serve(): Promise<{ child: ChildProcess; out: () => string; exited: Promise<number> }> {
+async function serve(): Promise<{ child: ChildProcess; out: () => string; err: () => string; exited: Promise<number> }> {
   const child = mailgate(['serve']);
   running.add(child);
   child.on('exit', () => running.delete(child));
@@ -58,7 +58,7 @@ async function serve(): Promise<{ child: ChildProcess; out: () => string; exited
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 50)); // the rest of the banner
-  return { child, out: () => out, exited };
+  return { child, out: () => out, err: () => err, exited };
 }
 
 const basic = (secret: string) => basicAuthHeader(secret);
@@ -113,7 +113,7 @@ describe('cli: serve on an empty data directory', () => {
     assert.ok(!listed.stdout.includes(secret), 'secrets are never listed');
 
     s.child.kill('SIGTERM');
-    assert.equal(await s.exited, 0);
+    assert.equal(await s.exited, 0, s.err());
   });
 
   it('a restart keeps the data: no new first key, the old key still works; revoked keys stop working', async () => {
@@ -126,7 +126,7 @@ describe('cli: serve on an empty data directory', () => {
     const revoked = await fetch(`http://127.0.0.1:${port}/CloudMailing`, { method: 'POST', headers: { authorization: basic(secret) }, body: listMethods });
     assert.match(await revoked.text(), /<int>401<\/int>/);
     s.child.kill('SIGTERM');
-    assert.equal(await s.exited, 0);
+    assert.equal(await s.exited, 0, s.err());
   });
 
   it('without serve running, a command starts and stops the embedded cluster itself', async () => {

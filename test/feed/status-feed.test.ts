@@ -94,7 +94,7 @@ before(async () => {
   db = await createTestDatabase();
   pool = makePool(db.url, 20);
   await pool.query('CREATE SEQUENCE feed_test_version');
-  core = makeCore({ store: makeStore(pool), messages: mimeCodec, cursorSecret: secret, maxRecipientsPerCall: 10_000, sendLanes: 1, workerStaleSeconds: 60 });
+  core = makeCore({ store: makeStore(pool), messages: mimeCodec, cursorSecret: secret, maxRecipientsPerCall: 10_000, sendLanes: 1, workerStaleSeconds: 60, publicUrl: 'http://mailgate.test', bounceDomain: 'mailgate.test', confirmLinkDays: 30 });
   const { account } = await core.accounts.createAccount('feed-test');
   ctx = { accountId: account.id, requestId: 'test' };
 });
@@ -214,7 +214,7 @@ describe('status feed: cursors', () => {
 
   it('stays valid across a restart (the secret is the installation\'s, not the process\')', async () => {
     const page = await core.recipients.feed(ctx, '', { max: 10 });
-    const again = makeCore({ store: makeStore(pool), messages: mimeCodec, cursorSecret: Buffer.from(secret), maxRecipientsPerCall: 10, sendLanes: 1, workerStaleSeconds: 60 });
+    const again = makeCore({ store: makeStore(pool), messages: mimeCodec, cursorSecret: Buffer.from(secret), maxRecipientsPerCall: 10, sendLanes: 1, workerStaleSeconds: 60, publicUrl: 'http://mailgate.test', bounceDomain: 'mailgate.test', confirmLinkDays: 30 });
     const next = await again.recipients.feed(ctx, page.cursor, { max: 10 });
     assert.equal(typeof next.cursor, 'string');
   });

@@ -174,10 +174,18 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
       const { email, params } = userData(a.personal, a.address, a.custom);
       if (!email) throw new MailkitError('Missing email');
       if (!isValidEmail(email)) throw new MailkitError('Bad email syntax');
-      // Double opt-in needs the confirmation message and its landing page, which come with the admin pages.
-      if (boolOf(a.confirm)) throw new MailkitError('Double opt-in (confirm) is not available on this server yet');
-      const [r] = await onList('ID_mailing_list', () => deps.core.lists.subscribe(call, listId, [{ email, params }]));
-      if (!r || 'error' in r) throw new MailkitError('Bad email syntax');
+      // Double opt-in: the reply of the real API when the confirmation message went out ("Sent subscribe
+      // email", a success with error_status 0); an address already active gets the plain reply below.
+      let r: { id: number; inserted: boolean; status: string };
+      if (boolOf(a.confirm)) {
+        const q = await onList('ID_mailing_list', () => deps.core.subscriptions.request(call, listId, { email, params }));
+        if (q.sent) return encoding === 'json' ? { error: 'Sent subscribe email', error_status: 0 } : 'Sent subscribe email';
+        r = { id: q.subscriberId, inserted: q.inserted, status: q.status };
+      } else {
+        const [w] = await onList('ID_mailing_list', () => deps.core.lists.subscribe(call, listId, [{ email, params }]));
+        if (!w || 'error' in w) throw new MailkitError('Bad email syntax');
+        r = w;
+      }
       const unsubscribed = r.status !== 'active' && r.status !== 'unconfirmed';
       const status = r.inserted
         ? unsubscribed ? INSERT_STATUS.insertedUnsubscribed : INSERT_STATUS.inserted
@@ -247,6 +255,8 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
         if (isDomainError(e)) throw new MailkitError('Invalid ID_email or email');
         throw e;
       }
+      // send_optout: the address is told it was unsubscribed (the built-in notice), once, when this call did it.
+      if (boolOf(a.send_optout) && done.changed) await deps.core.subscriptions.sendOptoutNotice(call, done.email);
       const [sub] = await deps.core.lists.subscribers(call, { email: done.email });
       const id = 'id' in who ? who.id : (sub?.id ?? 0);
       return encoding === 'json' ? { error_status: '0', ID_email: String(id), status: '1' } : id;

@@ -1,5 +1,6 @@
 /**
- * Public recipient links under PUBLIC_URL: `/u/<token>`, the unsubscribe link of every message.
+ * Public recipient links under PUBLIC_URL: `/u/<token>`, the unsubscribe link of every message, and
+ * `/subscribe/confirm/<token>`, the double opt-in link (src/core/subscriptions/service.ts).
  *
  * Quirks: RFC 8058 one-click is a POST with the form body `List-Unsubscribe=One-Click`, sent by the mailbox
  * provider without cookies or JavaScript; it must act at once and needs no confirmation. A GET (a person
@@ -39,6 +40,20 @@ export function trackingRouter(deps: AdapterDeps): express.Router {
       res.type('html').send(page('Unsubscribed', '<p>You will not receive these mailings any more.</p>'));
     } catch (e) {
       if (isDomainError(e) && e.code === 'NOT_FOUND') invalid(res);
+      else next(e);
+    }
+  });
+  // The double opt-in link ({{ subscribe_link }}): a GET confirms (once); HEAD, which link checkers send, does not.
+  router.head('/subscribe/confirm/:token', (_req, res) => {
+    res.status(200).type('html').end();
+  });
+  router.get('/subscribe/confirm/:token', async (req, res, next) => {
+    try {
+      const r = await deps.core.subscriptions.confirm(req.params.token);
+      const what = `<b>${escapeHtml(r.email)}</b> will receive <b>${escapeHtml(r.list)}</b>.`;
+      res.type('html').send(r.state === 'confirmed' ? page('Subscription confirmed', `<p>Thank you: ${what}</p>`) : page('Already confirmed', `<p>This subscription was already confirmed: ${what}</p>`));
+    } catch (e) {
+      if (isDomainError(e) && e.code === 'NOT_FOUND') res.status(404).type('html').send(page('Link not valid', `<p>${escapeHtml(e.message[0]!.toUpperCase() + e.message.slice(1))}.</p>`));
       else next(e);
     }
   });

@@ -30,3 +30,31 @@ export function verifyRecipientToken(secret: Buffer, token: string): number | nu
   const got = Buffer.from(m[2]!);
   return got.length === want.length && timingSafeEqual(got, want) ? id : null;
 }
+
+/**
+ * Confirmation tokens (the `{{ subscribe_link }}` of a double opt-in): the subscriber id, the time the link
+ * was made (seconds since the epoch, base 36) and an HMAC over both, so a link cannot be forged, moved to
+ * another subscriber, or made younger. `<id>.<issued>.<16 base64url characters>`.
+ */
+const CONFIRM_TOKEN = /^(\d{1,16})\.([0-9a-z]{1,10})\.([A-Za-z0-9_-]{16})$/;
+
+function confirmMac(secret: Buffer, subscriberId: number, issued: string): string {
+  return createHmac('sha256', secret).update(`confirm:${subscriberId}:${issued}`).digest('base64url').slice(0, 16);
+}
+
+export function signConfirmToken(secret: Buffer, subscriberId: number, issuedAt: Date = new Date()): string {
+  const issued = Math.floor(issuedAt.getTime() / 1000).toString(36);
+  return `${subscriberId}.${issued}.${confirmMac(secret, subscriberId, issued)}`;
+}
+
+/** The subscriber id and issue time of a genuine token, else null (expiry is the caller's to judge). */
+export function verifyConfirmToken(secret: Buffer, token: string): { subscriberId: number; issuedAt: Date } | null {
+  const m = CONFIRM_TOKEN.exec(token);
+  if (!m) return null;
+  const id = Number(m[1]);
+  if (!Number.isSafeInteger(id)) return null;
+  const want = Buffer.from(confirmMac(secret, id, m[2]!));
+  const got = Buffer.from(m[3]!);
+  if (got.length !== want.length || !timingSafeEqual(got, want)) return null;
+  return { subscriberId: id, issuedAt: new Date(parseInt(m[2]!, 36) * 1000) };
+}

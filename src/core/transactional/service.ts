@@ -18,6 +18,8 @@ import type { RecipientsService, Attachment } from '../recipients/service.js';
 export interface TransactionalInput {
   mailingId: number;
   listId: number | null;
+  /** Without a list: the subscriber the message is about (a confirmation request), for the bounce log. */
+  subscriberId?: number | null;
   email: string;
   fields: Record<string, unknown>;
   subject?: string | undefined;
@@ -44,7 +46,7 @@ export function transactionalService(deps: { store: Store; mailings: MailingsSer
         throw isDomainError(e) && e.code === 'NOT_FOUND' ? new DomainError('NOT_FOUND', e.message, 'mailingId') : e;
       });
       if (mailing.status === 'finished') throw new DomainError('NOT_FOUND', `mailing ${input.mailingId} is finished`, 'mailingId');
-      let subscriberId: number | null = null;
+      let subscriberId: number | null = input.subscriberId ?? null;
       let inserted = false;
       if (input.listId !== null) {
         const [r] = await deps.lists.subscribe(ctx, input.listId, [{ email: input.email, params: input.fields }]).catch((e: unknown) => {
