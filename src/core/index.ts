@@ -14,6 +14,7 @@ import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
 import { unsubscribeService } from './unsubscribe/service.js';
 import { subscriptionsService } from './subscriptions/service.js';
+import { tasksService } from './tasks/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -46,6 +47,7 @@ export function makeCore(deps: CoreDeps) {
     suppressions: suppressionsService({ store: deps.store }),
     lists: listsService({ store: deps.store }),
     reports: reportsService({ store: deps.store }),
+    tasks: tasksService({ store: deps.store }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients });
   const subscriptions = subscriptionsService({

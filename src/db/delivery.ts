@@ -40,6 +40,8 @@ export interface ClaimedRecipient {
   /** The recipient's own subject / html / text (transactional sends), else null. */
   content: { subject?: string; html?: string; text?: string } | null;
   try_count: number;
+  /** Past it, the message is not sent: TIMEOUT. */
+  expires_at: Date | null;
 }
 
 /** One recipient's result, as recordOutcomes writes it. */
@@ -129,7 +131,7 @@ export function deliveryRepo(db: Pool) {
                ORDER BY next_try NULLS FIRST, id
                LIMIT $5
                FOR UPDATE SKIP LOCKED)
-            RETURNING r.id, r.email, r.fields, r.attachments, r.content, r.try_count)
+            RETURNING r.id, r.email, r.fields, r.attachments, r.content, r.try_count, r.expires_at)
          SELECT c.*, (SELECT rev FROM mailings WHERE id = $2) AS rev FROM c`,
         [p.sendId, p.mailingId, p.workerId, p.leaseSeconds, p.limit, p.testOnly],
       );

@@ -53,6 +53,12 @@ export interface ConfirmOutcome {
   previous: SubscriberStatus;
 }
 
+export interface UpsertOptions {
+  onlyExisting?: boolean;
+  reenable?: boolean;
+  rev?: number | null;
+}
+
 export interface UpsertResult {
   id: number;
   inserted: boolean;
@@ -100,25 +106,30 @@ export function listsRepo(db: Queryable) {
 
     /**
      * Insert or update subscribers of one list in one statement. An update merges the given params into the
-     * stored ones; `onlyExisting` updates and inserts nothing. Results in input order; an address given twice
-     * is written once (its last params win) and answered twice.
+     * stored ones; `onlyExisting` updates and inserts nothing; `reenable` makes a disabled or unconfirmed
+     * subscriber active again (unless the address is suppressed); `rev` stamps the list revision (Sender's
+     * bulk). Results in input order; an address given twice is written once (its last params win) and
+     * answered twice.
      */
-    async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], onlyExisting = false): Promise<(UpsertResult | null)[]> {
+    async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<(UpsertResult | null)[]> {
       if (!items.length) return [];
       const { rows } = await db.query<UpsertResult & { email_key: string }>(
-        `WITH input AS (
+        `WITH x AS (
            SELECT DISTINCT ON (email_key) email, email_key, params, status, ord
              FROM unnest($3::text[], $4::text[], $5::jsonb[], $6::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)
             ORDER BY email_key, ord DESC
-         ), x AS (SELECT * FROM input),
+         ),
          updated AS (
-           UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now()
-             FROM x WHERE s.list_id = $2 AND s.account_id = $1 AND s.email_key = x.email_key
+           UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now(), rev = coalesce($8, s.rev),
+                  status = CASE WHEN $9::boolean AND s.status IN ('disabled', 'unconfirmed') AND x.suppressed IS NULL THEN 'active' ELSE s.status END,
+                  enabled = s.enabled OR ($9::boolean AND s.status IN ('disabled', 'unconfirmed') AND x.suppressed IS NULL)
+             FROM (SELECT x.*, (SELECT 1 FROM suppressions p WHERE p.account_id = $1 AND p.email_key = x.email_key) AS suppressed FROM x) x
+            WHERE s.list_id = $2 AND s.account_id = $1 AND s.email_key = x.email_key
            RETURNING s.id, false AS inserted, s.status, s.email_key
          ),
          inserted AS (
-           INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled)
-           SELECT $1, $2, x.email, x.email_key, x.params, ${STATUS_OF_ADDRESS}, ${STATUS_OF_ADDRESS} = 'active'
+           INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled, rev)
+           SELECT $1, $2, x.email, x.email_key, x.params, ${STATUS_OF_ADDRESS}, ${STATUS_OF_ADDRESS} = 'active', coalesce($8, 0)
              FROM x WHERE NOT $7::boolean AND NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.list_id = $2 AND s.email_key = x.email_key)
            ON CONFLICT (list_id, email_key) DO NOTHING
            RETURNING id, true AS inserted, status, email_key
@@ -131,11 +142,85 @@ export function listsRepo(db: Queryable) {
           items.map((i) => i.emailKey),
           items.map((i) => JSON.stringify(i.params)),
           items.map((i) => i.status),
-          onlyExisting,
+          o.onlyExisting ?? false,
+          o.rev ?? null,
+          o.reenable ?? false,
         ],
       );
       const byKey = new Map(rows.map((r) => [r.email_key, { id: r.id, inserted: r.inserted, status: r.status }]));
       return items.map((i) => byKey.get(i.emailKey) ?? null);
+    },
+
+    /** A list by its slug (Sender's maillist slug). */
+    async bySlug(accountId: number, slug: string): Promise<(ListRow & { slug: string; current_rev: number }) | undefined> {
+      const { rows } = await db.query<ListRow & { slug: string; current_rev: number }>(
+        `SELECT l.id, l.slug, l.name, l.description, l.created_at, l.current_rev,
+                (SELECT count(*)::int FROM subscribers s WHERE s.list_id = l.id) AS subscribers
+           FROM lists l WHERE l.account_id = $1 AND l.slug = $2`,
+        [accountId, slug],
+      );
+      return rows[0];
+    },
+
+    /** A new revision of the list (Sender's bulk `rev`), greater than every one before. */
+    async nextRev(accountId: number, listId: number): Promise<number | undefined> {
+      const { rows } = await db.query<{ rev: number }>(
+        'UPDATE lists SET current_rev = current_rev + 1 WHERE account_id = $1 AND id = $2 RETURNING current_rev AS rev',
+        [accountId, listId],
+      );
+      return rows[0]?.rev;
+    },
+
+    /** Keeps the list's revision at least `rev` (a client that names its own). */
+    async seeRev(listId: number, rev: number): Promise<void> {
+      await db.query('UPDATE lists SET current_rev = $2 WHERE id = $1 AND current_rev < $2', [listId, rev]);
+    },
+
+    /**
+     * Disables subscribers by address: per address, 'disabled' (it was enabled), 'already' (it was not) or
+     * 'absent'. A disabled subscriber keeps a suppression's status; an active or unconfirmed one becomes
+     * 'disabled'.
+     */
+    async disable(accountId: number, listId: number, emailKeys: readonly string[]): Promise<('disabled' | 'already' | 'absent')[]> {
+      if (!emailKeys.length) return [];
+      const { rows } = await db.query<{ email_key: string; was_enabled: boolean }>(
+        `WITH old AS (
+           SELECT id, email_key, enabled OR status = 'unconfirmed' AS was_enabled FROM subscribers
+            WHERE account_id = $1 AND list_id = $2 AND email_key = ANY($3::text[]) FOR UPDATE
+         ), u AS (
+           UPDATE subscribers s SET enabled = false, modified_at = now(),
+                  status = CASE WHEN s.status IN ('active', 'unconfirmed') THEN 'disabled' ELSE s.status END
+             FROM old WHERE s.id = old.id AND old.was_enabled
+         )
+         SELECT email_key, was_enabled FROM old`,
+        [accountId, listId, emailKeys],
+      );
+      const byKey = new Map(rows.map((r) => [r.email_key, r.was_enabled]));
+      return emailKeys.map((k) => (byKey.has(k) ? (byKey.get(k) ? 'disabled' : 'already') : 'absent'));
+    },
+
+    /** Disables every enabled subscriber of an earlier revision than `rev` (Sender's `disable_others`). */
+    async disableOthers(listId: number, rev: number): Promise<number> {
+      const { rowCount } = await db.query(
+        `UPDATE subscribers SET enabled = false, modified_at = now(),
+                status = CASE WHEN status IN ('active', 'unconfirmed') THEN 'disabled' ELSE status END
+          WHERE list_id = $1 AND rev < $2 AND (enabled OR status = 'unconfirmed')`,
+        [listId, rev],
+      );
+      return rowCount ?? 0;
+    },
+
+    /** A page of the list's subscribers changed after `after`, oldest change first, and how many there are. */
+    async content(listId: number, after: Date | null, offset: number, limit: number): Promise<{ count: number; rows: SubscriberRow[] }> {
+      const [count, page] = await Promise.all([
+        db.query<{ n: number }>('SELECT count(*)::int AS n FROM subscribers WHERE list_id = $1 AND ($2::timestamptz IS NULL OR modified_at > $2)', [listId, after]),
+        db.query<SubscriberRow>(
+          `SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers WHERE list_id = $1 AND ($2::timestamptz IS NULL OR modified_at > $2)
+            ORDER BY modified_at, id OFFSET $3 LIMIT $4`,
+          [listId, after, offset, limit],
+        ),
+      ]);
+      return { count: count.rows[0]!.n, rows: page.rows };
     },
 
     /** What a double opt-in needs of a list: its name, its sender, and the confirmation mailing chosen. */

@@ -41,6 +41,10 @@ export interface NewRecipient {
   subscriber_id?: number | null;
   /** The recipient's own subject / html / text, replacing the mailing's for this message only. */
   content?: RecipientContent | null;
+  /** Not sent before (Sender's countdown). */
+  next_try?: Date | null;
+  /** Not sent after: then it ends TIMEOUT (Sender's expires). */
+  expires_at?: Date | null;
 }
 
 export interface RecipientContent {
@@ -83,9 +87,10 @@ export function recipientsRepo(db: Queryable) {
         return new Set(items.map((r) => r.tracking_id));
       }
       const { rows } = await db.query<{ tracking_id: string }>(
-        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content)
-         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content
-           FROM jsonb_to_recordset($5::jsonb) AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb)
+        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
+         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
+           FROM jsonb_to_recordset($5::jsonb)
+             AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)
          ON CONFLICT (account_id, tracking_id) DO NOTHING
          RETURNING tracking_id`,
         [accountId, mailingId, sendId, isTest, JSON.stringify(items)],

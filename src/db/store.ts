@@ -13,6 +13,7 @@ import { bouncesRepo, recordLateBounce, type LateBounce } from './bounces.js';
 import { suppressionsRepo } from './suppressions.js';
 import { listsRepo } from './lists.js';
 import { reportsRepo } from './reports.js';
+import { tasksRepo } from './tasks.js';
 
 function bind(db: Queryable) {
   return {
@@ -24,6 +25,7 @@ function bind(db: Queryable) {
     bounces: bouncesRepo(db),
     lists: listsRepo(db),
     reports: reportsRepo(db),
+    tasks: tasksRepo(db),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
     },

@@ -10,6 +10,7 @@ import { mailkitRouters } from '../adapters/mailkit/index.js';
 import type { Pool } from '../db/pool.js';
 import { outboxRouter } from './outbox.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
+import { senderRouter } from '../adapters/sender/index.js';
 
 export interface HttpDeps extends AdapterDeps {
   pool: Pool;
@@ -40,6 +41,7 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   const mailkit = mailkitRouters(deps);
   app.use('/json.fcgi', mailkit.json);
   app.use('/rpc.fcgi', mailkit.rpc);
+  app.use('/api/0', senderRouter(deps));
   app.use('/admin/outbox', outboxRouter(deps));
   app.use(trackingRouter(deps));
 

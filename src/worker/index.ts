@@ -20,6 +20,9 @@ import type { Pool } from '../db/pool.js';
 import { TASKS } from '../db/jobs.js';
 import { deliveryRepo, workersRepo } from '../db/delivery.js';
 import { managerRepo } from '../db/manager.js';
+import { makeStore } from '../db/store.js';
+import { TASK_JOB } from '../db/tasks.js';
+import { runTask } from '../core/tasks/service.js';
 import { startCapture } from '../capture/server.js';
 import { VERSION } from '../version.js';
 import { makeRelays } from './smtp.js';
@@ -123,6 +126,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
   };
 
+  // Asynchronous API work (Sender's bulk calls): see src/core/tasks/service.ts.
+  const store = makeStore(o.pool);
+  const bulkTask: Task<typeof TASK_JOB> = async (payload) => {
+    const taskId = (payload as { taskId?: unknown } | null)?.taskId;
+    if (typeof taskId === 'string') await runTask(store, taskId);
+  };
+
   await workers.heartbeat(workerId, null, VERSION);
   await sweep();
 
@@ -139,7 +149,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       noHandleSignals: true,
       logger: graphileLogger(logger),
       events,
-      taskList: { [TASKS.send]: send, [SWEEP_TASK]: sweepTask },
+      taskList: { [TASKS.send]: send, [SWEEP_TASK]: sweepTask, [TASK_JOB]: bulkTask },
       crontab: `* * * * * ${SWEEP_TASK} ?max=1`,
     });
   } catch (e) {

@@ -100,6 +100,10 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       await Promise.all(
         batch.map(async (r) => {
           const base = { id: r.id, email: r.email, replyCode: null, enhancedCode: null, remoteMta: null, suppress: false };
+          if (r.expires_at && r.expires_at.getTime() < Date.now()) {
+            outcomes.push({ ...base, status: 'timeout', tried: false, replyText: 'expired before it could be sent' });
+            return;
+          }
           const reason = suppressed.get(emailKey(r.email));
           if (reason) {
             outcomes.push({ ...base, status: 'error', tried: false, replyText: SKIPPED_BECAUSE[reason as SuppressionReason] ?? SKIPPED_BECAUSE.manual });

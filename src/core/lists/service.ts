@@ -9,7 +9,7 @@ import type { CallContext } from '../context.js';
 import { emailKey, isValidEmail } from '../email.js';
 import { badRequest, conflict, invalid, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
-import type { ListRow, NewSubscriber, SubscriberRow, SubscriberStatus, UpsertResult } from '../../db/lists.js';
+import type { ListRow, NewSubscriber, SubscriberRow, SubscriberStatus, UpsertOptions, UpsertResult } from '../../db/lists.js';
 
 export type { ListRow, SubscriberRow, SubscriberStatus };
 
@@ -56,14 +56,14 @@ export function listsService(deps: { store: Store }) {
     return { rows, errors };
   }
 
-  async function write(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { status: NewSubscriber['status']; onlyExisting: boolean }): Promise<SubscribeResult[]> {
+  async function write(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { status: NewSubscriber['status'] } & UpsertOptions): Promise<SubscribeResult[]> {
     await listOf(ctx, listId);
     const { rows, errors } = validated(items, o.status);
-    let written = await store.lists.upsert(ctx.accountId, listId, rows, o.onlyExisting);
+    let written = await store.lists.upsert(ctx.accountId, listId, rows, o);
     // A concurrent insert of the same address won the race: write those again (now as updates).
     const lost = rows.filter((_, i) => written[i] === null);
     if (lost.length && !o.onlyExisting) {
-      const again = await store.lists.upsert(ctx.accountId, listId, lost, false);
+      const again = await store.lists.upsert(ctx.accountId, listId, lost, o);
       written = written.map((w, i) => w ?? again[lost.indexOf(rows[i]!)] ?? null);
     }
     const out: SubscribeResult[] = items.map((item, i) => ({ email: item.email, error: errors.get(i) ?? 'not a subscriber of this list' }));
@@ -97,10 +97,45 @@ export function listsService(deps: { store: Store }) {
       if (!(await store.lists.delete(ctx.accountId, id))) throw notFound('list', id);
     },
 
-    /** Add or update one subscriber each (one statement for the whole call). */
-    async subscribe(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { confirm?: boolean } = {}): Promise<SubscribeResult[]> {
+    /**
+     * Add or update one subscriber each (one statement for the whole call). `confirm`: new ones wait for
+     * their confirmation (double opt-in); `reenable`: disabled or unconfirmed ones become active again.
+     */
+    async subscribe(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { confirm?: boolean; reenable?: boolean } = {}): Promise<SubscribeResult[]> {
       if (items.length > IMPORT_MAX) throw badRequest(`too many subscribers in one call: ${items.length} (at most ${IMPORT_MAX})`);
-      return await write(ctx, listId, items, { status: o.confirm ? 'unconfirmed' : 'active', onlyExisting: false });
+      return await write(ctx, listId, items, { status: o.confirm ? 'unconfirmed' : 'active', onlyExisting: false, reenable: o.reenable ?? false });
+    },
+
+    /** A list by its slug (Sender's maillist slug). */
+    async bySlug(ctx: CallContext, slug: string) {
+      const row = await store.lists.bySlug(ctx.accountId, slug);
+      if (!row) throw notFound('list', slug);
+      return row;
+    },
+
+    /** A new list with the slug given (Sender's maillist PUT); the slug must be new in the account. */
+    async createWithSlug(ctx: CallContext, input: { slug: string; name?: unknown; description?: unknown }): Promise<number> {
+      if (!/^[A-Za-z0-9._-]{1,80}$/.test(input.slug)) throw invalid('a list slug is 1 to 80 letters, digits, ".", "_" or "-"', 'slug');
+      const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim() : input.slug;
+      if (name.length > 200) throw invalid('a list name has at most 200 characters', 'name');
+      const id = await store.lists.create(ctx.accountId, input.slug, name, typeof input.description === 'string' ? input.description : '');
+      if (id === undefined) throw conflict(`a list with the slug ${JSON.stringify(input.slug)} exists`, 'slug');
+      return id;
+    },
+
+    /** Disables one subscriber by address: was it enabled? NOT_FOUND when the address is not in the list. */
+    async disable(ctx: CallContext, listId: number, email: unknown): Promise<{ disabled: boolean }> {
+      if (typeof email !== 'string' || !isValidEmail(email.trim())) throw invalid(`invalid email address: ${JSON.stringify(email)}`, 'email');
+      await listOf(ctx, listId);
+      const [r] = await store.lists.disable(ctx.accountId, listId, [emailKey(email.trim())]);
+      if (r === 'absent') throw notFound('subscriber', email);
+      return { disabled: r === 'disabled' };
+    },
+
+    /** A page of the list's subscribers changed after `after` (oldest change first) and their count. */
+    async content(ctx: CallContext, listId: number, page: { after: Date | null; offset: number; limit: number }) {
+      await listOf(ctx, listId);
+      return await store.lists.content(listId, page.after, page.offset, page.limit);
     },
 
     /** Update subscribers that exist; an address not in the list is an error for that item. */

@@ -29,6 +29,10 @@ export interface RecipientInput {
   subscriberId?: number | null;
   /** The message's own subject / body (transactional sends). */
   content?: RecipientContent | null;
+  /** Not sent before this time (a transactional countdown). */
+  notBefore?: Date | null;
+  /** Not sent after this time: the recipient ends TIMEOUT instead (a transactional expiry). */
+  expiresAt?: Date | null;
 }
 
 export type AddResult = { email: unknown; id: string } | { email: unknown; error: string };
@@ -92,8 +96,18 @@ export function recipientsService(deps: RecipientsDeps) {
         attachments = item.attachments.map((a) => ({ ...a, data: a.data.replace(/\s+/g, '') }));
       }
       // COPY writes the common columns only: a row with a subscriber or its own content goes by INSERT.
-      if (item.subscriberId || item.content) freshIds = false;
-      rows.push({ index, tracking_id: trackingId, email, fields: item.fields, attachments, subscriber_id: item.subscriberId ?? null, content: item.content ?? null });
+      if (item.subscriberId || item.content || item.notBefore || item.expiresAt) freshIds = false;
+      rows.push({
+        index,
+        tracking_id: trackingId,
+        email,
+        fields: item.fields,
+        attachments,
+        subscriber_id: item.subscriberId ?? null,
+        content: item.content ?? null,
+        next_try: item.notBefore ?? null,
+        expires_at: item.expiresAt ?? null,
+      });
     }
     await store.transaction(async (tx) => {
       const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');

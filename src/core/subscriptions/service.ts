@@ -4,7 +4,7 @@
  *
  * Double opt-in (Sender's `subscription/request`, Mailkit's adduser with `double_opt_in`): the address is
  * added to the list unconfirmed and disabled and, unless it was already active, the list's confirmation
- * message is sent with `{{ subscribe_link }}`, `{{ list_title }}`, the subscriber's params and the caller's
+ * message is sent with `{{ subscribe_link }}`, `{{ list_title }}`, the subscriber's stored params and the caller's
  * `args` as fields. The
  * message is the list's confirmation mailing, else the account's, else a built-in one (one per account, from
  * `noreply@BOUNCE_DOMAIN`: choose your own mailing to send from your own address). The link is
@@ -42,6 +42,9 @@ export interface RequestInput {
   params?: Record<string, unknown>;
   /** Fields of the confirmation message only (Sender's `args`). */
   args?: Record<string, unknown>;
+  /** When the confirmation message may go, and until when (Sender's countdown and expires). */
+  notBefore?: Date;
+  expiresAt?: Date;
 }
 
 export interface RequestResult {
@@ -107,12 +110,16 @@ export function subscriptionsService(deps: SubscriptionsDeps) {
       const settings = (await store.lists.confirmSettings(ctx.accountId, listId))!;
       const mailingId = await mailingOrBuiltIn(ctx, settings.mailing_id, 'confirm');
       const link = `${deps.publicUrl}/subscribe/confirm/${signConfirmToken(deps.secret, r.id)}`;
+      // Every param the subscriber has (not only those of this call) personalizes the message.
+      const [stored] = await store.lists.subscriber(ctx.accountId, listId, { id: r.id });
       await deps.transactional.send(ctx, {
         mailingId,
         listId: null,
         subscriberId: r.id,
         email: r.email,
-        fields: { ...(input.params ?? {}), ...(input.args ?? {}), subscribe_link: link, list_title: settings.name },
+        fields: { ...stored?.params, ...(input.args ?? {}), subscribe_link: link, list_title: settings.name },
+        notBefore: input.notBefore ?? null,
+        expiresAt: input.expiresAt ?? null,
       });
       return { ...result, sent: true };
     },

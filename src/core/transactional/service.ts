@@ -25,6 +25,9 @@ export interface TransactionalInput {
   subject?: string | undefined;
   html?: string | undefined;
   attachments?: { filename: string; data: string; contentType?: string }[];
+  /** Not sent before / after (Sender's countdown and expires). */
+  notBefore?: Date | null;
+  expiresAt?: Date | null;
 }
 
 export interface TransactionalResult {
@@ -58,7 +61,7 @@ export function transactionalService(deps: { store: Store; mailings: MailingsSer
       }
       const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType ?? 'application/octet-stream', data: a.data }));
       const content = input.subject !== undefined || input.html !== undefined ? { subject: input.subject, html: input.html } : null;
-      const [added] = await deps.recipients.add(ctx, input.mailingId, [{ email: input.email, fields: input.fields, attachments, subscriberId, content }]);
+      const [added] = await deps.recipients.add(ctx, input.mailingId, [{ email: input.email, fields: input.fields, attachments, subscriberId, content, notBefore: input.notBefore ?? null, expiresAt: input.expiresAt ?? null }]);
       if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
       if (!mailing.dontCloseIfEmpty) await deps.mailings.setProperties(ctx, input.mailingId, { dontCloseIfEmpty: true });
       if (mailing.status === 'filling') await deps.mailings.start(ctx, input.mailingId);

@@ -1,0 +1,53 @@
+/**
+ * Sender's error answers. The maillist pages answer `{"result": {"status": "ERROR", "error": {"detail": "..."}}}`
+ * (400 `Wrong email format`, 404 `Email is not in maillist.`); validation of a named field is Django REST
+ * Framework's `{"result": {"status": "ERROR", "error": {"<field>": ["..."]}}}`; the unsubscribe lists answer
+ * their 404 as a bare `{"detail": "..."}`. Real clients only look at the HTTP status (>= 400 is an error)
+ * and, for logging, at `result.error` / `result.message`.
+ */
+import { isDomainError } from '../../core/errors.js';
+
+export type SenderErrorBody = Record<string, unknown>;
+
+export class SenderError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: SenderErrorBody,
+  ) {
+    super(JSON.stringify(body));
+  }
+  static detail(status: number, detail: string): SenderError {
+    return new SenderError(status, { result: { status: 'ERROR', error: { detail } } });
+  }
+  static field(field: string, message: string): SenderError {
+    return new SenderError(400, { result: { status: 'ERROR', error: { [field]: [message] } } });
+  }
+  /** The unsubscribe lists' bare DRF shape. */
+  static bare(status: number, detail: string): SenderError {
+    return new SenderError(status, { detail });
+  }
+}
+
+export const WRONG_EMAIL = () => SenderError.detail(400, 'Wrong email format');
+export const NOT_IN_MAILLIST = () => SenderError.detail(404, 'Email is not in maillist.');
+export const NO_MAILLIST = () => SenderError.detail(404, 'Maillist not found.');
+export const NOT_AUTHENTICATED = () => SenderError.detail(401, 'Authentication credentials were not provided.');
+export const BAD_KEY = () => SenderError.detail(401, 'API key is not valid');
+export const FORBIDDEN = () => SenderError.detail(403, 'You do not have permission to perform this action.');
+
+/** A core error as Sender answers it; anything else is rethrown (a 500). */
+export function senderErrorOf(e: unknown): SenderError {
+  if (e instanceof SenderError) return e;
+  if (!isDomainError(e)) throw e;
+  switch (e.code) {
+    case 'NOT_FOUND':
+      return SenderError.detail(404, e.message[0]!.toUpperCase() + e.message.slice(1) + '.');
+    case 'INVALID_ARGUMENT':
+      if (e.field && e.field !== 'email') return SenderError.field(e.field, e.message);
+      return e.field === 'email' || /email address/.test(e.message) ? WRONG_EMAIL() : SenderError.detail(400, e.message);
+    case 'CONFLICT':
+      return SenderError.detail(409, e.message);
+    default:
+      return SenderError.detail(400, e.message);
+  }
+}

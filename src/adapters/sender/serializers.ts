@@ -1,0 +1,43 @@
+/**
+ * Sender's answers: `{"params": <echo>, "result": {"status": "OK", ...}}` for the subscription calls;
+ * bulk calls answer without `params`; content pages in Django REST Framework's limit/offset style; one
+ * subscriber as `{email, _created_at, _modified_at, _enabled, _status, <its params flat>}`.
+ */
+import type { SubscriberRow } from '../../core/lists/service.js';
+
+export const ok = (params: Record<string, unknown> | undefined, result: Record<string, unknown> = {}) =>
+  params === undefined ? { result: { status: 'OK', ...result } } : { params, result: { status: 'OK', ...result } };
+
+/** `_status`: empty for a subscriber that is (or was made) inactive by a call; else why mail stopped. */
+function statusText(s: SubscriberRow['status']): string {
+  return s === 'active' || s === 'disabled' ? '' : s;
+}
+
+export function subscriberElement(s: SubscriberRow): Record<string, unknown> {
+  return {
+    ...s.params,
+    email: s.email,
+    _created_at: s.created_at.toISOString(),
+    _modified_at: s.modified_at.toISOString(),
+    _enabled: s.enabled,
+    _status: statusText(s.status),
+  };
+}
+
+/**
+ * Absolute `next` / `previous` links as Django REST Framework's LimitOffsetPagination builds them: the
+ * request's own URL with `limit` and `offset` replaced, keys sorted; `previous` drops `offset` when it
+ * would be 0; null at either end.
+ */
+export function pageLinks(base: string, query: Record<string, string>, offset: number, limit: number, count: number): { next: string | null; previous: string | null } {
+  const url = (o: number | null) => {
+    const q: Record<string, string> = { ...query, limit: String(limit) };
+    if (o === null) delete q.offset;
+    else q.offset = String(o);
+    const search = new URLSearchParams(Object.keys(q).sort().map((k): [string, string] => [k, q[k]!]));
+    return `${base}?${search.toString()}`;
+  };
+  const next = offset + limit < count ? url(offset + limit) : null;
+  const previous = offset <= 0 ? null : offset - limit <= 0 ? url(null) : url(offset - limit);
+  return { next, previous };
+}

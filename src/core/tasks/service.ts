@@ -1,0 +1,151 @@
+/**
+ * Asynchronous bulk work (Sender's `subscription/bulk` PUT and DELETE): the call is checked whole when it is
+ * made (at most BULK_MAX items, every address valid, the list known: else nothing is queued), answered at once
+ * with a task id, and applied by a worker in one transaction (all of it or none), in call order per list.
+ * A task that fails says why in its result and changes nothing.
+ *
+ * Revisions (`rev`): every subscriber written by a bulk PUT carries the call's revision; a call without one
+ * gets a new revision of the list. `disable_others` disables the list's subscribers of earlier revisions, so a
+ * client that uploads its whole list in calls of one revision, the last with `disable_others`, ends with
+ * exactly that list enabled.
+ */
+import type { CallContext } from '../context.js';
+import { emailKey, isValidEmail } from '../email.js';
+import { badRequest, DomainError, invalid, notFound } from '../errors.js';
+import type { Repos, Store } from '../../db/store.js';
+import type { NewSubscriber } from '../../db/lists.js';
+import type { TaskRow } from '../../db/tasks.js';
+
+export type { TaskRow };
+
+/** Most items one bulk call may carry (Sender's documented limit). */
+export const BULK_MAX = 1000;
+
+interface PutParams {
+  listId: number;
+  rev: number;
+  disableOthers: boolean;
+  items: NewSubscriber[];
+}
+interface DeleteParams {
+  listId: number;
+  emailKeys: string[];
+}
+
+const queueOf = (listId: number) => `list:${listId}`;
+
+function checkCount(n: number): void {
+  if (n === 0) throw invalid('items: at least one item is required', 'items');
+  if (n > BULK_MAX) throw badRequest(`items: at most ${BULK_MAX} items in one call, got ${n}`);
+}
+
+function address(item: { email: unknown }, i: number): string {
+  const email = typeof item.email === 'string' ? item.email.trim() : '';
+  if (!email) throw invalid(`items[${i}]: an email address is required`, 'items');
+  if (!isValidEmail(email)) throw invalid(`items[${i}]: invalid email address: ${JSON.stringify(item.email)}`, 'items');
+  return email;
+}
+
+export function tasksService(deps: { store: Store }) {
+  const { store } = deps;
+  async function listOf(ctx: CallContext, listId: number) {
+    const [row] = await store.lists.list(ctx.accountId, listId);
+    if (!row) throw notFound('list', listId);
+    return row;
+  }
+  return {
+    async bulkPut(
+      ctx: CallContext,
+      listId: number,
+      items: readonly { email: unknown; params?: Record<string, unknown> }[],
+      o: { rev?: number | null; disableOthers?: boolean },
+    ): Promise<{ taskId: string; rev: number }> {
+      checkCount(items.length);
+      const rows: NewSubscriber[] = items.map((item, i) => {
+        const email = address(item, i);
+        return { email, emailKey: emailKey(email), params: item.params ?? {}, status: 'active' };
+      });
+      await listOf(ctx, listId);
+      let rev: number;
+      if (o.rev === undefined || o.rev === null) rev = (await store.lists.nextRev(ctx.accountId, listId))!;
+      else {
+        if (!Number.isSafeInteger(o.rev) || o.rev < 0) throw invalid('rev: a non-negative integer', 'rev');
+        rev = o.rev;
+        await store.lists.seeRev(listId, rev);
+      }
+      const params: PutParams = { listId, rev, disableOthers: o.disableOthers ?? false, items: rows };
+      const taskId = await store.tasks.create(ctx.accountId, 'subscribers.put', { ...params }, queueOf(listId));
+      return { taskId, rev };
+    },
+
+    async bulkDelete(ctx: CallContext, listId: number, items: readonly { email: unknown }[]): Promise<{ taskId: string }> {
+      checkCount(items.length);
+      const emailKeys = items.map((item, i) => emailKey(address(item, i)));
+      await listOf(ctx, listId);
+      const params: DeleteParams = { listId, emailKeys };
+      return { taskId: await store.tasks.create(ctx.accountId, 'subscribers.delete', { ...params }, queueOf(listId)) };
+    },
+
+    async get(ctx: CallContext, id: string): Promise<TaskRow> {
+      const t = await store.tasks.get(ctx.accountId, id);
+      if (!t) throw notFound('task', id);
+      return t;
+    },
+  };
+}
+export type TasksService = ReturnType<typeof tasksService>;
+
+type Handler = (tx: Repos, t: TaskRow) => Promise<Record<string, unknown>>;
+
+const HANDLERS: Record<string, Handler> = {
+  async 'subscribers.put'(tx, t) {
+    const p = t.params as unknown as PutParams;
+    if (!(await tx.lists.list(t.account_id, p.listId)).length) throw new DomainError('NOT_FOUND', `list ${p.listId} was deleted`);
+    const o = { reenable: true, rev: p.rev };
+    let written = await tx.lists.upsert(t.account_id, p.listId, p.items, o);
+    // An address inserted by a concurrent call since this statement began: written again, as an update.
+    const lost = p.items.filter((_, i) => written[i] === null);
+    if (lost.length) {
+      const again = await tx.lists.upsert(t.account_id, p.listId, lost, o);
+      written = written.map((w, i) => w ?? again[lost.indexOf(p.items[i]!)] ?? null);
+    }
+    const disabled = p.disableOthers ? await tx.lists.disableOthers(p.listId, p.rev) : 0;
+    return {
+      rev: p.rev,
+      items: p.items.length,
+      inserted: written.filter((w) => w?.inserted).length,
+      updated: written.filter((w) => w && !w.inserted).length,
+      disabled_others: disabled,
+    };
+  },
+  async 'subscribers.delete'(tx, t) {
+    const p = t.params as unknown as DeleteParams;
+    if (!(await tx.lists.list(t.account_id, p.listId)).length) throw new DomainError('NOT_FOUND', `list ${p.listId} was deleted`);
+    const r = await tx.lists.disable(t.account_id, p.listId, p.emailKeys);
+    return {
+      items: p.emailKeys.length,
+      disabled: r.filter((x) => x === 'disabled').length,
+      already_disabled: r.filter((x) => x === 'already').length,
+      not_in_list: r.filter((x) => x === 'absent').length,
+    };
+  },
+};
+
+/**
+ * Runs one task (the worker's `task` job): started, then applied with its success in one transaction. A
+ * failure is recorded with its reason; nothing of the task stays applied. A task already done is left alone.
+ */
+export async function runTask(store: Store, id: string): Promise<void> {
+  const t = await store.tasks.start(id);
+  if (!t) return;
+  const handler = HANDLERS[t.kind];
+  try {
+    if (!handler) throw new Error(`unknown task kind ${t.kind}`);
+    await store.transaction(async (tx) => {
+      const result = await handler(tx, t);
+      await tx.tasks.finish(id, 'success', result);
+    });
+  } catch (e) {
+    await store.tasks.finish(id, 'failure', { error: e instanceof Error ? e.message : String(e) });
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Asynchronous tasks (Sender's bulk calls): a row a client can follow by its uuid, and the graphile-worker job
+ * that runs it, written in one statement. Jobs of one queue run one after another, in order: the bulk calls
+ * of one list apply in the order they were made.
+ */
+import type { Queryable } from './pool.js';
+
+export type TaskStatus = 'pending' | 'started' | 'success' | 'failure';
+
+export interface TaskRow {
+  id: string;
+  account_id: number;
+  kind: string;
+  status: TaskStatus;
+  params: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const TASK_JOB = 'task';
+
+export function tasksRepo(db: Queryable) {
+  return {
+    /** A new pending task and its job (in queue `queue`: serial with the other tasks of that queue). */
+    async create(accountId: number, kind: string, params: Record<string, unknown>, queue: string): Promise<string> {
+      const { rows } = await db.query<{ id: string }>(
+        `WITH t AS (INSERT INTO tasks (id, account_id, kind, params) VALUES (gen_random_uuid(), $1, $2, $3) RETURNING id)
+         SELECT t.id, graphile_worker.add_job($4, json_build_object('taskId', t.id), queue_name => $5, max_attempts => 5) FROM t`,
+        [accountId, kind, JSON.stringify(params), TASK_JOB, queue],
+      );
+      return rows[0]!.id;
+    },
+
+    async get(accountId: number, id: string): Promise<TaskRow | undefined> {
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+      const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE account_id = $1 AND id = $2', [accountId, id]);
+      return rows[0];
+    },
+
+    /** Marks a task started, locked for the caller's transaction; undefined when it is already done. */
+    async start(id: string): Promise<TaskRow | undefined> {
+      const { rows } = await db.query<TaskRow>(
+        `UPDATE tasks SET status = 'started', updated_at = now() WHERE id = $1 AND status IN ('pending', 'started') RETURNING *`,
+        [id],
+      );
+      return rows[0];
+    },
+
+    async finish(id: string, status: 'success' | 'failure', result: Record<string, unknown>): Promise<void> {
+      await db.query('UPDATE tasks SET status = $2, result = $3, updated_at = now() WHERE id = $1', [id, status, JSON.stringify(result)]);
+    },
+  };
+}
