@@ -1,6 +1,7 @@
 /**
  * The `mailgate` command. `npm start` = `mailgate serve`.
  */
+import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import pg from 'pg';
 import { loadConfig, configTable, ConfigError, type Config } from './config.js';
@@ -333,6 +334,33 @@ export function program(): Command {
         }
       });
   }
+
+  const campaigns = cli.command('campaigns').description('mailings kept for transactional sends (Sender transactional/<campaign>)');
+  campaigns
+    .command('create <name>')
+    .description('a mailing named <name> (the campaign slug of Sender transactional sends); prints its id')
+    .requiredOption('--account <slug>', 'the account')
+    .requiredOption('--from <email>', 'sender address')
+    .option('--from-name <name>', 'sender name')
+    .requiredOption('--subject <subject>', 'subject ({{ field }} allowed)')
+    .option('--html-file <file>', 'HTML body')
+    .option('--text-file <file>', 'plain-text body')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { account: string; from: string; fromName?: string; subject: string; htmlFile?: string; textFile?: string; json?: boolean }) => {
+      try {
+        if (!o.htmlFile && !o.textFile) throw invalid('--html-file or --text-file is required', 'body');
+        const html = o.htmlFile ? await readFile(o.htmlFile, 'utf8') : null;
+        const text = o.textFile ? await readFile(o.textFile, 'utf8') : null;
+        await withServices(async ({ core }) => {
+          const ctx = await core.accounts.operatorContext(o.account);
+          if ((await core.mailings.idByName(ctx, name)) !== undefined) throw invalid(`a mailing named ${JSON.stringify(name)} exists`, 'name');
+          const id = await core.mailings.create(ctx, { dialect: 'sender', name, fromEmail: o.from, fromName: o.fromName ?? null, subject: o.subject, html, text });
+          print(!!o.json, { id, name }, () => `campaign ${name}: mailing ${id}`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
 
   const lists = cli.command('lists').description("subscriber lists");
   lists

@@ -49,7 +49,7 @@ export function makeCore(deps: CoreDeps) {
     reports: reportsService({ store: deps.store }),
     tasks: tasksService({ store: deps.store }),
   };
-  const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients });
+  const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({
     store: deps.store,
     lists: services.lists,

@@ -8,7 +8,7 @@
  * - A claim is not a status change: it does not stamp the status feed. Every status change does
  *   (STAMP_CHANGE), and one batch's outcomes are one UPDATE.
  */
-import { STAMP_CHANGE } from './recipients.js';
+import { STAMP_CHANGE, type RecipientContent } from './recipients.js';
 import { TASKS, enqueueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
@@ -38,7 +38,7 @@ export interface ClaimedRecipient {
   fields: Record<string, unknown>;
   attachments: unknown;
   /** The recipient's own subject / html / text (transactional sends), else null. */
-  content: { subject?: string; html?: string; text?: string } | null;
+  content: RecipientContent | null;
   try_count: number;
   /** Past it, the message is not sent: TIMEOUT. */
   expires_at: Date | null;

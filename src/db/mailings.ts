@@ -163,6 +163,17 @@ export function mailingsRepo(db: Queryable) {
       return { id: rows[0]!.id, sendId: rows[0]!.send_id };
     },
 
+    /** Its sends go first in the worker queue (transactional messages). */
+    async markTransactional(accountId: number, id: number): Promise<void> {
+      await db.query('UPDATE mailings SET transactional = true WHERE account_id = $1 AND id = $2 AND NOT transactional', [accountId, id]);
+    },
+
+    /** A mailing by its name (Sender's campaign slug). */
+    async idByName(accountId: number, name: string): Promise<number | undefined> {
+      const { rows } = await db.query<{ id: number }>('SELECT id FROM mailings WHERE account_id = $1 AND name = $2', [accountId, name]);
+      return rows[0]?.id;
+    },
+
     /** The account's built-in mailing of that role (the default confirmation message, the optout notice). */
     async systemMailing(accountId: number, role: SystemRole): Promise<number | undefined> {
       const { rows } = await db.query<{ id: number }>('SELECT id FROM mailings WHERE account_id = $1 AND system_role = $2', [accountId, role]);

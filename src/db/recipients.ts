@@ -51,6 +51,15 @@ export interface RecipientContent {
   subject?: string;
   html?: string;
   text?: string;
+  /** A From of its own (Sender's from_email / from_name). */
+  from?: { email: string; name?: string | null };
+  /** The visible To and Cc of a message to several addresses (each address gets its own copy). */
+  to?: { email: string; name?: string | null }[];
+  cc?: { email: string; name?: string | null }[];
+  /** Extra headers (Sender's `headers`), applied over the mailing's. */
+  headers?: [string, string][];
+  /** The Message-ID every copy of one multi-address message shares (its first recipient's). */
+  messageId?: string;
 }
 
 export interface RecipientFilter {
@@ -101,6 +110,11 @@ export function recipientsRepo(db: Queryable) {
     async emailOf(recipientId: number): Promise<string | undefined> {
       const { rows } = await db.query<{ email: string }>('SELECT email FROM recipients WHERE id = $1', [recipientId]);
       return rows[0]?.email;
+    },
+
+    async byId(accountId: number, id: number): Promise<RecipientRow | undefined> {
+      const { rows } = await db.query<RecipientRow>(`SELECT ${COLUMNS} FROM recipients r WHERE r.account_id = $1 AND r.id = $2`, [accountId, id]);
+      return rows[0];
     },
 
     async byTrackingIds(accountId: number, trackingIds: string[]): Promise<RecipientRow[]> {

@@ -72,16 +72,24 @@ export function setRootHeader(raw: Buffer, name: string, value: string | null): 
   return Buffer.concat([headers.build(CRLF), body]);
 }
 
+/** `"Display Name" <address>`, the name quoted or MIME-encoded as it needs; the bare address without a name. */
+export function formatAddress(address: string, name?: string | null): string {
+  if (!name) return address;
+  const clean = name.replace(/[\r\n]+/g, ' ');
+  const display = libmime.isPlainText(clean) ? `"${clean.replace(/(["\\])/g, '\\$1')}"` : libmime.encodeWord(clean, 'Q', 52);
+  return `${display} <${address}>`;
+}
+
+/** A header's value folded as it would be on its line (`name: value`), without the name. */
+export function foldedValue(name: string, value: string): string {
+  return libmime.foldLines(`${name}: ${value.replace(/[\r\n]+/g, ' ')}`, 76).slice(name.length + 2);
+}
+
 /** From: `"Display Name" <address>`, the name quoted or MIME-encoded as it needs. */
 export function setFrom(raw: Buffer, name: string | null, address: string): Buffer {
   const { header, body } = splitHeaderBody(raw);
   const headers = new Headers(header);
-  let value = address;
-  if (name) {
-    const clean = name.replace(/[\r\n]+/g, ' ');
-    const display = libmime.isPlainText(clean) ? `"${clean.replace(/(["\\])/g, '\\$1')}"` : libmime.encodeWord(clean, 'Q', 52);
-    value = `${display} <${address}>`;
-  }
+  const value = formatAddress(address, name);
   headers.update('From', libmime.foldLines(`From: ${value}`, 76).slice(6));
   return Buffer.concat([headers.build(CRLF), body]);
 }

@@ -12,11 +12,11 @@
  * `{{ unsubscribe }}` (the original CloudMailing server's name for the same link).
  */
 import { fieldMap } from '../core/delivery/template.js';
-import { signRecipientToken } from '../core/delivery/tokens.js';
+import { messageIdOf, signRecipientToken } from '../core/delivery/tokens.js';
 import type { ClaimedRecipient, SendContext } from '../db/delivery.js';
 import type { DkimSettings } from '../db/mailings.js';
 import { convert as htmlToText } from 'html-to-text';
-import { composeMessage, replaceTextBodies, setRootHeader, withAttachments, type RecipientAttachment } from '../mime/message.js';
+import { composeMessage, foldedValue, formatAddress, replaceTextBodies, setFrom, setRootHeader, withAttachments, type RecipientAttachment } from '../mime/message.js';
 import { compileMessageTemplate, type MessageTemplate } from '../mime/template.js';
 import type { DkimOptions, OutgoingMessage } from './smtp.js';
 
@@ -58,7 +58,7 @@ export async function compileMailing(ctx: SendContext, settings: MessageSettings
   return { ctx, template: await compileMessageTemplate(raw), dkim: mailingDkim(ctx.dkim) ?? settings.dkim };
 }
 
-export const messageIdOf = (recipientId: number, mailingId: number, bounceDomain: string) => `<r${recipientId}.m${mailingId}@${bounceDomain}>`;
+export { messageIdOf } from '../core/delivery/tokens.js';
 
 function attachmentsOf(value: unknown): RecipientAttachment[] {
   if (value === null || value === undefined) return [];
@@ -77,15 +77,20 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
   fields.set('email', r.email);
   fields.set('unsubscribe_link', unsubscribeLink);
   fields.set('unsubscribe', unsubscribeLink);
+  const c = r.content;
+  const addresses = (list: { email: string; name?: string | null }[]) => list.map((a) => formatAddress(a.email, a.name)).join(', ');
   const raw = m.template.render(fields, [
-    ['To', r.email],
-    ['Message-ID', messageIdOf(r.id, m.ctx.mailing_id, settings.bounceDomain)],
+    ['To', c?.to?.length ? foldedValue('To', addresses(c.to)) : r.email],
+    ...(c?.cc?.length ? [['Cc', foldedValue('Cc', addresses(c.cc))] as const] : []),
+    ['Message-ID', c?.messageId ?? messageIdOf(r.id, m.ctx.mailing_id, settings.bounceDomain)],
     ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
     ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
     ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
   ]);
   let own = raw;
-  // A transactional message's own subject and body replace the mailing's, for this message only.
+  // A transactional message's own subject, body, From and headers replace the mailing's, for this message only.
+  if (c?.from) own = setFrom(own, c.from.name ?? null, c.from.email);
+  for (const [name, value] of c?.headers ?? []) own = setRootHeader(own, name, value);
   if (r.content?.subject !== undefined) own = setRootHeader(own, 'Subject', r.content.subject);
   // Its html also becomes the text part (as text), unless it brings its own text.
   if (r.content?.html !== undefined || r.content?.text !== undefined)

@@ -31,6 +31,7 @@ export class SenderError extends Error {
 export const WRONG_EMAIL = () => SenderError.detail(400, 'Wrong email format');
 export const NOT_IN_MAILLIST = () => SenderError.detail(404, 'Email is not in maillist.');
 export const NO_MAILLIST = () => SenderError.detail(404, 'Maillist not found.');
+export const CAMPAIGN_NOT_FOUND = () => SenderError.detail(404, 'Campaign not found');
 export const NOT_AUTHENTICATED = () => SenderError.detail(401, 'Authentication credentials were not provided.');
 export const BAD_KEY = () => SenderError.detail(401, 'API key is not valid');
 export const FORBIDDEN = () => SenderError.detail(403, 'You do not have permission to perform this action.');

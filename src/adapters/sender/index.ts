@@ -14,13 +14,15 @@
  * `GET .../tasks/<task_id>` (a bulk task's `state`: PENDING, STARTED, SUCCESS or FAILURE, and its counts).
  */
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import { randomUUID } from 'node:crypto';
 import { basicAuth, callContext, tooManyFailures, type Principal } from '../auth.js';
 import type { CallContext } from '../../core/context.js';
 import { isValidEmail } from '../../core/email.js';
 import { isDomainError } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
-import { BAD_KEY, FORBIDDEN, NO_MAILLIST, NOT_AUTHENTICATED, NOT_IN_MAILLIST, SenderError, WRONG_EMAIL, senderErrorOf } from './errors.js';
-import { ok, pageLinks, subscriberElement } from './serializers.js';
+import { BAD_KEY, CAMPAIGN_NOT_FOUND, FORBIDDEN, NO_MAILLIST, NOT_AUTHENTICATED, NOT_IN_MAILLIST, SenderError, WRONG_EMAIL, senderErrorOf } from './errors.js';
+import { deliveryStatus, ok, pageLinks, subscriberElement } from './serializers.js';
+import { transactionalRequest } from './transactional.js';
 import { afterParam, boolParam, durationParam, intParam, jsonParam, paramsOf, stringParam, type Params } from './values.js';
 
 /** Most subscribers one content page returns (and its default). */
@@ -265,6 +267,62 @@ export function senderRouter(deps: AdapterDeps): express.Router {
       return { body: { result: subscriberElement(s) } };
     }),
   );
+
+  // --- transactional ---------------------------------------------------------------------------------------
+  async function campaignOf(ctx: CallContext, slug: string): Promise<number> {
+    const id = await core.mailings.idByName(ctx, slug);
+    if (id !== undefined) return id;
+    if (/^\d{1,15}$/.test(slug)) {
+      const m = await core.mailings.get(ctx, Number(slug)).catch(() => undefined);
+      if (m) return m.id;
+    }
+    throw CAMPAIGN_NOT_FOUND();
+  }
+
+  router.post(
+    '/:account/transactional/:campaign/send',
+    handle(async ({ req, ctx, p }) => {
+      const m = transactionalRequest(p);
+      if (!m.to.length && !m.cc.length && !m.bcc.length) {
+        if (m.ignoreEmpty) return { status: 202, body: { params: m.echo, result: { status: 'OK', message: 'No recipient: nothing was sent.' } } };
+        throw new SenderError(400, { result: { status: 'ERROR', error: { non_field_errors: ['to_email or valid to_yandex_puid argument required: no to_email'] } } });
+      }
+      const mailingId = await campaignOf(ctx, String(req.params.campaign));
+      const taskId = randomUUID();
+      const now = Date.now();
+      const r = await core.transactional.sendMessage(ctx, {
+        mailingId,
+        to: m.to,
+        cc: m.cc,
+        bcc: m.bcc,
+        fields: m.args,
+        attachments: m.attachments,
+        ...(m.from ? { from: m.from } : {}),
+        headers: m.headers,
+        notBefore: m.countdown ? new Date(now + m.countdown * 1000) : null,
+        expiresAt: new Date(now + ((m.countdown ?? 0) + m.expires) * 1000),
+        trackingId: taskId,
+      });
+      // async=false: answered once the message had its SMTP conversation (or 30 s passed).
+      if (!m.async) {
+        const until = Date.now() + 30_000;
+        while (Date.now() < until && (await core.transactional.status(ctx, r.messageId))?.status === 'ready') await new Promise((res) => setTimeout(res, 100));
+      }
+      return { body: { params: m.echo, result: { status: 'OK', task_id: taskId, message_id: r.messageId } } };
+    }),
+  );
+
+  const status = handle(async ({ req, ctx, p }) => {
+    const messageId = stringParam(p, 'message_id');
+    if (!messageId) throw SenderError.field('message_id', 'This field is required.');
+    const mailingId = await campaignOf(ctx, String(req.params.campaign));
+    const r = await core.transactional.status(ctx, messageId);
+    // Always HTTP 200: clients read `code` (Yandex Pay's client raises on its 404 itself).
+    if (!r || r.mailing_id !== mailingId) return { body: { msg: 'No such message, or its record has expired', code: 404, message_id: messageId, retry: false } };
+    return { body: { ...deliveryStatus(r), message_id: messageId } };
+  });
+  router.get('/:account/transactional/:campaign/status', status);
+  router.post('/:account/transactional/:campaign/status', status);
 
   router.use((_req: Request, res: Response) => {
     send(res, SenderError.detail(404, 'Not found.'));

@@ -4,6 +4,27 @@
  * subscriber as `{email, _created_at, _modified_at, _enabled, _status, <its params flat>}`.
  */
 import type { SubscriberRow } from '../../core/lists/service.js';
+import type { RecipientRow } from '../../db/recipients.js';
+
+/**
+ * A transactional message's delivery as Sender's status answers it: `code` is SMTP-like (2xx sent, 104 still
+ * in progress, the relay's code when it refused, 500 when it could not be built or expired unsent);
+ * `retry`: will Mailgate try again.
+ */
+export function deliveryStatus(r: RecipientRow): { msg: string; code: number; retry: boolean } {
+  switch (r.status) {
+    case 'ready':
+      return { msg: 'In progress', code: 104, retry: false };
+    case 'warning':
+      return { msg: r.reply_text ?? 'Temporary failure; will retry', code: r.reply_code ?? 451, retry: true };
+    case 'finished':
+      return { msg: r.reply_text ?? 'OK', code: r.reply_code ?? 250, retry: false };
+    case 'error':
+      return { msg: r.reply_text ?? 'Refused', code: r.reply_code ?? 550, retry: false };
+    default:
+      return { msg: r.reply_text ?? 'Not sent', code: r.reply_code ?? 500, retry: false };
+  }
+}
 
 export const ok = (params: Record<string, unknown> | undefined, result: Record<string, unknown> = {}) =>
   params === undefined ? { result: { status: 'OK', ...result } } : { params, result: { status: 'OK', ...result } };

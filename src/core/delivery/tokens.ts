@@ -10,6 +10,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const MAC_CHARS = 12;
+
+/** Every message's Message-ID: stable per recipient, so a resend after a crash is recognisable. */
+export const messageIdOf = (recipientId: number, mailingId: number, bounceDomain: string) => `<r${recipientId}.m${mailingId}@${bounceDomain}>`;
+
+/** The recipient id of one of our Message-IDs (angle brackets optional), else null. */
+export function recipientOfMessageId(messageId: string): number | null {
+  const m = /^<?r(\d{1,15})\.m\d{1,15}@[^<>\s]+>?$/.exec(messageId.trim());
+  return m ? Number(m[1]) : null;
+}
 const TOKEN = /^(\d{1,16})\.([A-Za-z0-9_-]{12})$/;
 
 function mac(secret: Buffer, recipientId: number): string {

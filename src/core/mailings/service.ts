@@ -378,6 +378,8 @@ export function mailingsService(deps: MailingDeps) {
     count: (ctx: CallContext, filter: MailingFilter) => store.mailings.count(ctx.accountId, filter),
 
     ids: (ctx: CallContext, filter: MailingFilter) => store.mailings.ids(ctx.accountId, filter),
+    /** A mailing by its name (Sender's campaign slug). */
+    idByName: (ctx: CallContext, name: string) => store.mailings.idByName(ctx.accountId, name),
 
     /**
      * One entry per hour from `from` to `to` (inclusive; default from + 999 hours), never past the current

@@ -14,6 +14,8 @@ import type { Store } from '../../db/store.js';
 import type { MailingsService } from '../mailings/service.js';
 import type { ListsService } from '../lists/service.js';
 import type { RecipientsService, Attachment } from '../recipients/service.js';
+import type { RecipientContent } from '../../db/recipients.js';
+import { messageIdOf, recipientOfMessageId } from '../delivery/tokens.js';
 
 export interface TransactionalInput {
   mailingId: number;
@@ -24,10 +26,35 @@ export interface TransactionalInput {
   fields: Record<string, unknown>;
   subject?: string | undefined;
   html?: string | undefined;
-  attachments?: { filename: string; data: string; contentType?: string }[];
+  attachments?: { filename: string; data: string; contentType?: string; charset?: string }[];
   /** Not sent before / after (Sender's countdown and expires). */
   notBefore?: Date | null;
   expiresAt?: Date | null;
+  /** The message's own From, visible To / Cc, extra headers, shared Message-ID. */
+  extra?: Pick<RecipientContent, 'from' | 'to' | 'cc' | 'headers' | 'messageId'>;
+  /** The recipient's id in the status feed (default: a new uuid). */
+  trackingId?: string;
+}
+
+export interface Address {
+  email: string;
+  name?: string | null;
+}
+
+/** One message to several addresses (Sender's to / cc / bcc): a copy per address, one Message-ID. */
+export interface MessageInput {
+  mailingId: number;
+  to: Address[];
+  cc: Address[];
+  bcc: Address[];
+  fields: Record<string, unknown>;
+  attachments?: { filename: string; data: string; contentType?: string; charset?: string }[];
+  from?: Address;
+  headers?: [string, string][];
+  notBefore?: Date | null;
+  expiresAt?: Date | null;
+  /** The first copy's tracking id (Sender's task_id). */
+  trackingId?: string;
 }
 
 export interface TransactionalResult {
@@ -41,9 +68,9 @@ export interface TransactionalResult {
   sent: boolean;
 }
 
-export function transactionalService(deps: { store: Store; mailings: MailingsService; lists: ListsService; recipients: RecipientsService }) {
+export function transactionalService(deps: { store: Store; mailings: MailingsService; lists: ListsService; recipients: RecipientsService; bounceDomain: string }) {
   const { store } = deps;
-  return {
+  const api = {
     async send(ctx: CallContext, input: TransactionalInput): Promise<TransactionalResult> {
       const mailing = await deps.mailings.get(ctx, input.mailingId).catch((e: unknown) => {
         throw isDomainError(e) && e.code === 'NOT_FOUND' ? new DomainError('NOT_FOUND', e.message, 'mailingId') : e;
@@ -59,16 +86,55 @@ export function transactionalService(deps: { store: Store; mailings: MailingsSer
         subscriberId = r.id;
         inserted = r.inserted;
       }
-      const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType ?? 'application/octet-stream', data: a.data }));
-      const content = input.subject !== undefined || input.html !== undefined ? { subject: input.subject, html: input.html } : null;
-      const [added] = await deps.recipients.add(ctx, input.mailingId, [{ email: input.email, fields: input.fields, attachments, subscriberId, content, notBefore: input.notBefore ?? null, expiresAt: input.expiresAt ?? null }]);
+      const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType ?? 'application/octet-stream', data: a.data, ...(a.charset ? { charset: a.charset } : {}) }));
+      const own: RecipientContent = { ...(input.subject !== undefined ? { subject: input.subject } : {}), ...(input.html !== undefined ? { html: input.html } : {}), ...input.extra };
+      const content = Object.keys(own).length ? own : null;
+      const [added] = await deps.recipients.add(ctx, input.mailingId, [
+        { email: input.email, trackingId: input.trackingId, fields: input.fields, attachments, subscriberId, content, notBefore: input.notBefore ?? null, expiresAt: input.expiresAt ?? null },
+      ]);
       if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
       if (!mailing.dontCloseIfEmpty) await deps.mailings.setProperties(ctx, input.mailingId, { dontCloseIfEmpty: true });
+      // Its sends go first in the worker queue: a transactional message never waits behind a bulk mailing.
+      await store.mailings.markTransactional(ctx.accountId, input.mailingId);
       if (mailing.status === 'filling') await deps.mailings.start(ctx, input.mailingId);
       const [row] = await store.recipients.byTrackingIds(ctx.accountId, [added.id]);
       const suppressed = (await store.suppressions.get(ctx.accountId, emailKey(input.email))) !== undefined;
       return { emailId: subscriberId ?? row!.id, sendId: row!.send_id, messageId: row!.id, inserted, sent: !suppressed };
     },
+
+    /** One message to every address of to, cc and bcc (each once): its Message-ID and its copies' ids. */
+    async sendMessage(ctx: CallContext, input: MessageInput): Promise<{ messageId: string; recipientIds: number[] }> {
+      const seen = new Set<string>();
+      const all = [...input.to, ...input.cc, ...input.bcc].filter((a) => !seen.has(emailKey(a.email)) && seen.add(emailKey(a.email)));
+      if (!all.length) throw new DomainError('INVALID_ARGUMENT', 'no recipient', 'to');
+      const shown = { ...(input.to.length ? { to: input.to } : {}), ...(input.cc.length ? { cc: input.cc } : {}) };
+      const extra = { ...(input.from ? { from: input.from } : {}), ...(input.headers?.length ? { headers: input.headers } : {}) };
+      const one = (a: Address, more: TransactionalInput['extra'], trackingId?: string) =>
+        api.send(ctx, {
+          mailingId: input.mailingId,
+          listId: null,
+          email: a.email,
+          fields: input.fields,
+          ...(input.attachments ? { attachments: input.attachments } : {}),
+          notBefore: input.notBefore ?? null,
+          expiresAt: input.expiresAt ?? null,
+          extra: { ...extra, ...(all.length > 1 ? shown : {}), ...more },
+          ...(trackingId ? { trackingId } : {}),
+        });
+      const first = await one(all[0]!, {}, input.trackingId);
+      const messageId = messageIdOf(first.messageId, input.mailingId, deps.bounceDomain);
+      const ids = [first.messageId];
+      for (const a of all.slice(1)) ids.push((await one(a, { messageId })).messageId);
+      return { messageId, recipientIds: ids };
+    },
+
+    /** A message's delivery, by the Message-ID sendMessage answered; undefined when it names none of ours. */
+    async status(ctx: CallContext, messageId: string) {
+      const id = recipientOfMessageId(messageId);
+      if (id === null) return undefined;
+      return await store.recipients.byId(ctx.accountId, id);
+    },
   };
+  return api;
 }
 export type TransactionalService = ReturnType<typeof transactionalService>;
