@@ -108,7 +108,10 @@ export function senderRouter(deps: AdapterDeps): express.Router {
     '/:account/maillist/:list',
     handle(async ({ req, ctx, p }) => {
       const slug = slugOf(req);
-      const existing = await core.lists.bySlug(ctx, slug).catch(() => undefined);
+      const existing = await core.lists.bySlug(ctx, slug).catch((e: unknown) => {
+        if (isDomainError(e) && e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
       if (existing) return { body: ok(echo(p, 'title', 'description'), listResult(existing)) };
       await core.lists.createWithSlug(ctx, { slug, name: stringParam(p, 'title'), description: stringParam(p, 'description') });
       return { status: 201, body: ok(echo(p, 'title', 'description'), listResult(await core.lists.bySlug(ctx, slug))) };

@@ -86,7 +86,7 @@ export function transactionalRequest(p: Params): TransactionalRequest {
   boolParam(p, 'has_ugc', false);
 
   const source: Record<string, unknown> = {
-    to: to === undefined || toEmail ? [] : to.map((a) => ({ email: a.email, ...(a.name ? { name: a.name } : {}) })),
+    to: toEmail ? [] : to.map((a) => ({ email: a.email, ...(a.name ? { name: a.name } : {}) })),
     cc: cc.map((a) => ({ email: a.email, ...(a.name ? { name: a.name } : {}) })),
     bcc: bcc.map((a) => ({ email: a.email, ...(a.name ? { name: a.name } : {}) })),
   };
