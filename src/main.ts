@@ -345,8 +345,9 @@ export function program(): Command {
     .requiredOption('--subject <subject>', 'subject ({{ field }} allowed)')
     .option('--html-file <file>', 'HTML body')
     .option('--text-file <file>', 'plain-text body')
+    .option('--unsubscribe-list <slug...>', 'unsubscribe lists it honours (see unsubscribe-lists)')
     .option('--json', 'print JSON')
-    .action(async (name: string, o: { account: string; from: string; fromName?: string; subject: string; htmlFile?: string; textFile?: string; json?: boolean }) => {
+    .action(async (name: string, o: { account: string; from: string; fromName?: string; subject: string; htmlFile?: string; textFile?: string; unsubscribeList?: string[]; json?: boolean }) => {
       try {
         if (!o.htmlFile && !o.textFile) throw invalid('--html-file or --text-file is required', 'body');
         const html = o.htmlFile ? await readFile(o.htmlFile, 'utf8') : null;
@@ -354,8 +355,70 @@ export function program(): Command {
         await withServices(async ({ core }) => {
           const ctx = await core.accounts.operatorContext(o.account);
           if ((await core.mailings.idByName(ctx, name)) !== undefined) throw invalid(`a mailing named ${JSON.stringify(name)} exists`, 'name');
+          for (const slug of o.unsubscribeList ?? []) await core.unsubscribeLists.get(ctx, slug);
           const id = await core.mailings.create(ctx, { dialect: 'sender', name, fromEmail: o.from, fromName: o.fromName ?? null, subject: o.subject, html, text });
+          if (o.unsubscribeList?.length) await core.unsubscribeLists.setForMailing(ctx, id, o.unsubscribeList);
           print(!!o.json, { id, name }, () => `campaign ${name}: mailing ${id}`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  const unsubLists = cli.command('unsubscribe-lists').description('named sets of addresses that the mailings naming them skip (Sender unsubscribe/list/<slug>)');
+  unsubLists
+    .command('create <slug>')
+    .requiredOption('--account <slug>', 'the account')
+    .option('--name <name>', 'a name (default: the slug)')
+    .action(async (slug: string, o: { account: string; name?: string }) => {
+      try {
+        await withServices(async ({ core }) => {
+          const l = await core.unsubscribeLists.create(await core.accounts.operatorContext(o.account), { slug, name: o.name });
+          console.log(`unsubscribe list ${l.slug} created`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  unsubLists
+    .command('list')
+    .requiredOption('--account <slug>', 'the account')
+    .option('--json', 'print JSON')
+    .action(async (o: { account: string; json?: boolean }) => {
+      try {
+        await withServices(async ({ core }) => {
+          const rows = await core.unsubscribeLists.list(await core.accounts.operatorContext(o.account));
+          print(!!o.json, rows, () => rows.map((l) => `${l.slug}\t${l.entries}\t${l.name}`).join('\n') || '(no unsubscribe lists)');
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  unsubLists
+    .command('delete <slug>')
+    .requiredOption('--account <slug>', 'the account')
+    .action(async (slug: string, o: { account: string }) => {
+      try {
+        await withServices(async ({ core }) => {
+          await core.unsubscribeLists.delete(await core.accounts.operatorContext(o.account), slug);
+          console.log(`unsubscribe list ${slug} deleted`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  unsubLists
+    .command('honour <mailing> [slugs...]')
+    .description('the unsubscribe lists a mailing (id or name) honours, replaced by these (none: it honours none)')
+    .requiredOption('--account <slug>', 'the account')
+    .action(async (mailing: string, slugs: string[], o: { account: string }) => {
+      try {
+        await withServices(async ({ core }) => {
+          const ctx = await core.accounts.operatorContext(o.account);
+          const id = /^\d{1,15}$/.test(mailing) ? Number(mailing) : await core.mailings.idByName(ctx, mailing);
+          if (id === undefined) throw invalid(`no mailing named ${JSON.stringify(mailing)}`, 'mailing');
+          const now = await core.unsubscribeLists.setForMailing(ctx, id, slugs);
+          console.log(`mailing ${id} honours ${now.length ? now.join(', ') : 'no unsubscribe list'}`);
         });
       } catch (e) {
         fail(e);

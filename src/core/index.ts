@@ -13,6 +13,7 @@ import { mailingsService } from './mailings/service.js';
 import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
 import { unsubscribeService } from './unsubscribe/service.js';
+import { unsubscribeListsService } from './unsubscribe/lists.js';
 import { subscriptionsService } from './subscriptions/service.js';
 import { tasksService } from './tasks/service.js';
 
@@ -48,6 +49,7 @@ export function makeCore(deps: CoreDeps) {
     lists: listsService({ store: deps.store }),
     reports: reportsService({ store: deps.store }),
     tasks: tasksService({ store: deps.store }),
+    unsubscribeLists: unsubscribeListsService({ store: deps.store }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({

@@ -157,14 +157,26 @@ export function deliveryRepo(db: Pool) {
       );
     },
 
-    /** The account's suppressed addresses among `emailKeys`, with the reason. */
-    async suppressedAmong(accountId: number, emailKeys: string[]): Promise<Map<string, string>> {
+    /**
+     * Why each of `emailKeys` must not be mailed by this mailing: the account's suppression reason, else
+     * `unsubscribe_list:<slug>` for an address in an unsubscribe list the mailing honours.
+     */
+    async suppressedAmong(accountId: number, mailingId: number, emailKeys: string[]): Promise<Map<string, string>> {
       if (!emailKeys.length) return new Map();
       const { rows } = await db.query<{ email_key: string; reason: string }>(
-        'SELECT email_key, reason FROM suppressions WHERE account_id = $1 AND email_key = ANY($2::text[])',
-        [accountId, emailKeys],
+        `SELECT email_key, reason FROM suppressions WHERE account_id = $1 AND email_key = ANY($3::text[])
+         UNION ALL
+         SELECT e.email_key, 'unsubscribe_list:' || l.slug
+           FROM mailing_unsubscribe_lists ml
+           JOIN unsubscribe_lists l ON l.id = ml.unsubscribe_list_id
+           JOIN unsubscribe_list_entries e ON e.unsubscribe_list_id = ml.unsubscribe_list_id
+          WHERE ml.mailing_id = $2 AND e.email_key = ANY($3::text[])`,
+        [accountId, mailingId, emailKeys],
       );
-      return new Map(rows.map((r) => [r.email_key, r.reason]));
+      // A suppression comes first and wins.
+      const out = new Map<string, string>();
+      for (const r of rows) if (!out.has(r.email_key)) out.set(r.email_key, r.reason);
+      return out;
     },
 
     /**

@@ -14,7 +14,7 @@ import { emailKey } from '../core/email.js';
 import { attemptOutcome } from '../core/delivery/outcome.js';
 import { paceQuota } from '../core/delivery/pacing.js';
 import { deadlineOf } from '../core/mailings/lifecycle.js';
-import { SKIPPED_BECAUSE, type SuppressionReason } from '../core/suppressions/service.js';
+import { skippedBecause } from '../core/suppressions/service.js';
 import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
 import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
 import type { Relays } from './smtp.js';
@@ -91,7 +91,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     const { ctx } = m;
     // The optout notice is for an address suppressed by the very unsubscribe it confirms.
     const suppressed =
-      ctx.system_role === 'optout' ? new Map<string, string>() : await delivery.suppressedAmong(ctx.account_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
+      ctx.system_role === 'optout' ? new Map<string, string>() : await delivery.suppressedAmong(ctx.account_id, ctx.mailing_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
     const outcomes: Outcome[] = [];
     const release: number[] = [];
     let lastUnreachable = '';
@@ -106,7 +106,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           }
           const reason = suppressed.get(emailKey(r.email));
           if (reason) {
-            outcomes.push({ ...base, status: 'error', tried: false, replyText: SKIPPED_BECAUSE[reason as SuppressionReason] ?? SKIPPED_BECAUSE.manual });
+            outcomes.push({ ...base, status: 'error', tried: false, replyText: skippedBecause(reason) });
             return;
           }
           let message;

@@ -11,6 +11,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { curl, requestsCall } from './client.js';
 
 // A copy of ../shared/seeds/003_2f3a3da25fe57471.txt (the wire contract; CI's clone has no ../shared).
 const SEED = path.join(import.meta.dirname, 'fixtures/003_2f3a3da25fe57471.txt');
@@ -39,30 +40,11 @@ function seedCurls(): string[] {
   return out;
 }
 
-async function sh(cmd: string): Promise<{ status: number; body: any; raw: string }> {
-  const local = cmd.replaceAll(SEED_HOST, gw.url).replaceAll(SEED_KEY, key);
-  const r = await runProcess('bash', ['-c', `${local} -s -w '\\n%{http_code}'`], { timeoutMs: 30_000 });
-  assert.equal(r.code, 0, `${local}\n${r.stderr}`);
-  const i = r.stdout.lastIndexOf('\n');
-  const raw = r.stdout.slice(0, i);
-  return { status: Number(r.stdout.slice(i + 1)), body: raw ? JSON.parse(raw) : null, raw };
-}
+const sh = (cmd: string) => curl(cmd.replaceAll(SEED_HOST, gw.url).replaceAll(SEED_KEY, key));
 
 /** Python `requests`, as Yandex Pay's and other Python clients call Sender (JSON bodies, Basic key:). */
-async function py(method: string, url: string, opts: { json?: unknown; data?: unknown; params?: unknown; key?: string | null } = {}): Promise<{ status: number; body: any }> {
-  const script = `
-import json, sys, requests
-method, url, opts = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-auth = (opts["key"], "") if opts.get("key") is not None else None
-kw = {k: opts[k] for k in ("json", "data", "params") if k in opts}
-r = requests.request(method, url, auth=auth, timeout=30, **kw)
-print(r.status_code); print(r.text)
-`;
-  const r = await runProcess('python3', ['-c', script, method, `${gw.url}${url}`, JSON.stringify({ ...opts, key: opts.key === undefined ? key : opts.key })], { timeoutMs: 30_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const [status, ...rest] = r.stdout.split('\n');
-  return { status: Number(status), body: JSON.parse(rest.join('\n')) };
-}
+const py = (method: string, url: string, opts: { json?: unknown; data?: unknown; params?: unknown; key?: string | null } = {}) =>
+  requestsCall(method, `${gw.url}${url}`, { ...opts, key: opts.key === undefined ? key : opts.key });
 
 const ctx = async () => ({ accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' });
 const LIST = '/api/0/Yandex.Mail/maillist/SBPYSTY1-ALV';

@@ -13,6 +13,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { curl } from './client.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 let gw: TestGateway;
@@ -42,12 +43,7 @@ const PAGE_JSON = {
   async: true,
 };
 
-async function curl(args: string): Promise<{ status: number; body: any }> {
-  const r = await runProcess('bash', ['-c', `curl -s -w '\\n%{http_code}' ${args}`], { timeoutMs: 30_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const i = r.stdout.lastIndexOf('\n');
-  return { status: Number(r.stdout.slice(i + 1)), body: JSON.parse(r.stdout.slice(0, i)) };
-}
+const curlArgs = (args: string) => curl(`curl ${args}`);
 
 const url = (p: string) => `'${gw.url}/api/0/autoru/transactional/${p}'`;
 
@@ -77,7 +73,7 @@ describe("sender: transactional send, as the page's examples and real clients ca
 
   it('the JSON example: one message to to, cc and bcc, with its From, headers and attachment; the echo as the page prints it', async () => {
     await writeFile(path.join(dir, 'transact_data.json'), JSON.stringify(PAGE_JSON));
-    const r = await curl(`-X POST -u ${key}: -H "content-type: application/json" -d @${path.join(dir, 'transact_data.json')} ${url('STIYWPX1-LUX/send')}`);
+    const r = await curlArgs(`-X POST -u ${key}: -H "content-type: application/json" -d @${path.join(dir, 'transact_data.json')} ${url('STIYWPX1-LUX/send')}`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.params, {
       source: {
@@ -115,7 +111,7 @@ describe("sender: transactional send, as the page's examples and real clients ca
 
   it('the form example: to_email, args as a string (echoed as a string), the attachment parsed; From overridden', async () => {
     const png = Buffer.from('89504e470d0a1a0a', 'hex').toString('base64');
-    const r = await curl(
+    const r = await curlArgs(
       `-X POST -u ${key}: -d args='{"var1":"value1"}' -d async=true -d attachments='[{"filename": "a.jpg", "mime_type": "image/jpeg", "data": "${png}"}]' -d from_name='Ivan' -d from_email='devnull@yandex.ru' -d to_email=alice@example.com ${url('STIYWPX1-LUX/send')}`,
     );
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -133,28 +129,28 @@ describe("sender: transactional send, as the page's examples and real clients ca
 
   it("status: the page's GET with the raw <message_id>, POST with a form, an unknown id (code 404 in an HTTP 200)", async () => {
     await waitFor('sent', async () => (await gw.core.transactional.status({ accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' }, jsonMessageId))?.status === 'finished');
-    const raw = await curl(`-X GET -u ${key}: ${url(`STIYWPX1-LUX/status?message_id=${jsonMessageId}`)}`);
+    const raw = await curlArgs(`-X GET -u ${key}: ${url(`STIYWPX1-LUX/status?message_id=${jsonMessageId}`)}`);
     assert.equal(raw.status, 200);
     assert.deepEqual(raw.body, { msg: raw.body.msg, code: 250, message_id: jsonMessageId, retry: false });
-    const post = await curl(`-X POST -u ${key}: --data-urlencode 'message_id=${jsonMessageId}' ${url('STIYWPX1-LUX/status')}`);
+    const post = await curlArgs(`-X POST -u ${key}: --data-urlencode 'message_id=${jsonMessageId}' ${url('STIYWPX1-LUX/status')}`);
     assert.equal(post.body.code, 250);
-    const unknown = await curl(`-X GET -u ${key}: ${url('STIYWPX1-LUX/status?message_id=%3Cr999999.m1%40x%3E')}`);
+    const unknown = await curlArgs(`-X GET -u ${key}: ${url('STIYWPX1-LUX/status?message_id=%3Cr999999.m1%40x%3E')}`);
     assert.deepEqual([unknown.status, unknown.body.code, unknown.body.retry], [200, 404, false]);
   });
 
   it('no address: 400, or 202 with ignore_empty_email; unknown campaign 404; malformed args 400; another account 403', async () => {
-    const none = await curl(`-X POST -u ${key}: -d args='{}' ${url('STIYWPX1-LUX/send')}`);
+    const none = await curlArgs(`-X POST -u ${key}: -d args='{}' ${url('STIYWPX1-LUX/send')}`);
     assert.equal(none.status, 400);
     assert.deepEqual(none.body, { result: { status: 'ERROR', error: { non_field_errors: ['to_email or valid to_yandex_puid argument required: no to_email'] } } });
-    const ignored = await curl(`-X POST -u ${key}: -d ignore_empty_email=True -d to_yandex_puid=1234 ${url('STIYWPX1-LUX/send')}`);
+    const ignored = await curlArgs(`-X POST -u ${key}: -d ignore_empty_email=True -d to_yandex_puid=1234 ${url('STIYWPX1-LUX/send')}`);
     assert.equal(ignored.status, 202);
-    const noCampaign = await curl(`-X POST -u ${key}: -d to_email=x@example.com ${url('NO-SUCH/send')}`);
+    const noCampaign = await curlArgs(`-X POST -u ${key}: -d to_email=x@example.com ${url('NO-SUCH/send')}`);
     assert.deepEqual([noCampaign.status, noCampaign.body], [404, { result: { status: 'ERROR', error: { detail: 'Campaign not found' } } }]);
-    const badArgs = await curl(`-X POST -u ${key}: -d to_email=x@example.com -d args='{"var": ' ${url('STIYWPX1-LUX/send')}`);
+    const badArgs = await curlArgs(`-X POST -u ${key}: -d to_email=x@example.com -d args='{"var": ' ${url('STIYWPX1-LUX/send')}`);
     assert.deepEqual([badArgs.status, badArgs.body], [400, { result: { status: 'ERROR', error: { args: ['Value must be valid JSON.'] } } }]);
-    const badTo = await curl(`-X POST -u ${key}: -d to_email=not-an-address ${url('STIYWPX1-LUX/send')}`);
+    const badTo = await curlArgs(`-X POST -u ${key}: -d to_email=not-an-address ${url('STIYWPX1-LUX/send')}`);
     assert.equal(badTo.status, 400);
-    const other = await curl(`-X POST -u ${gw.key.secret}: -d to_email=x@example.com ${url('STIYWPX1-LUX/send')}`);
+    const other = await curlArgs(`-X POST -u ${gw.key.secret}: -d to_email=x@example.com ${url('STIYWPX1-LUX/send')}`);
     assert.equal(other.status, 403);
     assert.equal(relay.to('x@example.com').length, 0);
   });
@@ -168,7 +164,7 @@ describe("sender: transactional send, as the page's examples and real clients ca
     await gw.core.mailings.start(c, bulk);
     await waitFor('the bulk mailing is under way', () => relay.messages.filter((m) => m.to[0]!.endsWith('@bulk.example')).length > 500, 60_000);
     const sentAt = Date.now();
-    const r = await curl(`-X POST -u ${key}: -d to_email=urgent@example.com -d args='{"var":"now"}' ${url('STIYWPX1-LUX/send')}`);
+    const r = await curlArgs(`-X POST -u ${key}: -d to_email=urgent@example.com -d args='{"var":"now"}' ${url('STIYWPX1-LUX/send')}`);
     assert.equal(r.status, 200);
     await waitFor('the transactional message', () => relay.to('urgent@example.com').length === 1, 60_000, 20);
     const bulkDone = relay.messages.filter((m) => m.to[0]!.endsWith('@bulk.example')).length;

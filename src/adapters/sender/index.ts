@@ -10,6 +10,9 @@
  *   so may they be in a JSON body. A bare JSON array body is the `items` of a bulk call.
  * - `params` are echoed back as they came (a JSON string stays a string). Bulk calls answer without `params`.
  * - `result.status` is "OK"; real clients compare it case-insensitively.
+ * - Unsubscribe answers say `"status": "ok"` in lower case and answer errors as DRF's bare `{"detail": ...}`,
+ *   as the unsubscribe page shows. `unsubscribe/global` is the account's own unsubscription (the account is
+ *   the "group"); `unsubscribe/info` names each list `{"ru": name, "en": name}`.
  * Mailgate additions: `PUT/GET/DELETE .../maillist/<slug>` (create with `title`, read, delete a list) and
  * `GET .../tasks/<task_id>` (a bulk task's `state`: PENDING, STARTED, SUCCESS or FAILURE, and its counts).
  */
@@ -233,26 +236,28 @@ export function senderRouter(deps: AdapterDeps): express.Router {
   );
 
   // --- reading ---------------------------------------------------------------------------------------------
+  /** `after` / `offset` / `limit` of a content page, and the page's answer in DRF's limit/offset shape. */
+  function paging(req: Request, p: Params) {
+    const after = afterParam(p);
+    const offset = intParam(p, 'offset', { min: 0 }) ?? 0;
+    const lim = Math.min(intParam(p, 'limit', { min: 1 }) ?? PAGE_MAX, PAGE_MAX);
+    return {
+      page: { after: after?.at ?? null, offset, limit: lim },
+      answer(count: number, result: unknown[]): Answer {
+        const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, String(Array.isArray(v) ? v.at(-1) : v)]));
+        const links = pageLinks(`${req.protocol}://${req.get('host')}${req.baseUrl}${req.path}`, query, offset, lim, count);
+        return { body: { count, next: links.next, previous: links.previous, params: { ...(after ? { after: after.echo } : {}), limit: lim, offset }, result } };
+      },
+    };
+  }
+
   router.get(
     '/:account/maillist/:list/content',
     handle(async ({ req, ctx, p }) => {
-      const after = afterParam(p);
-      const offset = intParam(p, 'offset', { min: 0 }) ?? 0;
-      const lim = Math.min(intParam(p, 'limit', { min: 1 }) ?? PAGE_MAX, PAGE_MAX);
+      const { page, answer } = paging(req, p);
       const list = await listOf(ctx, slugOf(req));
-      const page = await core.lists.content(ctx, list.id, { after: after?.at ?? null, offset, limit: lim });
-      const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, String(Array.isArray(v) ? v.at(-1) : v)]));
-      const base = `${req.protocol}://${req.get('host')}${req.baseUrl}${req.path}`;
-      const links = pageLinks(base, query, offset, lim, page.count);
-      return {
-        body: {
-          count: page.count,
-          next: links.next,
-          previous: links.previous,
-          params: { ...(after ? { after: after.echo } : {}), limit: lim, offset },
-          result: page.rows.map(subscriberElement),
-        },
-      };
+      const r = await core.lists.content(ctx, list.id, page);
+      return answer(r.count, r.rows.map(subscriberElement));
     }),
   );
 
@@ -269,6 +274,89 @@ export function senderRouter(deps: AdapterDeps): express.Router {
       if (!s) throw NOT_IN_MAILLIST();
       return { body: { result: subscriberElement(s) } };
     }),
+  );
+
+  // --- unsubscribe lists and the account-wide unsubscription ----------------------------------------------
+  // Errors in the unsubscribe family are DRF's bare `{"detail": ...}`, as the page shows for its 404.
+  const unsub =
+    (fn: (c: Call) => Promise<Answer>) =>
+    (c: Call): Promise<Answer> =>
+      fn(c).catch((e: unknown) => {
+        if (isDomainError(e) && e.code === 'INVALID_ARGUMENT' && e.field === 'email') throw SenderError.bare(400, 'Wrong email format');
+        if (isDomainError(e) && e.code === 'NOT_FOUND') throw SenderError.bare(404, 'Not found.');
+        throw e;
+      });
+  const unsubList = (req: Request) => String(req.params.slug);
+  const unsubEmail = (p: Params) => stringParam(p, 'email') ?? '';
+  const okLower = (email: string) => ({ body: { params: { email }, result: { status: 'ok' } } });
+
+  router.put(
+    '/:account/unsubscribe/list/:slug',
+    handle(unsub(async ({ req, ctx, p }) => (await core.unsubscribeLists.add(ctx, unsubList(req), unsubEmail(p)), okLower(unsubEmail(p))))),
+  );
+  router.delete(
+    '/:account/unsubscribe/list/:slug',
+    handle(unsub(async ({ req, ctx, p }) => (await core.unsubscribeLists.remove(ctx, unsubList(req), unsubEmail(p)), okLower(unsubEmail(p))))),
+  );
+  router.get(
+    '/:account/unsubscribe/list/:slug/content',
+    handle(
+      unsub(async ({ req, ctx, p }) => {
+        const { page, answer } = paging(req, p);
+        const r = await core.unsubscribeLists.content(ctx, unsubList(req), page);
+        return answer(r.count, r.rows.map((e) => ({ email: e.email })));
+      }),
+    ),
+  );
+  router.get(
+    '/:account/unsubscribe/list/:slug/email/:email',
+    handle(
+      unsub(async ({ req, ctx }) => {
+        const email = String(req.params.email).trim();
+        if (!isValidEmail(email)) throw SenderError.bare(400, 'Wrong email format');
+        const e = await core.unsubscribeLists.entry(ctx, unsubList(req), email).catch((err: unknown) => {
+          // Like the maillist lookup: 404 when the address is not in the list or the list does not exist.
+          throw isDomainError(err) && err.code === 'NOT_FOUND' ? SenderError.bare(404, 'Email is not in unsublist.') : err;
+        });
+        return { body: { result: { email: e.email } } };
+      }),
+    ),
+  );
+
+  const group = (a: { id: number; slug: string; name: string | null }, unsubscribed: boolean) => ({ unsubscribed, slug: a.slug, id: String(a.id), name: a.name ?? a.slug });
+  router.get(
+    '/:account/unsubscribe/global',
+    handle(
+      unsub(async ({ ctx, p }) => {
+        const info = await core.unsubscribeLists.info(ctx, unsubEmail(p));
+        return { body: { params: { email: unsubEmail(p) }, result: group(info.account, info.unsubscribed) } };
+      }),
+    ),
+  );
+  router.put('/:account/unsubscribe/global', handle(unsub(async ({ ctx, p }) => (await core.unsubscribeLists.addGlobal(ctx, unsubEmail(p)), okLower(unsubEmail(p))))));
+  router.delete('/:account/unsubscribe/global', handle(unsub(async ({ ctx, p }) => (await core.unsubscribeLists.removeGlobal(ctx, unsubEmail(p)), okLower(unsubEmail(p))))));
+  router.get(
+    '/:account/unsubscribe/global/content',
+    handle(
+      unsub(async ({ req, ctx, p }) => {
+        const { page, answer } = paging(req, p);
+        const r = await core.unsubscribeLists.globalContent(ctx, page);
+        return answer(r.count, r.rows.map((e) => ({ email: e.email })));
+      }),
+    ),
+  );
+  router.get(
+    '/:account/unsubscribe/info',
+    handle(
+      unsub(async ({ ctx, p }) => {
+        const info = await core.unsubscribeLists.info(ctx, unsubEmail(p));
+        const lists = info.lists.map((l) => ({
+          list: { account: info.account.slug, description: null, id: String(l.id), name: { ru: l.name, en: l.name }, slug: l.slug },
+          unsubscribed: l.member,
+        }));
+        return { body: { params: { email: unsubEmail(p) }, result: { group: group(info.account, info.unsubscribed), lists } } };
+      }),
+    ),
   );
 
   // --- transactional ---------------------------------------------------------------------------------------

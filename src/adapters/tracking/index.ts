@@ -24,7 +24,7 @@ export function trackingRouter(deps: AdapterDeps): express.Router {
     try {
       const email = await deps.core.unsubscribe.address(req.params.token);
       res.type('html').send(
-        page('Unsubscribe', `<p>Stop all mail to <b>${escapeHtml(email)}</b>?</p><form method="post"><button type="submit" name="confirm" value="1">Unsubscribe</button></form>`),
+        page('Unsubscribe', `<p>Stop these mailings to <b>${escapeHtml(email)}</b>?</p><form method="post"><button type="submit" name="confirm" value="1">Unsubscribe</button></form>`),
       );
     } catch (e) {
       if (isDomainError(e) && e.code === 'NOT_FOUND') invalid(res);

@@ -21,6 +21,12 @@ export const SKIPPED_BECAUSE: Record<SuppressionReason, string> = {
   manual: 'not sent: the address is suppressed',
 };
 
+/** The reply text of a recipient skipped for `reason` (a suppression's, or `unsubscribe_list:<slug>`). */
+export function skippedBecause(reason: string): string {
+  if (reason.startsWith('unsubscribe_list:')) return `not sent: the address is in unsubscribe list ${reason.slice('unsubscribe_list:'.length)}`;
+  return SKIPPED_BECAUSE[reason as SuppressionReason] ?? SKIPPED_BECAUSE.manual;
+}
+
 export interface AddressStatus {
   email: string;
   suppression: SuppressionRow | null;
