@@ -1,7 +1,10 @@
 /**
  * The `mailgate` command. `npm start` = `mailgate serve`.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import pg from 'pg';
 import { loadConfig, configTable, ConfigError, type Config } from './config.js';
@@ -419,6 +422,82 @@ export function program(): Command {
           if (id === undefined) throw invalid(`no mailing named ${JSON.stringify(mailing)}`, 'mailing');
           const now = await core.unsubscribeLists.setForMailing(ctx, id, slugs);
           console.log(`mailing ${id} honours ${now.length ? now.join(', ') : 'no unsubscribe list'}`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  cli
+    .command('import <list> <file>')
+    .description("a CSV file's subscribers into a list (slug or id): a header row names the fields, one of them email; resumes an interrupted import of the same file")
+    .requiredOption('--account <slug>', 'the account')
+    .option('--rev <n>', 'the revision the subscribers get (default: a new one)')
+    .option('--disable-others', 'at the end, disable the subscribers of earlier revisions (not in the file)')
+    .option('--delimiter <c>', 'the field delimiter (default: discovered)')
+    .option('--batch <n>', 'records per committed batch', '10000')
+    .option('--json', 'print the result as JSON')
+    .action(async (listRef: string, file: string, o: { account: string; rev?: string; disableOthers?: boolean; delimiter?: string; batch: string; json?: boolean }) => {
+      try {
+        const num = (v: string | undefined, what: string) => {
+          if (v === undefined) return undefined;
+          if (!/^\d{1,15}$/.test(v)) throw invalid(`--${what}: a number`, what);
+          return Number(v);
+        };
+        const size = (await stat(file).catch((e: NodeJS.ErrnoException) => {
+          throw invalid(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'file');
+        })).size;
+        await withServices(async ({ core }) => {
+          const ctx = await core.accounts.operatorContext(o.account);
+          const list = await core.lists.bySlug(ctx, listRef).catch(async (e: unknown) => {
+            if (isDomainError(e) && e.code === 'NOT_FOUND' && /^\d{1,15}$/.test(listRef)) return await core.lists.get(ctx, Number(listRef));
+            throw e;
+          });
+          const bar = new SingleBar(
+            {
+              stream: process.stderr,
+              format: '{bar} {percentage}% | {records} records, {rate}/s | {inserted} new, {updated} updated, {rejected} rejected',
+              noTTYOutput: true,
+              notTTYSchedule: 2000,
+              hideCursor: true,
+            },
+            Presets.shades_classic,
+          );
+          const t0 = Date.now();
+          let resumedAt = 0;
+          let started = false;
+          const r = await core.imports.importCsv(
+            ctx,
+            list.id,
+            { name: path.resolve(file), size, open: () => createReadStream(file) },
+            {
+              rev: num(o.rev, 'rev'),
+              disableOthers: o.disableOthers,
+              delimiter: o.delimiter,
+              batchSize: num(o.batch, 'batch'),
+              onStart(s) {
+                resumedAt = s.resumedAt;
+                if (s.resumedAt) process.stderr.write(`resuming import ${s.importId} (rev ${s.rev}) after record ${s.resumedAt}\n`);
+              },
+              // The bar appears with the first committed batch: a file refused at its header prints one line.
+              onProgress(p) {
+                if (!started) bar.start(size, 0);
+                started = true;
+                bar.update(p.bytes, { ...p, rate: Math.round((p.records - resumedAt) / Math.max((Date.now() - t0) / 1000, 0.001)) });
+              },
+            },
+          ).finally(() => {
+            if (started) bar.stop();
+          });
+          const seconds = (Date.now() - t0) / 1000;
+          print(!!o.json, { ...r, seconds }, () =>
+            [
+              `list ${list.id}: ${r.records} records (rev ${r.rev}${r.resumedAt ? `, resumed after ${r.resumedAt}` : ''}): ${r.inserted} new, ${r.updated} updated, ${r.rejected} rejected` +
+                `${r.disabledOthers ? `, ${r.disabledOthers} others disabled` : ''} in ${seconds.toFixed(1)} s`,
+              ...r.rejects.map((x) => `  line ${x.line}: ${x.reason}`),
+              ...(r.rejected > r.rejects.length ? [`  (${r.rejected - r.rejects.length} more rejected)`] : []),
+            ].join('\n'),
+          );
         });
       } catch (e) {
         fail(e);

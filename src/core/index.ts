@@ -16,6 +16,7 @@ import { unsubscribeService } from './unsubscribe/service.js';
 import { unsubscribeListsService } from './unsubscribe/lists.js';
 import { subscriptionsService } from './subscriptions/service.js';
 import { tasksService } from './tasks/service.js';
+import { importsService } from './imports/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -50,6 +51,7 @@ export function makeCore(deps: CoreDeps) {
     reports: reportsService({ store: deps.store }),
     tasks: tasksService({ store: deps.store }),
     unsubscribeLists: unsubscribeListsService({ store: deps.store }),
+    imports: importsService({ store: deps.store }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({

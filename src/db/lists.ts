@@ -5,7 +5,7 @@
  * suppression gives it (unsubscribed, bounced, complained) and disabled: the membership is kept, the address
  * is still never mailed.
  */
-import type { Queryable } from './pool.js';
+import { copyFrom, copyText, type Queryable } from './pool.js';
 
 export interface ListRow {
   id: number;
@@ -69,6 +69,48 @@ export interface UpsertResult {
 const STATUS_OF_ADDRESS = `coalesce((SELECT CASE s.reason WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'hard_bounce' THEN 'bounced'
   WHEN 'complaint' THEN 'complained' ELSE 'disabled' END FROM suppressions s WHERE s.account_id = $1 AND s.email_key = x.email_key), x.status)`;
 
+/**
+ * The upsert of subscribers from `source` (rows of email, email_key, params, status, ord; the last row of an
+ * address wins) into list $2 of account $1: existing ones updated (params merged, `rev` $4 when given, made
+ * active again when $5 asks and no suppression stands), new ones inserted with the status a suppression gives
+ * them, unless $3 (only existing: a plain UPDATE). Inserting is one INSERT ... ON CONFLICT DO UPDATE, so
+ * every address is found through the unique index whatever the table's statistics say (a list growing by
+ * thousands a second would otherwise get a plan for the small table it was at the last ANALYZE) and a
+ * concurrent insert of the same address is waited for, not lost. Defines the CTEs `updated` and
+ * `inserted` (id, inserted, status, email_key).
+ */
+function upsertSql(source: string, onlyExisting: boolean): string {
+  const x = `x AS (SELECT DISTINCT ON (email_key) email, email_key, params, status, ord FROM ${source} ORDER BY email_key, ord DESC)`;
+  const suppressed = (key: string) => `EXISTS (SELECT 1 FROM suppressions p WHERE p.account_id = $1 AND p.email_key = ${key})`;
+  const reactivate = (row: string, key: string) => `($5::boolean AND ${row}.status IN ('disabled', 'unconfirmed') AND NOT ${suppressed(key)})`;
+  if (onlyExisting) {
+    return `WITH ${x},
+      updated AS (
+        UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now(), rev = coalesce($4, s.rev),
+               status = CASE WHEN ${reactivate('s', 'x.email_key')} THEN 'active' ELSE s.status END,
+               enabled = s.enabled OR ${reactivate('s', 'x.email_key')}
+          FROM x WHERE s.list_id = $2 AND s.account_id = $1 AND s.email_key = x.email_key AND $3::boolean
+        RETURNING s.id, false AS inserted, s.status, s.email_key
+      ),
+      inserted AS (SELECT NULL::bigint AS id, true AS inserted, NULL::text AS status, NULL::text AS email_key WHERE false)`;
+  }
+  return `WITH ${x},
+    written AS (
+      INSERT INTO subscribers AS s (account_id, list_id, email, email_key, params, status, enabled, rev)
+      SELECT $1, $2, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce($4, 0)
+        FROM x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st WHERE NOT $3::boolean
+      ON CONFLICT (list_id, email_key) DO UPDATE
+         SET email = EXCLUDED.email, params = s.params || EXCLUDED.params, modified_at = now(), rev = coalesce($4, s.rev),
+             status = CASE WHEN ${reactivate('s', 'EXCLUDED.email_key')} THEN 'active' ELSE s.status END,
+             enabled = s.enabled OR ${reactivate('s', 'EXCLUDED.email_key')}
+      RETURNING s.id, (s.xmax = 0) AS inserted, s.status, s.email_key
+    ),
+    updated AS (SELECT * FROM written WHERE NOT inserted),
+    inserted AS (SELECT * FROM written WHERE inserted)`;
+}
+
+const upsertParams = (accountId: number, listId: number, o: UpsertOptions) => [accountId, listId, o.onlyExisting ?? false, o.rev ?? null, o.reenable ?? false];
+
 const SUBSCRIBER_COLUMNS = 'id, list_id, email, params, enabled, status, created_at, modified_at';
 
 export function listsRepo(db: Queryable) {
@@ -114,41 +156,38 @@ export function listsRepo(db: Queryable) {
     async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<(UpsertResult | null)[]> {
       if (!items.length) return [];
       const { rows } = await db.query<UpsertResult & { email_key: string }>(
-        `WITH x AS (
-           SELECT DISTINCT ON (email_key) email, email_key, params, status, ord
-             FROM unnest($3::text[], $4::text[], $5::jsonb[], $6::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)
-            ORDER BY email_key, ord DESC
-         ),
-         updated AS (
-           UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now(), rev = coalesce($8, s.rev),
-                  status = CASE WHEN $9::boolean AND s.status IN ('disabled', 'unconfirmed') AND x.suppressed IS NULL THEN 'active' ELSE s.status END,
-                  enabled = s.enabled OR ($9::boolean AND s.status IN ('disabled', 'unconfirmed') AND x.suppressed IS NULL)
-             FROM (SELECT x.*, (SELECT 1 FROM suppressions p WHERE p.account_id = $1 AND p.email_key = x.email_key) AS suppressed FROM x) x
-            WHERE s.list_id = $2 AND s.account_id = $1 AND s.email_key = x.email_key
-           RETURNING s.id, false AS inserted, s.status, s.email_key
-         ),
-         inserted AS (
-           INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled, rev)
-           SELECT $1, $2, x.email, x.email_key, x.params, ${STATUS_OF_ADDRESS}, ${STATUS_OF_ADDRESS} = 'active', coalesce($8, 0)
-             FROM x WHERE NOT $7::boolean AND NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.list_id = $2 AND s.email_key = x.email_key)
-           ON CONFLICT (list_id, email_key) DO NOTHING
-           RETURNING id, true AS inserted, status, email_key
-         )
+        `${upsertSql('unnest($6::text[], $7::text[], $8::jsonb[], $9::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)', o.onlyExisting ?? false)}
          SELECT * FROM updated UNION ALL SELECT * FROM inserted`,
         [
-          accountId,
-          listId,
+          ...upsertParams(accountId, listId, o),
           items.map((i) => i.email),
           items.map((i) => i.emailKey),
           items.map((i) => JSON.stringify(i.params)),
           items.map((i) => i.status),
-          o.onlyExisting ?? false,
-          o.rev ?? null,
-          o.reenable ?? false,
         ],
       );
       const byKey = new Map(rows.map((r) => [r.email_key, { id: r.id, inserted: r.inserted, status: r.status }]));
       return items.map((i) => byKey.get(i.emailKey) ?? null);
+    },
+
+    /**
+     * The same upsert for many rows at once (bulk calls, imports): COPY into a temporary staging table,
+     * then one statement. Needs a transaction's client. Counts only.
+     */
+    async upsertMany(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<{ inserted: number; updated: number }> {
+      if (!items.length) return { inserted: 0, updated: 0 };
+      await db.query(
+        `CREATE TEMP TABLE IF NOT EXISTS subscriber_stage (email text, email_key text, params jsonb, status text, ord bigint) ON COMMIT DELETE ROWS`,
+      );
+      let text = '';
+      items.forEach((i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\n`));
+      await copyFrom(db, 'COPY subscriber_stage (email, email_key, params, status, ord) FROM STDIN', text);
+      const { rows } = await db.query<{ inserted: number; updated: number }>(
+        `${upsertSql('subscriber_stage', o.onlyExisting ?? false)}
+         SELECT (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated`,
+        upsertParams(accountId, listId, o),
+      );
+      return rows[0]!;
     },
 
     /** A list by its slug (Sender's maillist slug). */

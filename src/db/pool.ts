@@ -61,6 +61,7 @@ export const SQLSTATE = {
   checkViolation: '23514',
   invalidTextRepresentation: '22P02',
   numericOutOfRange: '22003',
+  lockNotAvailable: '55P03',
 } as const;
 
 export function sqlState(e: unknown): string | undefined {

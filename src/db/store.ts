@@ -4,7 +4,7 @@
 import { accountsRepo, apiKeysRepo, settingsRepo } from './accounts.js';
 import { enqueueSend } from './jobs.js';
 import { mailingsRepo } from './mailings.js';
-import { withTransaction, type Pool, type Queryable } from './pool.js';
+import { SQLSTATE, sqlState, withTransaction, type Pool, type Queryable } from './pool.js';
 import { recipientsRepo } from './recipients.js';
 import { unsubscribesRepo } from './unsubscribes.js';
 import { managerRepo } from './manager.js';
@@ -14,6 +14,7 @@ import { suppressionsRepo } from './suppressions.js';
 import { listsRepo } from './lists.js';
 import { reportsRepo } from './reports.js';
 import { tasksRepo } from './tasks.js';
+import { importsRepo } from './imports.js';
 
 function bind(db: Queryable) {
   return {
@@ -26,6 +27,7 @@ function bind(db: Queryable) {
     lists: listsRepo(db),
     reports: reportsRepo(db),
     tasks: tasksRepo(db),
+    imports: importsRepo(db),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
     },
@@ -41,7 +43,15 @@ export interface Store extends Repos {
   suppressions: ReturnType<typeof suppressionsRepo>;
   bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /**
+   * `fn` alone for `key` across every process: a session advisory lock held on one connection for the whole
+   * run, its transactions on that connection. `{ ran: false }` when another holder keeps the key for `waitMs`
+   * (the lock of a killed process is released once Postgres notices its connection is gone).
+   */
+  exclusive<T>(key: string, waitMs: number, fn: (transaction: Transact) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
 }
+
+export type Transact = <T>(fn: (tx: Repos) => Promise<T>) => Promise<T>;
 
 export function makeStore(pool: Pool): Store {
   return {
@@ -52,5 +62,37 @@ export function makeStore(pool: Pool): Store {
     suppressions: suppressionsRepo(pool),
     bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
+    async exclusive(key, waitMs, fn) {
+      const client = await pool.connect();
+      try {
+        try {
+          await client.query(`SET lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
+          await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+        } catch (e) {
+          if (sqlState(e) === SQLSTATE.lockNotAvailable) return { ran: false };
+          throw e;
+        } finally {
+          await client.query('RESET lock_timeout').catch(() => undefined);
+        }
+        try {
+          const transact: Transact = async (f) => {
+            await client.query('BEGIN');
+            try {
+              const r = await f(bind(client));
+              await client.query('COMMIT');
+              return r;
+            } catch (e) {
+              await client.query('ROLLBACK').catch(() => undefined);
+              throw e;
+            }
+          };
+          return { ran: true, value: await fn(transact) };
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+        }
+      } finally {
+        client.release();
+      }
+    },
   };
 }

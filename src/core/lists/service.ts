@@ -59,13 +59,8 @@ export function listsService(deps: { store: Store }) {
   async function write(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { status: NewSubscriber['status'] } & UpsertOptions): Promise<SubscribeResult[]> {
     await listOf(ctx, listId);
     const { rows, errors } = validated(items, o.status);
-    let written = await store.lists.upsert(ctx.accountId, listId, rows, o);
-    // A concurrent insert of the same address won the race: write those again (now as updates).
-    const lost = rows.filter((_, i) => written[i] === null);
-    if (lost.length && !o.onlyExisting) {
-      const again = await store.lists.upsert(ctx.accountId, listId, lost, o);
-      written = written.map((w, i) => w ?? again[lost.indexOf(rows[i]!)] ?? null);
-    }
+    // A concurrent insert of the same address is waited for by the upsert (ON CONFLICT): nothing is lost.
+    const written = await store.lists.upsert(ctx.accountId, listId, rows, o);
     const out: SubscribeResult[] = items.map((item, i) => ({ email: item.email, error: errors.get(i) ?? 'not a subscriber of this list' }));
     rows.forEach((r, i) => {
       const w = written[i];

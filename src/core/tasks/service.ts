@@ -21,7 +21,7 @@ export type { TaskRow };
 /** Most items one bulk call may carry (Sender's documented limit). */
 export const BULK_MAX = 1000;
 
-interface PutParams {
+export interface PutParams {
   listId: number;
   rev: number;
   disableOthers: boolean;
@@ -39,7 +39,8 @@ function checkCount(n: number): void {
   if (n > BULK_MAX) throw badRequest(`items: at most ${BULK_MAX} items in one call, got ${n}`);
 }
 
-function address(item: { email: unknown }, i: number): string {
+/** Item `i`'s address, trimmed; INVALID_ARGUMENT (field `items`) when it has none or a bad one. */
+export function address(item: { email: unknown }, i: number): string {
   const email = typeof item.email === 'string' ? item.email.trim() : '';
   if (!email) throw invalid(`items[${i}]: an email address is required`, 'items');
   if (!isValidEmail(email)) throw invalid(`items[${i}]: invalid email address: ${JSON.stringify(item.email)}`, 'items');
@@ -95,28 +96,27 @@ export function tasksService(deps: { store: Store }) {
 }
 export type TasksService = ReturnType<typeof tasksService>;
 
+/**
+ * A bulk PUT applied, in the caller's transaction: a task's, or one batch of a CSV import (the same statement
+ * and the same counts). An address given twice is written once, its last params winning.
+ */
+export async function applyPut(
+  tx: Repos,
+  accountId: number,
+  p: PutParams,
+): Promise<{ rev: number; items: number; inserted: number; updated: number; disabled_others: number }> {
+  const w = await tx.lists.upsertMany(accountId, p.listId, p.items, { reenable: true, rev: p.rev });
+  const disabled = p.disableOthers ? await tx.lists.disableOthers(p.listId, p.rev) : 0;
+  return { rev: p.rev, items: p.items.length, inserted: w.inserted, updated: w.updated, disabled_others: disabled };
+}
+
 type Handler = (tx: Repos, t: TaskRow) => Promise<Record<string, unknown>>;
 
 const HANDLERS: Record<string, Handler> = {
   async 'subscribers.put'(tx, t) {
     const p = t.params as unknown as PutParams;
     if (!(await tx.lists.list(t.account_id, p.listId)).length) throw new DomainError('NOT_FOUND', `list ${p.listId} was deleted`);
-    const o = { reenable: true, rev: p.rev };
-    let written = await tx.lists.upsert(t.account_id, p.listId, p.items, o);
-    // An address inserted by a concurrent call since this statement began: written again, as an update.
-    const lost = p.items.filter((_, i) => written[i] === null);
-    if (lost.length) {
-      const again = await tx.lists.upsert(t.account_id, p.listId, lost, o);
-      written = written.map((w, i) => w ?? again[lost.indexOf(p.items[i]!)] ?? null);
-    }
-    const disabled = p.disableOthers ? await tx.lists.disableOthers(p.listId, p.rev) : 0;
-    return {
-      rev: p.rev,
-      items: p.items.length,
-      inserted: written.filter((w) => w?.inserted).length,
-      updated: written.filter((w) => w && !w.inserted).length,
-      disabled_others: disabled,
-    };
+    return { ...(await applyPut(tx, t.account_id, p)) };
   },
   async 'subscribers.delete'(tx, t) {
     const p = t.params as unknown as DeleteParams;
