@@ -5,8 +5,12 @@
  * Scenarios: startup (`serve` on an existing data dir until /healthz), seed10k (the seed's Python client,
  * 10,000 recipients, end to end), ingest (add_recipients over XML-RPC vs raw COPY), send (a personalized
  * mailing until every recipient is final vs nodemailer alone), feed (status feed page latency), bounces
- * (mailkit.report.raw.bounces pages of 25,000 from a log of BENCH_BOUNCES). Default: all. Sizes: BENCH_INGEST
- * (200000), BENCH_SEND (100000), BENCH_BOUNCES (1000000).
+ * (mailkit.report.raw.bounces pages of 25,000 from a log of BENCH_BOUNCES), sender-bulk (Yandex Sender bulk PUT
+ * calls of 1,000 until their tasks are done vs raw COPY), import (`mailgate import` of a 1,000,000-line CSV vs
+ * raw COPY) and transactional (Sender transactional sends during a big mailing, until the sink has them): see
+ * ./sender.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
+ * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
+ * BENCH_TRANSACTIONAL_BULK (200000).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,6 +29,7 @@ import { buildServices, startGateway, type Gateway } from '../src/compose.js';
 import { freePort, startEmbedded } from '../src/db/embedded.js';
 import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
+import { csvImport, senderBulk, transactional, type Bench } from './sender.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -41,6 +46,8 @@ function line(figure: string, value: string, target: string, ratio?: string) {
 interface Sink {
   port: number;
   count(): Promise<number>;
+  /** When a message for `rcpt` was received (epoch ms), 0 while none was. */
+  arrived(rcpt: string): Promise<number>;
   stop(): void;
 }
 async function startSink(): Promise<Sink> {
@@ -55,6 +62,11 @@ async function startSink(): Promise<Sink> {
     async count() {
       const p = next();
       child.stdin!.write('count\n');
+      return Number((await p).split(' ')[1]);
+    },
+    async arrived(rcpt) {
+      const p = next();
+      child.stdin!.write(`arrived ${rcpt}\n`);
       return Number((await p).split(' ')[1]);
     },
     stop: () => child.stdin!.end(),
@@ -289,6 +301,11 @@ async function main() {
     times.sort((a, b) => a - b);
     line(`bounces: raw page of 25k of ${BOUNCES_N / 1000}k`, `p50 ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`, '<= 400 ms');
   }
+
+  const bench: Bench = { url: gateway.url, secret: key.secret, dbUrl, services, ctx, sink, line };
+  if (want('sender-bulk')) await senderBulk(bench);
+  if (want('import')) await csvImport(bench);
+  if (want('transactional')) await transactional(bench);
 
   await gateway.stop();
   await services.close();

@@ -15,6 +15,12 @@ export interface ListRow {
   subscribers: number;
 }
 
+/** A list as Sender names it, without the count of its subscribers. */
+export interface ListRef extends Omit<ListRow, 'subscribers'> {
+  slug: string;
+  current_rev: number;
+}
+
 export type SubscriberStatus = 'active' | 'unconfirmed' | 'unsubscribed' | 'bounced' | 'complained' | 'disabled';
 
 export interface SubscriberRow {
@@ -94,11 +100,14 @@ function upsertSql(source: string, onlyExisting: boolean): string {
       ),
       inserted AS (SELECT NULL::bigint AS id, true AS inserted, NULL::text AS status, NULL::text AS email_key WHERE false)`;
   }
+  // The list's row, locked against its deletion until this transaction ends (subscribers have no foreign key
+  // on it: see migrations/20261126400000_subscribers_list_trigger.ts); nothing is inserted when it is gone.
   return `WITH ${x},
+    list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
     written AS (
       INSERT INTO subscribers AS s (account_id, list_id, email, email_key, params, status, enabled, rev)
-      SELECT $1, $2, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce($4, 0)
-        FROM x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st WHERE NOT $3::boolean
+      SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce($4, 0)
+        FROM list, x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st WHERE NOT $3::boolean
       ON CONFLICT (list_id, email_key) DO UPDATE
          SET email = EXCLUDED.email, params = s.params || EXCLUDED.params, modified_at = now(), rev = coalesce($4, s.rev),
              status = CASE WHEN ${reactivate('s', 'EXCLUDED.email_key')} THEN 'active' ELSE s.status END,
@@ -172,33 +181,50 @@ export function listsRepo(db: Queryable) {
 
     /**
      * The same upsert for many rows at once (bulk calls, imports): COPY into a temporary staging table,
-     * then one statement. Needs a transaction's client. Counts only.
+     * then one statement. Needs a transaction's client. Counts, and with `insertedKeys` the keys inserted.
      */
-    async upsertMany(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<{ inserted: number; updated: number }> {
-      if (!items.length) return { inserted: 0, updated: 0 };
+    async upsertMany(
+      accountId: number,
+      listId: number,
+      items: readonly NewSubscriber[],
+      o: UpsertOptions & { insertedKeys?: boolean } = {},
+    ): Promise<{ inserted: number; updated: number; insertedKeys?: Set<string> }> {
+      if (!items.length) return { inserted: 0, updated: 0, ...(o.insertedKeys ? { insertedKeys: new Set<string>() } : {}) };
       await db.query(
         `CREATE TEMP TABLE IF NOT EXISTS subscriber_stage (email text, email_key text, params jsonb, status text, ord bigint) ON COMMIT DELETE ROWS`,
       );
       let text = '';
       items.forEach((i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\n`));
       await copyFrom(db, 'COPY subscriber_stage (email, email_key, params, status, ord) FROM STDIN', text);
-      const { rows } = await db.query<{ inserted: number; updated: number }>(
+      const { rows } = await db.query<{ inserted: number; updated: number; keys: string[] | null }>(
         `${upsertSql('subscriber_stage', o.onlyExisting ?? false)}
-         SELECT (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated`,
-        upsertParams(accountId, listId, o),
+         SELECT (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated,
+                CASE WHEN $6::boolean THEN (SELECT array_agg(email_key) FROM inserted) END AS keys`,
+        [...upsertParams(accountId, listId, o), o.insertedKeys ?? false],
       );
-      return rows[0]!;
+      const r = rows[0]!;
+      return { inserted: r.inserted, updated: r.updated, ...(o.insertedKeys ? { insertedKeys: new Set(r.keys ?? []) } : {}) };
     },
 
-    /** A list by its slug (Sender's maillist slug). */
-    async bySlug(accountId: number, slug: string): Promise<(ListRow & { slug: string; current_rev: number }) | undefined> {
-      const { rows } = await db.query<ListRow & { slug: string; current_rev: number }>(
-        `SELECT l.id, l.slug, l.name, l.description, l.created_at, l.current_rev,
-                (SELECT count(*)::int FROM subscribers s WHERE s.list_id = l.id) AS subscribers
-           FROM lists l WHERE l.account_id = $1 AND l.slug = $2`,
+    /** A list by its slug (Sender's maillist slug); no subscriber count (see count). */
+    async bySlug(accountId: number, slug: string): Promise<ListRef | undefined> {
+      const { rows } = await db.query<ListRef>(
+        'SELECT l.id, l.slug, l.name, l.description, l.created_at, l.current_rev FROM lists l WHERE l.account_id = $1 AND l.slug = $2',
         [accountId, slug],
       );
       return rows[0];
+    },
+
+    /** Does the account have this list? (Cheap: no count of its subscribers.) */
+    async exists(accountId: number, id: number): Promise<boolean> {
+      const { rows } = await db.query('SELECT 1 FROM lists WHERE account_id = $1 AND id = $2', [accountId, id]);
+      return rows.length > 0;
+    },
+
+    /** How many subscribers the list has (every status). */
+    async count(listId: number): Promise<number> {
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM subscribers WHERE list_id = $1', [listId]);
+      return rows[0]!.n;
     },
 
     /** A new revision of the list (Sender's bulk `rev`), greater than every one before. */

@@ -11,6 +11,7 @@ export interface TaskRow {
   id: string;
   account_id: number;
   kind: string;
+  queue: string | null;
   status: TaskStatus;
   params: Record<string, unknown>;
   result: Record<string, unknown> | null;
@@ -25,8 +26,8 @@ export function tasksRepo(db: Queryable) {
     /** A new pending task and its job (in queue `queue`: serial with the other tasks of that queue). */
     async create(accountId: number, kind: string, params: Record<string, unknown>, queue: string): Promise<string> {
       const { rows } = await db.query<{ id: string }>(
-        `WITH t AS (INSERT INTO tasks (id, account_id, kind, params) VALUES (gen_random_uuid(), $1, $2, $3) RETURNING id)
-         SELECT t.id, graphile_worker.add_job($4, json_build_object('taskId', t.id), queue_name => $5, max_attempts => 5) FROM t`,
+        `WITH t AS (INSERT INTO tasks (id, account_id, kind, params, queue) VALUES (gen_random_uuid(), $1, $2, $3, $5) RETURNING id)
+         SELECT t.id, graphile_worker.add_job($4, json_build_object('taskId', t.id, 'queue', $5::text), queue_name => $5, max_attempts => 5) FROM t`,
         [accountId, kind, JSON.stringify(params), TASK_JOB, queue],
       );
       return rows[0]!.id;
@@ -45,6 +46,20 @@ export function tasksRepo(db: Queryable) {
         [id],
       );
       return rows[0];
+    },
+
+    /**
+     * The oldest unfinished tasks of a queue, in order, started (at most `limit`). Only the job holding the
+     * queue calls it, so a task found 'started' is one that a crashed run left half done: it comes first.
+     */
+    async startNext(queue: string, limit: number): Promise<TaskRow[]> {
+      const { rows } = await db.query<TaskRow & { seq: string }>(
+        `UPDATE tasks SET status = 'started', updated_at = now()
+          WHERE id IN (SELECT id FROM tasks WHERE queue = $1 AND status IN ('pending', 'started') ORDER BY seq LIMIT $2)
+          RETURNING *`,
+        [queue, limit],
+      );
+      return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
     },
 
     async finish(id: string, status: 'success' | 'failure', result: Record<string, unknown>): Promise<void> {

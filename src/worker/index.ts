@@ -129,8 +129,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // Asynchronous API work (Sender's bulk calls): see src/core/tasks/service.ts.
   const store = makeStore(o.pool);
   const bulkTask: Task<typeof TASK_JOB> = async (payload) => {
-    const taskId = (payload as { taskId?: unknown } | null)?.taskId;
-    if (typeof taskId === 'string') await runTask(store, taskId);
+    const p = payload as { taskId?: unknown; queue?: unknown } | null;
+    if (typeof p?.taskId === 'string') await runTask(store, p.taskId, typeof p.queue === 'string' ? p.queue : null);
   };
 
   await workers.heartbeat(workerId, null, VERSION);

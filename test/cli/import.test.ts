@@ -155,5 +155,9 @@ describe('cli: mailgate import', () => {
     );
     assert.deepEqual(rows[0], { n: N, d: N, lo: 1, hi: 1, ok: N });
     assert.equal((await progress()).status, 'done');
+
+    // Deleting the list deletes its subscribers (a trigger: subscribers carry no foreign key, see the migration).
+    await gw.core.lists.delete(await ctx(), bigList);
+    assert.equal((await gw.pool.query('SELECT count(*)::int AS n FROM subscribers WHERE list_id = $1', [bigList])).rows[0].n, 0);
   });
 });

@@ -208,6 +208,26 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     assert.equal((await subscriber('a500@bulk.test'))?.status, 'disabled');
   });
 
+  it('bulk calls made faster than they apply run in call order, each with its own counts', async () => {
+    const ids: string[] = [];
+    for (let call = 0; call < 20; call++) {
+      const items = [...Array.from({ length: 100 }, (_, i) => ({ email: `d${i}@order.test`, params: { n: call, [`k${call}`]: 1 } })), { email: `u${call}@order.test` }];
+      const r = await py('PUT', `${LIST}/subscription/bulk`, { json: { items } });
+      assert.equal(r.status, 200);
+      ids.push(r.body.result.task_id);
+    }
+    const infos = [];
+    for (const id of ids) {
+      const t = await task(id);
+      assert.equal(t.state, 'SUCCESS', JSON.stringify(t));
+      infos.push([t.info.inserted, t.info.updated]);
+    }
+    assert.deepEqual(infos, [[101, 0], ...Array.from({ length: 19 }, () => [1, 100])]);
+    const d0 = await subscriber('d0@order.test');
+    assert.equal(d0?.params.n, 19, 'the last call wins');
+    assert.deepEqual(Object.keys(d0!.params).filter((k) => k.startsWith('k')).length, 20, 'each call merged its params in turn');
+  });
+
   it("the seed's content call pages like Django REST Framework; the email lookup answers one element, 404 or 400", async () => {
     const content = curls.find((c) => /content\?/.test(c))!;
     const r = await sh(content);

@@ -115,14 +115,17 @@ export function senderRouter(deps: AdapterDeps): express.Router {
         if (isDomainError(e) && e.code === 'NOT_FOUND') return undefined;
         throw e;
       });
-      if (existing) return { body: ok(echo(p, 'title', 'description'), listResult(existing)) };
+      if (existing) return { body: ok(echo(p, 'title', 'description'), listResult(existing, await core.lists.count(ctx, existing.id))) };
       await core.lists.createWithSlug(ctx, { slug, name: stringParam(p, 'title'), description: stringParam(p, 'description') });
-      return { status: 201, body: ok(echo(p, 'title', 'description'), listResult(await core.lists.bySlug(ctx, slug))) };
+      return { status: 201, body: ok(echo(p, 'title', 'description'), listResult(await core.lists.bySlug(ctx, slug), 0)) };
     }),
   );
   router.get(
     '/:account/maillist/:list',
-    handle(async ({ req, ctx }) => ({ body: ok(undefined, listResult(await listOf(ctx, slugOf(req)))) })),
+    handle(async ({ req, ctx }) => {
+      const list = await listOf(ctx, slugOf(req));
+      return { body: ok(undefined, listResult(list, await core.lists.count(ctx, list.id))) };
+    }),
   );
   router.delete(
     '/:account/maillist/:list',
@@ -430,6 +433,6 @@ export function senderRouter(deps: AdapterDeps): express.Router {
   return router;
 }
 
-function listResult(l: { slug: string; name: string; description: string; created_at: Date; subscribers: number }) {
-  return { slug: l.slug, title: l.name, description: l.description, created_at: l.created_at.toISOString(), count: l.subscribers };
+function listResult(l: { slug: string; name: string; description: string; created_at: Date }, count: number) {
+  return { slug: l.slug, title: l.name, description: l.description, created_at: l.created_at.toISOString(), count };
 }

@@ -107,8 +107,7 @@ export function importsService(deps: { store: Store }) {
       if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw invalid('the batch size is a positive integer', 'batch');
       if (o.delimiter !== undefined && [...o.delimiter].length !== 1) throw invalid('the delimiter is one character', 'delimiter');
       if (o.rev !== undefined && (!Number.isSafeInteger(o.rev) || o.rev < 0)) throw invalid('rev: a non-negative integer', 'rev');
-      const [list] = await store.lists.list(ctx.accountId, listId);
-      if (!list) throw notFound('list', listId);
+      if (!(await store.lists.exists(ctx.accountId, listId))) throw notFound('list', listId);
       const digest = await digestOf(source.open());
       const delimiter = o.delimiter ?? discoverDelimiter(digest.head);
 

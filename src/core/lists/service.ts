@@ -44,6 +44,10 @@ export function listsService(deps: { store: Store }) {
     if (!row) throw notFound('list', id);
     return row;
   }
+  /** NOT_FOUND unless the account has the list (without counting its subscribers, as listOf does). */
+  async function requireList(ctx: CallContext, id: number): Promise<void> {
+    if (!(await store.lists.exists(ctx.accountId, id))) throw notFound('list', id);
+  }
 
   function validated(items: readonly SubscriberInput[], status: NewSubscriber['status']): { rows: (NewSubscriber & { index: number })[]; errors: Map<number, string> } {
     const rows: (NewSubscriber & { index: number })[] = [];
@@ -57,7 +61,7 @@ export function listsService(deps: { store: Store }) {
   }
 
   async function write(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { status: NewSubscriber['status'] } & UpsertOptions): Promise<SubscribeResult[]> {
-    await listOf(ctx, listId);
+    await requireList(ctx, listId);
     const { rows, errors } = validated(items, o.status);
     // A concurrent insert of the same address is waited for by the upsert (ON CONFLICT): nothing is lost.
     const written = await store.lists.upsert(ctx.accountId, listId, rows, o);
@@ -101,11 +105,16 @@ export function listsService(deps: { store: Store }) {
       return await write(ctx, listId, items, { status: o.confirm ? 'unconfirmed' : 'active', onlyExisting: false, reenable: o.reenable ?? false });
     },
 
-    /** A list by its slug (Sender's maillist slug). */
+    /** A list by its slug (Sender's maillist slug), without its count. */
     async bySlug(ctx: CallContext, slug: string) {
       const row = await store.lists.bySlug(ctx.accountId, slug);
       if (!row) throw notFound('list', slug);
       return row;
+    },
+
+    async count(ctx: CallContext, id: number): Promise<number> {
+      await requireList(ctx, id);
+      return await store.lists.count(id);
     },
 
     /** A new list with the slug given (Sender's maillist PUT); the slug must be new in the account. */
@@ -121,7 +130,7 @@ export function listsService(deps: { store: Store }) {
     /** Disables one subscriber by address: was it enabled? NOT_FOUND when the address is not in the list. */
     async disable(ctx: CallContext, listId: number, email: unknown): Promise<{ disabled: boolean }> {
       if (typeof email !== 'string' || !isValidEmail(email.trim())) throw invalid(`invalid email address: ${JSON.stringify(email)}`, 'email');
-      await listOf(ctx, listId);
+      await requireList(ctx, listId);
       const [r] = await store.lists.disable(ctx.accountId, listId, [emailKey(email.trim())]);
       if (r === 'absent') throw notFound('subscriber', email);
       return { disabled: r === 'disabled' };
@@ -129,7 +138,7 @@ export function listsService(deps: { store: Store }) {
 
     /** A page of the list's subscribers changed after `after` (oldest change first) and their count. */
     async content(ctx: CallContext, listId: number, page: { after: Date | null; offset: number; limit: number }) {
-      await listOf(ctx, listId);
+      await requireList(ctx, listId);
       return await store.lists.content(listId, page.after, page.offset, page.limit);
     },
 

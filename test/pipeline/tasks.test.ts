@@ -1,0 +1,75 @@
+/**
+ * Bulk tasks as the worker's `task` job runs them (runTask, on a real database; no worker running, so the
+ * tasks wait until the test runs them): consecutive calls applied together with each its own counts, a
+ * deleted list failing every task with its reason and storing nothing, and the order kept after a crash left
+ * a task half run.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runTask } from '../../src/core/tasks/service.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let gw: TestGateway;
+before(async () => {
+  gw = await startTestGateway();
+});
+after(async () => {
+  await gw?.stop();
+});
+
+const ctx = () => gw.core.accounts.operatorContext('acme');
+const items = (prefix: string, n: number, params: Record<string, unknown> = {}) => Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@tasks.test`, params }));
+const state = async (id: string) => (await gw.pool.query('SELECT status, result FROM tasks WHERE id = $1', [id])).rows[0] as { status: string; result: any };
+
+describe('bulk tasks, as the worker runs them', () => {
+  it('pending calls of one list run in order from one job, each told what it did, the later disable_others last', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'grouped' });
+    const rev = 7;
+    const t = [
+      await gw.core.tasks.bulkPut(c, list, items('a', 30, { n: 0, from0: true }), { rev }),
+      await gw.core.tasks.bulkPut(c, list, [...items('a', 10, { n: 1 }), ...items('b', 5)], { rev }),
+      await gw.core.tasks.bulkDelete(c, list, items('b', 2)),
+      await gw.core.tasks.bulkPut(c, list, items('b', 5, { n: 3 }), { rev, disableOthers: true }),
+    ];
+    await runTask(gw.services.store, t[0]!.taskId, `list:${list}`);
+    assert.deepEqual(
+      await Promise.all(t.map(async (x) => (await state(x.taskId)).status)),
+      ['success', 'success', 'success', 'success'],
+    );
+    assert.deepEqual((await state(t[0]!.taskId)).result, { rev, items: 30, inserted: 30, updated: 0, disabled_others: 0 });
+    assert.deepEqual((await state(t[1]!.taskId)).result, { rev, items: 15, inserted: 5, updated: 10, disabled_others: 0 });
+    assert.equal((await state(t[2]!.taskId)).result.disabled, 2);
+    assert.deepEqual((await state(t[3]!.taskId)).result, { rev, items: 5, inserted: 0, updated: 5, disabled_others: 0 });
+    const [a0] = await gw.core.lists.subscribers(c, { email: 'a0@tasks.test' }, list);
+    assert.deepEqual(a0!.params, { n: 1, from0: true }, 'merged in call order');
+    assert.equal((await gw.core.lists.subscribers(c, { email: 'b0@tasks.test' }, list))[0]!.enabled, true, 're-enabled by the later PUT');
+  });
+
+  it('a list deleted while its calls wait: every task fails with the reason, nothing is stored', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'doomed' });
+    const t = [await gw.core.tasks.bulkPut(c, list, items('d', 20), {}), await gw.core.tasks.bulkPut(c, list, items('e', 20), {})];
+    await gw.core.lists.delete(c, list);
+    await runTask(gw.services.store, t[0]!.taskId, `list:${list}`);
+    for (const x of t) assert.deepEqual(await state(x.taskId), { status: 'failure', result: { error: `list ${list} was deleted` } });
+    assert.equal((await gw.pool.query('SELECT count(*)::int AS n FROM subscribers WHERE list_id = $1', [list])).rows[0].n, 0);
+  });
+
+  it('after a crash left a task started, the next job runs it before the later ones', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'crashed' });
+    const first = await gw.core.tasks.bulkPut(c, list, items('z', 3, { n: 1 }), {});
+    await runTask(gw.services.store, first.taskId, null);
+    const second = await gw.core.tasks.bulkPut(c, list, items('z', 3, { n: 2 }), {});
+    const third = await gw.core.tasks.bulkPut(c, list, items('z', 3, { n: 3 }), {});
+    // As a drain that crashed leaves it: the second marked started, not applied; the third waiting.
+    await gw.pool.query(`UPDATE tasks SET status = 'started' WHERE id = $1`, [second.taskId]);
+    // graphile-worker retries the crashed job: its own task is done; it goes on with the queue, in order.
+    await runTask(gw.services.store, first.taskId, `list:${list}`);
+    const t = [first, second, third];
+    assert.equal((await state(t[1]!.taskId)).status, 'success');
+    assert.equal((await state(t[2]!.taskId)).status, 'success');
+    assert.equal((await gw.core.lists.subscribers(c, { email: 'z0@tasks.test' }, list))[0]!.params.n, 3);
+  });
+});
