@@ -40,6 +40,8 @@ export interface NewSubscriber {
   params: Record<string, unknown>;
   /** 'unconfirmed' for a double opt-in waiting for its confirmation. */
   status: 'active' | 'unconfirmed';
+  /** Its own revision (upsertMany of several bulk calls at once), else the call's. */
+  rev?: number;
 }
 
 export interface ConfirmSettings {
@@ -76,8 +78,9 @@ const STATUS_OF_ADDRESS = `coalesce((SELECT CASE s.reason WHEN 'unsubscribe' THE
   WHEN 'complaint' THEN 'complained' ELSE 'disabled' END FROM suppressions s WHERE s.account_id = $1 AND s.email_key = x.email_key), x.status)`;
 
 /**
- * The upsert of subscribers from `source` (rows of email, email_key, params, status, ord; the last row of an
- * address wins) into list $2 of account $1: existing ones updated (params merged, `rev` $4 when given, made
+ * The upsert of subscribers from `source` (rows of email, email_key, params, status, ord, rev; the last row of
+ * an address wins) into list $2 of account $1: existing ones updated (params merged, the row's `rev`, else $4,
+ * when given ($4 must be then too), made
  * active again when $5 asks and no suppression stands), new ones inserted with the status a suppression gives
  * them, unless $3 (only existing: a plain UPDATE). Inserting is one INSERT ... ON CONFLICT DO UPDATE, so
  * every address is found through the unique index whatever the table's statistics say (a list growing by
@@ -86,13 +89,13 @@ const STATUS_OF_ADDRESS = `coalesce((SELECT CASE s.reason WHEN 'unsubscribe' THE
  * `inserted` (id, inserted, status, email_key).
  */
 function upsertSql(source: string, onlyExisting: boolean): string {
-  const x = `x AS (SELECT DISTINCT ON (email_key) email, email_key, params, status, ord FROM ${source} ORDER BY email_key, ord DESC)`;
+  const x = `x AS (SELECT DISTINCT ON (email_key) email, email_key, params, status, ord, rev FROM ${source} ORDER BY email_key, ord DESC)`;
   const suppressed = (key: string) => `EXISTS (SELECT 1 FROM suppressions p WHERE p.account_id = $1 AND p.email_key = ${key})`;
   const reactivate = (row: string, key: string) => `($5::boolean AND ${row}.status IN ('disabled', 'unconfirmed') AND NOT ${suppressed(key)})`;
   if (onlyExisting) {
     return `WITH ${x},
       updated AS (
-        UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now(), rev = coalesce($4, s.rev),
+        UPDATE subscribers s SET email = x.email, params = s.params || x.params, modified_at = now(), rev = coalesce(x.rev, $4, s.rev),
                status = CASE WHEN ${reactivate('s', 'x.email_key')} THEN 'active' ELSE s.status END,
                enabled = s.enabled OR ${reactivate('s', 'x.email_key')}
           FROM x WHERE s.list_id = $2 AND s.account_id = $1 AND s.email_key = x.email_key AND $3::boolean
@@ -106,10 +109,11 @@ function upsertSql(source: string, onlyExisting: boolean): string {
     list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
     written AS (
       INSERT INTO subscribers AS s (account_id, list_id, email, email_key, params, status, enabled, rev)
-      SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce($4, 0)
+      SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce(x.rev, $4, 0)
         FROM list, x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st WHERE NOT $3::boolean
       ON CONFLICT (list_id, email_key) DO UPDATE
-         SET email = EXCLUDED.email, params = s.params || EXCLUDED.params, modified_at = now(), rev = coalesce($4, s.rev),
+         SET email = EXCLUDED.email, params = s.params || EXCLUDED.params, modified_at = now(),
+             rev = CASE WHEN $4::bigint IS NULL THEN s.rev ELSE EXCLUDED.rev END,
              status = CASE WHEN ${reactivate('s', 'EXCLUDED.email_key')} THEN 'active' ELSE s.status END,
              enabled = s.enabled OR ${reactivate('s', 'EXCLUDED.email_key')}
       RETURNING s.id, (s.xmax = 0) AS inserted, s.status, s.email_key
@@ -165,7 +169,7 @@ export function listsRepo(db: Queryable) {
     async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<(UpsertResult | null)[]> {
       if (!items.length) return [];
       const { rows } = await db.query<UpsertResult & { email_key: string }>(
-        `${upsertSql('unnest($6::text[], $7::text[], $8::jsonb[], $9::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)', o.onlyExisting ?? false)}
+        `${upsertSql('(SELECT i.*, NULL::bigint AS rev FROM unnest($6::text[], $7::text[], $8::jsonb[], $9::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)) i', o.onlyExisting ?? false)}
          SELECT * FROM updated UNION ALL SELECT * FROM inserted`,
         [
           ...upsertParams(accountId, listId, o),
@@ -191,11 +195,11 @@ export function listsRepo(db: Queryable) {
     ): Promise<{ inserted: number; updated: number; insertedKeys?: Set<string> }> {
       if (!items.length) return { inserted: 0, updated: 0, ...(o.insertedKeys ? { insertedKeys: new Set<string>() } : {}) };
       await db.query(
-        `CREATE TEMP TABLE IF NOT EXISTS subscriber_stage (email text, email_key text, params jsonb, status text, ord bigint) ON COMMIT DELETE ROWS`,
+        `CREATE TEMP TABLE IF NOT EXISTS subscriber_stage (email text, email_key text, params jsonb, status text, ord bigint, rev bigint) ON COMMIT DELETE ROWS`,
       );
       let text = '';
-      items.forEach((i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\n`));
-      await copyFrom(db, 'COPY subscriber_stage (email, email_key, params, status, ord) FROM STDIN', text);
+      items.forEach((i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\t${i.rev ?? '\\N'}\n`));
+      await copyFrom(db, 'COPY subscriber_stage (email, email_key, params, status, ord, rev) FROM STDIN', text);
       const { rows } = await db.query<{ inserted: number; updated: number; keys: string[] | null }>(
         `${upsertSql('subscriber_stage', o.onlyExisting ?? false)}
          SELECT (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated,

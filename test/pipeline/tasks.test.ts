@@ -46,6 +46,37 @@ describe('bulk tasks, as the worker runs them', () => {
     assert.equal((await gw.core.lists.subscribers(c, { email: 'b0@tasks.test' }, list))[0]!.enabled, true, 're-enabled by the later PUT');
   });
 
+  it('calls of different revisions go together too: each address keeps the revision of its last call; the last disable_others sees them', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'revisions' });
+    const old = await gw.core.tasks.bulkPut(c, list, items('r', 6), {});
+    await runTask(gw.services.store, old.taskId, null);
+    const t = [
+      await gw.core.tasks.bulkPut(c, list, items('r', 2), {}),
+      await gw.core.tasks.bulkPut(c, list, items('s', 2), {}),
+    ];
+    const last = await gw.core.tasks.bulkPut(c, list, items('s', 1), { rev: t[1]!.rev, disableOthers: true });
+    await runTask(gw.services.store, t[0]!.taskId, `list:${list}`);
+    const { rows } = await gw.pool.query('SELECT email, rev::int, enabled FROM subscribers WHERE list_id = $1 ORDER BY email', [list]);
+    const r1 = t[0]!.rev;
+    const r2 = t[1]!.rev;
+    assert.ok(old.rev < r1 && r1 < r2);
+    assert.deepEqual(
+      rows.map((r) => [r.email, r.rev, r.enabled]),
+      [
+        ['r0@tasks.test', r1, false],
+        ['r1@tasks.test', r1, false],
+        ['r2@tasks.test', old.rev, false],
+        ['r3@tasks.test', old.rev, false],
+        ['r4@tasks.test', old.rev, false],
+        ['r5@tasks.test', old.rev, false],
+        ['s0@tasks.test', r2, true],
+        ['s1@tasks.test', r2, true],
+      ],
+    );
+    assert.equal((await state(last.taskId)).result.disabled_others, 6);
+  });
+
   it('a list deleted while its calls wait: every task fails with the reason, nothing is stored', async () => {
     const c = await ctx();
     const list = await gw.core.lists.createWithSlug(c, { slug: 'doomed' });

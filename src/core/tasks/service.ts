@@ -173,8 +173,8 @@ async function runOne(store: Store, t: TaskRow): Promise<void> {
 }
 
 /**
- * Tasks in order, cut into runs that may be applied as one: consecutive bulk PUTs of one list and one
- * revision, of which only the last may disable the others. Anything else is a run of its own.
+ * Tasks in order, cut into runs that may be applied as one: consecutive bulk PUTs of one list, of which only
+ * the last may disable the others. Anything else is a run of its own.
  */
 function runsOf(tasks: TaskRow[]): TaskRow[][] {
   const runs: TaskRow[][] = [];
@@ -183,7 +183,7 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
     const prev = last?.at(-1);
     const p = t.params as unknown as PutParams;
     const q = prev?.params as unknown as PutParams | undefined;
-    const joins = t.kind === 'subscribers.put' && prev?.kind === 'subscribers.put' && p.listId === q!.listId && p.rev === q!.rev && !q!.disableOthers;
+    const joins = t.kind === 'subscribers.put' && prev?.kind === 'subscribers.put' && p.listId === q!.listId && !q!.disableOthers;
     if (joins) last!.push(t);
     else runs.push([t]);
   }
@@ -192,9 +192,10 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
 
 /**
  * Consecutive bulk PUTs applied in one transaction with one upsert, as if one after another: an address in
- * several gets their params merged in call order (the last winning), and each task is told what it did (the
- * first task holding a new address inserted it; the later ones updated it). False, with nothing applied,
- * when that fails: the caller then runs each task alone, so one task's failure stays its own.
+ * several gets their params merged in call order (the last winning) and the revision of the last call that
+ * names it; `disable_others` of the last call then disables what earlier revisions left. Each task is told
+ * what it did (the first task holding a new address inserted it; the later ones updated it). False, with
+ * nothing applied, when that fails: the caller then runs each task alone, so one task's failure stays its own.
  */
 async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
   const first = run[0]!.params as unknown as PutParams;
@@ -205,13 +206,13 @@ async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
       if (!(await tx.lists.exists(accountId, first.listId))) throw new DomainError('NOT_FOUND', `list ${first.listId} was deleted`);
       const merged = new Map<string, NewSubscriber>();
       for (const t of run) {
-        for (const item of (t.params as unknown as PutParams).items) {
+        const p = t.params as unknown as PutParams;
+        for (const item of p.items) {
           const before = merged.get(item.emailKey);
-          merged.delete(item.emailKey);
-          merged.set(item.emailKey, before ? { ...item, params: { ...before.params, ...item.params } } : item);
+          merged.set(item.emailKey, { ...item, rev: p.rev, params: before ? { ...before.params, ...item.params } : item.params });
         }
       }
-      const w = await tx.lists.upsertMany(accountId, first.listId, [...merged.values()], { reenable: true, rev: first.rev, insertedKeys: true });
+      const w = await tx.lists.upsertMany(accountId, first.listId, [...merged.values()], { reenable: true, rev: last.rev, insertedKeys: true });
       const disabled = last.disableOthers ? await tx.lists.disableOthers(last.listId, last.rev) : 0;
       const seen = new Set<string>();
       for (const t of run) {
