@@ -56,6 +56,7 @@ export function tasksRepo(db: Queryable) {
       const { rows } = await db.query<TaskRow & { seq: string }>(
         `UPDATE tasks SET status = 'started', updated_at = now()
           WHERE id IN (SELECT id FROM tasks WHERE queue = $1 AND status IN ('pending', 'started') ORDER BY seq LIMIT $2)
+            AND status IN ('pending', 'started')
           RETURNING *`,
         [queue, limit],
       );
