@@ -90,12 +90,14 @@ describe('cli: mailgate import', () => {
     assert.equal(m.get('ann@example.org')!.params.city, 'Nice', 'params merge');
   });
 
-  it('refuses, in one line and changing nothing: no email column, an empty file, an unknown list, a missing file, a second import at once', async () => {
+  it('refuses, in one line and changing nothing: no email column, an empty file, a broken quote, an unknown list, a missing file, a second import at once', async () => {
     await writeFile(path.join(dir, 'noemail.csv'), 'name,city\nAnn,Paris\n');
     await writeFile(path.join(dir, 'empty.csv'), '');
+    await writeFile(path.join(dir, 'badquote.csv'), 'email,name\n"zed@example.org"x,Zed\n');
     const cases: [string[], RegExp][] = [
       [['news', path.join(dir, 'noemail.csv')], /the header row has no email column \(it has "name", "city"\)/],
       [['news', path.join(dir, 'empty.csv')], /the file is empty/],
+      [['news', path.join(dir, 'badquote.csv')], /Invalid Closing Quote: got "x" at line 2/],
       [['nope', path.join(dir, 'b.csv')], /list nope not found/],
       [['news', path.join(dir, 'missing.csv')], /missing\.csv: no such file/],
     ];

@@ -7,7 +7,8 @@
  * other column a subscriber param of that name. Empty cells are left out (they do not blank a stored param).
  * The delimiter is the one of `,`, `;`, tab and `|` the header line uses most, unless given; quoted fields may hold delimiters, quotes
  * and line breaks (RFC 4180); a UTF-8 BOM is skipped. A record with a bad address or the wrong number of
- * fields is rejected (counted, and its line reported), not fatal.
+ * fields is rejected (counted, and its line reported), not fatal; a broken quote stops the import at its line
+ * (csv-parse cannot find where the next record starts), the batches before it committed.
  *
  * Resumable and idempotent: the import is recorded by the file's SHA-256; each batch commits together with
  * the count of records done, so a run that was interrupted (kill -9 included) resumes after its last
@@ -15,7 +16,7 @@
  * again writes the same subscribers again and changes nothing. One import per list at a time (a second one
  * waits up to 5 s, then is refused).
  */
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CallContext } from '../context.js';
@@ -169,38 +170,46 @@ export function importsService(deps: { store: Store }) {
         input.on('error', (e) => parser.destroy(e));
         // csv-parse counts a CRLF inside a quoted field as two lines: its count, less those, is the record's last line.
         let crlfInFields = 0;
-        for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number; bytes: number } }>) {
-          for (const f of record) if (f.includes('\r\n')) crlfInFields += f.split('\r\n').length - 1;
-          const line = info.lines - crlfInFields;
-          if (!header) {
-            const names = record.map((n) => n.trim());
-            const email = names.findIndex((n) => EMAIL_COLUMNS.has(n.toLowerCase()));
-            if (email < 0) throw invalid(`the header row has no email column (it has ${names.map((n) => JSON.stringify(n)).join(', ')})`, 'file');
-            const seen = new Set<string>();
-            for (const n of names) {
-              if (n && seen.has(n)) throw invalid(`the header row names ${JSON.stringify(n)} twice`, 'file');
-              seen.add(n);
+        try {
+          for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number; bytes: number } }>) {
+            for (const f of record) if (f.includes('\r\n')) crlfInFields += f.split('\r\n').length - 1;
+            const line = info.lines - crlfInFields;
+            if (!header) {
+              const names = record.map((n) => n.trim());
+              const email = names.findIndex((n) => EMAIL_COLUMNS.has(n.toLowerCase()));
+              if (email < 0) throw invalid(`the header row has no email column (it has ${names.map((n) => JSON.stringify(n)).join(', ')})`, 'file');
+              const seen = new Set<string>();
+              for (const n of names) {
+                if (n && seen.has(n)) throw invalid(`the header row names ${JSON.stringify(n)} twice`, 'file');
+                seen.add(n);
+              }
+              header = { email, names: names.map((n, i) => (i === email || !n ? null : n)) };
+              continue;
             }
-            header = { email, names: names.map((n, i) => (i === email || !n ? null : n)) };
-            continue;
-          }
-          progress.records++;
-          progress.bytes = info.bytes;
-          if (progress.records <= imp.records_done) continue;
-          if (record.length !== header.names.length) {
-            reject(line, `${record.length} fields where the header has ${header.names.length}`);
-          } else {
-            const email = record[header.email]!.trim();
-            if (!isValidEmail(email)) reject(line, `invalid email address: ${JSON.stringify(email)}`);
-            else {
-              const params: Record<string, string> = {};
-              header.names.forEach((n, i) => {
-                if (n !== null && record[i] !== '') params[n] = record[i]!;
-              });
-              batch.push({ email, emailKey: emailKey(email), params, status: 'active' });
+            progress.records++;
+            progress.bytes = info.bytes;
+            if (progress.records <= imp.records_done) continue;
+            if (record.length !== header.names.length) {
+              reject(line, `${record.length} fields where the header has ${header.names.length}`);
+            } else {
+              const email = record[header.email]!.trim();
+              if (!isValidEmail(email)) reject(line, `invalid email address: ${JSON.stringify(email)}`);
+              else {
+                const params: Record<string, string> = {};
+                header.names.forEach((n, i) => {
+                  if (n !== null && record[i] !== '') params[n] = record[i]!;
+                });
+                batch.push({ email, emailKey: emailKey(email), params, status: 'active' });
+              }
             }
+            if (batch.length + batchRejected >= batchSize) await commit();
           }
-          if (batch.length + batchRejected >= batchSize) await commit();
+        } catch (e) {
+          // A malformed file (an unclosed quote: csv-parse names its line) stops the import; the batch being
+          // committed ends first, so the connection is idle when the lock is released.
+          await committing.catch(() => undefined);
+          if (e instanceof CsvError) throw invalid(`${source.name}: ${e.message} (the records before it are in)`, 'file');
+          throw e;
         }
         if (!header) throw invalid('the file is empty: a header row naming the fields is required', 'file');
         progress.bytes = source.size;
