@@ -17,8 +17,10 @@ export type Queryable = Pick<pg.Pool, 'query'>;
 
 export function makePool(connectionString: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000 });
-  // An idle client losing its connection (Postgres restart) must not crash the process.
+  // A client losing its connection (Postgres stopping or restarting) must not crash the process: idle ones
+  // report it on the pool, checked-out ones on themselves (their next query fails with it).
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

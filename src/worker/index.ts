@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger as GraphileLogger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { Pool } from '../db/pool.js';
+import { makePool, type Pool } from '../db/pool.js';
 import { TASKS } from '../db/jobs.js';
 import { deliveryRepo, workersRepo } from '../db/delivery.js';
 import { managerRepo } from '../db/manager.js';
@@ -140,11 +140,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   events.on('pool:create', ({ workerPool }) => {
     queuePoolId = workerPool.id;
   });
+  // graphile-worker's own pool, made and ended here: the pool it would make itself is ended without waiting
+  // and loses its error handlers on stop, so a connection still closing when Postgres stops crashed the process.
+  const jobsPool = makePool(o.databaseUrl, config.WORKER_CONCURRENCY + 2);
   let runner: Runner;
   try {
     runner = await run({
-      connectionString: o.databaseUrl,
-      maxPoolSize: config.WORKER_CONCURRENCY + 2,
+      pgPool: jobsPool,
       concurrency: config.WORKER_CONCURRENCY,
       noHandleSignals: true,
       logger: graphileLogger(logger),
@@ -153,6 +155,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       crontab: `* * * * * ${SWEEP_TASK} ?max=1`,
     });
   } catch (e) {
+    await jobsPool.end().catch(() => undefined);
     relays.close();
     await capture.stop();
     await workers.deregister(workerId).catch(() => undefined);
@@ -189,6 +192,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         clearInterval(heartbeat);
         clearInterval(sweeper);
         await runner.stop().catch((e: unknown) => logger.warn({ err: (e as Error)?.message }, 'graphile-worker did not stop cleanly'));
+        await jobsPool.end().catch(() => undefined);
         // Anything still leased (a job that failed mid-batch) goes back to the queue at once.
         await delivery.releaseLeases(workerId, inFlight.all()).catch(() => undefined);
         relays.close();
