@@ -47,14 +47,15 @@ export function suppressionsRepo(db: Pool) {
     },
 
     /**
-     * Lift: the address may be mailed again. Subscribers the suppression had marked bounced or complained are
+     * Lift (only a suppression for `reason`, when given): the address may be mailed again. Subscribers the suppression had marked bounced or complained are
      * active again; an unsubscribed subscriber stays unsubscribed (only its own subscription undoes that).
      */
-    async lift(accountId: number, emailKey: string): Promise<SuppressionRow | undefined> {
+    async lift(accountId: number, emailKey: string, reason: SuppressionReason | null = null): Promise<SuppressionRow | undefined> {
       return await withTransaction(db, async (tx) => {
         const { rows } = await tx.query<SuppressionRow>(
-          'DELETE FROM suppressions WHERE account_id = $1 AND email_key = $2 RETURNING email, reason, detail, created_at',
-          [accountId, emailKey],
+          `DELETE FROM suppressions WHERE account_id = $1 AND email_key = $2 AND ($3::text IS NULL OR reason = $3)
+           RETURNING email, reason, detail, created_at`,
+          [accountId, emailKey, reason],
         );
         if (rows[0]) {
           await tx.query(

@@ -18,6 +18,22 @@ export interface UnsubscribeEntryRow {
   created_at: Date;
 }
 
+/** A page of addresses of `table` (`scope` with $1 = `id`) added after `after`, oldest first, and their count. */
+async function pageOf(
+  db: Pool,
+  table: 'unsubscribe_list_entries' | 'suppressions',
+  scope: string,
+  id: number,
+  p: { after: Date | null; offset: number; limit: number },
+): Promise<{ count: number; rows: UnsubscribeEntryRow[] }> {
+  const where = `${scope} AND ($2::timestamptz IS NULL OR created_at > $2)`;
+  const [count, page] = await Promise.all([
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, [id, p.after]),
+    db.query<UnsubscribeEntryRow>(`SELECT email, created_at FROM ${table} WHERE ${where} ORDER BY created_at, email_key OFFSET $3 LIMIT $4`, [id, p.after, p.offset, p.limit]),
+  ]);
+  return { count: count.rows[0]!.n, rows: page.rows };
+}
+
 const LIST_COLUMNS = `l.id, l.slug, l.name, l.created_at,
   (SELECT count(*)::int FROM unsubscribe_list_entries e WHERE e.unsubscribe_list_id = l.id) AS entries`;
 
@@ -118,19 +134,8 @@ export function unsubscribesRepo(db: Pool) {
     },
 
     /** Entries added after `after`, oldest first. */
-    async entries(listId: number, after: Date | null, offset: number, limit: number): Promise<{ count: number; rows: UnsubscribeEntryRow[] }> {
-      const where = 'unsubscribe_list_id = $1 AND ($2::timestamptz IS NULL OR created_at > $2)';
-      const [count, page] = await Promise.all([
-        db.query<{ n: number }>(`SELECT count(*)::int AS n FROM unsubscribe_list_entries WHERE ${where}`, [listId, after]),
-        db.query<UnsubscribeEntryRow>(`SELECT email, created_at FROM unsubscribe_list_entries WHERE ${where} ORDER BY created_at, email_key OFFSET $3 LIMIT $4`, [
-          listId,
-          after,
-          offset,
-          limit,
-        ]),
-      ]);
-      return { count: count.rows[0]!.n, rows: page.rows };
-    },
+    entries: (listId: number, after: Date | null, offset: number, limit: number) =>
+      pageOf(db, 'unsubscribe_list_entries', 'unsubscribe_list_id = $1', listId, { after, offset, limit }),
 
     /** The account's unsubscribe lists, each with whether the address is in it. */
     async listsOf(accountId: number, emailKey: string): Promise<(UnsubscribeListRow & { member: boolean })[]> {
@@ -144,19 +149,8 @@ export function unsubscribesRepo(db: Pool) {
     },
 
     /** Addresses unsubscribed from the whole account (suppressed by an unsubscribe), added after `after`. */
-    async globalEntries(accountId: number, after: Date | null, offset: number, limit: number): Promise<{ count: number; rows: UnsubscribeEntryRow[] }> {
-      const where = `account_id = $1 AND reason = 'unsubscribe' AND ($2::timestamptz IS NULL OR created_at > $2)`;
-      const [count, page] = await Promise.all([
-        db.query<{ n: number }>(`SELECT count(*)::int AS n FROM suppressions WHERE ${where}`, [accountId, after]),
-        db.query<UnsubscribeEntryRow>(`SELECT email, created_at FROM suppressions WHERE ${where} ORDER BY created_at, email_key OFFSET $3 LIMIT $4`, [
-          accountId,
-          after,
-          offset,
-          limit,
-        ]),
-      ]);
-      return { count: count.rows[0]!.n, rows: page.rows };
-    },
+    globalEntries: (accountId: number, after: Date | null, offset: number, limit: number) =>
+      pageOf(db, 'suppressions', `account_id = $1 AND reason = 'unsubscribe'`, accountId, { after, offset, limit }),
 
     /** The mailing honours exactly these unsubscribe lists (ids of the account's lists). */
     async setMailingLists(accountId: number, mailingId: number, listIds: readonly number[]): Promise<void> {

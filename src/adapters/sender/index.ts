@@ -336,8 +336,22 @@ export function senderRouter(deps: AdapterDeps): express.Router {
       }),
     ),
   );
-  router.put('/:account/unsubscribe/global', handle(unsub(async ({ ctx, p }) => (await core.unsubscribeLists.addGlobal(ctx, unsubEmail(p)), okLower(unsubEmail(p))))));
-  router.delete('/:account/unsubscribe/global', handle(unsub(async ({ ctx, p }) => (await core.unsubscribeLists.removeGlobal(ctx, unsubEmail(p)), okLower(unsubEmail(p))))));
+  router.put(
+    '/:account/unsubscribe/global',
+    handle(unsub(async ({ ctx, p }) => (await core.suppressions.unsubscribe(ctx, { email: unsubEmail(p).trim() }, 'api'), okLower(unsubEmail(p))))),
+  );
+  // Takes back an unsubscription only: a bounce's or a manual suppression stays. Idempotent, like PUT.
+  router.delete(
+    '/:account/unsubscribe/global',
+    handle(
+      unsub(async ({ ctx, p }) => {
+        await core.suppressions.lift(ctx, unsubEmail(p).trim(), { reason: 'unsubscribe' }).catch((e: unknown) => {
+          if (!(isDomainError(e) && e.code === 'NOT_FOUND')) throw e;
+        });
+        return okLower(unsubEmail(p));
+      }),
+    ),
+  );
   router.get(
     '/:account/unsubscribe/global/content',
     handle(

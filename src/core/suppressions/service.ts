@@ -49,8 +49,9 @@ export function suppressionsService(deps: { store: Store }) {
     /** Suppress by hand (true when it was not already). */
     add: (ctx: CallContext, email: string, detail: string | null = null) => store.suppressions.add(ctx.accountId, addressOf(email), email, 'manual', detail),
 
-    async lift(ctx: CallContext, email: string): Promise<SuppressionRow> {
-      const row = await store.suppressions.lift(ctx.accountId, addressOf(email));
+    /** Mail the address again; with `reason`, only when that is why it is suppressed (else NOT_FOUND). */
+    async lift(ctx: CallContext, email: string, o: { reason?: SuppressionReason } = {}): Promise<SuppressionRow> {
+      const row = await store.suppressions.lift(ctx.accountId, addressOf(email), o.reason ?? null);
       if (!row) throw notFound('suppression of', email);
       return row;
     },

@@ -1,6 +1,7 @@
 /**
- * Unsubscribe lists (Sender's `unsubscribe/list/<slug>`) and the account-wide unsubscription (Sender's
- * `unsubscribe/global`, which Mailgate keeps as the account's suppression with reason `unsubscribe`).
+ * Unsubscribe lists (Sender's `unsubscribe/list/<slug>`), and what Sender's `unsubscribe/global` reads of the
+ * account-wide unsubscription (the account's suppression with reason `unsubscribe`, written by the
+ * suppressions service).
  *
  * An unsubscribe list is a named set of addresses. A mailing names the lists it honours: its sends skip their
  * addresses (the recipient ends ERROR "not sent: the address is in unsubscribe list <slug>"), and an
@@ -80,26 +81,9 @@ export function unsubscribeListsService(deps: { store: Store }) {
       await repo.setMailingLists(ctx.accountId, mailingId, lists.map((l) => l.id));
       return await repo.mailingLists(mailingId);
     },
-    forMailing: (_ctx: CallContext, mailingId: number) => repo.mailingLists(mailingId),
 
     // --- the whole account -----------------------------------------------------------------------------------
 
-    /** Is the address unsubscribed from the whole account (not: suppressed for another reason)? */
-    async globally(ctx: CallContext, email: unknown): Promise<boolean> {
-      const a = address(email);
-      return (await deps.store.suppressions.get(ctx.accountId, a.key))?.reason === 'unsubscribe';
-    },
-    /** Unsubscribes the address from the whole account (as its unsubscribe link would). */
-    async addGlobal(ctx: CallContext, email: unknown): Promise<boolean> {
-      const a = address(email);
-      return await deps.store.suppressions.unsubscribe(ctx.accountId, a.key, a.email, 'api', null);
-    },
-    /** Takes an account-wide unsubscription back; a suppression for another reason (a bounce) stays. */
-    async removeGlobal(ctx: CallContext, email: unknown): Promise<boolean> {
-      const a = address(email);
-      if ((await deps.store.suppressions.get(ctx.accountId, a.key))?.reason !== 'unsubscribe') return false;
-      return (await deps.store.suppressions.lift(ctx.accountId, a.key)) !== undefined;
-    },
     async globalContent(ctx: CallContext, page: Page) {
       return await repo.globalEntries(ctx.accountId, page.after, page.offset, page.limit);
     },
