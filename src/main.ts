@@ -368,6 +368,59 @@ export function program(): Command {
       }
     });
 
+  const segments = cli.command('segments').description("named parts of a list, by field values (Emailicious' mailing `segments` and delivery `exclusions` name them by id)");
+  segments
+    .command('create <list> <name> <conditions...>')
+    .description('a segment of a list (id): the subscribers whose fields have these values (field=value ...)')
+    .requiredOption('--account <slug>', 'the account')
+    .option('--json', 'print JSON')
+    .action(async (listRef: string, name: string, conditions: string[], o: { account: string; json?: boolean }) => {
+      try {
+        if (!/^\d{1,15}$/.test(listRef)) throw invalid(`${listRef}: a list id`, 'list');
+        const fields: Record<string, string> = {};
+        for (const c of conditions) {
+          const eq = c.indexOf('=');
+          if (eq < 1) throw invalid(`${c}: a condition is field=value`, 'conditions');
+          fields[c.slice(0, eq)] = c.slice(eq + 1);
+        }
+        await withServices(async ({ core }) => {
+          const id = await core.segments.create(await core.accounts.operatorContext(o.account), Number(listRef), name, fields);
+          print(!!o.json, { id, list: Number(listRef), name, conditions: fields }, () => `segment ${id} of list ${listRef}: ${name}`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  segments
+    .command('list')
+    .requiredOption('--account <slug>', 'the account')
+    .option('--list <id>', 'only the segments of this list')
+    .option('--json', 'print JSON')
+    .action(async (o: { account: string; list?: string; json?: boolean }) => {
+      try {
+        await withServices(async ({ core }) => {
+          const rows = await core.segments.list(await core.accounts.operatorContext(o.account), o.list ? Number(o.list) : null);
+          print(!!o.json, rows, () => rows.map((r) => `${r.id}\t${r.list_id}\t${r.name}\t${JSON.stringify(r.conditions)}`).join('\n') || '(no segments)');
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  segments
+    .command('delete <id>')
+    .requiredOption('--account <slug>', 'the account')
+    .action(async (id: string, o: { account: string }) => {
+      try {
+        if (!/^\d{1,15}$/.test(id)) throw invalid(`${id}: a segment id`, 'id');
+        await withServices(async ({ core }) => {
+          await core.segments.delete(await core.accounts.operatorContext(o.account), Number(id));
+          console.log(`segment ${id} deleted`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+
   const unsubLists = cli.command('unsubscribe-lists').description('named sets of addresses that the mailings naming them skip (Sender unsubscribe/list/<slug>)');
   unsubLists
     .command('create <slug>')

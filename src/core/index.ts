@@ -17,6 +17,9 @@ import { unsubscribeListsService } from './unsubscribe/lists.js';
 import { subscriptionsService } from './subscriptions/service.js';
 import { tasksService } from './tasks/service.js';
 import { importsService } from './imports/service.js';
+import { listMailingsService } from './mailings/list-mailings.js';
+import { membersService } from './lists/members.js';
+import { segmentsService } from './lists/segments.js';
 
 export interface CoreDeps {
   store: Store;
@@ -52,6 +55,8 @@ export function makeCore(deps: CoreDeps) {
     tasks: tasksService({ store: deps.store }),
     unsubscribeLists: unsubscribeListsService({ store: deps.store }),
     imports: importsService({ store: deps.store }),
+    segments: segmentsService({ store: deps.store }),
+    listMailings: listMailingsService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({
@@ -64,7 +69,8 @@ export function makeCore(deps: CoreDeps) {
     bounceDomain: deps.bounceDomain,
     confirmLinkDays: deps.confirmLinkDays,
   });
-  return { ...services, transactional, subscriptions };
+  const members = membersService({ store: deps.store, subscriptions });
+  return { ...services, transactional, subscriptions, members };
 }
 export type Core = ReturnType<typeof makeCore>;
 export type { CallContext } from './context.js';

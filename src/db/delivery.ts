@@ -12,7 +12,7 @@ import { STAMP_CHANGE, type RecipientContent } from './recipients.js';
 import { TASKS, enqueueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
-import { closeAtDeadline, finishSend, timeoutLeft } from './manager.js';
+import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
 import type { DkimSettings, SendSchedule, VariantContent } from './mailings.js';
 
@@ -93,15 +93,21 @@ export function deliveryRepo(db: Pool) {
       return rows[0];
     },
 
-    /** READY -> RUNNING once its scheduled start is reached; returns the start time when it is running. */
+    /**
+     * READY -> RUNNING once its scheduled start is reached, with the snapshot of its recipients when it is a
+     * list's delivery (same transaction); returns the start time when it is running.
+     */
     async startIfDue(sendId: number): Promise<Date | null> {
-      const { rows } = await db.query<{ started_at: Date }>(
-        `UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
-          WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
-          RETURNING started_at`,
-        [sendId],
-      );
-      return rows[0]?.started_at ?? null;
+      return await withTransaction(db, async (tx) => {
+        const { rows } = await tx.query<{ started_at: Date }>(
+          `UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
+            WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
+            RETURNING started_at`,
+          [sendId],
+        );
+        if (rows[0]) await takeSnapshots(tx, [sendId]);
+        return rows[0]?.started_at ?? null;
+      });
     },
 
     /**

@@ -5,7 +5,7 @@
  * suppression gives it (unsubscribed, bounced, complained) and disabled: the membership is kept, the address
  * is still never mailed.
  */
-import { copyFrom, copyText, type Queryable } from './pool.js';
+import { SQLSTATE, copyFrom, copyText, sqlState, type Queryable } from './pool.js';
 
 export interface ListRow {
   id: number;
@@ -32,6 +32,27 @@ export interface SubscriberRow {
   status: SubscriberStatus;
   created_at: Date;
   modified_at: Date;
+}
+
+/** A list with its sending defaults and languages (Emailicious' list object). */
+export interface ListDetails {
+  id: number;
+  name: string;
+  language: string | null;
+  languages: string[];
+  default_from_name: string | null;
+  default_from_email: string | null;
+  default_replyto_email: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const LIST_DETAIL_COLUMNS = ['name', 'language', 'languages', 'default_from_name', 'default_from_email', 'default_replyto_email'] as const;
+export type ListDetailColumn = (typeof LIST_DETAIL_COLUMNS)[number];
+
+export interface SubscriberQuery {
+  statuses?: SubscriberStatus[] | null;
+  emailKey?: string | null;
 }
 
 export interface NewSubscriber {
@@ -125,8 +146,19 @@ function upsertSql(source: string, onlyExisting: boolean): string {
 const upsertParams = (accountId: number, listId: number, o: UpsertOptions) => [accountId, listId, o.onlyExisting ?? false, o.rev ?? null, o.reenable ?? false];
 
 const SUBSCRIBER_COLUMNS = 'id, list_id, email, params, enabled, status, created_at, modified_at';
+const LIST_DETAILS = 'l.id, l.name, l.language, l.languages, l.default_from_name, l.default_from_email, l.default_replyto_email, l.created_at, l.updated_at';
 
 export function listsRepo(db: Queryable) {
+  async function findSubscriber(accountId: number, listId: number | null, by: { id: number } | { emailKey: string }): Promise<SubscriberRow[]> {
+    const { rows } = await db.query<SubscriberRow>(
+      `SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers
+        WHERE account_id = $1 AND ($2::bigint IS NULL OR list_id = $2) AND ${'id' in by ? 'id = $3' : 'email_key = $3'}
+        ORDER BY list_id`,
+      [accountId, listId, 'id' in by ? by.id : by.emailKey],
+    );
+    return rows;
+  }
+
   return {
     /** A new list, or undefined when the account has one of that slug already. */
     async create(accountId: number, slug: string, name: string, description: string): Promise<number | undefined> {
@@ -146,6 +178,103 @@ export function listsRepo(db: Queryable) {
         [accountId, id],
       );
       return rows;
+    },
+
+    /** A page of the account's lists with their defaults (one list when `id` is given), by id; and how many. */
+    async details(accountId: number, id: number | null, offset = 0, limit = 1): Promise<{ count: number; rows: ListDetails[] }> {
+      const [count, page] = await Promise.all([
+        db.query<{ n: number }>('SELECT count(*)::int AS n FROM lists WHERE account_id = $1 AND ($2::bigint IS NULL OR id = $2)', [accountId, id]),
+        db.query<ListDetails>(
+          `SELECT ${LIST_DETAILS} FROM lists l WHERE l.account_id = $1 AND ($2::bigint IS NULL OR l.id = $2) ORDER BY l.id OFFSET $3 LIMIT $4`,
+          [accountId, id, offset, limit],
+        ),
+      ]);
+      return { count: count.rows[0]!.n, rows: page.rows };
+    },
+
+    /** Writes a list's name, defaults and languages; undefined when the account has no such list. */
+    async setDetails(accountId: number, id: number, changes: Partial<Record<ListDetailColumn, unknown>>): Promise<ListDetails | undefined> {
+      const cols = Object.keys(changes) as ListDetailColumn[];
+      for (const c of cols) if (!LIST_DETAIL_COLUMNS.includes(c)) throw new Error(`not a writable list column: ${c}`);
+      const { rows } = await db.query<ListDetails>(
+        `UPDATE lists l SET ${cols.map((c, i) => `${c} = $${i + 3}`).join(', ')}${cols.length ? ', ' : ''}updated_at = now()
+          WHERE l.account_id = $1 AND l.id = $2 RETURNING ${LIST_DETAILS}`,
+        [accountId, id, ...cols.map((c) => changes[c])],
+      );
+      return rows[0];
+    },
+
+    /** Subscribers of one list by id, narrowed by status and address, and how many match. */
+    async subscriberPage(listId: number, q: SubscriberQuery, offset: number, limit: number): Promise<{ count: number; rows: SubscriberRow[] }> {
+      const where = `list_id = $1 AND ($2::text[] IS NULL OR status = ANY($2)) AND ($3::text IS NULL OR email_key = $3)`;
+      const params = [listId, q.statuses ?? null, q.emailKey ?? null];
+      const [count, page] = await Promise.all([
+        db.query<{ n: number }>(`SELECT count(*)::int AS n FROM subscribers WHERE ${where}`, params),
+        db.query<SubscriberRow>(`SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers WHERE ${where} ORDER BY id OFFSET $4 LIMIT $5`, [...params, offset, limit]),
+      ]);
+      return { count: count.rows[0]!.n, rows: page.rows };
+    },
+
+    /**
+     * Adds one subscriber unless the list has the address already (whatever its status): the new row, or
+     * `{ conflict }` with the existing one. Stored with the status a suppression gives the address.
+     */
+    async insertOne(accountId: number, listId: number, s: { email: string; emailKey: string; params: Record<string, unknown> }): Promise<{ row: SubscriberRow } | { conflict: SubscriberRow } | undefined> {
+      const { rows } = await db.query<SubscriberRow>(
+        `WITH list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
+              x AS (SELECT $3::text AS email, $4::text AS email_key, $5::jsonb AS params, 'active'::text AS status)
+         INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled)
+         SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active'
+           FROM list, x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st
+         ON CONFLICT (list_id, email_key) DO NOTHING
+         RETURNING ${SUBSCRIBER_COLUMNS}`,
+        [accountId, listId, s.email, s.emailKey, JSON.stringify(s.params)],
+      );
+      if (rows[0]) return { row: rows[0] };
+      const [existing] = await findSubscriber(accountId, listId, { emailKey: s.emailKey });
+      return existing ? { conflict: existing } : undefined;
+    },
+
+    /**
+     * Rewrites one subscriber's address and params (`merge`: the given params over the stored ones, else
+     * instead of them). `{ conflict }` when another subscriber of the list has the new address.
+     */
+    async rewrite(
+      accountId: number,
+      listId: number,
+      id: number,
+      s: { email?: { email: string; emailKey: string } | undefined; params: Record<string, unknown>; merge: boolean },
+    ): Promise<{ row: SubscriberRow } | { conflict: SubscriberRow } | undefined> {
+      if (s.email) {
+        const [other] = await findSubscriber(accountId, listId, { emailKey: s.email.emailKey });
+        if (other && other.id !== id) return { conflict: other };
+      }
+      try {
+        const { rows } = await db.query<SubscriberRow>(
+          `UPDATE subscribers SET email = coalesce($4, email), email_key = coalesce($5, email_key),
+                  params = CASE WHEN $7::boolean THEN params || $6::jsonb ELSE $6::jsonb END, modified_at = now()
+            WHERE account_id = $1 AND list_id = $2 AND id = $3 RETURNING ${SUBSCRIBER_COLUMNS}`,
+          [accountId, listId, id, s.email?.email ?? null, s.email?.emailKey ?? null, JSON.stringify(s.params), s.merge],
+        );
+        return rows[0] ? { row: rows[0] } : undefined;
+      } catch (e) {
+        // The same address written by a concurrent call in between.
+        if (sqlState(e) === SQLSTATE.uniqueViolation && s.email) {
+          const [other] = await findSubscriber(accountId, listId, { emailKey: s.email.emailKey });
+          if (other) return { conflict: other };
+        }
+        throw e;
+      }
+    },
+
+    /** Sets one subscriber's status (enabled only when active); undefined when there is no such subscriber. */
+    async setStatus(accountId: number, listId: number, id: number, status: SubscriberStatus): Promise<SubscriberRow | undefined> {
+      const { rows } = await db.query<SubscriberRow>(
+        `UPDATE subscribers SET status = $4, enabled = $4 = 'active', modified_at = now()
+          WHERE account_id = $1 AND list_id = $2 AND id = $3 RETURNING ${SUBSCRIBER_COLUMNS}`,
+        [accountId, listId, id, status],
+      );
+      return rows[0];
     },
 
     async byName(accountId: number, name: string): Promise<number | undefined> {
@@ -347,14 +476,6 @@ export function listsRepo(db: Queryable) {
       return rows[0];
     },
 
-    async subscriber(accountId: number, listId: number | null, by: { id: number } | { emailKey: string }): Promise<SubscriberRow[]> {
-      const { rows } = await db.query<SubscriberRow>(
-        `SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers
-          WHERE account_id = $1 AND ($2::bigint IS NULL OR list_id = $2) AND ${'id' in by ? 'id = $3' : 'email_key = $3'}
-          ORDER BY list_id`,
-        [accountId, listId, 'id' in by ? by.id : by.emailKey],
-      );
-      return rows;
-    },
+    subscriber: findSubscriber,
   };
 }

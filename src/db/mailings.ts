@@ -1,10 +1,10 @@
 /**
  * Mailings, their variants and sends. Every query is scoped by account_id: tenant isolation lives here.
  *
- * A mailing's status and schedule are its send's: MailingRow joins the mailing's first send (a CloudMailing
- * mailing has exactly one, created with it).
+ * A mailing's status and schedule are its send's: MailingRow joins the mailing's current send (CURRENT_SEND:
+ * a CloudMailing mailing has exactly one, created with it).
  */
-import type { Queryable } from './pool.js';
+import { SQLSTATE, sqlState, type Queryable } from './pool.js';
 import type { MailingStatus } from '../core/statuses.js';
 
 /** A variant's content columns, as every reader of a mailing's message sees them. */
@@ -98,6 +98,67 @@ export interface NewMailing {
   rawMessage: Buffer | null;
 }
 
+/** One variant of a list mailing, with its layout and deliveries. */
+export interface NewVariant {
+  language: string | null;
+  fromEmail: string;
+  fromName: string | null;
+  replytoEmail: string | null;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  rawMessage: Buffer;
+  /** The layout's page as imported (null without a zip layout). */
+  layoutSource: string | null;
+  layoutKey: string | null;
+  images: { path: string; contentType: string; data: Buffer }[];
+  deliveries: { scheduledStart: Date | null; limit: number | null; exclusions: number[] }[];
+}
+
+export interface NewListMailing {
+  dialect: string;
+  name: string | null;
+  campaignId: number | null;
+  listId: number;
+  segments: number[];
+  domainName: string;
+  variants: NewVariant[];
+}
+
+export interface VariantRow {
+  id: number;
+  mailing_id: number;
+  position: number;
+  language: string | null;
+  from_name: string | null;
+  from_email: string;
+  replyto_email: string | null;
+  subject: string;
+  text: string | null;
+  layout_source: string | null;
+}
+
+export interface SendRow {
+  id: number;
+  mailing_id: number;
+  variant_id: number | null;
+  status: MailingStatus;
+  scheduled_start: Date | null;
+  limit: number | null;
+  exclusions: number[];
+  started_at: Date | null;
+  finished_at: Date | null;
+  snapshot_at: Date | null;
+}
+
+export interface MailingSummaryRow {
+  id: number;
+  name: string | null;
+  campaign_id: number | null;
+  list_id: number | null;
+  segments: number[];
+}
+
 /** Columns the core may write, by table (core name = column name). */
 export const MAILING_COLUMNS = [
   'type', 'tracking_url', 'owner_guid', 'satellite_group', 'read_tracking', 'click_tracking', 'backup_customized_emails',
@@ -109,6 +170,12 @@ export type MailingColumn = (typeof MAILING_COLUMNS)[number];
 export type VariantColumn = (typeof VARIANT_COLUMNS)[number];
 export type SendColumn = (typeof SEND_COLUMNS)[number];
 
+/**
+ * The send a mailing's status and schedule are read from: its first one not finished, else its first (a
+ * CloudMailing mailing has one; an Emailicious mailing is finished when every delivery is).
+ */
+const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
+
 // The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
 const SELECT_MAILING = `
   SELECT m.*, v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset,
@@ -119,7 +186,7 @@ const SELECT_MAILING = `
          s.dont_close_if_empty, s.started_at, s.finished_at
     FROM mailings m
     JOIN variants v ON v.mailing_id = m.id AND v.position = 0
-    JOIN LATERAL (SELECT * FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true`;
+    JOIN LATERAL (SELECT * FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true`;
 
 const FILTER = `
   m.account_id = $1
@@ -163,6 +230,101 @@ export function mailingsRepo(db: Queryable) {
       return { id: rows[0]!.id, sendId: rows[0]!.send_id };
     },
 
+    /**
+     * A mailing of a list with its variants (their layouts' images) and each variant's deliveries: sends
+     * that snapshot the list when they start, READY at their scheduled start. Several statements: run it in
+     * a transaction. `undefined` when the account has a mailing of that name already.
+     */
+    async insertListMailing(accountId: number, m: NewListMailing): Promise<{ id: number; sends: { id: number; scheduledStart: Date | null }[] } | undefined> {
+      let id: number;
+      try {
+        const { rows } = await db.query<{ id: number }>(
+          `INSERT INTO mailings (account_id, dialect, name, campaign_id, list_id, segments, domain_name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+          [accountId, m.dialect, m.name, m.campaignId, m.listId, JSON.stringify(m.segments), m.domainName],
+        );
+        id = rows[0]!.id;
+      } catch (e) {
+        if (sqlState(e) === SQLSTATE.uniqueViolation) return undefined;
+        throw e;
+      }
+      const sends: { id: number; scheduledStart: Date | null }[] = [];
+      for (const [position, v] of m.variants.entries()) {
+        const { rows } = await db.query<{ id: number }>(
+          `INSERT INTO variants (mailing_id, position, language, from_email, from_name, replyto_email, subject, html, text, raw_message, layout_source, layout_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+          [id, position, v.language, v.fromEmail, v.fromName, v.replytoEmail, v.subject, v.html, v.text, v.rawMessage, v.layoutSource, v.layoutKey],
+        );
+        const variantId = rows[0]!.id;
+        if (v.images.length)
+          await db.query(
+            `INSERT INTO layout_images (variant_id, path, content_type, data)
+             SELECT $1, i.path, i.content_type, i.data FROM unnest($2::text[], $3::text[], $4::bytea[]) AS i(path, content_type, data)`,
+            [variantId, v.images.map((i) => i.path), v.images.map((i) => i.contentType), v.images.map((i) => i.data)],
+          );
+        const made = await db.query<{ id: number; scheduled_start: Date | null }>(
+          `INSERT INTO sends (account_id, mailing_id, variant_id, status, from_list, scheduled_start, "limit", exclusions)
+           SELECT $1, $2, $3, 'ready', true, d.at, d.lim, d.excl
+             FROM unnest($4::timestamptz[], $5::int[], $6::jsonb[]) WITH ORDINALITY AS d(at, lim, excl, ord)
+            ORDER BY d.ord RETURNING id, scheduled_start`,
+          [
+            accountId,
+            id,
+            variantId,
+            v.deliveries.map((d) => d.scheduledStart),
+            v.deliveries.map((d) => d.limit),
+            v.deliveries.map((d) => JSON.stringify(d.exclusions)),
+          ],
+        );
+        for (const r of made.rows.sort((a, b) => a.id - b.id)) sends.push({ id: r.id, scheduledStart: r.scheduled_start });
+      }
+      return { id, sends };
+    },
+
+    /** A page of the account's mailings (of one list when given), by id; and how many. */
+    async summaries(accountId: number, q: { listId: number | null; ids?: number[] | null }, offset: number, limit: number): Promise<{ count: number; rows: MailingSummaryRow[] }> {
+      const where = `account_id = $1 AND ($2::bigint IS NULL OR list_id = $2) AND ($3::bigint[] IS NULL OR id = ANY($3)) AND system_role IS NULL`;
+      const params = [accountId, q.listId, q.ids ?? null];
+      const [count, page] = await Promise.all([
+        db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mailings WHERE ${where}`, params),
+        db.query<MailingSummaryRow>(`SELECT id, name, campaign_id, list_id, segments FROM mailings WHERE ${where} ORDER BY id OFFSET $4 LIMIT $5`, [
+          ...params,
+          offset,
+          limit,
+        ]),
+      ]);
+      return { count: count.rows[0]!.n, rows: page.rows };
+    },
+
+    /** The variants of these mailings (without their whole messages), in order. */
+    async variants(mailingIds: number[]): Promise<VariantRow[]> {
+      const { rows } = await db.query<VariantRow>(
+        `SELECT id, mailing_id, position, language, from_name, from_email, replyto_email, subject, text, layout_source
+           FROM variants WHERE mailing_id = ANY($1::bigint[]) ORDER BY mailing_id, position`,
+        [mailingIds],
+      );
+      return rows;
+    },
+
+    /** The sends of these mailings, oldest first. */
+    async sends(mailingIds: number[]): Promise<SendRow[]> {
+      const { rows } = await db.query<SendRow>(
+        `SELECT id, mailing_id, variant_id, status, scheduled_start, "limit", exclusions, started_at, finished_at, snapshot_at
+           FROM sends WHERE mailing_id = ANY($1::bigint[]) ORDER BY mailing_id, id`,
+        [mailingIds],
+      );
+      return rows;
+    },
+
+    /** One image of a layout, by the layout's key and the image's path in its zip. */
+    async layoutImage(layoutKey: string, path: string): Promise<{ content_type: string; data: Buffer } | undefined> {
+      const { rows } = await db.query<{ content_type: string; data: Buffer }>(
+        `SELECT i.content_type, i.data FROM layout_images i JOIN variants v ON v.id = i.variant_id WHERE v.layout_key = $1 AND i.path = $2`,
+        [layoutKey, path],
+      );
+      return rows[0];
+    },
+
     /** Its sends go first in the worker queue (transactional messages). */
     async markTransactional(accountId: number, id: number): Promise<void> {
       await db.query('UPDATE mailings SET transactional = true WHERE account_id = $1 AND id = $2 AND NOT transactional', [accountId, id]);
@@ -201,7 +363,7 @@ export function mailingsRepo(db: Queryable) {
     async sendOf(accountId: number, id: number, lock: 'FOR SHARE' | 'FOR UPDATE'): Promise<{ send_id: number; status: MailingStatus } | undefined> {
       const { rows } = await db.query<{ send_id: number; status: MailingStatus }>(
         `SELECT s.id AS send_id, s.status FROM mailings m
-           JOIN LATERAL (SELECT id, status FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true
+           JOIN LATERAL (SELECT id, status FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
           WHERE m.account_id = $1 AND m.id = $2 ${lock} OF m`,
         [accountId, id],
       );
@@ -224,7 +386,7 @@ export function mailingsRepo(db: Queryable) {
 
     async ids(accountId: number, f: MailingFilter): Promise<number[]> {
       const { rows } = await db.query<{ id: number }>(
-        `SELECT m.id FROM mailings m JOIN LATERAL (SELECT status FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true
+        `SELECT m.id FROM mailings m JOIN LATERAL (SELECT status FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
           WHERE ${FILTER}`,
         filterParams(accountId, f),
       );
@@ -233,7 +395,7 @@ export function mailingsRepo(db: Queryable) {
 
     async count(accountId: number, f: MailingFilter): Promise<number> {
       const { rows } = await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM mailings m JOIN LATERAL (SELECT status FROM sends WHERE mailing_id = m.id ORDER BY id LIMIT 1) s ON true
+        `SELECT count(*)::int AS n FROM mailings m JOIN LATERAL (SELECT status FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
           WHERE ${FILTER}`,
         filterParams(accountId, f),
       );

@@ -77,7 +77,10 @@ export function managerRepo(db: Pool) {
     return n;
   }
 
-  /** READY sends whose start is due become RUNNING, their job enqueued in the same transaction. */
+  /**
+   * READY sends whose start is due become RUNNING, their recipients snapshotted from their list when they
+   * come from one and their job enqueued, all in the same transaction.
+   */
   async function startDue(accountId: number | null): Promise<number> {
     return await withTransaction(db, async (tx) => {
       const { rows } = await tx.query<{ id: number }>(
@@ -87,6 +90,7 @@ export function managerRepo(db: Pool) {
           RETURNING s.id`,
         scope(accountId),
       );
+      await takeSnapshots(tx, rows.map((r) => r.id));
       for (const r of rows) await enqueueSend(tx, r.id, null);
       return rows.length;
     });
@@ -123,6 +127,52 @@ export function managerRepo(db: Pool) {
   };
 }
 export type ManagerRepo = ReturnType<typeof managerRepo>;
+
+/**
+ * The recipients of list sends (deliveries) starting now, in one statement per call, once per send: the
+ * active, enabled, not suppressed subscribers of the mailing's list, in any of the mailing's segments (all
+ * of the list without segments), in none of the send's exclusions (segment ids), of the send variant's
+ * language — a subscriber's language is its `language` param, else the list's default language; a variant
+ * without a language takes those whose language no other variant of the mailing has — by subscriber id,
+ * at most the send's limit. Their fields are the subscriber's params. Call it in the transaction that makes
+ * the sends RUNNING.
+ */
+export async function takeSnapshots(db: Queryable, sendIds: number[]): Promise<number> {
+  if (!sendIds.length) return 0;
+  const { rows } = await db.query<{ n: number }>(
+    `WITH s AS (
+       UPDATE sends x SET snapshot_at = now()
+         FROM mailings m, variants v, lists l
+        WHERE x.id = ANY($1::bigint[]) AND x.from_list AND x.snapshot_at IS NULL
+          AND m.id = x.mailing_id AND v.id = x.variant_id AND l.id = m.list_id
+       RETURNING x.id, x.account_id, x.mailing_id, x."limit", x.exclusions, m.list_id, m.segments, v.language, l.language AS default_language,
+                 (SELECT coalesce(array_agg(o.language), '{}') FROM variants o WHERE o.mailing_id = m.id AND o.language IS NOT NULL) AS languages
+     ), ins AS (
+       INSERT INTO recipients (account_id, mailing_id, send_id, subscriber_id, tracking_id, email, fields)
+       SELECT s.account_id, s.mailing_id, s.id, p.id, 'd' || s.id || '.' || p.id, p.email, p.params
+         FROM s CROSS JOIN LATERAL (
+           SELECT b.id, b.email, b.params FROM subscribers b
+            WHERE b.list_id = s.list_id AND b.enabled AND b.status = 'active'
+              AND NOT EXISTS (SELECT 1 FROM suppressions q WHERE q.account_id = s.account_id AND q.email_key = b.email_key)
+              AND (jsonb_array_length(s.segments) = 0 OR EXISTS (
+                    SELECT 1 FROM segments g WHERE g.list_id = s.list_id AND b.params @> g.conditions
+                       AND g.id IN (SELECT jsonb_array_elements_text(s.segments)::bigint)))
+              AND NOT EXISTS (
+                    SELECT 1 FROM segments g WHERE g.list_id = s.list_id AND b.params @> g.conditions
+                       AND g.id IN (SELECT jsonb_array_elements_text(s.exclusions)::bigint))
+              AND CASE WHEN s.language IS NOT NULL
+                       THEN coalesce(nullif(b.params->>'language', ''), s.default_language) = s.language
+                       ELSE coalesce(nullif(b.params->>'language', ''), s.default_language, '') <> ALL (s.languages) END
+            ORDER BY b.id
+            LIMIT s."limit") p
+       ON CONFLICT (account_id, tracking_id) DO NOTHING
+       RETURNING 1
+     )
+     SELECT count(*)::int AS n FROM ins`,
+    [sendIds],
+  );
+  return rows[0]!.n;
+}
 
 /**
  * The send's deadline has passed: every unleased ready/warning recipient ends `timeout`, its last reply

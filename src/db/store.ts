@@ -15,6 +15,7 @@ import { listsRepo } from './lists.js';
 import { reportsRepo } from './reports.js';
 import { tasksRepo } from './tasks.js';
 import { importsRepo } from './imports.js';
+import { segmentsRepo } from './segments.js';
 
 function bind(db: Queryable) {
   return {
@@ -28,6 +29,7 @@ function bind(db: Queryable) {
     reports: reportsRepo(db),
     tasks: tasksRepo(db),
     imports: importsRepo(db),
+    segments: segmentsRepo(db),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
     },

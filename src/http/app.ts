@@ -11,6 +11,7 @@ import type { Pool } from '../db/pool.js';
 import { outboxRouter } from './outbox.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
 import { senderRouter } from '../adapters/sender/index.js';
+import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 
 export interface HttpDeps extends AdapterDeps {
   pool: Pool;
@@ -42,6 +43,8 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   app.use('/json.fcgi', mailkit.json);
   app.use('/rpc.fcgi', mailkit.rpc);
   app.use('/api/0', senderRouter(deps));
+  app.use('/api/v1', emailiciousRouter(deps));
+  app.use('/layouts', layoutImagesRouter(deps));
   app.use('/admin/outbox', outboxRouter(deps));
   app.use(trackingRouter(deps));
 

@@ -1,0 +1,159 @@
+/**
+ * Lists and subscribers one at a time, as a REST resource sees them (Emailicious): a list with its sending
+ * defaults and languages, a subscriber by id with its fields flat in `params`, a duplicate address answered
+ * with the subscriber that has it, statuses set one subscriber at a time.
+ *
+ * Decided where the sources are silent:
+ * - Deleting a subscriber keeps the row, status `disabled` (Emailicious' `deleted`); it still holds its address.
+ * - Unsubscribing a subscriber concerns its list only (the recipients' own unsubscribe links stay
+ *   account-wide suppressions).
+ * - Activating brings a subscriber back from any status but a hard bounce or a complaint (those are the
+ *   account's suppressions and are lifted by an operator); an account-wide unsubscribe of the address is
+ *   lifted by it, since the list's owner asks for the address again. With `confirm` the subscriber waits for
+ *   its confirmation (`unconfirmed`) and the confirmation message is sent.
+ */
+import type { CallContext } from '../context.js';
+import { emailKey, isValidEmail } from '../email.js';
+import { conflict, invalid, notFound } from '../errors.js';
+import type { Store } from '../../db/store.js';
+import type { ListDetailColumn, ListDetails, SubscriberRow, SubscriberStatus } from '../../db/lists.js';
+import { slugOf } from './service.js';
+import type { SubscriptionsService } from '../subscriptions/service.js';
+
+export type { ListDetails };
+
+export interface ListFields {
+  name?: string;
+  language?: string | null;
+  languages?: string[];
+  default_from_name?: string | null;
+  default_from_email?: string | null;
+  default_replyto_email?: string | null;
+}
+
+export type Added = { row: SubscriberRow } | { conflict: SubscriberRow };
+
+function address(email: unknown, field = 'email'): { email: string; emailKey: string } {
+  const e = typeof email === 'string' ? email.trim() : '';
+  if (!e) throw invalid('This field is required.', field);
+  if (!isValidEmail(e)) throw invalid('Enter a valid email address.', field);
+  return { email: e, emailKey: emailKey(e) };
+}
+
+function checkedFields(f: ListFields): Partial<Record<ListDetailColumn, unknown>> {
+  const out: Partial<Record<ListDetailColumn, unknown>> = {};
+  if (f.name !== undefined) {
+    if (!f.name.trim()) throw invalid('This field may not be blank.', 'name');
+    out.name = f.name.trim();
+  }
+  for (const k of ['default_from_email', 'default_replyto_email'] as const) {
+    const v = f[k];
+    if (v === undefined) continue;
+    if (v && !isValidEmail(v)) throw invalid('Enter a valid email address.', k);
+    out[k] = v || null;
+  }
+  if (f.default_from_name !== undefined) out.default_from_name = f.default_from_name || null;
+  if (f.language !== undefined) out.language = f.language || null;
+  if (f.languages !== undefined) out.languages = [...new Set(f.languages)];
+  return out;
+}
+
+export function membersService(deps: { store: Store; subscriptions: SubscriptionsService }) {
+  const { store } = deps;
+
+  async function mustList(ctx: CallContext, id: number): Promise<ListDetails> {
+    const { rows } = await store.lists.details(ctx.accountId, id);
+    if (!rows[0]) throw notFound('list', id);
+    return rows[0];
+  }
+  async function mustSubscriber(ctx: CallContext, listId: number, id: number): Promise<SubscriberRow> {
+    await mustList(ctx, listId);
+    const [row] = await store.lists.subscriber(ctx.accountId, listId, { id });
+    if (!row) throw notFound('subscriber', id);
+    return row;
+  }
+  async function setStatus(ctx: CallContext, listId: number, id: number, status: SubscriberStatus): Promise<SubscriberRow> {
+    const row = await store.lists.setStatus(ctx.accountId, listId, id, status);
+    if (!row) throw notFound('subscriber', id);
+    return row;
+  }
+
+  return {
+    lists: (ctx: CallContext, offset: number, limit: number) => store.lists.details(ctx.accountId, null, offset, limit),
+    list: mustList,
+
+    /** A new list: its slug is made from its name (made unique with a number). */
+    async createList(ctx: CallContext, f: ListFields): Promise<ListDetails> {
+      if (f.name === undefined) throw invalid('This field is required.', 'name');
+      const fields = checkedFields(f);
+      const base = slugOf(f.name);
+      for (let n = 1; n < 1000; n++) {
+        const id = await store.lists.create(ctx.accountId, n === 1 ? base : `${base}-${n}`, String(fields.name), '');
+        if (id !== undefined) return (await store.lists.setDetails(ctx.accountId, id, fields))!;
+      }
+      throw conflict('no free slug for this list name', 'name');
+    },
+
+    async updateList(ctx: CallContext, id: number, f: ListFields): Promise<ListDetails> {
+      const row = await store.lists.setDetails(ctx.accountId, id, checkedFields(f));
+      if (!row) throw notFound('list', id);
+      return row;
+    },
+
+    /** Deletes the list, its subscribers and (as Emailicious does) its mailings. */
+    async deleteList(ctx: CallContext, id: number): Promise<void> {
+      await store.transaction(async (tx) => {
+        const { rows } = await tx.mailings.summaries(ctx.accountId, { listId: id }, 0, 1_000_000);
+        if (rows.length) await tx.mailings.delete(ctx.accountId, rows.map((r) => r.id));
+        if (!(await tx.lists.delete(ctx.accountId, id))) throw notFound('list', id);
+      });
+    },
+
+    async subscribers(ctx: CallContext, listId: number, q: { statuses?: SubscriberStatus[] | null; email?: string | null }, offset: number, limit: number) {
+      await mustList(ctx, listId);
+      return await store.lists.subscriberPage(listId, { statuses: q.statuses ?? null, emailKey: q.email ? emailKey(q.email.trim()) : null }, offset, limit);
+    },
+
+    subscriber: mustSubscriber,
+
+    /** Adds a subscriber, or answers the list's subscriber of that address (whatever its status). */
+    async add(ctx: CallContext, listId: number, s: { email: unknown; params: Record<string, unknown> }): Promise<Added> {
+      await mustList(ctx, listId);
+      const r = await store.lists.insertOne(ctx.accountId, listId, { ...address(s.email), params: s.params });
+      if (!r) throw notFound('list', listId);
+      return r;
+    },
+
+    /** New address and fields (`merge`: the given fields over the stored ones, else instead of them). */
+    async rewrite(ctx: CallContext, listId: number, id: number, s: { email?: unknown; params: Record<string, unknown>; merge: boolean }): Promise<Added> {
+      await mustList(ctx, listId);
+      const r = await store.lists.rewrite(ctx.accountId, listId, id, { email: s.email === undefined ? undefined : address(s.email), params: s.params, merge: s.merge });
+      if (!r) throw notFound('subscriber', id);
+      return r;
+    },
+
+    async remove(ctx: CallContext, listId: number, id: number): Promise<void> {
+      await mustSubscriber(ctx, listId, id);
+      await setStatus(ctx, listId, id, 'disabled');
+    },
+
+    async unsubscribe(ctx: CallContext, listId: number, id: number): Promise<SubscriberRow> {
+      await mustSubscriber(ctx, listId, id);
+      return await setStatus(ctx, listId, id, 'unsubscribed');
+    },
+
+    async activate(ctx: CallContext, listId: number, id: number, confirm: boolean): Promise<SubscriberRow> {
+      const row = await mustSubscriber(ctx, listId, id);
+      const key = emailKey(row.email);
+      const suppression = await store.suppressions.get(ctx.accountId, key);
+      if (row.status === 'bounced' || row.status === 'complained' || (suppression && suppression.reason !== 'unsubscribe'))
+        throw invalid(`${row.email} is suppressed for this account (${suppression?.reason ?? row.status}): it cannot be activated`, 'subscription');
+      if (suppression) await store.suppressions.lift(ctx.accountId, key, 'unsubscribe');
+      if (!confirm) return await setStatus(ctx, listId, id, 'active');
+      await setStatus(ctx, listId, id, 'unconfirmed');
+      await deps.subscriptions.request(ctx, listId, { email: row.email });
+      return (await store.lists.subscriber(ctx.accountId, listId, { id }))[0]!;
+    },
+  };
+}
+export type MembersService = ReturnType<typeof membersService>;
