@@ -380,6 +380,30 @@ describe('emailicious: the REST framework around it', () => {
     assert.equal(unsupported.status, 415);
   });
 
+  it('answers malformed bodies and parameters with 400/404 and keeps serving', async () => {
+    const listId = await newList('Malformed');
+    const count = await mailingCount();
+    const noBoundary = await api('POST', '/mailings', { body: 'x', type: 'multipart/form-data' });
+    assert.equal(noBoundary.status, 400);
+    assert.match(noBoundary.body.detail, /^Multipart form parse error/);
+    const truncated = await api('POST', '/mailings', { body: '--b\r\nContent-Disposition: form-data; name="list"\r\n\r\n1', type: 'multipart/form-data; boundary=b' });
+    assert.equal(truncated.status, 400);
+    const badKey = await api('POST', '/mailings', { body: 'list=1&variants%5B0=x', type: 'application/x-www-form-urlencoded' });
+    assert.deepEqual([badKey.status, typeof badKey.body.detail], [400, 'string']);
+    const proto = await api('POST', '/mailings', { body: '__proto__.polluted=1', type: 'application/x-www-form-urlencoded' });
+    assert.equal(proto.status, 400);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    const types = await api('POST', '/mailings', { json: { list: 'abc', name: ['a', 'b'], segments: 'x', variants: 'nope' } });
+    assert.deepEqual([types.status, types.body.list, types.body.segments, types.body.variants], [400, ['A valid integer is required.'], ['A valid integer is required.'], ['Invalid data. Expected a dictionary.']]);
+    const file = await api('POST', '/mailings', { json: { list: listId, name: 'f', variants: [{ subject: 's', layout: { zip_file: 'not a data uri' } }] } });
+    assert.deepEqual(file.body, { variants: [{ layout: { zip_file: ['The submitted data was not a file. Check the encoding type on the form.'] } }] });
+    assert.equal((await api('GET', '/mailings?page=99999999999999999999')).status, 404);
+    assert.equal((await api('GET', '/mailings?list=abc')).status, 400);
+    assert.equal((await api('POST', '/lists', { json: ['a list'] })).status, 400);
+    assert.equal(await mailingCount(), count);
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  });
+
   it("never shows or changes another account's objects, on any endpoint", async () => {
     const listId = await newList('Private');
     const sub = (await api('POST', `/lists/${listId}/subscribers`, { json: { email: 'private@acme.example' } })).body;

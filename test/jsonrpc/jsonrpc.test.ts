@@ -71,4 +71,29 @@ describe('jsonrpc: the CloudMailing methods in JSON', () => {
     assert.equal(wrong.status, 401);
     assert.match(wrong.headers.get('www-authenticate') ?? '', /^Basic/);
   });
+
+  it("answers a batch item by item (an error stays its item's), an empty batch -32600, and never another account's mailing", async () => {
+    const id = (await rpc('create_mailing', ['news@json.example', 'Mine', 'S', '<p>x</p>'])).result as number;
+    const res = await post(JSON.stringify([
+      { jsonrpc: '2.0', id: 'a', method: 'list_mailings', params: [{ id: [id] }] },
+      { jsonrpc: '2.0', id: 'b', method: 'start_mailing', params: [987654] },
+      { jsonrpc: '2.0', id: 'c', method: 'nope', params: [] },
+      { nonsense: true },
+    ]));
+    const answers = (await res.json()) as { id: string | null; result?: any; error?: { code: number } }[];
+    const by = new Map(answers.map((a) => [a.id, a]));
+    assert.equal(by.get('a')?.result?.[0]?.id, id);
+    assert.deepEqual([by.get('b')?.error?.code, by.get('c')?.error?.code, by.get(null)?.error?.code], [404, -32601, -32600]);
+    assert.equal(((await (await post('[]')).json()) as { error: { code: number } }).error.code, -32600);
+    // Another account's key sees none of it and changes nothing.
+    const other = (await gw.core.accounts.createKey('json-other', 'other')).secret;
+    const theirs = (await (await post(JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'list_mailings', params: [{ id: [id] }] },
+      { jsonrpc: '2.0', id: 2, method: 'delete_mailing', params: [id] },
+      { jsonrpc: '2.0', id: 3, method: 'add_recipients', params: [id, [{ email: 'x@example.org' }]] },
+    ]), other)).json()) as { id: number; result?: any; error?: { code: number } }[];
+    const t = new Map(theirs.map((a) => [a.id, a]));
+    assert.deepEqual([t.get(1)?.result, t.get(2)?.error?.code, t.get(3)?.error?.code], [[], 404, 404]);
+    assert.equal((await rpc('list_mailings', [{ id: [id] }])).result[0].total_recipient, 0);
+  });
 });

@@ -195,7 +195,8 @@ function mailingInput(body: Record<string, unknown>) {
       })),
     };
   });
-  if (f.has('variants') && !variants.length) f.fail('variants', 'This list may not be empty.');
+  const given = f.raw('variants');
+  if (Array.isArray(given) && !given.length) f.fail('variants', 'This list may not be empty.');
   errors.check();
   return { list: list!, name: name!, campaign: campaign ?? null, segments: segments ?? [], variants };
 }
