@@ -456,6 +456,12 @@ export function mailingsRepo(db: Queryable) {
       );
     },
 
+    /** Deletes the mailings of a list (their sends and recipients go with them). */
+    async deleteOfList(accountId: number, listId: number): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM mailings WHERE account_id = $1 AND list_id = $2', [accountId, listId]);
+      return rowCount ?? 0;
+    },
+
     async delete(accountId: number, ids: number[]): Promise<number> {
       const { rowCount } = await db.query('DELETE FROM mailings WHERE account_id = $1 AND id = ANY($2::bigint[])', [accountId, ids]);
       return rowCount ?? 0;

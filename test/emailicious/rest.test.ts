@@ -86,6 +86,14 @@ describe('emailicious: lists and subscribers', () => {
     assert.deepEqual([missing.status, missing.body], [400, { name: ['This field is required.'] }]);
     const all = await phpAll(gw.url, secret, 'lists');
     assert.ok(all.results.some((l) => l.id === id));
+    // DELETE: 204; its subscribers and mailings go with it (as Emailicious documents).
+    const doomed = await newList('Doomed');
+    await api('POST', `/lists/${doomed}/subscribers`, { json: { email: 'doomed@example.com' } });
+    const m = await api('POST', '/mailings', { json: { list: doomed, name: 'Doomed mailing', variants: [{ subject: 's', layout: { text: 't' } }] } });
+    const gone = await api('DELETE', `/lists/${doomed}`);
+    assert.deepEqual([gone.status, gone.body], [204, null]);
+    assert.deepEqual([(await api('GET', `/lists/${doomed}`)).status, (await api('GET', `/mailings/${m.body.id}`)).status, (await api('GET', `/lists/${doomed}/subscribers`)).status], [404, 404, 404]);
+    assert.equal((await api('DELETE', `/lists/${doomed}`)).status, 404);
   });
 
   it("adds subscribers as the PHP client does, answers a duplicate 409 with the existing subscriber, and filters by status and email", async () => {

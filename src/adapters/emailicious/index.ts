@@ -314,7 +314,9 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
         const listId = idParam(req, 'list');
         await core.members.list(ctx, listId);
         const input = subscriberInput(await body(), { partial: false });
-        const r = await core.members.add(ctx, listId, { email: input.email, params: input.params });
+        // Empty standard fields are not stored: they read back empty anyway.
+        const params = Object.fromEntries(Object.entries(input.params).filter(([k, v]) => !(k in S.STANDARD_FIELDS) || (v !== '' && v !== null)));
+        const r = await core.members.add(ctx, listId, { email: input.email, params });
         if ('conflict' in r) return { status: 409, body: S.subscriber(r.conflict) };
         return { status: 201, body: S.subscriber(r.row) };
       },

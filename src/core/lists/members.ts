@@ -103,8 +103,7 @@ export function membersService(deps: { store: Store; subscriptions: Subscription
     /** Deletes the list, its subscribers and (as Emailicious does) its mailings. */
     async deleteList(ctx: CallContext, id: number): Promise<void> {
       await store.transaction(async (tx) => {
-        const { rows } = await tx.mailings.summaries(ctx.accountId, { listId: id }, 0, 1_000_000);
-        if (rows.length) await tx.mailings.delete(ctx.accountId, rows.map((r) => r.id));
+        await tx.mailings.deleteOfList(ctx.accountId, id);
         if (!(await tx.lists.delete(ctx.accountId, id))) throw notFound('list', id);
       });
     },
