@@ -10,6 +10,7 @@
  * re-enqueues the sends they held. A killed worker's mailing resumes within about a minute.
  */
 import { EventEmitter } from 'node:events';
+import { dkimSigner } from './dkim.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -82,7 +83,7 @@ function graphileLogger(logger: Logger): GraphileLogger {
 
 function installationDkim(config: Config): MessageSettings['dkim'] {
   if (!config.DKIM_DOMAIN || !config.DKIM_SELECTOR || !config.DKIM_PRIVATE_KEY_FILE) return undefined;
-  return { domainName: config.DKIM_DOMAIN, keySelector: config.DKIM_SELECTOR, privateKey: readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') };
+  return dkimSigner({ domain: config.DKIM_DOMAIN, selector: config.DKIM_SELECTOR, privateKey: readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') });
 }
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {

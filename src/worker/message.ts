@@ -18,36 +18,37 @@ import type { DkimSettings } from '../db/mailings.js';
 import { convert as htmlToText } from 'html-to-text';
 import { composeMessage, foldedValue, formatAddress, replaceTextBodies, setFrom, setRootHeader, withAttachments, type RecipientAttachment } from '../mime/message.js';
 import { compileMessageTemplate, type MessageTemplate } from '../mime/template.js';
-import type { DkimOptions, OutgoingMessage } from './smtp.js';
+import type { OutgoingMessage } from './smtp.js';
+import { dkimSigner, type DkimKey, type DkimSigner } from './dkim.js';
 
 export interface MessageSettings {
   bounceDomain: string;
   publicUrl: string;
   secret: Buffer;
   /** DKIM_* of the installation, when configured. */
-  dkim: DkimOptions | undefined;
+  dkim: DkimSigner | undefined;
 }
 
 export interface CompiledMailing {
   ctx: SendContext;
   template: MessageTemplate;
-  dkim: DkimOptions | undefined;
+  dkim: DkimSigner | undefined;
 }
 
 /**
- * A mailing's own DKIM settings (CloudMailing's `dkim` property) as signing options: `enabled` defaults to
- * true; `signature_algorithm` picks the hash; `include_headers` the signed header fields. `identity`,
- * `length` and `canonicalize` are kept but not applied (signatures are relaxed/relaxed over the whole body).
+ * A mailing's own DKIM settings (CloudMailing's `dkim` property) as a signing key: `enabled` defaults to
+ * true; `signature_algorithm` picks the hash of an RSA key (an Ed25519 key signs ed25519-sha256);
+ * `include_headers` the signed header fields. `identity`, `length` and `canonicalize` are kept but not
+ * applied (signatures are relaxed/relaxed over the whole body).
  */
-export function mailingDkim(d: DkimSettings | null): DkimOptions | undefined {
+export function mailingDkim(d: DkimSettings | null): DkimKey | undefined {
   if (!d || d.enabled === false || !d.domain || !d.selector || !d.privkey) return undefined;
-  const hash = /sha1/i.test(d.signature_algorithm ?? '') ? 'sha1' : 'sha256';
   return {
-    domainName: d.domain,
-    keySelector: d.selector,
+    domain: d.domain,
+    selector: d.selector,
     privateKey: d.privkey,
-    hashAlgo: hash,
-    ...(d.include_headers?.length ? { headerFieldNames: d.include_headers.join(':') } : {}),
+    hash: /sha1/i.test(d.signature_algorithm ?? '') ? 'sha1' : 'sha256',
+    ...(d.include_headers?.length ? { headers: d.include_headers } : {}),
   };
 }
 
@@ -55,7 +56,8 @@ export async function compileMailing(ctx: SendContext, settings: MessageSettings
   // A mailing stored before messages were kept whole (first schema) is composed from its fields here.
   const raw =
     ctx.raw_message ?? (await composeMessage({ fromEmail: ctx.from_email, fromName: ctx.from_name, subject: ctx.subject, html: ctx.html, text: ctx.text }));
-  return { ctx, template: await compileMessageTemplate(raw), dkim: mailingDkim(ctx.dkim) ?? settings.dkim };
+  const own = mailingDkim(ctx.dkim);
+  return { ctx, template: await compileMessageTemplate(raw), dkim: own ? dkimSigner(own) : settings.dkim };
 }
 
 export { messageIdOf } from '../core/delivery/tokens.js';
@@ -95,10 +97,10 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
   // Its html also becomes the text part (as text), unless it brings its own text.
   if (r.content?.html !== undefined || r.content?.text !== undefined)
     own = await replaceTextBodies(own, { html: r.content.html, text: r.content.text ?? (r.content.html !== undefined ? htmlToText(r.content.html, { wordwrap: 76 }) : undefined) });
+  const whole = await withAttachments(own, attachmentsOf(r.attachments));
   return {
-    raw: await withAttachments(own, attachmentsOf(r.attachments)),
+    raw: m.dkim ? await m.dkim.sign(whole) : whole,
     envelope: { from: `bounces+${token}@${settings.bounceDomain}`, to: r.email },
-    dkim: m.dkim,
     testing: m.ctx.testing,
   };
 }

@@ -15,19 +15,9 @@ import pLimit from 'p-limit';
 import type { Logger } from '../logger.js';
 import { parseReply, type SmtpReply } from '../core/delivery/outcome.js';
 
-/** nodemailer's DKIM options, the subset we set. */
-export interface DkimOptions {
-  domainName: string;
-  keySelector: string;
-  privateKey: string;
-  hashAlgo?: 'sha256' | 'sha1';
-  headerFieldNames?: string;
-}
-
 export interface OutgoingMessage {
   raw: Buffer;
   envelope: { from: string; to: string };
-  dkim?: DkimOptions | undefined;
   /** To the capture, never to a relay. */
   testing?: boolean;
 }
@@ -117,7 +107,7 @@ export function makeRelays(urls: string[], captureUrl: string, opts: RelayOption
 
   async function send(relay: { transport: Transporter; remoteMta: string }, message: OutgoingMessage): Promise<Delivery> {
     try {
-      const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dkim ? { dkim: message.dkim } : {}) });
+      const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope });
       return { kind: 'replied', reply: parseReply(info.response, 250), remoteMta: relay.remoteMta };
     } catch (e) {
       const err = e as SmtpError;

@@ -15,7 +15,8 @@ let h: Harness;
 let dir: string;
 const installation = dkimKey();
 const own = dkimKey();
-const keys = { 'mg2026._domainkey.news.example.net': installation, 'own1._domainkey.example.org': own };
+const ed = dkimKey('ed25519');
+const keys = { 'mg2026._domainkey.news.example.net': installation, 'own1._domainkey.example.org': own, 'ed1._domainkey.example.org': ed };
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-dkim-'));
@@ -61,5 +62,29 @@ describe('pipeline: DKIM from the configuration', () => {
     await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished');
     const [result] = await verifyDkim(h.smtp.to('off0@example.org')[0]!.raw, keys);
     assert.deepEqual([result?.result, result?.domain], ['pass', 'news.example.net']);
+  });
+
+  it("signs with a mailing's Ed25519 key (ed25519-sha256) and with RSA-SHA1 when asked; the signed headers as told", async () => {
+    const id = await h.mailing(people(1, 'ed'), { dkim: { enabled: true, selector: 'ed1', domain: 'example.org', privkey: ed.privateKey } });
+    const sha1 = await h.mailing(people(1, 'sha'), { dkim: { enabled: true, selector: 'own1', domain: 'example.org', privkey: own.privateKey, signature_algorithm: 'rsa-sha1', include_headers: ['From', 'Subject'] } });
+    for (const m of [id, sha1]) await h.core.mailings.start(h.ctx, m);
+    await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished' && (await h.mailingStatus(sha1)) === 'finished');
+    const edSig = h.smtp.to('ed0@example.org')[0]!.header('DKIM-Signature')!;
+    assert.match(edSig, /\ba=ed25519-sha256;/);
+    assert.deepEqual(await verifyDkim(h.smtp.to('ed0@example.org')[0]!.raw, keys), [{ result: 'pass', domain: 'example.org', selector: 'ed1', comment: undefined }]);
+    const shaSig = h.smtp.to('sha0@example.org')[0]!.header('DKIM-Signature')!;
+    assert.match(shaSig, /\ba=rsa-sha1;/);
+    assert.match(shaSig, /\bh=Subject: ?From;/i);
+    const [r] = await verifyDkim(h.smtp.to('sha0@example.org')[0]!.raw, keys);
+    assert.equal(r?.domain, 'example.org');
+  });
+
+  it('a key that cannot sign fails its messages (general_error), never sends them unsigned', async () => {
+    const id = await h.mailing(people(2, 'badkey'), { dkim: { enabled: true, selector: 'x', domain: 'example.org', privkey: 'not a key' } });
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished');
+    assert.equal(h.smtp.to('badkey0@example.org').length, 0);
+    const m = await h.core.mailings.get(h.ctx, id);
+    assert.equal(m.totals.error, 2);
   });
 });

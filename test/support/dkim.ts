@@ -18,8 +18,14 @@ export interface DkimKey {
   txt: string;
 }
 
-export function dkimKey(bits = 2048): DkimKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+/** An RSA key (2048 bits unless told), or with 'ed25519' an Ed25519 one (RFC 8463: `p=` is the raw public key). */
+export function dkimKey(kind: number | 'ed25519' = 2048): DkimKey {
+  if (kind === 'ed25519') {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ type: 'spki', format: 'der' }).subarray(-32).toString('base64');
+    return { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), txt: `v=DKIM1; k=ed25519; p=${raw}` };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: kind });
   const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   return { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), txt: `v=DKIM1; k=rsa; p=${spki}` };
 }
