@@ -1,6 +1,6 @@
 /**
- * The outgoing SMTP transport: one nodemailer pool per relay URL (created once per worker process), messages
- * spread round robin over the relays, SMTP_RATE enforced per relay by the pool's rate limiter. Messages of
+ * The outgoing SMTP transport: one pool of SMTP connections per relay URL (./smtp-pool.ts; created once per
+ * worker process), messages spread round robin over the relays, SMTP_RATE enforced per relay by the pool. Messages of
  * `testing` mailings go to the built-in capture instead, never to a relay (as the original CloudMailing
  * server sent them to its testing SMTP server); with no relay configured, every message does.
  *
@@ -10,8 +10,8 @@
  *  - `unreachable`: no SMTP conversation at all (refused, DNS, connect or greeting timeout, 421 at
  *    greeting, pool closed by shutdown): not a try; the caller gives the lease back.
  */
-import nodemailer, { type Transporter } from 'nodemailer';
 import pLimit from 'p-limit';
+import { POOL_CLOSED, smtpPool, type SmtpError, type SmtpPool } from './smtp-pool.js';
 import type { Logger } from '../logger.js';
 import { parseReply, type SmtpReply } from '../core/delivery/outcome.js';
 
@@ -46,69 +46,43 @@ export interface Relays {
 /** System error codes of a connection that never reached an SMTP conversation. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL']);
 
-interface SmtpError extends Error {
-  code?: string;
-  originalCode?: string;
-  responseCode?: number;
-  response?: string;
-  command?: string;
-  timeoutType?: string;
-}
-
 export function isUnreachable(e: SmtpError): boolean {
   if (e.responseCode === 421 && e.command === 'CONN') return true;
   if (e.responseCode) return false;
   if (e.code === 'EDNS') return true;
   if (e.originalCode && UNREACHABLE_CODES.has(e.originalCode)) return true;
   if (e.timeoutType === 'CONNECT_TIMEOUT' || e.timeoutType === 'GREETING_TIMEOUT') return true;
-  return /Connection pool was closed/.test(e.message);
+  return e.message.includes(POOL_CLOSED);
 }
 
-function rateOptions(rate: number): { rateLimit?: number; rateDelta?: number } {
-  if (!(rate > 0)) return {};
-  // rateLimit messages per rateDelta ms; a fractional rate (0.5/s) becomes 1 per 2000 ms.
-  return rate >= 1 ? { rateLimit: Math.floor(rate), rateDelta: Math.round((1000 * Math.floor(rate)) / rate) } : { rateLimit: 1, rateDelta: Math.round(1000 / rate) };
-}
 
 /** `urls`: the relays (empty: everything goes to the capture); `captureUrl`: the built-in capture. */
 export function makeRelays(urls: string[], captureUrl: string, opts: RelayOptions, logger: Logger): Relays {
-  const pool = (url: string, rated: boolean) => {
+  const relay = (url: string, rated: boolean) => {
     const u = new URL(url);
-    const transport = nodemailer.createTransport({
-      pool: true,
-      url,
-      maxConnections: opts.maxConnections,
-      maxMessages: opts.maxMessages,
-      // One requeue covers the benign race of a relay closing an idle pooled connection just as a message
-      // is assigned to it; beyond that a dropped connection is a temporary failure we retry ourselves.
-      maxRequeues: 1,
-      connectionTimeout: opts.timeoutMs,
-      greetingTimeout: Math.min(opts.timeoutMs, 30_000),
-      socketTimeout: opts.timeoutMs,
-      ...(rated ? rateOptions(opts.rate) : {}),
-    });
-    // Messages wait for a connection here, not in nodemailer's queue, so the deadline is checked when a
-    // message's turn comes (a batch claimed just before the deadline must not go out long after it).
-    return { transport, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname, turn: pLimit(opts.maxConnections) };
+    const pool = smtpPool({ url, maxConnections: opts.maxConnections, maxMessages: opts.maxMessages, rate: rated ? opts.rate : 0, timeoutMs: opts.timeoutMs });
+    // Messages wait for a connection here, so the deadline is checked when a message's turn comes (a batch
+    // claimed just before the deadline must not go out long after it).
+    return { pool, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname, turn: pLimit(opts.maxConnections) };
   };
   // The capture keeps messages; no rate applies to it.
-  const capture = pool(captureUrl, false);
-  const relays = urls.length ? urls.map((u) => pool(u, true)) : [capture];
+  const capture = relay(captureUrl, false);
+  const relays = urls.length ? urls.map((u) => relay(u, true)) : [capture];
   let next = 0;
   return {
     async deliver(message, notAfter) {
-      const relay = message.testing ? capture : relays[next++ % relays.length]!;
-      return await relay.turn(() => (notAfter && Date.now() >= notAfter.getTime() ? { kind: 'expired' as const } : send(relay, message)));
+      const r = message.testing ? capture : relays[next++ % relays.length]!;
+      return await r.turn(() => (notAfter && Date.now() >= notAfter.getTime() ? { kind: 'expired' as const } : send(r, message)));
     },
     close() {
-      for (const r of new Set([...relays, capture])) r.transport.close();
+      for (const r of new Set([...relays, capture])) r.pool.close();
     },
   };
 
-  async function send(relay: { transport: Transporter; remoteMta: string }, message: OutgoingMessage): Promise<Delivery> {
+  async function send(relay: { pool: SmtpPool; remoteMta: string }, message: OutgoingMessage): Promise<Delivery> {
     try {
-      const info = await relay.transport.sendMail({ raw: message.raw, envelope: message.envelope });
-      return { kind: 'replied', reply: parseReply(info.response, 250), remoteMta: relay.remoteMta };
+      const response = await relay.pool.send(message.raw, message.envelope);
+      return { kind: 'replied', reply: parseReply(response, 250), remoteMta: relay.remoteMta };
     } catch (e) {
       const err = e as SmtpError;
       if (isUnreachable(err)) return { kind: 'unreachable', text: err.message, remoteMta: relay.remoteMta };
