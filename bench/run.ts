@@ -14,7 +14,7 @@
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -29,21 +29,44 @@ import { buildServices, startGateway, type Gateway } from '../src/compose.js';
 import { freePort, startEmbedded } from '../src/db/embedded.js';
 import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
+import type { DkimSettings } from '../src/db/mailings.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { csvImport, senderBulk, transactional, type Bench } from './sender.js';
+import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
 const want = (s: string) => wanted.size === 0 || wanted.has(s);
-const INGEST_N = Number(process.env.BENCH_INGEST ?? 200_000);
-const SEND_N = Number(process.env.BENCH_SEND ?? 100_000);
-const BOUNCES_N = Number(process.env.BENCH_BOUNCES ?? 1_000_000);
+/** BENCH_SCALE (default 1) shrinks every default size: 0.05 runs the whole bench in a couple of minutes. */
+export const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+export const size = (name: string, full: number, least = 1000) => Number(process.env[name] ?? Math.max(least, Math.round(full * SCALE)));
+const INGEST_N = size('BENCH_INGEST', 200_000);
+const SEND_N = size('BENCH_SEND', 100_000);
+const BOUNCES_N = size('BENCH_BOUNCES', 1_000_000, 25_000);
 
+interface Figure {
+  figure: string;
+  value: string;
+  target: string;
+  ratio?: string | undefined;
+}
+const figures: Figure[] = [];
 function line(figure: string, value: string, target: string, ratio?: string) {
+  figures.push({ figure, value, target, ratio });
   console.log(`${figure.padEnd(34)} ${value.padEnd(26)} target ${target.padEnd(26)}${ratio ? ` ratio ${ratio}` : ''}`);
 }
 
+/** Every figure of the run as JSON under bench/results/ (one file per run). */
+async function saveResults(extra: Record<string, unknown>): Promise<string> {
+  const dir = path.join(root, 'bench/results');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify({ at: new Date().toISOString(), cores: os.cpus().length, node: process.version, scale: SCALE, ...extra, figures }, null, 2) + '\n');
+  return file;
+}
+
 // --- the SMTP sink, in its own process -------------------------------------------------------------
-interface Sink {
+export interface Sink {
   port: number;
   count(): Promise<number>;
   /** When a message for `rcpt` was received (epoch ms), 0 while none was. */
@@ -117,20 +140,50 @@ async function main() {
   if (want('startup')) {
     const t = await startupSeconds();
     line('start-up: serve until /healthz', `${Math.max(...t).toFixed(2)} s (worst of ${t.length})`, '<= 3 s');
-    if (wanted.size === 1) return;
+    if (wanted.size === 1) {
+      console.log(`# results: ${path.relative(root, await saveResults({}))}`);
+      return;
+    }
   }
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-'));
   const pgh = await startEmbedded({ dataDir: tmp, ephemeral: true });
   await ensureDatabase(pgh.url, 'bench');
   const dbUrl = pgh.databaseUrl('bench');
-  const sink = await startSink();
+  // The relay: postfix's smtp-sink when it can be had (BENCH_RELAY=node forces the Node sink).
+  let postfix: PostfixTools | null = null;
+  if (process.env.BENCH_RELAY !== 'node') {
+    const got = await postfixTools();
+    if ('tools' in got) postfix = got.tools;
+    else console.log(`# postfix's smtp-sink unavailable (${got.reason}): the Node sink is the relay`);
+  }
+  let sink: Sink;
+  if (postfix) {
+    const ps = startSmtpSink(postfix, await freePort());
+    const pool = new pg.Pool({ connectionString: dbUrl, max: 1 });
+    sink = {
+      ...ps,
+      // smtp-sink keeps nothing: a recipient's arrival is when the relay accepted it (its last try).
+      async arrived(rcpt) {
+        const { rows } = await pool.query<{ at: number }>(
+          `SELECT extract(epoch FROM last_try) * 1000 AS at FROM recipients WHERE lower(email) = lower($1) AND status = 'finished' ORDER BY last_try DESC LIMIT 1`,
+          [rcpt],
+        );
+        return Number(rows[0]?.at ?? 0);
+      },
+      stop() {
+        ps.stop();
+        void pool.end();
+      },
+    };
+    await new Promise((r) => setTimeout(r, 200));
+  } else sink = await startSink();
   const config = loadConfig({ DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: '0', BOUNCE_SMTP_PORT: '0', LOG_LEVEL: 'warn', SMTP_URL: `smtp://127.0.0.1:${sink.port}`, PUBLIC_URL: 'http://bench.test' });
   const logger = makeLogger(config.LOG_LEVEL);
   const services = await buildServices(config, logger, dbUrl);
   const gateway: Gateway = await startGateway(services, { worker: true, http: true });
   const key = await services.core.accounts.createKey('bench');
   const ctx = { accountId: (await services.store.accounts.bySlug('bench'))!.id, requestId: 'bench' };
-  console.log(`# mailgate bench: ${os.cpus().length} cores, node ${process.version}`);
+  console.log(`# mailgate bench: ${os.cpus().length} cores, node ${process.version}, scale ${SCALE}, relay ${postfix ? "postfix's smtp-sink" : 'the Node sink'}`);
 
   const waitFinal = async (mailingId: number) => {
     for (;;) {
@@ -213,23 +266,30 @@ async function main() {
     return { rate, copyRate };
   }
 
-  if (want('send') || want('feed')) {
+  /** A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient is final. */
+  async function sendRun(n: number, dkim: DkimSettings | null) {
     const id = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT });
-    for (let i = 0; i < SEND_N; i += 10_000) {
+    if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
+    for (let i = 0; i < n; i += 10_000) {
       await services.core.recipients.add(
         ctx,
         id,
-        Array.from({ length: Math.min(10_000, SEND_N - i) }, (_, k) => ({ email: `s${i + k}@example.org`, fields: { firstname: `F${i + k}`, city: 'Lyon' } })),
+        Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ email: `s${i + k}@example.org`, fields: { firstname: `F${i + k}`, city: 'Lyon' } })),
       );
     }
     const before = await sink.count();
     const t0 = performance.now();
     await services.core.mailings.start(ctx, id);
     const m = await waitFinal(id);
-    const sendRate = SEND_N / ((performance.now() - t0) / 1000);
-    const delivered = (await sink.count()) - before;
+    const rate = n / ((performance.now() - t0) / 1000);
+    console.log(`# send${dkim ? ` (${dkim.selector})` : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`);
+    return { id, rate };
+  }
 
-    // The limit: nodemailer alone, pooled, the same kind of messages to the same sink, no database.
+  if (want('send') || want('feed')) {
+    const { id, rate: sendRate } = await sendRun(SEND_N, null);
+
+    // Limit (a): nodemailer alone, pooled, the same kind of messages to the same sink, no database.
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, secure: false, ignoreTLS: true });
     const n = Math.min(SEND_N, Number(process.env.BENCH_ALONE ?? 20_000));
     const t1 = performance.now();
@@ -246,8 +306,24 @@ async function main() {
     await Promise.all(inflight);
     const aloneRate = n ? n / ((performance.now() - t1) / 1000) : NaN;
     transport.close();
-    line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 3000/s, >= 2.0 x alone', `${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`);
-    console.log(`# send totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${delivered}`);
+    // Limit (b): postfix's smtp-source into the same sink (the physical limit), messages of the same size.
+    const sourceRate = postfix ? await smtpSourceRate(postfix, sink.port, Math.min(SEND_N * 2, 200_000), 5200) : NaN;
+    const ratios = [`${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`];
+    if (postfix) ratios.push(`${(sendRate / sourceRate).toFixed(3)} of smtp-source ${Math.round(sourceRate)}/s`);
+    line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 3000/s, >= 2.0 x alone, >= 0.2 x source', ratios.join(', '));
+
+    if (want('send')) {
+      // DKIM: the same mailing signed with an RSA-2048 and with an Ed25519 key (its own dkim property).
+      for (const [kind, target] of [
+        ['rsa', 0.6],
+        ['ed25519', 0.9],
+      ] as const) {
+        const key = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ed25519').privateKey;
+        const privkey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+        const { rate } = await sendRun(SEND_N, { enabled: true, domain: 'example.org', selector: `bench-${kind}`, privkey });
+        line(`send with DKIM ${kind === 'rsa' ? 'RSA-2048' : 'Ed25519'}`, `${Math.round(rate)} messages/s`, `>= ${target} x unsigned`, `${(rate / sendRate).toFixed(3)} of unsigned ${Math.round(sendRate)}/s`);
+      }
+    }
 
     if (want('feed')) {
       const times: number[] = [];
@@ -307,6 +383,7 @@ async function main() {
   if (want('import')) await csvImport(bench);
   if (want('transactional')) await transactional(bench);
 
+  console.log(`# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink' }))}`);
   await gateway.stop();
   await services.close();
   sink.stop();

@@ -1,0 +1,85 @@
+/**
+ * Postfix's `smtp-sink` and `smtp-source` for the bench: the relay the send figure is measured against and
+ * the physical limit beside it. Taken from Debian's `postfix` package without installing or starting postfix:
+ * `apt-get download postfix` and `dpkg -x` into bench/.postfix (kept for the next runs, ignored by git); the
+ * two binaries run with the package's own libraries. Null, with the reason, when that cannot be done (no
+ * apt, no network, not Debian): the bench then uses its Node sink.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface PostfixTools {
+  sink: string;
+  source: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CountingSink {
+  port: number;
+  /** Messages accepted so far. */
+  count(): Promise<number>;
+  stop(): void;
+}
+
+const dir = path.resolve(import.meta.dirname, '.postfix');
+
+function tools(): PostfixTools | null {
+  const sink = path.join(dir, 'usr/sbin/smtp-sink');
+  const source = path.join(dir, 'usr/sbin/smtp-source');
+  if (!existsSync(sink) || !existsSync(source)) return null;
+  const env = { ...process.env, LD_LIBRARY_PATH: [path.join(dir, 'usr/lib/postfix'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+  // It must run here (libraries, architecture).
+  const probe = spawnSync(sink, [], { env, encoding: 'utf8' });
+  return /usage:/.test(`${probe.stderr}${probe.stdout}`) ? { sink, source, env } : null;
+}
+
+export async function postfixTools(): Promise<{ tools: PostfixTools } | { reason: string }> {
+  const ready = tools();
+  if (ready) return { tools: ready };
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-postfix-'));
+  try {
+    const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { cwd: tmp, encoding: 'utf8', timeout: 180_000 });
+    let got = run('apt-get', ['download', 'postfix']);
+    if (got.status !== 0) {
+      run('apt-get', ['update', '-qq']);
+      got = run('apt-get', ['download', 'postfix']);
+    }
+    if (got.status !== 0) return { reason: `apt-get download postfix failed: ${(got.stderr || got.error?.message || '').trim().split('\n').pop()}` };
+    const deb = (await readdir(tmp)).find((f) => f.endsWith('.deb'));
+    if (!deb) return { reason: 'apt-get download postfix gave no .deb' };
+    const x = spawnSync('dpkg', ['-x', path.join(tmp, deb), dir], { encoding: 'utf8' });
+    if (x.status !== 0) return { reason: `dpkg -x failed: ${(x.stderr || x.error?.message || '').trim()}` };
+    const t = tools();
+    return t ? { tools: t } : { reason: "postfix's smtp-sink does not run on this machine" };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `smtp-sink` on 127.0.0.1:`port`, counting what it accepts (its `-c` counters on stdout). */
+export function startSmtpSink(t: PostfixTools, port: number): CountingSink {
+  const asRoot = process.getuid?.() === 0;
+  const child = spawn(t.sink, ['-c', ...(asRoot ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1024'], { env: t.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let count = 0;
+  let tail = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    tail = (tail + c.toString('latin1')).slice(-200);
+    const all = [...tail.matchAll(/mesg=(\d+)/g)];
+    if (all.length) count = Number(all[all.length - 1]![1]);
+  });
+  return { port, count: async () => count, stop: () => child.kill('SIGTERM') };
+}
+
+/** Messages per second `smtp-source` pushes into a sink: `n` messages of `bytes`, `sessions` in parallel. */
+export async function smtpSourceRate(t: PostfixTools, port: number, n: number, bytes: number, sessions = 20): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(t.source, ['-s', String(sessions), '-l', String(bytes), '-m', String(n), '-f', 'source@example.org', '-t', 'sink@example.org', `127.0.0.1:${port}`], { env: t.env, stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`smtp-source exited ${code}`))));
+    child.on('error', reject);
+  });
+  return n / ((performance.now() - t0) / 1000);
+}
