@@ -74,7 +74,7 @@ describe('pipeline: DKIM from the configuration', () => {
     assert.deepEqual(await verifyDkim(h.smtp.to('ed0@example.org')[0]!.raw, keys), [{ result: 'pass', domain: 'example.org', selector: 'ed1', comment: undefined }]);
     const shaSig = h.smtp.to('sha0@example.org')[0]!.header('DKIM-Signature')!;
     assert.match(shaSig, /\ba=rsa-sha1;/);
-    assert.match(shaSig, /\bh=Subject: ?From;/i);
+    assert.match(shaSig, /\bh=From:Subject;/);
     const [r] = await verifyDkim(h.smtp.to('sha0@example.org')[0]!.raw, keys);
     assert.equal(r?.domain, 'example.org');
   });
