@@ -61,7 +61,7 @@ async function saveResults(extra: Record<string, unknown>): Promise<string> {
   const dir = path.join(root, 'bench/results');
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, JSON.stringify({ at: new Date().toISOString(), cores: os.cpus().length, node: process.version, scale: SCALE, ...extra, figures }, null, 2) + '\n');
+  await writeFile(file, JSON.stringify({ at: new Date().toISOString(), cores: os.cpus().length, node: process.version, scale: SCALE, scenarios: [...wanted], sizes: { ingest: INGEST_N, send: SEND_N, bounces: BOUNCES_N }, ...extra, figures }, null, 2) + '\n');
   return file;
 }
 

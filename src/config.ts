@@ -37,7 +37,7 @@ export const VARIABLES = {
   BOUNCE_SMTP_PORT: { schema: int(0, 65535), default: '2525', doc: 'Inbound SMTP listener of the HTTP nodes for what comes back to the VERP return path (delivery status notifications, complaints) and to the List-Unsubscribe mailto: address; point the MX of BOUNCE_DOMAIN at it (0: any free port).' },
   DKIM_DOMAIN: { schema: z.string().optional(), doc: 'DKIM signing domain (with DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE).' },
   DKIM_SELECTOR: { schema: z.string().optional(), doc: 'DKIM selector.' },
-  DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM.' },
+  DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM: RSA (signs rsa-sha256) or Ed25519 (ed25519-sha256).' },
   CONFIRM_LINK_DAYS: { schema: int(1, 3650), default: '30', doc: 'Days a double opt-in confirmation link ({{ subscribe_link }}) stays valid.' },
   CUSTOMIZED_CONTENT_RETENTION_DAYS: { schema: int(1, 3650), default: '7', doc: 'Days a recipient\'s rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).' },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
