@@ -8,7 +8,8 @@
  * (mailkit.report.raw.bounces pages of 25,000 from a log of BENCH_BOUNCES), sender-bulk (Yandex Sender bulk PUT
  * calls of 1,000 until their tasks are done vs raw COPY), import (`mailgate import` of a 1,000,000-line CSV vs
  * raw COPY) and transactional (Sender transactional sends during a big mailing, until the sink has them): see
- * ./sender.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
+ * ./sender.ts; load (64 clients mixing four dialects' calls) and memory (peak RSS over a BENCH_MEMORY
+ * (1000000) recipient mailing): see ./load.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000).
  * Never run inside `npm test`: these are measurements, not assertions.
@@ -32,14 +33,13 @@ import { makeLogger } from '../src/logger.js';
 import type { DkimSettings } from '../src/db/mailings.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { csvImport, senderBulk, transactional, type Bench } from './sender.js';
+import { SCALE, size } from './scale.js';
+import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
 const want = (s: string) => wanted.size === 0 || wanted.has(s);
-/** BENCH_SCALE (default 1) shrinks every default size: 0.05 runs the whole bench in a couple of minutes. */
-export const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-export const size = (name: string, full: number, least = 1000) => Number(process.env[name] ?? Math.max(least, Math.round(full * SCALE)));
 const INGEST_N = size('BENCH_INGEST', 200_000);
 const SEND_N = size('BENCH_SEND', 100_000);
 const BOUNCES_N = size('BENCH_BOUNCES', 1_000_000, 25_000);
@@ -266,10 +266,7 @@ async function main() {
     return { rate, copyRate };
   }
 
-  /** A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient is final. */
-  async function sendRun(n: number, dkim: DkimSettings | null) {
-    const id = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT });
-    if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
+  async function addRecipients(id: number, n: number) {
     for (let i = 0; i < n; i += 10_000) {
       await services.core.recipients.add(
         ctx,
@@ -277,6 +274,13 @@ async function main() {
         Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ email: `s${i + k}@example.org`, fields: { firstname: `F${i + k}`, city: 'Lyon' } })),
       );
     }
+  }
+
+  /** A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient is final. */
+  async function sendRun(n: number, dkim: DkimSettings | null) {
+    const id = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT });
+    if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
+    await addRecipients(id, n);
     const before = await sink.count();
     const t0 = performance.now();
     await services.core.mailings.start(ctx, id);
@@ -382,6 +386,8 @@ async function main() {
   if (want('sender-bulk')) await senderBulk(bench);
   if (want('import')) await csvImport(bench);
   if (want('transactional')) await transactional(bench);
+  if (want('load')) await apiLoad(bench, { xmlrpcBody: encodeMethodCall });
+  if (want('memory')) await memoryPeak(bench, { addRecipients, waitFinal });
 
   console.log(`# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink' }))}`);
   await gateway.stop();
