@@ -8,6 +8,7 @@
  * - transactional: while a BENCH_TRANSACTIONAL_BULK (200000) recipient mailing is being sent, 20
  *   transactional sends one after another, each timed from the call until the sink received it.
  */
+import { size } from './scale.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -47,7 +48,7 @@ function senderClient(b: Bench) {
 }
 
 export async function senderBulk(b: Bench): Promise<void> {
-  const calls = Number(process.env.BENCH_BULK_CALLS ?? 1000);
+  const calls = size('BENCH_BULK_CALLS', 1000, 10);
   const n = calls * 1000;
   const call = senderClient(b);
   await call('PUT', '/maillist/bench-bulk', JSON.stringify({ title: 'Bench bulk' }), 201);
@@ -120,7 +121,7 @@ async function copyLimit(b: Bench, n: number, address: (k: number) => string): P
  * own time (records/s), beside raw COPY of the same rows.
  */
 export async function csvImport(b: Bench): Promise<void> {
-  const n = Number(process.env.BENCH_IMPORT ?? 1_000_000);
+  const n = size('BENCH_IMPORT', 1_000_000, 10_000);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-import-'));
   const file = path.join(dir, 'subscribers.csv');
   const out = createWriteStream(file);
@@ -159,7 +160,7 @@ export async function csvImport(b: Bench): Promise<void> {
 const BODY = `<html><body><h1>Hello {{ firstname }}</h1>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.</p>'.repeat(20)}</body></html>`;
 
 export async function transactional(b: Bench): Promise<void> {
-  const N = Number(process.env.BENCH_TRANSACTIONAL_BULK ?? 200_000);
+  const N = size('BENCH_TRANSACTIONAL_BULK', 200_000, 10_000);
   const { core } = b.services;
   // The campaign, as `mailgate campaigns create` makes it (a named Sender mailing; the first send marks it transactional).
   const campaign = await core.mailings.create(b.ctx, { dialect: 'sender', name: 'bench-urgent', fromEmail: 'shop@bench.example', subject: 'Order {{ order }}', html: '<p>Your order {{ order }} is ready.</p>' });
