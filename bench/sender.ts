@@ -192,7 +192,7 @@ export async function transactional(b: Bench): Promise<void> {
       if (Date.now() - t0 > 120_000) throw new Error(`transactional: ${rcpt} not delivered in 120 s`);
       await sleep(2);
     }
-    latencies.push(at - t0);
+    latencies.push(Math.round(at - t0));
     bulkOut.push((await b.sink.count()) - before - (i + 1));
     await sleep(300);
   }
