@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { invalid } from '../core/errors.js';
 
 // int8 ids and counts fit in a JS number (they stay below 2^53); xid8 stays a string.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -15,8 +16,28 @@ export type Client = pg.PoolClient;
 /** Anything that can run a query: the pool or a client inside a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'>;
 
+/**
+ * Postgres cannot store U+0000 in text or jsonb (22021 invalid byte sequence 0x00, 22P05 unsupported
+ * Unicode escape). Such a value is the caller's bad input, not our failure: every query of the pool answers
+ * it as INVALID_ARGUMENT, which each dialect spells as its own error, instead of an internal error.
+ */
+const NUL_STATES = new Set(['22021', '22P05']);
+export function badTextError(e: unknown): unknown {
+  return NUL_STATES.has(sqlState(e) ?? '') ? invalid('a text value contains a null character (U+0000), which cannot be stored') : e;
+}
+
+class NulSafeClient extends pg.Client {
+  // Every form pg's Pool and our code use: promise, callback (the pool's own query), or a submittable (COPY).
+  override query(...args: unknown[]): never {
+    const last = args[args.length - 1];
+    if (typeof last === 'function') args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err && badTextError(err), res);
+    const r = (super.query as (...a: unknown[]) => unknown)(...args);
+    return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(badTextError(e))) : r) as never;
+  }
+}
+
 export function makePool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, Client: NulSafeClient });
   // A client losing its connection (Postgres stopping or restarting) must not crash the process: idle ones
   // report it on the pool, checked-out ones on themselves (their next query fails with it).
   pool.on('error', () => undefined);
@@ -53,7 +74,7 @@ export function copyText(v: string): string {
 export async function copyFrom(db: Queryable, sql: string, text: string): Promise<void> {
   const client = db as unknown as pg.ClientBase;
   if (typeof (client as Partial<pg.PoolClient>).release !== 'function') throw new Error('COPY needs a transaction client, not the pool');
-  await pipeline(Readable.from([text]), client.query(copyStreams.from(sql)));
+  await pipeline(Readable.from([text]), client.query(copyStreams.from(sql))).catch((e: unknown) => Promise.reject(badTextError(e)));
 }
 
 /** SQLSTATE codes we react to, by name. */

@@ -408,6 +408,12 @@ describe('emailicious: the REST framework around it', () => {
     assert.equal((await api('GET', '/mailings?page=99999999999999999999')).status, 404);
     assert.equal((await api('GET', '/mailings?list=abc')).status, 400);
     assert.equal((await api('POST', '/lists', { json: ['a list'] })).status, 400);
+    // Null characters, as DRF's CharField answers them (Postgres could not store them either).
+    const nul = await api('POST', '/mailings', { json: { list: listId, name: 'n\u0000', variants: [{ subject: 's\u0000', layout: { text: 't\u0000' } }] } });
+    assert.deepEqual([nul.status, nul.body], [400, { name: ['Null characters are not allowed.'], variants: [{ subject: ['Null characters are not allowed.'], layout: { text: ['Null characters are not allowed.'] } }] }]);
+    const nulSub = await api('POST', `/lists/${listId}/subscribers`, { body: 'email=nul%40example.com&first_name=a%00b&shoe=c%00', type: 'application/x-www-form-urlencoded' });
+    assert.deepEqual([nulSub.status, nulSub.body], [400, { first_name: ['Null characters are not allowed.'], shoe: ['Null characters are not allowed.'] }]);
+    assert.equal((await api('GET', `/lists/${listId}/subscribers?email=nul%40example.com`)).body.count, 0);
     assert.equal(await mailingCount(), count);
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
   });

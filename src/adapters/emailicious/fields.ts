@@ -12,6 +12,8 @@ type Path = (string | number)[];
 export type FileLeaf = Extract<FormLeaf, { data: Buffer }>;
 
 const REQUIRED = 'This field is required.';
+/** DRF's CharField refuses them (ProhibitNullCharactersValidator); Postgres could not store them anyway. */
+export const NULL_CHARACTERS = 'Null characters are not allowed.';
 const DATETIME_FORMAT = 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].';
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
@@ -55,6 +57,7 @@ export class Fields {
     if (v === null) return o.nullable ? null : o.blank ? '' : this.fail(name, 'This field may not be null.');
     if (typeof v !== 'string' && typeof v !== 'number') return this.fail(name, 'Not a valid string.');
     const s = String(v).trim();
+    if (s.includes('\0')) return this.fail(name, NULL_CHARACTERS);
     if (!s && !o.blank && !o.nullable) return this.fail(name, 'This field may not be blank.');
     if (o.max && s.length > o.max) return this.fail(name, `Ensure this field has no more than ${o.max} characters.`);
     return s || (o.nullable ? null : '');
@@ -95,6 +98,7 @@ export class Fields {
     const out: string[] = [];
     for (const x of items) {
       if (typeof x !== 'string') this.fail(name, 'Not a valid string.');
+      else if (x.includes('\0')) this.fail(name, NULL_CHARACTERS);
       else if (x.trim()) out.push(x.trim());
     }
     return out;

@@ -29,7 +29,7 @@ import { isValidEmail } from '../../core/email.js';
 import type { AdapterDeps } from '../types.js';
 import { readBody } from './body.js';
 import { EmailiciousError, FieldErrors, NOT_FOUND, emailiciousErrorOf } from './errors.js';
-import { Fields } from './fields.js';
+import { Fields, NULL_CHARACTERS } from './fields.js';
 import * as S from './serializers.js';
 import type { VariantInput } from '../../core/mailings/list-mailings.js';
 
@@ -150,6 +150,7 @@ function subscriberInput(body: Record<string, unknown>, o: { partial: boolean })
   for (const [k, v] of Object.entries(body)) {
     if (S.READ_ONLY_FIELDS.has(k) || k in S.STANDARD_FIELDS) continue;
     if (v !== null && typeof v === 'object') f.fail(k, 'Not a valid value: a custom field holds a string, a number or a boolean.');
+    else if (k.includes('\0') || (typeof v === 'string' && v.includes('\0'))) f.fail(k.replace(/\0/g, ''), NULL_CHARACTERS);
     else params[k] = v;
   }
   errors.check();
