@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { waitFor } from '../support/wait.js';
+import { curl } from '../sender/client.js';
 import { PNG, call, dataUri, php, phpAll, phpForm, phpMultipart, pythonSeedPost, zip, type Reply } from './client.js';
 
 let gw: TestGateway;
@@ -293,6 +294,23 @@ describe('emailicious: mailings', () => {
       ],
     );
     assert.equal(listed.headers.get('allow'), 'GET, POST, HEAD, OPTIONS');
+  });
+
+  it("works from curl as the README shows it: JSON list, form subscriber, a multipart mailing with the zip as a file", async () => {
+    const u = (p: string) => `'${gw.url.replace('://', `://me%40example.org:${secret}@`)}/api/v1${p}'`;
+    const list = await curl(`curl -H 'Content-Type: application/json' -d '{"name": "Curl", "default_from_email": "news@example.org", "default_language": "fr", "languages": ["fr", "en"]}' ${u('/lists')}`);
+    assert.equal(list.status, 201, list.raw);
+    const sub = await curl(`curl -d email=ann@curl.example -d language=en -d first_name=Ann ${u(`/lists/${list.body.id}/subscribers`)}`);
+    assert.deepEqual([sub.status, sub.body.first_name, sub.body.language], [201, 'Ann', 'en']);
+    await writeFile(path.join(dir, 'curl.zip'), await zip({ 'index.html': '<p>Hi {{ first_name }} <img src="./images/planet.png"></p>', 'images/planet.png': PNG }));
+    const m = await curl(
+      `curl -F list=${list.body.id} -F name=Curl -F 'variants[0]language=en' -F 'variants[0]subject=Hi' -F 'variants[0]deliveries[0]scheduled_datetime=2020-01-01T00:00' -F 'variants[0]layout.zip_file=@${path.join(dir, 'curl.zip')};type=application/zip' ${u('/mailings')}`,
+    );
+    assert.equal(m.status, 201, m.raw);
+    assert.equal(m.body.variants[0].layout.source, '<p>Hi {{ first_name }} <img src="./images/planet.png"></p>');
+    await waitFor('the curl mailing is delivered', () => relay.to('ann@curl.example').length === 1);
+    const parsed = await relay.to('ann@curl.example')[0]!.parse();
+    assert.match(String(parsed.html), /Hi Ann <img src="http:\/\/mailgate\.test\/layouts\/[A-Za-z0-9_-]+\/images\/planet\.png">/);
   });
 
   it('pages 250 mailings with absolute next/previous keeping the filter, followed as the PHP client follows them', async () => {
