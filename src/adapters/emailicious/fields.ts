@@ -77,11 +77,17 @@ export class Fields {
     return n;
   }
 
-  /** A list of whole numbers: a JSON array, repeated form keys, or one value. */
-  intList(name: string): number[] | undefined {
+  /** The values of a list field: a JSON array, repeated form keys, or one value ('' and null: none). */
+  private items(name: string): unknown[] | undefined {
     if (!this.has(name)) return undefined;
     const v = this.raw(name);
-    const items = Array.isArray(v) ? v : v === null || v === '' ? [] : [v];
+    return Array.isArray(v) ? v : v === null || v === '' ? [] : [v];
+  }
+
+  /** A list of whole numbers: a JSON array, repeated form keys, or one value. */
+  intList(name: string): number[] | undefined {
+    const items = this.items(name);
+    if (!items) return undefined;
     const out: number[] = [];
     items.forEach((x, i) => {
       const n = this.intValue(x, [name, i], { min: 1 });
@@ -92,9 +98,8 @@ export class Fields {
 
   /** A list of strings: a JSON array, repeated form keys, or one value. */
   stringList(name: string): string[] | undefined {
-    if (!this.has(name)) return undefined;
-    const v = this.raw(name);
-    const items = Array.isArray(v) ? v : v === null || v === '' ? [] : [v];
+    const items = this.items(name);
+    if (!items) return undefined;
     const out: string[] = [];
     for (const x of items) {
       if (typeof x !== 'string') this.fail(name, 'Not a valid string.');
