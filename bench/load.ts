@@ -3,10 +3,12 @@
  * - load: 64 concurrent clients for BENCH_LOAD_SECONDS (30) mixing CloudMailing `list_mailings` (XML-RPC),
  *   Sender `PUT .../subscription`, Emailicious `GET /api/v1/mailings` and Sender transactional sends, each
  *   client waiting for its answer before the next call: errors (any non-2xx or failure) and p50/p99 latency.
- * - memory: the peak RSS of the process (gateway, worker and bench in one) while a BENCH_MEMORY (1,000,000)
- *   recipient mailing is sent, sampled every 100 ms, with the RSS at a quarter, half and the end of the send
- *   to show whether it grows with the mailing.
+ * - memory: the peak RSS of a `mailgate worker` process while a BENCH_MEMORY (1,000,000) recipient mailing
+ *   is sent, and the status feed over that mailing (see memoryPeak).
  */
+import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
 import type { Bench } from './sender.js';
 import { SCALE, size } from './scale.js';
 
@@ -64,26 +66,84 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   if (firstError) console.log(`# load: first error: ${firstError}`);
 }
 
-export async function memoryPeak(b: Bench, o: { addRecipients: (mailingId: number, n: number) => Promise<void>; waitFinal: (id: number) => Promise<unknown> }): Promise<void> {
+export interface MemoryOptions {
+  addRecipients: (mailingId: number, n: number) => Promise<void>;
+  /** Stops the bench's own in-process worker: the worker process spawned here sends the mailing alone. */
+  stopInProcessWorker: () => Promise<void>;
+  /** `mailgate worker` as its own process, relaying to the bench's sink. */
+  spawnWorker: () => ChildProcess;
+  waitFinal: (id: number) => Promise<unknown>;
+  /** One `get_recipients_status_updated_since` call over XML-RPC: its answer's cursor and row count. */
+  feedPage: (cursor: string, mailingId: number) => Promise<{ cursor: string; rows: number; ms: number }>;
+}
+
+/** VmRSS and VmHWM (the kernel's high-water mark of RSS) of a process, in bytes. */
+async function procMemory(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/**
+ * Memory: a BENCH_MEMORY (1,000,000) recipient mailing sent by `mailgate worker` as its own process (the
+ * process of a production worker node: no HTTP, no bench in it), its RSS sampled every 100 ms and its peak
+ * read from the kernel (VmHWM), with the RSS at a quarter, half and three quarters of the send to show
+ * whether it grows with the mailing. Then the status feed over that mailing of a million changed rows:
+ * `get_recipients_status_updated_since` pages of 1000 over XML-RPC from random places of the feed.
+ */
+export async function memoryPeak(b: Bench, o: MemoryOptions): Promise<void> {
   const n = size('BENCH_MEMORY', 1_000_000, 20_000);
   const id = await b.services.core.mailings.create(b.ctx, { dialect: 'bench', fromEmail: 'mem@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: '<p>Hello {{ firstname }}</p>'.repeat(100), text: 'Hello {{ firstname }}\n'.repeat(100) });
   await o.addRecipients(id, n);
-  global.gc?.();
-  const base = process.memoryUsage().rss;
+  await o.stopInProcessWorker();
+  const db = new pg.Client({ connectionString: b.dbUrl });
+  await db.connect();
+  // Progress from the hourly statistics (one row per account and hour, written with each batch's outcomes):
+  // counting a million recipients by status every half second would load the database being measured.
+  const tries = async () => Number((await db.query<{ n: string }>('SELECT coalesce(sum(tries), 0) AS n FROM hourly_stats WHERE account_id = $1', [b.ctx.accountId])).rows[0]!.n);
+  const tries0 = await tries();
+  const worker = o.spawnWorker();
+  const pid = worker.pid!;
+  await new Promise((r) => setTimeout(r, 3000));
+  const base = (await procMemory(pid)).rss;
   let peak = base;
   const marks: number[] = [];
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  const sampler = setInterval(() => void procMemory(pid).then((m) => (peak = Math.max(peak, m.rss)), () => undefined), 100);
   const t0 = performance.now();
   await b.services.core.mailings.start(b.ctx, id);
-  const progress = setInterval(async () => {
-    const m = await b.services.core.mailings.get(b.ctx, id);
-    const done = m.totals.sent + m.totals.error;
-    while (marks.length < 3 && done >= ((marks.length + 1) * n) / 4) marks.push(process.memoryUsage().rss);
+  const progress = setInterval(() => {
+    void (async () => {
+      const done = (await tries()) - tries0;
+      while (marks.length < 3 && done >= ((marks.length + 1) * n) / 4) marks.push((await procMemory(pid)).rss);
+    })().catch(() => undefined);
   }, 500);
   await o.waitFinal(id);
-  clearInterval(timer);
-  clearInterval(progress);
-  const mb = (x: number) => `${Math.round(x / 1024 / 1024)} MB`;
   const seconds = (performance.now() - t0) / 1000;
-  b.line(`memory: peak RSS, ${n / 1000}k mailing`, mb(peak), '<= 300 MB, flat', `RSS at 1/4, 1/2, 3/4 sent: ${marks.map(mb).join(', ')}; before ${mb(base)}; ${Math.round(n / seconds)}/s`);
+  clearInterval(sampler);
+  clearInterval(progress);
+  const hwm = (await procMemory(pid)).hwm;
+  worker.kill('SIGTERM');
+  await new Promise((r) => worker.once('exit', r));
+  const mb = (x: number) => `${Math.round(x / 1024 / 1024)} MB`;
+  b.line(`memory: peak RSS, ${n / 1000}k mailing`, mb(Math.max(peak, hwm)), '<= 300 MB, flat', `worker process; RSS at 1/4, 1/2, 3/4 sent: ${marks.map(mb).join(', ')}; at start ${mb(base)}; ${Math.round(n / seconds)}/s`);
+
+  // The status feed over the million: the cursor of each page from a first walk, then pages from random places.
+  const cursors: string[] = [];
+  let cursor = '';
+  for (let pages = 0; pages < Math.ceil(n / 1000) + 5; pages++) {
+    const page = await o.feedPage(cursor, id);
+    if (page.cursor === cursor && !page.rows) break;
+    cursors.push(cursor);
+    cursor = page.cursor;
+  }
+  const times: number[] = [];
+  for (let k = 0; k < Math.min(300, cursors.length * 2); k++) {
+    const from = cursors[Math.floor(Math.random() * cursors.length)]!;
+    const page = await o.feedPage(from, id);
+    times.push(page.ms);
+    if (page.rows === 0 && from !== cursors[cursors.length - 1]) throw new Error('an empty feed page in the middle of the mailing');
+  }
+  times.sort((x, y) => x - y);
+  await db.end();
+  b.line(`feed: page of 1000 over ${n / 1000}k`, `p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms`, 'p50 <= 25 ms, p99 <= 100 ms', `${times.length} XML-RPC calls; ${cursors.length} pages walked`);
 }

@@ -31,7 +31,8 @@ import { freePort, startEmbedded } from '../src/db/embedded.js';
 import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
 import type { DkimSettings } from '../src/db/mailings.js';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { csvImport, senderBulk, transactional, type Bench } from './sender.js';
 import { SCALE, size } from './scale.js';
 import { apiLoad, memoryPeak } from './load.js';
@@ -98,6 +99,13 @@ async function startSink(): Promise<Sink> {
 
 const HTML = `<html><body><h1>Hello {{ firstname }}</h1>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. {{ city }}</p>'.repeat(20)}</body></html>`;
 const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. {{ city }}\n'.repeat(20)}`;
+
+/** CPU seconds the whole machine spent busy so far (/proc/stat: every state but idle and iowait). */
+async function machineCpu(): Promise<{ busy: number }> {
+  const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: (total - cpu[3]! - cpu[4]!) / 100 };
+}
 
 // --- XML-RPC on the wire, as a client would -------------------------------------------------------
 function rpcClient(url: string, secret: string) {
@@ -180,15 +188,20 @@ async function main() {
   const config = loadConfig({ DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: '0', BOUNCE_SMTP_PORT: '0', LOG_LEVEL: 'warn', SMTP_URL: `smtp://127.0.0.1:${sink.port}`, PUBLIC_URL: 'http://bench.test' });
   const logger = makeLogger(config.LOG_LEVEL);
   const services = await buildServices(config, logger, dbUrl);
-  const gateway: Gateway = await startGateway(services, { worker: true, http: true });
+  // HTTP and the worker as two parts, so that the memory scenario can leave the sending to a worker process.
+  const gateway: Gateway = await startGateway(services, { worker: false, http: true });
+  let inProcessWorker: Gateway | null = await startGateway(services, { worker: true, http: false });
   const key = await services.core.accounts.createKey('bench');
   const ctx = { accountId: (await services.store.accounts.bySlug('bench'))!.id, requestId: 'bench' };
   console.log(`# mailgate bench: ${os.cpus().length} cores, node ${process.version}, scale ${SCALE}, relay ${postfix ? "postfix's smtp-sink" : 'the Node sink'}`);
 
+  // Until the send is FINISHED: polled on the sends row alone (a get_mailing every 100 ms would count the
+  // mailing's recipients by status each time, a load of the bench's own on the database it measures).
+  const statusPool = new pg.Pool({ connectionString: dbUrl, max: 1 });
   const waitFinal = async (mailingId: number) => {
     for (;;) {
-      const m = await services.core.mailings.get(ctx, mailingId);
-      if (m.status === 'finished') return m;
+      const { rows } = await statusPool.query<{ unfinished: number }>(`SELECT count(*)::int AS unfinished FROM sends WHERE mailing_id = $1 AND status <> 'finished'`, [mailingId]);
+      if (rows[0]!.unfinished === 0) return await services.core.mailings.get(ctx, mailingId);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -282,16 +295,20 @@ async function main() {
     if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
     await addRecipients(id, n);
     const before = await sink.count();
+    const cpu0 = await machineCpu();
     const t0 = performance.now();
     await services.core.mailings.start(ctx, id);
     const m = await waitFinal(id);
     const rate = n / ((performance.now() - t0) / 1000);
+    const cpu = await machineCpu();
+    const cpuMsPerMessage = ((cpu.busy - cpu0.busy) * 1000) / n;
     console.log(`# send${dkim ? ` (${dkim.selector})` : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`);
-    return { id, rate };
+    return { id, rate, cpuMsPerMessage };
   }
 
   if (want('send') || want('feed')) {
-    const { id, rate: sendRate } = await sendRun(SEND_N, null);
+    const { id, rate: sendRate, cpuMsPerMessage } = await sendRun(SEND_N, null);
+    console.log(`# send: ${cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide (worker, Postgres, relay, kernel)`);
 
     // Limit (a): nodemailer alone, pooled, the same kind of messages to the same sink, no database.
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, secure: false, ignoreTLS: true });
@@ -324,8 +341,21 @@ async function main() {
       ] as const) {
         const key = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ed25519').privateKey;
         const privkey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+        // The limit beside it: what one signature costs on one idle core, against the whole unsigned
+        // message's CPU. Signing adds that much work per message on a machine the unsigned send already fills.
+        const sample = Buffer.alloc(700, 'h');
+        const signs = kind === 'rsa' ? 300 : 3000;
+        const ts = performance.now();
+        for (let i = 0; i < signs; i++) (kind === 'rsa' ? cryptoSign('sha256', sample, key) : cryptoSign(null, createHash('sha256').update(sample).digest(), key));
+        const signMs = (performance.now() - ts) / signs;
+        const ceiling = cpuMsPerMessage / (cpuMsPerMessage + signMs);
         const { rate } = await sendRun(SEND_N, { enabled: true, domain: 'example.org', selector: `bench-${kind}`, privkey });
-        line(`send with DKIM ${kind === 'rsa' ? 'RSA-2048' : 'Ed25519'}`, `${Math.round(rate)} messages/s`, `>= ${target} x unsigned`, `${(rate / sendRate).toFixed(3)} of unsigned ${Math.round(sendRate)}/s`);
+        line(
+          `send with DKIM ${kind === 'rsa' ? 'RSA-2048' : 'Ed25519'}`,
+          `${Math.round(rate)} messages/s`,
+          `>= ${target} x unsigned`,
+          `${(rate / sendRate).toFixed(3)} of unsigned ${Math.round(sendRate)}/s; a signature ${signMs.toFixed(3)} ms beside ${cpuMsPerMessage.toFixed(3)} ms of CPU a message: ceiling ${ceiling.toFixed(3)} x`,
+        );
       }
     }
 
@@ -387,10 +417,42 @@ async function main() {
   if (want('import')) await csvImport(bench);
   if (want('transactional')) await transactional(bench);
   if (want('load')) await apiLoad(bench, { xmlrpcBody: encodeMethodCall });
-  if (want('memory')) await memoryPeak(bench, { addRecipients, waitFinal });
+  if (want('memory')) {
+    const authorization = 'Basic ' + Buffer.from(`admin:${key.secret}`).toString('base64');
+    await memoryPeak(bench, {
+      addRecipients,
+      waitFinal,
+      async stopInProcessWorker() {
+        await inProcessWorker?.stop();
+        inProcessWorker = null;
+      },
+      spawnWorker: () =>
+        spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'worker'], {
+          env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn', SMTP_URL: config.SMTP_URL, PUBLIC_URL: config.PUBLIC_URL, BOUNCE_SMTP_PORT: '0' },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        }),
+      async feedPage(cursor, mailingId) {
+        // Timed to the last byte of the answer, as the ingest's calls; decoded afterwards.
+        const t = performance.now();
+        const res = await fetch(`${gateway.url}/CloudMailing`, {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'text/xml' },
+          body: encodeMethodCall('get_recipients_status_updated_since', [cursor, { mailings: [mailingId] }, 1000]),
+        });
+        const text = await res.text();
+        const ms = performance.now() - t;
+        const answer = decodeMethodResponse(text);
+        if ('fault' in answer) throw new Error(`get_recipients_status_updated_since: fault ${answer.fault.faultString}`);
+        const v = answer.value as { cursor: string; recipients: unknown[] };
+        return { cursor: v.cursor, rows: v.recipients.length, ms };
+      },
+    });
+  }
 
   console.log(`# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink' }))}`);
+  await inProcessWorker?.stop();
   await gateway.stop();
+  await statusPool.end();
   await services.close();
   sink.stop();
   await pgh.stop();

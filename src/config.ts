@@ -27,7 +27,7 @@ export const VARIABLES = {
   TLS_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for TLS_CERT_FILE.' },
   MAX_BODY_BYTES: { schema: int(1024, 1 << 30), default: String(32 * 1024 * 1024), doc: 'Largest request body; beyond it the answer is HTTP 413.' },
   MAX_RECIPIENTS_PER_CALL: { schema: int(1, 1_000_000), default: '10000', doc: 'Most recipients one add_recipients / send_test call may carry; more is refused whole.' },
-  SMTP_URL: { schema: z.string().optional(), doc: 'Outgoing relay(s), comma-separated smtp:// or smtps:// URLs. Unset: the built-in SMTP capture keeps every message in Postgres.' },
+  SMTP_URL: { schema: z.string().optional(), doc: 'Outgoing relay(s), comma-separated smtp:// (STARTTLS when announced) or smtps:// URLs, `user:pass@` for AUTH, and options as query: `tls.rejectUnauthorized=false` (a self-signed relay), `requireTLS=true`, `ignoreTLS=true`, `name=` (the EHLO name). Unset: the built-in SMTP capture keeps every message in Postgres.' },
   SMTP_MAX_CONNECTIONS: { schema: int(1, 1000), default: '5', doc: 'Pooled SMTP connections per relay and worker process.' },
   SMTP_MAX_MESSAGES: { schema: int(1, 1_000_000), default: '1000', doc: 'Messages sent over one pooled SMTP connection before it is renewed (reconnecting every 100, nodemailer\'s default, costs a third of the throughput).' },
   SMTP_RATE: { schema: z.coerce.number().min(0), default: '0', doc: 'Messages per second per relay and worker process; 0 = no cap.' },
