@@ -164,7 +164,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   }
   await workers.heartbeat(workerId, queuePoolId);
 
+  // One beat at a time: a beat held up by a lock (a big mailing being deleted holds its recipients' rows)
+  // must not pile up one waiting statement, and one pooled connection, every few seconds.
+  let beating = false;
   const beat = async () => {
+    if (beating) return;
+    beating = true;
     try {
       await workers.heartbeat(workerId, queuePoolId);
       // Batches out for a third of their lease (a slow or rate-capped relay) keep their leases.
@@ -172,6 +177,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (slow.length) await delivery.extendLeases(workerId, slow, config.LEASE_SECONDS);
     } catch (e) {
       logger.warn({ err: (e as Error).message }, 'worker heartbeat failed');
+    } finally {
+      beating = false;
     }
   };
   const heartbeat = setInterval(() => void beat(), Math.min(5_000, (config.WORKER_STALE_SECONDS * 1000) / 4));

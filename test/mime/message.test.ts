@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import iconv from 'iconv-lite';
 import libqp from 'libqp';
 import { simpleParser } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { compileMessageTemplate, normalizeLineEnds } from '../../src/mime/template.js';
 import { composeMessage, replaceBody, replaceHeaderBlock, replaceTextBodies, setFrom, setRootHeader, withAttachments } from '../../src/mime/message.js';
 
@@ -150,5 +151,49 @@ describe('mime: edits made by properties', () => {
     assert.equal(m.attachments[0]!.filename, 'notes.txt');
     assert.equal(m.attachments[0]!.content.toString(), 'h\u00e9llo');
     assert.equal(m.attachments[1]!.contentType, 'application/pdf');
+  });
+
+  it('each recipient gets what nodemailer would have composed for that recipient alone (parsed by mailparser)', async () => {
+    const long = `${'Lorem ipsum dolor sit amet '.repeat(12)}{{ firstname }} ${'consectetur adipiscing '.repeat(10)}`;
+    const content = { subject: 'Bonjour {{ firstname }}, votre offre \u00e0 {{ city }}', html: `<p>Hello {{ firstname }} from {{ city }}</p><p>${long}</p>`, text: `Hello {{ firstname }}\n${long}\n` };
+    const template = await compileMessageTemplate(await composeMessage({ fromEmail: 'news@shop.example', fromName: 'Caf\u00e9 Shop', ...content }));
+    const people = [
+      { firstname: 'Zo\u00eb', city: 'K\u00f8benhavn' },
+      { firstname: '\u0160t\u011bp\u00e1n <b>&"', city: 'Plze\u0148' },
+      { firstname: '\u6797', city: '\u6771\u4eac' },
+      { firstname: 'Ann', city: 'Lyon' },
+    ];
+    const attachment = { filename: 'r\u00e9sum\u00e9.txt', contentType: 'text/plain', charset: 'utf-8', data: Buffer.from('h\u00e9llo').toString('base64') };
+    const fill = (t: string, f: Record<string, string>, html: boolean) => t.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, k: string) => (html ? f[k]!.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : f[k]!));
+    for (const [i, f] of people.entries()) {
+      const headers: [string, string][] = [
+        ['To', `r${i}@example.org`],
+        ['Message-ID', `<r${i}.m1@bounces.example>`],
+      ];
+      const ours = await simpleParser(await withAttachments(template.render(fields(f), headers), [attachment]));
+      const theirs = await simpleParser(
+        await new MailComposer({
+          from: { name: 'Caf\u00e9 Shop', address: 'news@shop.example' },
+          to: `r${i}@example.org`,
+          messageId: `<r${i}.m1@bounces.example>`,
+          subject: fill(content.subject, f, false),
+          html: fill(content.html, f, true),
+          text: fill(content.text, f, false),
+          attachments: [{ filename: attachment.filename, contentType: 'text/plain; charset=utf-8', content: Buffer.from('h\u00e9llo') }],
+        })
+          .compile()
+          .build(),
+      );
+      const view = (m: typeof ours) => ({
+        subject: m.subject,
+        from: m.from?.value,
+        to: m.to && !Array.isArray(m.to) ? m.to.value : null,
+        messageId: m.messageId,
+        text: m.text?.replace(/\r\n/g, '\n').trimEnd(),
+        html: String(m.html).trimEnd(),
+        attachments: m.attachments.map((a) => [a.filename, a.contentType, a.content.toString('utf8')]),
+      });
+      assert.deepEqual(view(ours), view(theirs), `recipient ${i}`);
+    }
   });
 });
