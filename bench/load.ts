@@ -127,23 +127,26 @@ export async function memoryPeak(b: Bench, o: MemoryOptions): Promise<void> {
   const mb = (x: number) => `${Math.round(x / 1024 / 1024)} MB`;
   b.line(`memory: peak RSS, ${n / 1000}k mailing`, mb(Math.max(peak, hwm)), '<= 300 MB, flat', `worker process; RSS at 1/4, 1/2, 3/4 sent: ${marks.map(mb).join(', ')}; at start ${mb(base)}; ${Math.round(n / seconds)}/s`);
 
-  // The status feed over the million: the cursor of each page from a first walk, then pages from random places.
+  // The status feed over the million: a first walk to the end (pages may be empty while the cursor moves past
+  // other mailings' changes), keeping the cursors whose page holds this mailing's rows; then pages from random
+  // places among those.
   const cursors: string[] = [];
   let cursor = '';
-  for (let pages = 0; pages < Math.ceil(n / 1000) + 5; pages++) {
+  let walked = 0;
+  for (let pages = 0; pages < Math.ceil(n / 1000) * 3 + 50; pages++) {
     const page = await o.feedPage(cursor, id);
     if (page.cursor === cursor && !page.rows) break;
-    cursors.push(cursor);
+    walked += page.rows;
+    if (page.rows) cursors.push(cursor);
     cursor = page.cursor;
   }
+  if (walked !== n) throw new Error(`the feed walk gave ${walked} changes of the mailing's ${n} recipients`);
   const times: number[] = [];
   for (let k = 0; k < Math.min(300, cursors.length * 2); k++) {
-    const from = cursors[Math.floor(Math.random() * cursors.length)]!;
-    const page = await o.feedPage(from, id);
+    const page = await o.feedPage(cursors[Math.floor(Math.random() * cursors.length)]!, id);
     times.push(page.ms);
-    if (page.rows === 0 && from !== cursors[cursors.length - 1]) throw new Error('an empty feed page in the middle of the mailing');
   }
   times.sort((x, y) => x - y);
   await db.end();
-  b.line(`feed: page of 1000 over ${n / 1000}k`, `p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms`, 'p50 <= 25 ms, p99 <= 100 ms', `${times.length} XML-RPC calls; ${cursors.length} pages walked`);
+  b.line(`feed: page of 1000 over ${n / 1000}k`, `p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms`, 'p50 <= 25 ms, p99 <= 100 ms', `${times.length} XML-RPC calls from random places; the walk: ${cursors.length} pages, ${walked} changes`);
 }

@@ -72,7 +72,8 @@ function attachmentsOf(value: unknown): RecipientAttachment[] {
 }
 
 /** One recipient's message as bytes plus envelope; throws when it cannot be built. */
-export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, settings: MessageSettings): Promise<OutgoingMessage> {
+/** `eightBit`: the relay it goes to announced 8BITMIME (see MessageTemplate.render). */
+export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, settings: MessageSettings, opts: { eightBit?: boolean } = {}): Promise<OutgoingMessage> {
   const token = signRecipientToken(settings.secret, r.id);
   const unsubscribeLink = `${settings.publicUrl}/u/${token}`;
   const fields = fieldMap(r.fields ?? {});
@@ -88,7 +89,7 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
     ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
     ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
     ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
-  ]);
+  ], opts);
   let own = raw;
   // A transactional message's own subject, body, From and headers replace the mailing's, for this message only.
   if (c?.from) own = setFrom(own, c.from.name ?? null, c.from.email);

@@ -111,7 +111,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           }
           let message;
           try {
-            message = await buildMessage(m, r, deps.settings);
+            message = await buildMessage(m, r, deps.settings, { eightBit: deps.relays.eightBit(ctx.testing) });
           } catch (e) {
             outcomes.push({ ...base, status: 'general_error', tried: false, replyText: `the message cannot be built: ${(e as Error).message}` });
             return;

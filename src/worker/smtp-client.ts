@@ -125,7 +125,11 @@ export class SmtpClient {
 
   constructor(private readonly o: ClientOptions) {}
 
-  /** Announced extensions (upper case), after connect(). */
+  /** Did the EHLO reply announce this extension (upper case)? After connect(). */
+  announces(keyword: string): boolean {
+    return this.ext.has(keyword);
+  }
+
   get pipelining(): boolean {
     return this.ext.has('PIPELINING');
   }

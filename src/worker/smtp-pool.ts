@@ -27,6 +27,8 @@ export interface PoolOptions {
 export interface SmtpPool {
   /** The relay's answer to the message (its last line), or throws the conversation's error. */
   send(raw: Buffer, envelope: { from: string; to: string }): Promise<string>;
+  /** The relay announced 8BITMIME on the pool's latest connection (false before the first one). */
+  eightBitMime(): boolean;
   close(): void;
 }
 
@@ -57,6 +59,7 @@ export function smtpPool(o: PoolOptions): SmtpPool {
   const all = new Set<SmtpClient>();
   let closed = false;
   let nextSlot = 0;
+  let eightBit = false;
 
   const drop = (k: SmtpClient) => {
     all.delete(k);
@@ -80,6 +83,7 @@ export function smtpPool(o: PoolOptions): SmtpPool {
       all.delete(k);
     });
     all.add(k);
+    eightBit = k.announces('8BITMIME');
     return k;
   }
 
@@ -136,6 +140,7 @@ export function smtpPool(o: PoolOptions): SmtpPool {
         throw e;
       }
     },
+    eightBitMime: () => eightBit,
     close() {
       closed = true;
       for (const k of [...all]) drop(k);

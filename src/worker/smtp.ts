@@ -40,6 +40,8 @@ export interface RelayOptions {
 export interface Relays {
   /** Waits for a free connection of the relay; a message whose turn comes after `notAfter` is not sent. */
   deliver(message: OutgoingMessage, notAfter?: Date | null): Promise<Delivery>;
+  /** May a message (a `testing` one: to the capture) be 8bit? Every relay it may go to announced 8BITMIME. */
+  eightBit(testing: boolean): boolean;
   close(): void;
 }
 
@@ -73,6 +75,9 @@ export function makeRelays(urls: string[], captureUrl: string, opts: RelayOption
     async deliver(message, notAfter) {
       const r = message.testing ? capture : relays[next++ % relays.length]!;
       return await r.turn(() => (notAfter && Date.now() >= notAfter.getTime() ? { kind: 'expired' as const } : send(r, message)));
+    },
+    eightBit(testing) {
+      return testing ? capture.pool.eightBitMime() : relays.every((r) => r.pool.eightBitMime());
     },
     close() {
       for (const r of new Set([...relays, capture])) r.pool.close();

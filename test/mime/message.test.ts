@@ -92,6 +92,29 @@ describe('mime: a message as a template', () => {
     assert.match(text, /Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable/);
   });
 
+  it('to a relay announcing 8BITMIME, quoted-printable parts go as 8bit UTF-8 unless a line is over 998 octets', async () => {
+    const t = await compileMessageTemplate(RAW);
+    const f = fields({ firstname: 'Zo\u00eb <3', lastname: 'DOE', code: 'A&B', unsubscribe: 'https://gw.example/u/1.x' });
+    const qp = t.render(f, HEADERS);
+    const eight = t.render(f, HEADERS, { eightBit: true });
+    const text = eight.toString('latin1');
+    assert.match(text, /Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<p>H\u00c3\u00a9llo Zo\u00c3\u00ab &lt;3 &amp; co<\/p>\r\n/);
+    assert.ok(text.includes(Buffer.from('Dear Zo\u00eb <3, your code is A&B.\n').toString('base64')), 'a base64 part stays base64');
+    assert.doesNotMatch(text, /quoted-printable/);
+    assert.doesNotMatch(text, /(?<!\r)\n/, 'CRLF line ends only');
+    assert.ok(eight.length < qp.length);
+    const [a, b] = [await simpleParser(qp), await simpleParser(eight)];
+    assert.deepEqual([b.subject, b.text, b.html, b.attachments.map((x) => x.checksum)], [a.subject, a.text, a.html, a.attachments.map((x) => x.checksum)]);
+
+    // A line over 998 octets cannot be 8bit (RFC 5322 2.1.1): that part stays quoted-printable, for that recipient.
+    const long = await compileMessageTemplate(await composeMessage({ fromEmail: 'a@shop.example', fromName: null, subject: 'S', html: '<p>{{ filler }}</p>', text: 'T {{ filler }}' }));
+    const short = long.render(fields({ filler: 'x'.repeat(900) }), HEADERS, { eightBit: true }).toString('latin1');
+    assert.equal(short.match(/Content-Transfer-Encoding: 8bit/g)?.length, 2);
+    const over = long.render(fields({ filler: '\u00e9'.repeat(500) }), HEADERS, { eightBit: true });
+    assert.equal(over.toString('latin1').match(/Content-Transfer-Encoding: quoted-printable/g)?.length, 2, '1,000 octets of UTF-8 on one line');
+    assert.equal((await simpleParser(over)).text?.trim(), `T ${'\u00e9'.repeat(500)}`);
+  });
+
   it('renders each recipient from the same compiled template, and a message without fields unchanged', async () => {
     const t = await compileMessageTemplate(RAW);
     const a = await simpleParser(t.render(fields({ firstname: 'Ann' }), HEADERS));

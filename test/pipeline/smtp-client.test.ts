@@ -3,7 +3,7 @@
  * seen on the wire through a TCP relay that records every chunk the client writes: MAIL, RCPT and DATA in
  * one write when the server announces PIPELINING, one by one when it does not; STARTTLS and smtps:// (a
  * self-signed certificate, refused unless the URL says `tls.rejectUnauthorized=false`); AUTH PLAIN and
- * LOGIN; BODY=8BITMIME and SMTPUTF8 only when announced and needed; dot-stuffing and bare LFs; a pipelined
+ * LOGIN; BODY=8BITMIME and SMTPUTF8 only when announced and needed, and the pool telling whether the relay takes 8bit; dot-stuffing and bare LFs; a pipelined
  * group refused at RCPT leaves the connection usable.
  */
 import assert from 'node:assert/strict';
@@ -173,6 +173,16 @@ describe('SMTP client', () => {
       assert.equal(s.got[2]!.to, 'josé@example.org');
     } finally {
       await s.close();
+    }
+    // What the pool tells the message builder (8bit bodies only to a relay that announced 8BITMIME).
+    for (const hide of [false, true]) {
+      const r = await relayedServer({ disabledCommands: ['STARTTLS'], hide8BITMIME: hide });
+      const pool = smtpPool({ url: `smtp://127.0.0.1:${r.port}`, maxConnections: 1, maxMessages: 100, rate: 0, timeoutMs: 10_000 });
+      assert.equal(pool.eightBitMime(), false, 'unknown before the first connection');
+      await pool.send(message('x\r\n'), { from: 'b@example.org', to: 'r@example.org' });
+      assert.equal(pool.eightBitMime(), !hide);
+      pool.close();
+      await r.close();
     }
     const plain = await relayedServer({ disabledCommands: ['STARTTLS'], hide8BITMIME: true, hideSMTPUTF8: true });
     try {
