@@ -43,7 +43,8 @@ export function clientOptions(url: string, timeoutMs: number): ClientOptions {
     port: p.port ?? (secure ? 465 : 587),
     secure,
     ...(p.tls ? { tls: p.tls } : {}),
-    ...(p.auth ? { auth: { user: decodeURIComponent(p.auth.user), pass: decodeURIComponent(p.auth.pass) } } : {}),
+    // Already percent-decoded by parseConnectionUrl.
+    ...(p.auth ? { auth: { user: p.auth.user, pass: p.auth.pass } } : {}),
     ...(typeof p.name === 'string' ? { name: p.name } : {}),
     ignoreTLS: p.ignoreTLS === true,
     requireTLS: p.requireTLS === true,

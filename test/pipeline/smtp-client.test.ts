@@ -229,8 +229,8 @@ describe('SMTP client', () => {
     for (const methods of [['PLAIN', 'LOGIN'], ['LOGIN']]) {
       const s = await relayedServer({ disabledCommands: ['STARTTLS'], authMethods: methods });
       try {
-        await send1(`smtp://us%40er:p%C3%A4ss@127.0.0.1:${s.port}`, message('x\r\n'));
-        assert.deepEqual(s.auths, [`${methods[0]} us@er:päss`]);
+        await send1(`smtp://us%40er:p%C3%A4ss%2525@127.0.0.1:${s.port}`, message('x\r\n'));
+        assert.deepEqual(s.auths, [`${methods[0]} us@er:päss%25`], 'percent-decoded once');
         assert.equal(s.got[0]!.user, 'us@er');
       } finally {
         await s.close();
