@@ -32,7 +32,8 @@ import { freePort, startEmbedded } from '../src/db/embedded.js';
 import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
 import type { DkimSettings } from '../src/db/mailings.js';
-import { createHash, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimSigner } from '../src/worker/dkim.js';
 import { readFile } from 'node:fs/promises';
 import { csvImport, senderBulk, transactional, type Bench } from './sender.js';
 import { SCALE, size } from './scale.js';
@@ -359,20 +360,27 @@ async function main() {
       ] as const) {
         const key = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ed25519').privateKey;
         const privkey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
-        // The limit beside it: what one signature costs on one idle core, against the whole unsigned
-        // message's CPU. Signing adds that much work per message on a machine the unsigned send already fills.
-        const sample = Buffer.alloc(700, 'h');
-        const signs = kind === 'rsa' ? 300 : 3000;
-        const ts = performance.now();
-        for (let i = 0; i < signs; i++) (kind === 'rsa' ? cryptoSign('sha256', sample, key) : cryptoSign(null, createHash('sha256').update(sample).digest(), key));
-        const signMs = (performance.now() - ts) / signs;
-        const ceiling = cpuMsPerMessage / (cpuMsPerMessage + signMs);
+        // The limit beside it: the CPU one DKIM signing of such a message costs (our signer: canonicalization,
+        // body hash, signature; process CPU, so an RSA signature on the thread pool counts), against the whole
+        // unsigned message's CPU. Signing adds that much work per message to a machine the unsigned send fills.
+        const signer = dkimSigner({ domain: 'example.org', selector: 'cost', privateKey: privkey });
+        const sample = Buffer.from(
+          `From: Bench <send@example.org>\r\nTo: s1@example.org\r\nSubject: Hello F1\r\nMessage-ID: <r1.m1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${(HTML + TEXT).replace(/\n/g, '\r\n')}`,
+        );
+        const signs = kind === 'rsa' ? 500 : 3000;
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < signs; i++) await signer.sign(sample);
+        const c1 = process.cpuUsage(c0);
+        const signMs = (c1.user + c1.system) / 1000 / signs;
+        // At most every core busy: cores / (unsigned CPU + signing CPU) messages per second, as a share of the
+        // unsigned rate (1 when the unsigned send left enough idle CPU to sign everything it sent).
+        const ceiling = Math.min(1, (os.cpus().length * 1000) / ((cpuMsPerMessage + signMs) * sendRate));
         const { rate } = await sendRun(SEND_N, { enabled: true, domain: 'example.org', selector: `bench-${kind}`, privkey });
         line(
           `send with DKIM ${kind === 'rsa' ? 'RSA-2048' : 'Ed25519'}`,
           `${Math.round(rate)} messages/s`,
           `>= ${target} x unsigned`,
-          `${(rate / sendRate).toFixed(3)} of unsigned ${Math.round(sendRate)}/s; a signature ${signMs.toFixed(3)} ms beside ${cpuMsPerMessage.toFixed(3)} ms of CPU a message: ceiling ${ceiling.toFixed(3)} x`,
+          `${(rate / sendRate).toFixed(3)} of unsigned ${Math.round(sendRate)}/s; signing ${signMs.toFixed(3)} ms beside ${cpuMsPerMessage.toFixed(3)} ms of CPU a message: ceiling ${ceiling.toFixed(3)} x`,
         );
       }
     }

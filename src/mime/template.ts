@@ -125,18 +125,23 @@ function base64Lines(buf: Buffer): string {
   return buf.toString('base64').replace(/.{76}(?=.)/g, `$&${CRLF}`);
 }
 
-/** The text as an 8bit body (CRLF line ends), or null when 8bit cannot carry it. */
+/**
+ * The text as an 8bit body, or null when 8bit cannot carry it: a line over 998 octets, a NUL, or a CR or LF
+ * that is not part of a CRLF (rendered text keeps the CRLF of the stored message; a field value with a bare
+ * line break goes quoted-printable, which normalizes it). One pass over the bytes.
+ */
 function eightBitBody(text: string): Buffer | null {
-  if (/\r(?!\n)|\0/.test(text)) return null;
-  const bytes = Buffer.from(text.replace(/\r?\n/g, CRLF), 'utf8');
-  for (let from = 0; from < bytes.length; ) {
-    const nl = bytes.indexOf(0x0a, from);
-    const end = nl < 0 ? bytes.length : nl - 1;
-    if (end - from > 998) return null;
-    if (nl < 0) break;
-    from = nl + 1;
+  const bytes = Buffer.from(text, 'utf8');
+  let lineStart = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c > 0x0d || (c !== 0x0a && c !== 0x0d && c !== 0)) continue;
+    if (c === 0 || c === 0x0a || bytes[i + 1] !== 0x0a) return null;
+    if (i - lineStart > 998) return null;
+    lineStart = i + 2;
+    i++;
   }
-  return bytes;
+  return bytes.length - lineStart > 998 ? null : bytes;
 }
 
 function encodeBody(text: string, encoding: 'base64' | 'quoted-printable' | '8bit'): Buffer {

@@ -14,6 +14,7 @@
  * refused message; QUIT on close. Errors carry nodemailer's shape (`code`, `responseCode`, `response`,
  * `command`, `originalCode`, `timeoutType`), which the pool and ./smtp.ts read.
  */
+import { isAscii } from 'node:buffer';
 import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
@@ -90,10 +91,6 @@ export function dataBytes(raw: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-function has8bit(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return true;
-  return false;
-}
 
 /** Which of RFC 5321's extensions the EHLO reply announced (upper-case keywords, their parameters). */
 function extensions(text: string): Map<string, string> {
@@ -163,7 +160,7 @@ export class SmtpClient {
   async send(envelope: { from: string; to: string }, raw: Buffer): Promise<SendResult> {
     this.sent++;
     const nonAscii = /[^\x00-\x7f]/.test(envelope.from + envelope.to);
-    const params = [nonAscii && this.ext.has('SMTPUTF8') ? ' SMTPUTF8' : '', this.ext.has('8BITMIME') && has8bit(raw) ? ' BODY=8BITMIME' : ''].join('');
+    const params = [nonAscii && this.ext.has('SMTPUTF8') ? ' SMTPUTF8' : '', this.ext.has('8BITMIME') && !isAscii(raw) ? ' BODY=8BITMIME' : ''].join('');
     const mail = `MAIL FROM:<${envelope.from}>${params}`;
     const rcpt = `RCPT TO:<${envelope.to}>`;
     let started = false;
