@@ -132,16 +132,14 @@ function base64Lines(buf: Buffer): string {
  */
 function eightBitBody(text: string): Buffer | null {
   const bytes = Buffer.from(text, 'utf8');
-  let lineStart = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c > 0x0d || (c !== 0x0a && c !== 0x0d && c !== 0)) continue;
-    if (c === 0 || c === 0x0a || bytes[i + 1] !== 0x0a) return null;
-    if (i - lineStart > 998) return null;
-    lineStart = i + 2;
-    i++;
+  if (bytes.indexOf(0) >= 0) return null;
+  // Native scans from line end to line end: each LF preceded by its CR, no other CR, no line over 998 octets.
+  let from = 0;
+  for (let nl = bytes.indexOf(0x0a); nl >= 0; nl = bytes.indexOf(0x0a, from)) {
+    if (nl - 1 - from > 998 || bytes[nl - 1] !== 0x0d || bytes.indexOf(0x0d, from) !== nl - 1) return null;
+    from = nl + 1;
   }
-  return bytes.length - lineStart > 998 ? null : bytes;
+  return bytes.length - from > 998 || bytes.indexOf(0x0d, from) >= 0 ? null : bytes;
 }
 
 function encodeBody(text: string, encoding: 'base64' | 'quoted-printable' | '8bit'): Buffer {

@@ -113,6 +113,11 @@ describe('mime: a message as a template', () => {
     const over = long.render(fields({ filler: '\u00e9'.repeat(500) }), HEADERS, { eightBit: true });
     assert.equal(over.toString('latin1').match(/Content-Transfer-Encoding: quoted-printable/g)?.length, 2, '1,000 octets of UTF-8 on one line');
     assert.equal((await simpleParser(over)).text?.trim(), `T ${'\u00e9'.repeat(500)}`);
+    // A bare line break or a NUL in a value: quoted-printable, which 8bit cannot carry.
+    for (const filler of ['one\ntwo', 'one\rtwo', 'nul\u0000']) {
+      const out = long.render(fields({ filler }), HEADERS, { eightBit: true }).toString('latin1');
+      assert.equal(out.match(/Content-Transfer-Encoding: quoted-printable/g)?.length, 2, JSON.stringify(filler));
+    }
   });
 
   it('renders each recipient from the same compiled template, and a message without fields unchanged', async () => {
