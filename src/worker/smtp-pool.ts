@@ -11,7 +11,7 @@
  * evenly. The callers limit how many messages are in flight (one per connection).
  */
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
-import { SmtpClient, type ClientOptions, type SmtpError } from './smtp-client.js';
+import { SmtpClient, type ClientOptions } from './smtp-client.js';
 
 export type { SmtpError } from './smtp-client.js';
 
