@@ -291,6 +291,9 @@ export class SmtpClient {
         else if (code === 421) this.fail(smtpError(response, { code: 'ECONNECTION', responseCode: code, response }), true);
       }
     }
+    // A reply line is at most 512 octets (RFC 5321 4.5.3.1.5): a server sending far more without a line end, or
+    // a reply that never ends, is not speaking SMTP, and is not allowed to grow our memory.
+    if (this.buffer.length > 64 * 1024 || this.lines.length > 1000) this.fail(smtpError('Reply too long', { code: 'EPROTOCOL' }), true);
   };
 
   private fail(e: SmtpError, destroy: boolean): void {

@@ -245,4 +245,21 @@ describe('SMTP client', () => {
       await new Promise<void>((r) => refusing.close(() => r()));
     }
   });
+
+  it('a server whose reply never ends (no line end, or endless continuation lines) fails the connection, nothing more', async () => {
+    for (const flood of ['x'.repeat(100_000), '250-x\r\n'.repeat(2_000)]) {
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.write('220 mx.example ESMTP\r\n');
+        socket.once('data', () => socket.write(flood));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const port = (server.address() as AddressInfo).port;
+        await assert.rejects(send1(`smtp://127.0.0.1:${port}`, message('x\r\n')), (e: SmtpError) => e.code === 'EPROTOCOL' && /too long/.test(e.message));
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    }
+  });
 });
