@@ -175,9 +175,11 @@ export function dkimSigner(k: DkimKey): DkimSigner {
    * (3,671 against 3,397 messages/s inline, same run conditions) although each hand-over costs a little CPU.
    */
   const signature = (data: Buffer): Promise<Buffer> =>
-    algorithm === 'ed25519-sha256'
-      ? new Promise((resolve, reject) => sign(null, createHash('sha256').update(data).digest(), key, (err, sig) => (err ? reject(err) : resolve(sig))))
-      : new Promise((resolve, reject) => sign(hash, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
+    new Promise((resolve, reject) => {
+      const done = (err: Error | null, sig: Buffer) => (err ? reject(err) : resolve(sig));
+      if (algorithm === 'ed25519-sha256') sign(null, createHash('sha256').update(data).digest(), key, done);
+      else sign(hash, data, key, done);
+    });
 
   return {
     algorithm,
