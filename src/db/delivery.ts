@@ -8,7 +8,7 @@
  * - A claim is not a status change: it does not stamp the status feed. Every status change does
  *   (STAMP_CHANGE), and one batch's outcomes are one UPDATE.
  */
-import { STAMP_CHANGE, type RecipientContent } from './recipients.js';
+import { CLAIMABLE, STAMP_CHANGE, type RecipientContent } from './recipients.js';
 import { TASKS, enqueueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
@@ -67,8 +67,6 @@ export interface RetryPolicy {
   /** Retries are never planned after this (the send's deadline). */
   notAfter: Date | null;
 }
-
-const CLAIMABLE = `status IN ('ready', 'warning')`;
 
 export function deliveryRepo(db: Pool) {
   return {

@@ -6,9 +6,7 @@
  */
 import { enqueueSend } from './jobs.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
-import { STAMP_CHANGE } from './recipients.js';
-
-const CLAIMABLE = `status IN ('ready', 'warning')`;
+import { CLAIMABLE, STAMP_CHANGE } from './recipients.js';
 
 /** SQL: the send `s` has reached its deadline (scheduled_end, or its maximum duration since it started). */
 export const DEADLINE_PASSED = `(
