@@ -30,6 +30,15 @@ export interface SendContext extends VariantContent, Omit<SendSchedule, 'finishe
   /** The mailing's property revision: a claim that sees another one makes the job reload. */
   rev: number;
   raw_message: Buffer | null;
+  /** When the send must end (send_deadline, see src/core/mailings/lifecycle.ts); null: never. */
+  deadline: Date | null;
+}
+
+/** A send's status and the times that depend on its start. */
+export interface SendState {
+  status: MailingStatus;
+  started_at: Date | null;
+  deadline: Date | null;
 }
 
 export interface ClaimedRecipient {
@@ -75,7 +84,8 @@ export function deliveryRepo(db: Pool) {
         `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, s.status, m.type, s.scheduled_start,
                 s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty, s.started_at, m.dkim,
                 m.testing, m.backup_customized_emails, m.system_role, m.rev,
-                v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message
+                v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message,
+                send_deadline(s) AS deadline
            FROM sends s
            JOIN mailings m ON m.id = s.mailing_id
            JOIN LATERAL (SELECT * FROM variants v WHERE v.mailing_id = m.id
@@ -86,25 +96,25 @@ export function deliveryRepo(db: Pool) {
       return rows[0];
     },
 
-    async sendStatus(sendId: number): Promise<{ status: MailingStatus; started_at: Date | null } | undefined> {
-      const { rows } = await db.query<{ status: MailingStatus; started_at: Date | null }>('SELECT status, started_at FROM sends WHERE id = $1', [sendId]);
+    async sendStatus(sendId: number): Promise<SendState | undefined> {
+      const { rows } = await db.query<SendState>('SELECT status, started_at, send_deadline(s) AS deadline FROM sends s WHERE id = $1', [sendId]);
       return rows[0];
     },
 
     /**
      * READY -> RUNNING once its scheduled start is reached, with the snapshot of its recipients when it is a
-     * list's delivery (same transaction); returns the start time when it is running.
+     * list's delivery (same transaction); returns the running send's state when this call started it.
      */
-    async startIfDue(sendId: number): Promise<Date | null> {
+    async startIfDue(sendId: number): Promise<SendState | null> {
       return await withTransaction(db, async (tx) => {
-        const { rows } = await tx.query<{ started_at: Date }>(
-          `UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
+        const { rows } = await tx.query<SendState>(
+          `UPDATE sends s SET status = 'running', started_at = coalesce(started_at, now())
             WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
-            RETURNING started_at`,
+            RETURNING status, started_at, send_deadline(s) AS deadline`,
           [sendId],
         );
         if (rows[0]) await takeSnapshots(tx, [sendId]);
-        return rows[0]?.started_at ?? null;
+        return rows[0] ?? null;
       });
     },
 
