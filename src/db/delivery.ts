@@ -14,7 +14,10 @@ import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
+import type { RetryPolicy } from '../core/delivery/retry.js';
 import type { DkimSettings, SendSchedule, VariantContent } from './mailings.js';
+
+export type { RetryPolicy };
 
 /** One send with its mailing and variant: everything a batch needs, loaded once per job (and again on a change). */
 export interface SendContext extends VariantContent, Omit<SendSchedule, 'finished_at'> {
@@ -68,13 +71,6 @@ export interface Outcome {
   suppress: boolean;
   /** The message as sent, kept when the mailing asks for it (backup_customized_emails). */
   customized?: Buffer | undefined;
-}
-
-export interface RetryPolicy {
-  baseSeconds: number;
-  maxHours: number;
-  /** Retries are never planned after this (the send's deadline). */
-  notAfter: Date | null;
 }
 
 export function deliveryRepo(db: Pool) {
@@ -198,8 +194,9 @@ export function deliveryRepo(db: Pool) {
      * still leased to this worker), leases released untried, suppressions, and the bounce rows last (their
      * ids are drawn under the bounce log's advisory lock, held until COMMIT).
      *
-     * A temporary failure is retried after baseSeconds * 2^(tries - 1), at most 6 hours; it ends `timeout`
-     * instead when its first try is older than maxHours or the retry would fall after notAfter.
+     * A temporary failure is retried as `retry` says (src/core/delivery/retry.ts): after
+     * baseSeconds * growth^(tries - 1), at most capSeconds; it ends `timeout` instead when its first try is
+     * older than maxHours or the retry would fall after notAfter.
      */
     async recordOutcomes(p: {
       workerId: string;
@@ -231,7 +228,7 @@ export function deliveryRepo(db: Pool) {
                          THEN 'timeout' ELSE o.status END AS final
                FROM o JOIN recipients r ON r.id = o.id
                CROSS JOIN LATERAL (
-                 SELECT now() + make_interval(secs => least($9::float8 * power(2, r.try_count), 21600)) AS retry_at) x)
+                 SELECT now() + make_interval(secs => least($9::float8 * power($12::float8, r.try_count), $13::float8)) AS retry_at) x)
            UPDATE recipients r
               SET status = c.final,
                   next_try = CASE WHEN c.final = 'warning' THEN c.retry_at END,
@@ -258,6 +255,8 @@ export function deliveryRepo(db: Pool) {
             p.retry.baseSeconds,
             p.retry.maxHours,
             p.retry.notAfter,
+            p.retry.growth,
+            p.retry.capSeconds,
           ],
         );
         for (const r of rows) written.set(r.id, r.status);

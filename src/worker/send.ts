@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { emailKey } from '../core/email.js';
 import { attemptOutcome } from '../core/delivery/outcome.js';
 import { paceQuota } from '../core/delivery/pacing.js';
+import { retryPolicy } from '../core/delivery/retry.js';
 import { skippedBecause } from '../core/suppressions/service.js';
 import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
 import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
@@ -144,11 +145,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         ctx,
         outcomes,
         release,
-        retry: {
-          baseSeconds: config.RETRY_BASE_SECONDS,
-          maxHours: config.RETRY_MAX_HOURS,
-          notAfter: ctx.deadline,
-        },
+        retry: retryPolicy(config, ctx.deadline),
         emailKey,
       });
     } finally {
