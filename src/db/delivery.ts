@@ -9,7 +9,7 @@
  *   (STAMP_CHANGE), and one batch's outcomes are one UPDATE.
  */
 import { CLAIMABLE, STAMP_CHANGE, type RecipientContent } from './recipients.js';
-import { TASKS, enqueueSend } from './jobs.js';
+import { enqueueSend, requeueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
@@ -349,24 +349,8 @@ export function deliveryRepo(db: Pool) {
       return rows[0]!;
     },
 
-    /**
-     * Run this send's job again at `runAt`, keeping its job key (its lane). When a job with that key is
-     * already waiting, the earlier of the two times wins: a re-enqueue for "later" (a retry in 5 minutes)
-     * must not postpone a job enqueued for "now" (recipients just added).
-     */
-    async requeueSend(jobKey: string | null, sendId: number, testOnly: boolean, runAt: Date | null): Promise<void> {
-      if (!jobKey) {
-        await enqueueSend(db, sendId, runAt, 1, testOnly);
-        return;
-      }
-      await db.query(
-        `SELECT graphile_worker.add_job($1, json_build_object('sendId', $2::bigint, 'testOnly', $3::boolean),
-                  run_at => least(coalesce($4::timestamptz, now()),
-                                  (SELECT run_at FROM graphile_worker._private_jobs WHERE key = $5 AND locked_at IS NULL)),
-                  job_key => $5, job_key_mode => 'replace', max_attempts => 50)`,
-        [TASKS.send, sendId, testOnly, runAt, jobKey],
-      );
-    },
+    /** Run this send's job again at `runAt`, keeping its job key (see requeueSend in jobs.ts). */
+    requeueSend: (jobKey: string | null, sendId: number, testOnly: boolean, runAt: Date | null) => requeueSend(db, jobKey, sendId, testOnly, runAt),
   };
 }
 export type DeliveryRepo = ReturnType<typeof deliveryRepo>;
