@@ -8,6 +8,7 @@
  * commit. Anything slow after it would stall every other bounce writer.
  */
 import { emailKey } from '../core/email.js';
+import { recordEvents } from './events.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { STAMP_CHANGE } from './recipients.js';
 
@@ -117,9 +118,7 @@ export async function recordLateBounce(pool: Pool, b: LateBounce): Promise<LateB
         [r.account_id, key, b.suppress === 'complaint' ? 'complained' : 'bounced'],
       );
     }
-    if (b.source === 'complaint') {
-      await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'complaint')`, [r.account_id, r.mailing_id, b.recipientId]);
-    }
+    if (b.source === 'complaint') await recordEvents(tx, [{ accountId: r.account_id, kind: 'complaint', mailingId: r.mailing_id, recipientId: b.recipientId }]);
     await insertBounces(tx, [
       {
         accountId: r.account_id,

@@ -5,6 +5,7 @@
  * suppression gives it (unsubscribed, bounced, complained) and disabled: the membership is kept, the address
  * is still never mailed.
  */
+import { insertEventsFrom } from './events.js';
 import { SQLSTATE, copyFrom, copyText, sqlState, type Queryable } from './pool.js';
 
 export interface ListRow {
@@ -468,7 +469,7 @@ export function listsRepo(db: Queryable) {
               AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.account_id = s.account_id AND p.email_key = x.email_key)
            RETURNING x.id
          ), e AS (
-           INSERT INTO events (account_id, subscriber_id, kind) SELECT s.account_id, u.id, 'confirm' FROM u JOIN s ON s.id = u.id
+           ${insertEventsFrom(`SELECT s.account_id, NULL::bigint, NULL::bigint, u.id, 'confirm' FROM u JOIN s ON s.id = u.id`)}
          )
          SELECT s.email, s.list_name, EXISTS (SELECT 1 FROM u) AS confirmed, s.status AS previous FROM s`,
         [subscriberId],

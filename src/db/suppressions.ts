@@ -1,4 +1,5 @@
 /** Suppressions: the addresses an account never mails again. The only place that names the table. */
+import { recordEvents } from './events.js';
 import { withTransaction, type Pool } from './pool.js';
 
 export type SuppressionReason = 'hard_bounce' | 'unsubscribe' | 'complaint' | 'manual';
@@ -86,11 +87,7 @@ export function suppressionsRepo(db: Pool) {
           [accountId, emailKey],
         );
         if (!ins.rowCount) return false;
-        await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [
-          accountId,
-          recipient?.mailing_id ?? null,
-          recipient?.id ?? null,
-        ]);
+        await recordEvents(tx, [{ accountId, kind: 'unsubscribe', mailingId: recipient?.mailing_id ?? null, recipientId: recipient?.id ?? null }]);
         return true;
       });
     },

@@ -2,6 +2,7 @@
  * Unsubscribes: the suppression (or the mailing's unsubscribe lists), the event and the list membership,
  * written together; and the unsubscribe lists themselves (Sender's `unsubscribe/list/<slug>`).
  */
+import { recordEvents } from './events.js';
 import { withTransaction, type Pool } from './pool.js';
 
 export interface UnsubscribeListRow {
@@ -64,7 +65,7 @@ export function unsubscribesRepo(db: Pool) {
         );
         if (named.rows[0]) {
           if (!named.rows[0].added) return false;
-          await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [r.account_id, r.mailing_id, r.id]);
+          await recordEvents(tx, [{ accountId: r.account_id, kind: 'unsubscribe', mailingId: r.mailing_id, recipientId: r.id }]);
           return true;
         }
         const ins = await tx.query(
@@ -73,7 +74,7 @@ export function unsubscribesRepo(db: Pool) {
           [r.account_id, emailKey, r.email, detail],
         );
         if (!ins.rowCount) return false;
-        await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [r.account_id, r.mailing_id, r.id]);
+        await recordEvents(tx, [{ accountId: r.account_id, kind: 'unsubscribe', mailingId: r.mailing_id, recipientId: r.id }]);
         await tx.query(
           `UPDATE subscribers SET enabled = false, status = 'unsubscribed', modified_at = now()
             WHERE account_id = $1 AND email_key = $2 AND status <> 'unsubscribed'`,
