@@ -13,6 +13,7 @@ import { enqueueSend, requeueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
+import { suppress } from './suppressions.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
 import type { RetryPolicy } from '../core/delivery/retry.js';
 import type { DkimSettings, SendSchedule, VariantContent } from './mailings.js';
@@ -196,7 +197,7 @@ export function deliveryRepo(db: Pool) {
      *
      * A temporary failure is retried as `retry` says (src/core/delivery/retry.ts): after
      * baseSeconds * growth^(tries - 1), at most capSeconds; it ends `timeout` instead when its first try is
-     * older than maxHours or the retry would fall after notAfter.
+     * older than maxHours or the retry would fall after notAfter. Hard bounces are suppressed (suppress).
      */
     async recordOutcomes(p: {
       workerId: string;
@@ -262,15 +263,11 @@ export function deliveryRepo(db: Pool) {
         for (const r of rows) written.set(r.id, r.status);
         // A row whose lease was lost (swept, taken by another worker) is not ours to report on.
         const mine = outcomes.filter((o) => written.has(o.id));
-        const suppress = mine.filter((o) => o.suppress);
-        if (suppress.length) {
-          await tx.query(
-            `INSERT INTO suppressions (account_id, email_key, email, reason, detail)
-             SELECT $1, k, e, 'hard_bounce', d FROM unnest($2::text[], $3::text[], $4::text[]) AS s(k, e, d)
-             ON CONFLICT (account_id, email_key) DO NOTHING`,
-            [ctx.account_id, suppress.map((o) => p.emailKey(o.email)), suppress.map((o) => o.email), suppress.map((o) => o.replyText)],
-          );
-        }
+        await suppress(
+          tx,
+          ctx.account_id,
+          mine.filter((o) => o.suppress).map((o) => ({ emailKey: p.emailKey(o.email), email: o.email, reason: 'hard_bounce', detail: o.replyText })),
+        );
         const kept = mine.filter((o) => o.customized);
         if (kept.length) {
           await tx.query(
