@@ -1,6 +1,9 @@
 /**
- * Delivery: the SQL of the send pipeline (claims, outcomes, pacing counts, mailing completion) and of the
- * worker registry (heartbeat, sweeper). The only place that names tables for delivery.
+ * Delivery: the SQL of the send pipeline (claims, leases, outcomes, pacing counts, mailing completion) and of
+ * the worker registry (heartbeat, sweeper). Every write of `workers`, of hourly_stats and of a kept message
+ * (customized_messages; recipients.ts and manager.ts read and purge them) is here. An outcome's suppression
+ * is written by suppress() (suppressions.ts), its bounce rows by insertBounces (bounces.ts), a send's jobs by
+ * jobs.ts.
  *
  * Ground rules every query here keeps:
  * - No transaction is ever held across an SMTP conversation. A claim is a committed lease
