@@ -2,7 +2,8 @@
  * subscribers.unsuppressed_status: the status a list member returns to when the suppression of its address
  * is lifted; NULL when no suppression changed its status (or the change is final: an unsubscribe). Written
  * by suppress() and lift() in src/db/suppressions.ts, and by the insert of a subscriber whose address is
- * suppressed; cleared when a call sets the member's status itself. It lets lift() undo exactly what
+ * suppressed; a call that sets the member's status itself decides it (cleared by setStatus, 'disabled' by
+ * Sender's disable and disable_others in src/db/lists.ts). It lets lift() undo exactly what
  * suppress() did: a member disabled or unconfirmed before a hard bounce is disabled or unconfirmed again
  * afterwards, and a manual suppression (members `disabled`) is told apart from a deleted member.
  *

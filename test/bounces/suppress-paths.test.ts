@@ -11,7 +11,7 @@
  *
  * Then the other paths keep the same rule: an unsubscribe replaces a hard bounce's suppression, by the
  * message's link as by Sender's API; an operator's suppression disables the members, and lifting it gives
- * each member back the status it had (a deleted member stays deleted).
+ * each member back the status it had, or the one a client set since (a deleted member stays deleted).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -124,16 +124,18 @@ describe('suppression: one rule for every path', () => {
 
   it("an operator's suppression disables the members; lifting it gives each its status back", async () => {
     const ctx = await gw.core.accounts.operatorContext(gw.key.account);
-    const [kept, deleted] = ['kept@paths.example', 'deleted@paths.example'];
-    for (const email of [kept, deleted]) ids[email] = (await emailicious('POST', `/lists/${listId}/subscribers`, { email })).body.id;
+    const [kept, deleted, removed] = ['kept@paths.example', 'deleted@paths.example', 'removed@paths.example'];
+    for (const email of [kept, deleted, removed]) ids[email] = (await emailicious('POST', `/lists/${listId}/subscribers`, { email })).body.id;
     assert.equal((await emailicious('DELETE', `/lists/${listId}/subscribers/${ids[deleted]}`)).status, 204);
-    for (const email of [kept, deleted]) assert.equal(await gw.core.suppressions.add(ctx, email, 'by hand'), true);
+    for (const email of [kept, deleted, removed]) assert.equal(await gw.core.suppressions.add(ctx, email, 'by hand'), true);
     const disabled = { reasons: ['manual'], members: [{ status: 'disabled', enabled: false }], subscription: [200, 'deleted'], senderStatus: [200, '', false] };
-    assert.deepEqual(await stateOf(kept), disabled);
-    assert.deepEqual(await stateOf(deleted), disabled);
+    for (const email of [kept, deleted, removed]) assert.deepEqual(await stateOf(email), disabled, email);
+    const del = await sender('DELETE', `/maillist/${SLUG}/subscription`, { json: { email: removed } });
+    assert.deepEqual(del.body.result, { status: 'OK', disabled: 0, already_disabled: 1 });
 
-    for (const email of [kept, deleted]) assert.equal((await gw.core.suppressions.lift(ctx, email)).reason, 'manual');
+    for (const email of [kept, deleted, removed]) assert.equal((await gw.core.suppressions.lift(ctx, email)).reason, 'manual');
     assert.deepEqual(await stateOf(kept), { reasons: [], members: [{ status: 'active', enabled: true }], subscription: [200, 'active'], senderStatus: [200, '', true] });
     assert.deepEqual(await stateOf(deleted), { ...disabled, reasons: [] }, 'deleted before: deleted again');
+    assert.deepEqual(await stateOf(removed), { ...disabled, reasons: [] }, 'removed since: removed');
   });
 });
