@@ -88,7 +88,7 @@ export async function suppress(tx: Queryable, accountId: number, entries: readon
             unsuppressed_status = CASE WHEN q.reason = 'unsubscribe' THEN NULL ELSE coalesce(s.unsuppressed_status, s.status) END
        FROM lists l, suppressions q
       WHERE l.account_id = $1 AND s.list_id = l.id AND s.email_key = ANY($2::text[])
-        AND q.account_id = $1 AND q.email_key = s.email_key
+        AND q.account_id = $1 AND q.email_key = ANY($2::text[]) AND q.email_key = s.email_key
         AND s.status NOT IN ('unsubscribed', ${memberStatusOf('q.reason')})`,
     [accountId, keys],
   );
