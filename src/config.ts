@@ -3,6 +3,7 @@
  * `mailgate config` prints this table, and the README's table is generated from it.
  */
 import { z } from 'zod';
+import { RETRY_DELAY_CAP_SECONDS, RETRY_GROWTH } from './core/delivery/retry.js';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
@@ -45,7 +46,7 @@ export const VARIABLES = {
   SEND_LANES: { schema: int(1, 64), default: '2', doc: 'Jobs that work one send side by side (so one batch renders while another is on the wire); at most WORKER_CONCURRENCY run per process.' },
   SEND_BATCH_SIZE: { schema: int(1, 10_000), default: '200', doc: 'Recipients one claim takes (one outcome write per batch).' },
   LEASE_SECONDS: { schema: int(5, 86_400), default: '120', doc: 'How long a claimed batch stays leased to its worker before the sweeper may hand it to another.' },
-  RETRY_BASE_SECONDS: { schema: z.coerce.number().min(0.01), default: '300', doc: 'First retry delay after a temporary failure; it doubles each try (at most 6 hours).' },
+  RETRY_BASE_SECONDS: { schema: z.coerce.number().min(0.01), default: '300', doc: `First retry delay after a temporary failure; it ${RETRY_GROWTH === 2 ? 'doubles' : `grows ${RETRY_GROWTH}-fold`} each try (at most ${RETRY_DELAY_CAP_SECONDS / 3600} hours).` },
   RETRY_MAX_HOURS: { schema: z.coerce.number().min(0), default: '72', doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   LOG_PRETTY: { schema: z.union([z.literal('auto'), bool]), default: 'auto', doc: 'Human-readable logs (pino-pretty) instead of JSON lines: auto = when stderr, where logs go, is a terminal; true or false to force.' },

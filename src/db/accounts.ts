@@ -1,4 +1,7 @@
-/** Accounts, API keys and settings: the only place that names these tables. */
+/**
+ * Accounts, API keys and settings: every write of these tables is here, but an account's confirmation
+ * mailing (accounts.confirm_mailing_id), which lists.ts writes and reads with the lists' own.
+ */
 import type { Queryable } from './pool.js';
 
 export interface AccountRow {

@@ -8,8 +8,10 @@
  * commit. Anything slow after it would stall every other bounce writer.
  */
 import { emailKey } from '../core/email.js';
+import { recordEvents } from './events.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { STAMP_CHANGE } from './recipients.js';
+import { suppress } from './suppressions.js';
 
 /** The advisory lock key of the bounce log (any constant; 'bnce' in ASCII). */
 export const BOUNCE_LOG_LOCK = 0x626e6365;
@@ -84,7 +86,8 @@ export interface LateBounceResult {
 
 /**
  * One late report in one transaction: the recipient's final status (stamped for the status feed), the
- * suppression, the lists' view of the address, the complaint event, and the bounce row last (see above).
+ * suppression with the lists' view of the address (suppress), the complaint event, and the bounce row last
+ * (see above).
  * Unknown recipient (deleted since): nothing is recorded.
  */
 export async function recordLateBounce(pool: Pool, b: LateBounce): Promise<LateBounceResult | undefined> {
@@ -104,22 +107,8 @@ export async function recordLateBounce(pool: Pool, b: LateBounce): Promise<LateB
         [b.recipientId, b.replyCode, b.enhancedStatus, b.textStatus, b.remoteMta],
       );
     }
-    if (b.suppress) {
-      const key = emailKey(r.email);
-      await tx.query(
-        `INSERT INTO suppressions (account_id, email_key, email, reason, detail) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (account_id, email_key) DO NOTHING`,
-        [r.account_id, key, r.email, b.suppress, b.textStatus],
-      );
-      await tx.query(
-        `UPDATE subscribers SET status = $3, enabled = false, modified_at = now()
-          WHERE account_id = $1 AND email_key = $2 AND status NOT IN ('unsubscribed', $3)`,
-        [r.account_id, key, b.suppress === 'complaint' ? 'complained' : 'bounced'],
-      );
-    }
-    if (b.source === 'complaint') {
-      await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'complaint')`, [r.account_id, r.mailing_id, b.recipientId]);
-    }
+    if (b.suppress) await suppress(tx, r.account_id, [{ emailKey: emailKey(r.email), email: r.email, reason: b.suppress, detail: b.textStatus }]);
+    if (b.source === 'complaint') await recordEvents(tx, [{ accountId: r.account_id, kind: 'complaint', mailingId: r.mailing_id, recipientId: b.recipientId }]);
     await insertBounces(tx, [
       {
         accountId: r.account_id,

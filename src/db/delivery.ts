@@ -1,6 +1,9 @@
 /**
- * Delivery: the SQL of the send pipeline (claims, outcomes, pacing counts, mailing completion) and of the
- * worker registry (heartbeat, sweeper). The only place that names tables for delivery.
+ * Delivery: the SQL of the send pipeline (claims, leases, outcomes, pacing counts, mailing completion) and of
+ * the worker registry (heartbeat, sweeper). Every write of `workers`, of hourly_stats and of a kept message
+ * (customized_messages; recipients.ts and manager.ts read and purge them) is here. An outcome's suppression
+ * is written by suppress() (suppressions.ts), its bounce rows by insertBounces (bounces.ts), a send's jobs by
+ * jobs.ts.
  *
  * Ground rules every query here keeps:
  * - No transaction is ever held across an SMTP conversation. A claim is a committed lease
@@ -8,13 +11,17 @@
  * - A claim is not a status change: it does not stamp the status feed. Every status change does
  *   (STAMP_CHANGE), and one batch's outcomes are one UPDATE.
  */
-import { STAMP_CHANGE, type RecipientContent } from './recipients.js';
-import { TASKS, enqueueSend } from './jobs.js';
+import { CLAIMABLE, STAMP_CHANGE, type RecipientContent } from './recipients.js';
+import { enqueueSend, requeueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
+import { suppress } from './suppressions.js';
 import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
+import type { RetryPolicy } from '../core/delivery/retry.js';
 import type { DkimSettings, SendSchedule, VariantContent } from './mailings.js';
+
+export type { RetryPolicy };
 
 /** One send with its mailing and variant: everything a batch needs, loaded once per job (and again on a change). */
 export interface SendContext extends VariantContent, Omit<SendSchedule, 'finished_at'> {
@@ -30,6 +37,15 @@ export interface SendContext extends VariantContent, Omit<SendSchedule, 'finishe
   /** The mailing's property revision: a claim that sees another one makes the job reload. */
   rev: number;
   raw_message: Buffer | null;
+  /** When the send must end (send_deadline, see src/core/mailings/lifecycle.ts); null: never. */
+  deadline: Date | null;
+}
+
+/** A send's status and the times that depend on its start. */
+export interface SendState {
+  status: MailingStatus;
+  started_at: Date | null;
+  deadline: Date | null;
 }
 
 export interface ClaimedRecipient {
@@ -61,15 +77,6 @@ export interface Outcome {
   customized?: Buffer | undefined;
 }
 
-export interface RetryPolicy {
-  baseSeconds: number;
-  maxHours: number;
-  /** Retries are never planned after this (the send's deadline). */
-  notAfter: Date | null;
-}
-
-const CLAIMABLE = `status IN ('ready', 'warning')`;
-
 export function deliveryRepo(db: Pool) {
   return {
     async loadSend(sendId: number): Promise<SendContext | undefined> {
@@ -77,7 +84,8 @@ export function deliveryRepo(db: Pool) {
         `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, s.status, m.type, s.scheduled_start,
                 s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty, s.started_at, m.dkim,
                 m.testing, m.backup_customized_emails, m.system_role, m.rev,
-                v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message
+                v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message,
+                send_deadline(s) AS deadline
            FROM sends s
            JOIN mailings m ON m.id = s.mailing_id
            JOIN LATERAL (SELECT * FROM variants v WHERE v.mailing_id = m.id
@@ -88,25 +96,25 @@ export function deliveryRepo(db: Pool) {
       return rows[0];
     },
 
-    async sendStatus(sendId: number): Promise<{ status: MailingStatus; started_at: Date | null } | undefined> {
-      const { rows } = await db.query<{ status: MailingStatus; started_at: Date | null }>('SELECT status, started_at FROM sends WHERE id = $1', [sendId]);
+    async sendStatus(sendId: number): Promise<SendState | undefined> {
+      const { rows } = await db.query<SendState>('SELECT status, started_at, send_deadline(s) AS deadline FROM sends s WHERE id = $1', [sendId]);
       return rows[0];
     },
 
     /**
      * READY -> RUNNING once its scheduled start is reached, with the snapshot of its recipients when it is a
-     * list's delivery (same transaction); returns the start time when it is running.
+     * list's delivery (same transaction); returns the running send's state when this call started it.
      */
-    async startIfDue(sendId: number): Promise<Date | null> {
+    async startIfDue(sendId: number): Promise<SendState | null> {
       return await withTransaction(db, async (tx) => {
-        const { rows } = await tx.query<{ started_at: Date }>(
-          `UPDATE sends SET status = 'running', started_at = coalesce(started_at, now())
+        const { rows } = await tx.query<SendState>(
+          `UPDATE sends s SET status = 'running', started_at = coalesce(started_at, now())
             WHERE id = $1 AND status = 'ready' AND (scheduled_start IS NULL OR scheduled_start <= now())
-            RETURNING started_at`,
+            RETURNING status, started_at, send_deadline(s) AS deadline`,
           [sendId],
         );
         if (rows[0]) await takeSnapshots(tx, [sendId]);
-        return rows[0]?.started_at ?? null;
+        return rows[0] ?? null;
       });
     },
 
@@ -190,8 +198,9 @@ export function deliveryRepo(db: Pool) {
      * still leased to this worker), leases released untried, suppressions, and the bounce rows last (their
      * ids are drawn under the bounce log's advisory lock, held until COMMIT).
      *
-     * A temporary failure is retried after baseSeconds * 2^(tries - 1), at most 6 hours; it ends `timeout`
-     * instead when its first try is older than maxHours or the retry would fall after notAfter.
+     * A temporary failure is retried as `retry` says (src/core/delivery/retry.ts): after
+     * baseSeconds * growth^(tries - 1), at most capSeconds; it ends `timeout` instead when its first try is
+     * older than maxHours or the retry would fall after notAfter. Hard bounces are suppressed (suppress).
      */
     async recordOutcomes(p: {
       workerId: string;
@@ -223,7 +232,7 @@ export function deliveryRepo(db: Pool) {
                          THEN 'timeout' ELSE o.status END AS final
                FROM o JOIN recipients r ON r.id = o.id
                CROSS JOIN LATERAL (
-                 SELECT now() + make_interval(secs => least($9::float8 * power(2, r.try_count), 21600)) AS retry_at) x)
+                 SELECT now() + make_interval(secs => least($9::float8 * power($12::float8, r.try_count), $13::float8)) AS retry_at) x)
            UPDATE recipients r
               SET status = c.final,
                   next_try = CASE WHEN c.final = 'warning' THEN c.retry_at END,
@@ -250,20 +259,18 @@ export function deliveryRepo(db: Pool) {
             p.retry.baseSeconds,
             p.retry.maxHours,
             p.retry.notAfter,
+            p.retry.growth,
+            p.retry.capSeconds,
           ],
         );
         for (const r of rows) written.set(r.id, r.status);
         // A row whose lease was lost (swept, taken by another worker) is not ours to report on.
         const mine = outcomes.filter((o) => written.has(o.id));
-        const suppress = mine.filter((o) => o.suppress);
-        if (suppress.length) {
-          await tx.query(
-            `INSERT INTO suppressions (account_id, email_key, email, reason, detail)
-             SELECT $1, k, e, 'hard_bounce', d FROM unnest($2::text[], $3::text[], $4::text[]) AS s(k, e, d)
-             ON CONFLICT (account_id, email_key) DO NOTHING`,
-            [ctx.account_id, suppress.map((o) => p.emailKey(o.email)), suppress.map((o) => o.email), suppress.map((o) => o.replyText)],
-          );
-        }
+        await suppress(
+          tx,
+          ctx.account_id,
+          mine.filter((o) => o.suppress).map((o) => ({ emailKey: p.emailKey(o.email), email: o.email, reason: 'hard_bounce', detail: o.replyText })),
+        );
         const kept = mine.filter((o) => o.customized);
         if (kept.length) {
           await tx.query(
@@ -342,24 +349,8 @@ export function deliveryRepo(db: Pool) {
       return rows[0]!;
     },
 
-    /**
-     * Run this send's job again at `runAt`, keeping its job key (its lane). When a job with that key is
-     * already waiting, the earlier of the two times wins: a re-enqueue for "later" (a retry in 5 minutes)
-     * must not postpone a job enqueued for "now" (recipients just added).
-     */
-    async requeueSend(jobKey: string | null, sendId: number, testOnly: boolean, runAt: Date | null): Promise<void> {
-      if (!jobKey) {
-        await enqueueSend(db, sendId, runAt, 1, testOnly);
-        return;
-      }
-      await db.query(
-        `SELECT graphile_worker.add_job($1, json_build_object('sendId', $2::bigint, 'testOnly', $3::boolean),
-                  run_at => least(coalesce($4::timestamptz, now()),
-                                  (SELECT run_at FROM graphile_worker._private_jobs WHERE key = $5 AND locked_at IS NULL)),
-                  job_key => $5, job_key_mode => 'replace', max_attempts => 50)`,
-        [TASKS.send, sendId, testOnly, runAt, jobKey],
-      );
-    },
+    /** Run this send's job again at `runAt`, keeping its job key (see requeueSend in jobs.ts). */
+    requeueSend: (jobKey: string | null, sendId: number, testOnly: boolean, runAt: Date | null) => requeueSend(db, jobKey, sendId, testOnly, runAt),
   };
 }
 export type DeliveryRepo = ReturnType<typeof deliveryRepo>;

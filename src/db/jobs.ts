@@ -1,6 +1,7 @@
 /**
  * Enqueueing graphile-worker jobs from SQL, inside the caller's transaction: the state change and its job
- * commit together or not at all. Jobs carry ids only.
+ * commit together or not at all. Jobs carry ids only. Every graphile_worker.add_job is here, and only
+ * graphile-worker's public SQL functions are called (never its private tables).
  */
 import type { Queryable } from './pool.js';
 
@@ -9,19 +10,59 @@ export const TASKS = {
   send: 'send',
 } as const;
 
+/** Run one Sender bulk task and the next ones of its queue (see src/core/tasks/service.ts). */
+export const TASK_JOB = 'task';
+
 /** Job key of a send's main job: one queued job per send; a later enqueue replaces the waiting one. */
 export const sendJobKey = (sendId: number, lane = 0) => `send:${sendId}:${lane}`;
 
 /** Priority of a transactional mailing's send jobs (graphile-worker runs lower numbers first; bulk is 0). */
 export const TRANSACTIONAL_PRIORITY = -10;
 
+/**
+ * SQL: add the job of send `sendId` (an SQL expression) under `jobKey`, as graphile-worker's add_job returns
+ * it (the job row). `preserve_run_at` keeps the run time of a job of that key already waiting.
+ */
+const addSendJob = (o: { sendId: string; testOnly: string; runAt: string; jobKey: string; mode: 'replace' | 'preserve_run_at' }) =>
+  `graphile_worker.add_job('${TASKS.send}', json_build_object('sendId', ${o.sendId}, 'testOnly', ${o.testOnly}),
+      run_at => ${o.runAt}, job_key => ${o.jobKey}, job_key_mode => '${o.mode}', max_attempts => 50,
+      priority => coalesce((SELECT CASE WHEN m.transactional THEN ${TRANSACTIONAL_PRIORITY} ELSE 0 END
+                              FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = ${o.sendId}), 0))`;
+
+/** The send's jobs, one per lane, to run at `runAt` (null: now), each replacing the one of its key waiting. */
 export async function enqueueSend(db: Queryable, sendId: number, runAt: Date | null, lanes = 1, testOnly = false): Promise<void> {
   await db.query(
-    `SELECT graphile_worker.add_job($1, json_build_object('sendId', $2::bigint, 'testOnly', $5::boolean),
-              run_at => coalesce($3::timestamptz, now()), job_key => lane_key, job_key_mode => 'replace', max_attempts => 50,
-              priority => coalesce((SELECT CASE WHEN m.transactional THEN ${TRANSACTIONAL_PRIORITY} ELSE 0 END
-                                      FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = $2), 0))
+    `SELECT ${addSendJob({ sendId: '$1::bigint', testOnly: '$3::boolean', runAt: 'coalesce($2::timestamptz, now())', jobKey: 'lane_key', mode: 'replace' })}
        FROM unnest($4::text[]) AS lane_key`,
-    [TASKS.send, sendId, runAt, Array.from({ length: lanes }, (_, i) => (testOnly ? `send-test:${sendId}:${i}` : sendJobKey(sendId, i))), testOnly],
+    [sendId, runAt, testOnly, Array.from({ length: lanes }, (_, i) => (testOnly ? `send-test:${sendId}:${i}` : sendJobKey(sendId, i)))],
   );
 }
+
+/**
+ * Run this send's job again at `runAt` (null: now), keeping its job key (its lane). When a job with that key
+ * is already waiting, the earlier of the two times wins: a re-enqueue for "later" (a retry in 5 minutes)
+ * must not postpone a job enqueued for "now" (recipients just added). add_job in preserve_run_at mode keeps
+ * the waiting job's time and returns it; when that is later than `runAt`, reschedule_jobs brings it forward.
+ * (A waiting job that failed before is not kept waiting: graphile-worker preserves the run time of a job
+ * never attempted only.) One statement, so no worker takes the job in between.
+ */
+export async function requeueSend(db: Queryable, jobKey: string | null, sendId: number, testOnly: boolean, runAt: Date | null): Promise<void> {
+  if (!jobKey) {
+    await enqueueSend(db, sendId, runAt, 1, testOnly);
+    return;
+  }
+  await db.query(
+    `WITH j AS (
+       SELECT id, run_at FROM ${addSendJob({ sendId: '$1::bigint', testOnly: '$2::boolean', runAt: 'coalesce($3::timestamptz, now())', jobKey: '$4::text', mode: 'preserve_run_at' })})
+     SELECT graphile_worker.reschedule_jobs(ARRAY[j.id], run_at => coalesce($3::timestamptz, now())) FROM j
+      WHERE j.run_at > coalesce($3::timestamptz, now())`,
+    [sendId, testOnly, runAt, jobKey],
+  );
+}
+
+/**
+ * SQL: add the job of Sender task `taskId` to its queue `queue` (SQL expressions), for the statement that
+ * creates the task: jobs of one queue run one after another, in order.
+ */
+export const addTaskJob = (taskId: string, queue: string) =>
+  `graphile_worker.add_job('${TASK_JOB}', json_build_object('taskId', ${taskId}, 'queue', ${queue}), queue_name => ${queue}, max_attempts => 5)`;

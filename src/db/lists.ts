@@ -1,11 +1,16 @@
 /**
- * Lists and their subscribers. The only place that names these tables.
+ * Lists and their subscribers. Every write of these tables is here but one: the status a suppression gives
+ * the members of its address, and takes back, is written by suppress() and lift() in suppressions.ts (with
+ * the account's confirmation mailing, lists.ts also writes accounts.confirm_mailing_id). Other repos read
+ * subscribers inside their own statements: a send's snapshot (manager.ts), reports, the address an id names.
  *
  * A subscriber added while its address is suppressed for the account is stored with the status the
- * suppression gives it (unsubscribed, bounced, complained) and disabled: the membership is kept, the address
- * is still never mailed.
+ * suppression gives it (MEMBER_STATUS_OF in suppressions.ts) and disabled: the membership is kept, the
+ * address is still never mailed.
  */
+import { insertEventsFrom } from './events.js';
 import { SQLSTATE, copyFrom, copyText, sqlState, type Queryable } from './pool.js';
+import { newMemberStatus } from './suppressions.js';
 
 export interface ListRow {
   id: number;
@@ -94,10 +99,6 @@ export interface UpsertResult {
   status: SubscriberStatus;
 }
 
-/** The status a suppression gives a subscriber; 'active' when the address is not suppressed. */
-const STATUS_OF_ADDRESS = `coalesce((SELECT CASE s.reason WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'hard_bounce' THEN 'bounced'
-  WHEN 'complaint' THEN 'complained' ELSE 'disabled' END FROM suppressions s WHERE s.account_id = $1 AND s.email_key = x.email_key), x.status)`;
-
 /**
  * The upsert of subscribers from `source` (rows of email, email_key, params, status, ord, rev; the last row of
  * an address wins) into list $2 of account $1: existing ones updated (params merged, the row's `rev`, else $4,
@@ -129,9 +130,9 @@ function upsertSql(source: string, onlyExisting: boolean): string {
   return `WITH ${x},
     list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
     written AS (
-      INSERT INTO subscribers AS s (account_id, list_id, email, email_key, params, status, enabled, rev)
-      SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce(x.rev, $4, 0)
-        FROM list, x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st WHERE NOT $3::boolean
+      INSERT INTO subscribers AS s (account_id, list_id, email, email_key, params, status, enabled, rev, unsuppressed_status)
+      SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce(x.rev, $4, 0), st.unsuppressed_status
+        FROM list, x CROSS JOIN LATERAL (${newMemberStatus('x.email_key', 'x.status')}) st WHERE NOT $3::boolean
       ON CONFLICT (list_id, email_key) DO UPDATE
          SET email = EXCLUDED.email, params = s.params || EXCLUDED.params, modified_at = now(),
              rev = CASE WHEN $4::bigint IS NULL THEN s.rev ELSE EXCLUDED.rev END,
@@ -223,9 +224,9 @@ export function listsRepo(db: Queryable) {
       const { rows } = await db.query<SubscriberRow>(
         `WITH list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
               x AS (SELECT $3::text AS email, $4::text AS email_key, $5::jsonb AS params, 'active'::text AS status)
-         INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled)
-         SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active'
-           FROM list, x CROSS JOIN LATERAL (SELECT ${STATUS_OF_ADDRESS} AS status) st
+         INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled, unsuppressed_status)
+         SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', st.unsuppressed_status
+           FROM list, x CROSS JOIN LATERAL (${newMemberStatus('x.email_key', 'x.status')}) st
          ON CONFLICT (list_id, email_key) DO NOTHING
          RETURNING ${SUBSCRIBER_COLUMNS}`,
         [accountId, listId, s.email, s.emailKey, JSON.stringify(s.params)],
@@ -267,10 +268,13 @@ export function listsRepo(db: Queryable) {
       }
     },
 
-    /** Sets one subscriber's status (enabled only when active); undefined when there is no such subscriber. */
+    /**
+     * Sets one subscriber's status (enabled only when active); undefined when there is no such subscriber.
+     * The call's status stands: lifting a suppression of the address does not change it back.
+     */
     async setStatus(accountId: number, listId: number, id: number, status: SubscriberStatus): Promise<SubscriberRow | undefined> {
       const { rows } = await db.query<SubscriberRow>(
-        `UPDATE subscribers SET status = $4, enabled = $4 = 'active', modified_at = now()
+        `UPDATE subscribers SET status = $4, enabled = $4 = 'active', unsuppressed_status = NULL, modified_at = now()
           WHERE account_id = $1 AND list_id = $2 AND id = $3 RETURNING ${SUBSCRIBER_COLUMNS}`,
         [accountId, listId, id, status],
       );
@@ -377,7 +381,8 @@ export function listsRepo(db: Queryable) {
     /**
      * Disables subscribers by address: per address, 'disabled' (it was enabled), 'already' (it was not) or
      * 'absent'. A disabled subscriber keeps a suppression's status; an active or unconfirmed one becomes
-     * 'disabled'.
+     * 'disabled'. One a suppression holds is 'already' disabled, and stays disabled when it is lifted (its
+     * unsuppressed_status becomes 'disabled'; the subscriber is not otherwise changed).
      */
     async disable(accountId: number, listId: number, emailKeys: readonly string[]): Promise<('disabled' | 'already' | 'absent')[]> {
       if (!emailKeys.length) return [];
@@ -386,9 +391,10 @@ export function listsRepo(db: Queryable) {
            SELECT id, email_key, enabled OR status = 'unconfirmed' AS was_enabled FROM subscribers
             WHERE account_id = $1 AND list_id = $2 AND email_key = ANY($3::text[]) FOR UPDATE
          ), u AS (
-           UPDATE subscribers s SET enabled = false, modified_at = now(),
-                  status = CASE WHEN s.status IN ('active', 'unconfirmed') THEN 'disabled' ELSE s.status END
-             FROM old WHERE s.id = old.id AND old.was_enabled
+           UPDATE subscribers s SET enabled = false, modified_at = CASE WHEN old.was_enabled THEN now() ELSE s.modified_at END,
+                  status = CASE WHEN old.was_enabled AND s.status IN ('active', 'unconfirmed') THEN 'disabled' ELSE s.status END,
+                  unsuppressed_status = CASE WHEN s.unsuppressed_status IN ('active', 'unconfirmed') THEN 'disabled' ELSE s.unsuppressed_status END
+             FROM old WHERE s.id = old.id AND (old.was_enabled OR s.unsuppressed_status IN ('active', 'unconfirmed'))
          )
          SELECT email_key, was_enabled FROM old`,
         [accountId, listId, emailKeys],
@@ -397,12 +403,22 @@ export function listsRepo(db: Queryable) {
       return emailKeys.map((k) => (byKey.has(k) ? (byKey.get(k) ? 'disabled' : 'already') : 'absent'));
     },
 
-    /** Disables every enabled subscriber of an earlier revision than `rev` (Sender's `disable_others`). */
+    /**
+     * Disables every enabled subscriber of an earlier revision than `rev` (Sender's `disable_others`), and
+     * counts them. One a suppression holds is not counted, and stays disabled when it is lifted (see
+     * disable). Call it in a transaction.
+     */
     async disableOthers(listId: number, rev: number): Promise<number> {
       const { rowCount } = await db.query(
         `UPDATE subscribers SET enabled = false, modified_at = now(),
                 status = CASE WHEN status IN ('active', 'unconfirmed') THEN 'disabled' ELSE status END
           WHERE list_id = $1 AND rev < $2 AND (enabled OR status = 'unconfirmed')`,
+        [listId, rev],
+      );
+      // Few rows: those a suppression holds (the partial index subscribers_unsuppressed).
+      await db.query(
+        `UPDATE subscribers SET unsuppressed_status = 'disabled'
+          WHERE list_id = $1 AND rev < $2 AND unsuppressed_status IN ('active', 'unconfirmed')`,
         [listId, rev],
       );
       return rowCount ?? 0;
@@ -468,7 +484,7 @@ export function listsRepo(db: Queryable) {
               AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.account_id = s.account_id AND p.email_key = x.email_key)
            RETURNING x.id
          ), e AS (
-           INSERT INTO events (account_id, subscriber_id, kind) SELECT s.account_id, u.id, 'confirm' FROM u JOIN s ON s.id = u.id
+           ${insertEventsFrom(`SELECT s.account_id, NULL::bigint, NULL::bigint, u.id, 'confirm' FROM u JOIN s ON s.id = u.id`)}
          )
          SELECT s.email, s.list_name, EXISTS (SELECT 1 FROM u) AS confirmed, s.status AS previous FROM s`,
         [subscriberId],

@@ -1,5 +1,8 @@
 /**
- * Mailings, their variants and sends. Every query is scoped by account_id: tenant isolation lives here.
+ * Mailings, their variants and sends. Tenant isolation lives here: every function that takes a caller's
+ * mailing id finds it by account_id too. Those that take mailing or send ids alone (variants, sends, totals,
+ * update's variant and send, setSendStatus) are for ids the core read that way first; layoutImage finds an
+ * image by its unguessable key.
  *
  * A mailing's status and schedule are its send's: MailingRow joins the mailing's current send (CURRENT_SEND:
  * a CloudMailing mailing has exactly one, created with it).

@@ -6,15 +6,7 @@
  */
 import { enqueueSend } from './jobs.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
-import { STAMP_CHANGE } from './recipients.js';
-
-const CLAIMABLE = `status IN ('ready', 'warning')`;
-
-/** SQL: the send `s` has reached its deadline (scheduled_end, or its maximum duration since it started). */
-export const DEADLINE_PASSED = `(
-  (s.scheduled_end IS NOT NULL AND s.scheduled_end <= now())
-  OR (s.max_duration_minutes > 0 AND s.started_at IS NOT NULL
-      AND s.started_at + make_interval(mins => s.max_duration_minutes) <= now()))`;
+import { CLAIMABLE, STAMP_CHANGE } from './recipients.js';
 
 /**
  * RUNNING -> FINISHED when no recipient is left to send: checked after locking the mailing row, so a
@@ -69,7 +61,7 @@ export function managerRepo(db: Pool) {
   async function closeExpired(accountId: number | null): Promise<number> {
     const { rows } = await db.query<{ id: number }>(
       `SELECT s.id FROM sends s
-        WHERE s.status IN ('ready', 'running', 'paused') AND ($1::bigint IS NULL OR s.account_id = $1) AND ${DEADLINE_PASSED}`,
+        WHERE s.status IN ('ready', 'running', 'paused') AND ($1::bigint IS NULL OR s.account_id = $1) AND send_deadline(s) <= now()`,
       scope(accountId),
     );
     let n = 0;

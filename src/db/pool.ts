@@ -1,5 +1,6 @@
 /**
- * The Postgres pool and the transaction helper. The only module that configures `pg`.
+ * The Postgres pool and the transaction helpers (every transaction is begun here). The only module that
+ * configures `pg`.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -45,16 +46,24 @@ export function makePool(connectionString: string, max = 10): pg.Pool {
   return pool;
 }
 
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** `fn` in a transaction on `client` (one connection, not in a transaction yet): committed, or rolled back when it throws. */
+export async function transactionOn<C extends Queryable, T>(client: C, fn: (client: C) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
   try {
-    await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
+  }
+}
+
+/** `fn` in a transaction on a connection of its own from the pool. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await transactionOn(client, fn);
   } finally {
     client.release();
   }

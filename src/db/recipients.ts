@@ -10,6 +10,9 @@ import type { RecipientStatus } from '../core/statuses.js';
 /** SET-list fragment every status change must include. */
 export const STAMP_CHANGE = `changed_xid = pg_current_xact_id(), change_seq = nextval('recipient_change_seq'), modified_at = now()`;
 
+/** SQL: the recipient still has a message to send (a claim may take it, unless leased or not due yet). */
+export const CLAIMABLE = `status IN ('ready', 'warning')`;
+
 export interface RecipientRow {
   id: number;
   mailing_id: number;

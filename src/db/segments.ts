@@ -1,8 +1,8 @@
 /**
  * Segments: named parts of a list, the subscribers whose params contain the segment's conditions (jsonb
  * `@>`: every condition field equal). A mailing goes to the union of its segments (the whole list without
- * any); a delivery's exclusions are segments whose subscribers it leaves out. The only place that names the
- * table.
+ * any); a delivery's exclusions are segments whose subscribers it leaves out. Every write of the table is
+ * here; a delivery's snapshot (takeSnapshots in manager.ts) reads it.
  */
 import { SQLSTATE, sqlState, type Queryable } from './pool.js';
 

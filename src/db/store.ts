@@ -4,7 +4,7 @@
 import { accountsRepo, apiKeysRepo, settingsRepo } from './accounts.js';
 import { enqueueSend } from './jobs.js';
 import { mailingsRepo } from './mailings.js';
-import { SQLSTATE, sqlState, withTransaction, type Pool, type Queryable } from './pool.js';
+import { SQLSTATE, sqlState, transactionOn, withTransaction, type Pool, type Queryable } from './pool.js';
 import { recipientsRepo } from './recipients.js';
 import { unsubscribesRepo } from './unsubscribes.js';
 import { managerRepo } from './manager.js';
@@ -77,17 +77,7 @@ export function makeStore(pool: Pool): Store {
           await client.query('RESET lock_timeout').catch(() => undefined);
         }
         try {
-          const transact: Transact = async (f) => {
-            await client.query('BEGIN');
-            try {
-              const r = await f(bind(client));
-              await client.query('COMMIT');
-              return r;
-            } catch (e) {
-              await client.query('ROLLBACK').catch(() => undefined);
-              throw e;
-            }
-          };
+          const transact: Transact = (f) => transactionOn(client, (c) => f(bind(c)));
           return { ran: true, value: await fn(transact) };
         } finally {
           await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);

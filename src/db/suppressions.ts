@@ -1,5 +1,13 @@
-/** Suppressions: the addresses an account never mails again. The only place that names the table. */
-import { withTransaction, type Pool } from './pool.js';
+/**
+ * Suppressions: the addresses an account never mails again, and what a suppression does to the list members
+ * of its address. Every write of the `suppressions` table is here (suppress, lift), and every change a
+ * suppression makes to a member's status (lists.ts inserts a new member with the status MEMBER_STATUS_OF
+ * gives it). Other repos read the table inside their own statements: a send skips a suppressed address, a
+ * snapshot leaves it out, a member of a suppressed address is not made active.
+ */
+import { recordEvents } from './events.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
+import type { SubscriberStatus } from './lists.js';
 
 export type SuppressionReason = 'hard_bounce' | 'unsubscribe' | 'complaint' | 'manual';
 
@@ -14,6 +22,99 @@ export interface AddressLists {
   list_id: number;
   status: string;
   enabled: boolean;
+}
+
+/** The status a suppression gives each list member of its address (disabled), and a new member too. */
+export const MEMBER_STATUS_OF: Readonly<Record<SuppressionReason, SubscriberStatus>> = {
+  unsubscribe: 'unsubscribed',
+  hard_bounce: 'bounced',
+  complaint: 'complained',
+  manual: 'disabled',
+};
+
+/** SQL: MEMBER_STATUS_OF the reason `reason` (an SQL expression); NULL for NULL. */
+const memberStatusOf = (reason: string) =>
+  `(CASE ${reason} ${Object.entries(MEMBER_STATUS_OF).map(([r, s]) => `WHEN '${r}' THEN '${s}'`).join(' ')} END)`;
+
+/**
+ * SQL, a LATERAL subquery ($1 = the account id): `status` and `unsuppressed_status` of a new member of the
+ * address `key` who asks to be `wanted` — what suppress() gives a member, had it been one already.
+ */
+export const newMemberStatus = (key: string, wanted: string) =>
+  `SELECT coalesce(${memberStatusOf('q.reason')}, ${wanted}) AS status,
+          CASE WHEN q.reason <> 'unsubscribe' THEN ${wanted} END AS unsuppressed_status
+     FROM (SELECT) AS one LEFT JOIN suppressions q ON q.account_id = $1 AND q.email_key = ${key}`;
+
+export interface Suppress {
+  emailKey: string;
+  email: string;
+  reason: SuppressionReason;
+  detail: string | null;
+}
+
+/**
+ * Suppress addresses for the account: the one way every path does it (a batch's hard bounces at RCPT, a late
+ * DSN, a complaint, an operator, an unsubscribe by API or by link), in the caller's transaction, in two
+ * statements whatever the size of the batch. Returns the suppressions it made or changed, one per address
+ * (not those that already stood as they are).
+ *
+ * The rule, where the paths used to differ:
+ * - One suppression per address. An unsubscribe replaces one for another reason: it is the person's own
+ *   word, which must outlive an operator lifting a bounce, and which Sender's `unsubscribe/global` reports.
+ *   Any other reason leaves a standing suppression as it is (the first reason stays).
+ * - Every list member of the address gets the status of the standing reason (MEMBER_STATUS_OF), disabled,
+ *   also when the suppression stood already (a replayed batch changes nothing more), except a member that
+ *   unsubscribed: its own word about its list stays. The status it had is kept (unsuppressed_status) for
+ *   lift(). An unsubscribe's change is final: lifting it re-subscribes no member (each list's own
+ *   subscription does).
+ */
+export async function suppress(tx: Queryable, accountId: number, entries: readonly Suppress[]): Promise<Suppress[]> {
+  if (!entries.length) return [];
+  const keys = entries.map((e) => e.emailKey);
+  // One row per address (an ON CONFLICT DO UPDATE may not touch a row twice); an unsubscribe wins.
+  const { rows } = await tx.query<Suppress>(
+    `INSERT INTO suppressions AS q (account_id, email_key, email, reason, detail)
+     SELECT DISTINCT ON (k) $1, k, e, r, d FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(k, e, r, d)
+      ORDER BY k, r = 'unsubscribe' DESC
+     ON CONFLICT (account_id, email_key) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail
+        WHERE EXCLUDED.reason = 'unsubscribe' AND q.reason <> 'unsubscribe'
+     RETURNING q.email_key AS "emailKey", q.email, q.reason, q.detail`,
+    [accountId, keys, entries.map((e) => e.email), entries.map((e) => e.reason), entries.map((e) => e.detail)],
+  );
+  // Through the account's lists: (list_id, email_key) is the index that finds a member by address.
+  await tx.query(
+    `UPDATE subscribers s
+        SET status = ${memberStatusOf('q.reason')}, enabled = false, modified_at = now(),
+            unsuppressed_status = CASE WHEN q.reason = 'unsubscribe' THEN NULL ELSE coalesce(s.unsuppressed_status, s.status) END
+       FROM lists l, suppressions q
+      WHERE l.account_id = $1 AND s.list_id = l.id AND s.email_key = ANY($2::text[])
+        AND q.account_id = $1 AND q.email_key = ANY($2::text[]) AND q.email_key = s.email_key
+        AND s.status NOT IN ('unsubscribed', ${memberStatusOf('q.reason')})`,
+    [accountId, keys],
+  );
+  return rows;
+}
+
+/**
+ * Lift the address's suppression (only one for `reason`, when given), undoing what suppress() did: each
+ * member it changed gets back the status it had (a member that was active is active and enabled again),
+ * unless a call has set that member's status since. Members an unsubscribe changed stay unsubscribed.
+ */
+export async function lift(tx: Queryable, accountId: number, emailKey: string, reason: SuppressionReason | null): Promise<SuppressionRow | undefined> {
+  const { rows } = await tx.query<SuppressionRow>(
+    `DELETE FROM suppressions WHERE account_id = $1 AND email_key = $2 AND ($3::text IS NULL OR reason = $3)
+     RETURNING email, reason, detail, created_at`,
+    [accountId, emailKey, reason],
+  );
+  if (rows[0]) {
+    await tx.query(
+      `UPDATE subscribers s SET status = s.unsuppressed_status, enabled = s.unsuppressed_status = 'active', unsuppressed_status = NULL, modified_at = now()
+         FROM lists l
+        WHERE l.account_id = $1 AND s.list_id = l.id AND s.email_key = $2 AND s.unsuppressed_status IS NOT NULL`,
+      [accountId, emailKey],
+    );
+  }
+  return rows[0];
 }
 
 export function suppressionsRepo(db: Pool) {
@@ -37,60 +138,22 @@ export function suppressionsRepo(db: Pool) {
       return rows[0];
     },
 
+    /** Suppress one address (see suppress); true when that made or changed its suppression. */
     async add(accountId: number, emailKey: string, email: string, reason: SuppressionReason, detail: string | null): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `INSERT INTO suppressions (account_id, email_key, email, reason, detail) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (account_id, email_key) DO NOTHING`,
-        [accountId, emailKey, email, reason, detail],
-      );
-      return (rowCount ?? 0) > 0;
+      return await inTransaction(db, async (tx) => (await suppress(tx, accountId, [{ emailKey, email, reason, detail }])).length > 0);
     },
 
-    /**
-     * Lift (only a suppression for `reason`, when given): the address may be mailed again. Subscribers the suppression had marked bounced or complained are
-     * active again; an unsubscribed subscriber stays unsubscribed (only its own subscription undoes that).
-     */
-    async lift(accountId: number, emailKey: string, reason: SuppressionReason | null = null): Promise<SuppressionRow | undefined> {
-      return await withTransaction(db, async (tx) => {
-        const { rows } = await tx.query<SuppressionRow>(
-          `DELETE FROM suppressions WHERE account_id = $1 AND email_key = $2 AND ($3::text IS NULL OR reason = $3)
-           RETURNING email, reason, detail, created_at`,
-          [accountId, emailKey, reason],
-        );
-        if (rows[0]) {
-          await tx.query(
-            `UPDATE subscribers SET status = 'active', enabled = true, modified_at = now()
-              WHERE account_id = $1 AND email_key = $2 AND status IN ('bounced', 'complained')`,
-            [accountId, emailKey],
-          );
-        }
-        return rows[0];
-      });
-    },
+    lift: (accountId: number, emailKey: string, reason: SuppressionReason | null = null) => inTransaction(db, (tx) => lift(tx, accountId, emailKey, reason)),
 
     /**
-     * Unsubscribe an address from the whole account: the suppression, the subscribers unsubscribed, and an
-     * event (once). False when it already was unsubscribed.
+     * Unsubscribe an address from the whole account (see suppress), and an event (once). False when it
+     * already was unsubscribed.
      */
     async unsubscribe(accountId: number, emailKey: string, email: string, detail: string, recipient: { id: number; mailing_id: number } | null): Promise<boolean> {
-      return await withTransaction(db, async (tx) => {
-        const ins = await tx.query(
-          `INSERT INTO suppressions (account_id, email_key, email, reason, detail) VALUES ($1, $2, $3, 'unsubscribe', $4)
-           ON CONFLICT (account_id, email_key) DO UPDATE SET reason = 'unsubscribe', detail = EXCLUDED.detail
-             WHERE suppressions.reason <> 'unsubscribe'`,
-          [accountId, emailKey, email, detail],
-        );
-        await tx.query(
-          `UPDATE subscribers SET enabled = false, status = 'unsubscribed', modified_at = now()
-            WHERE account_id = $1 AND email_key = $2 AND status <> 'unsubscribed'`,
-          [accountId, emailKey],
-        );
-        if (!ins.rowCount) return false;
-        await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [
-          accountId,
-          recipient?.mailing_id ?? null,
-          recipient?.id ?? null,
-        ]);
+      return await inTransaction(db, async (tx) => {
+        const made = await suppress(tx, accountId, [{ emailKey, email, reason: 'unsubscribe', detail }]);
+        if (!made.length) return false;
+        await recordEvents(tx, [{ accountId, kind: 'unsubscribe', mailingId: recipient?.mailing_id ?? null, recipientId: recipient?.id ?? null }]);
         return true;
       });
     },

@@ -3,7 +3,10 @@
  * that runs it, written in one statement. Jobs of one queue run one after another, in order: the bulk calls
  * of one list apply in the order they were made.
  */
+import { TASK_JOB, addTaskJob } from './jobs.js';
 import type { Queryable } from './pool.js';
+
+export { TASK_JOB };
 
 export type TaskStatus = 'pending' | 'started' | 'success' | 'failure';
 
@@ -19,16 +22,14 @@ export interface TaskRow {
   updated_at: Date;
 }
 
-export const TASK_JOB = 'task';
-
 export function tasksRepo(db: Queryable) {
   return {
     /** A new pending task and its job (in queue `queue`: serial with the other tasks of that queue). */
     async create(accountId: number, kind: string, params: Record<string, unknown>, queue: string): Promise<string> {
       const { rows } = await db.query<{ id: string }>(
-        `WITH t AS (INSERT INTO tasks (id, account_id, kind, params, queue) VALUES (gen_random_uuid(), $1, $2, $3, $5) RETURNING id)
-         SELECT t.id, graphile_worker.add_job($4, json_build_object('taskId', t.id, 'queue', $5::text), queue_name => $5, max_attempts => 5) FROM t`,
-        [accountId, kind, JSON.stringify(params), TASK_JOB, queue],
+        `WITH t AS (INSERT INTO tasks (id, account_id, kind, params, queue) VALUES (gen_random_uuid(), $1, $2, $3, $4) RETURNING id)
+         SELECT t.id, ${addTaskJob('t.id', '$4::text')} FROM t`,
+        [accountId, kind, JSON.stringify(params), queue],
       );
       return rows[0]!.id;
     },

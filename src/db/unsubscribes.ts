@@ -1,8 +1,12 @@
 /**
- * Unsubscribes: the suppression (or the mailing's unsubscribe lists), the event and the list membership,
- * written together; and the unsubscribe lists themselves (Sender's `unsubscribe/list/<slug>`).
+ * Unsubscribes by a message's link: into the mailing's unsubscribe lists, else the account's suppression
+ * (suppress() in suppressions.ts), with its event; and the unsubscribe lists themselves (Sender's
+ * `unsubscribe/list/<slug>`): every write of unsubscribe_lists, unsubscribe_list_entries and
+ * mailing_unsubscribe_lists is here (a send reads them to skip their addresses).
  */
+import { recordEvents } from './events.js';
 import { withTransaction, type Pool } from './pool.js';
+import { suppress } from './suppressions.js';
 
 export interface UnsubscribeListRow {
   id: number;
@@ -51,7 +55,7 @@ export function unsubscribesRepo(db: Pool) {
     /**
      * Idempotent: a second unsubscribe of the same address changes nothing and records no second event. When
      * the recipient's mailing names unsubscribe lists, the address goes into them (and nowhere else);
-     * otherwise it is suppressed for the account and unsubscribed from its lists.
+     * otherwise it is suppressed for the account and unsubscribed from its lists, as suppress() does it.
      */
     async record(r: { id: number; account_id: number; mailing_id: number; email: string }, emailKey: string, detail: string): Promise<boolean> {
       return await withTransaction(db, async (tx) => {
@@ -62,24 +66,11 @@ export function unsubscribesRepo(db: Pool) {
            SELECT EXISTS (SELECT 1 FROM ins) AS added FROM l LIMIT 1`,
           [r.mailing_id, emailKey, r.email],
         );
-        if (named.rows[0]) {
-          if (!named.rows[0].added) return false;
-          await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [r.account_id, r.mailing_id, r.id]);
-          return true;
-        }
-        const ins = await tx.query(
-          `INSERT INTO suppressions (account_id, email_key, email, reason, detail) VALUES ($1, $2, $3, 'unsubscribe', $4)
-           ON CONFLICT (account_id, email_key) DO NOTHING`,
-          [r.account_id, emailKey, r.email, detail],
-        );
-        if (!ins.rowCount) return false;
-        await tx.query(`INSERT INTO events (account_id, mailing_id, recipient_id, kind) VALUES ($1, $2, $3, 'unsubscribe')`, [r.account_id, r.mailing_id, r.id]);
-        await tx.query(
-          `UPDATE subscribers SET enabled = false, status = 'unsubscribed', modified_at = now()
-            WHERE account_id = $1 AND email_key = $2 AND status <> 'unsubscribed'`,
-          [r.account_id, emailKey],
-        );
-        return true;
+        const changed = named.rows[0]
+          ? named.rows[0].added
+          : (await suppress(tx, r.account_id, [{ emailKey, email: r.email, reason: 'unsubscribe', detail }])).length > 0;
+        if (changed) await recordEvents(tx, [{ accountId: r.account_id, kind: 'unsubscribe', mailingId: r.mailing_id, recipientId: r.id }]);
+        return changed;
       });
     },
 

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { emailKey } from '../core/email.js';
 import { attemptOutcome } from '../core/delivery/outcome.js';
 import { paceQuota } from '../core/delivery/pacing.js';
-import { deadlineOf } from '../core/mailings/lifecycle.js';
+import { retryPolicy } from '../core/delivery/retry.js';
 import { skippedBecause } from '../core/suppressions/service.js';
 import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
 import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
@@ -145,11 +145,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         ctx,
         outcomes,
         release,
-        retry: {
-          baseSeconds: config.RETRY_BASE_SECONDS,
-          maxHours: config.RETRY_MAX_HOURS,
-          notAfter: deadlineOf(ctx),
-        },
+        retry: retryPolicy(config, ctx.deadline),
         emailKey,
       });
     } finally {
@@ -181,7 +177,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       }
       let limit = batchSize;
       if (!testOnly) {
-        const deadline = deadlineOf(ctx);
+        const deadline = ctx.deadline;
         if (deadline && deadline <= new Date()) {
           await endStep(ctx, requeue);
           return;
@@ -220,7 +216,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         ctx = fresh;
         mailing = await compileMailing(ctx, deps.settings);
       }
-      const r = await sendBatch(mailing, batch, testOnly ? null : deadlineOf(ctx));
+      const r = await sendBatch(mailing, batch, testOnly ? null : ctx.deadline);
       if (r.unreachable && !r.tried) {
         // The relay is down for everyone: pause this send, recipients untouched.
         const delay = Math.min(RELAY_DOWN_MAX_MS, RELAY_DOWN_MIN_MS * 2 ** relayDownStreak);
@@ -242,17 +238,16 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           await requeue(ctx.scheduled_start);
           return false;
         }
-        const started = await delivery.startIfDue(ctx.send_id);
-        const now = started ? { status: 'running' as const, started_at: started } : await delivery.sendStatus(ctx.send_id);
+        const now = (await delivery.startIfDue(ctx.send_id)) ?? (await delivery.sendStatus(ctx.send_id));
         if (now?.status !== 'running') return false;
         ctx.status = 'running';
         ctx.started_at = now.started_at;
+        ctx.deadline = now.deadline;
         return true;
       }
       case 'finished': {
         // A recipient released after its send ended (relay down at the very end) still gets its final status.
-        const deadline = deadlineOf(ctx);
-        if (deadline && deadline <= new Date()) await delivery.timeoutRemaining(ctx.send_id);
+        if (ctx.deadline && ctx.deadline <= new Date()) await delivery.timeoutRemaining(ctx.send_id);
         return false;
       }
       default:
@@ -285,7 +280,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       return;
     }
     // Someone else's leases: look again when they expire (their worker may die); retries: when due.
-    const times = [s.nextRetry, s.leaseEnd && new Date(s.leaseEnd.getTime() + 1000), testOnly ? null : deadlineOf(ctx)]
+    const times = [s.nextRetry, s.leaseEnd && new Date(s.leaseEnd.getTime() + 1000), testOnly ? null : ctx.deadline]
       .filter((t): t is Date => t instanceof Date)
       .map((t) => t.getTime());
     await requeue(new Date(times.length ? Math.min(...times) : Date.now() + 1000));

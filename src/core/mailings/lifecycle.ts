@@ -8,6 +8,10 @@
  * its deadline passes: scheduled_end, or max_duration_minutes after its actual start (CloudMailing's
  * scheduled_duration), whichever comes first; what is left then ends TIMEOUT. A paused send keeps its
  * deadline (the clock does not stop). Properties can change until the send is FINISHED.
+ *
+ * The deadline is computed in one place, the SQL function send_deadline(sends) (migrations/
+ * 20261129100000_send_deadline.ts): the mailing manager's query compares it with now(), and the send job
+ * reads it with its send (SendContext.deadline).
  */
 import type { MailingStatus } from '../statuses.js';
 
@@ -29,11 +33,3 @@ export function statusAfterStart(s: { status: MailingStatus; started_at: Date | 
 }
 
 export const canEdit = (status: MailingStatus) => status !== 'finished';
-
-/** When the send must end: the earlier of scheduled_end and started_at + max_duration_minutes (null: never). */
-export function deadlineOf(s: { scheduled_end: Date | null; max_duration_minutes: number; started_at: Date | null }): Date | null {
-  const byDuration = s.max_duration_minutes > 0 && s.started_at ? new Date(s.started_at.getTime() + s.max_duration_minutes * 60_000) : null;
-  if (!byDuration) return s.scheduled_end;
-  if (!s.scheduled_end) return byDuration;
-  return byDuration < s.scheduled_end ? byDuration : s.scheduled_end;
-}
