@@ -17,7 +17,7 @@ import { unsubscribeListsService } from './unsubscribe/lists.js';
 import { subscriptionsService } from './subscriptions/service.js';
 import { tasksService } from './tasks/service.js';
 import { importsService } from './imports/service.js';
-import { listMailingsService } from './mailings/list-mailings.js';
+import { newslettersService } from './newsletters/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
 
@@ -56,7 +56,7 @@ export function makeCore(deps: CoreDeps) {
     unsubscribeLists: unsubscribeListsService({ store: deps.store }),
     imports: importsService({ store: deps.store }),
     segments: segmentsService({ store: deps.store }),
-    listMailings: listMailingsService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
+    newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({

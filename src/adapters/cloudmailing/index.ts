@@ -27,7 +27,7 @@ import { sendXml, xmlRpcRouter } from '../rpc/endpoint.js';
 import { RPC_FAULT } from '../rpc/faults.js';
 import { dispatcher } from '../rpc/methods.js';
 import { encodeFault } from '../rpc/xmlrpc.js';
-import { AUTHORIZATION_FAILED, DOMAIN_FAULT_CODES, httpStatusOf, spelling } from './errors.js';
+import { AUTHORIZATION_FAILED, AUTHORIZATION_FAULT, httpStatusOf, spelling } from './errors.js';
 import { METHODS } from './methods.js';
 
 export { METHODS } from './methods.js';
@@ -43,9 +43,9 @@ export function cloudmailingRouter(deps: AdapterDeps): express.Router {
           return tooManyFailures(res, outcome.retryAfter);
         case 'missing':
           res.set('WWW-Authenticate', 'Basic realm="CloudMailing"');
-          return sendXml(res, encodeFault(DOMAIN_FAULT_CODES.UNAUTHENTICATED, 'Authorization required!'), 401);
+          return sendXml(res, encodeFault(AUTHORIZATION_FAULT, 'Authorization required!'), 401);
         case 'rejected':
-          return sendXml(res, encodeFault(DOMAIN_FAULT_CODES.UNAUTHENTICATED, AUTHORIZATION_FAILED));
+          return sendXml(res, encodeFault(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED));
         case 'unavailable':
           deps.logger.error({ err: outcome.error }, 'cloudmailing: authentication unavailable');
           return sendXml(res, encodeFault(RPC_FAULT.INTERNAL, 'internal error: service unavailable'));

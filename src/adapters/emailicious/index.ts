@@ -17,7 +17,7 @@
  *   object. A POST of an address the list has (whatever its status) is 409 with that subscriber as body.
  *   PUT writes every field (those left out are emptied), PATCH the given ones; read-only fields in a body
  *   (the PHP client's `update()` sends the object back whole) are ignored.
- * - Mailings: the seed's create (variants, layouts, deliveries; see core/mailings/list-mailings.ts for what
+ * - Mailings: the seed's create (variants, layouts, deliveries; see core/newsletters/service.ts for what
  *   a delivery sends to whom); `GET /mailings/<id>` adds each delivery's `id` (Mailkit's `ID_send`),
  *   `status` and `totals` (Mailgate additions).
  * - `GET /api/v1` lists the resources (DRF's API root).
@@ -31,7 +31,7 @@ import { readBody } from './body.js';
 import { EmailiciousError, FieldErrors, NOT_FOUND, emailiciousErrorOf } from './errors.js';
 import { Fields, NULL_CHARACTERS } from './fields.js';
 import * as S from './serializers.js';
-import type { VariantInput } from '../../core/mailings/list-mailings.js';
+import type { VariantInput } from '../../core/newsletters/service.js';
 
 const PAGE_SIZE = 100;
 const PAGE_SIZE_MAX = 1000;
@@ -49,6 +49,8 @@ type Answer = { status?: number; body?: unknown };
 interface Resource {
   name: string;
   description: string;
+  /** The object as DRF names it in messages ("mailing with this name already exists."). */
+  model?: string;
   methods: Partial<Record<Method, (c: Call) => Promise<Answer>>>;
   /** Writable fields for OPTIONS' `actions.POST`. */
   post?: Record<string, Record<string, unknown>>;
@@ -239,7 +241,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
         else res.status(a.status ?? 200).json(a.body);
       } catch (e) {
         try {
-          const err = emailiciousErrorOf(e);
+          const err = emailiciousErrorOf(e, r.model);
           if (!res.headersSent) res.status(err.status).json(err.body);
         } catch (other) {
           next(other);
@@ -377,6 +379,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
 
   resource('/mailings', {
     name: 'Mailing List',
+    model: 'mailing',
     description: 'The mailings of the account; `?list=` filters them by list.',
     post: MAILING_FIELDS,
     methods: {
@@ -384,12 +387,12 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
         const p = pageOf(req);
         const raw = typeof req.query.list === 'string' ? req.query.list : undefined;
         if (raw !== undefined && raw !== '' && !ID.test(raw)) throw new EmailiciousError(400, { list: ['Select a valid choice. That choice is not one of the available choices.'] });
-        const { count, rows } = await core.listMailings.page(ctx, { listId: raw ? Number(raw) : null }, p.offset, p.size);
+        const { count, rows } = await core.newsletters.page(ctx, { listId: raw ? Number(raw) : null }, p.offset, p.size);
         return { body: paged(req, p, count, rows.map(S.mailingItem)) };
       },
       async POST({ ctx, body }) {
         const input = mailingInput(await body());
-        const id = await core.listMailings.create(ctx, {
+        const id = await core.newsletters.create(ctx, {
           dialect: 'emailicious',
           listId: input.list,
           name: input.name,
@@ -397,7 +400,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
           segments: input.segments,
           variants: input.variants,
         });
-        return { status: 201, body: S.mailing(await core.listMailings.get(ctx, id), false) };
+        return { status: 201, body: S.mailing(await core.newsletters.get(ctx, id), false) };
       },
     },
   });
@@ -406,7 +409,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
     name: 'Mailing Instance',
     description: 'One mailing with its variants and deliveries; each delivery has its status and totals.',
     methods: {
-      GET: async ({ req, ctx }) => ({ body: S.mailing(await core.listMailings.get(ctx, idParam(req, 'mailing')), true) }),
+      GET: async ({ req, ctx }) => ({ body: S.mailing(await core.newsletters.get(ctx, idParam(req, 'mailing')), true) }),
     },
   });
 
@@ -421,7 +424,7 @@ export function layoutImagesRouter(deps: AdapterDeps): express.Router {
   const router = express.Router();
   router.get('/:key/images/:name', async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const img = await deps.core.listMailings.layoutImage(String(req.params.key), `images/${String(req.params.name)}`);
+      const img = await deps.core.newsletters.layoutImage(String(req.params.key), `images/${String(req.params.name)}`);
       if (!img) return void res.status(404).type('text/plain').send('Not found.\n');
       res.set('Cache-Control', 'public, max-age=31536000, immutable').type(img.content_type).send(img.data);
     } catch (e) {

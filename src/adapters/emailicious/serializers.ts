@@ -8,7 +8,7 @@
 import type { Request } from 'express';
 import type { ListDetails } from '../../core/lists/members.js';
 import type { SubscriberRow, SubscriberStatus } from '../../core/lists/service.js';
-import type { DeliveryView, ListMailingView } from '../../core/mailings/list-mailings.js';
+import type { DeliveryView, NewsletterView } from '../../core/newsletters/service.js';
 import type { MailingStatus } from '../../core/statuses.js';
 
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString().replace('.000Z', 'Z') : null);
@@ -93,7 +93,7 @@ function delivery(d: DeliveryView, detail: boolean) {
 }
 
 /** The seed's mailing object; `detail` adds each delivery's id, status and totals (a Mailgate addition). */
-export function mailing(m: ListMailingView, detail: boolean) {
+export function mailing(m: NewsletterView, detail: boolean) {
   return {
     id: m.id,
     name: m.name,

@@ -23,9 +23,6 @@ export const DOMAIN_ERROR_TEXTS: Record<DomainErrorCode, string> = {
   FORBIDDEN_STATE: 'Not allowed now',
   BAD_REQUEST: 'Bad request',
   CONFLICT: 'Already exists',
-  TOO_LARGE: 'Too large',
-  UNAUTHENTICATED: UNAUTHORIZED,
-  UNAVAILABLE: 'Service unavailable',
 };
 
 /** Core field names as Mailkit's parameters. */
