@@ -18,6 +18,7 @@ import { subscriptionsService } from './subscriptions/service.js';
 import { tasksService } from './tasks/service.js';
 import { importsService } from './imports/service.js';
 import { newslettersService } from './newsletters/service.js';
+import { workersService } from './workers/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
 
@@ -57,6 +58,7 @@ export function makeCore(deps: CoreDeps) {
     imports: importsService({ store: deps.store }),
     segments: segmentsService({ store: deps.store }),
     newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
+    workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({

@@ -532,13 +532,13 @@ export const METHODS: MethodTable = {
     params: [],
     returns: 'int',
     help: 'The number of send workers seen alive.',
-    handler: async ({ deps }) => (await deps.core.mailings.satellites()).length,
+    handler: async ({ deps }) => (await deps.core.workers.alive()).length,
   },
   cloud_list_satellites: {
     params: [],
     returns: 'array',
     help: 'The send workers seen alive: {id, serial, enabled, paired, date_paired, version}.',
-    handler: async ({ deps }) => (await deps.core.mailings.satellites()).map(satelliteStruct),
+    handler: async ({ deps }) => (await deps.core.workers.alive()).map(satelliteStruct),
   },
 };
 
