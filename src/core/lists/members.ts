@@ -18,7 +18,6 @@ import { conflict, invalid, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
 import type { ListDetailColumn, ListDetails, SubscriberRow, SubscriberStatus } from '../../db/lists.js';
 import { slugOf } from './service.js';
-import type { SubscriptionsService } from '../subscriptions/service.js';
 
 export type { ListDetails };
 
@@ -58,7 +57,15 @@ function checkedFields(f: ListFields): Partial<Record<ListDetailColumn, unknown>
   return out;
 }
 
-export function membersService(deps: { store: Store; subscriptions: SubscriptionsService }) {
+/**
+ * What activating with `confirm` needs of the subscriptions service, stated here: subscriptions/ depends on
+ * lists/, and an import back would close a circle between the two folders.
+ */
+export interface ConfirmationRequests {
+  request(ctx: CallContext, listId: number, input: { email: string }): Promise<unknown>;
+}
+
+export function membersService(deps: { store: Store; subscriptions: ConfirmationRequests }) {
   const { store } = deps;
 
   async function mustList(ctx: CallContext, id: number): Promise<ListDetails> {
