@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authFailureLimiter, basicCredentials } from '../../src/adapters/auth.js';
-import { parseIso8601Utc } from '../../src/adapters/rpc/xmlrpc.js';
+import { parseIso8601Utc } from '../../src/rpc/xmlrpc.js';
 import { accountId, authHeader, callXml, client, SEED_MAILING, startGateway, type Client, type Gateway } from './helpers.js';
 
 let gw: Gateway;

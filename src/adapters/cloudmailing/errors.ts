@@ -11,7 +11,7 @@
  * original's never set a status there).
  */
 import type { DomainErrorCode } from '../../core/errors.js';
-import { Fault, type FaultAnswer, type FaultSpelling } from '../rpc/faults.js';
+import { Fault, type FaultAnswer, type FaultSpelling } from '../../rpc/faults.js';
 
 export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
   NOT_FOUND: 404,

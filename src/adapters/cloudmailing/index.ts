@@ -23,10 +23,10 @@
 import type express from 'express';
 import { basicAuth, tooManyFailures } from '../auth.js';
 import type { AdapterDeps } from '../types.js';
-import { sendXml, xmlRpcRouter } from '../rpc/endpoint.js';
-import { RPC_FAULT } from '../rpc/faults.js';
-import { dispatcher } from '../rpc/methods.js';
-import { encodeFault } from '../rpc/xmlrpc.js';
+import { sendXml, xmlRpcRouter } from '../../rpc/endpoint.js';
+import { RPC_FAULT } from '../../rpc/faults.js';
+import { dispatcher } from '../../rpc/methods.js';
+import { encodeFault } from '../../rpc/xmlrpc.js';
 import { AUTHORIZATION_FAILED, AUTHORIZATION_FAULT, httpStatusOf, spelling } from './errors.js';
 import { METHODS } from './methods.js';
 

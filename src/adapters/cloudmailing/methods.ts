@@ -10,10 +10,10 @@ import { isDomainError } from '../../core/errors.js';
 import type { MailingFilter, MailingPatch } from '../../core/mailings/service.js';
 import type { Attachment, RecipientInput, RecipientRow } from '../../core/recipients/service.js';
 import type { RecipientStatus } from '../../core/statuses.js';
-import { Fault } from '../rpc/faults.js';
-import { ANY_TYPE, P, type MethodCtx, type MethodTable } from '../rpc/methods.js';
-import { intsOf, isStruct, pyBool, pyInt, stringsOf, wireType, type RpcStruct, type RpcValue } from '../rpc/values.js';
-import { parseIso8601Utc } from '../rpc/xmlrpc.js';
+import { Fault } from '../../rpc/faults.js';
+import { ANY_TYPE, P, type MethodCtx, type MethodTable } from '../../rpc/methods.js';
+import { intsOf, isStruct, pyBool, pyInt, stringsOf, wireType, type RpcStruct, type RpcValue } from '../../rpc/values.js';
+import { parseIso8601Utc } from '../../rpc/xmlrpc.js';
 import { DOMAIN_FAULT_CODES, notAcceptable } from './errors.js';
 import {
   IN_PROGRESS,

@@ -17,9 +17,9 @@ import express, { type ErrorRequestHandler, type Request, type Response } from '
 import jayson from 'jayson';
 import { METHODS, spelling } from '../cloudmailing/index.js';
 import { basicAuth, callContext, requestIdOf, tooManyFailures } from '../auth.js';
-import { RPC_FAULT, toFault } from '../rpc/faults.js';
-import { dispatcher, type MethodCtx } from '../rpc/methods.js';
-import { isStruct, type RpcValue } from '../rpc/values.js';
+import { RPC_FAULT, toFault } from '../../rpc/faults.js';
+import { dispatcher, type MethodCtx } from '../../rpc/methods.js';
+import { isStruct, type RpcValue } from '../../rpc/values.js';
 import type { AdapterDeps } from '../types.js';
 
 /** Results as JSON: dates as ISO strings, binaries as base64, absent members left out. */

@@ -10,7 +10,7 @@ import { RAW_LOG_MAX } from '../../core/bounces/service.js';
 import { isValidEmail } from '../../core/email.js';
 import { isDomainError } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
-import { isStruct, type RpcValue } from '../rpc/values.js';
+import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { MailkitError } from './errors.js';
 import * as S from './serializers.js';
 import { boolOf, countOf, optionalId, plainText, rangeBound, requiredId, userStruct, userText } from './values.js';

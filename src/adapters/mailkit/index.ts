@@ -18,8 +18,8 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { authenticator, remoteAddress, requestIdOf, tooManyFailures, type Credentials } from '../auth.js';
 import type { AdapterDeps } from '../types.js';
-import { isStruct, type RpcValue } from '../rpc/values.js';
-import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../rpc/xmlrpc.js';
+import { isStruct, type RpcValue } from '../../rpc/values.js';
+import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
 import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText } from './errors.js';
 import { FUNCTIONS, type MailkitArgs } from './functions.js';
 import type { Encoding } from './serializers.js';

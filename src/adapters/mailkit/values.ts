@@ -4,7 +4,7 @@
  * data in base64 (the PHP clients encode every personal, address and custom value) or plain; an empty struct
  * sent as `{'': null}` (how PHP makes xmlrpc_encode write a struct).
  */
-import { isStruct, type RpcValue } from '../rpc/values.js';
+import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { MailkitError } from './errors.js';
 
 const INTEGER = /^\s*[+-]?\d{1,15}\s*$/;

@@ -4,8 +4,8 @@
  * A dispatcher adds the introspection methods (`system.listMethods`, `system.methodHelp`,
  * `system.methodSignature`) and `system.multicall` to any table.
  */
-import type { CallContext } from '../../core/context.js';
-import type { AdapterDeps } from '../types.js';
+import type { CallContext } from '../core/context.js';
+import type { AdapterDeps } from '../adapters/types.js';
 import { Fault, RPC_FAULT, invalidParams, toFault, type FaultSpelling } from './faults.js';
 import { isStruct, wireType, type RpcValue, type WireType } from './values.js';
 

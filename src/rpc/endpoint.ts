@@ -6,8 +6,8 @@
  * The process never crashes on a request.
  */
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import type { AdapterDeps } from '../types.js';
-import { callContext, requestIdOf } from '../auth.js';
+import type { AdapterDeps } from '../adapters/types.js';
+import { callContext, requestIdOf } from '../adapters/auth.js';
 import { RPC_FAULT, toFault, type FaultAnswer, type FaultSpelling } from './faults.js';
 import type { Dispatcher } from './methods.js';
 import { decodeMethodCall, encodeFault, encodeResponse, XmlRpcParseError } from './xmlrpc.js';
