@@ -1,11 +1,11 @@
 /**
  * The one HTTP app: every dialect on one port, plus /healthz and the capture outbox.
  */
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
-import { cloudmailingRouter } from '../adapters/cloudmailing/index.js';
-import { jsonRpcRouter } from '../adapters/jsonrpc/index.js';
+import { requestErrors } from '../adapters/http-errors.js';
+import { cloudmailingRouters } from '../adapters/cloudmailing/index.js';
 import { mailkitRouters } from '../adapters/mailkit/index.js';
 import type { Pool } from '../db/pool.js';
 import { outboxRouter } from './outbox.js';
@@ -37,8 +37,9 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
     }
   });
 
-  app.use('/CloudMailing', cloudmailingRouter(deps));
-  app.use('/jsonrpc', jsonRpcRouter(deps));
+  const cloudmailing = cloudmailingRouters(deps);
+  app.use('/CloudMailing', cloudmailing.xmlRpc);
+  app.use('/jsonrpc', cloudmailing.jsonRpc);
   const mailkit = mailkitRouters(deps);
   app.use('/json.fcgi', mailkit.json);
   app.use('/rpc.fcgi', mailkit.rpc);
@@ -51,12 +52,14 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   app.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });
   });
-  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
-    if (status >= 500) deps.logger.error({ err, requestId: res.locals.requestId }, 'request failed');
-    if (res.headersSent) return;
-    res.status(status >= 400 && status < 600 ? status : 500).json({ detail: status === 413 ? 'Request body too large.' : status < 500 ? 'Bad request.' : 'Internal error.' });
-  };
-  app.use(onError);
+  app.use(
+    requestErrors({
+      name: 'http',
+      logger: deps.logger,
+      tooLarge: (res) => void res.status(413).json({ detail: 'Request body too large.' }),
+      unreadable: (res, status) => void res.status(status).json({ detail: 'Bad request.' }),
+      internal: (res, status) => void res.status(status).json({ detail: 'Internal error.' }),
+    }),
+  );
   return app;
 }

@@ -15,6 +15,7 @@ export function outboxRouter(deps: HttpDeps): express.Router {
   router.use(
     basicAuth({
       core: deps.core,
+      limiter: deps.authLimiter,
       scheme: { kind: 'secret-as-password' },
       onFailure(outcome, _req, res) {
         if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);

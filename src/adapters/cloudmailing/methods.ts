@@ -14,6 +14,7 @@ import { Fault } from '../../rpc/faults.js';
 import { ANY_TYPE, P, type MethodCtx, type MethodTable } from '../../rpc/methods.js';
 import { intsOf, isStruct, pyBool, pyInt, stringsOf, wireType, type RpcStruct, type RpcValue } from '../../rpc/values.js';
 import { parseIso8601Utc } from '../../rpc/xmlrpc.js';
+import type { AdapterDeps } from '../types.js';
 import { DOMAIN_FAULT_CODES, notAcceptable } from './errors.js';
 import {
   IN_PROGRESS,
@@ -29,6 +30,8 @@ import {
   recipientStruct,
   satelliteStruct,
 } from './serializers.js';
+
+type Ctx = MethodCtx<AdapterDeps>;
 
 const DIALECT = 'cloudmailing';
 const CHARSET = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$/;
@@ -256,7 +259,7 @@ function statusFilter(v: RpcValue | undefined): RecipientFilterWire['statuses'] 
  * union (the original adds the mailings of the owners and domains to the `mailings` list). Unknown keys are
  * ignored, as the original ignores them.
  */
-async function recipientFilter(ctx: MethodCtx, f: RpcValue | undefined): Promise<RecipientFilterWire> {
+async function recipientFilter(ctx: Ctx, f: RpcValue | undefined): Promise<RecipientFilterWire> {
   if (f === undefined || f === null || f === '') return {};
   if (Array.isArray(f)) return { statuses: statusFilter(f) }; // Mailgate: a bare array is a status list (the seed sends one)
   if (!isStruct(f)) throw notAcceptable('The filter has to be a struct.');
@@ -320,7 +323,7 @@ function recipientInput(item: RpcValue, index: number): RecipientInput | { email
   return { email: item.email, trackingId, attachments, fields };
 }
 
-async function addRecipients({ call, deps }: MethodCtx, args: (RpcValue | undefined)[], test: boolean) {
+async function addRecipients({ call, deps }: Ctx, args: (RpcValue | undefined)[], test: boolean) {
   const id = args[0] as number;
   const items = args[1] as RpcValue[];
   const max = deps.config.MAX_RECIPIENTS_PER_CALL;
@@ -354,7 +357,7 @@ function statusOptions(v: RpcValue | undefined): StatusOptions {
 }
 
 /** Status structs, with each recipient's kept message when its mailing keeps them (backup_customized_emails). */
-async function statusStructs(ctx: MethodCtx, rows: RecipientRow[], o: StatusOptions) {
+async function statusStructs(ctx: Ctx, rows: RecipientRow[], o: StatusOptions) {
   const kept = await ctx.deps.core.recipients.customizedMessages(ctx.call, rows.map((r) => r.id), o.deleteCustomized);
   return rows.map((r) => recipientStruct(r, { contact: o.contact, customized: kept.get(r.id) }));
 }
@@ -364,7 +367,7 @@ async function statusStructs(ctx: MethodCtx, rows: RecipientRow[], o: StatusOpti
 const ID = P('mailing_id', 'int');
 const TEXT = ['string', 'base64'] as const;
 
-export const METHODS: MethodTable = {
+export const METHODS: MethodTable<AdapterDeps> = {
   create_mailing: {
     params: [P('mail_from', 'string'), P('sender_name', [...TEXT]), P('subject', [...TEXT]), P('html_content', [...TEXT]), P('plain_content', [...TEXT], true), P('charset', 'string', true)],
     returns: 'int',

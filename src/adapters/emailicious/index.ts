@@ -24,6 +24,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { basicAuth, callContext, tooManyFailures } from '../auth.js';
+import { methodNotAllowed } from '../http-errors.js';
 import type { CallContext } from '../../core/context.js';
 import { isValidEmail } from '../../core/email.js';
 import type { AdapterDeps } from '../types.js';
@@ -211,6 +212,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
 
   const auth = basicAuth({
     core,
+    limiter: deps.authLimiter,
     scheme: { kind: 'secret-as-password' },
     onFailure(outcome, _req, res) {
       if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
@@ -235,7 +237,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
           return void res.json(r.post && r.methods.POST ? { ...description, actions: { POST: r.post } } : description);
         }
         const handler = r.methods[method];
-        if (!handler) throw new EmailiciousError(405, { detail: `Method "${req.method}" not allowed.` });
+        if (!handler) return methodNotAllowed(res, allow, (answer) => void answer.json({ detail: `Method "${req.method}" not allowed.` }));
         const a = await handler({ req, res, ctx: callContext(res), body: () => readBody(req, limit) });
         if (a.body === undefined) res.status(a.status ?? 204).end();
         else res.status(a.status ?? 200).json(a.body);

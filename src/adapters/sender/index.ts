@@ -16,9 +16,10 @@
  * Mailgate additions: `PUT/GET/DELETE .../maillist/<slug>` (create with `title`, read, delete a list) and
  * `GET .../tasks/<task_id>` (a bulk task's `state`: PENDING, STARTED, SUCCESS or FAILURE, and its counts).
  */
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { basicAuth, callContext, tooManyFailures, type Principal } from '../auth.js';
+import { requestErrors } from '../http-errors.js';
 import type { CallContext } from '../../core/context.js';
 import { isValidEmail } from '../../core/email.js';
 import { isDomainError } from '../../core/errors.js';
@@ -49,6 +50,7 @@ export function senderRouter(deps: AdapterDeps): express.Router {
 
   const auth = basicAuth({
     core,
+    limiter: deps.authLimiter,
     scheme: { kind: 'secret-as-user' },
     onFailure(outcome, _req, res) {
       if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
@@ -435,15 +437,19 @@ export function senderRouter(deps: AdapterDeps): express.Router {
   router.use((_req: Request, res: Response) => {
     send(res, SenderError.detail(404, 'Not found.'));
   });
-  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.parse.failed') return send(res, SenderError.detail(400, `JSON parse error - ${e.message ?? 'malformed JSON'}`));
-    if (e.status === 413) return send(res, SenderError.detail(413, `Request body too large (limit ${limit} bytes).`));
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return send(res, SenderError.detail(e.status, e.message ?? 'Bad request.'));
-    deps.logger.error({ err, requestId: res.locals.requestId }, 'sender: request failed');
-    if (!res.headersSent) res.status(500).json({ result: { status: 'ERROR', message: 'Internal error' } });
-  };
-  router.use(onError);
+  router.use(
+    requestErrors({
+      name: 'sender',
+      logger: deps.logger,
+      tooLarge: (res) => send(res, SenderError.detail(413, `Request body too large (limit ${limit} bytes).`)),
+      unreadable(res, status, err) {
+        const e = err as { type?: string; message?: string };
+        if (e.type === 'entity.parse.failed') return send(res, SenderError.detail(400, `JSON parse error - ${e.message ?? 'malformed JSON'}`));
+        send(res, SenderError.detail(status, e.message ?? 'Bad request.'));
+      },
+      internal: (res) => void res.status(500).json({ result: { status: 'ERROR', message: 'Internal error' } }),
+    }),
+  );
   return router;
 }
 
