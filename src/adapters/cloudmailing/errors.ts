@@ -55,6 +55,10 @@ export function httpStatusOf(methodName: string, f: FaultAnswer): number {
 /** 406: a value or property the original server refused as "not acceptable". */
 export const notAcceptable = (message: string) => new Fault(DOMAIN_FAULT_CODES.INVALID_ARGUMENT, message);
 
+export function fail(message: string): never {
+  throw notAcceptable(message);
+}
+
 /** The original's fault code for missing or wrong credentials (auth is the adapter's: no domain error). */
 export const AUTHORIZATION_FAULT = 401;
 /** 401 in an HTTP 200 answer: wrong credentials, as the original answers them. */

@@ -22,7 +22,7 @@ import type { AdapterDeps } from '../types.js';
 import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
 import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText } from './errors.js';
-import { FUNCTIONS, type MailkitArgs } from './functions.js';
+import { FUNCTIONS, type MailkitArgs } from './methods.js';
 import type { Encoding } from './serializers.js';
 
 interface DecodedCall {

@@ -48,6 +48,13 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, (e: DomainError) => SenderError> = 
   CONFLICT: (e) => SenderError.detail(409, e.message),
 };
 
+/** The unsubscribe family answers errors as DRF's bare `{"detail": ...}`, as the unsubscribe page shows for its 404. */
+export function unsubscribeError(e: unknown): unknown {
+  if (isDomainError(e) && e.code === 'INVALID_ARGUMENT' && e.field === 'email') return SenderError.bare(400, 'Wrong email format');
+  if (isDomainError(e) && e.code === 'NOT_FOUND') return SenderError.bare(404, 'Not found.');
+  return e;
+}
+
 /** A core error as Sender answers it; anything else is rethrown (a 500). */
 export function senderErrorOf(e: unknown): SenderError {
   if (e instanceof SenderError) return e;
