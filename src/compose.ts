@@ -102,7 +102,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   let url = '';
   if (opts.http !== false) {
     // One failure limiter for every dialect: a client failing on one is slowed down on all.
-    const app = makeHttpApp({ core, logger, config, pool: services.pool, authLimiter: authFailureLimiter() });
+    const app = makeHttpApp({ core, logger, config, authLimiter: authFailureLimiter() });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
     const server = tls
       ? https.createServer({ cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) }, app)

@@ -1,21 +1,18 @@
 /**
- * The one HTTP app: every dialect on one port, plus /healthz and the capture outbox.
+ * The one HTTP app: every dialect on one port, plus /healthz and the admin pages.
  */
 import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
 import { requestErrors } from '../adapters/http-errors.js';
+import { adminRouter } from '../adapters/admin/index.js';
 import { cloudmailingRouters } from '../adapters/cloudmailing/index.js';
 import { mailkitRouters } from '../adapters/mailkit/index.js';
-import type { Pool } from '../db/pool.js';
-import { outboxRouter } from './outbox.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
 import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 
-export interface HttpDeps extends AdapterDeps {
-  pool: Pool;
-}
+export type HttpDeps = AdapterDeps;
 
 export function makeHttpApp(deps: HttpDeps): express.Express {
   const app = express();
@@ -29,12 +26,8 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.get('/healthz', async (_req, res) => {
-    try {
-      await deps.pool.query('SELECT 1');
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable', detail: 'database unreachable' });
-    }
+    if (await deps.core.health()) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'unavailable', detail: 'database unreachable' });
   });
 
   const cloudmailing = cloudmailingRouters(deps);
@@ -46,7 +39,7 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   app.use('/api/0', senderRouter(deps));
   app.use('/api/v1', emailiciousRouter(deps));
   app.use('/layouts', layoutImagesRouter(deps));
-  app.use('/admin/outbox', outboxRouter(deps));
+  app.use('/admin', adminRouter(deps));
   app.use(trackingRouter(deps));
 
   app.use((_req, res) => {
