@@ -25,7 +25,7 @@ import nodemailer from 'nodemailer';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import libqp from 'libqp';
-import { decodeMethodResponse, encodeMethodCall } from '../src/adapters/rpc/xmlrpc.js';
+import { decodeMethodResponse, encodeMethodCall } from '../src/rpc/xmlrpc.js';
 import { loadConfig } from '../src/config.js';
 import { buildServices, startGateway, type Gateway } from '../src/compose.js';
 import { freePort, startEmbedded } from '../src/db/embedded.js';

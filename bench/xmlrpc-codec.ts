@@ -6,7 +6,7 @@
  * non-ASCII text and `&amp;`. Every candidate runs the same event -> value builder below, plus the checks
  * that parser needs to be safe (declarations refused, only the XML entities, XML 1.0 characters, well-formed
  * input); each result must deep-equal the reference before its time counts. Then the real codec
- * (src/adapters/rpc/xmlrpc.ts, every check on) and the old one (xmlrpc's Deserializer on sax) as baseline.
+ * (src/rpc/xmlrpc.ts, every check on) and the old one (xmlrpc's Deserializer on sax) as baseline.
  * Encoding: the 1,000-entry add_recipients answer, new encoder vs the xmlrpc Serializer.
  * Each figure: median of BENCH_RUNS (100) runs after BENCH_WARMUP (30), in a process of its own, BENCH_ROUNDS
  * (3) times. Measurements only, never part of `npm test`.
@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Parser, QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
-import { decodeMethodCall, decodeReferences, decodeMethodResponse, encodeResponse, parseIso8601Utc, type MethodCall, type XmlRpcStruct, type XmlRpcValue } from '../src/adapters/rpc/xmlrpc.js';
+import { decodeMethodCall, decodeReferences, decodeMethodResponse, encodeResponse, parseIso8601Utc, type MethodCall, type XmlRpcStruct, type XmlRpcValue } from '../src/rpc/xmlrpc.js';
 
 const RECIPIENTS = 1000;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
@@ -393,14 +393,14 @@ async function allFigures(quiet: boolean): Promise<Figure[]> {
   candidate('decode  htmlparser2 Parser (xmlMode)', true, withHtmlparser2Parser);
   candidate('decode  htmlparser2 Tokenizer (xmlMode)', true, withHtmlparser2Tokenizer);
   candidate('decode  fast-xml-parser 5 (validator + parser)', parsers.fxp, withFastXmlParser);
-  out.push(decoding('decode  src/adapters/rpc/xmlrpc.ts (all checks)', () => decodeMethodCall(BODY)), encoding(NEW_ENCODE, () => encodeResponse(ANSWER)));
+  out.push(decoding('decode  src/rpc/xmlrpc.ts (all checks)', () => decodeMethodCall(BODY)), encoding(NEW_ENCODE, () => encodeResponse(ANSWER)));
   if (old.serialize) out.push(encoding('encode  xmlrpc Serializer', () => old.serialize!(ANSWER)));
   if (old.codec) out.push(encoding('encode  old codec (UTC/nil fix-ups + Serializer)', () => old.codec!.encodeResponse(ANSWER)));
   return out;
 }
 
 const OLD_DECODE = 'decode  old codec (xmlrpc Deserializer on sax 1.2)';
-const NEW_ENCODE = 'encode  src/adapters/rpc/xmlrpc.ts';
+const NEW_ENCODE = 'encode  src/rpc/xmlrpc.ts';
 
 /** In a child process: one figure, warmed up, then timed; its median on stdout. */
 async function measureOne(index: number): Promise<void> {

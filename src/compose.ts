@@ -14,6 +14,7 @@ import { ensureDatabase, migrate } from './db/migrate.js';
 import { makePool, type Pool } from './db/pool.js';
 import { makeStore, type Store } from './db/store.js';
 import { makeHttpApp } from './http/app.js';
+import { authFailureLimiter } from './adapters/auth.js';
 import type { Logger } from './logger.js';
 import { startWorker } from './worker/index.js';
 import { mimeCodec } from './mime/message.js';
@@ -100,7 +101,8 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   let url = '';
   if (opts.http !== false) {
-    const app = makeHttpApp({ core, logger, config, pool: services.pool });
+    // One failure limiter for every dialect: a client failing on one is slowed down on all.
+    const app = makeHttpApp({ core, logger, config, authLimiter: authFailureLimiter() });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
     const server = tls
       ? https.createServer({ cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) }, app)

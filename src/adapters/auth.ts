@@ -5,8 +5,8 @@
  * - HTTP Basic, the secret as user name and an empty password (Yandex Sender);
  * - HTTP Basic, any user name and the secret as password (Emailicious);
  * - in the call itself, key id and secret (Mailkit's `client_id` + `client_md5`).
- * Every way ends in `Authenticator.check`, which applies the per-address failure limit (shared by all
- * dialects: a client failing on one is slowed down on all) and yields the principal, whose key id reaches
+ * Every way ends in `Authenticator.check`, which applies the per-address failure limit (one limiter, built
+ * by the composition root and shared by all dialects: a client failing on one is slowed down on all) and yields the principal, whose key id reaches
  * the call context. Secrets never reach a log line: only the remote address and the fact of a failure.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -101,14 +101,11 @@ export function authFailureLimiter(opts: { maxFailures?: number; windowMs?: numb
   };
 }
 
-/** The one limiter of the process. */
-export const sharedAuthLimiter = authFailureLimiter();
-
 export interface Authenticator {
   check(address: string, creds: Credentials | undefined | 'wrong-login'): Promise<AuthOutcome>;
 }
 
-export function authenticator(core: Core, limiter: AuthFailureLimiter = sharedAuthLimiter): Authenticator {
+export function authenticator(core: Core, limiter: AuthFailureLimiter): Authenticator {
   return {
     async check(address, creds) {
       const wait = limiter.retryAfter(address);
@@ -137,7 +134,7 @@ export const remoteAddress = (req: Request) => req.ip ?? req.socket.remoteAddres
 export interface BasicAuthOptions {
   core: Core;
   scheme: BasicScheme;
-  limiter?: AuthFailureLimiter;
+  limiter: AuthFailureLimiter;
   /** How the dialect answers each failure (the response must be sent). */
   onFailure(outcome: Exclude<AuthOutcome, { kind: 'ok' }>, req: Request, res: Response): void;
 }

@@ -17,7 +17,9 @@ import { unsubscribeListsService } from './unsubscribe/lists.js';
 import { subscriptionsService } from './subscriptions/service.js';
 import { tasksService } from './tasks/service.js';
 import { importsService } from './imports/service.js';
-import { listMailingsService } from './mailings/list-mailings.js';
+import { newslettersService } from './newsletters/service.js';
+import { workersService } from './workers/service.js';
+import { outboxService } from './outbox/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
 
@@ -56,7 +58,9 @@ export function makeCore(deps: CoreDeps) {
     unsubscribeLists: unsubscribeListsService({ store: deps.store }),
     imports: importsService({ store: deps.store }),
     segments: segmentsService({ store: deps.store }),
-    listMailings: listMailingsService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
+    newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
+    workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
+    outbox: outboxService({ store: deps.store }),
   };
   const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
   const subscriptions = subscriptionsService({
@@ -70,7 +74,16 @@ export function makeCore(deps: CoreDeps) {
     confirmLinkDays: deps.confirmLinkDays,
   });
   const members = membersService({ store: deps.store, subscriptions });
-  return { ...services, transactional, subscriptions, members };
+  /** Whether the store answers (`/healthz`). */
+  async function health(): Promise<boolean> {
+    try {
+      await deps.store.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return { ...services, transactional, subscriptions, members, health };
 }
 export type Core = ReturnType<typeof makeCore>;
 export type { CallContext } from './context.js';

@@ -16,6 +16,7 @@ import { reportsRepo } from './reports.js';
 import { tasksRepo } from './tasks.js';
 import { importsRepo } from './imports.js';
 import { segmentsRepo } from './segments.js';
+import { capturedRepo } from './captured.js';
 
 function bind(db: Queryable) {
   return {
@@ -30,6 +31,8 @@ function bind(db: Queryable) {
     tasks: tasksRepo(db),
     imports: importsRepo(db),
     segments: segmentsRepo(db),
+    captured: capturedRepo(db),
+    ping: async () => void (await db.query('SELECT 1')),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
     },

@@ -1,21 +1,18 @@
 /**
- * The one HTTP app: every dialect on one port, plus /healthz and the capture outbox.
+ * The one HTTP app: every dialect on one port, plus /healthz and the admin pages.
  */
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
-import { cloudmailingRouter } from '../adapters/cloudmailing/index.js';
-import { jsonRpcRouter } from '../adapters/jsonrpc/index.js';
+import { requestErrors } from '../adapters/http-errors.js';
+import { adminRouter } from '../adapters/admin/index.js';
+import { cloudmailingRouters } from '../adapters/cloudmailing/index.js';
 import { mailkitRouters } from '../adapters/mailkit/index.js';
-import type { Pool } from '../db/pool.js';
-import { outboxRouter } from './outbox.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
 import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 
-export interface HttpDeps extends AdapterDeps {
-  pool: Pool;
-}
+export type HttpDeps = AdapterDeps;
 
 export function makeHttpApp(deps: HttpDeps): express.Express {
   const app = express();
@@ -29,34 +26,33 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.get('/healthz', async (_req, res) => {
-    try {
-      await deps.pool.query('SELECT 1');
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable', detail: 'database unreachable' });
-    }
+    if (await deps.core.health()) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'unavailable', detail: 'database unreachable' });
   });
 
-  app.use('/CloudMailing', cloudmailingRouter(deps));
-  app.use('/jsonrpc', jsonRpcRouter(deps));
+  const cloudmailing = cloudmailingRouters(deps);
+  app.use('/CloudMailing', cloudmailing.xmlRpc);
+  app.use('/jsonrpc', cloudmailing.jsonRpc);
   const mailkit = mailkitRouters(deps);
   app.use('/json.fcgi', mailkit.json);
   app.use('/rpc.fcgi', mailkit.rpc);
   app.use('/api/0', senderRouter(deps));
   app.use('/api/v1', emailiciousRouter(deps));
   app.use('/layouts', layoutImagesRouter(deps));
-  app.use('/admin/outbox', outboxRouter(deps));
+  app.use('/admin', adminRouter(deps));
   app.use(trackingRouter(deps));
 
   app.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });
   });
-  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
-    if (status >= 500) deps.logger.error({ err, requestId: res.locals.requestId }, 'request failed');
-    if (res.headersSent) return;
-    res.status(status >= 400 && status < 600 ? status : 500).json({ detail: status === 413 ? 'Request body too large.' : status < 500 ? 'Bad request.' : 'Internal error.' });
-  };
-  app.use(onError);
+  app.use(
+    requestErrors({
+      name: 'http',
+      logger: deps.logger,
+      tooLarge: (res) => void res.status(413).json({ detail: 'Request body too large.' }),
+      unreadable: (res, status) => void res.status(status).json({ detail: 'Bad request.' }),
+      internal: (res, status) => void res.status(status).json({ detail: 'Internal error.' }),
+    }),
+  );
   return app;
 }

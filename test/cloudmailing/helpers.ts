@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Core } from '../../src/core/index.js';
 import type { Pool } from '../../src/db/pool.js';
-import { decodeMethodResponse, encodeMethodCall } from '../../src/adapters/rpc/xmlrpc.js';
+import { decodeMethodResponse, encodeMethodCall } from '../../src/rpc/xmlrpc.js';
 import { basicAuthHeader } from '../support/auth.js';
 import { startTestGateway } from '../support/gateway.js';
 

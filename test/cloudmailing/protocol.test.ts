@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authFailureLimiter, basicCredentials } from '../../src/adapters/auth.js';
-import { parseIso8601Utc } from '../../src/adapters/rpc/xmlrpc.js';
+import { parseIso8601Utc } from '../../src/rpc/xmlrpc.js';
 import { accountId, authHeader, callXml, client, SEED_MAILING, startGateway, type Client, type Gateway } from './helpers.js';
 
 let gw: Gateway;
@@ -253,7 +253,7 @@ describe('cloudmailing: system.multicall', () => {
 describe('cloudmailing: unexpected errors', () => {
   it('answers fault -32603 "internal error" without details, and keeps serving', async () => {
     const express = (await import('express')).default;
-    const { cloudmailingRouter } = await import('../../src/adapters/cloudmailing/index.js');
+    const { cloudmailingRouters } = await import('../../src/adapters/cloudmailing/index.js');
     const { loadConfig } = await import('../../src/config.js');
     const { makeLogger } = await import('../../src/logger.js');
     const broken = {
@@ -266,7 +266,7 @@ describe('cloudmailing: unexpected errors', () => {
       },
     };
     const app = express();
-    app.use('/CloudMailing', cloudmailingRouter({ core: broken as never, logger: makeLogger('silent'), config: loadConfig({}) }));
+    app.use('/CloudMailing', cloudmailingRouters({ core: broken as never, logger: makeLogger('silent'), config: loadConfig({}), authLimiter: authFailureLimiter() }).xmlRpc);
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {

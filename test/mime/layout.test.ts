@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { ZipFile } from 'yazl';
-import { LAYOUT_MAX_BYTES, readLayoutZip } from '../../src/core/mailings/layout.js';
+import { LAYOUT_MAX_BYTES, readLayoutZip } from '../../src/core/newsletters/layout.js';
 import { isDomainError } from '../../src/core/errors.js';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');

@@ -1,5 +1,5 @@
 /**
- * The XML-RPC codec (src/adapters/rpc/xmlrpc.ts) on its own: every type, Python's xmlrpc.client on both sides
+ * The XML-RPC codec (src/rpc/xmlrpc.ts) on its own: every type, Python's xmlrpc.client on both sides
  * (golden requests it wrote, our responses read by it), round trips, and hostile or broken input, which must
  * always end in XmlRpcParseError (fault -32700), never in another exception or a value.
  */
@@ -17,7 +17,7 @@ import {
   parseIso8601Utc,
   XmlRpcParseError,
   type XmlRpcValue,
-} from '../../src/adapters/rpc/xmlrpc.js';
+} from '../../src/rpc/xmlrpc.js';
 
 // Written by Python 3.11: xmlrpc.client.dumps(({'email': 'a@b.c', 'firstname': 'Jöhn'},), 'add_recipients')
 const PY_ADD_RECIPIENTS = "<?xml version='1.0'?>\n<methodCall>\n<methodName>add_recipients</methodName>\n<params>\n<param>\n<value><struct>\n<member>\n<name>email</name>\n<value><string>a@b.c</string></value>\n</member>\n<member>\n<name>firstname</name>\n<value><string>Jöhn</string></value>\n</member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";

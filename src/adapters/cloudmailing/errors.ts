@@ -11,7 +11,7 @@
  * original's never set a status there).
  */
 import type { DomainErrorCode } from '../../core/errors.js';
-import { Fault, type FaultAnswer, type FaultSpelling } from '../rpc/faults.js';
+import { Fault, type FaultAnswer, type FaultSpelling } from '../../rpc/faults.js';
 
 export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
   NOT_FOUND: 404,
@@ -19,9 +19,6 @@ export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
   FORBIDDEN_STATE: 403,
   BAD_REQUEST: 400,
   CONFLICT: 409,
-  TOO_LARGE: 413,
-  UNAUTHENTICATED: 401,
-  UNAVAILABLE: 503,
 };
 
 /** Core field names as this dialect's parameters and properties. */
@@ -58,5 +55,11 @@ export function httpStatusOf(methodName: string, f: FaultAnswer): number {
 /** 406: a value or property the original server refused as "not acceptable". */
 export const notAcceptable = (message: string) => new Fault(DOMAIN_FAULT_CODES.INVALID_ARGUMENT, message);
 
+export function fail(message: string): never {
+  throw notAcceptable(message);
+}
+
+/** The original's fault code for missing or wrong credentials (auth is the adapter's: no domain error). */
+export const AUTHORIZATION_FAULT = 401;
 /** 401 in an HTTP 200 answer: wrong credentials, as the original answers them. */
 export const AUTHORIZATION_FAILED = 'Authorization Failed!';

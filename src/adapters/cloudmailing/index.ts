@@ -1,5 +1,7 @@
 /**
- * CloudMailing dialect: XML-RPC on `POST /CloudMailing`, the original server's method table.
+ * CloudMailing dialect: the original server's method table (methods.ts) in two encodings, XML-RPC on
+ * `POST /CloudMailing` as the original speaks it, and JSON-RPC 2.0 on `POST /jsonrpc` (a Mailgate addition:
+ * every method, same parameters and results, JSON types).
  *
  * Quirks of the protocol, kept for drop-in compatibility:
  * - Auth is HTTP Basic with the fixed login `admin` and the API key secret as password, checked before the
@@ -19,23 +21,45 @@
  * - `scheduled_duration` is a deadline from the actual start (what is left ends TIMEOUT), never pacing;
  *   Mailgate's own `spread_minutes` spreads a mailing over time.
  * - Bodies over MAX_BODY_BYTES: HTTP 413. DOCTYPE/ENTITY declarations: fault -32700, nothing expanded.
+ *
+ * The JSON-RPC encoding, as a JSON client of the table meets it:
+ * - Auth as above; a missing or wrong key is HTTP 401 with `WWW-Authenticate` and a JSON-RPC error object,
+ *   repeated failures 429.
+ * - Parameters by position (as XML-RPC) or by name (the method's parameter names, `system.methodHelp` tells
+ *   them). Dates go in as ISO 8601 strings (wherever CloudMailing takes a dateTime) and come back so;
+ *   binary values (a mailing's `header`) come back as base64 strings.
+ * - Errors are JSON-RPC error objects whose `code` is CloudMailing's fault code (404, 406, 403, 400) or the
+ *   protocol's (-32700 unparsable JSON, -32600 not a request, -32601 unknown method, -32602 wrong params,
+ *   -32603 internal, without details).
+ * - Bodies over MAX_BODY_BYTES: HTTP 413.
  */
-import type express from 'express';
-import { basicAuth, tooManyFailures } from '../auth.js';
+import express, { type Response } from 'express';
+import { basicAuth, callContext, tooManyFailures } from '../auth.js';
+import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
 import type { AdapterDeps } from '../types.js';
-import { sendXml, xmlRpcRouter } from '../rpc/endpoint.js';
-import { RPC_FAULT } from '../rpc/faults.js';
-import { dispatcher } from '../rpc/methods.js';
-import { encodeFault } from '../rpc/xmlrpc.js';
-import { AUTHORIZATION_FAILED, DOMAIN_FAULT_CODES, httpStatusOf, spelling } from './errors.js';
+import { jsonRpcEndpoint } from '../../rpc/jsonrpc-endpoint.js';
+import { RPC_FAULT } from '../../rpc/faults.js';
+import { dispatcher, type MethodCtx } from '../../rpc/methods.js';
+import { sendXml, xmlRpcEndpoint } from '../../rpc/xmlrpc-endpoint.js';
+import { encodeFault } from '../../rpc/xmlrpc.js';
+import { AUTHORIZATION_FAILED, AUTHORIZATION_FAULT, httpStatusOf, spelling } from './errors.js';
 import { METHODS } from './methods.js';
 
-export { METHODS } from './methods.js';
-export { spelling } from './errors.js';
+const jsonRpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
 
-export function cloudmailingRouter(deps: AdapterDeps): express.Router {
-  const auth = basicAuth({
+export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router; jsonRpc: express.Router } {
+  const { logger } = deps;
+  const limit = deps.config.MAX_BODY_BYTES;
+  const common = {
+    logger,
+    maxBodyBytes: limit,
+    dispatcher: dispatcher(METHODS, { spelling, logger }),
+    context: (res: Response): MethodCtx<AdapterDeps> => ({ call: callContext(res), deps }),
+  };
+
+  const xmlAuth = basicAuth({
     core: deps.core,
+    limiter: deps.authLimiter,
     scheme: { kind: 'login', login: 'admin' },
     onFailure(outcome, _req, res) {
       switch (outcome.kind) {
@@ -43,14 +67,54 @@ export function cloudmailingRouter(deps: AdapterDeps): express.Router {
           return tooManyFailures(res, outcome.retryAfter);
         case 'missing':
           res.set('WWW-Authenticate', 'Basic realm="CloudMailing"');
-          return sendXml(res, encodeFault(DOMAIN_FAULT_CODES.UNAUTHENTICATED, 'Authorization required!'), 401);
+          return sendXml(res, encodeFault(AUTHORIZATION_FAULT, 'Authorization required!'), 401);
         case 'rejected':
-          return sendXml(res, encodeFault(DOMAIN_FAULT_CODES.UNAUTHENTICATED, AUTHORIZATION_FAILED));
+          return sendXml(res, encodeFault(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED));
         case 'unavailable':
-          deps.logger.error({ err: outcome.error }, 'cloudmailing: authentication unavailable');
+          logger.error({ err: outcome.error }, 'cloudmailing: authentication unavailable');
           return sendXml(res, encodeFault(RPC_FAULT.INTERNAL, 'internal error: service unavailable'));
       }
     },
   });
-  return xmlRpcRouter({ name: 'cloudmailing', deps, auth, dispatcher: dispatcher(METHODS, spelling), spelling, httpStatus: httpStatusOf });
+  const xmlRpc = express.Router();
+  xmlRpc.post('/', xmlAuth, ...xmlRpcEndpoint({ name: 'cloudmailing', ...common, httpStatus: httpStatusOf }));
+  xmlRpc.all('/', postOnly('cloudmailing: XML-RPC, POST only.\n'));
+  xmlRpc.use(
+    requestErrors({
+      name: 'cloudmailing',
+      logger,
+      tooLarge: plainTooLarge(limit),
+      // Unreadable body (aborted, unsupported Content-Encoding...): still a protocol answer.
+      unreadable: (res, status) => void res.status(status).type('text/plain').send('Bad request body.\n'),
+      internal: (res) => sendXml(res, encodeFault(RPC_FAULT.INTERNAL, 'internal error')),
+    }),
+  );
+
+  const jsonAuth = basicAuth({
+    core: deps.core,
+    limiter: deps.authLimiter,
+    scheme: { kind: 'login', login: 'admin' },
+    onFailure(outcome, _req, res) {
+      if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
+      if (outcome.kind === 'unavailable') {
+        logger.error({ err: outcome.error }, 'jsonrpc: authentication unavailable');
+        return void res.status(503).json(jsonRpcError(RPC_FAULT.INTERNAL, 'service unavailable'));
+      }
+      res.set('WWW-Authenticate', 'Basic realm="Mailgate JSON-RPC"').status(401).json(jsonRpcError(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED));
+    },
+  });
+  const jsonRpc = express.Router();
+  jsonRpc.post('/', jsonAuth, ...jsonRpcEndpoint({ name: 'jsonrpc', ...common }));
+  jsonRpc.all('/', postOnly('JSON-RPC 2.0: POST only.\n'));
+  jsonRpc.use(
+    requestErrors({
+      name: 'jsonrpc',
+      logger,
+      tooLarge: plainTooLarge(limit),
+      unreadable: (res) => void res.status(200).json(jsonRpcError(RPC_FAULT.PARSE_ERROR, 'parse error: the body is not JSON')),
+      internal: (res) => void res.status(500).json(jsonRpcError(RPC_FAULT.INTERNAL, 'internal error')),
+    }),
+  );
+
+  return { xmlRpc, jsonRpc };
 }

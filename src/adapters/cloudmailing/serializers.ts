@@ -4,7 +4,8 @@
  * XML-RPC has no null without allow_none).
  */
 import { emailDomain } from '../../core/email.js';
-import type { MailingView, Satellite } from '../../core/mailings/service.js';
+import type { MailingView } from '../../core/mailings/service.js';
+import type { SendWorker } from '../../core/workers/service.js';
 import type { RecipientRow } from '../../core/recipients/service.js';
 import type { MailingStatus, RecipientStatus } from '../../core/statuses.js';
 
@@ -123,7 +124,7 @@ export function hourlyStatStruct(h: { hour: Date; sent: number; failed: number; 
 }
 
 /** A send worker as the original listed a satellite. */
-export function satelliteStruct(s: Satellite) {
+export function satelliteStruct(s: SendWorker) {
   return {
     id: s.number,
     serial: s.id,

@@ -4,7 +4,7 @@
  * whole object, `{"detail": "..."}` for 401, 404 (`Not found.`), 405, 413 and 415; a 409 carries the
  * conflicting subscriber as its body.
  */
-import { isDomainError } from '../../core/errors.js';
+import { isDomainError, type DomainError, type DomainErrorCode, type Reason, type ReasonKind } from '../../core/errors.js';
 
 export type ErrorBody = Record<string, unknown>;
 
@@ -71,25 +71,44 @@ export class FieldErrors {
   }
 }
 
-/** A core error as Emailicious answers it; anything else is rethrown (a 500). */
-export function emailiciousErrorOf(e: unknown): EmailiciousError {
+/** Each reason the core gives for a refused argument, in Django REST Framework's words. */
+const DRF_MESSAGES: { [K in ReasonKind]: (r: Extract<Reason, { kind: K }>, at: { field: string; model: string }) => string } = {
+  required: (r) => (r.because ? `This field is required (${r.because}).` : 'This field is required.'),
+  blank: () => 'This field may not be blank.',
+  email: () => 'Enter a valid email address.',
+  min: (r) => `Ensure this value is greater than or equal to ${r.min}.`,
+  unknown: (r) => `Invalid pk "${r.id}" - object does not exist.`,
+  taken: (_r, at) => `${at.model} with this ${at.field} already exists.`,
+};
+
+function drfMessage(e: DomainError, model: string): string {
+  if (!e.reason) return e.message;
+  const at = { field: String(pathOf(e.field ?? '').at(-1) ?? ''), model };
+  return (DRF_MESSAGES[e.reason.kind] as (r: Reason, at: { field: string; model: string }) => string)(e.reason, at);
+}
+
+function fieldError(e: DomainError, model: string): EmailiciousError {
+  if (!e.field) return new EmailiciousError(400, { non_field_errors: [drfMessage(e, model)] });
+  const errors = new FieldErrors();
+  errors.add(pathOf(e.field), drfMessage(e, model));
+  return errors.error();
+}
+
+/** Every domain error code, as Emailicious answers an error of that kind. */
+const DOMAIN_ERRORS: Record<DomainErrorCode, (e: DomainError, model: string) => EmailiciousError> = {
+  NOT_FOUND: () => NOT_FOUND(),
+  INVALID_ARGUMENT: fieldError,
+  CONFLICT: fieldError,
+  FORBIDDEN_STATE: (e) => new EmailiciousError(400, { detail: e.message }),
+  BAD_REQUEST: (e) => new EmailiciousError(400, { detail: e.message }),
+};
+
+/**
+ * A core error as Emailicious answers it; anything else is rethrown (a 500). `model` is the resource's
+ * object as DRF names it in messages ("mailing with this name already exists.").
+ */
+export function emailiciousErrorOf(e: unknown, model = 'object'): EmailiciousError {
   if (e instanceof EmailiciousError) return e;
   if (!isDomainError(e)) throw e;
-  switch (e.code) {
-    case 'NOT_FOUND':
-      return NOT_FOUND();
-    case 'INVALID_ARGUMENT':
-    case 'CONFLICT': {
-      if (!e.field) return new EmailiciousError(400, { non_field_errors: [e.message] });
-      const errors = new FieldErrors();
-      errors.add(pathOf(e.field), e.message);
-      return errors.error();
-    }
-    case 'TOO_LARGE':
-      return new EmailiciousError(413, { detail: e.message });
-    case 'UNAVAILABLE':
-      return new EmailiciousError(503, { detail: e.message });
-    default:
-      return new EmailiciousError(400, { detail: e.message });
-  }
+  return DOMAIN_ERRORS[e.code](e, model);
 }

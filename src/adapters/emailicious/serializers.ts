@@ -8,7 +8,7 @@
 import type { Request } from 'express';
 import type { ListDetails } from '../../core/lists/members.js';
 import type { SubscriberRow, SubscriberStatus } from '../../core/lists/service.js';
-import type { DeliveryView, ListMailingView } from '../../core/mailings/list-mailings.js';
+import type { DeliveryView, NewsletterView } from '../../core/newsletters/service.js';
 import type { MailingStatus } from '../../core/statuses.js';
 
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString().replace('.000Z', 'Z') : null);
@@ -93,7 +93,7 @@ function delivery(d: DeliveryView, detail: boolean) {
 }
 
 /** The seed's mailing object; `detail` adds each delivery's id, status and totals (a Mailgate addition). */
-export function mailing(m: ListMailingView, detail: boolean) {
+export function mailing(m: NewsletterView, detail: boolean) {
   return {
     id: m.id,
     name: m.name,
@@ -134,3 +134,50 @@ export function page<T>(req: Request, p: { page: number; size: number; count: nu
     results,
   };
 }
+
+// ---------------------------------------------------------------------------------------------- OPTIONS
+
+/** The writable fields of a resource as OPTIONS describes them in `actions.POST`. */
+const field = (type: string, label: string, o: Record<string, unknown> = {}) => ({ type, required: false, read_only: false, label, ...o });
+const READ_ONLY = { read_only: true };
+const STAMPS = {
+  id: field('integer', 'ID', READ_ONLY),
+  create_datetime: field('datetime', 'Create datetime', READ_ONLY),
+  create_user: field('field', 'Create user', READ_ONLY),
+  update_datetime: field('datetime', 'Update datetime', READ_ONLY),
+  update_user: field('field', 'Update user', READ_ONLY),
+};
+export const LIST_FIELDS = {
+  ...STAMPS,
+  name: field('string', 'Name', { required: true, max_length: 255 }),
+  default_from_name: field('string', 'Default from name', { max_length: 255 }),
+  default_from_email: field('email', 'Default from email', { max_length: 254 }),
+  default_replyto_email: field('email', 'Default reply-to email', { max_length: 254 }),
+  default_language: field('string', 'Default language', { help_text: 'ISO-639-1 language code.' }),
+  languages: field('list', 'Languages', { help_text: 'ISO-639-1 language codes.' }),
+};
+export const SUBSCRIBER_FIELDS = {
+  ...STAMPS,
+  subscription: field('field', 'Subscription', READ_ONLY),
+  email: field('email', 'Email', { required: true, max_length: 254 }),
+  first_name: field('string', 'First name', { max_length: 100 }),
+  last_name: field('string', 'Last name', { max_length: 100 }),
+  gender: field('choice', 'Gender', {
+    choices: [
+      { display_name: 'Unknown', value: '' },
+      { display_name: 'Male', value: 'm' },
+      { display_name: 'Female', value: 'f' },
+    ],
+  }),
+  date_of_birth: field('date', 'Date of birth'),
+  language: field('field', 'Language', { help_text: 'ISO-639-1 language code.' }),
+  region: field('field', 'Region', { help_text: 'ISO-3166-1 country or ISO-3166-2 region code.' }),
+};
+export const MAILING_FIELDS = {
+  id: field('integer', 'ID', READ_ONLY),
+  list: field('field', 'List', { required: true }),
+  name: field('string', 'Name', { required: true, max_length: 255 }),
+  campaign: field('field', 'Campaign'),
+  segments: field('field', 'Segments'),
+  variants: field('field', 'Variants', { required: true }),
+};

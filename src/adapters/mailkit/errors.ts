@@ -23,13 +23,20 @@ export const DOMAIN_ERROR_TEXTS: Record<DomainErrorCode, string> = {
   FORBIDDEN_STATE: 'Not allowed now',
   BAD_REQUEST: 'Bad request',
   CONFLICT: 'Already exists',
-  TOO_LARGE: 'Too large',
-  UNAUTHENTICATED: UNAUTHORIZED,
-  UNAVAILABLE: 'Service unavailable',
 };
 
 /** Core field names as Mailkit's parameters. */
 const FIELD_NAMES: Record<string, string> = { email: 'email', limit: 'limit', mailingId: 'ID_message', sendId: 'ID_send' };
+
+/** A core "not found" for the list named by `name` becomes Mailkit's `Invalid <name>`. */
+export async function onList<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError(`Invalid ${name}`);
+    throw e;
+  }
+}
 
 /** The text of any error; `internal` tells the caller to log it (its message is never sent). */
 export function errorText(e: unknown): { text: string; internal: boolean } {

@@ -15,13 +15,14 @@
  * - XML-RPC integers are `<i4>` (`<i8>` beyond 32 bits), as the seed shows; report records in JSON carry strings.
  * - Bodies over MAX_BODY_BYTES: HTTP 413.
  */
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { authenticator, remoteAddress, requestIdOf, tooManyFailures, type Credentials } from '../auth.js';
+import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
 import type { AdapterDeps } from '../types.js';
-import { isStruct, type RpcValue } from '../rpc/values.js';
-import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../rpc/xmlrpc.js';
+import { isStruct, type RpcValue } from '../../rpc/values.js';
+import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
 import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText } from './errors.js';
-import { FUNCTIONS, type MailkitArgs } from './functions.js';
+import { FUNCTIONS, type MailkitArgs } from './methods.js';
 import type { Encoding } from './serializers.js';
 
 interface DecodedCall {
@@ -72,7 +73,7 @@ function fromXml(body: Buffer): DecodedCall {
 }
 
 export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: express.Router } {
-  const auth = authenticator(deps.core);
+  const auth = authenticator(deps.core, deps.authLimiter);
 
   async function run(req: Request, res: Response, encoding: Encoding, decode: () => DecodedCall): Promise<void> {
     const requestId = requestIdOf(res);
@@ -104,14 +105,18 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
   }
 
   const limit = deps.config.MAX_BODY_BYTES;
-  const onError = (encoding: Encoding): ErrorRequestHandler => (err: unknown, _req, res, _next) => {
-    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
-    if (res.headersSent) return;
-    if (status === 413) return void res.status(413).type('text/plain').send(`Request body too large (limit ${limit} bytes).\n`);
-    if (status >= 500) deps.logger.error({ err, requestId: requestIdOf(res) }, 'mailkit: request failed');
-    const text = status < 500 ? (encoding === 'json' ? 'Invalid JSON' : 'Invalid XML-RPC request') : INTERNAL;
-    if (encoding === 'json') res.status(200).json({ error_status: 1, error: text });
-    else res.status(200).type('text/xml; charset=utf-8').send(encodeResponse(text, { declareEncoding: true }));
+  const onError = (encoding: Encoding) => {
+    const error = (res: Response, text: string) => {
+      if (encoding === 'json') res.status(200).json({ error_status: 1, error: text });
+      else res.status(200).type('text/xml; charset=utf-8').send(encodeResponse(text, { declareEncoding: true }));
+    };
+    return requestErrors({
+      name: 'mailkit',
+      logger: deps.logger,
+      tooLarge: plainTooLarge(limit),
+      unreadable: (res) => error(res, encoding === 'json' ? 'Invalid JSON' : 'Invalid XML-RPC request'),
+      internal: (res) => error(res, INTERNAL),
+    });
   };
 
   const json = express.Router();
@@ -122,6 +127,6 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
   rpc.post('/', express.raw({ type: () => true, limit }), (req, res) => run(req, res, 'xml', () => fromXml(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))));
   rpc.use(onError('xml'));
 
-  for (const r of [json, rpc]) r.all('/', (_req, res) => void res.set('Allow', 'POST').status(405).type('text/plain').send('Mailkit API: POST only.\n'));
+  for (const r of [json, rpc]) r.all('/', postOnly('Mailkit API: POST only.\n'));
   return { json, rpc };
 }

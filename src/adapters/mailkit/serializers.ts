@@ -12,6 +12,9 @@ import { mkDate } from './values.js';
 
 export type Encoding = 'json' | 'xml';
 
+/** The subscriber statuses as Mailkit's adduser reports them. */
+export const INSERT_STATUS = { updated: 0, inserted: 1, insertedUnsubscribed: 2, updatedUnsubscribed: 3 } as const;
+
 /** A field: a name, and an integer (ids, counts) or a text. Null is written as 0 / '' ("not set"). */
 export type Field = readonly [name: string, kind: 'int' | 'text', value: number | string | null];
 

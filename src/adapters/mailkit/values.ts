@@ -4,8 +4,12 @@
  * data in base64 (the PHP clients encode every personal, address and custom value) or plain; an empty struct
  * sent as `{'': null}` (how PHP makes xmlrpc_encode write a struct).
  */
-import { isStruct, type RpcValue } from '../rpc/values.js';
+import { RAW_LOG_MAX } from '../../core/bounces/service.js';
+import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { MailkitError } from './errors.js';
+
+/** A call's parameters by name, as either encoding carried them. */
+export type MailkitArgs = Record<string, RpcValue | undefined>;
 
 const INTEGER = /^\s*[+-]?\d{1,15}\s*$/;
 
@@ -76,6 +80,34 @@ export function userStruct(v: RpcValue | undefined, decode: (x: RpcValue | undef
 /** Plain text fields (import sends them unencoded). */
 export const plainText = (v: RpcValue | undefined): string | undefined =>
   v === undefined || v === null ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'object' ? undefined : String(v);
+
+/** personal + address + custom sections as one set of subscriber params (`email` taken out). */
+export function userData(personal: RpcValue | undefined, address: RpcValue | undefined, custom: RpcValue | undefined, decode = userText) {
+  const params: Record<string, string> = { ...userStruct(address, decode), ...userStruct(custom, decode), ...userStruct(personal, decode) };
+  const email = params.email?.trim();
+  delete params.email;
+  return { email, params };
+}
+
+/** A subscriber named by its id (digits) or its address; null when empty. */
+export function emailOrId(v: RpcValue | undefined): { email: string } | { id: number } | null {
+  const text = plainText(v)?.trim();
+  if (!text) return null;
+  if (/^\d{1,15}$/.test(text)) return { id: Number(text) };
+  return { email: text };
+}
+
+/**
+ * The parameters of both raw logs: narrowed by message and send, from a start id (inclusive, default 1),
+ * at most RAW_LOG_MAX records.
+ */
+export function rawPage(a: MailkitArgs, cursor: string) {
+  return {
+    filter: { mailingId: optionalId(a.ID_message, 'ID_message'), sendId: optionalId(a.ID_send, 'ID_send') },
+    from: optionalId(a[cursor], cursor) ?? 1,
+    limit: countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX),
+  };
+}
 
 /** `2026-11-23 10:00:00` (UTC), Mailkit's date format; '' for none. */
 export function mkDate(d: Date | null | undefined): string {

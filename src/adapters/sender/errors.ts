@@ -5,7 +5,7 @@
  * their 404 as a bare `{"detail": "..."}`. Real clients only look at the HTTP status (>= 400 is an error)
  * and, for logging, at `result.error` / `result.message`.
  */
-import { isDomainError } from '../../core/errors.js';
+import { isDomainError, type DomainError, type DomainErrorCode } from '../../core/errors.js';
 
 export type SenderErrorBody = Record<string, unknown>;
 
@@ -36,19 +36,28 @@ export const NOT_AUTHENTICATED = () => SenderError.detail(401, 'Authentication c
 export const BAD_KEY = () => SenderError.detail(401, 'API key is not valid');
 export const FORBIDDEN = () => SenderError.detail(403, 'You do not have permission to perform this action.');
 
+/** Every domain error code, as Sender answers an error of that kind. */
+const DOMAIN_ERRORS: Record<DomainErrorCode, (e: DomainError) => SenderError> = {
+  NOT_FOUND: (e) => SenderError.detail(404, e.message[0]!.toUpperCase() + e.message.slice(1) + '.'),
+  INVALID_ARGUMENT(e) {
+    if (e.field && e.field !== 'email') return SenderError.field(e.field, e.message);
+    return e.field === 'email' || /email address/.test(e.message) ? WRONG_EMAIL() : SenderError.detail(400, e.message);
+  },
+  FORBIDDEN_STATE: (e) => SenderError.detail(400, e.message),
+  BAD_REQUEST: (e) => SenderError.detail(400, e.message),
+  CONFLICT: (e) => SenderError.detail(409, e.message),
+};
+
+/** The unsubscribe family answers errors as DRF's bare `{"detail": ...}`, as the unsubscribe page shows for its 404. */
+export function unsubscribeError(e: unknown): unknown {
+  if (isDomainError(e) && e.code === 'INVALID_ARGUMENT' && e.field === 'email') return SenderError.bare(400, 'Wrong email format');
+  if (isDomainError(e) && e.code === 'NOT_FOUND') return SenderError.bare(404, 'Not found.');
+  return e;
+}
+
 /** A core error as Sender answers it; anything else is rethrown (a 500). */
 export function senderErrorOf(e: unknown): SenderError {
   if (e instanceof SenderError) return e;
   if (!isDomainError(e)) throw e;
-  switch (e.code) {
-    case 'NOT_FOUND':
-      return SenderError.detail(404, e.message[0]!.toUpperCase() + e.message.slice(1) + '.');
-    case 'INVALID_ARGUMENT':
-      if (e.field && e.field !== 'email') return SenderError.field(e.field, e.message);
-      return e.field === 'email' || /email address/.test(e.message) ? WRONG_EMAIL() : SenderError.detail(400, e.message);
-    case 'CONFLICT':
-      return SenderError.detail(409, e.message);
-    default:
-      return SenderError.detail(400, e.message);
-  }
+  return DOMAIN_ERRORS[e.code](e);
 }

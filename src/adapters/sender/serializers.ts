@@ -1,10 +1,13 @@
 /**
  * Sender's answers: `{"params": <echo>, "result": {"status": "OK", ...}}` for the subscription calls;
  * bulk calls answer without `params`; content pages in Django REST Framework's limit/offset style; one
- * subscriber as `{email, _created_at, _modified_at, _enabled, _status, <its params flat>}`.
+ * subscriber as `{email, _created_at, _modified_at, _enabled, _status, <its params flat>}`; the unsubscribe
+ * family's `"status": "ok"` in lower case.
  */
+import type { Request } from 'express';
 import type { SubscriberRow } from '../../core/lists/service.js';
-import type { RecipientRow } from '../../db/recipients.js';
+import type { RecipientRow } from '../../core/recipients/service.js';
+import type { Params } from './values.js';
 
 /**
  * A transactional message's delivery as Sender's status answers it: `code` is SMTP-like (2xx sent, 104 still
@@ -28,6 +31,26 @@ export function deliveryStatus(r: RecipientRow): { msg: string; code: number; re
 
 export const ok = (params: Record<string, unknown> | undefined, result: Record<string, unknown> = {}) =>
   params === undefined ? { result: { status: 'OK', ...result } } : { params, result: { status: 'OK', ...result } };
+
+/** The given parameters among `names`, as they came (a JSON string stays a string). */
+export const echo = (p: Params, ...names: string[]) => Object.fromEntries(names.filter((n) => p[n] !== undefined).map((n) => [n, p[n]]));
+
+/** The unsubscribe family's success: `"status": "ok"` in lower case. */
+export const okLower = (email: string) => ({ params: { email }, result: { status: 'ok' } });
+
+/** A maillist (Mailgate addition). */
+export function listResult(l: { slug: string; name: string; description: string; created_at: Date }, count: number) {
+  return { slug: l.slug, title: l.name, description: l.description, created_at: l.created_at.toISOString(), count };
+}
+
+/** The account as the unsubscribe pages' "group". */
+export const unsubscribeGroup = (a: { id: number; slug: string; name: string | null }, unsubscribed: boolean) => ({ unsubscribed, slug: a.slug, id: String(a.id), name: a.name ?? a.slug });
+
+/** A list of the unsubscribe info, named in both languages. */
+export const unsubscribeListInfo = (account: string, l: { id: number; slug: string; name: string; member: boolean }) => ({
+  list: { account, description: null, id: String(l.id), name: { ru: l.name, en: l.name }, slug: l.slug },
+  unsubscribed: l.member,
+});
 
 /** `_status`: empty for a subscriber that is (or was made) inactive by a call; else why mail stopped. */
 function statusText(s: SubscriberRow['status']): string {
@@ -61,4 +84,11 @@ export function pageLinks(base: string, query: Record<string, string>, offset: n
   const next = offset + limit < count ? url(offset + limit) : null;
   const previous = offset <= 0 ? null : offset - limit <= 0 ? url(null) : url(offset - limit);
   return { next, previous };
+}
+
+/** A content page in DRF's limit/offset shape, its links built from the request's own URL. */
+export function contentPage(req: Request, page: { after: { echo: string } | undefined; offset: number; limit: number }, count: number, result: unknown[]) {
+  const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, String(Array.isArray(v) ? v.at(-1) : v)]));
+  const links = pageLinks(`${req.protocol}://${req.get('host')}${req.baseUrl}${req.path}`, query, page.offset, page.limit, count);
+  return { count, next: links.next, previous: links.previous, params: { ...(page.after ? { after: page.after.echo } : {}), limit: page.limit, offset: page.offset }, result };
 }

@@ -18,7 +18,6 @@ import { conflict, invalid, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
 import type { ListDetailColumn, ListDetails, SubscriberRow, SubscriberStatus } from '../../db/lists.js';
 import { slugOf } from './service.js';
-import type { SubscriptionsService } from '../subscriptions/service.js';
 
 export type { ListDetails };
 
@@ -35,21 +34,21 @@ export type Added = { row: SubscriberRow } | { conflict: SubscriberRow };
 
 function address(email: unknown, field = 'email'): { email: string; emailKey: string } {
   const e = typeof email === 'string' ? email.trim() : '';
-  if (!e) throw invalid('This field is required.', field);
-  if (!isValidEmail(e)) throw invalid('Enter a valid email address.', field);
+  if (!e) throw invalid('an e-mail address is required', field, { kind: 'required' });
+  if (!isValidEmail(e)) throw invalid('not a valid e-mail address', field, { kind: 'email' });
   return { email: e, emailKey: emailKey(e) };
 }
 
 function checkedFields(f: ListFields): Partial<Record<ListDetailColumn, unknown>> {
   const out: Partial<Record<ListDetailColumn, unknown>> = {};
   if (f.name !== undefined) {
-    if (!f.name.trim()) throw invalid('This field may not be blank.', 'name');
+    if (!f.name.trim()) throw invalid('the name is blank', 'name', { kind: 'blank' });
     out.name = f.name.trim();
   }
   for (const k of ['default_from_email', 'default_replyto_email'] as const) {
     const v = f[k];
     if (v === undefined) continue;
-    if (v && !isValidEmail(v)) throw invalid('Enter a valid email address.', k);
+    if (v && !isValidEmail(v)) throw invalid('not a valid e-mail address', k, { kind: 'email' });
     out[k] = v || null;
   }
   if (f.default_from_name !== undefined) out.default_from_name = f.default_from_name || null;
@@ -58,7 +57,15 @@ function checkedFields(f: ListFields): Partial<Record<ListDetailColumn, unknown>
   return out;
 }
 
-export function membersService(deps: { store: Store; subscriptions: SubscriptionsService }) {
+/**
+ * What activating with `confirm` needs of the subscriptions service, stated here: subscriptions/ depends on
+ * lists/, and an import back would close a circle between the two folders.
+ */
+export interface ConfirmationRequests {
+  request(ctx: CallContext, listId: number, input: { email: string }): Promise<unknown>;
+}
+
+export function membersService(deps: { store: Store; subscriptions: ConfirmationRequests }) {
   const { store } = deps;
 
   async function mustList(ctx: CallContext, id: number): Promise<ListDetails> {
@@ -84,7 +91,7 @@ export function membersService(deps: { store: Store; subscriptions: Subscription
 
     /** A new list: its slug is made from its name (made unique with a number). */
     async createList(ctx: CallContext, f: ListFields): Promise<ListDetails> {
-      if (f.name === undefined) throw invalid('This field is required.', 'name');
+      if (f.name === undefined) throw invalid('a list needs a name', 'name', { kind: 'required' });
       const fields = checkedFields(f);
       const base = slugOf(f.name);
       for (let n = 1; n < 1000; n++) {

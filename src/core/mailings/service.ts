@@ -1,6 +1,6 @@
 /**
  * Mailings: creation, properties, the start / pause / delete life cycle of their send, listings with totals,
- * the mailing manager's checks and the live send workers.
+ * and the mailing manager's checks.
  *
  * Every mailing keeps one whole message (see message.ts): composed once from the fields of `create`, or the
  * client's own (`createFromMessage`), then edited in place by properties. Errors carry neutral messages and
@@ -31,7 +31,7 @@ export interface MailingDeps {
   messages: MessageCodec;
   /** Parallel job lanes per send. */
   sendLanes: number;
-  /** A worker silent this long is dead (the manager's sweep, the satellites list). */
+  /** A worker silent this long is dead (the manager's sweep). */
   workerStaleSeconds: number;
 }
 
@@ -114,14 +114,6 @@ export interface MailingView {
   /** The stored message's header block. */
   header: Buffer | null;
   totals: { recipients: number; sent: number; pending: number; error: number; softbounce: number };
-}
-
-export interface Satellite {
-  number: number;
-  id: string;
-  version: string | null;
-  startedAt: Date;
-  seenAt: Date;
 }
 
 /** The domain of a sender address, lower-cased: what domain filters match. */
@@ -398,12 +390,6 @@ export function mailingsService(deps: MailingDeps) {
     async forceCheck(ctx: CallContext) {
       await store.workers.sweep(deps.workerStaleSeconds);
       return await store.manager.check(ctx.accountId);
-    },
-
-    /** The send workers seen alive. */
-    async satellites(): Promise<Satellite[]> {
-      const rows = await store.workers.alive(deps.workerStaleSeconds);
-      return rows.map((w) => ({ number: w.number, id: w.id, version: w.version, startedAt: w.started_at, seenAt: w.seen_at }));
     },
   };
 }

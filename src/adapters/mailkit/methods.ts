@@ -6,16 +6,15 @@
  * extractors for the reports).
  */
 import type { CallContext } from '../../core/context.js';
-import { RAW_LOG_MAX } from '../../core/bounces/service.js';
 import { isValidEmail } from '../../core/email.js';
 import { isDomainError } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
-import { isStruct, type RpcValue } from '../rpc/values.js';
-import { MailkitError } from './errors.js';
+import { isStruct } from '../../rpc/values.js';
+import { MailkitError, onList } from './errors.js';
 import * as S from './serializers.js';
-import { boolOf, countOf, optionalId, plainText, rangeBound, requiredId, userStruct, userText } from './values.js';
+import { boolOf, emailOrId, optionalId, plainText, rangeBound, rawPage, requiredId, userData, userStruct, userText, type MailkitArgs } from './values.js';
 
-export type MailkitArgs = Record<string, RpcValue | undefined>;
+export type { MailkitArgs };
 
 export interface MailkitCtx {
   call: CallContext;
@@ -32,46 +31,6 @@ export interface MailkitFunction {
   rest?: string;
   handler(ctx: MailkitCtx, args: MailkitArgs): Promise<unknown>;
 }
-
-/** A core "not found" for the list named by `name` becomes Mailkit's `Invalid <name>`. */
-async function onList<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError(`Invalid ${name}`);
-    throw e;
-  }
-}
-
-/** personal + address + custom sections as one set of subscriber params (`email` taken out). */
-function userData(personal: RpcValue | undefined, address: RpcValue | undefined, custom: RpcValue | undefined, decode = userText) {
-  const params: Record<string, string> = { ...userStruct(address, decode), ...userStruct(custom, decode), ...userStruct(personal, decode) };
-  const email = params.email?.trim();
-  delete params.email;
-  return { email, params };
-}
-
-function emailOrId(v: RpcValue | undefined): { email: string } | { id: number } | null {
-  const text = plainText(v)?.trim();
-  if (!text) return null;
-  if (/^\d{1,15}$/.test(text)) return { id: Number(text) };
-  return { email: text };
-}
-
-/**
- * The parameters of both raw logs: narrowed by message and send, from a start id (inclusive, default 1),
- * at most RAW_LOG_MAX records.
- */
-function rawPage(a: MailkitArgs, cursor: string) {
-  return {
-    filter: { mailingId: optionalId(a.ID_message, 'ID_message'), sendId: optionalId(a.ID_send, 'ID_send') },
-    from: optionalId(a[cursor], cursor) ?? 1,
-    limit: countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX),
-  };
-}
-
-/** The subscriber statuses as Mailkit's adduser reports them. */
-const INSERT_STATUS = { updated: 0, inserted: 1, insertedUnsubscribed: 2, updatedUnsubscribed: 3 } as const;
 
 export const FUNCTIONS: Record<string, MailkitFunction> = {
   'mailkit.report.raw.bounces': {
@@ -188,8 +147,8 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
       }
       const unsubscribed = r.status !== 'active' && r.status !== 'unconfirmed';
       const status = r.inserted
-        ? unsubscribed ? INSERT_STATUS.insertedUnsubscribed : INSERT_STATUS.inserted
-        : unsubscribed ? INSERT_STATUS.updatedUnsubscribed : INSERT_STATUS.updated;
+        ? unsubscribed ? S.INSERT_STATUS.insertedUnsubscribed : S.INSERT_STATUS.inserted
+        : unsubscribed ? S.INSERT_STATUS.updatedUnsubscribed : S.INSERT_STATUS.updated;
       return encoding === 'json' ? { data: String(r.id), ID_email: String(r.id), status: String(status), error_status: 0 } : { data: r.id, status };
     },
   },

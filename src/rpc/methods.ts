@@ -3,9 +3,12 @@
  * or type is fault -32602), help text, and a handler of a few lines that maps wire values to core calls.
  * A dispatcher adds the introspection methods (`system.listMethods`, `system.methodHelp`,
  * `system.methodSignature`) and `system.multicall` to any table.
+ *
+ * Handlers receive the call context and whatever the dialect hands them (`deps`, of type D): this module
+ * knows no dialect.
  */
-import type { CallContext } from '../../core/context.js';
-import type { AdapterDeps } from '../types.js';
+import type { CallContext } from '../core/context.js';
+import type { Logger } from '../logger.js';
 import { Fault, RPC_FAULT, invalidParams, toFault, type FaultSpelling } from './faults.js';
 import { isStruct, wireType, type RpcValue, type WireType } from './values.js';
 
@@ -16,20 +19,20 @@ export interface ParamSpec {
   optional?: boolean;
 }
 
-export interface MethodCtx {
+export interface MethodCtx<D> {
   call: CallContext;
-  deps: AdapterDeps;
+  deps: D;
 }
 
-export interface MethodDef {
+export interface MethodDef<D> {
   params: ParamSpec[];
   returns: WireType;
   help: string;
   /** Receives the params checked against `params`; absent or nil optional params are undefined. */
-  handler(ctx: MethodCtx, args: (RpcValue | undefined)[]): Promise<unknown>;
+  handler(ctx: MethodCtx<D>, args: (RpcValue | undefined)[]): Promise<unknown>;
 }
 
-export type MethodTable = Record<string, MethodDef>;
+export type MethodTable<D> = Record<string, MethodDef<D>>;
 
 /** Every type: a parameter the handler reads leniently (CloudMailing's cursor). */
 export const ANY_TYPE: WireType[] = ['string', 'int', 'double', 'boolean', 'dateTime.iso8601', 'base64', 'struct', 'array'];
@@ -40,7 +43,7 @@ export const P = (name: string, types: WireType | WireType[], optional = false):
   optional,
 });
 
-function checkArgs(method: string, def: MethodDef, params: RpcValue[]): (RpcValue | undefined)[] {
+function checkArgs<D>(method: string, def: MethodDef<D>, params: RpcValue[]): (RpcValue | undefined)[] {
   const required = def.params.filter((p) => !p.optional).length;
   if (params.length < required || params.length > def.params.length) {
     const n = required === def.params.length ? `${required}` : `${required} to ${def.params.length}`;
@@ -57,7 +60,7 @@ function checkArgs(method: string, def: MethodDef, params: RpcValue[]): (RpcValu
   });
 }
 
-function signatures(def: MethodDef): string[][] {
+function signatures<D>(def: MethodDef<D>): string[][] {
   const required = def.params.filter((p) => !p.optional).length;
   const out: string[][] = [];
   for (let n = required; n <= def.params.length; n++) out.push([def.returns, ...def.params.slice(0, n).map((p) => p.types[0]!)]);
@@ -66,22 +69,28 @@ function signatures(def: MethodDef): string[][] {
 
 export const MAX_MULTICALL = 1000;
 
-export interface Dispatcher {
+export interface Dispatcher<D> {
   /** Check the params against the table and run the method. Throws Fault, DomainError or anything unexpected. */
-  invoke(ctx: MethodCtx, methodName: string, params: RpcValue[]): Promise<unknown>;
+  invoke(ctx: MethodCtx<D>, methodName: string, params: RpcValue[]): Promise<unknown>;
   /** A method's parameter names, in order (named parameters of JSON-RPC); undefined for an unknown method. */
   paramNames(methodName: string): string[] | undefined;
+  /** How the dialect spells the errors of its methods as faults. */
+  spelling: FaultSpelling;
 }
 
-/** The table plus `system.*`. `spelling` turns the errors of a multicall's calls into fault structs. */
-export function dispatcher(table: MethodTable, spelling: FaultSpelling): Dispatcher {
-  const lookup = (name: RpcValue | undefined): MethodDef => {
+/**
+ * The table plus `system.*`. `spelling` turns the errors of a multicall's calls into fault structs; `logger`
+ * receives the unexpected ones.
+ */
+export function dispatcher<D>(table: MethodTable<D>, o: { spelling: FaultSpelling; logger: Logger }): Dispatcher<D> {
+  const { spelling, logger } = o;
+  const lookup = (name: RpcValue | undefined): MethodDef<D> => {
     const def = typeof name === 'string' && Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
     if (!def) throw new Fault(RPC_FAULT.UNKNOWN_METHOD, `method ${JSON.stringify(String(name).slice(0, 100))} is not supported`);
     return def;
   };
 
-  const system: MethodTable = {
+  const system: MethodTable<D> = {
     'system.listMethods': {
       params: [],
       returns: 'array',
@@ -117,7 +126,7 @@ export function dispatcher(table: MethodTable, spelling: FaultSpelling): Dispatc
             out.push([await invoke(ctx, c.methodName, params)]);
           } catch (e) {
             const f = toFault(e, spelling);
-            if (f.internal) ctx.deps.logger.error({ err: e, requestId: ctx.call.requestId, method: String(isStruct(c) ? c.methodName : '').slice(0, 100) }, 'rpc: internal error in multicall');
+            if (f.internal) logger.error({ err: e, requestId: ctx.call.requestId, method: String(isStruct(c) ? c.methodName : '').slice(0, 100) }, 'rpc: internal error in multicall');
             out.push({ faultCode: f.faultCode, faultString: f.faultString });
           }
         }
@@ -125,14 +134,15 @@ export function dispatcher(table: MethodTable, spelling: FaultSpelling): Dispatc
       },
     },
   };
-  const all: MethodTable = { ...table, ...system };
+  const all: MethodTable<D> = { ...table, ...system };
 
-  async function invoke(ctx: MethodCtx, methodName: string, params: RpcValue[]): Promise<unknown> {
+  async function invoke(ctx: MethodCtx<D>, methodName: string, params: RpcValue[]): Promise<unknown> {
     const def = lookup(methodName);
     return await def.handler(ctx, checkArgs(methodName, def, params));
   }
   return {
     invoke,
     paramNames: (name) => (Object.prototype.hasOwnProperty.call(all, name) ? all[name]!.params.map((p) => p.name) : undefined),
+    spelling,
   };
 }

@@ -1,7 +1,7 @@
 /**
- * Mailings of a list with several variants and deliveries (Emailicious' mailings; Mailkit's `ID_send` is one
- * delivery). Each variant is one message (language, sender, subject, text, a zip layout); each of its
- * deliveries is a send that, at its scheduled time, snapshots the list's active and unsuppressed subscribers
+ * Newsletters: mailings sent to a list, with several variants and deliveries (Emailicious' mailings; Mailkit's
+ * `ID_send` is one delivery). Each variant is one message (language, sender, subject, text, a zip layout); each
+ * of its deliveries is a send that, at its scheduled time, snapshots the list's active and unsuppressed subscribers
  * — by segment and language, minus its exclusions, at most its limit (db/manager.ts `takeSnapshots`) — and
  * sends them that variant through the pipeline.
  *
@@ -15,7 +15,8 @@
  * - The layout's images are stored with the variant and served under PUBLIC_URL
  *   (`/layouts/<key>/images/<name>`); the page's references to them are rewritten to those URLs in the
  *   message, while `layout.source` keeps the page as imported.
- * - Field names in errors are paths of the request (`variants.1.deliveries.0.limit`).
+ * - Field names in errors are paths of the request (`variants.1.deliveries.0.limit`); a refused argument
+ *   carries its reason (core/errors.ts), which Emailicious words as Django REST Framework does.
  */
 import { randomBytes } from 'node:crypto';
 import type { CallContext } from '../context.js';
@@ -26,8 +27,8 @@ import type { NewVariant, SendRow, VariantRow } from '../../db/mailings.js';
 import type { SendCounts } from '../../db/reports.js';
 import type { MailingStatus } from '../statuses.js';
 import { readLayoutZip, type LayoutImage } from './layout.js';
-import type { MessageCodec } from './message.js';
-import { deriveText, senderDomain } from './service.js';
+import type { MessageCodec } from '../mailings/message.js';
+import { deriveText, senderDomain } from '../mailings/service.js';
 
 export interface DeliveryInput {
   scheduledAt?: Date | null | undefined;
@@ -47,7 +48,7 @@ export interface VariantInput {
   deliveries: DeliveryInput[];
 }
 
-export interface ListMailingInput {
+export interface NewsletterInput {
   dialect: string;
   listId: number;
   name: string;
@@ -80,7 +81,7 @@ export interface VariantView {
   deliveries: DeliveryView[];
 }
 
-export interface ListMailingView {
+export interface NewsletterView {
   id: number;
   name: string | null;
   listId: number | null;
@@ -89,7 +90,7 @@ export interface ListMailingView {
   variants: VariantView[];
 }
 
-export interface ListMailingsDeps {
+export interface NewslettersDeps {
   store: Store;
   messages: MessageCodec;
   sendLanes: number;
@@ -117,18 +118,18 @@ export function rewriteImageRefs(html: string, images: readonly LayoutImage[], b
   return out;
 }
 
-export function listMailingsService(deps: ListMailingsDeps) {
+export function newslettersService(deps: NewslettersDeps) {
   const { store, messages } = deps;
 
   async function variantOf(i: number, v: VariantInput, list: { default_from_name: string | null; default_from_email: string | null; default_replyto_email: string | null }): Promise<NewVariant> {
     const at = (f: string) => `variants.${i}.${f}`;
     const fromEmail = v.fromEmail || list.default_from_email;
-    if (!fromEmail) throw invalid('This field is required (the list has no default_from_email).', at('from_email'));
-    if (!isValidEmail(fromEmail)) throw invalid('Enter a valid email address.', at('from_email'));
+    if (!fromEmail) throw invalid('a sender address is required', at('from_email'), { kind: 'required', because: 'the list has no default_from_email' });
+    if (!isValidEmail(fromEmail)) throw invalid('not a valid e-mail address', at('from_email'), { kind: 'email' });
     const replyto = v.replytoEmail || list.default_replyto_email || null;
-    if (replyto && !isValidEmail(replyto)) throw invalid('Enter a valid email address.', at('replyto_email'));
+    if (replyto && !isValidEmail(replyto)) throw invalid('not a valid e-mail address', at('replyto_email'), { kind: 'email' });
     const fromName = v.fromName || list.default_from_name || null;
-    if (!v.subject.trim()) throw invalid('This field may not be blank.', at('subject'));
+    if (!v.subject.trim()) throw invalid('the subject is blank', at('subject'), { kind: 'blank' });
     if (v.language != null && !LANGUAGE.test(v.language)) throw invalid(`"${v.language}" is not a valid language code (ISO 639-1).`, at('language'));
     let html: string | null = null;
     let source: string | null = null;
@@ -140,7 +141,7 @@ export function listMailingsService(deps: ListMailingsDeps) {
         source = layout.html;
         images = layout.images;
       } catch (e) {
-        if (isDomainError(e) && e.field) throw invalid(e.message, at(e.field));
+        if (isDomainError(e) && e.field) throw invalid(e.message, at(e.field), e.reason);
         throw e;
       }
       layoutKey = randomBytes(16).toString('base64url');
@@ -149,7 +150,7 @@ export function listMailingsService(deps: ListMailingsDeps) {
     const text = v.text || (html ? deriveText(html) : null);
     if (!html && !text) throw invalid('A variant needs layout.zip_file or layout.text.', at('layout'));
     const deliveries = v.deliveries.map((d, j) => {
-      if (d.limit != null && (!Number.isSafeInteger(d.limit) || d.limit < 1)) throw invalid('Ensure this value is greater than or equal to 1.', at(`deliveries.${j}.limit`));
+      if (d.limit != null && (!Number.isSafeInteger(d.limit) || d.limit < 1)) throw invalid('a limit is at least 1', at(`deliveries.${j}.limit`), { kind: 'min', min: 1 });
       return { scheduledStart: d.scheduledAt ?? null, limit: d.limit ?? null, exclusions: d.exclusions ?? [] };
     });
     let raw = await messages.compose({ fromEmail, fromName, subject: v.subject, html, text });
@@ -170,7 +171,7 @@ export function listMailingsService(deps: ListMailingsDeps) {
     };
   }
 
-  function view(id: number, head: { name: string | null; list_id: number | null; campaign_id: number | null; segments: number[] }, variants: VariantRow[], sends: SendRow[], counts: Map<number, SendCounts>): ListMailingView {
+  function view(id: number, head: { name: string | null; list_id: number | null; campaign_id: number | null; segments: number[] }, variants: VariantRow[], sends: SendRow[], counts: Map<number, SendCounts>): NewsletterView {
     return {
       id,
       name: head.name,
@@ -203,11 +204,11 @@ export function listMailingsService(deps: ListMailingsDeps) {
   }
 
   return {
-    /** A list mailing with its variants and deliveries; each delivery is queued for its time. */
-    async create(ctx: CallContext, input: ListMailingInput): Promise<number> {
+    /** A newsletter with its variants and deliveries; each delivery is queued for its time. */
+    async create(ctx: CallContext, input: NewsletterInput): Promise<number> {
       const { rows: [list] } = await store.lists.details(ctx.accountId, input.listId);
-      if (!list) throw invalid(`Invalid pk "${input.listId}" - object does not exist.`, 'list');
-      if (!input.name.trim()) throw invalid('This field may not be blank.', 'name');
+      if (!list) throw invalid(`no list ${input.listId}`, 'list', { kind: 'unknown', id: input.listId });
+      if (!input.name.trim()) throw invalid('the name is blank', 'name', { kind: 'blank' });
       if (!input.variants.length) throw invalid('A mailing needs at least one variant.', 'variants');
       const languages = input.variants.map((v) => v.language ?? null);
       if (languages.filter((l) => l === null).length > 1) throw invalid('At most one variant may have no language.', 'variants');
@@ -216,11 +217,11 @@ export function listMailingsService(deps: ListMailingsDeps) {
       const segmentIds = [...(input.segments ?? []), ...input.variants.flatMap((v) => v.deliveries.flatMap((d) => d.exclusions ?? []))];
       const known = await store.segments.ofList(ctx.accountId, list.id, segmentIds);
       const unknown = (input.segments ?? []).find((s) => !known.has(s));
-      if (unknown !== undefined) throw invalid(`Invalid pk "${unknown}" - object does not exist.`, 'segments');
+      if (unknown !== undefined) throw invalid(`no segment ${unknown} in list ${list.id}`, 'segments', { kind: 'unknown', id: unknown });
       input.variants.forEach((v, i) =>
         v.deliveries.forEach((d, j) => {
           const bad = (d.exclusions ?? []).find((s) => !known.has(s));
-          if (bad !== undefined) throw invalid(`Invalid pk "${bad}" - object does not exist.`, `variants.${i}.deliveries.${j}.exclusions`);
+          if (bad !== undefined) throw invalid(`no segment ${bad} in list ${list.id}`, `variants.${i}.deliveries.${j}.exclusions`, { kind: 'unknown', id: bad });
         }),
       );
       const variants: NewVariant[] = [];
@@ -235,23 +236,23 @@ export function listMailingsService(deps: ListMailingsDeps) {
           domainName: senderDomain(variants[0]!.fromEmail),
           variants,
         });
-        if (!made) throw invalid('mailing with this name already exists.', 'name');
+        if (!made) throw invalid(`a newsletter named ${JSON.stringify(input.name.trim())} exists`, 'name', { kind: 'taken' });
         const now = Date.now();
         for (const s of made.sends) await tx.jobs.enqueueSend(s.id, s.scheduledStart && s.scheduledStart.getTime() > now ? s.scheduledStart : null, deps.sendLanes);
         return made.id;
       });
     },
 
-    /** A page of the account's mailings, of one list when given, by id. */
+    /** A page of the account's newsletters, of one list when given, by id. */
     async page(ctx: CallContext, q: { listId: number | null }, offset: number, limit: number) {
       const { count, rows } = await store.mailings.summaries(ctx.accountId, { listId: q.listId }, offset, limit);
       return { count, rows: rows.map((r) => ({ id: r.id, name: r.name, campaignId: r.campaign_id, listId: r.list_id })) };
     },
 
-    /** One mailing with its variants and their deliveries, each with its status and totals. */
-    async get(ctx: CallContext, id: number): Promise<ListMailingView> {
+    /** One newsletter with its variants and their deliveries, each with its status and totals. */
+    async get(ctx: CallContext, id: number): Promise<NewsletterView> {
       const { rows: [head] } = await store.mailings.summaries(ctx.accountId, { listId: null, ids: [id] }, 0, 1);
-      if (!head) throw notFound('mailing', id);
+      if (!head) throw notFound('newsletter', id);
       const [variants, sends, reports] = await Promise.all([
         store.mailings.variants([id]),
         store.mailings.sends([id]),
@@ -264,4 +265,4 @@ export function listMailingsService(deps: ListMailingsDeps) {
     layoutImage: (key: string, path: string) => store.mailings.layoutImage(key, path),
   };
 }
-export type ListMailingsService = ReturnType<typeof listMailingsService>;
+export type NewslettersService = ReturnType<typeof newslettersService>;

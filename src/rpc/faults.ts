@@ -4,7 +4,7 @@
  * are spelled by each dialect: a code per DomainErrorCode (the compiler refuses a new code until every
  * dialect maps it) and its own name for the field at fault.
  */
-import { isDomainError, type DomainErrorCode } from '../../core/errors.js';
+import { isDomainError, type DomainErrorCode } from '../core/errors.js';
 
 export const RPC_FAULT = {
   PARSE_ERROR: -32700,
