@@ -33,7 +33,7 @@ export async function stateReader(pool: Pool): Promise<() => Promise<Record<stri
 }
 
 /** Names the dialects themselves put on the wire, though a column has the same name. */
-const WIRE_NAMES = new Set(['tracking_id', 'reply_code', 'reply_enhanced_code', 'reply_text', 'try_count', 'first_try', 'next_try', 'owner_guid', 'domain_name', 'tracking_url', 'read_tracking', 'click_tracking', 'backup_customized_emails', 'url_encoding', 'satellite_group', 'scheduled_start', 'scheduled_end', 'spread_minutes', 'dont_close_if_empty', 'from_name', 'from_email', 'replyto_email', 'default_from_name', 'default_from_email', 'default_replyto_email', 'default_language', 'message_id', 'task_id', 'created_at', 'campaign_id', 'mailing_id', 'file_name']);
+const WIRE_NAMES = new Set(['tracking_id', 'reply_code', 'reply_enhanced_code', 'reply_text', 'try_count', 'first_try', 'next_try', 'owner_guid', 'domain_name', 'tracking_url', 'read_tracking', 'click_tracking', 'backup_customized_emails', 'url_encoding', 'satellite_group', 'scheduled_start', 'scheduled_end', 'spread_minutes', 'dont_close_if_empty', 'from_name', 'from_email', 'replyto_email', 'default_from_name', 'default_from_email', 'default_replyto_email', 'default_language', 'message_id', 'task_id', 'created_at', 'campaign_id', 'mailing_id']);
 /** camelCase words of the protocols themselves (XML-RPC's envelope, its type names). */
 const WIRE_CAMEL = new Set(['faultCode', 'faultString', 'methodResponse', 'methodCall', 'methodName', 'dateTime']);
 
