@@ -46,7 +46,7 @@ async function fixtures(gw: TestGateway): Promise<Fixtures> {
   const [recipient] = await core.recipients.add(ctx, theirMailing, [{ email: 'carl@example.org', fields: { name: 'Carl' } }]);
   const theirList = await core.lists.createWithSlug(ctx, { slug: 'their-news', name: 'Their news' });
   const [theirSub] = await core.lists.subscribe(ctx, theirList, [{ email: 'bob@example.org', params: { name: 'Bob' } }]);
-  const listMailing = await core.listMailings.create(ctx, { dialect: 'emailicious', listId: theirList, name: 'Their mailing', variants: [{ fromEmail: 'their@example.org', subject: 'Hello', text: 'Hello', deliveries: [] }] });
+  const newsletter = await core.newsletters.create(ctx, { dialect: 'emailicious', listId: theirList, name: 'Their mailing', variants: [{ fromEmail: 'their@example.org', subject: 'Hello', text: 'Hello', deliveries: [] }] });
   const campaign = await core.mailings.create(ctx, { dialect: 'sender', name: 'their-order', fromEmail: 'their@example.org', subject: 'Order', text: 'Order' });
   const task = await core.tasks.bulkPut(ctx, theirList, [{ email: 'dan@example.org' }], {});
   await core.unsubscribeLists.create(ctx, { slug: 'their-unsubs' });
@@ -65,7 +65,7 @@ async function fixtures(gw: TestGateway): Promise<Fixtures> {
       recipient: recipient.id,
       list: { id: theirList, slug: 'their-news' },
       subscriber: { id: theirSub.id, email: 'bob@example.org' },
-      listMailing,
+      newsletter,
       campaign: { name: 'their-order', id: campaign },
       task: task.taskId,
       unsubscribeList: 'their-unsubs',

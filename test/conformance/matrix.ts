@@ -47,7 +47,7 @@ export interface Fixtures {
     list: { id: number; slug: string };
     subscriber: { id: number; email: string };
     /** An Emailicious mailing of that list. */
-    listMailing: number;
+    newsletter: number;
     /** A transactional mailing (Sender's campaign): its name and id. */
     campaign: { name: string; id: number };
     /** A Sender bulk task. */
@@ -451,7 +451,7 @@ export const MATRIX: Matrix = {
 
   emailicious: {
     'unknown id': (f) => emailiciousNotFound(f, { list: UNKNOWN.id, subscriber: UNKNOWN.id, mailing: UNKNOWN.id }),
-    "another account's id": (f) => emailiciousNotFound(f, { list: f.other.list.id, subscriber: f.other.subscriber.id, mailing: f.other.listMailing }),
+    "another account's id": (f) => emailiciousNotFound(f, { list: f.other.list.id, subscriber: f.other.subscriber.id, mailing: f.other.newsletter }),
     'bad address': (f) => {
       const em = emailicious(f);
       const list = f.mine.list.id;
