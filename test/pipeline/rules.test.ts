@@ -1,11 +1,12 @@
 /**
- * The pure rules of delivery: SMTP replies, suppression, retry delays, pacing, recipient tokens.
+ * The pure rules of delivery: SMTP replies, suppression, retry delays, pacing, a send's deadline, recipient tokens.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attemptOutcome, parseReply } from '../../src/core/delivery/outcome.js';
 import { paceQuota } from '../../src/core/delivery/pacing.js';
 import { signRecipientToken, verifyRecipientToken } from '../../src/core/delivery/tokens.js';
+import { deadlineOf } from '../../src/core/mailings/lifecycle.js';
 
 describe('pipeline: rules', () => {
   it('parses SMTP replies', () => {
@@ -41,6 +42,18 @@ describe('pipeline: rules', () => {
     assert.equal(q.allowed, 0);
     assert.ok(q.nextDue && q.nextDue > at(60) && q.nextDue <= at(61));
     assert.equal(paceQuota({ startTime, durationMinutes: 0, total: 600, tried: 0, now: at(0) }).allowed, Infinity);
+  });
+
+  it("a send's deadline: max_duration_minutes after its actual start, or scheduled_end, whichever comes first", () => {
+    const started = new Date('2026-01-01T10:00:00Z');
+    const at = (iso: string) => new Date(iso);
+    assert.deepEqual(deadlineOf({ scheduled_end: null, max_duration_minutes: 1, started_at: started }), at('2026-01-01T10:01:00Z'));
+    assert.deepEqual(deadlineOf({ scheduled_end: null, max_duration_minutes: 1440, started_at: started }), at('2026-01-02T10:00:00Z'));
+    assert.equal(deadlineOf({ scheduled_end: null, max_duration_minutes: 1, started_at: null }), null, 'not started: no deadline yet');
+    assert.equal(deadlineOf({ scheduled_end: null, max_duration_minutes: 0, started_at: started }), null, '0: no limit');
+    assert.deepEqual(deadlineOf({ scheduled_end: at('2026-01-01T10:00:30Z'), max_duration_minutes: 1, started_at: started }), at('2026-01-01T10:00:30Z'));
+    assert.deepEqual(deadlineOf({ scheduled_end: at('2026-01-01T11:00:00Z'), max_duration_minutes: 1, started_at: started }), at('2026-01-01T10:01:00Z'));
+    assert.deepEqual(deadlineOf({ scheduled_end: at('2026-01-01T11:00:00Z'), max_duration_minutes: 0, started_at: null }), at('2026-01-01T11:00:00Z'));
   });
 
   it('recipient tokens verify and cannot be forged', () => {
