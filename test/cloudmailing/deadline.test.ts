@@ -37,6 +37,8 @@ before(async () => {
       WORKER_CONCURRENCY: '4',
       // One job per mailing: while A has a batch claimed, A's only job waits at the gate and claims nothing more.
       SEND_LANES: '1',
+      // A message held at the gate waits for the test, not for a socket timeout.
+      SMTP_TIMEOUT_MS: '600000',
       LOG_LEVEL: 'silent',
     },
   });

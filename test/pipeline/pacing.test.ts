@@ -13,7 +13,8 @@ import { runSendJobsNow, sendJobs, sendOf } from '../support/jobs.js';
 let h: Harness;
 
 before(async () => {
-  h = await setup({ SEND_BATCH_SIZE: '2', SMTP_MAX_CONNECTIONS: '1' });
+  // A message held at the gate waits for the test, not for a socket timeout.
+  h = await setup({ SEND_BATCH_SIZE: '2', SMTP_MAX_CONNECTIONS: '1', SMTP_TIMEOUT_MS: '600000' });
   await h.startWorker();
 });
 after(async () => {

@@ -12,7 +12,8 @@ import { people, setup, waitFor, type Harness } from '../support/harness.js';
 let h: Harness;
 
 before(async () => {
-  h = await setup({ SEND_BATCH_SIZE: '5', SMTP_MAX_CONNECTIONS: '1' });
+  // A message held at the gate waits for the test, not for a socket timeout.
+  h = await setup({ SEND_BATCH_SIZE: '5', SMTP_MAX_CONNECTIONS: '1', SMTP_TIMEOUT_MS: '600000' });
   await h.startWorker();
 });
 after(async () => {
