@@ -126,15 +126,18 @@ async function recipients(mailingId: number) {
 const verpOf = (email: string) => relay.to(email)[0]!.from;
 
 describe('bounces: the bounce log as the single source', () => {
+  // The mailing every test below reads or bounces: sent once, before them.
   let first: number;
-
-  it('records the relay’s answers during sending: 550 5.1.1 permanent (suppressed), 452 4.2.2 temporary', async () => {
+  before(async () => {
     first = await mailing(['good@example.org', 'hard@example.org', 'soft@example.org', 'late@example.org', 'complains@example.org', 'leaves@example.org', 'delayed@example.org']);
     await waitFor('the accepted ones sent', () => ['good', 'late', 'complains', 'leaves', 'delayed'].every((n) => relay.to(`${n}@example.org`).length === 1));
     await waitFor('hard and soft answered', async () => {
       const r = await recipients(first);
       return r.get('hard@example.org')!.status === 'error' && r.get('soft@example.org')!.status === 'warning';
     });
+  });
+
+  it('records the relay’s answers during sending: 550 5.1.1 permanent (suppressed), 452 4.2.2 temporary', async () => {
     const log = await gw.core.bounces.log(await ctx(), { mailingId: first }, 0, 100);
     const hard = log.find((b) => b.email === 'hard@example.org')!;
     assert.equal(hard.kind, 'permanent');

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallContext } from '../../src/core/context.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 
 let gw: TestGateway;
 let ctx: CallContext;
@@ -29,9 +29,7 @@ describe('capture: the outbox', () => {
       { email: 'b@example.org', fields: { name: 'Bob' } },
     ]);
     await gw.core.mailings.start(ctx, id);
-    for (let t = Date.now(); (await gw.core.mailings.get(ctx, id)).status !== 'finished'; await sleep(50)) {
-      if (Date.now() - t > 30_000) throw new Error('mailing did not finish');
-    }
+    await waitFor('the mailing finished', async () => (await gw.core.mailings.get(ctx, id)).status === 'finished', 30_000);
     const { rows } = await gw.pool.query<{ id: number; envelope_from: string; envelope_to: string[]; subject: string; account_id: number }>(
       'SELECT id, envelope_from, envelope_to, subject, account_id FROM captured_messages ORDER BY id',
     );

@@ -314,9 +314,17 @@ describe('cloudmailing: get_hourly_statistics', () => {
     // Without to_date: from_date + 999 hours, so 1000 entries (all in the past here).
     const long = await cm.call('get_hourly_statistics', { from_date: new Date(Date.UTC(2020, 0, 1)) });
     assert.equal(long.length, 1000);
-    // Never past the current hour; unknown keys ignored.
-    const recent = await cm.call('get_hourly_statistics', { from_date: new Date(Date.now() - 2 * 3_600_000), senders: ['x'] });
+    // Never past the current hour; unknown keys ignored. From two hours before the current one: three entries, the
+    // last of them the current hour (asked again should an hour begin during the call).
+    const hourOf = (t: number) => Math.floor(t / 3_600_000);
+    let recent: { date: Date }[];
+    let hour: number;
+    do {
+      hour = hourOf(Date.now());
+      recent = await cm.call('get_hourly_statistics', { from_date: new Date((hour - 2) * 3_600_000), senders: ['x'] });
+    } while (hourOf(Date.now()) !== hour);
     assert.equal(recent.length, 3);
+    assert.equal(recent[2]!.date.getTime(), hour * 3_600_000);
     assert.equal((await cm.fault('get_hourly_statistics', {})).faultCode, 406);
     assert.equal((await cm.fault('get_hourly_statistics', { from_date: 12 })).faultCode, 406);
     assert.deepEqual(await cm.call('get_hourly_statistics', { from_date: new Date(Date.UTC(2026, 2, 4)), to_date: new Date(Date.UTC(2026, 2, 3)) }), []);

@@ -39,4 +39,19 @@ describe('schema', () => {
     const missing = keys.filter((k) => !backed(k)).map((k) => `${k.tbl}.${k.fk}`);
     assert.deepEqual(missing, [], 'foreign keys without an index');
   });
+  it("send_deadline: max_duration_minutes after the actual start, or scheduled_end, whichever comes first", async () => {
+    const deadline = async (s: { scheduled_end: string | null; max_duration_minutes: number; started_at: string | null }) => {
+      const { rows } = await client.query<{ d: Date | null }>('SELECT send_deadline(jsonb_populate_record(NULL::sends, $1::jsonb)) AS d', [JSON.stringify(s)]);
+      return rows[0]!.d;
+    };
+    const started = '2026-01-01T10:00:00Z';
+    const at = (iso: string) => new Date(iso);
+    assert.deepEqual(await deadline({ scheduled_end: null, max_duration_minutes: 1, started_at: started }), at('2026-01-01T10:01:00Z'));
+    assert.deepEqual(await deadline({ scheduled_end: null, max_duration_minutes: 1440, started_at: started }), at('2026-01-02T10:00:00Z'));
+    assert.equal(await deadline({ scheduled_end: null, max_duration_minutes: 1, started_at: null }), null, 'not started: no deadline yet');
+    assert.equal(await deadline({ scheduled_end: null, max_duration_minutes: 0, started_at: started }), null, '0: no limit');
+    assert.deepEqual(await deadline({ scheduled_end: '2026-01-01T10:00:30Z', max_duration_minutes: 1, started_at: started }), at('2026-01-01T10:00:30Z'));
+    assert.deepEqual(await deadline({ scheduled_end: '2026-01-01T11:00:00Z', max_duration_minutes: 1, started_at: started }), at('2026-01-01T10:01:00Z'));
+    assert.deepEqual(await deadline({ scheduled_end: '2026-01-01T11:00:00Z', max_duration_minutes: 0, started_at: null }), at('2026-01-01T11:00:00Z'));
+  });
 });

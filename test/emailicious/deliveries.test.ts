@@ -28,6 +28,29 @@ async function segment(listId: number, name: string, ...conditions: string[]): P
   return JSON.parse(r.stdout).id;
 }
 
+/**
+ * The scheduled time of a mailing's waiting deliveries comes: moved to now in the database, then the mailing
+ * manager's check (what the worker runs every minute) starts them. Returns that time.
+ */
+async function startDeliveriesNow(mailingId: number): Promise<Date> {
+  const { rows } = await gw.pool.query<{ at: Date }>(
+    `UPDATE sends SET scheduled_start = now() WHERE mailing_id = $1 AND status = 'ready' AND scheduled_start > now() RETURNING scheduled_start AS at`,
+    [mailingId],
+  );
+  assert.ok(rows.length > 0, `mailing ${mailingId} has a delivery waiting for its time`);
+  await gw.core.mailings.forceCheck(await gw.core.accounts.operatorContext('acme'));
+  return rows[0]!.at;
+}
+
+/** Deliveries of a mailing started or snapshotted before their scheduled time (the database's clock). */
+async function snapshotsBefore(mailingId: number): Promise<number[]> {
+  const { rows } = await gw.pool.query<{ id: number }>(
+    'SELECT id FROM sends WHERE mailing_id = $1 AND (started_at < scheduled_start OR snapshot_at < scheduled_start)',
+    [mailingId],
+  );
+  return rows.map((r) => r.id);
+}
+
 before(async () => {
   relay = await startTestSmtpServer();
   gw = await startTestGateway({ worker: true, env: { SMTP_URL: relay.url } });
@@ -58,7 +81,8 @@ describe('emailicious: deliveries', () => {
     await gw.core.suppressions.add(await gw.core.accounts.operatorContext('acme'), 'supp@c.example');
     const paris = await segment(list, 'Paris', 'city=paris');
     const vip = await segment(list, 'VIP', 'vip=yes');
-    const soon = new Date(Date.now() + 3000);
+    // Scheduled an hour ahead: nothing can happen before the test moves that time to now.
+    const soon = new Date(Date.now() + 3_600_000);
     const r = await api('POST', '/mailings', {
       list,
       name: 'Paris only',
@@ -71,24 +95,29 @@ describe('emailicious: deliveries', () => {
     const early = (await api('GET', `/mailings/${r.body.id}`)).body.variants[0].deliveries[0];
     assert.deepEqual([early.status, early.totals.recipients], ['scheduled', 0]);
     await api('POST', `/lists/${list}/subscribers`, { email: 'p0@c.example', city: 'paris' });
+    const due = await startDeliveriesNow(r.body.id);
     await waitFor('the delivery is sent', async () => (await api('GET', `/mailings/${r.body.id}`)).body.variants[0].deliveries[0].status === 'sent', 30_000);
     const sent = relay.messages.flatMap((m) => m.to);
     // Paris, not VIP, active, unsuppressed, by id, at most 3: p1, p3, p4.
     assert.deepEqual(sent.sort(), ['p1@c.example', 'p3@c.example', 'p4@c.example']);
-    assert.ok(relay.messages[0]!.receivedAt >= soon, 'not before its scheduled time');
+    assert.ok(relay.messages[0]!.receivedAt >= due, 'not before its scheduled time');
+    assert.deepEqual(await snapshotsBefore(r.body.id), [], 'snapshot taken at its scheduled time, not before');
     assert.equal((await relay.to('p1@c.example')[0]!.parse()).subject, 'Hi paris');
     const done = (await api('GET', `/mailings/${r.body.id}`)).body.variants[0].deliveries[0];
     assert.deepEqual([done.totals.recipients, done.totals.delivered], [3, 3]);
     assert.equal(typeof done.start_datetime, 'string');
 
-    // Two deliveries of one variant: each its own snapshot, the second without a limit.
+    // Two deliveries of one variant: each its own snapshot, the second (later) without a limit.
     relay.messages.length = 0;
     const two = await api('POST', '/mailings', {
       list,
       name: 'Twice',
-      variants: [{ subject: 'Again', layout: { text: 'x' }, deliveries: [{ limit: 1 }, { scheduled_datetime: new Date(Date.now() + 1500).toISOString() }] }],
+      variants: [{ subject: 'Again', layout: { text: 'x' }, deliveries: [{ limit: 1 }, { scheduled_datetime: new Date(Date.now() + 3_600_000).toISOString() }] }],
     });
     assert.equal(two.status, 201, JSON.stringify(two.body));
+    await waitFor('the first delivery is sent', async () => (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries[0].status === 'sent', 30_000);
+    assert.equal((await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries[1].status, 'scheduled');
+    await startDeliveriesNow(two.body.id);
     await waitFor('both deliveries are sent', async () => (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries.every((d: any) => d.status === 'sent'), 30_000);
     const totals = (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries.map((d: any) => d.totals.recipients);
     // The whole list but gone, quit and supp: p0..p5 and l1 = 7.

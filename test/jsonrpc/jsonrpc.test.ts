@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import jayson from 'jayson';
 import { basicAuthHeader } from '../support/auth.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 
 let gw: TestGateway;
 let rpc: (method: string, params: unknown) => Promise<{ result?: any; error?: { code: number; message: string } }>;
@@ -40,7 +41,12 @@ describe('jsonrpc: the CloudMailing methods in JSON', () => {
     assert.equal(m.owner_guid, 'json');
     assert.equal(m.total_recipient, 1);
     assert.match(Buffer.from(m.header, 'base64').toString(), /^From: "?News"? <news@json\.example>/m);
-    const page = (await rpc('get_recipients_status_updated_since', ['', { status: ['READY'], mailings: [id] }, 10])).result;
+    // The feed may lag a moment behind a commit (its horizon is cluster-wide; it never skips): read until it shows it.
+    let page: any;
+    await waitFor('the feed shows the recipient', async () => {
+      page = (await rpc('get_recipients_status_updated_since', ['', { status: ['READY'], mailings: [id] }, 10])).result;
+      return page.recipients.length > 0;
+    });
     assert.equal(page.recipients.length, 1);
     assert.equal(typeof page.recipients[0].modified, 'string');
     assert.equal((await rpc('start_mailing', [id])).result, 'READY');

@@ -1,5 +1,5 @@
 /**
- * The pure rules of delivery: SMTP replies, suppression, retry delays, pacing, recipient tokens.
+ * The pure rules of delivery: SMTP replies, suppression, retry delays, pacing, a send's deadline, recipient tokens.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

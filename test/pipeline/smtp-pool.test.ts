@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { smtpPool, type SmtpError } from '../../src/worker/smtp-pool.js';
 import { isUnreachable } from '../../src/worker/smtp.js';
+import { waitFor } from '../support/wait.js';
 
 interface Received {
   to: string;
@@ -104,7 +105,7 @@ describe('smtp pool', () => {
     await pool.send(message(1), { from: 'b@example.org', to: 'one@example.org' });
     // The server ends every connection it has (as one does with an idle client after its timeout).
     for (const c of (server as unknown as { connections: Set<{ _socket: Socket }> }).connections) c._socket.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the server closed them', () => open === 0);
     await pool.send(message(2), { from: 'b@example.org', to: 'two@example.org' });
     pool.close();
     assert.deepEqual(received.map((r) => r.to), ['one@example.org', 'two@example.org']);

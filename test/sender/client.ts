@@ -4,6 +4,9 @@
  * `params=` for the query string, `json=` or `data=` for the body).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { runProcess } from '../support/process.js';
 
 export interface Reply {
@@ -40,4 +43,54 @@ export async function requestsCall(
   assert.equal(r.code, 0, r.stderr);
   const [status, ...rest] = r.stdout.split('\n');
   return { status: Number(status), body: JSON.parse(rest.join('\n')) };
+}
+
+export interface RequestsCall {
+  method: string;
+  url: string;
+  opts: { json?: unknown; data?: unknown; params?: unknown; key: string | null };
+}
+
+// The same call as REQUESTS, several in a row in one interpreter (as a long-running client makes them).
+const REQUESTS_MANY = `
+import json, sys, requests
+for c in json.load(open(sys.argv[1])):
+    opts = c["opts"]
+    auth = (opts["key"], "") if opts.get("key") is not None else None
+    kw = {k: opts[k] for k in ("json", "data", "params") if k in opts}
+    r = requests.request(c["method"], c["url"], auth=auth, timeout=30, **kw)
+    print(json.dumps({"status": r.status_code, "text": r.text}))
+`;
+
+/** Several calls made with Python `requests`, one after the other in one process; one reply per call, in order. */
+export async function requestsCalls(calls: RequestsCall[]): Promise<{ status: number; body: any }[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-requests-'));
+  try {
+    const file = path.join(dir, 'calls.json');
+    await writeFile(file, JSON.stringify(calls));
+    const r = await runProcess('python3', ['-c', REQUESTS_MANY, file], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: number; text: string });
+    assert.equal(replies.length, calls.length);
+    return replies.map((x) => ({ status: x.status, body: JSON.parse(x.text) }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const REQUESTS_PAGES = `
+import json, sys, requests
+url, key = sys.argv[1], sys.argv[2]
+while url:
+    r = requests.get(url, auth=(key, ""), timeout=30)
+    page = r.json()
+    print(json.dumps({"status": r.status_code, "body": page}))
+    url = page.get("next")
+`;
+
+/** A paged list followed by its `next` links to the end, as a Python client pages it (one process); every page. */
+export async function requestsPages(url: string, key: string): Promise<{ status: number; body: any }[]> {
+  const r = await runProcess('python3', ['-c', REQUESTS_PAGES, url, key], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: number; body: any });
 }

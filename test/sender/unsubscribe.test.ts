@@ -14,7 +14,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { curl, requestsCall } from './client.js';
+import { curl, requestsCall, requestsCalls } from './client.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const PAGE_HOST = 'https://test.sender.yandex-team.ru';
@@ -30,8 +30,14 @@ let dir: string;
 
 /** One of the page's curl lines, as printed there (`<email>` filled in), run against the gateway. */
 const page = (cmd: string, email = '') => curl(cmd.replaceAll(PAGE_HOST, gw.url).replaceAll(PAGE_KEY, key).replaceAll('<email>', email));
-const py = (method: string, url: string, opts: { params?: unknown; key?: string | null } = {}) =>
-  requestsCall(method, `${gw.url}${url}`, { ...opts, key: opts.key === undefined ? key : opts.key });
+type PyOpts = { params?: unknown; key?: string | null };
+const asCall = (method: string, url: string, opts: PyOpts = {}) => ({ method, url: `${gw.url}${url}`, opts: { ...opts, key: opts.key === undefined ? key : opts.key } });
+const py = (method: string, url: string, opts: PyOpts = {}) => {
+  const c = asCall(method, url, opts);
+  return requestsCall(c.method, c.url, c.opts);
+};
+/** Several such calls, one after the other, by one Python process. */
+const pyAll = (calls: [method: string, url: string, opts?: PyOpts][]) => requestsCalls(calls.map((c) => asCall(...c)));
 const ctx = () => gw.core.accounts.operatorContext(ACCOUNT);
 
 async function mailgate(...args: string[]): Promise<string> {
@@ -45,11 +51,10 @@ async function sendVia(campaign: string, email: string): Promise<{ code: number;
   const r = await py('POST', `/api/0/${ACCOUNT}/transactional/${campaign}/send`, { params: { to_email: email } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const messageId = r.body.result.message_id as string;
-  let s: any;
-  await waitFor(`${email} via ${campaign} final`, async () => {
-    s = (await py('GET', `/api/0/${ACCOUNT}/transactional/${campaign}/status`, { params: { message_id: messageId } })).body;
-    return s.code !== 104;
-  });
+  // Waited for in the database (one Python process per poll would be most of this file's time), then asked once.
+  await waitFor(`${email} via ${campaign} final`, async () => (await gw.core.transactional.status(await ctx(), messageId))?.status !== 'ready');
+  const s = (await py('GET', `/api/0/${ACCOUNT}/transactional/${campaign}/status`, { params: { message_id: messageId } })).body;
+  assert.notEqual(s.code, 104, JSON.stringify(s));
   return s;
 }
 
@@ -90,10 +95,8 @@ describe("sender: unsubscribe lists, as the page's examples and Yandex Pay's cli
   });
 
   it("Yandex Pay's call (params={'email': ...}, no body; the @ percent-encoded as Go's client sends it) and the page's content paging", async () => {
-    for (let i = 0; i <= 10; i++) {
-      const r = await py('PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: `test_${i}@example.com` } });
-      assert.deepEqual([r.status, r.body.result.status], [200, 'ok']);
-    }
+    const puts = await pyAll(Array.from({ length: 11 }, (_, i) => ['PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: `test_${i}@example.com` } }]));
+    for (const r of puts) assert.deepEqual([r.status, r.body.result.status], [200, 'ok']);
     const go = await curl(`curl -X PUT -u ${key}: '${gw.url}${UNSUB}/list/CRPTD612-XHN1?email=a1.b2.c3%40yandex.ru'`);
     assert.deepEqual(go.body, { params: { email: 'a1.b2.c3@yandex.ru' }, result: { status: 'ok' } });
     await py('DELETE', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'a1.b2.c3@yandex.ru' } });
@@ -107,29 +110,41 @@ describe("sender: unsubscribe lists, as the page's examples and Yandex Pay's cli
       params: { after: '2016-01-01T00:00:00+00:00', limit: 1, offset: 1 },
       result: [{ email: 'test_1@example.com' }],
     });
-    const all = await py('GET', `${UNSUB}/list/CRPTD612-XHN1/content`);
-    assert.deepEqual(all.body.result.map((e: { email: string }) => e.email), Array.from({ length: 11 }, (_, i) => `test_${i}@example.com`));
-    assert.equal(all.body.next, null);
-    const later = await py('GET', `${UNSUB}/list/CRPTD612-XHN1/content`, { params: { after: new Date(Date.now() + 60_000).toISOString() } });
-    assert.deepEqual([later.body.count, later.body.result], [0, []]);
+    const [all, later] = await pyAll([
+      ['GET', `${UNSUB}/list/CRPTD612-XHN1/content`],
+      ['GET', `${UNSUB}/list/CRPTD612-XHN1/content`, { params: { after: new Date(Date.now() + 60_000).toISOString() } }],
+    ]);
+    assert.deepEqual(all!.body.result.map((e: { email: string }) => e.email), Array.from({ length: 11 }, (_, i) => `test_${i}@example.com`));
+    assert.equal(all!.body.next, null);
+    assert.deepEqual([later!.body.count, later!.body.result], [0, []]);
     const listed = JSON.parse(await mailgate('unsubscribe-lists', 'list', '--account', ACCOUNT, '--json')) as { slug: string; entries: number; name: string }[];
     assert.deepEqual(listed.map((l) => [l.slug, l.entries, l.name]), [['8QJFEBT3-8OR1', 0, '8QJFEBT3-8OR1'], ['CRPTD612-XHN1', 11, 'Promo']]);
   });
 
   it('bad input: a wrong address (nothing stored), an unknown list, another account, no key', async () => {
     const before = (await py('GET', `${UNSUB}/list/CRPTD612-XHN1/content`)).body.count;
-    for (const email of ['not-an-address', '', 'a@b@example.com']) {
-      const r = await py('PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email } });
-      assert.deepEqual([r.status, r.body], [400, { detail: 'Wrong email format' }], email);
-    }
-    assert.equal((await py('GET', `${UNSUB}/list/CRPTD612-XHN1/content`)).body.count, before);
-    assert.deepEqual(await py('PUT', `${UNSUB}/list/NOPE`, { params: { email: 'x@example.com' } }), { status: 404, body: { detail: 'Not found.' } });
-    assert.deepEqual(await py('GET', `${UNSUB}/list/NOPE/email/x@example.com`), { status: 404, body: { detail: 'Email is not in unsublist.' } });
-    assert.deepEqual(await py('GET', `${UNSUB}/list/NOPE/content`), { status: 404, body: { detail: 'Not found.' } });
-    assert.equal((await py('GET', `${UNSUB}/list/CRPTD612-XHN1/email/not-an-address`)).status, 400);
-    assert.equal((await py('PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'x@example.com' }, key: otherKey })).status, 403);
-    assert.equal((await py('PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'x@example.com' }, key: null })).status, 401);
-    assert.equal((await py('GET', `${UNSUB}/list/CRPTD612-XHN1/email/x@example.com`)).status, 404, 'nothing was stored');
+    const wrongAddresses = ['not-an-address', '', 'a@b@example.com'];
+    const replies = await pyAll([
+      ...wrongAddresses.map((email) => ['PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email } }] as [string, string, PyOpts]),
+      ['GET', `${UNSUB}/list/CRPTD612-XHN1/content`],
+      ['PUT', `${UNSUB}/list/NOPE`, { params: { email: 'x@example.com' } }],
+      ['GET', `${UNSUB}/list/NOPE/email/x@example.com`],
+      ['GET', `${UNSUB}/list/NOPE/content`],
+      ['GET', `${UNSUB}/list/CRPTD612-XHN1/email/not-an-address`],
+      ['PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'x@example.com' }, key: otherKey }],
+      ['PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'x@example.com' }, key: null }],
+      ['GET', `${UNSUB}/list/CRPTD612-XHN1/email/x@example.com`],
+    ]);
+    wrongAddresses.forEach((email, i) => assert.deepEqual([replies[i]!.status, replies[i]!.body], [400, { detail: 'Wrong email format' }], email));
+    const [count, noList, noListLookup, noListContent, badLookup, other, none, lookup] = replies.slice(wrongAddresses.length);
+    assert.equal(count!.body.count, before);
+    assert.deepEqual(noList, { status: 404, body: { detail: 'Not found.' } });
+    assert.deepEqual(noListLookup, { status: 404, body: { detail: 'Email is not in unsublist.' } });
+    assert.deepEqual(noListContent, { status: 404, body: { detail: 'Not found.' } });
+    assert.equal(badLookup!.status, 400);
+    assert.equal(other!.status, 403);
+    assert.equal(none!.status, 401);
+    assert.equal(lookup!.status, 404, 'nothing was stored');
   });
 });
 

@@ -37,6 +37,8 @@ export interface TestSmtpServer {
   reply: (address: string) => SmtpReplyRule | undefined;
   /** Delay before answering DATA (to keep batches in flight). */
   dataDelayMs: number;
+  /** When set, DATA is answered once the promise it returns settles (test/support/gate.ts holds messages so). */
+  beforeAnswer: ((envelope: { to: string[] }) => Promise<void>) | null;
   /** Messages received for an address (by envelope recipient). */
   to(address: string): ReceivedMessage[];
   down(): Promise<void>;
@@ -59,6 +61,7 @@ export async function startTestSmtpServer(): Promise<TestSmtpServer> {
     reject452: new Set(),
     reply: () => undefined,
     dataDelayMs: 0,
+    beforeAnswer: null,
     to: (address) => state.messages.filter((m) => m.to.includes(address)),
     down,
     up,
@@ -98,8 +101,9 @@ export async function startTestSmtpServer(): Promise<TestSmtpServer> {
           });
           callback(null, 'OK: queued');
         };
-        if (state.dataDelayMs > 0) setTimeout(done, state.dataDelayMs);
-        else done();
+        const answer = () => (state.dataDelayMs > 0 ? void setTimeout(done, state.dataDelayMs) : done());
+        if (state.beforeAnswer) void state.beforeAnswer({ to: session.envelope.rcptTo.map((r) => r.address) }).then(answer);
+        else answer();
       });
     },
   };

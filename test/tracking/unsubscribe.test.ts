@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallContext } from '../../src/core/context.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
+import { waitFor } from '../support/wait.js';
 
 let smtp: TestSmtpServer;
 let gw: TestGateway;
@@ -17,11 +17,7 @@ async function sendTo(emails: string[]): Promise<number> {
   const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Hello', html: '<p>Hi</p><a href="{{ unsubscribe_link }}">unsubscribe</a>' });
   await gw.core.recipients.add(ctx, id, emails.map((email) => ({ email, fields: {} })));
   await gw.core.mailings.start(ctx, id);
-  const deadline = Date.now() + 30_000;
-  while ((await gw.core.mailings.get(ctx, id)).status !== 'finished') {
-    if (Date.now() > deadline) throw new Error('mailing did not finish');
-    await sleep(50);
-  }
+  await waitFor('the mailing finished', async () => (await gw.core.mailings.get(ctx, id)).status === 'finished', 30_000);
   return id;
 }
 

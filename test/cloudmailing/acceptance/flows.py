@@ -148,16 +148,22 @@ class CloudMailingAcceptance(unittest.TestCase):
             mailing = self.rpc.list_mailings({'id': [mailing_id]})[0]
         return mailing
 
-    def feed_all(self, cursor, filter_):
-        """Every page of the status feed from `cursor`; returns (recipients by id, last cursor)."""
+    def feed_all(self, cursor, filter_, expected):
+        """Every page of the status feed from `cursor`, until `expected` recipients were seen (bounded): the feed
+        may lag a moment behind a commit (its horizon waits for transactions still open anywhere on the server),
+        it never skips, so an empty page is not the end. Returns (recipients by id, last cursor)."""
         seen = {}
+        t0 = time.time()
         while True:
             page = self.rpc.get_recipients_status_updated_since(cursor, filter_)
             cursor = page['cursor']
             for r in page['recipients']:
                 seen[r['id']] = r
             if not page['recipients']:
-                return seen, cursor
+                if len(seen) >= expected:
+                    return seen, cursor
+                self.assertLess(time.time() - t0, 60, 'the feed shows %d of %d recipients' % (len(seen), expected))
+                self.pause()
 
     # ---------------------------------------------------------------------------------- the original's flows
 
@@ -361,7 +367,7 @@ class CloudMailingAcceptance(unittest.TestCase):
         self.assertEqual(mailing['total_pending'], 0)
         self.assertEqual(mailing['scheduled_duration'], 1440)
         self.assertEqual(self.rpc.get_recipients_count({'status': ['FINISHED'], 'mailings': [mailing_id]}), count)
-        seen, _ = self.feed_all('', {'mailings': [mailing_id]})
+        seen, _ = self.feed_all('', {'mailings': [mailing_id]}, count)
         self.assertEqual(len(seen), count)
         self.assertEqual({r['status'] for r in seen.values()}, {'FINISHED'})
 
@@ -376,6 +382,7 @@ class CloudMailingAcceptance(unittest.TestCase):
         self.wait_finished(mailing_id, 60)
 
         filter_ = {'mailings': [mailing_id]}
+        self.feed_all('', filter_, len(recipients))  # until the feed shows every final status
         fresh = self.rpc.get_recipients_status_updated_since('', filter_)
         unknown = self.rpc.get_recipients_status_updated_since('not-a-cursor-we-made', filter_)
         summary = lambda page: sorted((r['id'], r['email'], r['status']) for r in page['recipients'])
