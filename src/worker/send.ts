@@ -100,7 +100,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       await Promise.all(
         batch.map(async (r) => {
           const base = { id: r.id, email: r.email, replyCode: null, enhancedCode: null, remoteMta: null, suppress: false };
-          if (r.expires_at && r.expires_at.getTime() < Date.now()) {
+          if (r.expires_at && r.expires_at.getTime() <= Date.now()) {
             outcomes.push({ ...base, status: 'timeout', tried: false, replyText: 'expired before it could be sent' });
             return;
           }

@@ -136,12 +136,14 @@ export const ROUTES: Route[] = [
       const countdown = durationParam(p, 'countdown');
       const expires = durationParam(p, 'expires');
       const list = await listOf(c, slugOf(c.req));
+      // One clock reading for both: `expires: 0` means "expired the moment it may be sent".
+      const now = Date.now();
       await c.core.subscriptions.request(c.ctx, list.id, {
         email,
         params,
         args,
-        ...(countdown !== undefined ? { notBefore: new Date(Date.now() + countdown * 1000) } : {}),
-        ...(expires !== undefined ? { expiresAt: new Date(Date.now() + ((countdown ?? 0) + expires) * 1000) } : {}),
+        ...(countdown !== undefined ? { notBefore: new Date(now + countdown * 1000) } : {}),
+        ...(expires !== undefined ? { expiresAt: new Date(now + ((countdown ?? 0) + expires) * 1000) } : {}),
       });
       return { body: ok({ email, ...echo(p, 'params') }) };
     },
