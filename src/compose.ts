@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { makeCore, type Core } from './core/index.js';
 import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
-import { ensureDatabase, migrate } from './db/migrate.js';
+import { ensureDatabase, migrateIfBehind } from './db/migrate.js';
 import { makePool, type Pool } from './db/pool.js';
 import { makeStore, type Store } from './db/store.js';
 import { makeHttpApp } from './http/app.js';
@@ -55,7 +55,7 @@ export interface Services {
 
 /** Pool, store, installation secret and core over a migrated database. */
 export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: { migrate?: boolean } = {}): Promise<Services> {
-  if (opts.migrate !== false) await migrate(databaseUrl);
+  if (opts.migrate !== false) await migrateIfBehind(databaseUrl);
   const pool = makePool(databaseUrl, 20);
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
