@@ -15,7 +15,7 @@ import { makePool, type Pool } from './db/pool.js';
 import { makeStore, type Store } from './db/store.js';
 import { makeHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
-import { startWorker } from './worker/index.js';
+import type { RunningWorker } from './worker/index.js';
 import { mimeCodec } from './mime/message.js';
 import { startBounceListener } from './bounces/listener.js';
 
@@ -138,7 +138,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   let captureUrl: string | undefined;
   if (opts.worker !== false) {
-    const worker = await startWorker({ databaseUrl: services.databaseUrl, pool: services.pool, config, relayUrls, logger, secret: services.secret });
+    const worker = await startSendWorker(services, { relayUrls });
     // The worker stops after HTTP (no new work).
     stops.push(() => worker.stop());
     if (!relayUrls.length) captureUrl = worker.captureUrl;
@@ -154,4 +154,58 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));
     },
   };
+}
+
+/**
+ * The send worker and what it runs on: the repos, graphile-worker's own pool, the SMTP capture, the relays of
+ * `relayUrls` (none: every message goes to the capture) and the installation's DKIM signer.
+ */
+export async function startSendWorker(services: Services, opts: { relayUrls: string[]; workerId?: string }): Promise<RunningWorker> {
+  const { config, pool } = services;
+  const [{ startWorker }, { startCapture }, { makeRelays }, { dkimSigner }, { deliveryRepo }, { capturedRepo }] = await Promise.all([
+    import('./worker/index.js'),
+    import('./capture/server.js'),
+    import('./worker/smtp.js'),
+    import('./worker/dkim.js'),
+    import('./db/delivery.js'),
+    import('./db/captured.js'),
+  ]);
+  const logger = services.logger.child({ component: 'worker' });
+  // Read before anything is started: a missing key file stops the start with nothing to clean up.
+  const dkim =
+    config.DKIM_DOMAIN && config.DKIM_SELECTOR && config.DKIM_PRIVATE_KEY_FILE
+      ? dkimSigner({ domain: config.DKIM_DOMAIN, selector: config.DKIM_SELECTOR, privateKey: readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') })
+      : undefined;
+  const capture = await startCapture({ captured: capturedRepo(pool), logger, port: config.CAPTURE_SMTP_PORT });
+  let relays: ReturnType<typeof makeRelays>;
+  try {
+    relays = makeRelays(
+      opts.relayUrls,
+      capture.url,
+      { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS },
+      logger,
+    );
+  } catch (e) {
+    await capture.stop();
+    throw e;
+  }
+  // From here on the worker owns the capture, the relays and this pool (it closes them, also when its start fails).
+  return await startWorker({
+    config,
+    logger,
+    delivery: deliveryRepo(pool),
+    workers: services.store.workers,
+    manager: services.store.manager,
+    store: services.store,
+    // graphile-worker's own pool, made here and ended by the worker: the pool it would make itself is ended
+    // without waiting and loses its error handlers on stop, so a connection still closing when Postgres stops
+    // crashed the process.
+    jobsPool: makePool(services.databaseUrl, config.WORKER_CONCURRENCY + 2),
+    capture,
+    relays,
+    relayCount: opts.relayUrls.length,
+    secret: services.secret,
+    dkim,
+    ...(opts.workerId ? { workerId: opts.workerId } : {}),
+  });
 }
