@@ -1,6 +1,9 @@
 /**
  * The composition root: builds every object from the config and hands each its dependencies.
  * Nothing else constructs pools, stores, the core or servers.
+ *
+ * What only a server runs (HTTP and the dialects, the bounce listener, the send worker and its SMTP capture) is
+ * imported when it is started: one-shot commands (`mailgate keys list`) build the services and never load it.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,11 +16,9 @@ import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
 import { ensureDatabase, migrateIfBehind } from './db/migrate.js';
 import { makePool, type Pool } from './db/pool.js';
 import { makeStore, type Store } from './db/store.js';
-import { makeHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import type { RunningWorker } from './worker/index.js';
-import { mimeCodec } from './mime/message.js';
-import { startBounceListener } from './bounces/listener.js';
+import type { MessageCodec } from './core/mailings/message.js';
 
 export const EMBEDDED_DATABASE = 'mailgate';
 
@@ -53,15 +54,23 @@ export interface Services {
   close(): Promise<void>;
 }
 
+export interface ServicesOptions {
+  /** false: the schema is known to be current (tests clone a migrated template). */
+  migrate?: boolean;
+  /** The MIME codec loaded when first used (see mimeOnFirstUse): for one-shot commands. */
+  mimeOnFirstUse?: boolean;
+}
+
 /** Pool, store, installation secret and core over a migrated database. */
-export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: { migrate?: boolean } = {}): Promise<Services> {
+export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: ServicesOptions = {}): Promise<Services> {
   if (opts.migrate !== false) await migrateIfBehind(databaseUrl);
+  const messages = opts.mimeOnFirstUse ? mimeOnFirstUse() : (await import('./mime/message.js')).mimeCodec;
   const pool = makePool(databaseUrl, 20);
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
   const core = makeCore({
     store,
-    messages: mimeCodec,
+    messages,
     cursorSecret: secret,
     maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL,
     sendLanes: config.SEND_LANES,
@@ -71,6 +80,31 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     confirmLinkDays: config.CONFIRM_LINK_DAYS,
   });
   return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
+}
+
+/**
+ * The MIME codec (src/mime), imported by its first asynchronous call: nodemailer and libmime take a tenth of a
+ * second to load, which most one-shot commands never use. A synchronous method called before any asynchronous
+ * one throws; no command path does that (the core's synchronous edits follow a compose or a summarize, except
+ * setProperties and createFromMessage, which only the dialects call).
+ */
+function mimeOnFirstUse(): MessageCodec {
+  let codec: MessageCodec | undefined;
+  const load = async () => (codec ??= (await import('./mime/message.js')).mimeCodec);
+  const loaded = () => {
+    if (!codec) throw new Error('the MIME codec is not loaded yet: build these services without mimeOnFirstUse');
+    return codec;
+  };
+  return {
+    compose: async (input) => await (await load()).compose(input),
+    summarize: async (raw) => await (await load()).summarize(raw),
+    replaceTextBodies: async (raw, content) => await (await load()).replaceTextBodies(raw, content),
+    normalize: (raw) => loaded().normalize(raw),
+    setHeader: (raw, name, value) => loaded().setHeader(raw, name, value),
+    setFrom: (raw, name, address) => loaded().setFrom(raw, name, address),
+    replaceHeaderBlock: (raw, header) => loaded().replaceHeaderBlock(raw, header),
+    replaceBody: (raw, body) => loaded().replaceBody(raw, body),
+  };
 }
 
 export interface Gateway {
@@ -100,6 +134,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   let url = '';
   if (opts.http !== false) {
+    const { makeHttpApp } = await import('./http/app.js');
     const app = makeHttpApp({ core, logger, config, pool: services.pool });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
     const server = tls
@@ -131,6 +166,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   // Late bounces and complaints come back to the HTTP nodes (the MX of BOUNCE_DOMAIN points at them).
   let bouncePort: number | undefined;
   if (opts.http !== false) {
+    const { startBounceListener } = await import('./bounces/listener.js');
     const listener = await startBounceListener({ core, secret: services.secret, bounceDomain: config.bounceDomain, host: config.HOST, port: config.BOUNCE_SMTP_PORT, logger });
     bouncePort = listener.port;
     stops.push(() => listener.stop());
