@@ -3,9 +3,9 @@
 import { register } from 'tsx/esm/api';
 register();
 try {
-  await import('../src/main.ts');
+  await import('../src/cli/index.ts');
 } catch (e) {
-  // Only a failure to load the program lands here (a broken install); main.ts reports everything else itself.
+  // Only a failure to load the program lands here (a broken install); the program reports everything else itself.
   console.error(`error: mailgate could not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '') && e instanceof Error) console.error(e.stack);
   process.exit(1);
