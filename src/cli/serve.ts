@@ -1,7 +1,7 @@
 /** `mailgate serve` (what `npm start` runs) and `mailgate worker`: the long-running processes. */
 import type { Command } from 'commander';
 import type { Gateway, Services } from '../compose.js';
-import { closeWithin, context, open, reportFailure } from './command.js';
+import { action, closeWithin, context, open, reportFailure } from './command.js';
 
 async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   const { config, logger } = await context();
@@ -79,10 +79,10 @@ export function serveCommands(cli: Command): void {
     .command('serve')
     .description('HTTP (every dialect), and the send worker unless --no-worker')
     .option('--no-worker', 'do not run the send pipeline in this process')
-    .action((o: { worker: boolean }) => serve({ worker: o.worker }).catch(reportFailure));
+    .action(action((o: { worker: boolean }) => serve({ worker: o.worker })));
 
   cli
     .command('worker')
     .description('the send pipeline alone')
-    .action(() => serve({ worker: true, http: false }).catch(reportFailure));
+    .action(action(() => serve({ worker: true, http: false })));
 }
