@@ -1,14 +1,17 @@
 /**
  * Migrations from the built CLI. knex records each migration under the name it was run by; every existing
  * installation recorded migrations/*.ts file names (knex once loaded the TypeScript itself). The build runs the
- * compiled modules under those same names: a database the sources migrated (the tests' template, migrated by
- * test/support/run.ts) is current for the build, and one the build migrates looks the same.
+ * compiled modules under those same names: a database migrated by earlier versions, or from the sources (the
+ * tests' template, migrated by test/support/run.ts), is current for the build, and one the build migrates
+ * looks the same.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import knexFactory from 'knex';
+import { Logger, runMigrations } from 'graphile-worker';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { runProcess } from '../support/process.js';
@@ -66,6 +69,27 @@ describe('cli: migrations of the built CLI keep the names the sources recorded',
     assert.equal(r.stdout.trim(), 'schema up to date');
     assert.deepEqual(await knexMigrations(db.url), before, 'knex_migrations unchanged');
     assert.deepEqual(await workerMigrations(db.url), workers);
+  });
+
+  it('a database migrated as earlier versions did (knex loading migrations/*.ts itself): `mailgate migrate` runs nothing again', async () => {
+    const url = await emptyDatabase();
+    // The configuration of src/db/migrate.ts before the build existed; this test process runs TypeScript (tsx).
+    const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 }, migrations: { directory: path.join(root, 'migrations'), loadExtensions: ['.ts'], tableName: 'knex_migrations' } });
+    try {
+      await knex.migrate.latest();
+    } finally {
+      await knex.destroy();
+    }
+    await runMigrations({ connectionString: url, logger: new Logger(() => () => undefined) });
+    const before = await knexMigrations(url);
+    assert.ok(before.length > 0);
+
+    const r = await mailgate(url, 'migrate');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await knexMigrations(url), before, 'knex_migrations unchanged');
+    const listed = await mailgate(url, 'accounts', 'list', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(await knexMigrations(url), before);
   });
 
   it('a new database: a one-shot command migrates it, recording the names the sources record; `migrate` then runs nothing', async () => {
