@@ -1,6 +1,9 @@
 /**
  * The composition root: builds every object from the config and hands each its dependencies.
  * Nothing else constructs pools, stores, the core or servers.
+ *
+ * What only a server runs (HTTP and the dialects, the bounce listener, the send worker and its SMTP capture) is
+ * imported when it is started: one-shot commands (`mailgate keys list`) build the services and never load it.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,15 +13,12 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { makeCore, type Core } from './core/index.js';
 import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
-import { ensureDatabase, migrate } from './db/migrate.js';
+import { ensureDatabase, migrateIfBehind } from './db/migrate.js';
 import { makePool, type Pool } from './db/pool.js';
 import { makeStore, type Store } from './db/store.js';
-import { makeHttpApp } from './http/app.js';
-import { authFailureLimiter } from './adapters/auth.js';
 import type { Logger } from './logger.js';
-import { startWorker } from './worker/index.js';
-import { mimeCodec } from './mime/message.js';
-import { startBounceListener } from './bounces/listener.js';
+import type { RunningWorker } from './worker/index.js';
+import type { MessageCodec } from './core/mailings/message.js';
 
 export const EMBEDDED_DATABASE = 'mailgate';
 
@@ -54,15 +54,23 @@ export interface Services {
   close(): Promise<void>;
 }
 
+export interface ServicesOptions {
+  /** false: the schema is known to be current (tests clone a migrated template). */
+  migrate?: boolean;
+  /** The MIME codec loaded when first used (see mimeOnFirstUse): for one-shot commands. */
+  mimeOnFirstUse?: boolean;
+}
+
 /** Pool, store, installation secret and core over a migrated database. */
-export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: { migrate?: boolean } = {}): Promise<Services> {
-  if (opts.migrate !== false) await migrate(databaseUrl);
+export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: ServicesOptions = {}): Promise<Services> {
+  if (opts.migrate !== false) await migrateIfBehind(databaseUrl);
+  const messages = opts.mimeOnFirstUse ? mimeOnFirstUse() : (await import('./mime/message.js')).mimeCodec;
   const pool = makePool(databaseUrl, 20);
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
   const core = makeCore({
     store,
-    messages: mimeCodec,
+    messages,
     cursorSecret: secret,
     maxRecipientsPerCall: config.MAX_RECIPIENTS_PER_CALL,
     sendLanes: config.SEND_LANES,
@@ -72,6 +80,31 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     confirmLinkDays: config.CONFIRM_LINK_DAYS,
   });
   return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
+}
+
+/**
+ * The MIME codec (src/mime), imported by its first asynchronous call: nodemailer and libmime take a tenth of a
+ * second to load, which most one-shot commands never use. A synchronous method called before any asynchronous
+ * one throws; no command path does that (the core's synchronous edits follow a compose or a summarize, except
+ * setProperties and createFromMessage, which only the dialects call).
+ */
+function mimeOnFirstUse(): MessageCodec {
+  let codec: MessageCodec | undefined;
+  const load = async () => (codec ??= (await import('./mime/message.js')).mimeCodec);
+  const loaded = () => {
+    if (!codec) throw new Error('the MIME codec is not loaded yet: build these services without mimeOnFirstUse');
+    return codec;
+  };
+  return {
+    compose: async (input) => await (await load()).compose(input),
+    summarize: async (raw) => await (await load()).summarize(raw),
+    replaceTextBodies: async (raw, content) => await (await load()).replaceTextBodies(raw, content),
+    normalize: (raw) => loaded().normalize(raw),
+    setHeader: (raw, name, value) => loaded().setHeader(raw, name, value),
+    setFrom: (raw, name, address) => loaded().setFrom(raw, name, address),
+    replaceHeaderBlock: (raw, header) => loaded().replaceHeaderBlock(raw, header),
+    replaceBody: (raw, body) => loaded().replaceBody(raw, body),
+  };
 }
 
 export interface Gateway {
@@ -101,6 +134,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   let url = '';
   if (opts.http !== false) {
+    const [{ makeHttpApp }, { authFailureLimiter }] = await Promise.all([import('./http/app.js'), import('./adapters/auth.js')]);
     // One failure limiter for every dialect: a client failing on one is slowed down on all.
     const app = makeHttpApp({ core, logger, config, authLimiter: authFailureLimiter() });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
@@ -133,6 +167,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   // Late bounces and complaints come back to the HTTP nodes (the MX of BOUNCE_DOMAIN points at them).
   let bouncePort: number | undefined;
   if (opts.http !== false) {
+    const { startBounceListener } = await import('./bounces/listener.js');
     const listener = await startBounceListener({ core, secret: services.secret, bounceDomain: config.bounceDomain, host: config.HOST, port: config.BOUNCE_SMTP_PORT, logger });
     bouncePort = listener.port;
     stops.push(() => listener.stop());
@@ -140,7 +175,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   let captureUrl: string | undefined;
   if (opts.worker !== false) {
-    const worker = await startWorker({ databaseUrl: services.databaseUrl, pool: services.pool, config, relayUrls, logger, secret: services.secret });
+    const worker = await startSendWorker(services, { relayUrls });
     // The worker stops after HTTP (no new work).
     stops.push(() => worker.stop());
     if (!relayUrls.length) captureUrl = worker.captureUrl;
@@ -156,4 +191,57 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));
     },
   };
+}
+
+/**
+ * The send worker and what it runs on: the repos, graphile-worker's own pool, the SMTP capture, the relays of
+ * `relayUrls` (none: every message goes to the capture) and the installation's DKIM signer.
+ */
+export async function startSendWorker(services: Services, opts: { relayUrls: string[]; workerId?: string }): Promise<RunningWorker> {
+  const { config, pool } = services;
+  const [{ startWorker }, { startCapture }, { makeRelays }, { dkimSigner }, { deliveryRepo }] = await Promise.all([
+    import('./worker/index.js'),
+    import('./capture/server.js'),
+    import('./worker/smtp.js'),
+    import('./worker/dkim.js'),
+    import('./db/delivery.js'),
+  ]);
+  const logger = services.logger.child({ component: 'worker' });
+  // Read before anything is started: a missing key file stops the start with nothing to clean up.
+  const dkim =
+    config.DKIM_DOMAIN && config.DKIM_SELECTOR && config.DKIM_PRIVATE_KEY_FILE
+      ? dkimSigner({ domain: config.DKIM_DOMAIN, selector: config.DKIM_SELECTOR, privateKey: readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') })
+      : undefined;
+  const capture = await startCapture({ captured: services.store.captured, logger, port: config.CAPTURE_SMTP_PORT });
+  let relays: ReturnType<typeof makeRelays>;
+  try {
+    relays = makeRelays(
+      opts.relayUrls,
+      capture.url,
+      { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS },
+      logger,
+    );
+  } catch (e) {
+    await capture.stop();
+    throw e;
+  }
+  // From here on the worker owns the capture, the relays and this pool (it closes them, also when its start fails).
+  return await startWorker({
+    config,
+    logger,
+    delivery: deliveryRepo(pool),
+    workers: services.store.workers,
+    manager: services.store.manager,
+    store: services.store,
+    // graphile-worker's own pool, made here and ended by the worker: the pool it would make itself is ended
+    // without waiting and loses its error handlers on stop, so a connection still closing when Postgres stops
+    // crashed the process.
+    jobsPool: makePool(services.databaseUrl, config.WORKER_CONCURRENCY + 2),
+    capture,
+    relays,
+    relayCount: opts.relayUrls.length,
+    secret: services.secret,
+    dkim,
+    ...(opts.workerId ? { workerId: opts.workerId } : {}),
+  });
 }

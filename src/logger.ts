@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 
 export type { Logger };
 
@@ -18,6 +18,9 @@ export function makeLogger(level: string, pretty: boolean | 'auto' = false): Log
   // Formatted in the logging call itself and written to the same destination as the JSON lines, whose pending
   // writes pino flushes on exit: a transport (worker thread) or pino-pretty's stream (a Transform) could still
   // hold the last lines when process.exit() runs.
+  // Required here: pino-pretty takes a few hundredths of a second to load, which JSON logging (a command whose
+  // stderr is not a terminal) should not pay.
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
   const format = prettyFactory({ colorize: Boolean(process.stderr.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
   return pino(options, { write: (line: string) => void dest.write(format(line)) });
 }

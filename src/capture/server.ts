@@ -4,9 +4,16 @@
  * `mailgate outbox`. Nothing is relayed anywhere: a fresh install can never mail real people by accident.
  */
 import { SMTPServer } from 'smtp-server';
-import type { Pool } from '../db/pool.js';
-import { capturedRepo } from '../db/captured.js';
+import type { capturedRepo } from '../db/captured.js';
 import type { Logger } from '../logger.js';
+
+export interface CaptureDeps {
+  /** Where the messages are kept. */
+  captured: Pick<ReturnType<typeof capturedRepo>, 'insert'>;
+  logger: Logger;
+  /** On 127.0.0.1; 0: any free port. */
+  port: number;
+}
 
 export interface CaptureServer {
   url: string;
@@ -21,8 +28,7 @@ function headerValue(head: string, name: string): string | null {
   return m ? m[1]!.replace(/\r?\n[ \t]+/g, ' ').trim() : null;
 }
 
-export async function startCapture(pool: Pool, logger: Logger, port = 0): Promise<CaptureServer> {
-  const repo = capturedRepo(pool);
+export async function startCapture({ captured, logger, port }: CaptureDeps): Promise<CaptureServer> {
   const server = new SMTPServer({
     name: 'mailgate-capture',
     banner: 'Mailgate SMTP capture: messages are kept, not relayed',
@@ -42,7 +48,7 @@ export async function startCapture(pool: Pool, logger: Logger, port = 0): Promis
         const headEnd = raw.indexOf('\r\n\r\n');
         const head = raw.subarray(0, headEnd < 0 ? Math.min(raw.length, 64 * 1024) : headEnd).toString('latin1');
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : null;
-        repo
+        captured
           .insert({ from, to: session.envelope.rcptTo.map((r) => r.address), messageId: headerValue(head, 'Message-ID'), subject: headerValue(head, 'Subject'), mailingId: Number(headerValue(head, 'X-Mailgate-Mailing')) || null, raw })
           .then(() => callback(null, 'queued in the Mailgate capture'))
           .catch((e: unknown) => {

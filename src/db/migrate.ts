@@ -1,27 +1,106 @@
 /**
  * Schema migrations: ours (knex, migrations/) and then graphile-worker's own schema.
+ *
+ * Every installation's knex_migrations holds each migration under its TypeScript file name
+ * (`20261122000000_core_schema.ts`: knex once loaded migrations/*.ts itself). Those names are the migrations'
+ * identities for good: the list is always read from migrations/*.ts, and built code (dist/) runs the compiled
+ * module of the same name (dist/migrations/*.js), so a database migrated from the sources is current for the
+ * build and the other way round.
  */
-import knexFactory from 'knex';
-import { runMigrations } from 'graphile-worker';
+import { readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
+import type { Knex } from 'knex';
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Running as built JavaScript (dist/db/migrate.js) rather than through a TypeScript loader (src/db/migrate.ts). */
+const built = import.meta.url.endsWith('.js');
 
+/** The migration sources. dist/ mirrors src/ at the same depth, so this holds for both. */
+export const MIGRATIONS_DIR = path.resolve(here, '../../migrations');
+/** Where the build puts the compiled migrations (see tsconfig.build.json). */
+const COMPILED_DIR = path.resolve(here, '../migrations');
+
+/** The names knex records, in the order it runs them (its own loader sorted file names the same way). */
+export async function migrationNames(): Promise<string[]> {
+  return (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+}
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: () => migrationNames(),
+  getMigrationName: (name) => name,
+  async getMigration(name) {
+    if (!built) return (await import(pathToFileURL(path.join(MIGRATIONS_DIR, name)).href)) as Knex.Migration;
+    const compiled = path.join(COMPILED_DIR, name.replace(/\.ts$/, '.js'));
+    try {
+      return (await import(pathToFileURL(compiled).href)) as Knex.Migration;
+    } catch (e) {
+      // A migration added since the last build: run `npm run build` (npm install does).
+      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(compiled)) {
+        throw new Error(`migration ${name} is not built (no ${path.relative(process.cwd(), compiled)}): run npm run build`, { cause: e });
+      }
+      throw e;
+    }
+  },
+};
+
+/** Our migrations, then graphile-worker's (both loaded here only: one-shot commands rarely need them). */
 export async function migrate(databaseUrl: string): Promise<void> {
+  const { default: knexFactory } = await import('knex');
   const knex = knexFactory({
     client: 'pg',
     connection: databaseUrl,
     pool: { min: 0, max: 1 },
-    migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+    migrations: { migrationSource, tableName: 'knex_migrations' },
   });
   try {
     await knex.migrate.latest();
   } finally {
     await knex.destroy();
   }
-  await runMigrations({ connectionString: databaseUrl, logger: silentGraphileLogger });
+  const { Logger, runMigrations } = await import('graphile-worker');
+  await runMigrations({ connectionString: databaseUrl, logger: new Logger(() => () => undefined) });
+}
+
+/**
+ * migrate(), unless the schema is current: exactly our migrations recorded and graphile-worker's newest one.
+ * One query instead of loading knex and graphile-worker, for commands that run often (`mailgate keys list`).
+ * Anything unusual (a table missing, a name we do not know, an unreadable graphile-worker package) takes the
+ * full path, which says what is wrong.
+ */
+export async function migrateIfBehind(databaseUrl: string): Promise<void> {
+  if (!(await schemaIsCurrent(databaseUrl))) await migrate(databaseUrl);
+}
+
+export async function schemaIsCurrent(databaseUrl: string): Promise<boolean> {
+  let newestWorkerMigration: number;
+  try {
+    // graphile-worker's migrations, by file name (000019.sql), as its own migrate() numbers them.
+    const { migrations } = createRequire(import.meta.url)('graphile-worker/dist/generated/sql.js') as { migrations: Record<string, string> };
+    newestWorkerMigration = Math.max(...Object.keys(migrations).map((f) => parseInt(f.slice(0, 6), 10)));
+  } catch {
+    return false;
+  }
+  if (!Number.isFinite(newestWorkerMigration)) return false;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ names: string[] | null; worker: number | null }>(
+      `SELECT (SELECT array_agg(name) FROM knex_migrations) AS names,
+              (SELECT max(id) FROM graphile_worker.migrations) AS worker`,
+    );
+    const names = await migrationNames();
+    const recorded = (rows[0]?.names ?? []).sort();
+    return rows[0]?.worker === newestWorkerMigration && recorded.length === names.length && names.every((n, i) => recorded[i] === n);
+  } catch {
+    // No knex_migrations or graphile_worker schema yet (a new database), or no connection: migrate() says which.
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** Create the database when missing (the embedded cluster starts with only `postgres`). */
@@ -36,5 +115,3 @@ export async function ensureDatabase(maintenanceUrl: string, name: string): Prom
   }
 }
 
-import { Logger as GraphileLogger } from 'graphile-worker';
-export const silentGraphileLogger = new GraphileLogger(() => () => undefined);

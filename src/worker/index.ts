@@ -10,35 +10,49 @@
  * re-enqueues the sends they held. A killed worker's mailing resumes within about a minute.
  */
 import { EventEmitter } from 'node:events';
-import { dkimSigner } from './dkim.js';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Logger as GraphileLogger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { makePool, type Pool } from '../db/pool.js';
+import type { Pool } from '../db/pool.js';
 import { TASKS } from '../db/jobs.js';
-import { deliveryRepo, workersRepo } from '../db/delivery.js';
-import { managerRepo } from '../db/manager.js';
-import { makeStore } from '../db/store.js';
+import type { DeliveryRepo, WorkersRepo } from '../db/delivery.js';
+import type { ManagerRepo } from '../db/manager.js';
+import type { Store } from '../db/store.js';
 import { TASK_JOB } from '../db/tasks.js';
 import { runTask } from '../core/tasks/service.js';
-import { startCapture } from '../capture/server.js';
+import type { CaptureServer } from '../capture/server.js';
 import { VERSION } from '../version.js';
-import { makeRelays } from './smtp.js';
+import type { Relays } from './smtp.js';
 import { InFlight, makeSendTask } from './send.js';
 import type { MessageSettings } from './message.js';
 
-export interface WorkerOptions {
-  databaseUrl: string;
-  pool: Pool;
+/**
+ * What a worker runs on, built by the composition root (src/compose.ts). From the call of startWorker on, the
+ * worker owns `jobsPool`, `relays` and `capture`: it closes them when it stops (or fails to start), in the
+ * order the pipeline needs.
+ */
+export interface WorkerDeps {
   config: Config;
-  /** The relays of SMTP_URL; none: every message goes to the built-in capture. */
-  relayUrls: string[];
   logger: Logger;
+  delivery: DeliveryRepo;
+  workers: WorkersRepo;
+  manager: ManagerRepo;
+  /** Sender's asynchronous bulk tasks run on it. */
+  store: Store;
+  /** graphile-worker's own pool (see compose.ts). */
+  jobsPool: Pool;
+  /** This worker's SMTP capture (testing mailings; every mailing when no relay is configured). */
+  capture: CaptureServer;
+  /** The relays of SMTP_URL, and the capture. */
+  relays: Relays;
+  /** How many relays SMTP_URL names (0: every message goes to the capture). */
+  relayCount: number;
   /** Installation HMAC secret (VERP and unsubscribe tokens). */
   secret: Buffer;
+  /** The installation's DKIM signer (DKIM_*), for mailings without a key of their own. */
+  dkim: MessageSettings['dkim'];
   workerId?: string;
 }
 
@@ -81,25 +95,9 @@ function graphileLogger(logger: Logger): GraphileLogger {
   });
 }
 
-function installationDkim(config: Config): MessageSettings['dkim'] {
-  if (!config.DKIM_DOMAIN || !config.DKIM_SELECTOR || !config.DKIM_PRIVATE_KEY_FILE) return undefined;
-  return dkimSigner({ domain: config.DKIM_DOMAIN, selector: config.DKIM_SELECTOR, privateKey: readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') });
-}
-
-export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
-  const { config } = o;
-  const logger = o.logger.child({ component: 'worker' });
-  const workerId = o.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const delivery = deliveryRepo(o.pool);
-  const workers = workersRepo(o.pool);
-  const manager = managerRepo(o.pool);
-  const capture = await startCapture(o.pool, logger, config.CAPTURE_SMTP_PORT);
-  const relays = makeRelays(
-    o.relayUrls,
-    capture.url,
-    { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS },
-    logger,
-  );
+export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
+  const { config, logger, delivery, workers, manager, store, jobsPool, capture, relays } = deps;
+  const workerId = deps.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const inFlight = new InFlight();
   let stopping = false;
   let queuePoolId: string | null = null;
@@ -115,10 +113,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     config,
     logger,
     workerId,
-    settings: { bounceDomain: config.bounceDomain, publicUrl: config.publicUrl, secret: o.secret, dkim: installationDkim(config) },
+    settings: { bounceDomain: config.bounceDomain, publicUrl: config.publicUrl, secret: deps.secret, dkim: deps.dkim },
     inFlight,
     isStopping: () => stopping,
-    relayCount: Math.max(1, o.relayUrls.length),
+    relayCount: Math.max(1, deps.relayCount),
   });
   const sweepTask: Task<'sweep'> = async () => {
     await sweep();
@@ -128,24 +126,19 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
 
   // Asynchronous API work (Sender's bulk calls): see src/core/tasks/service.ts.
-  const store = makeStore(o.pool);
   const bulkTask: Task<typeof TASK_JOB> = async (payload) => {
     const p = payload as { taskId?: unknown; queue?: unknown } | null;
     if (typeof p?.taskId === 'string') await runTask(store, p.taskId, typeof p.queue === 'string' ? p.queue : null);
   };
 
-  await workers.heartbeat(workerId, null, VERSION);
-  await sweep();
-
   const events: WorkerEvents = new EventEmitter();
   events.on('pool:create', ({ workerPool }) => {
     queuePoolId = workerPool.id;
   });
-  // graphile-worker's own pool, made and ended here: the pool it would make itself is ended without waiting
-  // and loses its error handlers on stop, so a connection still closing when Postgres stops crashed the process.
-  const jobsPool = makePool(o.databaseUrl, config.WORKER_CONCURRENCY + 2);
   let runner: Runner;
   try {
+    await workers.heartbeat(workerId, null, VERSION);
+    await sweep();
     runner = await run({
       pgPool: jobsPool,
       concurrency: config.WORKER_CONCURRENCY,
@@ -186,7 +179,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failed')), (config.WORKER_STALE_SECONDS * 1000) / 2);
   sweeper.unref();
   runner.promise.catch((e: unknown) => logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed'));
-  logger.info({ workerId, relays: o.relayUrls.length, capture: capture.url, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  logger.info({ workerId, relays: deps.relayCount, capture: capture.url, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   let stopped: Promise<void> | null = null;
   return {

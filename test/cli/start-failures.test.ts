@@ -26,7 +26,7 @@ async function serve(vars: Record<string, string>): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', BOUNCE_SMTP_PORT: '0', LOG_LEVEL: 'warn', LOG_PRETTY: 'false' };
   for (const name of ['DATABASE_URL', 'SMTP_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'EMBEDDED_PG_PORT']) delete env[name];
   Object.assign(env, vars);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'serve'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'serve'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));

@@ -30,7 +30,7 @@ async function worker(): Promise<{ child: ChildProcess; exited: Promise<number |
     LOG_LEVEL: 'warn',
     PUBLIC_URL: 'http://mailgate.test',
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'worker'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'worker'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';

@@ -4,14 +4,14 @@
  * our own code.
  */
 import { loadConfig, type Config } from '../../src/config.js';
-import { buildServices, type Services } from '../../src/compose.js';
+import { buildServices, startSendWorker, type Services } from '../../src/compose.js';
 import type { CallContext } from '../../src/core/context.js';
 import type { Core } from '../../src/core/index.js';
 import type { RecipientInput } from '../../src/core/recipients/service.js';
 import type { MailingPatch } from '../../src/core/mailings/service.js';
 import { makeLogger } from '../../src/logger.js';
 import type { Pool } from '../../src/db/pool.js';
-import { startWorker, type RunningWorker } from '../../src/worker/index.js';
+import type { RunningWorker } from '../../src/worker/index.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startTestSmtpServer, type TestSmtpServer } from './smtp.js';
 
@@ -69,11 +69,10 @@ export async function setup(env: Record<string, string> = {}): Promise<Harness> 
     SMTP_URL: smtp.url,
     ...env,
   });
-  const services = await buildServices(config, makeLogger('silent'), db.url, { migrate: false });
+  const services = await buildServices(config, makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), db.url, { migrate: false });
   const { core, pool } = services;
   const { account } = await core.accounts.createAccount('acme');
   const ctx: CallContext = { accountId: account.id, requestId: 'test' };
-  const logger = makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const workers: RunningWorker[] = [];
   const h: Harness = {
     db,
@@ -86,7 +85,7 @@ export async function setup(env: Record<string, string> = {}): Promise<Harness> 
     config,
     workers,
     async startWorker(workerId) {
-      const w = await startWorker({ databaseUrl: db.url, pool, config, relayUrls: [smtp.url], logger, secret: services.secret, ...(workerId ? { workerId } : {}) });
+      const w = await startSendWorker(services, { relayUrls: [smtp.url], ...(workerId ? { workerId } : {}) });
       workers.push(w);
       return w;
     },

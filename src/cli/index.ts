@@ -1,0 +1,42 @@
+/**
+ * The `mailgate` command; bin/mailgate.js runs its build (dist/cli/index.js), and `npm start` = `mailgate serve`.
+ * One file per noun; what every command repeats is in ./command.ts. Registering the commands loads commander
+ * and nothing heavy: each command imports what it runs when it runs.
+ */
+import { Command, Option } from 'commander';
+import { accountsCommands } from './accounts.js';
+import { campaignsCommands } from './campaigns.js';
+import { reportFailure } from './command.js';
+import { configCommand } from './config.js';
+import { importCommand } from './import.js';
+import { keysCommands } from './keys.js';
+import { listsCommands } from './lists.js';
+import { migrateCommand } from './migrate.js';
+import { segmentsCommands } from './segments.js';
+import { serveCommands } from './serve.js';
+import { suppressionsCommands } from './suppressions.js';
+import { unsubscribeListsCommands } from './unsubscribe-lists.js';
+
+// Until a command is up (for one-shot commands: throughout), whatever is thrown is a failure to report in one
+// line; no stack trace from Node's default handlers.
+process.on('uncaughtException', reportFailure);
+process.on('unhandledRejection', reportFailure);
+
+export function program(): Command {
+  const cli = new Command('mailgate').description('Self-hosted bulk e-mail gateway').showHelpAfterError();
+  serveCommands(cli);
+  migrateCommand(cli);
+  configCommand(cli);
+  accountsCommands(cli);
+  suppressionsCommands(cli);
+  campaignsCommands(cli);
+  segmentsCommands(cli);
+  unsubscribeListsCommands(cli);
+  importCommand(cli);
+  listsCommands(cli);
+  keysCommands(cli);
+  cli.addOption(new Option('--version').hideHelp());
+  return cli;
+}
+
+await program().parseAsync(process.argv);

