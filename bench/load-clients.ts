@@ -9,9 +9,19 @@ const rest = { authorization: `Basic ${Buffer.from(`bench@example.org:${o.secret
 const cm = { authorization: `Basic ${Buffer.from(`admin:${o.secret}`).toString('base64')}`, 'content-type': 'text/xml' };
 const kinds = [
   () => fetch(`${o.url}/CloudMailing`, { method: 'POST', headers: cm, body: o.listBody }),
-  (i: number) => fetch(`${o.url}/api/0/bench/maillist/load/subscription`, { method: 'PUT', headers: sender, body: JSON.stringify({ email: `l${i}@load.example`, params: { n: String(i) } }) }),
+  (i: number) =>
+    fetch(`${o.url}/api/0/bench/maillist/load/subscription`, {
+      method: 'PUT',
+      headers: sender,
+      body: JSON.stringify({ email: `l${i}@load.example`, params: { n: String(i) } }),
+    }),
   () => fetch(`${o.url}/api/v1/mailings?page_size=10`, { headers: rest }),
-  (i: number) => fetch(`${o.url}/api/0/bench/transactional/load-campaign/send`, { method: 'POST', headers: sender, body: JSON.stringify({ to_email: `t${i}@load.example`, args: { n: String(i) } }) }),
+  (i: number) =>
+    fetch(`${o.url}/api/0/bench/transactional/load-campaign/send`, {
+      method: 'POST',
+      headers: sender,
+      body: JSON.stringify({ to_email: `t${i}@load.example`, args: { n: String(i) } }),
+    }),
 ];
 const times: number[][] = kinds.map(() => []);
 let errors = 0;

@@ -22,12 +22,20 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   const sender = { authorization: `Basic ${Buffer.from(`${b.secret}:`).toString('base64')}`, 'content-type': 'application/json' };
   // What the calls need: a maillist, a transactional campaign, a few mailings to list.
   await fetch(`${b.url}/api/0/bench/maillist/load`, { method: 'PUT', headers: sender, body: JSON.stringify({ title: 'Load' }) });
-  await b.services.core.mailings.create(b.ctx, { dialect: 'bench', name: 'load-campaign', fromEmail: 'load@example.org', subject: 'Order {{ n }}', html: '<p>Order {{ n }}</p>' });
+  await b.services.core.mailings.create(b.ctx, {
+    dialect: 'bench',
+    name: 'load-campaign',
+    fromEmail: 'load@example.org',
+    subject: 'Order {{ n }}',
+    html: '<p>Order {{ n }}</p>',
+  });
   const names = ['list_mailings', 'sender PUT subscription', 'REST GET mailings', 'transactional send'];
   // The clients run in a process of their own (./load-clients.ts), not on the gateway's event loop.
   const settings = JSON.stringify({ url: b.url, secret: b.secret, seconds, clients, listBody: o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]) });
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-clients.ts'), settings], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-clients.ts'), settings], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let s = '';
     child.stdout.on('data', (c) => (s += c));
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
@@ -35,8 +43,15 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   const r = JSON.parse(out) as { times: number[][]; errors: number; firstError: string };
   const all = r.times.flat().sort((x, y) => x - y);
   for (const t of r.times) t.sort((x, y) => x - y);
-  b.line(`API under load: ${clients} clients, ${seconds} s`, `${r.errors} errors, p99 ${pct(all, 99).toFixed(1)} ms`, 'zero errors, p99 <= 50 ms', `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process`);
-  console.log(`# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`);
+  b.line(
+    `API under load: ${clients} clients, ${seconds} s`,
+    `${r.errors} errors, p99 ${pct(all, 99).toFixed(1)} ms`,
+    'zero errors, p99 <= 50 ms',
+    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process`,
+  );
+  console.log(
+    `# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`,
+  );
   if (r.firstError) console.log(`# load: first error: ${r.firstError}`);
 }
 
@@ -67,14 +82,22 @@ async function procMemory(pid: number): Promise<{ rss: number; hwm: number }> {
  */
 export async function memoryPeak(b: Bench, o: MemoryOptions): Promise<void> {
   const n = size('BENCH_MEMORY', 1_000_000, 20_000);
-  const id = await b.services.core.mailings.create(b.ctx, { dialect: 'bench', fromEmail: 'mem@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: '<p>Hello {{ firstname }}</p>'.repeat(100), text: 'Hello {{ firstname }}\n'.repeat(100) });
+  const id = await b.services.core.mailings.create(b.ctx, {
+    dialect: 'bench',
+    fromEmail: 'mem@example.org',
+    fromName: 'Bench',
+    subject: 'Hello {{ firstname }}',
+    html: '<p>Hello {{ firstname }}</p>'.repeat(100),
+    text: 'Hello {{ firstname }}\n'.repeat(100),
+  });
   await o.addRecipients(id, n);
   await o.stopInProcessWorker();
   const db = new pg.Client({ connectionString: b.dbUrl });
   await db.connect();
   // Progress from the hourly statistics (one row per account and hour, written with each batch's outcomes):
   // counting a million recipients by status every half second would load the database being measured.
-  const tries = async () => Number((await db.query<{ n: string }>('SELECT coalesce(sum(tries), 0) AS n FROM hourly_stats WHERE account_id = $1', [b.ctx.accountId])).rows[0]!.n);
+  const tries = async () =>
+    Number((await db.query<{ n: string }>('SELECT coalesce(sum(tries), 0) AS n FROM hourly_stats WHERE account_id = $1', [b.ctx.accountId])).rows[0]!.n);
   const tries0 = await tries();
   const worker = o.spawnWorker();
   const pid = worker.pid!;
@@ -82,7 +105,14 @@ export async function memoryPeak(b: Bench, o: MemoryOptions): Promise<void> {
   const base = (await procMemory(pid)).rss;
   let peak = base;
   const marks: number[] = [];
-  const sampler = setInterval(() => void procMemory(pid).then((m) => (peak = Math.max(peak, m.rss)), () => undefined), 100);
+  const sampler = setInterval(
+    () =>
+      void procMemory(pid).then(
+        (m) => (peak = Math.max(peak, m.rss)),
+        () => undefined,
+      ),
+    100,
+  );
   const t0 = performance.now();
   await b.services.core.mailings.start(b.ctx, id);
   const progress = setInterval(() => {
@@ -99,7 +129,12 @@ export async function memoryPeak(b: Bench, o: MemoryOptions): Promise<void> {
   worker.kill('SIGTERM');
   await new Promise((r) => worker.once('exit', r));
   const mb = (x: number) => `${Math.round(x / 1024 / 1024)} MB`;
-  b.line(`memory: peak RSS, ${n / 1000}k mailing`, mb(Math.max(peak, hwm)), '<= 300 MB, flat', `worker process; RSS at 1/4, 1/2, 3/4 sent: ${marks.map(mb).join(', ')}; at start ${mb(base)}; ${Math.round(n / seconds)}/s`);
+  b.line(
+    `memory: peak RSS, ${n / 1000}k mailing`,
+    mb(Math.max(peak, hwm)),
+    '<= 300 MB, flat',
+    `worker process; RSS at 1/4, 1/2, 3/4 sent: ${marks.map(mb).join(', ')}; at start ${mb(base)}; ${Math.round(n / seconds)}/s`,
+  );
 
   // The status feed over the million: a first walk to the end (pages may be empty while the cursor moves past
   // other mailings' changes), keeping the cursors whose page holds this mailing's rows; then pages from random
@@ -122,5 +157,10 @@ export async function memoryPeak(b: Bench, o: MemoryOptions): Promise<void> {
   }
   times.sort((x, y) => x - y);
   await db.end();
-  b.line(`feed: page of 1000 over ${n / 1000}k`, `p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms`, 'p50 <= 25 ms, p99 <= 100 ms', `${times.length} XML-RPC calls from random places; the walk: ${cursors.length} pages, ${walked} changes`);
+  b.line(
+    `feed: page of 1000 over ${n / 1000}k`,
+    `p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms`,
+    'p50 <= 25 ms, p99 <= 100 ms',
+    `${times.length} XML-RPC calls from random places; the walk: ${cursors.length} pages, ${walked} changes`,
+  );
 }

@@ -77,7 +77,11 @@ export function startSmtpSink(t: PostfixTools, port: number): CountingSink {
 export async function smtpSourceRate(t: PostfixTools, port: number, n: number, bytes: number, sessions = 20): Promise<number> {
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(t.source, ['-s', String(sessions), '-l', String(bytes), '-m', String(n), '-f', 'source@example.org', '-t', 'sink@example.org', `127.0.0.1:${port}`], { env: t.env, stdio: 'ignore' });
+    const child = spawn(
+      t.source,
+      ['-s', String(sessions), '-l', String(bytes), '-m', String(n), '-f', 'source@example.org', '-t', 'sink@example.org', `127.0.0.1:${port}`],
+      { env: t.env, stdio: 'ignore' },
+    );
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`smtp-source exited ${code}`))));
     child.on('error', reject);
   });

@@ -65,7 +65,23 @@ async function saveResults(extra: Record<string, unknown>): Promise<string> {
   const dir = path.join(root, 'bench/results');
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, JSON.stringify({ at: new Date().toISOString(), cores: os.cpus().length, node: process.version, scale: SCALE, scenarios: [...wanted], sizes: { ingest: INGEST_N, send: SEND_N, bounces: BOUNCES_N }, ...extra, figures }, null, 2) + '\n');
+  await writeFile(
+    file,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        cores: os.cpus().length,
+        node: process.version,
+        scale: SCALE,
+        scenarios: [...wanted],
+        sizes: { ingest: INGEST_N, send: SEND_N, bounces: BOUNCES_N },
+        ...extra,
+        figures,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   return file;
 }
 
@@ -114,7 +130,11 @@ async function machineCpu(): Promise<{ busy: number }> {
 function rpcClient(url: string, secret: string) {
   const authorization = 'Basic ' + Buffer.from(`admin:${secret}`).toString('base64');
   return async (method: string, params: unknown[]) => {
-    const res = await fetch(`${url}/CloudMailing`, { method: 'POST', headers: { authorization, 'content-type': 'text/xml' }, body: encodeMethodCall(method, params) });
+    const res = await fetch(`${url}/CloudMailing`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'text/xml' },
+      body: encodeMethodCall(method, params),
+    });
     const answer = decodeMethodResponse(await res.text());
     if ('fault' in answer) throw new Error(`${method}: fault ${answer.fault.faultCode} ${answer.fault.faultString}`);
     return answer.value;
@@ -149,7 +169,10 @@ async function startup(): Promise<{ serve: number[]; help: number[]; keysWarm: n
     let banner = '';
     child.stdout!.on('data', (c) => (banner += c));
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (child.exitCode !== null) throw new Error('serve exited during start-up');
       await new Promise((r) => setTimeout(r, 20));
@@ -183,7 +206,12 @@ async function main() {
     line('start-up: keys list, cluster up', seconds(t.keysWarm), '< 0.5 s');
     line('start-up: keys list, cold', seconds(t.keysCold), '-', 'starts and stops the embedded Postgres');
     // Wall times of short commands follow the machine's load (other work on a shared machine): said beside them.
-    console.log(`# load average during start-up: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} on ${os.cpus().length} cores`);
+    console.log(
+      `# load average during start-up: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ')} on ${os.cpus().length} cores`,
+    );
     if (wanted.size === 1) {
       console.log(`# results: ${path.relative(root, await saveResults({}))}`);
       return;
@@ -221,7 +249,15 @@ async function main() {
     };
     await new Promise((r) => setTimeout(r, 200));
   } else sink = await startSink();
-  const config = loadConfig({ DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: '0', BOUNCE_SMTP_PORT: '0', LOG_LEVEL: 'warn', SMTP_URL: `smtp://127.0.0.1:${sink.port}`, PUBLIC_URL: 'http://bench.test' });
+  const config = loadConfig({
+    DATABASE_URL: dbUrl,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    BOUNCE_SMTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+    PUBLIC_URL: 'http://bench.test',
+  });
   const logger = makeLogger(config.LOG_LEVEL);
   const services = await buildServices(config, logger, dbUrl);
   // HTTP and the worker as two parts, so that the memory scenario can leave the sending to a worker process.
@@ -229,14 +265,19 @@ async function main() {
   let inProcessWorker: Gateway | null = await startGateway(services, { worker: true, http: false });
   const key = await services.core.accounts.createKey('bench');
   const ctx = { accountId: (await services.store.accounts.bySlug('bench'))!.id, requestId: 'bench' };
-  console.log(`# mailgate bench: ${os.cpus().length} cores, node ${process.version}, scale ${SCALE}, relay ${postfix ? "postfix's smtp-sink" : 'the Node sink'}`);
+  console.log(
+    `# mailgate bench: ${os.cpus().length} cores, node ${process.version}, scale ${SCALE}, relay ${postfix ? "postfix's smtp-sink" : 'the Node sink'}`,
+  );
 
   // Until the send is FINISHED: polled on the sends row alone (a get_mailing every 100 ms would count the
   // mailing's recipients by status each time, a load of the bench's own on the database it measures).
   const statusPool = new pg.Pool({ connectionString: dbUrl, max: 1 });
   const waitFinal = async (mailingId: number) => {
     for (;;) {
-      const { rows } = await statusPool.query<{ unfinished: number }>(`SELECT count(*)::int AS unfinished FROM sends WHERE mailing_id = $1 AND status <> 'finished'`, [mailingId]);
+      const { rows } = await statusPool.query<{ unfinished: number }>(
+        `SELECT count(*)::int AS unfinished FROM sends WHERE mailing_id = $1 AND status <> 'finished'`,
+        [mailingId],
+      );
       if (rows[0]!.unfinished === 0) return await services.core.mailings.get(ctx, mailingId);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -265,7 +306,12 @@ async function main() {
     const rate = median(rounds.map((r) => r.rate));
     const copyRate = median(rounds.map((r) => r.copyRate));
     const ratio = median(rounds.map((r) => r.rate / r.copyRate));
-    line(`ingest: add_recipients ${INGEST_N / 1000}k`, `${Math.round(rate)} recipients/s`, '>= 40000/s, >= 0.7 of COPY', `${ratio.toFixed(3)} of COPY ${Math.round(copyRate)}/s`);
+    line(
+      `ingest: add_recipients ${INGEST_N / 1000}k`,
+      `${Math.round(rate)} recipients/s`,
+      '>= 40000/s, >= 0.7 of COPY',
+      `${ratio.toFixed(3)} of COPY ${Math.round(copyRate)}/s`,
+    );
     console.log(`# ingest rounds: ${rounds.map((r) => `${Math.round(r.rate)}/${Math.round(r.copyRate)}`).join(', ')} (XML-RPC/COPY recipients/s)`);
   }
 
@@ -278,7 +324,10 @@ async function main() {
     // sent round robin (addresses repeat across calls, which the server does not mind), responses are read
     // as text, not parsed.
     const bodies = Array.from({ length: 8 }, (_, b) =>
-      encodeMethodCall('add_recipients', [id, Array.from({ length: 1000 }, (_, i) => ({ email: `u${b * 1000 + i}@example.org`, firstname: `F${i}`, city: 'Paris' }))]),
+      encodeMethodCall('add_recipients', [
+        id,
+        Array.from({ length: 1000 }, (_, i) => ({ email: `u${b * 1000 + i}@example.org`, firstname: `F${i}`, city: 'Paris' })),
+      ]),
     );
     const headers = { authorization: `Basic ${Buffer.from(`admin:${key.secret}`).toString('base64')}`, 'content-type': 'text/xml' };
     let nextCall = 0;
@@ -303,7 +352,8 @@ async function main() {
     async function* rows() {
       for (let i = 0; i < INGEST_N; i += 1000) {
         let chunk = '';
-        for (let k = i; k < Math.min(INGEST_N, i + 1000); k++) chunk += `${ctx.accountId}\t${m2}\t${sendId}\tc${round}-${k}\tu${k}@example.org\t{"firstname": "F${k}", "city": "Paris"}\n`;
+        for (let k = i; k < Math.min(INGEST_N, i + 1000); k++)
+          chunk += `${ctx.accountId}\t${m2}\t${sendId}\tc${round}-${k}\tu${k}@example.org\t{"firstname": "F${k}", "city": "Paris"}\n`;
         yield chunk;
       }
     }
@@ -327,7 +377,14 @@ async function main() {
 
   /** A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient is final. */
   async function sendRun(n: number, dkim: DkimSettings | null) {
-    const id = await services.core.mailings.create(ctx, { dialect: 'bench', fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT });
+    const id = await services.core.mailings.create(ctx, {
+      dialect: 'bench',
+      fromEmail: 'send@example.org',
+      fromName: 'Bench',
+      subject: 'Hello {{ firstname }}',
+      html: HTML,
+      text: TEXT,
+    });
     if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
     await addRecipients(id, n);
     const before = await sink.count();
@@ -338,7 +395,9 @@ async function main() {
     const rate = n / ((performance.now() - t0) / 1000);
     const cpu = await machineCpu();
     const cpuMsPerMessage = ((cpu.busy - cpu0.busy) * 1000) / n;
-    console.log(`# send${dkim ? ` (${dkim.selector})` : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`);
+    console.log(
+      `# send${dkim ? ` (${dkim.selector})` : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
+    );
     return { id, rate, cpuMsPerMessage };
   }
 
@@ -364,13 +423,27 @@ async function main() {
     console.log(`# send: ${cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide (worker, Postgres, relay, kernel)`);
 
     // Limit (a): nodemailer alone, pooled, the same kind of messages to the same sink, no database.
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, pool: true, maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, secure: false, ignoreTLS: true });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: sink.port,
+      pool: true,
+      maxConnections: config.SMTP_MAX_CONNECTIONS,
+      maxMessages: config.SMTP_MAX_MESSAGES,
+      secure: false,
+      ignoreTLS: true,
+    });
     const n = Math.min(SEND_N, Number(process.env.BENCH_ALONE ?? 20_000));
     const t1 = performance.now();
     let inflight: Promise<unknown>[] = [];
     for (let i = 0; i < n; i++) {
       inflight.push(
-        transport.sendMail({ from: 'Bench <send@example.org>', to: `s${i}@example.org`, subject: `Hello F${i}`, html: HTML.replaceAll('{{ firstname }}', `F${i}`).replaceAll('{{ city }}', 'Lyon'), text: TEXT.replaceAll('{{ firstname }}', `F${i}`).replaceAll('{{ city }}', 'Lyon') }),
+        transport.sendMail({
+          from: 'Bench <send@example.org>',
+          to: `s${i}@example.org`,
+          subject: `Hello F${i}`,
+          html: HTML.replaceAll('{{ firstname }}', `F${i}`).replaceAll('{{ city }}', 'Lyon'),
+          text: TEXT.replaceAll('{{ firstname }}', `F${i}`).replaceAll('{{ city }}', 'Lyon'),
+        }),
       );
       if (inflight.length >= 200) {
         await Promise.all(inflight);
@@ -453,7 +526,9 @@ async function main() {
       );
     }
     await client.query('ANALYZE bounces');
-    const { rows } = await client.query<{ lo: number; hi: number }>('SELECT min(id)::bigint AS lo, max(id)::bigint AS hi FROM bounces WHERE mailing_id = $1', [m]);
+    const { rows } = await client.query<{ lo: number; hi: number }>('SELECT min(id)::bigint AS lo, max(id)::bigint AS hi FROM bounces WHERE mailing_id = $1', [
+      m,
+    ]);
     await client.end();
     const times: number[] = [];
     for (let run = 0; run < 12; run++) {
@@ -462,14 +537,23 @@ async function main() {
       const res = await fetch(`${gateway.url}/json.fcgi`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ function: 'mailkit.report.raw.bounces', id: String(key.id), md5: key.secret, parameters: { ID_message: String(m), ID_send: '', ID_undelivered_log: String(from), limit: '25000' } }),
+        body: JSON.stringify({
+          function: 'mailkit.report.raw.bounces',
+          id: String(key.id),
+          md5: key.secret,
+          parameters: { ID_message: String(m), ID_send: '', ID_undelivered_log: String(from), limit: '25000' },
+        }),
       });
       const page = (await res.json()) as unknown[];
       if (!Array.isArray(page) || page.length !== 25_000) throw new Error(`raw.bounces answered ${JSON.stringify(page).slice(0, 200)}`);
       if (run > 1) times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    line(`bounces: raw page of 25k of ${BOUNCES_N / 1000}k`, `p50 ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`, '<= 400 ms');
+    line(
+      `bounces: raw page of 25k of ${BOUNCES_N / 1000}k`,
+      `p50 ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`,
+      '<= 400 ms',
+    );
   }
 
   const bench: Bench = { url: gateway.url, secret: key.secret, dbUrl, services, ctx, sink, line };

@@ -54,14 +54,20 @@ export async function senderBulk(b: Bench): Promise<void> {
   await call('PUT', '/maillist/bench-bulk', JSON.stringify({ title: 'Bench bulk' }), 201);
   // The client's own cost stays out of the figure: every body (1,000,000 distinct addresses) is serialized first.
   const bodies = Array.from({ length: calls }, (_, c) =>
-    JSON.stringify({ items: Array.from({ length: 1000 }, (_, k) => ({ email: `b${c * 1000 + k}@bulk.example`, params: { name: `Name ${c * 1000 + k}`, n: String(c * 1000 + k) } })) }),
+    JSON.stringify({
+      items: Array.from({ length: 1000 }, (_, k) => ({
+        email: `b${c * 1000 + k}@bulk.example`,
+        params: { name: `Name ${c * 1000 + k}`, n: String(c * 1000 + k) },
+      })),
+    }),
   );
   const taskIds: string[] = [];
   let nextCall = 0;
   const t0 = performance.now();
   await Promise.all(
     [0, 1, 2, 3].map(async () => {
-      for (let c = nextCall++; c < calls; c = nextCall++) taskIds.push(String((await call('PUT', '/maillist/bench-bulk/subscription/bulk', bodies[c]!)).result.task_id));
+      for (let c = nextCall++; c < calls; c = nextCall++)
+        taskIds.push(String((await call('PUT', '/maillist/bench-bulk/subscription/bulk', bodies[c]!)).result.task_id));
     }),
   );
   const answered = performance.now();
@@ -104,11 +110,15 @@ async function copyLimit(b: Bench, n: number, address: (k: number) => string): P
   async function* rows() {
     for (let i = 0; i < n; i += 1000) {
       let chunk = '';
-      for (let k = i; k < Math.min(n, i + 1000); k++) chunk += `${b.ctx.accountId}\t1\t${address(k)}\t${address(k)}\t{"name": "Name ${k}", "n": "${k}"}\tactive\tt\t1\n`;
+      for (let k = i; k < Math.min(n, i + 1000); k++)
+        chunk += `${b.ctx.accountId}\t1\t${address(k)}\t${address(k)}\t{"name": "Name ${k}", "n": "${k}"}\tactive\tt\t1\n`;
       yield chunk;
     }
   }
-  await pipeline(Readable.from(rows()), client.query(copyStreams.from('COPY bench_subscribers (account_id, list_id, email, email_key, params, status, enabled, rev) FROM STDIN')));
+  await pipeline(
+    Readable.from(rows()),
+    client.query(copyStreams.from('COPY bench_subscribers (account_id, list_id, email, email_key, params, status, enabled, rev) FROM STDIN')),
+  );
   const rate = n / ((performance.now() - t1) / 1000);
   await client.query('DROP TABLE bench_subscribers');
   await client.end();
@@ -153,7 +163,9 @@ export async function csvImport(b: Bench): Promise<void> {
   const ratio = (r: number) => `${(r / copyRate).toFixed(3)} of COPY ${fmt(copyRate)}/s`;
   b.line(`import: ${fmt(n / 1000)}k-line CSV, new`, `${fmt(n / first.seconds)}/s`, '>= 50,000/s', ratio(n / first.seconds));
   b.line(`import: the same file again`, `${fmt(n / again.seconds)}/s`, '>= 50,000/s', ratio(n / again.seconds));
-  console.log(`# import: ${first.seconds.toFixed(1)} s and ${again.seconds.toFixed(1)} s importing; the command ran ${first.wall.toFixed(1)} s and ${again.wall.toFixed(1)} s (start-up included)`);
+  console.log(
+    `# import: ${first.seconds.toFixed(1)} s and ${again.seconds.toFixed(1)} s importing; the command ran ${first.wall.toFixed(1)} s and ${again.wall.toFixed(1)} s (start-up included)`,
+  );
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -163,10 +175,20 @@ export async function transactional(b: Bench): Promise<void> {
   const N = size('BENCH_TRANSACTIONAL_BULK', 200_000, 10_000);
   const { core } = b.services;
   // The campaign, as `mailgate campaigns create` makes it (a named Sender mailing; the first send marks it transactional).
-  const campaign = await core.mailings.create(b.ctx, { dialect: 'sender', name: 'bench-urgent', fromEmail: 'shop@bench.example', subject: 'Order {{ order }}', html: '<p>Your order {{ order }} is ready.</p>' });
+  const campaign = await core.mailings.create(b.ctx, {
+    dialect: 'sender',
+    name: 'bench-urgent',
+    fromEmail: 'shop@bench.example',
+    subject: 'Order {{ order }}',
+    html: '<p>Your order {{ order }} is ready.</p>',
+  });
   const bulk = await core.mailings.create(b.ctx, { dialect: 'bench', fromEmail: 'news@bench.example', subject: 'News for {{ firstname }}', html: BODY });
   for (let i = 0; i < N; i += 10_000) {
-    await core.recipients.add(b.ctx, bulk, Array.from({ length: Math.min(10_000, N - i) }, (_, k) => ({ email: `t${i + k}@bulk.example`, fields: { firstname: `F${i + k}` } })));
+    await core.recipients.add(
+      b.ctx,
+      bulk,
+      Array.from({ length: Math.min(10_000, N - i) }, (_, k) => ({ email: `t${i + k}@bulk.example`, fields: { firstname: `F${i + k}` } })),
+    );
   }
   const before = await b.sink.count();
   await core.mailings.start(b.ctx, bulk);
@@ -197,8 +219,15 @@ export async function transactional(b: Bench): Promise<void> {
     await sleep(300);
   }
   const q = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
-  b.line(`transactional during ${fmt(N / 1000)}k mailing`, `p50 ${q(latencies, 0.5)} ms, max ${Math.max(...latencies)} ms`, '-', `bulk ${fmt(bulkOut.at(-1)!)} of ${fmt(N)} out`);
-  console.log(`# transactional: API answered p50 ${q(answers, 0.5)} ms, max ${Math.max(...answers)} ms; bulk out ${fmt(bulkOut[0]!)} at the first, ${fmt(bulkOut.at(-1)!)} at the last; latencies ${latencies.join(' ')} ms`);
+  b.line(
+    `transactional during ${fmt(N / 1000)}k mailing`,
+    `p50 ${q(latencies, 0.5)} ms, max ${Math.max(...latencies)} ms`,
+    '-',
+    `bulk ${fmt(bulkOut.at(-1)!)} of ${fmt(N)} out`,
+  );
+  console.log(
+    `# transactional: API answered p50 ${q(answers, 0.5)} ms, max ${Math.max(...answers)} ms; bulk out ${fmt(bulkOut[0]!)} at the first, ${fmt(bulkOut.at(-1)!)} at the last; latencies ${latencies.join(' ')} ms`,
+  );
   // Deleting a mailing stops its sending: the bench ends without waiting for the rest of the bulk. Its send
   // jobs end after the batch in hand: wait until the sink is quiet, so the worker is idle when run.ts stops it.
   await core.mailings.delete(b.ctx, bulk);

@@ -17,7 +17,16 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Parser, QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
-import { decodeMethodCall, decodeReferences, decodeMethodResponse, encodeResponse, parseIso8601Utc, type MethodCall, type XmlRpcStruct, type XmlRpcValue } from '../src/rpc/xmlrpc.js';
+import {
+  decodeMethodCall,
+  decodeReferences,
+  decodeMethodResponse,
+  encodeResponse,
+  parseIso8601Utc,
+  type MethodCall,
+  type XmlRpcStruct,
+  type XmlRpcValue,
+} from '../src/rpc/xmlrpc.js';
 
 const RECIPIENTS = 1000;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
@@ -62,7 +71,11 @@ function callBody(mailingId: number, list: XmlRpcStruct[]): string {
 
 const REFERENCE: MethodCall = { methodName: 'add_recipients', params: [42, recipients(RECIPIENTS)] };
 const BODY = Buffer.from(callBody(42, REFERENCE.params[1] as XmlRpcStruct[]));
-const ANSWER = Array.from({ length: RECIPIENTS }, (_, i) => ({ email: `user.${i}@example.org`, id: 1_000_000 + i, tracking_id: `t${(i * 2654435761).toString(36)}` }));
+const ANSWER = Array.from({ length: RECIPIENTS }, (_, i) => ({
+  email: `user.${i}@example.org`,
+  id: 1_000_000 + i,
+  tracking_id: `t${(i * 2654435761).toString(36)}`,
+}));
 
 // ------------------------------------------------------------------- checks every candidate must apply
 
@@ -86,7 +99,27 @@ const XML_ENTITIES: Record<string, string> = Object.assign(Object.create(null) a
 
 // The value work every candidate shares, written like the codec's (tag ids, no per-member defineProperty
 // unless needed); the codec adds the full grammar (child order and counts) on top.
-const TAG_NAMES = ['methodCall', 'methodName', 'params', 'param', 'value', 'i4', 'int', 'i8', 'boolean', 'string', 'double', 'dateTime.iso8601', 'base64', 'struct', 'member', 'name', 'array', 'data', 'nil'] as const;
+const TAG_NAMES = [
+  'methodCall',
+  'methodName',
+  'params',
+  'param',
+  'value',
+  'i4',
+  'int',
+  'i8',
+  'boolean',
+  'string',
+  'double',
+  'dateTime.iso8601',
+  'base64',
+  'struct',
+  'member',
+  'name',
+  'array',
+  'data',
+  'nil',
+] as const;
 type TagName = (typeof TAG_NAMES)[number];
 const TAG_IDS = new Map<string, number>(TAG_NAMES.map((n, i) => [n, i]));
 const id = (name: TagName) => TAG_IDS.get(name)!;
@@ -131,22 +164,44 @@ class Builder {
     const text = this.text;
     this.text = '';
     switch (name as TagName) {
-      case 'value': return this.deliver(typed ? this.last : text);
-      case 'struct': case 'array': this.last = this.containers.pop()!; return;
-      case 'name': this.names.push(text); return;
-      case 'methodName': this.methodName = text; return;
-      case 'string': this.last = text; return;
-      case 'int': case 'i4': case 'i8': {
+      case 'value':
+        return this.deliver(typed ? this.last : text);
+      case 'struct':
+      case 'array':
+        this.last = this.containers.pop()!;
+        return;
+      case 'name':
+        this.names.push(text);
+        return;
+      case 'methodName':
+        this.methodName = text;
+        return;
+      case 'string':
+        this.last = text;
+        return;
+      case 'int':
+      case 'i4':
+      case 'i8': {
         const t = text.trim();
         if (!/^[+-]?\d{1,20}$/.test(t) || !Number.isSafeInteger(Number(t))) refuse('int');
         this.last = Number(t);
         return;
       }
-      case 'double': this.last = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(text.trim()) ? Number(text) : refuse('double'); return;
-      case 'boolean': this.last = text === '1' ? true : text === '0' ? false : refuse('boolean'); return;
-      case 'nil': this.last = null; return;
-      case 'base64': this.last = Buffer.from(text, 'base64'); return;
-      case 'dateTime.iso8601': this.last = parseIso8601Utc(text); return;
+      case 'double':
+        this.last = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(text.trim()) ? Number(text) : refuse('double');
+        return;
+      case 'boolean':
+        this.last = text === '1' ? true : text === '0' ? false : refuse('boolean');
+        return;
+      case 'nil':
+        this.last = null;
+        return;
+      case 'base64':
+        this.last = Buffer.from(text, 'base64');
+        return;
+      case 'dateTime.iso8601':
+        this.last = parseIso8601Utc(text);
+        return;
     }
   }
 
@@ -322,8 +377,14 @@ function withFastXmlParser(text: string): MethodCall {
   if (NOT_XML_CHAR.test(text)) refuse('char');
   if (parsers.fxp!.XMLValidator.validate(text) !== true) refuse('not well-formed');
   const tree = new parsers.fxp!.XMLParser({
-    preserveOrder: true, processEntities: false, htmlEntities: false, trimValues: false, parseTagValue: false,
-    ignoreAttributes: true, ignoreDeclaration: true, ignorePiTags: true,
+    preserveOrder: true,
+    processEntities: false,
+    htmlEntities: false,
+    trimValues: false,
+    parseTagValue: false,
+    ignoreAttributes: true,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
   }).parse(text) as OrderedNode[];
   const b = new Builder();
   const walk = (nodes: OrderedNode[]) => {
@@ -362,7 +423,9 @@ async function loadOld(quiet: boolean): Promise<{ codec?: OldCodec; serialize?: 
   try {
     // In a variable: the type check must not depend on a file that is due to go. Once it is gone, run with
     // BENCH_OLD_CODEC=<its copy from git> NODE_PATH=node_modules for the baseline.
-    const specifier: string = process.env.BENCH_OLD_CODEC ? pathToFileURL(path.resolve(process.env.BENCH_OLD_CODEC)).href : '../src/adapters/cloudmailing/codec.js';
+    const specifier: string = process.env.BENCH_OLD_CODEC
+      ? pathToFileURL(path.resolve(process.env.BENCH_OLD_CODEC)).href
+      : '../src/adapters/cloudmailing/codec.js';
     out.codec = (await import(specifier)) as OldCodec;
   } catch (e) {
     if (!quiet) console.log(`(no old codec, no baseline: ${String(e).split('\n')[0]})`);
@@ -380,7 +443,11 @@ async function allFigures(quiet: boolean): Promise<Figure[]> {
   const old = await loadOld(quiet);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const decoding = (name: string, run: () => MethodCall): Figure => ({ name, run, check: () => assert.deepEqual(run(), REFERENCE, name) });
-  const encoding = (name: string, run: () => string): Figure => ({ name, run, check: () => assert.deepEqual(decodeMethodResponse(run()), { value: ANSWER }, name) });
+  const encoding = (name: string, run: () => string): Figure => ({
+    name,
+    run,
+    check: () => assert.deepEqual(decodeMethodResponse(run()), { value: ANSWER }, name),
+  });
   const out: Figure[] = [];
   if (old.codec) out.push(decoding(OLD_DECODE, () => old.codec!.decodeMethodCall(BODY)));
   const candidate = (name: string, present: unknown, decode: (text: string) => MethodCall) => {
@@ -393,7 +460,10 @@ async function allFigures(quiet: boolean): Promise<Figure[]> {
   candidate('decode  htmlparser2 Parser (xmlMode)', true, withHtmlparser2Parser);
   candidate('decode  htmlparser2 Tokenizer (xmlMode)', true, withHtmlparser2Tokenizer);
   candidate('decode  fast-xml-parser 5 (validator + parser)', parsers.fxp, withFastXmlParser);
-  out.push(decoding('decode  src/rpc/xmlrpc.ts (all checks)', () => decodeMethodCall(BODY)), encoding(NEW_ENCODE, () => encodeResponse(ANSWER)));
+  out.push(
+    decoding('decode  src/rpc/xmlrpc.ts (all checks)', () => decodeMethodCall(BODY)),
+    encoding(NEW_ENCODE, () => encodeResponse(ANSWER)),
+  );
   if (old.serialize) out.push(encoding('encode  xmlrpc Serializer', () => old.serialize!(ANSWER)));
   if (old.codec) out.push(encoding('encode  old codec (UTC/nil fix-ups + Serializer)', () => old.codec!.encodeResponse(ANSWER)));
   return out;
@@ -453,7 +523,9 @@ if (process.env.BENCH_FIGURE !== undefined) {
   for (const [name, times] of rounds) {
     const ms = middle(times);
     const spread = `[${Math.min(...times).toFixed(2)}-${Math.max(...times).toFixed(2)}]`;
-    const vs = name.startsWith('decode') ? oldDecode && `${(oldDecode / ms).toFixed(1)}x the old codec's speed` : `${(ms / newEncode).toFixed(1)}x the new encoder's time`;
+    const vs = name.startsWith('decode')
+      ? oldDecode && `${(oldDecode / ms).toFixed(1)}x the old codec's speed`
+      : `${(ms / newEncode).toFixed(1)}x the new encoder's time`;
     console.log(`${name.padEnd(50)} ${ms.toFixed(2).padStart(7)} ms ${spread.padEnd(15)} ${vs ?? ''}`);
   }
 }

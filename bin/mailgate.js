@@ -10,7 +10,11 @@ try {
 } catch (e) {
   // Only a failure to load the program lands here; the program reports everything else itself.
   const missing = e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(decodeURIComponent(entry.pathname));
-  console.error(missing ? 'error: mailgate is not built: run `npm run build` (npm install does it)' : `error: mailgate could not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  console.error(
+    missing
+      ? 'error: mailgate is not built: run `npm run build` (npm install does it)'
+      : `error: mailgate could not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+  );
   if (debug && e instanceof Error) console.error(e.stack);
   process.exit(1);
 }

@@ -130,7 +130,10 @@ export interface GatewayOptions {
 export async function startGateway(services: Services, opts: GatewayOptions = {}): Promise<Gateway> {
   const { config, logger, core } = services;
   const stops: (() => Promise<void>)[] = [];
-  const relayUrls = (config.SMTP_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const relayUrls = (config.SMTP_URL ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
   let url = '';
   if (opts.http !== false) {
@@ -168,7 +171,14 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   let bouncePort: number | undefined;
   if (opts.http !== false) {
     const { startBounceListener } = await import('./bounces/listener.js');
-    const listener = await startBounceListener({ core, secret: services.secret, bounceDomain: config.bounceDomain, host: config.HOST, port: config.BOUNCE_SMTP_PORT, logger });
+    const listener = await startBounceListener({
+      core,
+      secret: services.secret,
+      bounceDomain: config.bounceDomain,
+      host: config.HOST,
+      port: config.BOUNCE_SMTP_PORT,
+      logger,
+    });
     bouncePort = listener.port;
     stops.push(() => listener.stop());
   }

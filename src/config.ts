@@ -5,9 +5,7 @@
 import { z } from 'zod';
 import { RETRY_DELAY_CAP_SECONDS, RETRY_GROWTH } from './core/delivery/retry.js';
 
-const bool = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no', '']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 interface VarDoc {
@@ -17,39 +15,99 @@ interface VarDoc {
 }
 
 export const VARIABLES = {
-  DATABASE_URL: { schema: z.string().url().optional(), doc: 'Postgres connection URL. Unset: an embedded Postgres under DATA_DIR is started (or joined, when another mailgate process already runs it).' },
+  DATABASE_URL: {
+    schema: z.string().url().optional(),
+    doc: 'Postgres connection URL. Unset: an embedded Postgres under DATA_DIR is started (or joined, when another mailgate process already runs it).',
+  },
   DATA_DIR: { schema: z.string().min(1), default: './.data', doc: 'Where the embedded Postgres keeps its data (only used without DATABASE_URL).' },
   EMBEDDED_PG_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of the embedded Postgres on 127.0.0.1; 0 picks a free one the first time and keeps it.' },
-  MAILGATE_SYSTEM_DIR: { schema: z.string().min(1), default: '/var/lib/mailgate', doc: 'Used as root only, when DATA_DIR or node_modules lie where the postgres user cannot reach (a checkout in /root): the cluster then lives in HASH/pg here, and Postgres runs from a copy of its binaries in pg-PLATFORM-VERSION here (made once per version).' },
+  MAILGATE_SYSTEM_DIR: {
+    schema: z.string().min(1),
+    default: '/var/lib/mailgate',
+    doc: 'Used as root only, when DATA_DIR or node_modules lie where the postgres user cannot reach (a checkout in /root): the cluster then lives in HASH/pg here, and Postgres runs from a copy of its binaries in pg-PLATFORM-VERSION here (made once per version).',
+  },
   HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds.' },
   PORT: { schema: int(0, 65535), default: '33610', doc: 'The one HTTP port for every dialect (33610 is the CloudMailing port).' },
-  PUBLIC_URL: { schema: z.string().url().optional(), doc: 'Base URL clients and recipients reach the gateway at (links, unsubscribe, tracking). Default: http://localhost:PORT.' },
+  PUBLIC_URL: {
+    schema: z.string().url().optional(),
+    doc: 'Base URL clients and recipients reach the gateway at (links, unsubscribe, tracking). Default: http://localhost:PORT.',
+  },
   TLS_CERT_FILE: { schema: z.string().optional(), doc: 'PEM certificate: with TLS_KEY_FILE, the HTTP port speaks HTTPS.' },
   TLS_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for TLS_CERT_FILE.' },
   MAX_BODY_BYTES: { schema: int(1024, 1 << 30), default: String(32 * 1024 * 1024), doc: 'Largest request body; beyond it the answer is HTTP 413.' },
-  MAX_RECIPIENTS_PER_CALL: { schema: int(1, 1_000_000), default: '10000', doc: 'Most recipients one add_recipients / send_test call may carry; more is refused whole.' },
-  SMTP_URL: { schema: z.string().optional(), doc: 'Outgoing relay(s), comma-separated smtp:// (STARTTLS when announced) or smtps:// URLs, `user:pass@` for AUTH, and options as query: `tls.rejectUnauthorized=false` (a self-signed relay), `requireTLS=true`, `ignoreTLS=true`, `name=` (the EHLO name). Unset: the built-in SMTP capture keeps every message in Postgres.' },
+  MAX_RECIPIENTS_PER_CALL: {
+    schema: int(1, 1_000_000),
+    default: '10000',
+    doc: 'Most recipients one add_recipients / send_test call may carry; more is refused whole.',
+  },
+  SMTP_URL: {
+    schema: z.string().optional(),
+    doc: 'Outgoing relay(s), comma-separated smtp:// (STARTTLS when announced) or smtps:// URLs, `user:pass@` for AUTH, and options as query: `tls.rejectUnauthorized=false` (a self-signed relay), `requireTLS=true`, `ignoreTLS=true`, `name=` (the EHLO name). Unset: the built-in SMTP capture keeps every message in Postgres.',
+  },
   SMTP_MAX_CONNECTIONS: { schema: int(1, 1000), default: '5', doc: 'Pooled SMTP connections per relay and worker process.' },
-  SMTP_MAX_MESSAGES: { schema: int(1, 1_000_000), default: '1000', doc: 'Messages sent over one pooled SMTP connection before it is renewed (reconnecting every 100, nodemailer\'s default, costs a third of the throughput).' },
+  SMTP_MAX_MESSAGES: {
+    schema: int(1, 1_000_000),
+    default: '1000',
+    doc: "Messages sent over one pooled SMTP connection before it is renewed (reconnecting every 100, nodemailer's default, costs a third of the throughput).",
+  },
   SMTP_RATE: { schema: z.coerce.number().min(0), default: '0', doc: 'Messages per second per relay and worker process; 0 = no cap.' },
   SMTP_TIMEOUT_MS: { schema: int(1000, 600_000), default: '60000', doc: 'Socket timeout of one SMTP conversation.' },
-  CAPTURE_SMTP_PORT: { schema: int(0, 65535), default: '0', doc: 'Port of each worker\'s built-in SMTP capture on 127.0.0.1 (0: any free port). It keeps every message when SMTP_URL is unset, and always those of mailings marked `testing`.' },
-  BOUNCE_DOMAIN: { schema: z.string().min(1).optional(), doc: 'Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN. Default: the host of PUBLIC_URL.' },
-  BOUNCE_SMTP_PORT: { schema: int(0, 65535), default: '2525', doc: 'Inbound SMTP listener of the HTTP nodes for what comes back to the VERP return path (delivery status notifications, complaints) and to the List-Unsubscribe mailto: address; point the MX of BOUNCE_DOMAIN at it (0: any free port).' },
+  CAPTURE_SMTP_PORT: {
+    schema: int(0, 65535),
+    default: '0',
+    doc: "Port of each worker's built-in SMTP capture on 127.0.0.1 (0: any free port). It keeps every message when SMTP_URL is unset, and always those of mailings marked `testing`.",
+  },
+  BOUNCE_DOMAIN: {
+    schema: z.string().min(1).optional(),
+    doc: 'Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN. Default: the host of PUBLIC_URL.',
+  },
+  BOUNCE_SMTP_PORT: {
+    schema: int(0, 65535),
+    default: '2525',
+    doc: 'Inbound SMTP listener of the HTTP nodes for what comes back to the VERP return path (delivery status notifications, complaints) and to the List-Unsubscribe mailto: address; point the MX of BOUNCE_DOMAIN at it (0: any free port).',
+  },
   DKIM_DOMAIN: { schema: z.string().optional(), doc: 'DKIM signing domain (with DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE).' },
   DKIM_SELECTOR: { schema: z.string().optional(), doc: 'DKIM selector.' },
   DKIM_PRIVATE_KEY_FILE: { schema: z.string().optional(), doc: 'PEM private key for DKIM: RSA (signs rsa-sha256) or Ed25519 (ed25519-sha256).' },
   CONFIRM_LINK_DAYS: { schema: int(1, 3650), default: '30', doc: 'Days a double opt-in confirmation link ({{ subscribe_link }}) stays valid.' },
-  CUSTOMIZED_CONTENT_RETENTION_DAYS: { schema: int(1, 3650), default: '7', doc: 'Days a recipient\'s rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).' },
+  CUSTOMIZED_CONTENT_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: '7',
+    doc: "Days a recipient's rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).",
+  },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
-  WORKER_STALE_SECONDS: { schema: int(3, 3600), default: '60', doc: 'A worker silent this long is dead: the sweeper releases its leases and jobs (workers heartbeat four times as often).' },
-  SEND_LANES: { schema: int(1, 64), default: '2', doc: 'Jobs that work one send side by side (so one batch renders while another is on the wire); at most WORKER_CONCURRENCY run per process.' },
+  WORKER_STALE_SECONDS: {
+    schema: int(3, 3600),
+    default: '60',
+    doc: 'A worker silent this long is dead: the sweeper releases its leases and jobs (workers heartbeat four times as often).',
+  },
+  SEND_LANES: {
+    schema: int(1, 64),
+    default: '2',
+    doc: 'Jobs that work one send side by side (so one batch renders while another is on the wire); at most WORKER_CONCURRENCY run per process.',
+  },
   SEND_BATCH_SIZE: { schema: int(1, 10_000), default: '200', doc: 'Recipients one claim takes (one outcome write per batch).' },
-  LEASE_SECONDS: { schema: int(5, 86_400), default: '120', doc: 'How long a claimed batch stays leased to its worker before the sweeper may hand it to another.' },
-  RETRY_BASE_SECONDS: { schema: z.coerce.number().min(0.01), default: '300', doc: `First retry delay after a temporary failure; it ${RETRY_GROWTH === 2 ? 'doubles' : `grows ${RETRY_GROWTH}-fold`} each try (at most ${RETRY_DELAY_CAP_SECONDS / 3600} hours).` },
-  RETRY_MAX_HOURS: { schema: z.coerce.number().min(0), default: '72', doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.' },
+  LEASE_SECONDS: {
+    schema: int(5, 86_400),
+    default: '120',
+    doc: 'How long a claimed batch stays leased to its worker before the sweeper may hand it to another.',
+  },
+  RETRY_BASE_SECONDS: {
+    schema: z.coerce.number().min(0.01),
+    default: '300',
+    doc: `First retry delay after a temporary failure; it ${RETRY_GROWTH === 2 ? 'doubles' : `grows ${RETRY_GROWTH}-fold`} each try (at most ${RETRY_DELAY_CAP_SECONDS / 3600} hours).`,
+  },
+  RETRY_MAX_HOURS: {
+    schema: z.coerce.number().min(0),
+    default: '72',
+    doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.',
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
-  LOG_PRETTY: { schema: z.union([z.literal('auto'), bool]), default: 'auto', doc: 'Human-readable logs (pino-pretty) instead of JSON lines: auto = when stderr, where logs go, is a terminal; true or false to force.' },
+  LOG_PRETTY: {
+    schema: z.union([z.literal('auto'), bool]),
+    default: 'auto',
+    doc: 'Human-readable logs (pino-pretty) instead of JSON lines: auto = when stderr, where logs go, is a terminal; true or false to force.',
+  },
 } satisfies Record<string, VarDoc>;
 
 type Vars = typeof VARIABLES;

@@ -113,7 +113,13 @@ export async function startBounceListener(o: BounceListenerOptions): Promise<Bou
   server.on('error', (e) => logger.warn({ err: (e as Error).message }, 'bounce listener: smtp error'));
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new BounceListenError(`the bounce listener cannot listen on ${o.host}:${o.port} (${e.code === 'EADDRINUSE' ? 'in use' : 'not allowed'}); set BOUNCE_SMTP_PORT to another port`) : e),
+      reject(
+        e.code === 'EADDRINUSE' || e.code === 'EACCES'
+          ? new BounceListenError(
+              `the bounce listener cannot listen on ${o.host}:${o.port} (${e.code === 'EADDRINUSE' ? 'in use' : 'not allowed'}); set BOUNCE_SMTP_PORT to another port`,
+            )
+          : e,
+      ),
     );
     server.listen(o.port, o.host, () => resolve());
   });

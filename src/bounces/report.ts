@@ -172,10 +172,12 @@ function plainTextBounce(text: string): DeliveryReport | null {
   const enhanced = enhancedCodeOf(text);
   // The reply code that opens the line of the remote server's answer, or the one right before the enhanced code.
   const near = enhanced ? new RegExp(`([245]\\d\\d)[ -]${enhanced.replace(/\./g, '\\.')}`).exec(text) : null;
-  const replyCode = near ? Number(near[1]) : (() => {
-    const m = /^(?:[ \t]*|.*?(?:said|error)[^\n\d]{0,40}?)([45]\d\d)(?=[\s:-])/im.exec(text);
-    return m ? Number(m[1]) : null;
-  })();
+  const replyCode = near
+    ? Number(near[1])
+    : (() => {
+        const m = /^(?:[ \t]*|.*?(?:said|error)[^\n\d]{0,40}?)([45]\d\d)(?=[\s:-])/im.exec(text);
+        return m ? Number(m[1]) : null;
+      })();
   if (!enhanced && replyCode === null) return null;
   const line = text.split(/\r?\n/).find((l) => (enhanced && l.includes(enhanced)) || (replyCode !== null && l.includes(String(replyCode))));
   const host = /\bhost\s+([A-Za-z0-9.-]+\.[A-Za-z]{2,})\s*\[/.exec(text);
@@ -186,16 +188,18 @@ function plainTextBounce(text: string): DeliveryReport | null {
     arrivalDate: null,
     originalEnvelopeId: null,
     originalMessageId: null,
-    recipients: [{
-      finalRecipient: /<([^<>\s@]+@[^<>\s]+)>:/.exec(text)?.[1] ?? /^\s+([^\s@]+@[^\s@]+\.[A-Za-z]{2,})\s*$/m.exec(text)?.[1] ?? null,
-      originalRecipient: null,
-      action: null,
-      status: enhanced,
-      diagnosticCode: line ? line.trim().replace(/^remote host said:\s*/i, '') : null,
-      replyCode,
-      remoteMta: host ? `dns; ${host[1]}` : null,
-      lastAttemptDate: null,
-    }],
+    recipients: [
+      {
+        finalRecipient: /<([^<>\s@]+@[^<>\s]+)>:/.exec(text)?.[1] ?? /^\s+([^\s@]+@[^\s@]+\.[A-Za-z]{2,})\s*$/m.exec(text)?.[1] ?? null,
+        originalRecipient: null,
+        action: null,
+        status: enhanced,
+        diagnosticCode: line ? line.trim().replace(/^remote host said:\s*/i, '') : null,
+        replyCode,
+        remoteMta: host ? `dns; ${host[1]}` : null,
+        lastAttemptDate: null,
+      },
+    ],
   };
 }
 

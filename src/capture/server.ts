@@ -49,7 +49,14 @@ export async function startCapture({ captured, logger, port }: CaptureDeps): Pro
         const head = raw.subarray(0, headEnd < 0 ? Math.min(raw.length, 64 * 1024) : headEnd).toString('latin1');
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : null;
         captured
-          .insert({ from, to: session.envelope.rcptTo.map((r) => r.address), messageId: headerValue(head, 'Message-ID'), subject: headerValue(head, 'Subject'), mailingId: Number(headerValue(head, 'X-Mailgate-Mailing')) || null, raw })
+          .insert({
+            from,
+            to: session.envelope.rcptTo.map((r) => r.address),
+            messageId: headerValue(head, 'Message-ID'),
+            subject: headerValue(head, 'Subject'),
+            mailingId: Number(headerValue(head, 'X-Mailgate-Mailing')) || null,
+            raw,
+          })
           .then(() => callback(null, 'queued in the Mailgate capture'))
           .catch((e: unknown) => {
             logger.error({ err: e }, 'capture: could not store a message');

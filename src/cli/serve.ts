@@ -54,7 +54,8 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     lines.push(`  health                 GET  ${gateway.url}/healthz`);
   } else lines.push('Mailgate worker is running (no HTTP).');
   lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');
-  if (gateway.bouncePort !== undefined) lines.push(`  bounces                SMTP ${config.HOST}:${gateway.bouncePort}, for ${config.bounceDomain} (point its MX here)`);
+  if (gateway.bouncePort !== undefined)
+    lines.push(`  bounces                SMTP ${config.HOST}:${gateway.bouncePort}, for ${config.bounceDomain} (point its MX here)`);
   if (opts.worker) {
     if (gateway.captureUrl) {
       lines.push(`  SMTP                   no SMTP_URL set: every message is CAPTURED, not relayed (kept in Postgres)`);

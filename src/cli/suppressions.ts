@@ -6,7 +6,10 @@ import { action, asAccount, print } from './command.js';
 
 // The reasons, here rather than from the core's SUPPRESSION_REASONS, whose module loads zod: `mailgate --help`
 // would pay for it. `satisfies` keeps the list exactly the core's type, no reason missing or extra.
-const REASONS = Object.keys({ hard_bounce: true, unsubscribe: true, complaint: true, manual: true } satisfies Record<SuppressionReason, true>) as SuppressionReason[];
+const REASONS = Object.keys({ hard_bounce: true, unsubscribe: true, complaint: true, manual: true } satisfies Record<
+  SuppressionReason,
+  true
+>) as SuppressionReason[];
 
 export function suppressionsCommands(cli: Command): void {
   const suppressions = cli.command('suppressions').description('addresses an account never mails again');
@@ -26,7 +29,11 @@ export function suppressionsCommands(cli: Command): void {
             limit: Number(o.limit) || 1000,
             ...(o.reason ? { reason: o.reason as SuppressionReason } : {}),
           });
-          print(o.json, rows, () => rows.map((r) => `${r.email}\t${r.reason}\t${r.created_at.toISOString()}\t${r.detail ?? ''}`).join('\n') || '(no suppressed address)');
+          print(
+            o.json,
+            rows,
+            () => rows.map((r) => `${r.email}\t${r.reason}\t${r.created_at.toISOString()}\t${r.detail ?? ''}`).join('\n') || '(no suppressed address)',
+          );
         });
       }),
     );

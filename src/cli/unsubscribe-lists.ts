@@ -4,7 +4,9 @@ import { invalid } from '../core/errors.js';
 import { action, asAccount, isId, print } from './command.js';
 
 export function unsubscribeListsCommands(cli: Command): void {
-  const unsubLists = cli.command('unsubscribe-lists').description('named sets of addresses that the mailings naming them skip (Sender unsubscribe/list/<slug>)');
+  const unsubLists = cli
+    .command('unsubscribe-lists')
+    .description('named sets of addresses that the mailings naming them skip (Sender unsubscribe/list/<slug>)');
   unsubLists
     .command('create <slug>')
     .requiredOption('--account <slug>', 'the account')

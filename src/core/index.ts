@@ -62,7 +62,13 @@ export function makeCore(deps: CoreDeps) {
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
     outbox: outboxService({ store: deps.store }),
   };
-  const transactional = transactionalService({ store: deps.store, mailings: services.mailings, lists: services.lists, recipients: services.recipients, bounceDomain: deps.bounceDomain });
+  const transactional = transactionalService({
+    store: deps.store,
+    mailings: services.mailings,
+    lists: services.lists,
+    recipients: services.recipients,
+    bounceDomain: deps.bounceDomain,
+  });
   const subscriptions = subscriptionsService({
     store: deps.store,
     lists: services.lists,

@@ -7,4 +7,3 @@ export type MailingStatus = (typeof MAILING_STATUSES)[number];
 
 export const RECIPIENT_STATUSES = ['ready', 'warning', 'finished', 'error', 'timeout', 'general_error'] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
-

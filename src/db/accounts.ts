@@ -33,10 +33,10 @@ export function accountsRepo(db: Queryable) {
     },
     /** Create or return the existing account (idempotent: two processes may race on first start). */
     async ensure(slug: string, name?: string): Promise<{ account: AccountRow; created: boolean }> {
-      const ins = await db.query<AccountRow>(
-        'INSERT INTO accounts (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING RETURNING *',
-        [slug, name ?? null],
-      );
+      const ins = await db.query<AccountRow>('INSERT INTO accounts (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING RETURNING *', [
+        slug,
+        name ?? null,
+      ]);
       if (ins.rows[0]) return { account: ins.rows[0], created: true };
       return { account: (await this.bySlug(slug))!, created: false };
     },
@@ -77,10 +77,7 @@ export function apiKeysRepo(db: Queryable) {
     },
     async touch(id: number): Promise<void> {
       // At most one write a minute per key: authentication stays a read on the hot path.
-      await db.query(
-        `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
-        [id],
-      );
+      await db.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [id]);
     },
     async list(accountSlug?: string): Promise<ApiKeyRow[]> {
       const { rows } = await db.query<ApiKeyRow>(

@@ -12,7 +12,14 @@ export interface CapturedRow {
 
 export function capturedRepo(db: Queryable) {
   return {
-    async insert(m: { from: string | null; to: string[]; messageId: string | null; subject: string | null; mailingId: number | null; raw: Buffer }): Promise<number> {
+    async insert(m: {
+      from: string | null;
+      to: string[];
+      messageId: string | null;
+      subject: string | null;
+      mailingId: number | null;
+      raw: Buffer;
+    }): Promise<number> {
       const { rows } = await db.query<{ id: number }>(
         `INSERT INTO captured_messages (account_id, envelope_from, envelope_to, message_id, subject, raw)
          VALUES ((SELECT account_id FROM mailings WHERE id = $6), $1, $2, $3, $4, $5) RETURNING id`,

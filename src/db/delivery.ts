@@ -165,10 +165,7 @@ export function deliveryRepo(db: Pool) {
     /** Give leases back untouched (no try counted, no status change, so no stamp). */
     async releaseLeases(workerId: string, ids: number[]): Promise<void> {
       if (!ids.length) return;
-      await db.query(
-        `UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1`,
-        [workerId, ids],
-      );
+      await db.query(`UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1`, [workerId, ids]);
     },
 
     /**
@@ -213,10 +210,10 @@ export function deliveryRepo(db: Pool) {
       const { outcomes, ctx } = p;
       return await withTransaction(db, async (tx) => {
         if (p.release.length) {
-          await tx.query(
-            `UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1`,
-            [p.workerId, p.release],
-          );
+          await tx.query(`UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($2::bigint[]) AND lease_owner = $1`, [
+            p.workerId,
+            p.release,
+          ]);
         }
         const written = new Map<number, RecipientStatus>();
         if (!outcomes.length) return written;

@@ -239,7 +239,11 @@ function fsWords(err: NodeJS.ErrnoException): string {
   }
 }
 
-const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+const firstLine = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .find(Boolean) ?? '';
 
 /** What Postgres or initdb said that explains a failure, from their last lines of output. */
 function postgresReason(lines: string[]): string | undefined {
@@ -305,8 +309,7 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
   if (!meta || !initialised) {
     meta = { port: opts.port || meta?.port || 0, password: randomBytes(18).toString('base64url'), ...(pgDir !== path.join(dataDir, 'pg') ? { pgDir } : {}) };
   }
-  const urlFor = (m: Meta) => (db: string) =>
-    `postgres://postgres:${encodeURIComponent(m.password)}@127.0.0.1:${m.port}/${encodeURIComponent(db)}`;
+  const urlFor = (m: Meta) => (db: string) => `postgres://postgres:${encodeURIComponent(m.password)}@127.0.0.1:${m.port}/${encodeURIComponent(db)}`;
 
   const running = await runningPort(pgDir);
   if (running !== undefined) {
@@ -352,7 +355,12 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
       // The rejection carries initdb's whole stderr, in one piece: read it first (the log lines arrive in
       // chunks that may cut a line in two), then what was logged.
       const message = e instanceof Error ? e.message : String(e);
-      const output = /ERROR OUTPUT: ([\s\S]*)$/.exec(message)?.[1]?.split('\n').map((l) => l.trimEnd()).filter(Boolean) ?? [];
+      const output =
+        /ERROR OUTPUT: ([\s\S]*)$/
+          .exec(message)?.[1]
+          ?.split('\n')
+          .map((l) => l.trimEnd())
+          .filter(Boolean) ?? [];
       const why = postgresError(output) ?? postgresReason(recent) ?? [firstLine(message), lastError].filter(Boolean).join(': ');
       throw new EmbeddedStartError(`the embedded Postgres could not be initialised in ${pgDir}: ${why}`, { cause: e });
     }

@@ -15,13 +15,17 @@ export interface ImportRow {
   status: 'running' | 'done';
 }
 
-const COLUMNS = 'id, list_id, file_sha256, rev::int, disable_others, records_done::int, inserted::int, updated::int, rejected::int, disabled_others::int, status';
+const COLUMNS =
+  'id, list_id, file_sha256, rev::int, disable_others, records_done::int, inserted::int, updated::int, rejected::int, disabled_others::int, status';
 
 export function importsRepo(db: Queryable) {
   return {
     /** The unfinished import of this file into this list, if any. */
     async running(listId: number, sha256: string): Promise<ImportRow | undefined> {
-      const { rows } = await db.query<ImportRow>(`SELECT ${COLUMNS} FROM imports WHERE list_id = $1 AND file_sha256 = $2 AND status = 'running'`, [listId, sha256]);
+      const { rows } = await db.query<ImportRow>(`SELECT ${COLUMNS} FROM imports WHERE list_id = $1 AND file_sha256 = $2 AND status = 'running'`, [
+        listId,
+        sha256,
+      ]);
       return rows[0];
     },
 

@@ -220,7 +220,11 @@ export function listsRepo(db: Queryable) {
      * Adds one subscriber unless the list has the address already (whatever its status): the new row, or
      * `{ conflict }` with the existing one. Stored with the status a suppression gives the address.
      */
-    async insertOne(accountId: number, listId: number, s: { email: string; emailKey: string; params: Record<string, unknown> }): Promise<{ row: SubscriberRow } | { conflict: SubscriberRow } | undefined> {
+    async insertOne(
+      accountId: number,
+      listId: number,
+      s: { email: string; emailKey: string; params: Record<string, unknown> },
+    ): Promise<{ row: SubscriberRow } | { conflict: SubscriberRow } | undefined> {
       const { rows } = await db.query<SubscriberRow>(
         `WITH list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
               x AS (SELECT $3::text AS email, $4::text AS email_key, $5::jsonb AS params, 'active'::text AS status)
@@ -331,7 +335,9 @@ export function listsRepo(db: Queryable) {
         `CREATE TEMP TABLE IF NOT EXISTS subscriber_stage (email text, email_key text, params jsonb, status text, ord bigint, rev bigint) ON COMMIT DELETE ROWS`,
       );
       let text = '';
-      items.forEach((i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\t${i.rev ?? '\\N'}\n`));
+      items.forEach(
+        (i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\t${i.rev ?? '\\N'}\n`),
+      );
       await copyFrom(db, 'COPY subscriber_stage (email, email_key, params, status, ord, rev) FROM STDIN', text);
       const { rows } = await db.query<{ inserted: number; updated: number; keys: string[] | null }>(
         `${upsertSql('subscriber_stage', o.onlyExisting ?? false)}
@@ -427,7 +433,10 @@ export function listsRepo(db: Queryable) {
     /** A page of the list's subscribers changed after `after`, oldest change first, and how many there are. */
     async content(listId: number, after: Date | null, offset: number, limit: number): Promise<{ count: number; rows: SubscriberRow[] }> {
       const [count, page] = await Promise.all([
-        db.query<{ n: number }>('SELECT count(*)::int AS n FROM subscribers WHERE list_id = $1 AND ($2::timestamptz IS NULL OR modified_at > $2)', [listId, after]),
+        db.query<{ n: number }>('SELECT count(*)::int AS n FROM subscribers WHERE list_id = $1 AND ($2::timestamptz IS NULL OR modified_at > $2)', [
+          listId,
+          after,
+        ]),
         db.query<SubscriberRow>(
           `SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers WHERE list_id = $1 AND ($2::timestamptz IS NULL OR modified_at > $2)
             ORDER BY modified_at, id OFFSET $3 LIMIT $4`,

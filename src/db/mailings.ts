@@ -164,8 +164,17 @@ export interface MailingSummaryRow {
 
 /** Columns the core may write, by table (core name = column name). */
 export const MAILING_COLUMNS = [
-  'type', 'tracking_url', 'owner_guid', 'satellite_group', 'read_tracking', 'click_tracking', 'backup_customized_emails',
-  'testing', 'url_encoding', 'dkim', 'domain_name',
+  'type',
+  'tracking_url',
+  'owner_guid',
+  'satellite_group',
+  'read_tracking',
+  'click_tracking',
+  'backup_customized_emails',
+  'testing',
+  'url_encoding',
+  'dkim',
+  'domain_name',
 ] as const;
 export const VARIANT_COLUMNS = ['from_email', 'from_name', 'replyto_email', 'subject', 'html', 'text', 'charset', 'raw_message'] as const;
 export const SEND_COLUMNS = ['scheduled_start', 'scheduled_end', 'max_duration_minutes', 'spread_minutes', 'dont_close_if_empty'] as const;
@@ -285,7 +294,12 @@ export function mailingsRepo(db: Queryable) {
     },
 
     /** A page of the account's mailings (of one list when given), by id; and how many. */
-    async summaries(accountId: number, q: { listId: number | null; ids?: number[] | null }, offset: number, limit: number): Promise<{ count: number; rows: MailingSummaryRow[] }> {
+    async summaries(
+      accountId: number,
+      q: { listId: number | null; ids?: number[] | null },
+      offset: number,
+      limit: number,
+    ): Promise<{ count: number; rows: MailingSummaryRow[] }> {
       const where = `account_id = $1 AND ($2::bigint IS NULL OR list_id = $2) AND ($3::bigint[] IS NULL OR id = ANY($3)) AND system_role IS NULL`;
       const params = [accountId, q.listId, q.ids ?? null];
       const [count, page] = await Promise.all([
@@ -438,7 +452,10 @@ export function mailingsRepo(db: Queryable) {
         ...mCols.map((c) => (c === 'dkim' && changes.mailing[c] !== null ? JSON.stringify(changes.mailing[c]) : changes.mailing[c])),
       ]);
       if (vCols.length) {
-        await db.query(`UPDATE variants SET ${setList(vCols, VARIANT_COLUMNS, 2)} WHERE mailing_id = $1 AND position = 0`, [id, ...vCols.map((c) => changes.variant[c])]);
+        await db.query(`UPDATE variants SET ${setList(vCols, VARIANT_COLUMNS, 2)} WHERE mailing_id = $1 AND position = 0`, [
+          id,
+          ...vCols.map((c) => changes.variant[c]),
+        ]);
       }
       if (sCols.length) {
         await db.query(`UPDATE sends SET ${setList(sCols, SEND_COLUMNS, 2)} WHERE id = (SELECT min(id) FROM sends WHERE mailing_id = $1)`, [

@@ -82,7 +82,10 @@ export function managerRepo(db: Pool) {
           RETURNING s.id`,
         scope(accountId),
       );
-      await takeSnapshots(tx, rows.map((r) => r.id));
+      await takeSnapshots(
+        tx,
+        rows.map((r) => r.id),
+      );
       for (const r of rows) await enqueueSend(tx, r.id, null);
       return rows.length;
     });

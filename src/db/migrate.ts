@@ -114,4 +114,3 @@ export async function ensureDatabase(maintenanceUrl: string, name: string): Prom
     await client.end();
   }
 }
-

@@ -31,7 +31,8 @@ class NulSafeClient extends pg.Client {
   // Every form pg's Pool and our code use: promise, callback (the pool's own query), or a submittable (COPY).
   override query(...args: unknown[]): never {
     const last = args[args.length - 1];
-    if (typeof last === 'function') args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err && badTextError(err), res);
+    if (typeof last === 'function')
+      args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err && badTextError(err), res);
     const r = (super.query as (...a: unknown[]) => unknown)(...args);
     return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(badTextError(e))) : r) as never;
   }

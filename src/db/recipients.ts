@@ -121,10 +121,10 @@ export function recipientsRepo(db: Queryable) {
     },
 
     async byTrackingIds(accountId: number, trackingIds: string[]): Promise<RecipientRow[]> {
-      const { rows } = await db.query<RecipientRow>(
-        `SELECT ${COLUMNS} FROM recipients r WHERE r.account_id = $1 AND r.tracking_id = ANY($2::text[])`,
-        [accountId, trackingIds],
-      );
+      const { rows } = await db.query<RecipientRow>(`SELECT ${COLUMNS} FROM recipients r WHERE r.account_id = $1 AND r.tracking_id = ANY($2::text[])`, [
+        accountId,
+        trackingIds,
+      ]);
       return rows;
     },
 
@@ -172,7 +172,7 @@ export function recipientsRepo(db: Queryable) {
       let next = after;
       await inTransaction(db, async (tx) => {
         await tx.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off');
-        for (let scanned = 0; scanned < scanLimit && out.length < max; ) {
+        for (let scanned = 0; scanned < scanLimit && out.length < max;) {
           const { rows } = await tx.query<RecipientRow & { changed_xid: string; change_seq: number }>(
             `SELECT ${COLUMNS}, r.changed_xid::text AS changed_xid, r.change_seq
                FROM recipients r

@@ -34,7 +34,9 @@ export const MEMBER_STATUS_OF: Readonly<Record<SuppressionReason, SubscriberStat
 
 /** SQL: MEMBER_STATUS_OF the reason `reason` (an SQL expression); NULL for NULL. */
 const memberStatusOf = (reason: string) =>
-  `(CASE ${reason} ${Object.entries(MEMBER_STATUS_OF).map(([r, s]) => `WHEN '${r}' THEN '${s}'`).join(' ')} END)`;
+  `(CASE ${reason} ${Object.entries(MEMBER_STATUS_OF)
+    .map(([r, s]) => `WHEN '${r}' THEN '${s}'`)
+    .join(' ')} END)`;
 
 /**
  * SQL, a LATERAL subquery ($1 = the account id): `status` and `unsuppressed_status` of a new member of the
@@ -149,7 +151,13 @@ export function suppressionsRepo(db: Pool) {
      * Unsubscribe an address from the whole account (see suppress), and an event (once). False when it
      * already was unsubscribed.
      */
-    async unsubscribe(accountId: number, emailKey: string, email: string, detail: string, recipient: { id: number; mailing_id: number } | null): Promise<boolean> {
+    async unsubscribe(
+      accountId: number,
+      emailKey: string,
+      email: string,
+      detail: string,
+      recipient: { id: number; mailing_id: number } | null,
+    ): Promise<boolean> {
       return await inTransaction(db, async (tx) => {
         const made = await suppress(tx, accountId, [{ emailKey, email, reason: 'unsubscribe', detail }]);
         if (!made.length) return false;

@@ -33,7 +33,12 @@ async function pageOf(
   const where = `${scope} AND ($2::timestamptz IS NULL OR created_at > $2)`;
   const [count, page] = await Promise.all([
     db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, [id, p.after]),
-    db.query<UnsubscribeEntryRow>(`SELECT email, created_at FROM ${table} WHERE ${where} ORDER BY created_at, email_key OFFSET $3 LIMIT $4`, [id, p.after, p.offset, p.limit]),
+    db.query<UnsubscribeEntryRow>(`SELECT email, created_at FROM ${table} WHERE ${where} ORDER BY created_at, email_key OFFSET $3 LIMIT $4`, [
+      id,
+      p.after,
+      p.offset,
+      p.limit,
+    ]),
   ]);
   return { count: count.rows[0]!.n, rows: page.rows };
 }
@@ -87,12 +92,17 @@ export function unsubscribesRepo(db: Pool) {
     },
 
     async listBySlug(accountId: number, slug: string): Promise<UnsubscribeListRow | undefined> {
-      const { rows } = await db.query<UnsubscribeListRow>(`SELECT ${LIST_COLUMNS} FROM unsubscribe_lists l WHERE l.account_id = $1 AND l.slug = $2`, [accountId, slug]);
+      const { rows } = await db.query<UnsubscribeListRow>(`SELECT ${LIST_COLUMNS} FROM unsubscribe_lists l WHERE l.account_id = $1 AND l.slug = $2`, [
+        accountId,
+        slug,
+      ]);
       return rows[0];
     },
 
     async lists(accountId: number): Promise<UnsubscribeListRow[]> {
-      const { rows } = await db.query<UnsubscribeListRow>(`SELECT ${LIST_COLUMNS} FROM unsubscribe_lists l WHERE l.account_id = $1 ORDER BY l.slug`, [accountId]);
+      const { rows } = await db.query<UnsubscribeListRow>(`SELECT ${LIST_COLUMNS} FROM unsubscribe_lists l WHERE l.account_id = $1 ORDER BY l.slug`, [
+        accountId,
+      ]);
       return rows;
     },
 

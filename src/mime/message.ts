@@ -17,7 +17,6 @@ import { headerLine, isTextLeaf, normalizeLineEnds, splitMessage } from './templ
 const CRLF = '\r\n';
 const BLANK_LINE = Buffer.from('\r\n\r\n');
 
-
 export interface RecipientAttachment {
   filename?: string | undefined;
   contentType: string;
@@ -98,7 +97,9 @@ export function setFrom(raw: Buffer, name: string | null, address: string): Buff
 
 /** The `header` property: a whole header block replacing the message's own (as the original server did). */
 export function replaceHeaderBlock(raw: Buffer, header: string | Buffer): Buffer {
-  const text = normalizeLineEnds(Buffer.isBuffer(header) ? header : Buffer.from(header, 'utf8')).toString('latin1').replace(/(\r\n)*$/, '');
+  const text = normalizeLineEnds(Buffer.isBuffer(header) ? header : Buffer.from(header, 'utf8'))
+    .toString('latin1')
+    .replace(/(\r\n)*$/, '');
   return Buffer.concat([Buffer.from(text + CRLF + CRLF, 'latin1'), splitHeaderBody(raw).body]);
 }
 
@@ -133,12 +134,7 @@ export async function replaceTextBodies(raw: Buffer, content: { html?: string | 
     node.headers.update('Content-Transfer-Encoding', encoding);
     out.push(node.getHeaders());
     const bytes = Buffer.from(replacement, 'utf8');
-    out.push(
-      Buffer.from(
-        encoding === 'base64' ? bytes.toString('base64').replace(/.{76}(?=.)/g, `$&${CRLF}`) : libqp.wrap(libqp.encode(bytes), 76),
-        'ascii',
-      ),
-    );
+    out.push(Buffer.from(encoding === 'base64' ? bytes.toString('base64').replace(/.{76}(?=.)/g, `$&${CRLF}`) : libqp.wrap(libqp.encode(bytes), 76), 'ascii'));
     i++;
   }
   return Buffer.concat(out);
@@ -161,7 +157,10 @@ export async function withAttachments(message: Buffer, attachments: readonly Rec
     if (key === 'content-type' || key === 'content-transfer-encoding') content.push(line.replace(/\r?\n?$/, CRLF));
     else {
       const name = line.slice(0, line.indexOf(':')).trim();
-      const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+      const value = line
+        .slice(line.indexOf(':') + 1)
+        .replace(/\r?\n[ \t]+/g, ' ')
+        .trim();
       // Address headers MimeNode parses itself (it drops prepared ones); others are already encoded and
       // folded: `prepared` keeps MimeNode from encoding them a second time.
       if (ADDRESS_HEADERS.has(key)) root.setHeader(name, libmime.decodeWords(value));

@@ -118,8 +118,7 @@ export function charsetDecode(bytes: Buffer, charset: string | false): string {
   return iconv.encodingExists(cs) ? iconv.decode(bytes, cs) : bytes.toString('utf8');
 }
 
-export const isTextLeaf = (n: SplitNode) =>
-  !n.multipart && (n.contentType === 'text/plain' || n.contentType === 'text/html') && n.disposition !== 'attachment';
+export const isTextLeaf = (n: SplitNode) => !n.multipart && (n.contentType === 'text/plain' || n.contentType === 'text/html') && n.disposition !== 'attachment';
 
 function base64Lines(buf: Buffer): string {
   return buf.toString('base64').replace(/.{76}(?=.)/g, `$&${CRLF}`);
@@ -232,7 +231,12 @@ function compileRootHeaders(node: SplitNode, push: (s: Segment) => void, fieldNa
   for (const { key, line } of lines) {
     if (RECIPIENT_HEADERS.has(key)) continue;
     const colon = line.indexOf(':');
-    const value = libmime.decodeWords(line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim());
+    const value = libmime.decodeWords(
+      line
+        .slice(colon + 1)
+        .replace(/\r?\n[ \t]+/g, ' ')
+        .trim(),
+    );
     const template = value.includes(FIELD_MARK) ? compileTemplate(value) : null;
     if (template?.fieldNames.length) {
       template.fieldNames.forEach((f) => fieldNames.add(f));

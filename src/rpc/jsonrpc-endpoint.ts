@@ -23,7 +23,8 @@ function jsonOf(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(jsonOf);
   if (typeof v === 'object' && v !== null) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) Object.defineProperty(out, k, { value: jsonOf(x), enumerable: true, writable: true, configurable: true });
+    for (const [k, x] of Object.entries(v))
+      if (x !== undefined) Object.defineProperty(out, k, { value: jsonOf(x), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return v;
@@ -60,7 +61,8 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
               const names = table.paramNames(method) ?? [];
               params = names.map((n) => (Object.prototype.hasOwnProperty.call(args, n) ? (args[n] as RpcValue) : undefined)) as RpcValue[];
               while (params.length && params[params.length - 1] === undefined) params.pop();
-              if (params.includes(undefined as unknown as RpcValue)) return done({ code: RPC_FAULT.INVALID_PARAMS, message: `${method}: a required parameter is missing` });
+              if (params.includes(undefined as unknown as RpcValue))
+                return done({ code: RPC_FAULT.INVALID_PARAMS, message: `${method}: a required parameter is missing` });
             } else params = [];
             table.invoke(ctx, method, params).then(
               (result) => done(null, jsonOf(result)),

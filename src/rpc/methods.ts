@@ -126,7 +126,11 @@ export function dispatcher<D>(table: MethodTable<D>, o: { spelling: FaultSpellin
             out.push([await invoke(ctx, c.methodName, params)]);
           } catch (e) {
             const f = toFault(e, spelling);
-            if (f.internal) logger.error({ err: e, requestId: ctx.call.requestId, method: String(isStruct(c) ? c.methodName : '').slice(0, 100) }, 'rpc: internal error in multicall');
+            if (f.internal)
+              logger.error(
+                { err: e, requestId: ctx.call.requestId, method: String(isStruct(c) ? c.methodName : '').slice(0, 100) },
+                'rpc: internal error in multicall',
+              );
             out.push({ faultCode: f.faultCode, faultString: f.faultString });
           }
         }

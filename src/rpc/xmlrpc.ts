@@ -105,15 +105,57 @@ export function formatIso8601Utc(d: Date): string {
 
 // Tag ids index the tables below; a tag's bit in CHILDREN[parent] says where it may appear.
 const enum Tag {
-  Document, MethodCall, MethodResponse, MethodName, Params, Param, Fault, Value,
-  I4, Int, I8, ExI8, Boolean, String, Double, DateTime, Base64, Nil, ExNil,
-  Struct, Member, Name, Array, Data,
+  Document,
+  MethodCall,
+  MethodResponse,
+  MethodName,
+  Params,
+  Param,
+  Fault,
+  Value,
+  I4,
+  Int,
+  I8,
+  ExI8,
+  Boolean,
+  String,
+  Double,
+  DateTime,
+  Base64,
+  Nil,
+  ExNil,
+  Struct,
+  Member,
+  Name,
+  Array,
+  Data,
 }
 
 const TAG_NAMES: readonly string[] = [
-  '#document', 'methodCall', 'methodResponse', 'methodName', 'params', 'param', 'fault', 'value',
-  'i4', 'int', 'i8', 'ex:i8', 'boolean', 'string', 'double', 'dateTime.iso8601', 'base64', 'nil', 'ex:nil',
-  'struct', 'member', 'name', 'array', 'data',
+  '#document',
+  'methodCall',
+  'methodResponse',
+  'methodName',
+  'params',
+  'param',
+  'fault',
+  'value',
+  'i4',
+  'int',
+  'i8',
+  'ex:i8',
+  'boolean',
+  'string',
+  'double',
+  'dateTime.iso8601',
+  'base64',
+  'nil',
+  'ex:nil',
+  'struct',
+  'member',
+  'name',
+  'array',
+  'data',
 ];
 /** Tags by the first char code of their name: found in the body without slicing the name out. */
 const TAGS_BY_FIRST_CHAR: Tag[][] = [];
@@ -130,7 +172,21 @@ function tagAt(src: string, start: number, end: number): Tag | undefined {
 const bits = (...tags: Tag[]) => tags.reduce((mask, t) => mask | (1 << t), 0);
 const TYPED = bits(Tag.I4, Tag.Int, Tag.I8, Tag.ExI8, Tag.Boolean, Tag.String, Tag.Double, Tag.DateTime, Tag.Base64, Tag.Nil, Tag.ExNil, Tag.Struct, Tag.Array);
 /** Elements whose content is text (a value before any typed child is one too). */
-const TEXTUAL = bits(Tag.MethodName, Tag.Name, Tag.I4, Tag.Int, Tag.I8, Tag.ExI8, Tag.Boolean, Tag.String, Tag.Double, Tag.DateTime, Tag.Base64, Tag.Nil, Tag.ExNil);
+const TEXTUAL = bits(
+  Tag.MethodName,
+  Tag.Name,
+  Tag.I4,
+  Tag.Int,
+  Tag.I8,
+  Tag.ExI8,
+  Tag.Boolean,
+  Tag.String,
+  Tag.Double,
+  Tag.DateTime,
+  Tag.Base64,
+  Tag.Nil,
+  Tag.ExNil,
+);
 
 /** A per-tag table (typed arrays: these are read for every element of the body). */
 function byTag(entries: [Tag, number][], otherwise: number): Int32Array {
@@ -140,26 +196,46 @@ function byTag(entries: [Tag, number][], otherwise: number): Int32Array {
 }
 
 /** The child elements each element may have. */
-const CHILDREN = byTag([
-  [Tag.MethodCall, bits(Tag.MethodName, Tag.Params)],
-  [Tag.MethodResponse, bits(Tag.Params, Tag.Fault)],
-  [Tag.Params, bits(Tag.Param)],
-  [Tag.Param, bits(Tag.Value)],
-  [Tag.Fault, bits(Tag.Value)],
-  [Tag.Value, TYPED],
-  [Tag.Struct, bits(Tag.Member)],
-  [Tag.Member, bits(Tag.Name, Tag.Value)],
-  [Tag.Array, bits(Tag.Data)],
-  [Tag.Data, bits(Tag.Value)],
-], 0);
+const CHILDREN = byTag(
+  [
+    [Tag.MethodCall, bits(Tag.MethodName, Tag.Params)],
+    [Tag.MethodResponse, bits(Tag.Params, Tag.Fault)],
+    [Tag.Params, bits(Tag.Param)],
+    [Tag.Param, bits(Tag.Value)],
+    [Tag.Fault, bits(Tag.Value)],
+    [Tag.Value, TYPED],
+    [Tag.Struct, bits(Tag.Member)],
+    [Tag.Member, bits(Tag.Name, Tag.Value)],
+    [Tag.Array, bits(Tag.Data)],
+    [Tag.Data, bits(Tag.Value)],
+  ],
+  0,
+);
 /** Most child elements allowed. */
-const MAX_CHILDREN = byTag([
-  [Tag.MethodCall, 2], [Tag.MethodResponse, 1], [Tag.Param, 1], [Tag.Fault, 1], [Tag.Value, 1], [Tag.Array, 1], [Tag.Member, 2],
-], 0x7fffffff);
+const MAX_CHILDREN = byTag(
+  [
+    [Tag.MethodCall, 2],
+    [Tag.MethodResponse, 1],
+    [Tag.Param, 1],
+    [Tag.Fault, 1],
+    [Tag.Value, 1],
+    [Tag.Array, 1],
+    [Tag.Member, 2],
+  ],
+  0x7fffffff,
+);
 /** Fewest child elements allowed when the element closes. */
-const MIN_CHILDREN = byTag([
-  [Tag.MethodCall, 1], [Tag.MethodResponse, 1], [Tag.Param, 1], [Tag.Fault, 1], [Tag.Array, 1], [Tag.Member, 2],
-], 0);
+const MIN_CHILDREN = byTag(
+  [
+    [Tag.MethodCall, 1],
+    [Tag.MethodResponse, 1],
+    [Tag.Param, 1],
+    [Tag.Fault, 1],
+    [Tag.Array, 1],
+    [Tag.Member, 2],
+  ],
+  0,
+);
 
 /** Children in a fixed order: `<methodName>` before `<params>`, `<name>` before `<value>`. */
 function inOrder(parent: Tag, tag: Tag, index: number): boolean {
@@ -213,13 +289,23 @@ function nilValue(text: string): null {
 /** The value of a typed leaf element from its text. */
 function scalarValue(tag: Tag, text: string): XmlRpcValue {
   switch (tag) {
-    case Tag.String: return text;
-    case Tag.Int: case Tag.I4: case Tag.I8: case Tag.ExI8: return integerValue(text);
-    case Tag.Double: return doubleValue(text);
-    case Tag.Boolean: return booleanValue(text);
-    case Tag.DateTime: return parseIso8601Utc(text);
-    case Tag.Base64: return base64Value(text);
-    default: return nilValue(text);
+    case Tag.String:
+      return text;
+    case Tag.Int:
+    case Tag.I4:
+    case Tag.I8:
+    case Tag.ExI8:
+      return integerValue(text);
+    case Tag.Double:
+      return doubleValue(text);
+    case Tag.Boolean:
+      return booleanValue(text);
+    case Tag.DateTime:
+      return parseIso8601Utc(text);
+    case Tag.Base64:
+      return base64Value(text);
+    default:
+      return nilValue(text);
   }
 }
 
@@ -268,7 +354,8 @@ const withoutBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice
 function refuseUnsafeDocument(text: string): void {
   UNSAFE.lastIndex = 0;
   for (let m = UNSAFE.exec(text); m; m = UNSAFE.exec(text)) {
-    if (!m[0].startsWith('<')) throw new XmlRpcParseError(`a character not allowed in XML 1.0 (U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')})`);
+    if (!m[0].startsWith('<'))
+      throw new XmlRpcParseError(`a character not allowed in XML 1.0 (U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')})`);
     const cdataEnd = endOfCdataAround(text, m.index);
     if (cdataEnd === -1) throw new XmlRpcParseError('DOCTYPE and entity declarations are not accepted');
     UNSAFE.lastIndex = cdataEnd;
@@ -290,11 +377,16 @@ function isXmlCodePoint(cp: number): boolean {
 /** One `&name;` reference. Never an object lookup: `&constructor;` or `&__proto__;` must fail like any other. */
 function resolveReference(name: string): string {
   switch (name) {
-    case 'amp': return '&';
-    case 'lt': return '<';
-    case 'gt': return '>';
-    case 'quot': return '"';
-    case 'apos': return "'";
+    case 'amp':
+      return '&';
+    case 'lt':
+      return '<';
+    case 'gt':
+      return '>';
+    case 'quot':
+      return '"';
+    case 'apos':
+      return "'";
   }
   if (!name.startsWith('#')) {
     throw new XmlRpcParseError(REFERENCE_NAME.test(name) ? `undeclared entity &${name.slice(0, 40)};` : 'a bare "&" (write &amp;)');
@@ -396,23 +488,46 @@ class DocumentReader implements TokenizerCallbacks {
     const text = this.text;
     this.text = '';
     switch (tag) {
-      case Tag.Value: return this.deliver(children === 0 ? text : this.typedValue);
-      case Tag.Struct: case Tag.Array: this.typedValue = this.containers.pop()!; return;
-      case Tag.Name: this.memberNames.push(text); return;
-      case Tag.MethodName: return this.readMethodName(text);
-      case Tag.Params: return this.checkResponseParams(children);
-      case Tag.MethodCall: case Tag.MethodResponse: case Tag.Param: case Tag.Fault: case Tag.Member: case Tag.Data: return;
-      default: this.typedValue = scalarValue(tag, text);
+      case Tag.Value:
+        return this.deliver(children === 0 ? text : this.typedValue);
+      case Tag.Struct:
+      case Tag.Array:
+        this.typedValue = this.containers.pop()!;
+        return;
+      case Tag.Name:
+        this.memberNames.push(text);
+        return;
+      case Tag.MethodName:
+        return this.readMethodName(text);
+      case Tag.Params:
+        return this.checkResponseParams(children);
+      case Tag.MethodCall:
+      case Tag.MethodResponse:
+      case Tag.Param:
+      case Tag.Fault:
+      case Tag.Member:
+      case Tag.Data:
+        return;
+      default:
+        this.typedValue = scalarValue(tag, text);
     }
   }
 
   /** A closed `<value>` goes where its parent wants it. */
   private deliver(value: XmlRpcValue): void {
     switch (this.top()) {
-      case Tag.Param: this.result.params.push(value); return;
-      case Tag.Data: (this.containers[this.containers.length - 1] as XmlRpcValue[]).push(value); return;
-      case Tag.Member: defineMember(this.containers[this.containers.length - 1] as XmlRpcStruct, this.memberNames.pop()!, value); return;
-      case Tag.Fault: this.result.fault = value; return;
+      case Tag.Param:
+        this.result.params.push(value);
+        return;
+      case Tag.Data:
+        (this.containers[this.containers.length - 1] as XmlRpcValue[]).push(value);
+        return;
+      case Tag.Member:
+        defineMember(this.containers[this.containers.length - 1] as XmlRpcStruct, this.memberNames.pop()!, value);
+        return;
+      case Tag.Fault:
+        this.result.fault = value;
+        return;
     }
   }
 
@@ -628,18 +743,24 @@ function structValue(obj: object, depth: number): string {
 function encodeValue(v: unknown, depth: number): string {
   if (depth > MAX_DEPTH + 8) throw new Error('value nested too deep to encode');
   switch (typeof v) {
-    case 'string': return stringValue(v);
-    case 'number': return numberValue(v);
-    case 'boolean': return `<value><boolean>${v ? 1 : 0}</boolean></value>`;
-    case 'bigint': return stringValue(v.toString());
-    case 'undefined': return stringValue('');
+    case 'string':
+      return stringValue(v);
+    case 'number':
+      return numberValue(v);
+    case 'boolean':
+      return `<value><boolean>${v ? 1 : 0}</boolean></value>`;
+    case 'bigint':
+      return stringValue(v.toString());
+    case 'undefined':
+      return stringValue('');
     case 'object':
       if (v === null) return stringValue('');
       if (v instanceof Date) return dateValue(v);
       if (Buffer.isBuffer(v)) return `<value><base64>${v.toString('base64')}</base64></value>`;
       if (Array.isArray(v)) return arrayValue(v, depth);
       return structValue(v, depth);
-    default: return stringValue(String(v));
+    default:
+      return stringValue(String(v));
   }
 }
 

@@ -34,8 +34,20 @@ export interface DkimSigner {
 
 /** Signed when present: the headers a receiver shows, and those that carry the unsubscribe. */
 export const DEFAULT_SIGNED_HEADERS = [
-  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type',
-  'Content-Transfer-Encoding', 'List-Unsubscribe', 'List-Unsubscribe-Post', 'X-Mailgate-Mailing',
+  'From',
+  'Sender',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'To',
+  'Cc',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+  'X-Mailgate-Mailing',
 ];
 
 const CRLF = Buffer.from('\r\n');

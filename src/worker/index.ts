@@ -176,7 +176,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   };
   const heartbeat = setInterval(() => void beat(), Math.min(5_000, (config.WORKER_STALE_SECONDS * 1000) / 4));
   heartbeat.unref();
-  const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failed')), (config.WORKER_STALE_SECONDS * 1000) / 2);
+  const sweeper = setInterval(
+    () => void sweep().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failed')),
+    (config.WORKER_STALE_SECONDS * 1000) / 2,
+  );
   sweeper.unref();
   runner.promise.catch((e: unknown) => logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed'));
   logger.info({ workerId, relays: deps.relayCount, capture: capture.url, concurrency: config.WORKER_CONCURRENCY }, 'worker started');

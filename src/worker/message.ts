@@ -16,7 +16,16 @@ import { messageIdOf, signRecipientToken } from '../core/delivery/tokens.js';
 import type { ClaimedRecipient, SendContext } from '../db/delivery.js';
 import type { DkimSettings } from '../db/mailings.js';
 import { convert as htmlToText } from 'html-to-text';
-import { composeMessage, foldedValue, formatAddress, replaceTextBodies, setFrom, setRootHeader, withAttachments, type RecipientAttachment } from '../mime/message.js';
+import {
+  composeMessage,
+  foldedValue,
+  formatAddress,
+  replaceTextBodies,
+  setFrom,
+  setRootHeader,
+  withAttachments,
+  type RecipientAttachment,
+} from '../mime/message.js';
 import { compileMessageTemplate, type MessageTemplate } from '../mime/template.js';
 import type { OutgoingMessage } from './smtp.js';
 import { dkimSigner, type DkimKey, type DkimSigner } from './dkim.js';
@@ -73,7 +82,12 @@ function attachmentsOf(value: unknown): RecipientAttachment[] {
 
 /** One recipient's message as bytes plus envelope; throws when it cannot be built. */
 /** `eightBit`: the relay it goes to announced 8BITMIME (see MessageTemplate.render). */
-export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, settings: MessageSettings, opts: { eightBit?: boolean } = {}): Promise<OutgoingMessage> {
+export async function buildMessage(
+  m: CompiledMailing,
+  r: ClaimedRecipient,
+  settings: MessageSettings,
+  opts: { eightBit?: boolean } = {},
+): Promise<OutgoingMessage> {
   const token = signRecipientToken(settings.secret, r.id);
   const unsubscribeLink = `${settings.publicUrl}/u/${token}`;
   const fields = fieldMap(r.fields ?? {});
@@ -82,14 +96,18 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
   fields.set('unsubscribe', unsubscribeLink);
   const c = r.content;
   const addresses = (list: { email: string; name?: string | null }[]) => list.map((a) => formatAddress(a.email, a.name)).join(', ');
-  const raw = m.template.render(fields, [
-    ['To', c?.to?.length ? foldedValue('To', addresses(c.to)) : r.email],
-    ...(c?.cc?.length ? [['Cc', foldedValue('Cc', addresses(c.cc))] as const] : []),
-    ['Message-ID', c?.messageId ?? messageIdOf(r.id, m.ctx.mailing_id, settings.bounceDomain)],
-    ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
-    ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
-    ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
-  ], opts);
+  const raw = m.template.render(
+    fields,
+    [
+      ['To', c?.to?.length ? foldedValue('To', addresses(c.to)) : r.email],
+      ...(c?.cc?.length ? [['Cc', foldedValue('Cc', addresses(c.cc))] as const] : []),
+      ['Message-ID', c?.messageId ?? messageIdOf(r.id, m.ctx.mailing_id, settings.bounceDomain)],
+      ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
+      ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
+      ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
+    ],
+    opts,
+  );
   let own = raw;
   // A transactional message's own subject, body, From and headers replace the mailing's, for this message only.
   if (c?.from) own = setFrom(own, c.from.name ?? null, c.from.email);
@@ -97,7 +115,10 @@ export async function buildMessage(m: CompiledMailing, r: ClaimedRecipient, sett
   if (r.content?.subject !== undefined) own = setRootHeader(own, 'Subject', r.content.subject);
   // Its html also becomes the text part (as text), unless it brings its own text.
   if (r.content?.html !== undefined || r.content?.text !== undefined)
-    own = await replaceTextBodies(own, { html: r.content.html, text: r.content.text ?? (r.content.html !== undefined ? htmlToText(r.content.html, { wordwrap: 76 }) : undefined) });
+    own = await replaceTextBodies(own, {
+      html: r.content.html,
+      text: r.content.text ?? (r.content.html !== undefined ? htmlToText(r.content.html, { wordwrap: 76 }) : undefined),
+    });
   const whole = await withAttachments(own, attachmentsOf(r.attachments));
   return {
     raw: m.dkim ? await m.dkim.sign(whole) : whole,

@@ -91,7 +91,9 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     const { ctx } = m;
     // The optout notice is for an address suppressed by the very unsubscribe it confirms.
     const suppressed =
-      ctx.system_role === 'optout' ? new Map<string, string>() : await delivery.suppressedAmong(ctx.account_id, ctx.mailing_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
+      ctx.system_role === 'optout'
+        ? new Map<string, string>()
+        : await delivery.suppressedAmong(ctx.account_id, ctx.mailing_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
     const outcomes: Outcome[] = [];
     const release: number[] = [];
     let lastUnreachable = '';
@@ -151,7 +153,8 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     } finally {
       deps.inFlight.remove(token);
     }
-    if (release.length) logger.warn({ sendId: ctx.send_id, released: release.length, error: lastUnreachable }, 'SMTP relay unreachable; recipients released untried');
+    if (release.length)
+      logger.warn({ sendId: ctx.send_id, released: release.length, error: lastUnreachable }, 'SMTP relay unreachable; recipients released untried');
     return { tried: outcomes.filter((o) => o.tried).length, unreachable: release.length };
   }
 
@@ -210,7 +213,10 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         // Properties or content changed since this job loaded the send: the batch goes out as it now is.
         const fresh = await delivery.loadSend(sendId);
         if (!fresh) {
-          await delivery.releaseLeases(deps.workerId, batch.map((b) => b.id));
+          await delivery.releaseLeases(
+            deps.workerId,
+            batch.map((b) => b.id),
+          );
           return;
         }
         ctx = fresh;

@@ -91,7 +91,6 @@ export function dataBytes(raw: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-
 /** Which of RFC 5321's extensions the EHLO reply announced (upper-case keywords, their parameters). */
 function extensions(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -139,7 +138,13 @@ export class SmtpClient {
   async connect(): Promise<void> {
     await this.open();
     const greeting = await this.withTimeout(this.reply(), this.o.greetingTimeoutMs, 'GREETING_TIMEOUT', 'Greeting never received');
-    if (greeting.code !== 220) throw smtpError(`Invalid greeting. response=${greeting.response}`, { code: 'EPROTOCOL', responseCode: greeting.code, response: greeting.response, command: 'CONN' });
+    if (greeting.code !== 220)
+      throw smtpError(`Invalid greeting. response=${greeting.response}`, {
+        code: 'EPROTOCOL',
+        responseCode: greeting.code,
+        response: greeting.response,
+        command: 'CONN',
+      });
     await this.hello();
     if (!this.o.secure && !this.o.ignoreTLS && this.ext.has('STARTTLS')) {
       const r = await this.command('STARTTLS');

@@ -36,7 +36,16 @@ export const POOL_CLOSED = 'Connection pool was closed';
 
 /** The relay URL as client options: smtp:// or smtps://, user:pass@, `?tls.x=...`, `?name=`, `?requireTLS=true`. */
 export function clientOptions(url: string, timeoutMs: number): ClientOptions {
-  const p = parseConnectionUrl(url) as { host?: string; port?: number; secure?: boolean; auth?: { user: string; pass: string }; tls?: ClientOptions['tls']; name?: string; ignoreTLS?: boolean; requireTLS?: boolean };
+  const p = parseConnectionUrl(url) as {
+    host?: string;
+    port?: number;
+    secure?: boolean;
+    auth?: { user: string; pass: string };
+    tls?: ClientOptions['tls'];
+    name?: string;
+    ignoreTLS?: boolean;
+    requireTLS?: boolean;
+  };
   const secure = p.secure === true;
   return {
     host: p.host ?? 'localhost',

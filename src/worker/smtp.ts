@@ -57,7 +57,6 @@ export function isUnreachable(e: SmtpError): boolean {
   return e.message.includes(POOL_CLOSED);
 }
 
-
 /** `urls`: the relays (empty: everything goes to the capture); `captureUrl`: the built-in capture. */
 export function makeRelays(urls: string[], captureUrl: string, opts: RelayOptions, logger: Logger): Relays {
   const relay = (url: string, rated: boolean) => {

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 const DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
-export const FIXTURES = readdirSync(DIR).filter((f) => f.endsWith('.eml')).sort();
+export const FIXTURES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.eml'))
+  .sort();
 
 export function fixture(name: string, o: { rcpt: string; verp: string; messageId: string }): Buffer {
   const text = readFileSync(DIR + name, 'utf8')

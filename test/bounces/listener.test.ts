@@ -110,7 +110,11 @@ function arf(o: { verp: string; to: string }): string {
 async function mailing(emails: string[]): Promise<number> {
   const c = await ctx();
   const id = await gw.core.mailings.create(c, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Hello {{ email }}', text: 'Hi' });
-  await gw.core.recipients.add(c, id, emails.map((email) => ({ email, fields: {} })));
+  await gw.core.recipients.add(
+    c,
+    id,
+    emails.map((email) => ({ email, fields: {} })),
+  );
   await gw.core.mailings.start(c, id);
   return id;
 }
@@ -129,7 +133,15 @@ describe('bounces: the bounce log as the single source', () => {
   // The mailing every test below reads or bounces: sent once, before them.
   let first: number;
   before(async () => {
-    first = await mailing(['good@example.org', 'hard@example.org', 'soft@example.org', 'late@example.org', 'complains@example.org', 'leaves@example.org', 'delayed@example.org']);
+    first = await mailing([
+      'good@example.org',
+      'hard@example.org',
+      'soft@example.org',
+      'late@example.org',
+      'complains@example.org',
+      'leaves@example.org',
+      'delayed@example.org',
+    ]);
     await waitFor('the accepted ones sent', () => ['good', 'late', 'complains', 'leaves', 'delayed'].every((n) => relay.to(`${n}@example.org`).length === 1));
     await waitFor('hard and soft answered', async () => {
       const r = await recipients(first);
@@ -155,7 +167,13 @@ describe('bounces: the bounce log as the single source', () => {
     const verp = verpOf('good@example.org');
     const token = /^bounces\+(.+)@/.exec(verp)![1]!;
     const [id, mac] = token.split('.');
-    for (const to of [`bounces+${id}.${'A'.repeat(12)}@${BOUNCE_DOMAIN}`, `bounces+${Number(id) + 1}.${mac}@${BOUNCE_DOMAIN}`, `bounces+${token}@other.example`, `postmaster@${BOUNCE_DOMAIN}`, `unsubscribe+garbage@${BOUNCE_DOMAIN}`]) {
+    for (const to of [
+      `bounces+${id}.${'A'.repeat(12)}@${BOUNCE_DOMAIN}`,
+      `bounces+${Number(id) + 1}.${mac}@${BOUNCE_DOMAIN}`,
+      `bounces+${token}@other.example`,
+      `postmaster@${BOUNCE_DOMAIN}`,
+      `unsubscribe+garbage@${BOUNCE_DOMAIN}`,
+    ]) {
       await assert.rejects(deliver(to, dsn({ to: 'good@example.org', verp: to, status: '5.1.1', diagnostic: '550 5.1.1 x' })), /550|Recipient/i, to);
     }
     assert.equal((await recipients(first)).get('good@example.org')!.status, 'finished', 'nothing recorded');
@@ -164,7 +182,16 @@ describe('bounces: the bounce log as the single source', () => {
   it('records a late DSN for an accepted address, even one that quotes none of our headers: ERROR, suppressed', async () => {
     const verp = verpOf('late@example.org');
     assert.match(verp, new RegExp(`^bounces\\+\\d+\\.[\\w-]{12}@${BOUNCE_DOMAIN.replace(/\./g, '\\.')}$`));
-    await deliver(verp, dsn({ to: 'late@example.org', verp, status: '5.1.1', diagnostic: '550 5.1.1 <late@example.org>: Recipient address rejected: User unknown', headers: false }));
+    await deliver(
+      verp,
+      dsn({
+        to: 'late@example.org',
+        verp,
+        status: '5.1.1',
+        diagnostic: '550 5.1.1 <late@example.org>: Recipient address rejected: User unknown',
+        headers: false,
+      }),
+    );
     const r = (await recipients(first)).get('late@example.org')!;
     assert.equal(r.status, 'error');
     assert.equal(r.reply_enhanced_code, '5.1.1');
@@ -180,7 +207,10 @@ describe('bounces: the bounce log as the single source', () => {
     const verp = verpOf('delayed@example.org');
     await deliver(verp, dsn({ to: 'delayed@example.org', verp, status: '4.4.1', diagnostic: '421 4.4.1 connection timed out', action: 'delayed' }));
     const log = await gw.core.bounces.log(await ctx(), { mailingId: first }, 0, 100);
-    assert.deepEqual(log.filter((b) => b.email === 'delayed@example.org').map((b) => [b.source, b.kind, b.enhanced_status]), [['dsn', 'temporary', '4.4.1']]);
+    assert.deepEqual(
+      log.filter((b) => b.email === 'delayed@example.org').map((b) => [b.source, b.kind, b.enhanced_status]),
+      [['dsn', 'temporary', '4.4.1']],
+    );
     assert.equal((await recipients(first)).get('delayed@example.org')!.status, 'finished');
     assert.equal((await gw.core.suppressions.status(await ctx(), 'delayed@example.org')).suppression, null);
   });
@@ -190,7 +220,10 @@ describe('bounces: the bounce log as the single source', () => {
     await deliver(verp, arf({ verp, to: 'complains@example.org' }));
     assert.equal((await gw.core.suppressions.status(await ctx(), 'complains@example.org')).suppression?.reason, 'complaint');
     const log = await gw.core.bounces.log(await ctx(), { mailingId: first }, 0, 100);
-    assert.deepEqual(log.filter((b) => b.email === 'complains@example.org').map((b) => [b.source, b.text_status]), [['complaint', 'feedback-type; abuse']]);
+    assert.deepEqual(
+      log.filter((b) => b.email === 'complains@example.org').map((b) => [b.source, b.text_status]),
+      [['complaint', 'feedback-type; abuse']],
+    );
     const { rows } = await gw.pool.query(`SELECT count(*)::int AS n FROM events WHERE kind = 'complaint' AND mailing_id = $1`, [first]);
     assert.equal(rows[0].n, 1);
   });
@@ -205,7 +238,14 @@ describe('bounces: the bounce log as the single source', () => {
   it('a second mailing skips every suppressed address with a clear reply text, and sends the others', async () => {
     const before = relay.messages.length;
     relay.reject452.delete('soft@example.org');
-    const second = await mailing(['good@example.org', 'hard@example.org', 'soft@example.org', 'late@example.org', 'complains@example.org', 'leaves@example.org']);
+    const second = await mailing([
+      'good@example.org',
+      'hard@example.org',
+      'soft@example.org',
+      'late@example.org',
+      'complains@example.org',
+      'leaves@example.org',
+    ]);
     await waitFor('the second mailing finished', async () => (await gw.core.mailings.get(await ctx(), second)).status === 'finished');
     const r = await recipients(second);
     for (const skipped of ['hard', 'late', 'complains', 'leaves']) {
@@ -215,19 +255,31 @@ describe('bounces: the bounce log as the single source', () => {
     }
     assert.equal(r.get('good@example.org')!.status, 'finished');
     assert.equal(r.get('soft@example.org')!.status, 'finished');
-    assert.deepEqual(relay.messages.slice(before).map((m) => m.to[0]).sort(), ['good@example.org', 'soft@example.org']);
+    assert.deepEqual(
+      relay.messages
+        .slice(before)
+        .map((m) => m.to[0])
+        .sort(),
+      ['good@example.org', 'soft@example.org'],
+    );
   });
 
   it('lists and lifts suppressions', async () => {
     const c = await ctx();
     const listed = await gw.core.suppressions.list(c);
-    assert.deepEqual(listed.map((s) => [s.email, s.reason]), [
-      ['complains@example.org', 'complaint'],
-      ['hard@example.org', 'hard_bounce'],
-      ['late@example.org', 'hard_bounce'],
-      ['leaves@example.org', 'unsubscribe'],
-    ]);
-    assert.deepEqual((await gw.core.suppressions.list(c, { reason: 'hard_bounce' })).map((s) => s.email), ['hard@example.org', 'late@example.org']);
+    assert.deepEqual(
+      listed.map((s) => [s.email, s.reason]),
+      [
+        ['complains@example.org', 'complaint'],
+        ['hard@example.org', 'hard_bounce'],
+        ['late@example.org', 'hard_bounce'],
+        ['leaves@example.org', 'unsubscribe'],
+      ],
+    );
+    assert.deepEqual(
+      (await gw.core.suppressions.list(c, { reason: 'hard_bounce' })).map((s) => s.email),
+      ['hard@example.org', 'late@example.org'],
+    );
     assert.equal((await gw.core.suppressions.lift(c, 'late@example.org')).reason, 'hard_bounce');
     assert.equal((await gw.core.suppressions.status(c, 'late@example.org')).suppression, null);
     await assert.rejects(gw.core.suppressions.lift(c, 'late@example.org'), { code: 'NOT_FOUND' });

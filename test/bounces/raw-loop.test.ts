@@ -32,9 +32,17 @@ describe('bounces: the raw loop while four writers write', () => {
           await insertBounces(
             tx,
             Array.from({ length: n }, (_, k) => ({
-              accountId: ctx.accountId, recipientId: null, mailingId: null, sendId: null, listId: null,
-              email: `w${w}-${i}-${k}@example.org`, enhancedStatus: '5.1.1', textStatus: 'smtp; 550 5.1.1', remoteMta: null,
-              kind: 'permanent' as const, source: 'smtp' as const,
+              accountId: ctx.accountId,
+              recipientId: null,
+              mailingId: null,
+              sendId: null,
+              listId: null,
+              email: `w${w}-${i}-${k}@example.org`,
+              enhancedStatus: '5.1.1',
+              textStatus: 'smtp; 550 5.1.1',
+              remoteMta: null,
+              kind: 'permanent' as const,
+              source: 'smtp' as const,
             })),
           );
           written += n;
@@ -70,7 +78,10 @@ describe('bounces: the raw loop while four writers write', () => {
     const all = rows.map((r) => r.id);
     assert.equal(all.length, written);
     assert.ok(written >= target, `${written} bounces written`);
-    for (const [name, seen] of [['last id + 1', byNext!], ['last id, repeat dropped', byRepeat!]] as const) {
+    for (const [name, seen] of [
+      ['last id + 1', byNext!],
+      ['last id, repeat dropped', byRepeat!],
+    ] as const) {
       assert.deepEqual(seen, all, `${name}: every bounce once, in order`);
     }
   });

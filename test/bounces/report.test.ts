@@ -9,7 +9,8 @@ import { classify, normalizeEnhanced } from '../../src/core/bounces/classify.js'
 import { fixture } from './fixtures.js';
 
 const RCPT = 'someone@recipient.example';
-const parse = (name: string) => parseInboundReport(fixture(name, { rcpt: RCPT, verp: 'bounces+abc@bounces.mailgate.test', messageId: '<r7.m3@bounces.mailgate.test>' }));
+const parse = (name: string) =>
+  parseInboundReport(fixture(name, { rcpt: RCPT, verp: 'bounces+abc@bounces.mailgate.test', messageId: '<r7.m3@bounces.mailgate.test>' }));
 
 async function dsn(name: string) {
   const r = await parse(name);
@@ -136,10 +137,13 @@ describe('inbound reports: delivery status notifications', () => {
     const r = await parseInboundReport(raw);
     assert.equal(r.kind, 'dsn');
     if (r.kind !== 'dsn') return;
-    assert.deepEqual(r.recipients.map((e) => [e.finalRecipient, e.action, e.status, e.replyCode]), [
-      ['a@example.org', 'delivered', '2.0.0', null],
-      ['b@example.org', 'failed', '5.7.1', 554],
-    ]);
+    assert.deepEqual(
+      r.recipients.map((e) => [e.finalRecipient, e.action, e.status, e.replyCode]),
+      [
+        ['a@example.org', 'delivered', '2.0.0', null],
+        ['b@example.org', 'failed', '5.7.1', 554],
+      ],
+    );
     assert.deepEqual(verdict(r.recipients[1]!), { outcome: 'permanent', suppress: false, category: 'policy' });
   });
 });
@@ -164,7 +168,10 @@ describe('inbound reports: feedback reports (complaints)', () => {
     const r = await parse('rfc5965-arf.eml');
     assert.equal(r.kind, 'arf');
     if (r.kind !== 'arf') return;
-    assert.deepEqual([r.feedbackType, r.userAgent, r.sourceIp, r.reportedDomain, r.originalMessageId], ['abuse', 'SomeGenerator/1.0', '192.0.2.1', 'example.net', '<r7.m3@bounces.mailgate.test>']);
+    assert.deepEqual(
+      [r.feedbackType, r.userAgent, r.sourceIp, r.reportedDomain, r.originalMessageId],
+      ['abuse', 'SomeGenerator/1.0', '192.0.2.1', 'example.net', '<r7.m3@bounces.mailgate.test>'],
+    );
   });
 });
 
@@ -174,17 +181,28 @@ describe('inbound reports: what is not a report', () => {
   });
 
   it('garbage never throws', async () => {
-    for (const raw of [Buffer.alloc(0), Buffer.from('\x00\xff\xfe'), Buffer.from('Content-Type: multipart/report; boundary=\r\n\r\n--\r\n'), Buffer.from('From: MAILER-DAEMON@x\r\n\r\nno codes here')]) {
+    for (const raw of [
+      Buffer.alloc(0),
+      Buffer.from('\x00\xff\xfe'),
+      Buffer.from('Content-Type: multipart/report; boundary=\r\n\r\n--\r\n'),
+      Buffer.from('From: MAILER-DAEMON@x\r\n\r\nno codes here'),
+    ]) {
       const r = await parseInboundReport(raw);
       assert.equal(r.kind, 'other');
     }
   });
 
   it('field blocks: folded lines joined, names case-insensitive, the first of a repeated field kept', () => {
-    assert.deepEqual(parseFieldBlocks('A: 1\r\n  more\r\nb: x\r\nB: y\r\n\r\nC:3\r\n').map((m) => [...m]), [
-      [['a', '1 more'], ['b', 'x']],
-      [['c', '3']],
-    ]);
+    assert.deepEqual(
+      parseFieldBlocks('A: 1\r\n  more\r\nb: x\r\nB: y\r\n\r\nC:3\r\n').map((m) => [...m]),
+      [
+        [
+          ['a', '1 more'],
+          ['b', 'x'],
+        ],
+        [['c', '3']],
+      ],
+    );
     assert.equal(replyCodeOf('smtp; 421-4.7.0 try later'), 421);
     assert.equal(replyCodeOf('X-Postfix; host 10.0.0.550 said nothing'), null);
   });

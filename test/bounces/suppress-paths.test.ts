@@ -33,7 +33,8 @@ const SYNC = 'refused@paths.example';
 const LATE = 'reported@paths.example';
 
 const emailicious = (method: string, p: string, json?: unknown) => call(gw.url, gw.key.secret, method, `/api/v1${p}`, json === undefined ? {} : { json });
-const sender = (method: string, p: string, opts: { json?: unknown; params?: unknown } = {}) => requestsCall(method, `${gw.url}/api/0/${gw.key.account}${p}`, { ...opts, key: gw.key.secret });
+const sender = (method: string, p: string, opts: { json?: unknown; params?: unknown } = {}) =>
+  requestsCall(method, `${gw.url}/api/0/${gw.key.account}${p}`, { ...opts, key: gw.key.secret });
 
 /** The suppression of the address, its list members, and the member as Emailicious and Sender show it. */
 async function stateOf(email: string) {
@@ -83,7 +84,11 @@ describe('suppression: one rule for every path', () => {
     ids[LATE] = added.body.id;
     ids[SYNC] = (await emailicious('GET', `/lists/${listId}/subscribers?email=${encodeURIComponent(SYNC)}`)).body.results[0].id;
 
-    const mailing = await emailicious('POST', '/mailings', { list: listId, name: 'Paths', variants: [{ subject: 'Hello', layout: { text: 'Hi' }, deliveries: [{}] }] });
+    const mailing = await emailicious('POST', '/mailings', {
+      list: listId,
+      name: 'Paths',
+      variants: [{ subject: 'Hello', layout: { text: 'Hi' }, deliveries: [{}] }],
+    });
     assert.equal(mailing.status, 201, JSON.stringify(mailing.body));
     const recipient = async (email: string) =>
       (await gw.pool.query<{ status: string }>('SELECT status FROM recipients WHERE email = $1', [email])).rows[0]?.status;
@@ -134,7 +139,12 @@ describe('suppression: one rule for every path', () => {
     assert.deepEqual(del.body.result, { status: 'OK', disabled: 0, already_disabled: 1 });
 
     for (const email of [kept, deleted, removed]) assert.equal((await gw.core.suppressions.lift(ctx, email)).reason, 'manual');
-    assert.deepEqual(await stateOf(kept), { reasons: [], members: [{ status: 'active', enabled: true }], subscription: [200, 'active'], senderStatus: [200, '', true] });
+    assert.deepEqual(await stateOf(kept), {
+      reasons: [],
+      members: [{ status: 'active', enabled: true }],
+      subscription: [200, 'active'],
+      senderStatus: [200, '', true],
+    });
     assert.deepEqual(await stateOf(deleted), { ...disabled, reasons: [] }, 'deleted before: deleted again');
     assert.deepEqual(await stateOf(removed), { ...disabled, reasons: [] }, 'removed since: removed');
   });

@@ -23,7 +23,12 @@ after(async () => {
 describe('capture: the outbox', () => {
   it('keeps every message sent without a relay, with its envelope, and shows it to its account', async () => {
     assert.match(gw.captureUrl ?? '', /^smtp:\/\/127\.0\.0\.1:\d+$/);
-    const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Captured <b>{{ name }}</b>', html: '<p>Hi {{ name }}</p>' });
+    const id = await gw.core.mailings.create(ctx, {
+      dialect: 'test',
+      fromEmail: 'news@example.org',
+      subject: 'Captured <b>{{ name }}</b>',
+      html: '<p>Hi {{ name }}</p>',
+    });
     await gw.core.recipients.add(ctx, id, [
       { email: 'a@example.org', fields: { name: 'Ann' } },
       { email: 'b@example.org', fields: { name: 'Bob' } },

@@ -19,7 +19,10 @@ after(async () => {
 });
 
 async function mailgate(...args: string[]) {
-  return await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), ...args], { env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
+  return await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), ...args], {
+    env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' },
+    timeoutMs: 60_000,
+  });
 }
 const ctx = async () => ({ accountId: (await gw.core.accounts.authenticate(gw.key.secret))!.accountId, requestId: 't' });
 
@@ -47,7 +50,12 @@ describe('cli: operator commands', () => {
   it("lists confirm-mailing chooses the account's and a list's confirmation mailing", async () => {
     const c = await ctx();
     const list = await gw.core.lists.create(c, { name: 'Club' });
-    const mailing = await gw.core.mailings.create(c, { dialect: 'mailkit', fromEmail: 'club@example.org', subject: 'Confirm', html: '<a href="{{ subscribe_link }}">yes</a>' });
+    const mailing = await gw.core.mailings.create(c, {
+      dialect: 'mailkit',
+      fromEmail: 'club@example.org',
+      subject: 'Confirm',
+      html: '<a href="{{ subscribe_link }}">yes</a>',
+    });
     const forAccount = await mailgate('lists', 'confirm-mailing', String(mailing), '--account', 'acme');
     assert.equal(forAccount.code, 0, forAccount.stderr);
     assert.equal((await gw.pool.query('SELECT confirm_mailing_id FROM accounts WHERE id = $1', [c.accountId])).rows[0].confirm_mailing_id, mailing);
@@ -60,6 +68,10 @@ describe('cli: operator commands', () => {
     assert.match(unknown.stderr, /^error: .*999999/);
     const noList = await mailgate('lists', 'confirm-mailing', String(mailing), '--account', 'acme', '--list', '999999');
     assert.equal(noList.code, 1);
-    assert.equal((await gw.pool.query('SELECT confirm_mailing_id FROM accounts WHERE id = $1', [c.accountId])).rows[0].confirm_mailing_id, mailing, 'a failed call changed nothing');
+    assert.equal(
+      (await gw.pool.query('SELECT confirm_mailing_id FROM accounts WHERE id = $1', [c.accountId])).rows[0].confirm_mailing_id,
+      mailing,
+      'a failed call changed nothing',
+    );
   });
 });

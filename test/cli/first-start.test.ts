@@ -29,7 +29,15 @@ interface Server {
 }
 
 async function start(): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), BOUNCE_SMTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAILGATE_SYSTEM_DIR: systemDir };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    BOUNCE_SMTP_PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    LOG_PRETTY: 'false',
+    MAILGATE_SYSTEM_DIR: systemDir,
+  };
   for (const name of ['DATABASE_URL', 'DATA_DIR', 'SMTP_URL', 'EMBEDDED_PG_PORT', 'TLS_CERT_FILE', 'TLS_KEY_FILE']) delete env[name];
   // What `npm start` runs, in the private checkout, with its own node_modules.
   const child = spawn(process.execPath, ['bin/mailgate.js', 'serve'], { cwd: checkout, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,7 +65,11 @@ const basic = (secret: string) => `Basic ${Buffer.from(`admin:${secret}`).toStri
 const listMethods = '<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName><params/></methodCall>';
 
 async function listMethodsStatus(secret: string): Promise<{ status: number; body: string }> {
-  const r = await fetch(`http://127.0.0.1:${port}/CloudMailing`, { method: 'POST', headers: { authorization: basic(secret), 'content-type': 'text/xml' }, body: listMethods });
+  const r = await fetch(`http://127.0.0.1:${port}/CloudMailing`, {
+    method: 'POST',
+    headers: { authorization: basic(secret), 'content-type': 'text/xml' },
+    body: listMethods,
+  });
   return { status: r.status, body: await r.text() };
 }
 
@@ -96,7 +108,9 @@ describe('cli: first start as root from a checkout only root can enter', { skip:
   after(async () => {
     if (running && running.child.exitCode === null) await stop(running);
     // A cluster left running by a failed test (its server killed before it could stop it).
-    const pidFile = await clusterDir().then((d) => path.join(d, 'postmaster.pid')).catch(() => '');
+    const pidFile = await clusterDir()
+      .then((d) => path.join(d, 'postmaster.pid'))
+      .catch(() => '');
     if (pidFile && existsSync(pidFile)) {
       const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
       if (pid > 0) {

@@ -73,7 +73,10 @@ describe('cli: mailgate import', () => {
     const out = JSON.parse(r.stdout);
     assert.deepEqual([out.records, out.inserted, out.updated, out.rejected, out.rev, out.resumedAt], [6, 0, 3, 2, 2, 0]);
     const now = await members(listId);
-    assert.deepEqual([...now].map(([k, v]) => [k, v.params, v.enabled]), [...before].map(([k, v]) => [k, v.params, v.enabled]));
+    assert.deepEqual(
+      [...now].map(([k, v]) => [k, v.params, v.enabled]),
+      [...before].map(([k, v]) => [k, v.params, v.enabled]),
+    );
   });
 
   it('a ;-separated file (discovered) with --disable-others leaves exactly its addresses enabled, as bulk disable_others does', async () => {
@@ -83,7 +86,10 @@ describe('cli: mailgate import', () => {
     assert.match(r.stdout, /2 records \(rev 3\): 1 new, 1 updated, 0 rejected, 2 others disabled/);
     const m = await members(listId);
     assert.deepEqual(
-      [...m].filter(([, v]) => v.enabled).map(([k]) => k).sort(),
+      [...m]
+        .filter(([, v]) => v.enabled)
+        .map(([k]) => k)
+        .sort(),
       ['ann@example.org', 'eve@example.org'],
     );
     assert.equal(m.get('ann@example.org')!.params.name, 'Ann');
@@ -129,10 +135,14 @@ describe('cli: mailgate import', () => {
     await writeFile(path.join(dir, 'big.csv'), big.join('\n') + '\n');
     const bigList = await gw.core.lists.createWithSlug(await ctx(), { slug: 'big' });
 
-    const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'import', 'big', path.join(dir, 'big.csv'), '--account', 'acme', '--batch', '5000'], {
-      env: { ...process.env, ...env() },
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'bin/mailgate.js'), 'import', 'big', path.join(dir, 'big.csv'), '--account', 'acme', '--batch', '5000'],
+      {
+        env: { ...process.env, ...env() },
+        stdio: 'ignore',
+      },
+    );
     const exited = new Promise((r) => child.on('exit', r));
     const progress = async () => (await gw.pool.query('SELECT records_done::int AS n, status FROM imports WHERE list_id = $1', [bigList])).rows[0];
     await waitFor('the first batches committed', async () => ((await progress())?.n ?? 0) >= 20_000, 60_000);

@@ -30,7 +30,8 @@ async function query<T>(url: string, sql: string): Promise<T[]> {
   }
 }
 
-const knexMigrations = (url: string) => query<{ id: number; name: string; batch: number; migration_time: Date }>(url, 'SELECT id, name, batch, migration_time FROM knex_migrations ORDER BY id');
+const knexMigrations = (url: string) =>
+  query<{ id: number; name: string; batch: number; migration_time: Date }>(url, 'SELECT id, name, batch, migration_time FROM knex_migrations ORDER BY id');
 const workerMigrations = (url: string) => query<{ id: number }>(url, 'SELECT id FROM graphile_worker.migrations ORDER BY id');
 
 const dropped: (() => Promise<void>)[] = [];
@@ -61,7 +62,11 @@ describe('cli: migrations of the built CLI keep the names the sources recorded',
     const db = await clone();
     const before = await knexMigrations(db.url);
     const files = (await readdir(path.join(root, 'migrations'))).filter((f) => f.endsWith('.ts')).sort();
-    assert.deepEqual(before.map((m) => m.name), files, 'the template recorded every migrations/*.ts by its file name');
+    assert.deepEqual(
+      before.map((m) => m.name),
+      files,
+      'the template recorded every migrations/*.ts by its file name',
+    );
     const workers = await workerMigrations(db.url);
 
     const r = await mailgate(db.url, 'migrate');
@@ -74,7 +79,12 @@ describe('cli: migrations of the built CLI keep the names the sources recorded',
   it('a database migrated as earlier versions did (knex loading migrations/*.ts itself): `mailgate migrate` runs nothing again', async () => {
     const url = await emptyDatabase();
     // The configuration of src/db/migrate.ts before the build existed; this test process runs TypeScript (tsx).
-    const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 }, migrations: { directory: path.join(root, 'migrations'), loadExtensions: ['.ts'], tableName: 'knex_migrations' } });
+    const knex = knexFactory({
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: 1 },
+      migrations: { directory: path.join(root, 'migrations'), loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+    });
     try {
       await knex.migrate.latest();
     } finally {
@@ -99,7 +109,10 @@ describe('cli: migrations of the built CLI keep the names the sources recorded',
     assert.deepEqual(JSON.parse(listed.stdout), []);
     const template = await knexMigrations((await clone()).url);
     const built = await knexMigrations(url);
-    assert.deepEqual(built.map((m) => m.name), template.map((m) => m.name));
+    assert.deepEqual(
+      built.map((m) => m.name),
+      template.map((m) => m.name),
+    );
     assert.deepEqual(await workerMigrations(url), await workerMigrations((await clone()).url));
 
     assert.equal((await mailgate(url, 'migrate')).code, 0);

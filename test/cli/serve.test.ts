@@ -94,7 +94,11 @@ describe('cli: serve on an empty data directory', () => {
 
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(health.status, 200);
-    const ok = await fetch(`http://127.0.0.1:${port}/CloudMailing`, { method: 'POST', headers: { authorization: basic(secret), 'content-type': 'text/xml' }, body: listMethods });
+    const ok = await fetch(`http://127.0.0.1:${port}/CloudMailing`, {
+      method: 'POST',
+      headers: { authorization: basic(secret), 'content-type': 'text/xml' },
+      body: listMethods,
+    });
     assert.equal(ok.status, 200);
     assert.match(await ok.text(), /create_mailing/);
     const bad = await fetch(`http://127.0.0.1:${port}/CloudMailing`, { method: 'POST', headers: { authorization: basic('nope') }, body: listMethods });

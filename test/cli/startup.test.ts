@@ -36,16 +36,28 @@ register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}), 
 /** `mailgate ...args` and the modules it loaded (file URLs relative to the checkout). */
 async function loaded(name: string, args: string[], env: Record<string, string> = {}) {
   const file = path.join(dir, `${name}.loaded`);
-  const r = await runProcess(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, path.join(root, 'bin/mailgate.js'), ...args], {
-    env: { ...env, MAILGATE_TEST_LOADED: file, LOG_LEVEL: 'warn' },
-  });
+  const r = await runProcess(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, path.join(root, 'bin/mailgate.js'), ...args],
+    {
+      env: { ...env, MAILGATE_TEST_LOADED: file, LOG_LEVEL: 'warn' },
+    },
+  );
   const prefix = `file://${root}/`;
-  const modules = (await readFile(file, 'utf8')).split('\n').filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length));
+  const modules = (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((u) => u.startsWith(prefix))
+    .map((u) => u.slice(prefix.length));
   return { ...r, modules };
 }
 
 function assertNone(modules: string[], forbidden: string[]) {
-  for (const f of forbidden) assert.deepEqual(modules.filter((m) => m.startsWith(f)), [], `${f} was loaded`);
+  for (const f of forbidden)
+    assert.deepEqual(
+      modules.filter((m) => m.startsWith(f)),
+      [],
+      `${f} was loaded`,
+    );
 }
 
 describe('cli: a command loads what it runs, no more', () => {

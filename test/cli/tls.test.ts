@@ -45,7 +45,10 @@ describe('https: TLS served by the gateway', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout.trim(), /^\d+ FILLING_RECIPIENTS$/);
 
-    const plain = await python(['-c', 'import sys, xmlrpc.client; xmlrpc.client.ServerProxy(sys.argv[1]).system.listMethods()', url.replace('https://', 'http://')], 20_000);
+    const plain = await python(
+      ['-c', 'import sys, xmlrpc.client; xmlrpc.client.ServerProxy(sys.argv[1]).system.listMethods()', url.replace('https://', 'http://')],
+      20_000,
+    );
     assert.notEqual(plain.status, 0, 'plain http is not served on the TLS port');
   });
 });

@@ -68,7 +68,11 @@ after(async () => {
 describe('worker: crash recovery with real processes', () => {
   it('kill -9 mid-mailing, a new worker finishes it; duplicates only from the batches in flight', async () => {
     const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Hi {{ n }}', html: '<p>{{ n }}</p>' });
-    await gw.core.recipients.add(ctx, id, Array.from({ length: N }, (_, i) => ({ email: `k${i}@example.org`, fields: { n: String(i) } })));
+    await gw.core.recipients.add(
+      ctx,
+      id,
+      Array.from({ length: N }, (_, i) => ({ email: `k${i}@example.org`, fields: { n: String(i) } })),
+    );
     const a = await worker();
     await gw.core.mailings.start(ctx, id);
     await waitFor('a few hundred sent', () => smtp.messages.length >= 300);
@@ -81,7 +85,10 @@ describe('worker: crash recovery with real processes', () => {
     await waitFor('the mailing finished', async () => (await gw.core.mailings.get(ctx, id)).status === 'finished');
     const m = await gw.core.mailings.get(ctx, id);
     assert.deepEqual(m.totals, { recipients: N, sent: N, pending: 0, error: 0, softbounce: 0 });
-    const { rows } = await gw.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM recipients WHERE mailing_id = $1 AND (lease_owner IS NOT NULL OR status <> 'finished')`, [id]);
+    const { rows } = await gw.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM recipients WHERE mailing_id = $1 AND (lease_owner IS NOT NULL OR status <> 'finished')`,
+      [id],
+    );
     assert.equal(rows[0]!.n, 0, 'nothing left leased or unfinished');
 
     const byAddress = new Map<string, string[]>();
@@ -100,7 +107,11 @@ describe('worker: crash recovery with real processes', () => {
   it('SIGTERM mid-mailing drains: exit 0 within 30 s, nothing left leased, a successor finishes with no duplicate', async () => {
     const before = smtp.messages.length;
     const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Hi', html: '<p>x</p>' });
-    await gw.core.recipients.add(ctx, id, Array.from({ length: 1500 }, (_, i) => ({ email: `t${i}@example.org`, fields: {} })));
+    await gw.core.recipients.add(
+      ctx,
+      id,
+      Array.from({ length: 1500 }, (_, i) => ({ email: `t${i}@example.org`, fields: {} })),
+    );
     const a = await worker();
     await gw.core.mailings.start(ctx, id);
     await waitFor('some sent', () => smtp.messages.length - before >= 200);

@@ -93,18 +93,28 @@ describe("cloudmailing: the original server's acceptance flows", () => {
   let flows: ProcessResult;
   before(async () => {
     const idsFile = path.join(dir, 'ids.json');
-    flows = await runProcess('python3', [
-      FLOWS,
-      '--ip', '127.0.0.1',
-      '--port', new URL(gw.url).port,
-      `--api-key=${gw.key.secret}`,
-      '--data-dir', path.dirname(FIXTURE),
-      '--dkim-key', path.join(dir, 'mail.private'),
-      '--ids-out', idsFile,
-      // Its polls (for a mailing to finish, a feed to fill) look again after a tenth of a second, not half.
-      '--poll', '0.1',
-      '-v',
-    ], { env: { PYTHONDONTWRITEBYTECODE: '1' }, timeoutMs: PYTHON_TIMEOUT_MS });
+    flows = await runProcess(
+      'python3',
+      [
+        FLOWS,
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        new URL(gw.url).port,
+        `--api-key=${gw.key.secret}`,
+        '--data-dir',
+        path.dirname(FIXTURE),
+        '--dkim-key',
+        path.join(dir, 'mail.private'),
+        '--ids-out',
+        idsFile,
+        // Its polls (for a mailing to finish, a feed to fill) look again after a tenth of a second, not half.
+        '--poll',
+        '0.1',
+        '-v',
+      ],
+      { env: { PYTHONDONTWRITEBYTECODE: '1' }, timeoutMs: PYTHON_TIMEOUT_MS },
+    );
     if (flows.code === 0) ids = JSON.parse((await readFile(idsFile, 'utf8')).trim()) as FlowIds;
   });
 
@@ -113,7 +123,7 @@ describe("cloudmailing: the original server's acceptance flows", () => {
     const r = flows;
     for (const line of r.stderr.trim().split('\n')) if (/ \.\.\. |^Ran |^OK|^FAILED/.test(line)) t.diagnostic(line);
     assert.equal(r.code, 0, `flows.py failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
-    assert.equal(r.stdout, '', 'flows.py prints nothing but unittest\'s report (on stderr)');
+    assert.equal(r.stdout, '', "flows.py prints nothing but unittest's report (on stderr)");
     assert.ok(ids, 'flows.py wrote its ids');
     assert.deepEqual([...ids.refused].sort(), [...REFUSED].sort(), 'flows.py and this file agree on the refused addresses');
   });
@@ -168,7 +178,10 @@ describe("cloudmailing: the original server's acceptance flows", () => {
       assert.ok(!text.includes('{{'), `${p.email}: no placeholder left in the text`);
 
       const html = typeof mail.html === 'string' ? mail.html : '';
-      assert.ok(html.includes(`<b>Bonjour</b> ${first} ${last},`), `${p.email}: html part (quoted-printable, a placeholder split by a soft break) greets the recipient:\n${html}`);
+      assert.ok(
+        html.includes(`<b>Bonjour</b> ${first} ${last},`),
+        `${p.email}: html part (quoted-printable, a placeholder split by a soft break) greets the recipient:\n${html}`,
+      );
       assert.ok(html.includes(`href="${link}"`), `${p.email}: html part holds the unsubscribe link`);
       assert.ok(html.includes('préparation du salon d’automne'), `${p.email}: html text intact`);
       assert.ok(!html.includes('{{'), `${p.email}: no placeholder left in the html`);

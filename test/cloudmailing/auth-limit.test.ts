@@ -9,8 +9,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 let gw: TestGateway;
 const body = '<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName><params/></methodCall>';
-const call = (secret: string) =>
-  fetch(`${gw.url}/CloudMailing`, { method: 'POST', headers: { authorization: basicAuthHeader(secret) }, body });
+const call = (secret: string) => fetch(`${gw.url}/CloudMailing`, { method: 'POST', headers: { authorization: basicAuthHeader(secret) }, body });
 
 before(async () => {
   gw = await startTestGateway();

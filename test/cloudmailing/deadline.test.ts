@@ -88,14 +88,18 @@ async function statuses(id: number, expected: number): Promise<Map<string, strin
   const out = new Map<string, string>();
   let cursor = '';
   const final = () => [...out.values()].filter((s) => s === 'FINISHED' || s === 'TIMEOUT' || s === 'ERROR').length;
-  await waitFor(`the feed shows ${expected} final statuses of mailing ${id}`, async () => {
-    for (;;) {
-      const page = await cm.call('get_recipients_status_updated_since', cursor, { mailings: [id] }, 1000);
-      cursor = page.cursor;
-      for (const r of page.recipients) out.set(r.email, r.status);
-      if (!page.recipients.length) return final() >= expected;
-    }
-  }, 30_000);
+  await waitFor(
+    `the feed shows ${expected} final statuses of mailing ${id}`,
+    async () => {
+      for (;;) {
+        const page = await cm.call('get_recipients_status_updated_since', cursor, { mailings: [id] }, 1000);
+        cursor = page.cursor;
+        for (const r of page.recipients) out.set(r.email, r.status);
+        if (!page.recipients.length) return final() >= expected;
+      }
+    },
+    30_000,
+  );
   return out;
 }
 
@@ -164,7 +168,10 @@ describe('cloudmailing: scheduled_duration is a deadline', () => {
     assert.equal(endA.total_sent + endA.total_error, endA.total_recipient);
     assert.ok(endA.total_sent > 0, 'part of A went out');
     assert.ok(endA.total_error > 0, `part of A timed out (sent ${endA.total_sent})`);
-    const { rows: ends } = await gw.pool.query<{ after_deadline: boolean }>('SELECT finished_at >= $2 AS after_deadline FROM sends WHERE mailing_id = $1', [a, deadlineA]);
+    const { rows: ends } = await gw.pool.query<{ after_deadline: boolean }>('SELECT finished_at >= $2 AS after_deadline FROM sends WHERE mailing_id = $1', [
+      a,
+      deadlineA,
+    ]);
     assert.deepEqual(ends, [{ after_deadline: true }], 'A finished at its deadline, not before');
 
     const timeoutCount: number = await timedOut(a);
@@ -180,7 +187,10 @@ describe('cloudmailing: scheduled_duration is a deadline', () => {
       assert.equal(relay.to(email).length, status === 'FINISHED' ? 1 : 0, `${email} (${status}) at the relay`);
     }
     // After the deadline only the batch already claimed may still reach the relay.
-    const late = relay.messages.slice(acceptedBefore).map((m) => m.to[0]!).filter((e) => e.startsWith('a') && !held.includes(e));
+    const late = relay.messages
+      .slice(acceptedBefore)
+      .map((m) => m.to[0]!)
+      .filter((e) => e.startsWith('a') && !held.includes(e));
     assert.deepEqual(late, [], `nothing of A claimed after ${deadlineA.toISOString()} was sent`);
 
     await waitFor('mailing B FINISHED', async () => (await mailing(b)).status === 'FINISHED');

@@ -11,7 +11,6 @@ import { startTestGateway } from '../support/gateway.js';
 // Response dates are zone-less on the wire and the xmlrpc client reads them as local time.
 process.env.TZ = 'UTC';
 
-
 export interface Gateway {
   url: string;
   core: Core;

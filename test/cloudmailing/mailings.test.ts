@@ -44,7 +44,7 @@ describe('cloudmailing: create_mailing', () => {
     assert.equal((await cm.fault('create_mailing', 'not an address', 'A', 'S', '<p>x</p>')).faultCode, 406);
   });
   it('keeps SQL metacharacters, unicode and control characters as data', async () => {
-    const subject = "'; DROP TABLE mailings; -- \u00e9\u4e2d\u{1F600} \t\"\\ %_";
+    const subject = '\'; DROP TABLE mailings; -- \u00e9\u4e2d\u{1F600} \t"\\ %_';
     const id = await cm.call('create_mailing', 'a@example.org', "O'Brien \u202e", subject, '<p>x</p>');
     const [m] = await cm.call('list_mailings', { id: [id] });
     assert.equal(m.subject, subject);
@@ -54,7 +54,9 @@ describe('cloudmailing: create_mailing', () => {
 
 describe('cloudmailing: create_mailing_ext', () => {
   it('creates a mailing from a base64 RFC 822 message', async () => {
-    const raw = Buffer.from('From: "Shop" <news@shop.example>\r\nTo: x@example.org\r\nSubject: Hi there\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n');
+    const raw = Buffer.from(
+      'From: "Shop" <news@shop.example>\r\nTo: x@example.org\r\nSubject: Hi there\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n',
+    );
     const id = await cm.call('create_mailing_ext', raw);
     const [m] = await cm.call('list_mailings', { id: [id] });
     assert.equal(m.subject, 'Hi there');
@@ -215,11 +217,33 @@ describe('cloudmailing: list_mailings / get_mailings_count', () => {
     assert.equal(await cm.call('get_mailings_count', { owner_guid: ['guid-a', 'guid-b'] }), 2);
     assert.equal(await cm.call('get_mailings_count', { status: ['FILLING_RECIPIENTS'], domain: ['alpha.example'] }), 1);
     const [m] = await cm.call('list_mailings', { id: [b] });
-    for (const k of ['id', 'domain_name', 'mail_from', 'sender_name', 'subject', 'status', 'type', 'owner_guid', 'header', 'dont_close_if_empty', 'submit_time', 'total_recipient', 'total_sent', 'total_pending', 'total_error', 'total_softbounce', 'read_tracking', 'click_tracking', 'testing', 'backup_customized_emails']) {
+    for (const k of [
+      'id',
+      'domain_name',
+      'mail_from',
+      'sender_name',
+      'subject',
+      'status',
+      'type',
+      'owner_guid',
+      'header',
+      'dont_close_if_empty',
+      'submit_time',
+      'total_recipient',
+      'total_sent',
+      'total_pending',
+      'total_error',
+      'total_softbounce',
+      'read_tracking',
+      'click_tracking',
+      'testing',
+      'backup_customized_emails',
+    ]) {
       assert.ok(k in m, k);
     }
     assert.ok(Buffer.isBuffer(m.header), 'header is a base64 value, as the original answers it');
-    for (const k of ['scheduled_duration', 'start_time', 'end_time', 'dkim', 'tracking_url', 'url_encoding', 'satellite_group']) assert.ok(!(k in m), `${k} is null: left out`);
+    for (const k of ['scheduled_duration', 'start_time', 'end_time', 'dkim', 'tracking_url', 'url_encoding', 'satellite_group'])
+      assert.ok(!(k in m), `${k} is null: left out`);
     assert.equal(m.type, 'REGULAR');
     assert.ok(m.submit_time instanceof Date);
   });

@@ -33,7 +33,15 @@ async function storedMessage(id: number): Promise<Buffer> {
 describe('cloudmailing: create_mailing as Python clients call it', () => {
   it('takes texts as base64 values (Python 3 bytes), decoded with the charset', async () => {
     const latin1 = (s: string) => Buffer.from(s, 'latin1');
-    const id = await cm.call('create_mailing', 'news@bytes.example', latin1('Caf\u00e9'), latin1('R\u00e9sum\u00e9'), latin1('<p>\u00e9t\u00e9</p>'), Buffer.alloc(0), 'iso-8859-1');
+    const id = await cm.call(
+      'create_mailing',
+      'news@bytes.example',
+      latin1('Caf\u00e9'),
+      latin1('R\u00e9sum\u00e9'),
+      latin1('<p>\u00e9t\u00e9</p>'),
+      Buffer.alloc(0),
+      'iso-8859-1',
+    );
     const m = await mailing(id);
     assert.equal(m.sender_name, 'Caf\u00e9');
     assert.equal(m.subject, 'R\u00e9sum\u00e9');
@@ -80,7 +88,14 @@ describe('cloudmailing: create_mailing_ext payloads', () => {
 describe('cloudmailing: set_mailing_properties as the original reads them', () => {
   it("reads booleans as Python's bool() and integers as int()", async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
-    await cm.call('set_mailing_properties', id, { click_tracking: 'false', read_tracking: 0, dont_close_if_empty: [1], testing: '', scheduled_duration: ' 90 ', spread_minutes: 12.9 });
+    await cm.call('set_mailing_properties', id, {
+      click_tracking: 'false',
+      read_tracking: 0,
+      dont_close_if_empty: [1],
+      testing: '',
+      scheduled_duration: ' 90 ',
+      spread_minutes: 12.9,
+    });
     const m = await mailing(id);
     assert.equal(m.click_tracking, true, "bool('false') is True in Python");
     assert.equal(m.read_tracking, false);
@@ -112,7 +127,10 @@ describe('cloudmailing: set_mailing_properties as the original reads them', () =
     assert.ok(Buffer.isBuffer(m.header));
     assert.equal(m.header.toString(), 'Subject: New subject!\r\n\r\n');
     assert.equal(m.subject, 'New subject!');
-    await cm.call('set_mailing_properties', id, { header: Buffer.from('From: a@header.example\nSubject: {{ firstname }}\nContent-Type: text/plain; charset=utf-8\n'), body: 'Bonjour {{ firstname }}\n' });
+    await cm.call('set_mailing_properties', id, {
+      header: Buffer.from('From: a@header.example\nSubject: {{ firstname }}\nContent-Type: text/plain; charset=utf-8\n'),
+      body: 'Bonjour {{ firstname }}\n',
+    });
     m = await mailing(id);
     assert.equal(m.header.toString(), 'From: a@header.example\r\nSubject: {{ firstname }}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n');
     assert.equal((await storedMessage(id)).toString(), `${m.header.toString()}Bonjour {{ firstname }}\r\n`);
@@ -120,7 +138,12 @@ describe('cloudmailing: set_mailing_properties as the original reads them', () =
 
   it('subject, html_content and plain_content (with charset) edit the message in place; shown_name is sender_name', async () => {
     const id = await cm.call('create_mailing_ext', rawMessage().toString('base64'));
-    await cm.call('set_mailing_properties', id, { subject: Buffer.from('Caf\u00e9 {{firstname}}', 'latin1'), plain_content: 'New text {{ firstname }}', charset: 'iso-8859-1', shown_name: 'Shown' });
+    await cm.call('set_mailing_properties', id, {
+      subject: Buffer.from('Caf\u00e9 {{firstname}}', 'latin1'),
+      plain_content: 'New text {{ firstname }}',
+      charset: 'iso-8859-1',
+      shown_name: 'Shown',
+    });
     const parsed = await simpleParser(await storedMessage(id));
     assert.equal(parsed.subject, 'Caf\u00e9 {{firstname}}');
     assert.equal(parsed.text?.trim(), 'New text {{ firstname }}');

@@ -166,7 +166,11 @@ describe('cloudmailing: methods and params', () => {
   });
   it('never answers <nil/>', async () => {
     const id = await cm.call('create_mailing', ...SEED_MAILING);
-    const a = await cm.post(callXml('list_mailings', [`<value><struct><member><name>id</name><value><array><data><value><int>${id}</int></value></data></array></value></member></struct></value>`]));
+    const a = await cm.post(
+      callXml('list_mailings', [
+        `<value><struct><member><name>id</name><value><array><data><value><int>${id}</int></value></data></array></value></member></struct></value>`,
+      ]),
+    );
     assert.doesNotMatch(a.body, /<nil/);
     assert.equal(a.value[0].tracking_url, undefined);
     assert.equal(a.value[0].start_time, undefined);
@@ -200,7 +204,11 @@ describe('cloudmailing: dateTime', () => {
       assert.equal(set.value, 0, set.body);
       const m = await gw.core.mailings.get({ accountId: await accountId(gw), requestId: 't' }, id);
       assert.equal(m.scheduledStart?.toISOString(), '2030-01-02T03:04:05.000Z');
-      const list = await cm.post(callXml('list_mailings', [`<value><struct><member><name>id</name><value><array><data><value><int>${id}</int></value></data></array></value></member></struct></value>`]));
+      const list = await cm.post(
+        callXml('list_mailings', [
+          `<value><struct><member><name>id</name><value><array><data><value><int>${id}</int></value></data></array></value></member></struct></value>`,
+        ]),
+      );
       assert.match(list.body, /<name>scheduled_start<\/name><value><dateTime.iso8601>20300102T03:04:05<\/dateTime.iso8601>/);
     });
   }
@@ -210,10 +218,26 @@ describe('cloudmailing: introspection', () => {
   it('system.listMethods lists every method of the contract', async () => {
     const names: string[] = await cm.call('system.listMethods');
     for (const m of [
-      'create_mailing', 'create_mailing_ext', 'set_mailing_properties', 'start_mailing', 'pause_mailing', 'delete_mailing',
-      'delete_all_mailings_for_domain', 'list_mailings', 'get_mailings_count', 'add_recipients', 'send_test',
-      'get_recipients_count', 'get_recipients_status', 'get_recipients_status_updated_since', 'reset_recipients_status',
-      'get_hourly_statistics', 'system.listMethods', 'system.methodHelp', 'system.methodSignature', 'system.multicall',
+      'create_mailing',
+      'create_mailing_ext',
+      'set_mailing_properties',
+      'start_mailing',
+      'pause_mailing',
+      'delete_mailing',
+      'delete_all_mailings_for_domain',
+      'list_mailings',
+      'get_mailings_count',
+      'add_recipients',
+      'send_test',
+      'get_recipients_count',
+      'get_recipients_status',
+      'get_recipients_status_updated_since',
+      'reset_recipients_status',
+      'get_hourly_statistics',
+      'system.listMethods',
+      'system.methodHelp',
+      'system.methodSignature',
+      'system.multicall',
     ]) {
       assert.ok(names.includes(m), m);
     }
@@ -266,7 +290,10 @@ describe('cloudmailing: unexpected errors', () => {
       },
     };
     const app = express();
-    app.use('/CloudMailing', cloudmailingRouters({ core: broken as never, logger: makeLogger('silent'), config: loadConfig({}), authLimiter: authFailureLimiter() }).xmlRpc);
+    app.use(
+      '/CloudMailing',
+      cloudmailingRouters({ core: broken as never, logger: makeLogger('silent'), config: loadConfig({}), authLimiter: authFailureLimiter() }).xmlRpc,
+    );
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
@@ -274,7 +301,10 @@ describe('cloudmailing: unexpected errors', () => {
       const c = client(fake, 'anything');
       const f = await c.fault('get_mailings_count');
       assert.deepEqual(f, { faultCode: -32603, faultString: 'internal error' });
-      const out = await c.call('system.multicall', [{ methodName: 'get_mailings_count', params: [] }, { methodName: 'list_mailings', params: [] }]);
+      const out = await c.call('system.multicall', [
+        { methodName: 'get_mailings_count', params: [] },
+        { methodName: 'list_mailings', params: [] },
+      ]);
       assert.equal(out[0].faultCode, -32603);
       assert.deepEqual(out[1], [[]]);
     } finally {

@@ -96,12 +96,20 @@ describe('cloudmailing: add_recipients', () => {
   it('stores a member named __proto__ as a plain field', async () => {
     const id = await newMailing();
     const a = await cm.post(
-      callXml('add_recipients', [`<value><int>${id}</int></value>`, `<value><array><data><value><struct>${member('email', 'p@example.org')}${member('__proto__', 'polluted')}</struct></value></data></array></value>`]),
+      callXml('add_recipients', [
+        `<value><int>${id}</int></value>`,
+        `<value><array><data><value><struct>${member('email', 'p@example.org')}${member('__proto__', 'polluted')}</struct></value></data></array></value>`,
+      ]),
     );
     assert.ok(a.value[0].id, a.body);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     // (The test's own xmlrpc client drops such a member on decoding: look at the wire.)
-    const st = await cm.post(callXml('get_recipients_status', [`<value><array><data><value>${a.value[0].id}</value></data></array></value>`, '<value><struct><member><name>with_contact_data</name><value><boolean>1</boolean></value></member></struct></value>']));
+    const st = await cm.post(
+      callXml('get_recipients_status', [
+        `<value><array><data><value>${a.value[0].id}</value></data></array></value>`,
+        '<value><struct><member><name>with_contact_data</name><value><boolean>1</boolean></value></member></struct></value>',
+      ]),
+    );
     assert.match(st.body, /<name>__proto__<\/name><value><string>polluted<\/string>/);
   });
 
@@ -217,9 +225,15 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
 
     // Filters: an array of statuses, or a struct with status and mailings.
     const onlyFinished = await cm.call('get_recipients_status_updated_since', cursor0, ['FINISHED'], 1000);
-    assert.deepEqual(onlyFinished.recipients.map((r: { id: string }) => r.id), [ids[0]]);
+    assert.deepEqual(
+      onlyFinished.recipients.map((r: { id: string }) => r.id),
+      [ids[0]],
+    );
     const byStruct = await cm.call('get_recipients_status_updated_since', cursor0, { status: ['ERROR'], mailings: [id] }, 10, { with_contact_data: true });
-    assert.deepEqual(byStruct.recipients.map((r: { id: string }) => r.id), [ids[1]]);
+    assert.deepEqual(
+      byStruct.recipients.map((r: { id: string }) => r.id),
+      [ids[1]],
+    );
     assert.equal(byStruct.recipients[0].contact.email, 'b@example.org');
     const otherMailing = await cm.call('get_recipients_status_updated_since', cursor0, { mailings: [id + 1000] }, 10);
     assert.deepEqual(otherMailing.recipients, []);
@@ -239,7 +253,10 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
     const [reset] = await cm.call('get_recipients_status', [ids[1]]);
     assert.equal(reset.status, 'READY');
     const readyPage = await feedUntil(page.cursor, ['READY'], (p) => p.recipients.length > 0);
-    assert.deepEqual(readyPage.recipients.map((r: { id: string }) => r.id), [ids[1]]);
+    assert.deepEqual(
+      readyPage.recipients.map((r: { id: string }) => r.id),
+      [ids[1]],
+    );
 
     // Lease held: IN PROGRESS.
     await gw.pool.query(`UPDATE recipients SET lease_until = now() + interval '1 minute' WHERE tracking_id = $1`, [ids[2]]);
@@ -307,7 +324,13 @@ describe('cloudmailing: get_hourly_statistics', () => {
     );
     assert.deepEqual(
       a.value.map((h: { date: Date; sent: number; failed: number; tries: number }) => [h.date.toISOString().slice(11, 13), h.sent, h.failed, h.tries]),
-      [['04', 0, 0, 0], ['05', 2, 1, 4], ['06', 0, 0, 0], ['07', 1, 0, 1], ['08', 0, 0, 0]],
+      [
+        ['04', 0, 0, 0],
+        ['05', 2, 1, 4],
+        ['06', 0, 0, 0],
+        ['07', 1, 0, 1],
+        ['08', 0, 0, 0],
+      ],
       a.body,
     );
     assert.equal(a.value[1].epoch_hour, Math.floor(Date.UTC(2026, 2, 4, 5) / 3_600_000));

@@ -77,5 +77,12 @@ export async function http(url: string, r: HttpRequest = {}): Promise<Answer> {
   }
   const res = await fetch(url, { method: r.method ?? (body === undefined ? 'GET' : 'POST'), headers, ...(body !== undefined ? { body } : {}) });
   const h = (name: string) => res.headers.get(name);
-  return { status: res.status, contentType: h('content-type'), wwwAuthenticate: h('www-authenticate'), allow: h('allow'), vary: h('vary'), body: await res.text() };
+  return {
+    status: res.status,
+    contentType: h('content-type'),
+    wwwAuthenticate: h('www-authenticate'),
+    allow: h('allow'),
+    vary: h('vary'),
+    body: await res.text(),
+  };
 }

@@ -46,7 +46,12 @@ async function fixtures(gw: TestGateway): Promise<Fixtures> {
   const [recipient] = await core.recipients.add(ctx, theirMailing, [{ email: 'carl@example.org', fields: { name: 'Carl' } }]);
   const theirList = await core.lists.createWithSlug(ctx, { slug: 'their-news', name: 'Their news' });
   const [theirSub] = await core.lists.subscribe(ctx, theirList, [{ email: 'bob@example.org', params: { name: 'Bob' } }]);
-  const newsletter = await core.newsletters.create(ctx, { dialect: 'emailicious', listId: theirList, name: 'Their mailing', variants: [{ fromEmail: 'their@example.org', subject: 'Hello', text: 'Hello', deliveries: [] }] });
+  const newsletter = await core.newsletters.create(ctx, {
+    dialect: 'emailicious',
+    listId: theirList,
+    name: 'Their mailing',
+    variants: [{ fromEmail: 'their@example.org', subject: 'Hello', text: 'Hello', deliveries: [] }],
+  });
   const campaign = await core.mailings.create(ctx, { dialect: 'sender', name: 'their-order', fromEmail: 'their@example.org', subject: 'Order', text: 'Order' });
   const task = await core.tasks.bulkPut(ctx, theirList, [{ email: 'dan@example.org' }], {});
   await core.unsubscribeLists.create(ctx, { slug: 'their-unsubs' });
@@ -82,7 +87,12 @@ async function run(call: Call): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (call.auth) headers.authorization = basicAuthHeader(call.auth.pass, call.auth.user);
   if (call.accept) headers.accept = call.accept;
-  return await http(new URL(call.path, gw.url).toString(), { method: call.http, headers, ...(call.json !== undefined ? { json: call.json } : {}), ...(call.form ? { form: call.form } : {}) });
+  return await http(new URL(call.path, gw.url).toString(), {
+    method: call.http,
+    headers,
+    ...(call.json !== undefined ? { json: call.json } : {}),
+    ...(call.form ? { form: call.form } : {}),
+  });
 }
 
 /** The parts of an answer a cell states; a header it does not state must be absent. */

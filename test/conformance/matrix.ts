@@ -26,7 +26,13 @@ export const LIMITS = { MAX_BODY_BYTES: 65536, MAX_RECIPIENTS_PER_CALL: 5 } as c
 const OVERSIZE = 70_000;
 
 /** Names nothing in any account. */
-export const UNKNOWN = { id: 987654, uuid: '00000000-0000-4000-8000-000000000000', slug: 'no-such-list', campaign: 'no-such-campaign', account: 'nobody' } as const;
+export const UNKNOWN = {
+  id: 987654,
+  uuid: '00000000-0000-4000-8000-000000000000',
+  slug: 'no-such-list',
+  campaign: 'no-such-campaign',
+  account: 'nobody',
+} as const;
 
 /** What the test made before the matrix runs: the caller's account (`acme`) and the other one's objects. */
 export interface Fixtures {
@@ -97,7 +103,14 @@ export interface Probe {
   storesToday?: { tables: string[]; problem: string };
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 406: 'Not Acceptable', 413: 'Payload Too Large' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  406: 'Not Acceptable',
+  413: 'Payload Too Large',
+};
 const XML = 'text/xml; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 const TEXT = 'text/plain; charset=utf-8';
@@ -119,7 +132,12 @@ const fault = (status: number, faultCode: number, faultString: string): Expected
   client: status === 200 ? { fault: [faultCode, faultString] } : { protocolError: [status, REASONS[status]!] },
 });
 /** CloudMailing's answer. */
-const result = (value: unknown): Expected => ({ status: 200, contentType: XML, body: `<?xml version="1.0"?><methodResponse><params><param>${xv(value, 'int')}</param></params></methodResponse>`, client: { value } });
+const result = (value: unknown): Expected => ({
+  status: 200,
+  contentType: XML,
+  body: `<?xml version="1.0"?><methodResponse><params><param>${xv(value, 'int')}</param></params></methodResponse>`,
+  client: { value },
+});
 /** Mailkit over XML-RPC: every answer, errors included, is a normal methodResponse (an error is its text). */
 const mkXml = (value: unknown): Expected => ({
   status: 200,
@@ -128,7 +146,12 @@ const mkXml = (value: unknown): Expected => ({
   client: { value },
 });
 /** JSON, as express writes it (compact, keys in this order). */
-const json = (status: number, body: unknown, headers: Pick<Expected, 'wwwAuthenticate' | 'allow' | 'vary'> = {}): Expected => ({ status, contentType: JSON_TYPE, ...headers, body: JSON.stringify(body) });
+const json = (status: number, body: unknown, headers: Pick<Expected, 'wwwAuthenticate' | 'allow' | 'vary'> = {}): Expected => ({
+  status,
+  contentType: JSON_TYPE,
+  ...headers,
+  body: JSON.stringify(body),
+});
 /** The body limit of the RPC dialects: a plain-text 413 (for Python, a ProtocolError). */
 const tooLarge = (viaPython: boolean): Expected => ({
   status: 413,
@@ -154,8 +177,14 @@ type RpcAnswer = { fault: [number, string]; status?: number } | { value: unknown
 function cloudmailing(f: Fixtures, transport: Transport, auth: Credentials = { user: 'admin', pass: f.key.secret }) {
   return (method: string, params: unknown[], answer: RpcAnswer): Probe =>
     transport === 'xmlrpc'
-      ? { call: { xmlrpc: '/CloudMailing', auth, method, params }, answer: 'fault' in answer ? fault(answer.status ?? 200, ...answer.fault) : result(answer.value) }
-      : { call: { http: 'POST', path: '/jsonrpc', auth, json: { jsonrpc: '2.0', id: 1, method, params } }, answer: 'fault' in answer ? rpcError(...answer.fault) : rpcResult(answer.value) };
+      ? {
+          call: { xmlrpc: '/CloudMailing', auth, method, params },
+          answer: 'fault' in answer ? fault(answer.status ?? 200, ...answer.fault) : result(answer.value),
+        }
+      : {
+          call: { http: 'POST', path: '/jsonrpc', auth, json: { jsonrpc: '2.0', id: 1, method, params } },
+          answer: 'fault' in answer ? rpcError(...answer.fault) : rpcResult(answer.value),
+        };
 }
 const rpcError = (code: number, message: string) => json(200, { jsonrpc: '2.0', id: 1, error: { code, message } });
 const rpcResult = (value: unknown) => json(200, { jsonrpc: '2.0', id: 1, result: value });
@@ -176,7 +205,19 @@ function cloudmailingNotFound(f: Fixtures, transport: Transport, mailing: number
     cm('get_recipients_status', [[recipient]], { value: [] }),
     cm('reset_recipients_status', [[recipient]], { value: 0 }),
     // JSON-RPC takes the parameters by name too.
-    ...(transport === 'jsonrpc' ? [{ ...cm('start_mailing', [], gone), call: { http: 'POST', path: '/jsonrpc', auth: { user: 'admin', pass: f.key.secret }, json: { jsonrpc: '2.0', id: 1, method: 'start_mailing', params: { mailing_id: mailing } } } }] : []),
+    ...(transport === 'jsonrpc'
+      ? [
+          {
+            ...cm('start_mailing', [], gone),
+            call: {
+              http: 'POST',
+              path: '/jsonrpc',
+              auth: { user: 'admin', pass: f.key.secret },
+              json: { jsonrpc: '2.0', id: 1, method: 'start_mailing', params: { mailing_id: mailing } },
+            },
+          },
+        ]
+      : []),
   ];
 }
 
@@ -185,10 +226,14 @@ function cloudmailingBadAddress(f: Fixtures, transport: Transport): Probe[] {
   const refused: [number, string] = [406, 'mail_from: not an e-mail address: "not-an-address"'];
   return [
     // The seed's create_mailing, with a bad sender.
-    cm('create_mailing', ['not-an-address', 'My Mailing', 'The great newsletter', '<h1>Title</h1><p>Coucou</p>', 'Title\nCoucou\n', 'UTF-8'], { fault: refused }),
+    cm('create_mailing', ['not-an-address', 'My Mailing', 'The great newsletter', '<h1>Title</h1><p>Coucou</p>', 'Title\nCoucou\n', 'UTF-8'], {
+      fault: refused,
+    }),
     cm('set_mailing_properties', [f.mine.mailing, { mail_from: 'not-an-address' }], { fault: refused, status: 406 }),
     // The original's words, one answer per recipient.
-    cm('add_recipients', [f.mine.mailing, [{ email: 'not an email', firstname: 'Bad' }]], { value: [{ email: 'not an email', error: "'email' field is not a regular email address: 'not an email'" }] }),
+    cm('add_recipients', [f.mine.mailing, [{ email: 'not an email', firstname: 'Bad' }]], {
+      value: [{ email: 'not an email', error: "'email' field is not a regular email address: 'not an email'" }],
+    }),
   ];
 }
 
@@ -196,13 +241,20 @@ function cloudmailingOversize(f: Fixtures, transport: Transport): Probe[] {
   const cm = cloudmailing(f, transport);
   const six = Array.from({ length: LIMITS.MAX_RECIPIENTS_PER_CALL + 1 }, (_, i) => ({ email: `r${i}@example.org` }));
   return [
-    { ...cm('create_mailing', ['news@example.org', 'Sender', 'Subject', transport === 'xmlrpc' ? repeat('x', OVERSIZE) : 'x'.repeat(OVERSIZE)], { value: 0 }), answer: tooLarge(transport === 'xmlrpc') },
-    cm('add_recipients', [f.mine.mailing, six], { fault: [400, `Too many recipients in one call: 6 (at most ${LIMITS.MAX_RECIPIENTS_PER_CALL}); split them over several calls`], status: 400 }),
+    {
+      ...cm('create_mailing', ['news@example.org', 'Sender', 'Subject', transport === 'xmlrpc' ? repeat('x', OVERSIZE) : 'x'.repeat(OVERSIZE)], { value: 0 }),
+      answer: tooLarge(transport === 'xmlrpc'),
+    },
+    cm('add_recipients', [f.mine.mailing, six], {
+      fault: [400, `Too many recipients in one call: 6 (at most ${LIMITS.MAX_RECIPIENTS_PER_CALL}); split them over several calls`],
+      status: 400,
+    }),
   ];
 }
 
 function cloudmailingBadCredentials(f: Fixtures, transport: Transport): Probe[] {
-  const create = (auth: Credentials) => cloudmailing(f, transport, auth)('create_mailing', ['news@example.org', 'Sender', 'Subject', '<p>Hi</p>'], { value: 0 }).call;
+  const create = (auth: Credentials) =>
+    cloudmailing(f, transport, auth)('create_mailing', ['news@example.org', 'Sender', 'Subject', '<p>Hi</p>'], { value: 0 }).call;
   const failed =
     transport === 'xmlrpc'
       ? fault(200, 401, 'Authorization Failed!')
@@ -221,7 +273,9 @@ function cloudmailingNullCharacter(f: Fixtures, transport: Transport): Probe[] {
   const refused: [number, string] = [406, NUL_STORED];
   return [
     // Python writes U+0000 into the XML as it is, which XML 1.0 cannot carry; JSON carries it to the store.
-    cm('create_mailing', ['news@example.org', 'Sender', 'Sub\u0000ject', '<p>Hi</p>'], { fault: transport === 'xmlrpc' ? [-32700, `parse error: ${NUL_XML}`] : refused }),
+    cm('create_mailing', ['news@example.org', 'Sender', 'Sub\u0000ject', '<p>Hi</p>'], {
+      fault: transport === 'xmlrpc' ? [-32700, `parse error: ${NUL_XML}`] : refused,
+    }),
     ...(transport === 'xmlrpc'
       ? [
           // As bytes (a base64 value, what Python 3 sends for bytes), it reaches the store, which cannot keep it.
@@ -251,8 +305,14 @@ type MailkitCreds = { id?: unknown; md5?: unknown };
 function mailkit(f: Fixtures, encoding: Encoding, creds: MailkitCreds = { id: String(f.key.id), md5: f.key.secret }) {
   return (fn: string, named: Record<string, unknown>, positional: unknown[], answer: string | { json: Expected; xml: unknown }): Probe =>
     encoding === 'json'
-      ? { call: { http: 'POST', path: '/json.fcgi', auth: null, json: { function: fn, ...creds, parameters: named } }, answer: typeof answer === 'string' ? mkError(answer) : answer.json }
-      : { call: { xmlrpc: '/rpc.fcgi', auth: null, method: fn, params: [creds.id ?? '', creds.md5 ?? '', ...positional] }, answer: mkXml(typeof answer === 'string' ? answer : answer.xml) };
+      ? {
+          call: { http: 'POST', path: '/json.fcgi', auth: null, json: { function: fn, ...creds, parameters: named } },
+          answer: typeof answer === 'string' ? mkError(answer) : answer.json,
+        }
+      : {
+          call: { xmlrpc: '/rpc.fcgi', auth: null, method: fn, params: [creds.id ?? '', creds.md5 ?? '', ...positional] },
+          answer: mkXml(typeof answer === 'string' ? answer : answer.xml),
+        };
 }
 const mkError = (text: string) => json(200, { error_status: 1, error: text });
 const EMPTY = { '': null }; // how PHP clients write an empty struct
@@ -263,15 +323,35 @@ function mailkitNotFound(f: Fixtures, encoding: Encoding, o: { list: number; sub
   const [list, subscriber, mailing, mine] = [String(o.list), String(o.subscriber), String(o.mailing), String(f.mine.list.id)];
   return [
     mk('mailkit.mailinglist.delete', { ID_user_list: list }, [list, 'FALSE'], 'Invalid ID_user_list'),
-    mk('mailkit.mailinglist.adduser', { ID_user_list: list, personal: { email: 'new@example.org' } }, [list, 'FALSE', { email: 'new@example.org' }, EMPTY, EMPTY], 'Invalid ID_mailing_list'),
-    mk('mailkit.mailinglist.edituser', { ID_user_list: list, ID_email: subscriber, personal: { first_name: 'Changed' } }, [list, subscriber, 'TRUE', { first_name: 'Changed' }, EMPTY, EMPTY], 'Invalid ID_email'),
-    mk('mailkit.mailinglist.edituser', { ID_user_list: mine, ID_email: subscriber, personal: { first_name: 'Changed' } }, [mine, subscriber, 'TRUE', { first_name: 'Changed' }, EMPTY, EMPTY], 'Invalid ID_email'),
+    mk(
+      'mailkit.mailinglist.adduser',
+      { ID_user_list: list, personal: { email: 'new@example.org' } },
+      [list, 'FALSE', { email: 'new@example.org' }, EMPTY, EMPTY],
+      'Invalid ID_mailing_list',
+    ),
+    mk(
+      'mailkit.mailinglist.edituser',
+      { ID_user_list: list, ID_email: subscriber, personal: { first_name: 'Changed' } },
+      [list, subscriber, 'TRUE', { first_name: 'Changed' }, EMPTY, EMPTY],
+      'Invalid ID_email',
+    ),
+    mk(
+      'mailkit.mailinglist.edituser',
+      { ID_user_list: mine, ID_email: subscriber, personal: { first_name: 'Changed' } },
+      [mine, subscriber, 'TRUE', { first_name: 'Changed' }, EMPTY, EMPTY],
+      'Invalid ID_email',
+    ),
     mk('mailkit.email.unsubscribe', { ID_email: subscriber }, [subscriber, null, false], 'Invalid ID_email or email'),
     // Mailkit's own answer for an address or id it does not know: the empty error.
     mk('mailkit.email.getstatus', { email_id: subscriber }, [subscriber], ''),
     mk('mailkit.report.campaign', { ID_message: mailing }, [mailing, '', ''], 'Invalid ID_message'),
     mk('mailkit.campaigns.list', { ID_message: mailing }, [mailing], { json: json(200, []), xml: [] }),
-    mk('mailkit.sendmail', { mailinglist_id: mine, campaign_id: mailing, main: { send_to: 'new@example.org' } }, [mine, mailing, { send_to: 'new@example.org' }, EMPTY, EMPTY, EMPTY], 'Invalid ID_message'),
+    mk(
+      'mailkit.sendmail',
+      { mailinglist_id: mine, campaign_id: mailing, main: { send_to: 'new@example.org' } },
+      [mine, mailing, { send_to: 'new@example.org' }, EMPTY, EMPTY, EMPTY],
+      'Invalid ID_message',
+    ),
   ];
 }
 
@@ -279,9 +359,19 @@ function mailkitBadAddress(f: Fixtures, encoding: Encoding): Probe[] {
   const mk = mailkit(f, encoding);
   const [list, mailing] = [String(f.mine.list.id), String(f.mine.mailing)];
   return [
-    mk('mailkit.mailinglist.adduser', { ID_user_list: list, personal: { email: 'not-an-address' } }, [list, 'FALSE', { email: 'not-an-address' }, EMPTY, EMPTY], 'Bad email syntax'),
+    mk(
+      'mailkit.mailinglist.adduser',
+      { ID_user_list: list, personal: { email: 'not-an-address' } },
+      [list, 'FALSE', { email: 'not-an-address' }, EMPTY, EMPTY],
+      'Bad email syntax',
+    ),
     mk('mailkit.email.unsubscribe', { ID_email: 'not an address' }, ['not an address', null, false], 'Invalid ID_email or email'),
-    mk('mailkit.sendmail', { mailinglist_id: list, campaign_id: mailing, main: { send_to: 'not-an-address' } }, [list, mailing, { send_to: 'not-an-address' }, EMPTY, EMPTY, EMPTY], 'Bad email syntax'),
+    mk(
+      'mailkit.sendmail',
+      { mailinglist_id: list, campaign_id: mailing, main: { send_to: 'not-an-address' } },
+      [list, mailing, { send_to: 'not-an-address' }, EMPTY, EMPTY, EMPTY],
+      'Bad email syntax',
+    ),
   ];
 }
 
@@ -295,7 +385,8 @@ function mailkitOversize(f: Fixtures, encoding: Encoding): Probe[] {
 }
 
 function mailkitBadCredentials(f: Fixtures, encoding: Encoding): Probe[] {
-  const create = (creds: MailkitCreds) => mailkit(f, encoding, creds)('mailkit.mailinglist.create', { name: 'Created', description: '' }, ['Created', ''], 'Unauthorized');
+  const create = (creds: MailkitCreds) =>
+    mailkit(f, encoding, creds)('mailkit.mailinglist.create', { name: 'Created', description: '' }, ['Created', ''], 'Unauthorized');
   return [
     create({ id: String(f.key.id), md5: 'not-the-secret' }),
     // The secret of one key with the id of another.
@@ -313,16 +404,36 @@ function mailkitNullCharacter(f: Fixtures, encoding: Encoding): Probe[] {
   const edited = { json: json(200, { error_status: 0, error: 'OK', ID_email: f.mine.subscriber.id }), xml: { data: 'OK' } };
   return [
     // Python writes U+0000 into the XML as it is, which XML 1.0 cannot carry; JSON carries it to the store.
-    mk('mailkit.mailinglist.create', { name: 'News\u0000', description: '' }, ['News\u0000', ''], encoding === 'xml' ? `Invalid XML-RPC request: ${NUL_XML}` : refused),
+    mk(
+      'mailkit.mailinglist.create',
+      { name: 'News\u0000', description: '' },
+      ['News\u0000', ''],
+      encoding === 'xml' ? `Invalid XML-RPC request: ${NUL_XML}` : refused,
+    ),
     // As bytes (a base64 value, what Python 3 sends for bytes), it reaches the store, which cannot keep it.
     ...(encoding === 'xml' ? [mk('mailkit.mailinglist.create', {}, [binary('News\u0000'), ''], refused)] : []),
-    mk('mailkit.mailinglist.adduser', { ID_user_list: list, personal: { email: 'nul@example.org', first_name: 'a\u0000b' } }, [list, 'FALSE', { email: 'nul@example.org', first_name: binary('a\u0000b') }, EMPTY, EMPTY], refused),
+    mk(
+      'mailkit.mailinglist.adduser',
+      { ID_user_list: list, personal: { email: 'nul@example.org', first_name: 'a\u0000b' } },
+      [list, 'FALSE', { email: 'nul@example.org', first_name: binary('a\u0000b') }, EMPTY, EMPTY],
+      refused,
+    ),
     // One bad item refuses the whole import: the good address is not stored either.
-    mk('mailkit.mailinglist.import', { ID_user_list: list, recipients: [{ email: 'good@example.org' }, { email: 'nul@example.org', first_name: 'a\u0000b' }] }, [list, [{ email: 'good@example.org' }, { email: 'nul@example.org', first_name: binary('a\u0000b') }]], refused),
+    mk(
+      'mailkit.mailinglist.import',
+      { ID_user_list: list, recipients: [{ email: 'good@example.org' }, { email: 'nul@example.org', first_name: 'a\u0000b' }] },
+      [list, [{ email: 'good@example.org' }, { email: 'nul@example.org', first_name: binary('a\u0000b') }]],
+      refused,
+    ),
     {
       // Base64 text in a string, as Mailkit's PHP clients encode every user value (a new value per encoding,
       // so that each stores a change).
-      ...mk('mailkit.mailinglist.edituser', { ID_user_list: list, ID_email: f.mine.subscriber.email, personal: { first_name: base64(`${encoding}\u0000`) } }, [list, f.mine.subscriber.email, 'TRUE', { first_name: base64(`${encoding}\u0000`) }, EMPTY, EMPTY], edited),
+      ...mk(
+        'mailkit.mailinglist.edituser',
+        { ID_user_list: list, ID_email: f.mine.subscriber.email, personal: { first_name: base64(`${encoding}\u0000`) } },
+        [list, f.mine.subscriber.email, 'TRUE', { first_name: base64(`${encoding}\u0000`) }, EMPTY, EMPTY],
+        edited,
+      ),
       storesToday: { tables: ['public.subscribers'], problem: BASE64_NUL },
     },
   ];
@@ -332,7 +443,13 @@ function mailkitNullCharacter(f: Fixtures, encoding: Encoding): Probe[] {
 
 const EMAILICIOUS_USER = 'user@example.com';
 function emailicious(f: Fixtures, auth: Credentials = { user: EMAILICIOUS_USER, pass: f.key.secret }) {
-  return (method: string, path: string, body?: { json?: unknown; form?: Record<string, string> }): Call => ({ http: method, path: `/api/v1${path}`, auth, accept: 'application/json', ...body });
+  return (method: string, path: string, body?: { json?: unknown; form?: Record<string, string> }): Call => ({
+    http: method,
+    path: `/api/v1${path}`,
+    auth,
+    accept: 'application/json',
+    ...body,
+  });
 }
 /** Every resource answers with its Allow and `Vary: Accept`, errors included. */
 const ALLOW = {
@@ -372,9 +489,15 @@ function emailiciousNotFound(f: Fixtures, o: { list: number; subscriber: number;
 // ----------------------------------------------------------------------------------------------------- Sender
 
 function sender(f: Fixtures, account = 'acme', auth: Credentials = { user: f.key.secret, pass: '' }) {
-  return (method: string, path: string, body?: { json?: unknown; form?: Record<string, string> }): Call => ({ http: method, path: `/api/0/${account}${path}`, auth, ...body });
+  return (method: string, path: string, body?: { json?: unknown; form?: Record<string, string> }): Call => ({
+    http: method,
+    path: `/api/0/${account}${path}`,
+    auth,
+    ...body,
+  });
 }
-const senderError = (status: number, error: unknown, headers: Pick<Expected, 'wwwAuthenticate'> = {}) => json(status, { result: { status: 'ERROR', error } }, headers);
+const senderError = (status: number, error: unknown, headers: Pick<Expected, 'wwwAuthenticate'> = {}) =>
+  json(status, { result: { status: 'ERROR', error } }, headers);
 /** The unsubscribe pages' bare DRF shape. */
 const bare = (status: number, detail: string) => json(status, { detail });
 const FORBIDDEN = senderError(403, { detail: 'You do not have permission to perform this action.' });
@@ -457,13 +580,24 @@ export const MATRIX: Matrix = {
       const list = f.mine.list.id;
       const invalid = (field: string, allow: string) => drf(400, allow, { [field]: ['Enter a valid email address.'] });
       return [
-        { call: em('POST', `/lists/${list}/subscribers`, { json: { email: 'not-an-address', first_name: 'Bad' } }), answer: invalid('email', ALLOW.subscribers) },
+        {
+          call: em('POST', `/lists/${list}/subscribers`, { json: { email: 'not-an-address', first_name: 'Bad' } }),
+          answer: invalid('email', ALLOW.subscribers),
+        },
         // The PHP client's form body.
-        { call: em('POST', `/lists/${list}/subscribers`, { form: { email: 'not-an-address', first_name: 'Bad' } }), answer: invalid('email', ALLOW.subscribers) },
-        { call: em('PATCH', `/lists/${list}/subscribers/${f.mine.subscriber.id}`, { json: { email: 'not-an-address' } }), answer: invalid('email', ALLOW.subscriber) },
+        {
+          call: em('POST', `/lists/${list}/subscribers`, { form: { email: 'not-an-address', first_name: 'Bad' } }),
+          answer: invalid('email', ALLOW.subscribers),
+        },
+        {
+          call: em('PATCH', `/lists/${list}/subscribers/${f.mine.subscriber.id}`, { json: { email: 'not-an-address' } }),
+          answer: invalid('email', ALLOW.subscriber),
+        },
         { call: em('POST', '/lists', { json: { name: 'New', default_from_email: 'not-an-address' } }), answer: invalid('default_from_email', ALLOW.lists) },
         {
-          call: em('POST', '/mailings', { json: { list, name: 'New', variants: [{ from_email: 'not-an-address', subject: 'Hello', layout: { text: 'Hello' } }] } }),
+          call: em('POST', '/mailings', {
+            json: { list, name: 'New', variants: [{ from_email: 'not-an-address', subject: 'Hello', layout: { text: 'Hello' } }] },
+          }),
           answer: drf(400, ALLOW.mailings, { variants: [{ from_email: ['Enter a valid email address.'] }] }),
         },
       ];
@@ -477,7 +611,10 @@ export const MATRIX: Matrix = {
     'bad credentials': (f) => {
       const create = (auth: Credentials) => emailicious(f, auth)('POST', '/lists', { json: { name: 'Created' } });
       return [
-        { call: create({ user: EMAILICIOUS_USER, pass: 'not-the-secret' }), answer: json(401, { detail: 'Invalid username/password.' }, { wwwAuthenticate: 'Basic realm="api"' }) },
+        {
+          call: create({ user: EMAILICIOUS_USER, pass: 'not-the-secret' }),
+          answer: json(401, { detail: 'Invalid username/password.' }, { wwwAuthenticate: 'Basic realm="api"' }),
+        },
         { call: create(null), answer: json(401, { detail: 'Authentication credentials were not provided.' }, { wwwAuthenticate: 'Basic realm="api"' }) },
       ];
     },
@@ -485,20 +622,35 @@ export const MATRIX: Matrix = {
       const em = emailicious(f);
       const nul = (field: string, allow: string) => drf(400, allow, { [field]: ['Null characters are not allowed.'] });
       return [
-        { call: em('POST', `/lists/${f.mine.list.id}/subscribers`, { json: { email: 'nul@example.org', first_name: 'a\u0000b' } }), answer: nul('first_name', ALLOW.subscribers) },
-        { call: em('POST', `/lists/${f.mine.list.id}/subscribers`, { json: { email: 'nul@example.org', city: 'a\u0000b' } }), answer: nul('city', ALLOW.subscribers) },
-        { call: em('PATCH', `/lists/${f.mine.list.id}/subscribers/${f.mine.subscriber.id}`, { form: { last_name: 'a\u0000b' } }), answer: nul('last_name', ALLOW.subscriber) },
+        {
+          call: em('POST', `/lists/${f.mine.list.id}/subscribers`, { json: { email: 'nul@example.org', first_name: 'a\u0000b' } }),
+          answer: nul('first_name', ALLOW.subscribers),
+        },
+        {
+          call: em('POST', `/lists/${f.mine.list.id}/subscribers`, { json: { email: 'nul@example.org', city: 'a\u0000b' } }),
+          answer: nul('city', ALLOW.subscribers),
+        },
+        {
+          call: em('PATCH', `/lists/${f.mine.list.id}/subscribers/${f.mine.subscriber.id}`, { form: { last_name: 'a\u0000b' } }),
+          answer: nul('last_name', ALLOW.subscriber),
+        },
         { call: em('POST', '/lists', { json: { name: 'a\u0000b' } }), answer: nul('name', ALLOW.lists) },
       ];
     },
   },
 
   sender: {
-    'unknown id': (f) => [...senderNotFound(f, { list: UNKNOWN.slug, campaign: UNKNOWN.campaign, task: UNKNOWN.uuid, unsubscribeList: UNKNOWN.slug }), ...senderOtherAccount(f, UNKNOWN.account)],
+    'unknown id': (f) => [
+      ...senderNotFound(f, { list: UNKNOWN.slug, campaign: UNKNOWN.campaign, task: UNKNOWN.uuid, unsubscribeList: UNKNOWN.slug }),
+      ...senderOtherAccount(f, UNKNOWN.account),
+    ],
     "another account's id": (f) => [
       ...senderNotFound(f, { list: f.other.list.slug, campaign: f.other.campaign.name, task: f.other.task, unsubscribeList: f.other.unsubscribeList }),
       // A campaign is named by its slug or by its id.
-      { call: sender(f)('POST', `/transactional/${f.other.campaign.id}/send`, { form: { to_email: 'new@example.org' } }), answer: senderError(404, { detail: 'Campaign not found' }) },
+      {
+        call: sender(f)('POST', `/transactional/${f.other.campaign.id}/send`, { form: { to_email: 'new@example.org' } }),
+        answer: senderError(404, { detail: 'Campaign not found' }),
+      },
       ...senderOtherAccount(f, f.other.account),
     ],
     'bad address': (f) => {
@@ -507,7 +659,10 @@ export const MATRIX: Matrix = {
       const wrong = senderError(400, { detail: 'Wrong email format' });
       return [
         // The seed's own call, with a bad address.
-        { call: sd('PUT', `/maillist/${list}/subscription`, { form: { params: '{"name":"Test Test","var1":"value1"}', email: 'not-an-address' } }), answer: wrong },
+        {
+          call: sd('PUT', `/maillist/${list}/subscription`, { form: { params: '{"name":"Test Test","var1":"value1"}', email: 'not-an-address' } }),
+          answer: wrong,
+        },
         { call: sd('PUT', `/maillist/${list}/subscription`, { json: { email: 'not-an-address', params: { name: 'Test' } } }), answer: wrong },
         { call: sd('DELETE', `/maillist/${list}/subscription`, { form: { email: 'not-an-address' } }), answer: wrong },
         { call: sd('POST', `/maillist/${list}/subscription/request`, { form: { to_email: 'not-an-address' } }), answer: wrong },
@@ -517,7 +672,10 @@ export const MATRIX: Matrix = {
           answer: senderError(400, { items: ['items[1]: invalid email address: "not-an-address"'] }),
         },
         // The address is checked before the campaign is looked up.
-        { call: sd('POST', `/transactional/${UNKNOWN.campaign}/send`, { form: { to_email: 'not-an-address' } }), answer: senderError(400, { to_email: ['Enter a valid email address.'] }) },
+        {
+          call: sd('POST', `/transactional/${UNKNOWN.campaign}/send`, { form: { to_email: 'not-an-address' } }),
+          answer: senderError(400, { to_email: ['Enter a valid email address.'] }),
+        },
         { call: sd('PUT', `/unsubscribe/list/${f.mine.unsubscribeList}`, { form: { email: 'not-an-address' } }), answer: bare(400, 'Wrong email format') },
       ];
     },
@@ -526,7 +684,10 @@ export const MATRIX: Matrix = {
       const list = f.mine.list.slug;
       const tooBig = senderError(413, { detail: `Request body too large (limit ${LIMITS.MAX_BODY_BYTES} bytes).` });
       return [
-        { call: sd('PUT', `/maillist/${list}/subscription`, { form: { email: 'big@example.org', params: JSON.stringify({ note: 'x'.repeat(OVERSIZE) }) } }), answer: tooBig },
+        {
+          call: sd('PUT', `/maillist/${list}/subscription`, { form: { email: 'big@example.org', params: JSON.stringify({ note: 'x'.repeat(OVERSIZE) }) } }),
+          answer: tooBig,
+        },
         { call: sd('PUT', `/maillist/${list}/subscription`, { json: { email: 'big@example.org', params: { note: 'x'.repeat(OVERSIZE) } } }), answer: tooBig },
         {
           call: sd('PUT', `/maillist/${list}/subscription/bulk`, { json: { items: Array.from({ length: 1001 }, (_, i) => ({ email: `s${i}@example.org` })) } }),
@@ -537,7 +698,10 @@ export const MATRIX: Matrix = {
     'bad credentials': (f) => {
       const put = (auth: Credentials) => sender(f, 'acme', auth)('PUT', `/maillist/${f.mine.list.slug}/subscription`, { form: { email: 'new@example.org' } });
       return [
-        { call: put({ user: 'not-the-secret', pass: '' }), answer: senderError(401, { detail: 'API key is not valid' }, { wwwAuthenticate: 'Basic realm="api"' }) },
+        {
+          call: put({ user: 'not-the-secret', pass: '' }),
+          answer: senderError(401, { detail: 'API key is not valid' }, { wwwAuthenticate: 'Basic realm="api"' }),
+        },
         { call: put(null), answer: senderError(401, { detail: 'Authentication credentials were not provided.' }, { wwwAuthenticate: 'Basic realm="api"' }) },
         // A valid key of another account.
         { call: put({ user: f.other.key.secret, pass: '' }), answer: FORBIDDEN },
@@ -548,11 +712,16 @@ export const MATRIX: Matrix = {
       const list = f.mine.list.slug;
       const nul = senderError(400, { detail: NUL_STORED });
       return [
-        { call: sd('PUT', `/maillist/${list}/subscription`, { form: { email: 'nul@example.org', params: JSON.stringify({ name: 'a\u0000b' }) } }), answer: nul },
+        {
+          call: sd('PUT', `/maillist/${list}/subscription`, { form: { email: 'nul@example.org', params: JSON.stringify({ name: 'a\u0000b' }) } }),
+          answer: nul,
+        },
         { call: sd('PUT', `/maillist/${list}/subscription`, { json: { email: 'nul@example.org', params: { name: 'a\u0000b' } } }), answer: nul },
         { call: sd('PUT', '/maillist/new-list', { form: { title: 'a\u0000b' } }), answer: nul },
         {
-          call: sd('PUT', `/maillist/${list}/subscription/bulk`, { json: { items: [{ email: 'good@example.org' }, { email: 'nul@example.org', params: { name: 'a\u0000b' } }] } }),
+          call: sd('PUT', `/maillist/${list}/subscription/bulk`, {
+            json: { items: [{ email: 'good@example.org' }, { email: 'nul@example.org', params: { name: 'a\u0000b' } }] },
+          }),
           answer: nul,
           storesToday: { tables: ['public.lists'], problem: "the list's revision is advanced before the task that cannot be stored is refused" },
         },

@@ -33,11 +33,44 @@ export async function stateReader(pool: Pool): Promise<() => Promise<Record<stri
 }
 
 /** Names the dialects themselves put on the wire, though a column has the same name. */
-const WIRE_NAMES = new Set(['tracking_id', 'reply_code', 'reply_enhanced_code', 'reply_text', 'try_count', 'first_try', 'next_try', 'owner_guid', 'domain_name', 'tracking_url', 'read_tracking', 'click_tracking', 'backup_customized_emails', 'url_encoding', 'satellite_group', 'scheduled_start', 'scheduled_end', 'spread_minutes', 'dont_close_if_empty', 'from_name', 'from_email', 'replyto_email', 'default_from_name', 'default_from_email', 'default_replyto_email', 'default_language', 'message_id', 'task_id', 'created_at', 'campaign_id', 'mailing_id']);
+const WIRE_NAMES = new Set([
+  'tracking_id',
+  'reply_code',
+  'reply_enhanced_code',
+  'reply_text',
+  'try_count',
+  'first_try',
+  'next_try',
+  'owner_guid',
+  'domain_name',
+  'tracking_url',
+  'read_tracking',
+  'click_tracking',
+  'backup_customized_emails',
+  'url_encoding',
+  'satellite_group',
+  'scheduled_start',
+  'scheduled_end',
+  'spread_minutes',
+  'dont_close_if_empty',
+  'from_name',
+  'from_email',
+  'replyto_email',
+  'default_from_name',
+  'default_from_email',
+  'default_replyto_email',
+  'default_language',
+  'message_id',
+  'task_id',
+  'created_at',
+  'campaign_id',
+  'mailing_id',
+]);
 /** camelCase words of the protocols themselves (XML-RPC's envelope, its type names). */
 const WIRE_CAMEL = new Set(['faultCode', 'faultString', 'methodResponse', 'methodCall', 'methodName', 'dateTime']);
 
-const SQL = /\b(?:select\b[^"]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from|relation\s+"|violates|constraint|duplicate\s+key|syntax\s+error\s+at|invalid\s+input\s+syntax|invalid\s+byte\s+sequence|unsupported\s+unicode\s+escape|value\s+too\s+long\s+for\s+type|out\s+of\s+range\s+for\s+type|sqlstate|pg_\w+|knex|postgres|graphile)\b/i;
+const SQL =
+  /\b(?:select\b[^"]*\bfrom|insert\s+into|update\s+\w+\s+set|delete\s+from|relation\s+"|violates|constraint|duplicate\s+key|syntax\s+error\s+at|invalid\s+input\s+syntax|invalid\s+byte\s+sequence|unsupported\s+unicode\s+escape|value\s+too\s+long\s+for\s+type|out\s+of\s+range\s+for\s+type|sqlstate|pg_\w+|knex|postgres|graphile)\b/i;
 const STACK = /\bat\s+\S+\s+\(|\bat\s+(?:async\s+)?\/|\.[cm]?[jt]s:\d+|node_modules|\/src\/|\/work\/|\b(?:Type|Reference|Range|Syntax)Error\b/;
 const CAMEL = /\b[a-z]+(?:[A-Z][a-z0-9]*)+\b/g;
 

@@ -39,7 +39,7 @@ describe('schema', () => {
     const missing = keys.filter((k) => !backed(k)).map((k) => `${k.tbl}.${k.fk}`);
     assert.deepEqual(missing, [], 'foreign keys without an index');
   });
-  it("send_deadline: max_duration_minutes after the actual start, or scheduled_end, whichever comes first", async () => {
+  it('send_deadline: max_duration_minutes after the actual start, or scheduled_end, whichever comes first', async () => {
     const deadline = async (s: { scheduled_end: string | null; max_duration_minutes: number; started_at: string | null }) => {
       const { rows } = await client.query<{ d: Date | null }>('SELECT send_deadline(jsonb_populate_record(NULL::sends, $1::jsonb)) AS d', [JSON.stringify(s)]);
       return rows[0]!.d;

@@ -58,10 +58,14 @@ describe('e2e: an Emailicious two-language mailing to 5,000 subscribers', () => 
     for (let i = 0; i < EN; i++) lines.push(`en${i}@clients.example,Customer${i},en`);
     await writeFile(path.join(dir, 'clients.csv'), lines.join('\n') + '\n');
     await writeFile(path.join(dir, 'planet.png'), PNG);
-    const imported = await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), 'import', String(list.body.id), path.join(dir, 'clients.csv'), '--account', 'acme', '--json'], {
-      env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' },
-      timeoutMs: 120_000,
-    });
+    const imported = await runProcess(
+      process.execPath,
+      [path.join(root, 'bin/mailgate.js'), 'import', String(list.body.id), path.join(dir, 'clients.csv'), '--account', 'acme', '--json'],
+      {
+        env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' },
+        timeoutMs: 120_000,
+      },
+    );
     assert.equal(imported.code, 0, imported.stderr);
     assert.equal((await call(gw.url, secret, 'GET', `/api/v1/lists/${list.body.id}/subscribers?subscription=active&page_size=1`)).body.count, FR + EN);
 
@@ -83,7 +87,12 @@ describe('e2e: an Emailicious two-language mailing to 5,000 subscribers', () => 
     const id = created.body.id;
 
     await waitFor(`${FR + EN} messages received`, () => relay.messages.length >= FR + EN, 300_000, 200);
-    await waitFor('both deliveries finished', async () => (await call(gw.url, secret, 'GET', `/api/v1/mailings/${id}`)).body.variants.every((v: any) => v.deliveries[0].status === 'sent'), 60_000, 200);
+    await waitFor(
+      'both deliveries finished',
+      async () => (await call(gw.url, secret, 'GET', `/api/v1/mailings/${id}`)).body.variants.every((v: any) => v.deliveries[0].status === 'sent'),
+      60_000,
+      200,
+    );
     assert.equal(relay.messages.length, FR + EN, 'every subscriber exactly once');
     const byAddress = new Map(relay.messages.map((m) => [m.to[0]!, m]));
     assert.equal(byAddress.size, FR + EN);
@@ -117,7 +126,14 @@ describe('e2e: an Emailicious two-language mailing to 5,000 subscribers', () => 
     const { cloudmailing, mailkit } = JSON.parse(r.stdout);
     assert.equal(cloudmailing.length, 1);
     assert.deepEqual(
-      [cloudmailing[0].id, cloudmailing[0].status, cloudmailing[0].total_recipient, cloudmailing[0].total_sent, cloudmailing[0].total_error, cloudmailing[0].total_pending],
+      [
+        cloudmailing[0].id,
+        cloudmailing[0].status,
+        cloudmailing[0].total_recipient,
+        cloudmailing[0].total_sent,
+        cloudmailing[0].total_error,
+        cloudmailing[0].total_pending,
+      ],
       [id, 'FINISHED', FR + EN, FR + EN, 0, 0],
     );
     const rows = Array.isArray(mailkit) ? mailkit : Object.values(mailkit);

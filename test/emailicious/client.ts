@@ -27,7 +27,13 @@ export const PNG = Buffer.from(
 
 export const basic = (secret: string, user = 'user@example.com') => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
 
-export async function call(base: string, secret: string | null, method: string, path: string, o: { json?: unknown; body?: string | Buffer; type?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+export async function call(
+  base: string,
+  secret: string | null,
+  method: string,
+  path: string,
+  o: { json?: unknown; body?: string | Buffer; type?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
   if (secret !== null) headers.authorization = basic(secret);
   let body: string | Buffer | undefined;
@@ -79,12 +85,21 @@ export const phpForm = (fields: Record<string, unknown>) =>
     .join('&');
 
 /** Client 1.0.0's own multipart body (fields unescaped, one part per value; then the files). */
-export function phpMultipart(fields: Record<string, unknown>, files: Record<string, { filename: string; type: string; data: Buffer }>): { type: string; body: Buffer } {
-  const boundary = createHash('md5').update(String(Math.floor(Date.now() / 1000))).digest('hex');
+export function phpMultipart(
+  fields: Record<string, unknown>,
+  files: Record<string, { filename: string; type: string; data: Buffer }>,
+): { type: string; body: Buffer } {
+  const boundary = createHash('md5')
+    .update(String(Math.floor(Date.now() / 1000)))
+    .digest('hex');
   const parts: Buffer[] = [];
   for (const [k, v] of phpPairs(fields)) parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v ?? ''}\r\n`));
   for (const [k, f] of Object.entries(files)) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"; filename="${f.filename}"\r\nContent-Type: ${f.type}\r\n\r\n`), f.data, Buffer.from('\r\n'));
+    parts.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"; filename="${f.filename}"\r\nContent-Type: ${f.type}\r\n\r\n`),
+      f.data,
+      Buffer.from('\r\n'),
+    );
   }
   parts.push(Buffer.from(`--${boundary}--\r\n`));
   return { type: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat(parts) };
@@ -123,22 +138,28 @@ export function zip(files: Record<string, Buffer | string>, o: { compress?: bool
   z.end();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    z.outputStream.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    z.outputStream
+      .on('data', (c: Buffer) => chunks.push(c))
+      .on('end', () => resolve(Buffer.concat(chunks)))
+      .on('error', reject);
   });
 }
 
 /** A data URI as the docs' Python 2 recipe writes it (`charset=utf-8`, base64 broken every 76 characters). */
 export const dataUri = (archive: Buffer) =>
-  `data:application/zip;charset=utf-8;base64,${archive
-    .toString('base64')
-    .replace(/.{76}/g, '$&\n')
-    .replace(/\n?$/, '\n')}`;
+  `data:application/zip;charset=utf-8;base64,${archive.toString('base64').replace(/.{76}/g, '$&\n').replace(/\n?$/, '\n')}`;
 
 /**
  * The docs' recipe run by Python (zipfile, then the data URI with `base64.encodebytes`, which breaks lines as
  * Python 2's `encode('base64')` did), and the seed's request sent by `requests`: the status and JSON answer.
  */
-export async function pythonSeedPost(url: string, secret: string, body: unknown, pages: Record<string, string>, pngPath: string): Promise<{ status: number; body: any }> {
+export async function pythonSeedPost(
+  url: string,
+  secret: string,
+  body: unknown,
+  pages: Record<string, string>,
+  pngPath: string,
+): Promise<{ status: number; body: any }> {
   const script = `
 import base64, io, json, sys, zipfile, requests
 url, secret, body, pages, png = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]

@@ -20,10 +20,14 @@ let relay: TestSmtpServer;
 const api = (method: string, p: string, json?: unknown) => call(gw.url, gw.key.secret, method, `/api/v1${p}`, json === undefined ? {} : { json });
 
 async function segment(listId: number, name: string, ...conditions: string[]): Promise<number> {
-  const r = await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), 'segments', 'create', String(listId), name, ...conditions, '--account', 'acme', '--json'], {
-    env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' },
-    timeoutMs: 60_000,
-  });
+  const r = await runProcess(
+    process.execPath,
+    [path.join(root, 'bin/mailgate.js'), 'segments', 'create', String(listId), name, ...conditions, '--account', 'acme', '--json'],
+    {
+      env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' },
+      timeoutMs: 60_000,
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout).id;
 }
@@ -87,7 +91,9 @@ describe('emailicious: deliveries', () => {
       list,
       name: 'Paris only',
       segments: [paris],
-      variants: [{ subject: 'Hi {{ city }}', layout: { text: 'Bonjour' }, deliveries: [{ scheduled_datetime: soon.toISOString(), exclusions: [vip], limit: 3 }] }],
+      variants: [
+        { subject: 'Hi {{ city }}', layout: { text: 'Bonjour' }, deliveries: [{ scheduled_datetime: soon.toISOString(), exclusions: [vip], limit: 3 }] },
+      ],
     });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.deepEqual(r.body.variants[0].deliveries, [{ exclusions: [vip], limit: 3, scheduled_datetime: soon.toISOString().replace('.000Z', 'Z') }]);
@@ -112,13 +118,23 @@ describe('emailicious: deliveries', () => {
     const two = await api('POST', '/mailings', {
       list,
       name: 'Twice',
-      variants: [{ subject: 'Again', layout: { text: 'x' }, deliveries: [{ limit: 1 }, { scheduled_datetime: new Date(Date.now() + 3_600_000).toISOString() }] }],
+      variants: [
+        { subject: 'Again', layout: { text: 'x' }, deliveries: [{ limit: 1 }, { scheduled_datetime: new Date(Date.now() + 3_600_000).toISOString() }] },
+      ],
     });
     assert.equal(two.status, 201, JSON.stringify(two.body));
-    await waitFor('the first delivery is sent', async () => (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries[0].status === 'sent', 30_000);
+    await waitFor(
+      'the first delivery is sent',
+      async () => (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries[0].status === 'sent',
+      30_000,
+    );
     assert.equal((await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries[1].status, 'scheduled');
     await startDeliveriesNow(two.body.id);
-    await waitFor('both deliveries are sent', async () => (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries.every((d: any) => d.status === 'sent'), 30_000);
+    await waitFor(
+      'both deliveries are sent',
+      async () => (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries.every((d: any) => d.status === 'sent'),
+      30_000,
+    );
     const totals = (await api('GET', `/mailings/${two.body.id}`)).body.variants[0].deliveries.map((d: any) => d.totals.recipients);
     // The whole list but gone, quit and supp: p0..p5 and l1 = 7.
     assert.deepEqual(totals, [1, 7]);
@@ -131,14 +147,32 @@ describe('emailicious: deliveries', () => {
     const foreign = await segment(other, 'Foreign', 'a=b');
     const v = { subject: 's', layout: { text: 't' } };
     const count = (await api('GET', '/mailings')).body.count;
-    assert.deepEqual((await api('POST', '/mailings', { list, name: 'a', segments: [foreign], variants: [v] })).body, { segments: [`Invalid pk "${foreign}" - object does not exist.`] });
+    assert.deepEqual((await api('POST', '/mailings', { list, name: 'a', segments: [foreign], variants: [v] })).body, {
+      segments: [`Invalid pk "${foreign}" - object does not exist.`],
+    });
     assert.deepEqual((await api('POST', '/mailings', { list, name: 'b', variants: [{ ...v, deliveries: [{ exclusions: [foreign] }] }] })).body, {
       variants: [{ deliveries: [{ exclusions: [`Invalid pk "${foreign}" - object does not exist.`] }] }],
     });
-    assert.deepEqual((await api('POST', '/mailings', { list, name: 'c', variants: [{ ...v, language: 'fr' }, { ...v, language: 'fr' }] })).body, { variants: ['Two variants have the language "fr".'] });
-    assert.deepEqual((await api('POST', '/mailings', { list, name: 'd', variants: [{ subject: 's' }] })).body, { variants: [{ layout: ['A variant needs layout.zip_file or layout.text.'] }] });
+    assert.deepEqual(
+      (
+        await api('POST', '/mailings', {
+          list,
+          name: 'c',
+          variants: [
+            { ...v, language: 'fr' },
+            { ...v, language: 'fr' },
+          ],
+        })
+      ).body,
+      { variants: ['Two variants have the language "fr".'] },
+    );
+    assert.deepEqual((await api('POST', '/mailings', { list, name: 'd', variants: [{ subject: 's' }] })).body, {
+      variants: [{ layout: ['A variant needs layout.zip_file or layout.text.'] }],
+    });
     const noFrom = (await api('POST', '/lists', { name: 'No sender' })).body.id;
-    assert.deepEqual((await api('POST', '/mailings', { list: noFrom, name: 'e', variants: [v] })).body, { variants: [{ from_email: ['This field is required (the list has no default_from_email).'] }] });
+    assert.deepEqual((await api('POST', '/mailings', { list: noFrom, name: 'e', variants: [v] })).body, {
+      variants: [{ from_email: ['This field is required (the list has no default_from_email).'] }],
+    });
     assert.equal((await api('GET', '/mailings')).body.count, count, 'nothing stored');
   });
 });

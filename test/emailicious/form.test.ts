@@ -44,12 +44,24 @@ describe('emailicious form keys', () => {
   });
 
   it("reads DRF's and PHP's own spellings of the same paths; indexes in order, holes closed", () => {
-    const drf = unflatten([['variants[0]subject', 'S'], ['variants[0]deliveries[0]scheduled_datetime', 'D']]);
-    const php = unflatten([['variants[0][subject]', 'S'], ['variants[0][deliveries][0][scheduled_datetime]', 'D']]);
+    const drf = unflatten([
+      ['variants[0]subject', 'S'],
+      ['variants[0]deliveries[0]scheduled_datetime', 'D'],
+    ]);
+    const php = unflatten([
+      ['variants[0][subject]', 'S'],
+      ['variants[0][deliveries][0][scheduled_datetime]', 'D'],
+    ]);
     assert.deepEqual(drf, php);
     assert.deepEqual(drf, { variants: [{ subject: 'S', deliveries: [{ scheduled_datetime: 'D' }] }] });
     assert.deepEqual(unflatten(formPairs('segments%5B%5D=1&segments%5B%5D=2&x=a+b')), { segments: ['1', '2'], x: 'a b' });
-    assert.deepEqual(unflatten([['v[2]', 'c'], ['v[0]', 'a']]), { v: ['a', 'c'] });
+    assert.deepEqual(
+      unflatten([
+        ['v[2]', 'c'],
+        ['v[0]', 'a'],
+      ]),
+      { v: ['a', 'c'] },
+    );
     assert.deepEqual(keyPath('variants[0].deliveries[1].limit'), ['variants', 0, 'deliveries', 1, 'limit']);
   });
 
@@ -62,9 +74,27 @@ describe('emailicious form keys', () => {
     refuses([['variants[0', 'x']], /"variants\[0": "\[" without "\]"/);
     refuses([['[0]x', 'x']], /no field name/);
     refuses([['a.', 'x']], /empty field name after "\."/);
-    refuses([['list', '1'], ['list.name', 'x']], /: list is given both as a value and as fields/);
-    refuses([['a.b', '1'], ['a', 'x']], /: a is given both as a value and as fields/);
-    refuses([['v[0]', '1'], ['v.x', '2']], /: v is given both .* as a list and as named fields/);
+    refuses(
+      [
+        ['list', '1'],
+        ['list.name', 'x'],
+      ],
+      /: list is given both as a value and as fields/,
+    );
+    refuses(
+      [
+        ['a.b', '1'],
+        ['a', 'x'],
+      ],
+      /: a is given both as a value and as fields/,
+    );
+    refuses(
+      [
+        ['v[0]', '1'],
+        ['v.x', '2'],
+      ],
+      /: v is given both .* as a list and as named fields/,
+    );
     refuses([['__proto__.polluted', 'yes']], /__proto__ is not a field name/);
     refuses([['a[constructor]', 'x']], /constructor is not a field name/);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);

@@ -28,7 +28,9 @@ const api = (method: string, p: string, o: Parameters<typeof call>[4] = {}) => c
 const form = (fields: Record<string, unknown>) => ({ type: 'application/x-www-form-urlencoded; charset=utf-8', body: phpForm(fields) });
 
 async function newList(name: string, extra: Record<string, unknown> = {}): Promise<number> {
-  const r = await api('POST', '/lists', { json: { name, default_from_name: 'Acme News', default_from_email: 'news@acme.example', default_language: 'fr', languages: ['fr', 'en'], ...extra } });
+  const r = await api('POST', '/lists', {
+    json: { name, default_from_name: 'Acme News', default_from_email: 'news@acme.example', default_language: 'fr', languages: ['fr', 'en'], ...extra },
+  });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body.id;
 }
@@ -75,7 +77,13 @@ describe('emailicious: lists and subscribers', () => {
       },
     );
     // The PHP client's update(): PATCH with a form body, languages as repeated keys.
-    const patched = await php(gw.url, secret, 'PATCH', `/api/v1/lists/${id}`, form({ default_replyto_email: 'reply@acme.example', languages: ['fr', 'en', 'de'] }));
+    const patched = await php(
+      gw.url,
+      secret,
+      'PATCH',
+      `/api/v1/lists/${id}`,
+      form({ default_replyto_email: 'reply@acme.example', languages: ['fr', 'en', 'de'] }),
+    );
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     assert.equal(patched.body.default_replyto_email, 'reply@acme.example');
     assert.deepEqual(patched.body.languages, ['fr', 'en', 'de']);
@@ -93,13 +101,35 @@ describe('emailicious: lists and subscribers', () => {
     const m = await api('POST', '/mailings', { json: { list: doomed, name: 'Doomed mailing', variants: [{ subject: 's', layout: { text: 't' } }] } });
     const gone = await api('DELETE', `/lists/${doomed}`);
     assert.deepEqual([gone.status, gone.body], [204, null]);
-    assert.deepEqual([(await api('GET', `/lists/${doomed}`)).status, (await api('GET', `/mailings/${m.body.id}`)).status, (await api('GET', `/lists/${doomed}/subscribers`)).status], [404, 404, 404]);
+    assert.deepEqual(
+      [
+        (await api('GET', `/lists/${doomed}`)).status,
+        (await api('GET', `/mailings/${m.body.id}`)).status,
+        (await api('GET', `/lists/${doomed}/subscribers`)).status,
+      ],
+      [404, 404, 404],
+    );
     assert.equal((await api('DELETE', `/lists/${doomed}`)).status, 404);
   });
 
-  it("adds subscribers as the PHP client does, answers a duplicate 409 with the existing subscriber, and filters by status and email", async () => {
+  it('adds subscribers as the PHP client does, answers a duplicate 409 with the existing subscriber, and filters by status and email', async () => {
     const listId = await newList('Members');
-    const created = await php(gw.url, secret, 'POST', `/api/v1/lists/${listId}/subscribers`, form({ email: 'dolly@example.com', first_name: 'Dolly', last_name: 'Parton', gender: 'f', date_of_birth: '1946-01-19', language: 'en', region: 'US-TN', shoe_size: '38' }));
+    const created = await php(
+      gw.url,
+      secret,
+      'POST',
+      `/api/v1/lists/${listId}/subscribers`,
+      form({
+        email: 'dolly@example.com',
+        first_name: 'Dolly',
+        last_name: 'Parton',
+        gender: 'f',
+        date_of_birth: '1946-01-19',
+        language: 'en',
+        region: 'US-TN',
+        shoe_size: '38',
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.headers.get('allow'), 'GET, POST, HEAD, OPTIONS');
     const id = created.body.id;
@@ -141,7 +171,10 @@ describe('emailicious: lists and subscribers', () => {
     const whole = { ...created.body, first_name: 'Dolly R.', date_of_birth: null, region: null };
     const put = await php(gw.url, secret, 'PUT', `/api/v1/lists/${listId}/subscribers/${id}`, form(whole));
     assert.equal(put.status, 200, JSON.stringify(put.body));
-    assert.deepEqual([put.body.first_name, put.body.date_of_birth, put.body.region, put.body.subscription, put.body.shoe_size], ['Dolly R.', null, '', 'active', '38']);
+    assert.deepEqual(
+      [put.body.first_name, put.body.date_of_birth, put.body.region, put.body.subscription, put.body.shoe_size],
+      ['Dolly R.', null, '', 'active', '38'],
+    );
     // Model::update(['first_name']): a PATCH of the named fields only.
     const patch = await php(gw.url, secret, 'PATCH', `/api/v1/lists/${listId}/subscribers/${id}`, form({ first_name: 'D.' }));
     assert.deepEqual([patch.status, patch.body.first_name, patch.body.last_name], [200, 'D.', 'Parton']);
@@ -191,7 +224,8 @@ const SEED_PAGE = `<!DOCTYPE html>
 describe('emailicious: mailings', () => {
   it("creates the seed's mailing from the docs' Python recipe; the delivery sends the page with its image served under PUBLIC_URL", async () => {
     const listId = await newList('Seed list');
-    for (const email of ['ann@seed.example', 'bob@seed.example']) assert.equal((await api('POST', `/lists/${listId}/subscribers`, { json: { email } })).status, 201);
+    for (const email of ['ann@seed.example', 'bob@seed.example'])
+      assert.equal((await api('POST', `/lists/${listId}/subscribers`, { json: { email } })).status, 201);
     const seed = { list: listId, name: 'Mailing', variants: [{ subject: 'Hello World!', deliveries: [{ scheduled_datetime: '2017-05-15T19:30:33Z' }] }] };
     const r = await pythonSeedPost(`${gw.url}/api/v1/mailings`, secret, seed, { page: SEED_PAGE }, path.join(dir, 'planet.png'));
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -239,7 +273,8 @@ describe('emailicious: mailings', () => {
   it("takes the same mailing in the PHP client's form and multipart encodings; each language gets its variant", async () => {
     const listId = await newList('Bilingual');
     const people = { 'fr1@bi.example': 'fr', 'fr2@bi.example': '', 'en1@bi.example': 'en', 'de1@bi.example': 'de' };
-    for (const [email, language] of Object.entries(people)) assert.equal((await api('POST', `/lists/${listId}/subscribers`, { json: { email, language } })).status, 201);
+    for (const [email, language] of Object.entries(people))
+      assert.equal((await api('POST', `/lists/${listId}/subscribers`, { json: { email, language } })).status, 201);
     const when = '2015-05-25T16:25'; // the client's tests: no seconds, no zone
     // Form: text only (no html: Mailing::create sends no file).
     const viaForm = await php(
@@ -265,7 +300,10 @@ describe('emailicious: mailings', () => {
       ],
     );
     // French (and no language: the list's default is fr) get the fr variant; en the en one; de nothing.
-    await waitFor('the form mailing is delivered', () => relay.to('fr1@bi.example').length === 1 && relay.to('fr2@bi.example').length === 1 && relay.to('en1@bi.example').length === 1);
+    await waitFor(
+      'the form mailing is delivered',
+      () => relay.to('fr1@bi.example').length === 1 && relay.to('fr2@bi.example').length === 1 && relay.to('en1@bi.example').length === 1,
+    );
     assert.equal((await relay.to('fr1@bi.example')[0]!.parse()).subject, 'Bonjour fr1@bi.example');
     assert.equal((await relay.to('en1@bi.example')[0]!.parse()).subject, 'Hello');
     assert.deepEqual((await relay.to('en1@bi.example')[0]!.parse()).from?.value, [{ name: 'Acme EN', address: 'news@acme.example' }]);
@@ -274,7 +312,12 @@ describe('emailicious: mailings', () => {
     // Multipart: the client zips its html as email.html and posts it as variants[0]layout.zip_file.
     const archive = await zip({ 'email.html': '<p>Multipart <b>html</b></p>' }, { compress: false });
     const body = phpMultipart(
-      { list: listId, name: 'Multipart mailing', campaign: 7, variants: [{ language: 'de', subject: 'Hallo', deliveries: [{ scheduled_datetime: '2015-05-25T14:00:00' }], layout: { text: 'Text DE' } }] },
+      {
+        list: listId,
+        name: 'Multipart mailing',
+        campaign: 7,
+        variants: [{ language: 'de', subject: 'Hallo', deliveries: [{ scheduled_datetime: '2015-05-25T14:00:00' }], layout: { text: 'Text DE' } }],
+      },
       { 'variants[0]layout.zip_file': { filename: 'layout.zip', type: 'application/zip', data: archive } },
     );
     const viaMultipart = await php(gw.url, secret, 'POST', '/api/v1/mailings', body);
@@ -296,13 +339,18 @@ describe('emailicious: mailings', () => {
     assert.equal(listed.headers.get('allow'), 'GET, POST, HEAD, OPTIONS');
   });
 
-  it("works from curl as the README shows it: JSON list, form subscriber, a multipart mailing with the zip as a file", async () => {
+  it('works from curl as the README shows it: JSON list, form subscriber, a multipart mailing with the zip as a file', async () => {
     const u = (p: string) => `'${gw.url.replace('://', `://me%40example.org:${secret}@`)}/api/v1${p}'`;
-    const list = await curl(`curl -H 'Content-Type: application/json' -d '{"name": "Curl", "default_from_email": "news@example.org", "default_language": "fr", "languages": ["fr", "en"]}' ${u('/lists')}`);
+    const list = await curl(
+      `curl -H 'Content-Type: application/json' -d '{"name": "Curl", "default_from_email": "news@example.org", "default_language": "fr", "languages": ["fr", "en"]}' ${u('/lists')}`,
+    );
     assert.equal(list.status, 201, list.raw);
     const sub = await curl(`curl -d email=ann@curl.example -d language=en -d first_name=Ann ${u(`/lists/${list.body.id}/subscribers`)}`);
     assert.deepEqual([sub.status, sub.body.first_name, sub.body.language], [201, 'Ann', 'en']);
-    await writeFile(path.join(dir, 'curl.zip'), await zip({ 'index.html': '<p>Hi {{ first_name }} <img src="./images/planet.png"></p>', 'images/planet.png': PNG }));
+    await writeFile(
+      path.join(dir, 'curl.zip'),
+      await zip({ 'index.html': '<p>Hi {{ first_name }} <img src="./images/planet.png"></p>', 'images/planet.png': PNG }),
+    );
     const m = await curl(
       `curl -F list=${list.body.id} -F name=Curl -F 'variants[0]language=en' -F 'variants[0]subject=Hi' -F 'variants[0]deliveries[0]scheduled_datetime=2020-01-01T00:00' -F 'variants[0]layout.zip_file=@${path.join(dir, 'curl.zip')};type=application/zip' ${u('/mailings')}`,
     );
@@ -346,7 +394,16 @@ describe('emailicious: mailings', () => {
     const listId = await newList('Zips');
     const count = await mailingCount();
     const post = (zipFile: string) =>
-      api('POST', '/mailings', { json: { list: listId, name: `Zip ${Math.random()}`, variants: [{ subject: 'x', layout: { text: 'ok' } }, { language: 'en', subject: 'y', layout: { zip_file: zipFile } }] } });
+      api('POST', '/mailings', {
+        json: {
+          list: listId,
+          name: `Zip ${Math.random()}`,
+          variants: [
+            { subject: 'x', layout: { text: 'ok' } },
+            { language: 'en', subject: 'y', layout: { zip_file: zipFile } },
+          ],
+        },
+      });
     const refused = async (zipFile: string, message: RegExp) => {
       const r = await post(zipFile);
       assert.equal(r.status, 400, JSON.stringify(r.body));
@@ -362,18 +419,30 @@ describe('emailicious: mailings', () => {
     await refused(dataUri(await zip(many)), /201 entries, more than 200/);
     await refused(dataUri(await zip({ 'index.html': '<p>x</p>', 'images/bomb.png': Buffer.alloc(20 * 1024 * 1024 + 1) })), /more than 20 MiB/);
     await refused('data:application/zip;base64,@@@', /not a file/);
-    const wrong = await api('POST', '/mailings', { json: { list: listId, name: 'Bad', variants: [{ subject: '', deliveries: [{ scheduled_datetime: 'tomorrow', limit: 0 }] }] } });
+    const wrong = await api('POST', '/mailings', {
+      json: { list: listId, name: 'Bad', variants: [{ subject: '', deliveries: [{ scheduled_datetime: 'tomorrow', limit: 0 }] }] },
+    });
     assert.equal(wrong.status, 400);
     assert.deepEqual(wrong.body, {
       variants: [
         {
           subject: ['This field may not be blank.'],
-          deliveries: [{ scheduled_datetime: ['Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].'], limit: ['Ensure this value is greater than or equal to 1.'] }],
+          deliveries: [
+            {
+              scheduled_datetime: ['Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].'],
+              limit: ['Ensure this value is greater than or equal to 1.'],
+            },
+          ],
         },
       ],
     });
-    assert.deepEqual((await api('POST', '/mailings', { json: { name: 'No list', variants: [] } })).body, { list: ['This field is required.'], variants: ['This list may not be empty.'] });
-    assert.deepEqual((await api('POST', '/mailings', { json: { list: 999999, name: 'x', variants: [{ subject: 's', layout: { text: 't' } }] } })).body, { list: ['Invalid pk "999999" - object does not exist.'] });
+    assert.deepEqual((await api('POST', '/mailings', { json: { name: 'No list', variants: [] } })).body, {
+      list: ['This field is required.'],
+      variants: ['This list may not be empty.'],
+    });
+    assert.deepEqual((await api('POST', '/mailings', { json: { list: 999999, name: 'x', variants: [{ subject: 's', layout: { text: 't' } }] } })).body, {
+      list: ['Invalid pk "999999" - object does not exist.'],
+    });
     const dupName = await api('POST', '/mailings', { json: { list: listId, name: 'Twice', variants: [{ subject: 's', layout: { text: 't' } }] } });
     assert.equal(dupName.status, 201);
     const twice = await api('POST', '/mailings', { json: { list: listId, name: 'Twice', variants: [{ subject: 's', layout: { text: 't' } }] } });
@@ -388,7 +457,10 @@ describe('emailicious: mailings', () => {
 describe('emailicious: the REST framework around it', () => {
   it('answers 401 as the docs show, OPTIONS with the resource, 405 with Allow, 404 as DRF', async () => {
     const none = await call(gw.url, null, 'GET', '/api/v1/lists');
-    assert.deepEqual([none.status, none.headers.get('www-authenticate'), none.body], [401, 'Basic realm="api"', { detail: 'Authentication credentials were not provided.' }]);
+    assert.deepEqual(
+      [none.status, none.headers.get('www-authenticate'), none.body],
+      [401, 'Basic realm="api"', { detail: 'Authentication credentials were not provided.' }],
+    );
     const wrong = await call(gw.url, 'not-a-key', 'GET', '/api/v1/lists');
     assert.deepEqual([wrong.status, wrong.headers.get('www-authenticate'), wrong.body], [401, 'Basic realm="api"', { detail: 'Invalid username/password.' }]);
     const options = await api('OPTIONS', '/lists/1/subscribers');
@@ -396,7 +468,10 @@ describe('emailicious: the REST framework around it', () => {
     assert.deepEqual(options.body.parses, ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']);
     assert.deepEqual(options.body.actions.POST.email, { type: 'email', required: true, read_only: false, label: 'Email', max_length: 254 });
     const notAllowed = await api('DELETE', '/mailings');
-    assert.deepEqual([notAllowed.status, notAllowed.headers.get('allow'), notAllowed.body], [405, 'GET, POST, HEAD, OPTIONS', { detail: 'Method "DELETE" not allowed.' }]);
+    assert.deepEqual(
+      [notAllowed.status, notAllowed.headers.get('allow'), notAllowed.body],
+      [405, 'GET, POST, HEAD, OPTIONS', { detail: 'Method "DELETE" not allowed.' }],
+    );
     assert.deepEqual([(await api('GET', '/lists/abc')).status, (await api('GET', '/nothing')).body], [404, { detail: 'Not found.' }]);
     const head = await api('HEAD', '/lists');
     assert.equal(head.status, 200);
@@ -412,7 +487,10 @@ describe('emailicious: the REST framework around it', () => {
     const noBoundary = await api('POST', '/mailings', { body: 'x', type: 'multipart/form-data' });
     assert.equal(noBoundary.status, 400);
     assert.match(noBoundary.body.detail, /^Multipart form parse error/);
-    const truncated = await api('POST', '/mailings', { body: '--b\r\nContent-Disposition: form-data; name="list"\r\n\r\n1', type: 'multipart/form-data; boundary=b' });
+    const truncated = await api('POST', '/mailings', {
+      body: '--b\r\nContent-Disposition: form-data; name="list"\r\n\r\n1',
+      type: 'multipart/form-data; boundary=b',
+    });
     assert.equal(truncated.status, 400);
     const badKey = await api('POST', '/mailings', { body: 'list=1&variants%5B0=x', type: 'application/x-www-form-urlencoded' });
     assert.deepEqual([badKey.status, typeof badKey.body.detail], [400, 'string']);
@@ -420,7 +498,10 @@ describe('emailicious: the REST framework around it', () => {
     assert.equal(proto.status, 400);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     const types = await api('POST', '/mailings', { json: { list: 'abc', name: ['a', 'b'], segments: 'x', variants: 'nope' } });
-    assert.deepEqual([types.status, types.body.list, types.body.segments, types.body.variants], [400, ['A valid integer is required.'], ['A valid integer is required.'], ['Invalid data. Expected a dictionary.']]);
+    assert.deepEqual(
+      [types.status, types.body.list, types.body.segments, types.body.variants],
+      [400, ['A valid integer is required.'], ['A valid integer is required.'], ['Invalid data. Expected a dictionary.']],
+    );
     const file = await api('POST', '/mailings', { json: { list: listId, name: 'f', variants: [{ subject: 's', layout: { zip_file: 'not a data uri' } }] } });
     assert.deepEqual(file.body, { variants: [{ layout: { zip_file: ['The submitted data was not a file. Check the encoding type on the form.'] } }] });
     assert.equal((await api('GET', '/mailings?page=99999999999999999999')).status, 404);
@@ -428,8 +509,20 @@ describe('emailicious: the REST framework around it', () => {
     assert.equal((await api('POST', '/lists', { json: ['a list'] })).status, 400);
     // Null characters, as DRF's CharField answers them (Postgres could not store them either).
     const nul = await api('POST', '/mailings', { json: { list: listId, name: 'n\u0000', variants: [{ subject: 's\u0000', layout: { text: 't\u0000' } }] } });
-    assert.deepEqual([nul.status, nul.body], [400, { name: ['Null characters are not allowed.'], variants: [{ subject: ['Null characters are not allowed.'], layout: { text: ['Null characters are not allowed.'] } }] }]);
-    const nulSub = await api('POST', `/lists/${listId}/subscribers`, { body: 'email=nul%40example.com&first_name=a%00b&shoe=c%00', type: 'application/x-www-form-urlencoded' });
+    assert.deepEqual(
+      [nul.status, nul.body],
+      [
+        400,
+        {
+          name: ['Null characters are not allowed.'],
+          variants: [{ subject: ['Null characters are not allowed.'], layout: { text: ['Null characters are not allowed.'] } }],
+        },
+      ],
+    );
+    const nulSub = await api('POST', `/lists/${listId}/subscribers`, {
+      body: 'email=nul%40example.com&first_name=a%00b&shoe=c%00',
+      type: 'application/x-www-form-urlencoded',
+    });
     assert.deepEqual([nulSub.status, nulSub.body], [400, { first_name: ['Null characters are not allowed.'], shoe: ['Null characters are not allowed.'] }]);
     assert.equal((await api('GET', `/lists/${listId}/subscribers?email=nul%40example.com`)).body.count, 0);
     assert.equal(await mailingCount(), count);
@@ -439,7 +532,8 @@ describe('emailicious: the REST framework around it', () => {
   it("never shows or changes another account's objects, on any endpoint", async () => {
     const listId = await newList('Private');
     const sub = (await api('POST', `/lists/${listId}/subscribers`, { json: { email: 'private@acme.example' } })).body;
-    const mailing = (await api('POST', '/mailings', { json: { list: listId, name: 'Private mailing', variants: [{ subject: 's', layout: { text: 't' } }] } })).body;
+    const mailing = (await api('POST', '/mailings', { json: { list: listId, name: 'Private mailing', variants: [{ subject: 's', layout: { text: 't' } }] } }))
+      .body;
     const as = (method: string, p: string, json?: unknown): Promise<Reply> => call(gw.url, other, method, `/api/v1${p}`, json === undefined ? {} : { json });
     const attempts: [string, string, unknown?][] = [
       ['GET', `/lists/${listId}`],

@@ -94,7 +94,17 @@ before(async () => {
   db = await createTestDatabase();
   pool = makePool(db.url, 20);
   await pool.query('CREATE SEQUENCE feed_test_version');
-  core = makeCore({ store: makeStore(pool), messages: mimeCodec, cursorSecret: secret, maxRecipientsPerCall: 10_000, sendLanes: 1, workerStaleSeconds: 60, publicUrl: 'http://mailgate.test', bounceDomain: 'mailgate.test', confirmLinkDays: 30 });
+  core = makeCore({
+    store: makeStore(pool),
+    messages: mimeCodec,
+    cursorSecret: secret,
+    maxRecipientsPerCall: 10_000,
+    sendLanes: 1,
+    workerStaleSeconds: 60,
+    publicUrl: 'http://mailgate.test',
+    bounceDomain: 'mailgate.test',
+    confirmLinkDays: 30,
+  });
   const { account } = await core.accounts.createAccount('feed-test');
   ctx = { accountId: account.id, requestId: 'test' };
 });
@@ -208,18 +218,32 @@ describe('status feed: cursors', () => {
     const [xid, seq, mac] = first.cursor.split('.');
     for (const forged of [`${xid}.${Number(seq) + 1}.${mac}`, `${xid}.${seq}.${'A'.repeat(16)}`, 'garbage']) {
       const page = await core.recipients.feed(ctx, forged, { max: 3 });
-      assert.deepEqual(page.recipients.map((r) => r.id), first.recipients.map((r) => r.id), forged);
+      assert.deepEqual(
+        page.recipients.map((r) => r.id),
+        first.recipients.map((r) => r.id),
+        forged,
+      );
     }
   });
 
-  it('stays valid across a restart (the secret is the installation\'s, not the process\')', async () => {
+  it("stays valid across a restart (the secret is the installation's, not the process')", async () => {
     const page = await core.recipients.feed(ctx, '', { max: 10 });
-    const again = makeCore({ store: makeStore(pool), messages: mimeCodec, cursorSecret: Buffer.from(secret), maxRecipientsPerCall: 10, sendLanes: 1, workerStaleSeconds: 60, publicUrl: 'http://mailgate.test', bounceDomain: 'mailgate.test', confirmLinkDays: 30 });
+    const again = makeCore({
+      store: makeStore(pool),
+      messages: mimeCodec,
+      cursorSecret: Buffer.from(secret),
+      maxRecipientsPerCall: 10,
+      sendLanes: 1,
+      workerStaleSeconds: 60,
+      publicUrl: 'http://mailgate.test',
+      bounceDomain: 'mailgate.test',
+      confirmLinkDays: 30,
+    });
     const next = await again.recipients.feed(ctx, page.cursor, { max: 10 });
     assert.equal(typeof next.cursor, 'string');
   });
 
-  it('never shows another account\'s recipients', async () => {
+  it("never shows another account's recipients", async () => {
     const { account } = await core.accounts.createAccount('feed-other');
     const other: CallContext = { accountId: account.id, requestId: 'x' };
     const ids = await newMailing(3);

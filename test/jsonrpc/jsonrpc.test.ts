@@ -17,7 +17,9 @@ before(async () => {
   const u = new URL(gw.url);
   const client = jayson.Client.http({ host: u.hostname, port: Number(u.port), path: '/jsonrpc', headers: { authorization: basicAuthHeader(gw.key.secret) } });
   rpc = (method, params) =>
-    new Promise((resolve, reject) => client.request(method, params as jayson.RequestParamsLike, (err: unknown, response: any) => (err ? reject(err) : resolve(response))));
+    new Promise((resolve, reject) =>
+      client.request(method, params as jayson.RequestParamsLike, (err: unknown, response: any) => (err ? reject(err) : resolve(response))),
+    );
 });
 after(async () => gw?.stop());
 
@@ -65,11 +67,13 @@ describe('jsonrpc: the CloudMailing methods in JSON', () => {
   });
 
   it('runs batches and notifications; refuses a wrong key with 401', async () => {
-    const res = await post(JSON.stringify([
-      { jsonrpc: '2.0', id: 1, method: 'get_mailings_count', params: [] },
-      { jsonrpc: '2.0', id: 2, method: 'update_statistics', params: [] },
-      { jsonrpc: '2.0', method: 'update_statistics', params: [] },
-    ]));
+    const res = await post(
+      JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'get_mailings_count', params: [] },
+        { jsonrpc: '2.0', id: 2, method: 'update_statistics', params: [] },
+        { jsonrpc: '2.0', method: 'update_statistics', params: [] },
+      ]),
+    );
     const answers = (await res.json()) as { id: number; result: unknown }[];
     assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2]);
     assert.equal(answers.find((a) => a.id === 2)?.result, 0);
@@ -80,12 +84,14 @@ describe('jsonrpc: the CloudMailing methods in JSON', () => {
 
   it("answers a batch item by item (an error stays its item's), an empty batch -32600, and never another account's mailing", async () => {
     const id = (await rpc('create_mailing', ['news@json.example', 'Mine', 'S', '<p>x</p>'])).result as number;
-    const res = await post(JSON.stringify([
-      { jsonrpc: '2.0', id: 'a', method: 'list_mailings', params: [{ id: [id] }] },
-      { jsonrpc: '2.0', id: 'b', method: 'start_mailing', params: [987654] },
-      { jsonrpc: '2.0', id: 'c', method: 'nope', params: [] },
-      { nonsense: true },
-    ]));
+    const res = await post(
+      JSON.stringify([
+        { jsonrpc: '2.0', id: 'a', method: 'list_mailings', params: [{ id: [id] }] },
+        { jsonrpc: '2.0', id: 'b', method: 'start_mailing', params: [987654] },
+        { jsonrpc: '2.0', id: 'c', method: 'nope', params: [] },
+        { nonsense: true },
+      ]),
+    );
     const answers = (await res.json()) as { id: string | null; result?: any; error?: { code: number } }[];
     const by = new Map(answers.map((a) => [a.id, a]));
     assert.equal(by.get('a')?.result?.[0]?.id, id);
@@ -93,11 +99,16 @@ describe('jsonrpc: the CloudMailing methods in JSON', () => {
     assert.equal(((await (await post('[]')).json()) as { error: { code: number } }).error.code, -32600);
     // Another account's key sees none of it and changes nothing.
     const other = (await gw.core.accounts.createKey('json-other', 'other')).secret;
-    const theirs = (await (await post(JSON.stringify([
-      { jsonrpc: '2.0', id: 1, method: 'list_mailings', params: [{ id: [id] }] },
-      { jsonrpc: '2.0', id: 2, method: 'delete_mailing', params: [id] },
-      { jsonrpc: '2.0', id: 3, method: 'add_recipients', params: [id, [{ email: 'x@example.org' }]] },
-    ]), other)).json()) as { id: number; result?: any; error?: { code: number } }[];
+    const theirs = (await (
+      await post(
+        JSON.stringify([
+          { jsonrpc: '2.0', id: 1, method: 'list_mailings', params: [{ id: [id] }] },
+          { jsonrpc: '2.0', id: 2, method: 'delete_mailing', params: [id] },
+          { jsonrpc: '2.0', id: 3, method: 'add_recipients', params: [id, [{ email: 'x@example.org' }]] },
+        ]),
+        other,
+      )
+    ).json()) as { id: number; result?: any; error?: { code: number } }[];
     const t = new Map(theirs.map((a) => [a.id, a]));
     assert.deepEqual([t.get(1)?.result, t.get(2)?.error?.code, t.get(3)?.error?.code], [[], 404, 404]);
     assert.equal((await rpc('list_mailings', [{ id: [id] }])).result[0].total_recipient, 0);

@@ -95,7 +95,13 @@ describe('mailkit: double opt-in and the optout notice', () => {
   });
 
   it('xml: adduser with double_opt_in "TRUE" stores the address unconfirmed and sends the built-in confirmation', async () => {
-    const reply = await call('xml', 'mailkit.mailinglist.adduser', [listId, 'TRUE', { email: { b64: 'dora@example.org' }, first_name: { b64: 'Dora' } }, { '': null }, { '': null }]);
+    const reply = await call('xml', 'mailkit.mailinglist.adduser', [
+      listId,
+      'TRUE',
+      { email: { b64: 'dora@example.org' }, first_name: { b64: 'Dora' } },
+      { '': null },
+      { '': null },
+    ]);
     assert.equal(reply, 'Sent subscribe email');
     assert.equal(await status(listId, 'dora@example.org'), 'unconfirmed');
     const link = await linkIn('dora@example.org');
@@ -133,7 +139,11 @@ describe('mailkit: double opt-in and the optout notice', () => {
       html: '<p>Hi {{ first_name }}, <a href="{{ subscribe_link }}">confirm</a></p>',
     });
     await gw.core.subscriptions.setConfirmMailing(c, listId, own);
-    const reply = await call('json', 'mailkit.mailinglist.adduser', { ID_user_list: String(listId), confirm: true, personal: { email: { b64: 'eli@example.org' }, first_name: { b64: 'Eli' } } });
+    const reply = await call('json', 'mailkit.mailinglist.adduser', {
+      ID_user_list: String(listId),
+      confirm: true,
+      personal: { email: { b64: 'eli@example.org' }, first_name: { b64: 'Eli' } },
+    });
     assert.deepEqual(reply, { error: 'Sent subscribe email', error_status: 0 });
     const link = await linkIn('eli@example.org');
     const msg = relay.to('eli@example.org')[0]!;
@@ -164,10 +174,22 @@ describe('mailkit: double opt-in and the optout notice', () => {
   it('a suppressed address gets no confirmation message; an unsubscribed one cannot be confirmed by an old link', async () => {
     const c = await ctx();
     await gw.core.suppressions.add(c, 'gone@example.org', 'test');
-    const reply = await call('json', 'mailkit.mailinglist.adduser', { ID_user_list: listId, confirm: 'TRUE', personal: { email: { b64: 'gone@example.org' } } });
-    assert.deepEqual(reply, { data: String((await gw.core.lists.subscribers(c, { email: 'gone@example.org' }, listId))[0]!.id), ID_email: String((await gw.core.lists.subscribers(c, { email: 'gone@example.org' }, listId))[0]!.id), status: '2', error_status: 0 });
+    const reply = await call('json', 'mailkit.mailinglist.adduser', {
+      ID_user_list: listId,
+      confirm: 'TRUE',
+      personal: { email: { b64: 'gone@example.org' } },
+    });
+    assert.deepEqual(reply, {
+      data: String((await gw.core.lists.subscribers(c, { email: 'gone@example.org' }, listId))[0]!.id),
+      ID_email: String((await gw.core.lists.subscribers(c, { email: 'gone@example.org' }, listId))[0]!.id),
+      status: '2',
+      error_status: 0,
+    });
 
-    assert.equal(await call('xml', 'mailkit.mailinglist.adduser', [listId, 'TRUE', { email: { b64: 'fred@example.org' } }, { '': null }, { '': null }]), 'Sent subscribe email');
+    assert.equal(
+      await call('xml', 'mailkit.mailinglist.adduser', [listId, 'TRUE', { email: { b64: 'fred@example.org' } }, { '': null }, { '': null }]),
+      'Sent subscribe email',
+    );
     const link = await linkIn('fred@example.org');
     await gw.core.suppressions.unsubscribe(c, { email: 'fred@example.org' }, 'test');
     const r = await follow(link);
@@ -178,7 +200,10 @@ describe('mailkit: double opt-in and the optout notice', () => {
   it('email.unsubscribe with send_optout sends the notice to the now suppressed address, once', async () => {
     const c = await ctx();
     await gw.core.lists.subscribe(c, listId, [{ email: 'gina@example.org' }, { email: 'hal@example.org' }]);
-    assert.equal(await call('xml', 'mailkit.email.unsubscribe', ['gina@example.org', null, true]), (await gw.core.lists.subscribers(c, { email: 'gina@example.org' }))[0]!.id);
+    assert.equal(
+      await call('xml', 'mailkit.email.unsubscribe', ['gina@example.org', null, true]),
+      (await gw.core.lists.subscribers(c, { email: 'gina@example.org' }))[0]!.id,
+    );
     await waitFor('optout notice', () => relay.to('gina@example.org').length === 1);
     assert.equal(relay.to('gina@example.org')[0]!.header('subject'), 'You have been unsubscribed');
     // Again: already unsubscribed, no second notice; without send_optout, none.

@@ -21,7 +21,10 @@ function zip(files: Record<string, Buffer | string>, o: { compress?: boolean } =
   z.end();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    z.outputStream.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    z.outputStream
+      .on('data', (c: Buffer) => chunks.push(c))
+      .on('end', () => resolve(Buffer.concat(chunks)))
+      .on('error', reject);
   });
 }
 
@@ -71,9 +74,15 @@ describe('zip layouts', () => {
   it('refuses an entry outside the root: ../ and an absolute path', async () => {
     // yazl will not write such names: write safe ones of the same length and patch the bytes of the archive.
     const up = await zip({ 'index.html': '<p>x</p>', 'aa/evil.png': PNG });
-    await refused(Buffer.from(up.toString('latin1').replaceAll('aa/evil.png', '../evil.png'), 'latin1'), /outside the archive's root \(invalid relative path: \.\.\/evil\.png\)/);
+    await refused(
+      Buffer.from(up.toString('latin1').replaceAll('aa/evil.png', '../evil.png'), 'latin1'),
+      /outside the archive's root \(invalid relative path: \.\.\/evil\.png\)/,
+    );
     const abs = await zip({ 'index.html': '<p>x</p>', 'xetc/passwd': 'root' });
-    await refused(Buffer.from(abs.toString('latin1').replaceAll('xetc/passwd', '/etc/passwd'), 'latin1'), /outside the archive's root \(absolute path: \/etc\/passwd\)/);
+    await refused(
+      Buffer.from(abs.toString('latin1').replaceAll('xetc/passwd', '/etc/passwd'), 'latin1'),
+      /outside the archive's root \(absolute path: \/etc\/passwd\)/,
+    );
   });
 
   it('refuses 201 entries (200 pass)', async () => {

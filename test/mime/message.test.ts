@@ -98,7 +98,10 @@ describe('mime: a message as a template', () => {
     const qp = t.render(f, HEADERS);
     const eight = t.render(f, HEADERS, { eightBit: true });
     const text = eight.toString('latin1');
-    assert.match(text, /Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<p>H\u00c3\u00a9llo Zo\u00c3\u00ab &lt;3 &amp; co<\/p>\r\n/);
+    assert.match(
+      text,
+      /Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<p>H\u00c3\u00a9llo Zo\u00c3\u00ab &lt;3 &amp; co<\/p>\r\n/,
+    );
     assert.ok(text.includes(Buffer.from('Dear Zo\u00eb <3, your code is A&B.\n').toString('base64')), 'a base64 part stays base64');
     assert.doesNotMatch(text, /quoted-printable/);
     assert.doesNotMatch(text, /(?<!\r)\n/, 'CRLF line ends only');
@@ -107,7 +110,9 @@ describe('mime: a message as a template', () => {
     assert.deepEqual([b.subject, b.text, b.html, b.attachments.map((x) => x.checksum)], [a.subject, a.text, a.html, a.attachments.map((x) => x.checksum)]);
 
     // A line over 998 octets cannot be 8bit (RFC 5322 2.1.1): that part stays quoted-printable, for that recipient.
-    const long = await compileMessageTemplate(await composeMessage({ fromEmail: 'a@shop.example', fromName: null, subject: 'S', html: '<p>{{ filler }}</p>', text: 'T {{ filler }}' }));
+    const long = await compileMessageTemplate(
+      await composeMessage({ fromEmail: 'a@shop.example', fromName: null, subject: 'S', html: '<p>{{ filler }}</p>', text: 'T {{ filler }}' }),
+    );
     const short = long.render(fields({ filler: 'x'.repeat(900) }), HEADERS, { eightBit: true }).toString('latin1');
     assert.equal(short.match(/Content-Transfer-Encoding: 8bit/g)?.length, 2);
     const over = long.render(fields({ filler: '\u00e9'.repeat(500) }), HEADERS, { eightBit: true });
@@ -164,7 +169,9 @@ describe('mime: edits made by properties', () => {
   });
 
   it('wraps a rendered message with the recipient attachments', async () => {
-    const t = await compileMessageTemplate(await composeMessage({ fromEmail: 'a@shop.example', fromName: null, subject: 'S', html: '<p>H {{n}}</p>', text: 'T {{n}}' }));
+    const t = await compileMessageTemplate(
+      await composeMessage({ fromEmail: 'a@shop.example', fromName: null, subject: 'S', html: '<p>H {{n}}</p>', text: 'T {{n}}' }),
+    );
     const out = await withAttachments(t.render(fields({ n: '1' }), HEADERS), [
       { filename: 'notes.txt', contentType: 'text/plain', charset: 'utf-8', data: Buffer.from('h\u00e9llo').toString('base64') },
       { contentType: 'application/pdf', data: Buffer.from('%PDF').toString('base64') },
@@ -183,7 +190,11 @@ describe('mime: edits made by properties', () => {
 
   it('each recipient gets what nodemailer would have composed for that recipient alone (parsed by mailparser)', async () => {
     const long = `${'Lorem ipsum dolor sit amet '.repeat(12)}{{ firstname }} ${'consectetur adipiscing '.repeat(10)}`;
-    const content = { subject: 'Bonjour {{ firstname }}, votre offre \u00e0 {{ city }}', html: `<p>Hello {{ firstname }} from {{ city }}</p><p>${long}</p>`, text: `Hello {{ firstname }}\n${long}\n` };
+    const content = {
+      subject: 'Bonjour {{ firstname }}, votre offre \u00e0 {{ city }}',
+      html: `<p>Hello {{ firstname }} from {{ city }}</p><p>${long}</p>`,
+      text: `Hello {{ firstname }}\n${long}\n`,
+    };
     const template = await compileMessageTemplate(await composeMessage({ fromEmail: 'news@shop.example', fromName: 'Caf\u00e9 Shop', ...content }));
     const people = [
       { firstname: 'Zo\u00eb', city: 'K\u00f8benhavn' },
@@ -192,7 +203,10 @@ describe('mime: edits made by properties', () => {
       { firstname: 'Ann', city: 'Lyon' },
     ];
     const attachment = { filename: 'r\u00e9sum\u00e9.txt', contentType: 'text/plain', charset: 'utf-8', data: Buffer.from('h\u00e9llo').toString('base64') };
-    const fill = (t: string, f: Record<string, string>, html: boolean) => t.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, k: string) => (html ? f[k]!.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : f[k]!));
+    const fill = (t: string, f: Record<string, string>, html: boolean) =>
+      t.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, k: string) =>
+        html ? f[k]!.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : f[k]!,
+      );
     for (const [i, f] of people.entries()) {
       const headers: [string, string][] = [
         ['To', `r${i}@example.org`],

@@ -98,7 +98,9 @@ describe('pipeline: message', () => {
   });
 
   it('a mailing made from a whole message (create_mailing_ext) keeps its content; To, Message-ID and List-Unsubscribe are ours', async () => {
-    const raw = Buffer.from('From: Raw <raw@example.org>\r\nTo: whoever@example.org,\r\n  someone@example.org\r\nSubject: raw one\r\nMessage-ID: <fixed@example.org>\r\nX-Custom: kept\r\n\r\nbody as is\r\n');
+    const raw = Buffer.from(
+      'From: Raw <raw@example.org>\r\nTo: whoever@example.org,\r\n  someone@example.org\r\nSubject: raw one\r\nMessage-ID: <fixed@example.org>\r\nX-Custom: kept\r\n\r\nbody as is\r\n',
+    );
     const id = await h.core.mailings.createFromMessage(h.ctx, 'cloudmailing', raw);
     await h.core.recipients.add(h.ctx, id, [{ email: 'rawto@example.org', fields: {} }]);
     await h.core.mailings.start(h.ctx, id);

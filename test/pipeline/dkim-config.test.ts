@@ -41,7 +41,9 @@ describe('pipeline: DKIM from the configuration', () => {
       assert.match(sig, /\bd=news\.example\.net;/);
       assert.match(sig, /\bs=mg2026;/);
       assert.match(sig, /\bbh=[A-Za-z0-9+/=]+;/);
-      assert.deepEqual(await verifyDkim(h.smtp.to(`dk${i}@example.org`)[0]!.raw, keys), [{ result: 'pass', domain: 'news.example.net', selector: 'mg2026', comment: undefined }]);
+      assert.deepEqual(await verifyDkim(h.smtp.to(`dk${i}@example.org`)[0]!.raw, keys), [
+        { result: 'pass', domain: 'news.example.net', selector: 'mg2026', comment: undefined },
+      ]);
     }
   });
 
@@ -66,12 +68,23 @@ describe('pipeline: DKIM from the configuration', () => {
 
   it("signs with a mailing's Ed25519 key (ed25519-sha256) and with RSA-SHA1 when asked; the signed headers as told", async () => {
     const id = await h.mailing(people(1, 'ed'), { dkim: { enabled: true, selector: 'ed1', domain: 'example.org', privkey: ed.privateKey } });
-    const sha1 = await h.mailing(people(1, 'sha'), { dkim: { enabled: true, selector: 'own1', domain: 'example.org', privkey: own.privateKey, signature_algorithm: 'rsa-sha1', include_headers: ['From', 'Subject'] } });
+    const sha1 = await h.mailing(people(1, 'sha'), {
+      dkim: {
+        enabled: true,
+        selector: 'own1',
+        domain: 'example.org',
+        privkey: own.privateKey,
+        signature_algorithm: 'rsa-sha1',
+        include_headers: ['From', 'Subject'],
+      },
+    });
     for (const m of [id, sha1]) await h.core.mailings.start(h.ctx, m);
     await waitFor('finished', async () => (await h.mailingStatus(id)) === 'finished' && (await h.mailingStatus(sha1)) === 'finished');
     const edSig = h.smtp.to('ed0@example.org')[0]!.header('DKIM-Signature')!;
     assert.match(edSig, /\ba=ed25519-sha256;/);
-    assert.deepEqual(await verifyDkim(h.smtp.to('ed0@example.org')[0]!.raw, keys), [{ result: 'pass', domain: 'example.org', selector: 'ed1', comment: undefined }]);
+    assert.deepEqual(await verifyDkim(h.smtp.to('ed0@example.org')[0]!.raw, keys), [
+      { result: 'pass', domain: 'example.org', selector: 'ed1', comment: undefined },
+    ]);
     const shaSig = h.smtp.to('sha0@example.org')[0]!.header('DKIM-Signature')!;
     assert.match(shaSig, /\ba=rsa-sha1;/);
     assert.match(shaSig, /\bh=From:Subject;/);

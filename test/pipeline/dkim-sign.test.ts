@@ -14,7 +14,8 @@ const keys = { 'r._domainkey.example.org': rsa, 'e._domainkey.example.org': ed }
 
 const messages: Record<string, string> = {
   plain: 'From: a@example.org\r\nTo: b@example.org\r\nSubject: Hi\r\n\r\nHello\r\n',
-  folded: 'From: "A" <a@example.org>\r\nSubject: a long\r\n \t subject  folded\r\nTo: b@example.org,\r\n c@example.org\r\nX-Mailgate-Mailing: 7\r\n\r\nbody  with   spaces \t \r\n\r\n\r\n',
+  folded:
+    'From: "A" <a@example.org>\r\nSubject: a long\r\n \t subject  folded\r\nTo: b@example.org,\r\n c@example.org\r\nX-Mailgate-Mailing: 7\r\n\r\nbody  with   spaces \t \r\n\r\n\r\n',
   repeated: 'From: a@example.org\r\nTo: b@example.org\r\nSubject: first\r\nSubject: second\r\n\r\nx',
   empty: 'From: a@example.org\r\nSubject: nothing\r\n\r\n',
   headersOnly: 'From: a@example.org\r\nSubject: no body at all\r\n',
@@ -42,9 +43,16 @@ describe('dkim signer', () => {
       for (const [name, text] of Object.entries(messages)) {
         const signed = await signer.sign(Buffer.from(text, 'utf8'));
         const results = await verifyDkim(signed, keys);
-        assert.deepEqual(results.map((r) => [r.result, r.domain, r.selector]), [['pass', 'example.org', selector]], `${name}: ${JSON.stringify(results)}`);
+        assert.deepEqual(
+          results.map((r) => [r.result, r.domain, r.selector]),
+          [['pass', 'example.org', selector]],
+          `${name}: ${JSON.stringify(results)}`,
+        );
         // A changed body no longer verifies: the pass is earned.
-        const tampered = Buffer.from(signed.toString('utf8').replace(/\r\n\r\n([\s\S]*)$/, (_m, b: string) => `\r\n\r\n${b}tampered\r\n`), 'utf8');
+        const tampered = Buffer.from(
+          signed.toString('utf8').replace(/\r\n\r\n([\s\S]*)$/, (_m, b: string) => `\r\n\r\n${b}tampered\r\n`),
+          'utf8',
+        );
         assert.notEqual((await verifyDkim(tampered, keys))[0]?.result, 'pass', name);
       }
     });

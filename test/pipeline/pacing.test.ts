@@ -52,7 +52,10 @@ describe('pipeline: pacing', () => {
     for (const m of got) assert.ok(m.receivedAt >= due, `received at ${m.receivedAt.toISOString()}, before ${due.toISOString()}`);
     const { rows } = await h.pool.query('SELECT started_at >= scheduled_start AS after_start FROM sends WHERE id = $1', [sendId]);
     assert.equal(rows[0].after_start, true);
-    const early = await h.pool.query<{ email: string }>('SELECT email FROM recipients r JOIN sends s ON s.id = r.send_id WHERE s.id = $1 AND NOT r.first_try >= s.scheduled_start', [sendId]);
+    const early = await h.pool.query<{ email: string }>(
+      'SELECT email FROM recipients r JOIN sends s ON s.id = r.send_id WHERE s.id = $1 AND NOT r.first_try >= s.scheduled_start',
+      [sendId],
+    );
     assert.deepEqual(early.rows, [], 'no recipient tried before the start');
   });
 
@@ -80,7 +83,10 @@ describe('pipeline: pacing', () => {
       assert.equal(sent + timedOut, 30);
       assert.equal(mine().length, sent);
       // After the end only the batch already claimed may still reach the relay.
-      const late = h.smtp.messages.slice(acceptedBefore).map((m) => m.to[0]!).filter((e) => e.startsWith('late') && !held.includes(e));
+      const late = h.smtp.messages
+        .slice(acceptedBefore)
+        .map((m) => m.to[0]!)
+        .filter((e) => e.startsWith('late') && !held.includes(e));
       assert.deepEqual(late, [], 'nothing claimed after the end was sent');
     } finally {
       await door.open();

@@ -43,9 +43,15 @@ describe('pipeline: properties of a started mailing', () => {
       const subjects = got.map((m) => m.header('Subject')!);
       const firstNew = subjects.findIndex((s) => s.startsWith('New'));
       assert.ok(firstNew > 0, 'the first ones went out with the old content');
-      assert.ok(subjects.slice(firstNew).every((s) => s.startsWith('New')), 'after the change, only the new content');
+      assert.ok(
+        subjects.slice(firstNew).every((s) => s.startsWith('New')),
+        'after the change, only the new content',
+      );
       assert.ok(firstNew >= sentBefore, 'nothing with the new content before the change');
-      const oldAfter = got.slice(sentBefore, firstNew).map((m) => m.to[0]!).filter((e) => !claimed.includes(e));
+      const oldAfter = got
+        .slice(sentBefore, firstNew)
+        .map((m) => m.to[0]!)
+        .filter((e) => !claimed.includes(e));
       assert.deepEqual(oldAfter, [], 'after the change the old content went only to the batch already claimed');
       assert.match(subjects[subjects.length - 1]!, /^New N\d+$/);
     } finally {
@@ -87,7 +93,10 @@ describe('pipeline: properties of a started mailing', () => {
     await h.core.mailings.start(h.ctx, id);
     await finished(id);
     const rows = await h.recipients(id);
-    const kept = await h.core.recipients.customizedMessages(h.ctx, rows.map((r) => r.id));
+    const kept = await h.core.recipients.customizedMessages(
+      h.ctx,
+      rows.map((r) => r.id),
+    );
     assert.equal(kept.size, 2);
     for (const r of rows) {
       const raw = kept.get(r.id)!.toString();
@@ -104,7 +113,8 @@ describe('pipeline: properties of a started mailing', () => {
     // One window for both reads, from the previous hour on: an hour that begins in between adds an entry, and drops none.
     const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000);
     const before = await h.core.mailings.hourlyStatistics(h.ctx, from, null);
-    const count = (stats: typeof before) => stats.reduce((n, s) => ({ sent: n.sent + s.sent, failed: n.failed + s.failed, tries: n.tries + s.tries }), { sent: 0, failed: 0, tries: 0 });
+    const count = (stats: typeof before) =>
+      stats.reduce((n, s) => ({ sent: n.sent + s.sent, failed: n.failed + s.failed, tries: n.tries + s.tries }), { sent: 0, failed: 0, tries: 0 });
     h.smtp.reject550.add('hs-bad@example.org');
     const id = await h.mailing([...people(3, 'hs'), { email: 'hs-bad@example.org', fields: {} }]);
     await h.core.mailings.start(h.ctx, id);
@@ -143,7 +153,7 @@ describe('pipeline: the mailing manager', () => {
     await finished(id);
   });
 
-  it('lists the live workers (CloudMailing\'s satellites)', async () => {
+  it("lists the live workers (CloudMailing's satellites)", async () => {
     const alive = await h.core.workers.alive();
     assert.equal(alive.length, h.workers.length);
     assert.equal(alive[0]!.id, h.workers[0]!.workerId);

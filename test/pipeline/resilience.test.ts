@@ -89,16 +89,16 @@ describe('pipeline: resilience', () => {
         WHERE id IN (SELECT id FROM recipients WHERE mailing_id = $1 ORDER BY id LIMIT 2)`,
       [id],
     );
-    await h.pool.query(
-      `UPDATE recipients SET status = 'finished', try_count = 1 WHERE mailing_id = $1 AND lease_owner IS NULL`,
-      [id],
-    );
+    await h.pool.query(`UPDATE recipients SET status = 'finished', try_count = 1 WHERE mailing_id = $1 AND lease_owner IS NULL`, [id]);
     await h.pool.query(`UPDATE sends SET status = 'finished', scheduled_end = now() - interval '1 minute', finished_at = now() WHERE mailing_id = $1`, [id]);
 
     await h.startWorker('w-after-end');
     await waitFor('the held recipients got a final status', async () => (await h.recipients(id)).every((r) => r.status !== 'ready'));
     const rows = await h.recipients(id);
-    assert.deepEqual(rows.map((r) => r.status), ['timeout', 'timeout', 'finished', 'finished']);
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['timeout', 'timeout', 'finished', 'finished'],
+    );
     assert.ok(rows.every((r) => r.lease_owner === null));
     assert.equal(h.smtp.messages.length, 0, 'nothing is sent after the end');
   });
@@ -131,7 +131,10 @@ describe('pipeline: resilience', () => {
     assert.equal(r!.reply_code, 452);
     assert.equal(r!.next_try, null);
     const { rows } = await h.pool.query(`SELECT kind FROM bounces WHERE recipient_id = $1`, [r!.id]);
-    assert.deepEqual(rows.map((b) => b.kind), ['temporary', 'temporary']);
+    assert.deepEqual(
+      rows.map((b) => b.kind),
+      ['temporary', 'temporary'],
+    );
   });
 
   it('stop() is graceful: the batch in hand is finished, the rest is left for another worker', async () => {
@@ -143,7 +146,10 @@ describe('pipeline: resilience', () => {
     await waitFor('some sent', () => h.smtp.messages.length >= 3);
     await first.stop();
     const rows = await h.recipients(id);
-    assert.ok(rows.every((r) => r.lease_owner === null), 'no lease left behind');
+    assert.ok(
+      rows.every((r) => r.lease_owner === null),
+      'no lease left behind',
+    );
     assert.ok(rows.every((r) => r.status === 'ready' || r.status === 'finished'));
     const { rows: workers } = await h.pool.query('SELECT id FROM workers');
     assert.equal(workers.length, 0, 'deregistered');

@@ -117,7 +117,10 @@ describe('SMTP client', () => {
         const pool = smtpPool({ url: `smtp://127.0.0.1:${s.port}`, maxConnections: 1, maxMessages: 100, rate: 0, timeoutMs: 10_000 });
         for (let i = 0; i < 3; i++) assert.match(await pool.send(message(`m${i}\r\n`), { from: 'b@example.org', to: `r${i}@example.org` }), /^250 /);
         pool.close();
-        assert.deepEqual(s.got.map((g) => g.to), ['r0@example.org', 'r1@example.org', 'r2@example.org']);
+        assert.deepEqual(
+          s.got.map((g) => g.to),
+          ['r0@example.org', 'r1@example.org', 'r2@example.org'],
+        );
         const grouped = s.writes.filter((w) => /^MAIL FROM:<b@example\.org>\r\nRCPT TO:<r\d@example\.org>\r\nDATA\r\n$/.test(w));
         const alone = s.writes.filter((w) => /^(MAIL FROM:<b@example\.org>|RCPT TO:<r\d@example\.org>|DATA)\r\n$/.test(w));
         if (!hidden) assert.deepEqual([grouped.length, alone.length], [3, 0], `one write per envelope: ${JSON.stringify(s.writes)}`);
@@ -132,11 +135,17 @@ describe('SMTP client', () => {
     const s = await relayedServer({ disabledCommands: ['STARTTLS'] });
     try {
       const pool = smtpPool({ url: `smtp://127.0.0.1:${s.port}`, maxConnections: 1, maxMessages: 100, rate: 0, timeoutMs: 10_000 });
-      await assert.rejects(pool.send(message('x\r\n'), { from: 'b@example.org', to: 'refused@example.org' }), (e: SmtpError) => e.code === 'EENVELOPE' && e.responseCode === 550 && e.command === 'RCPT TO' && !isUnreachable(e));
+      await assert.rejects(
+        pool.send(message('x\r\n'), { from: 'b@example.org', to: 'refused@example.org' }),
+        (e: SmtpError) => e.code === 'EENVELOPE' && e.responseCode === 550 && e.command === 'RCPT TO' && !isUnreachable(e),
+      );
       await assert.rejects(pool.send(message('x\r\n'), { from: 'b@example.org', to: 'refused2@example.org' }), (e: SmtpError) => e.responseCode === 550);
       assert.match(await pool.send(message('y\r\n'), { from: 'b@example.org', to: 'ok@example.org' }), /^250 /);
       pool.close();
-      assert.deepEqual(s.got.map((g) => [g.to, g.raw.toString()]), [['ok@example.org', message('y\r\n').toString()]]);
+      assert.deepEqual(
+        s.got.map((g) => [g.to, g.raw.toString()]),
+        [['ok@example.org', message('y\r\n').toString()]],
+      );
       assert.equal(s.writes.filter((w) => w.startsWith('EHLO')).length, 1, 'one connection throughout');
     } finally {
       await s.close();
@@ -198,10 +207,16 @@ describe('SMTP client', () => {
     const tls = { key: readFileSync(cert.key), cert: readFileSync(cert.cert) };
     const starttls = await relayedServer(tls);
     try {
-      await assert.rejects(send1(`smtp://127.0.0.1:${starttls.port}`, message('x\r\n')), (e: SmtpError) => e.code === 'ETLS' && /self-signed|certificate/i.test(e.message));
+      await assert.rejects(
+        send1(`smtp://127.0.0.1:${starttls.port}`, message('x\r\n')),
+        (e: SmtpError) => e.code === 'ETLS' && /self-signed|certificate/i.test(e.message),
+      );
       assert.equal(starttls.got.length, 0, 'nothing sent over an unverified connection');
       await send1(`smtp://127.0.0.1:${starttls.port}?tls.rejectUnauthorized=false`, message('over tls\r\n'));
-      assert.deepEqual(starttls.got.map((g) => g.secure), [true]);
+      assert.deepEqual(
+        starttls.got.map((g) => g.secure),
+        [true],
+      );
       assert.ok(!starttls.writes.some((w) => w.includes('over tls')), 'the message never crossed the wire in clear');
       // ignoreTLS: the conversation stays in clear.
       await send1(`smtp://127.0.0.1:${starttls.port}?ignoreTLS=true`, message('in clear\r\n'));
@@ -219,7 +234,10 @@ describe('SMTP client', () => {
     const smtps = await relayedServer({ ...tls, secure: true });
     try {
       await send1(`smtps://127.0.0.1:${smtps.port}?tls.rejectUnauthorized=false`, message('implicit tls\r\n'));
-      assert.deepEqual(smtps.got.map((g) => g.secure), [true]);
+      assert.deepEqual(
+        smtps.got.map((g) => g.secure),
+        [true],
+      );
     } finally {
       await smtps.close();
     }
@@ -240,7 +258,10 @@ describe('SMTP client', () => {
     await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
     try {
       const port = (refusing.server.address() as AddressInfo).port;
-      await assert.rejects(send1(`smtp://u:wrong@127.0.0.1:${port}`, message('x\r\n')), (e: SmtpError) => e.code === 'EAUTH' && e.responseCode === 535 && !isUnreachable(e));
+      await assert.rejects(
+        send1(`smtp://u:wrong@127.0.0.1:${port}`, message('x\r\n')),
+        (e: SmtpError) => e.code === 'EAUTH' && e.responseCode === 535 && !isUnreachable(e),
+      );
     } finally {
       await new Promise<void>((r) => refusing.close(() => r()));
     }

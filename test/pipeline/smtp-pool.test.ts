@@ -86,14 +86,20 @@ describe('smtp pool', () => {
     assert.ok(maxOpen <= 2, `at most 2 connections at once (${maxOpen})`);
     const perConnection = new Map<string, number>();
     for (const r of received) perConnection.set(r.session, (perConnection.get(r.session) ?? 0) + 1);
-    assert.ok([...perConnection.values()].every((n) => n <= 5), 'at most maxMessages per connection');
+    assert.ok(
+      [...perConnection.values()].every((n) => n <= 5),
+      'at most maxMessages per connection',
+    );
     assert.equal(connections, 4, '20 messages / 5 per connection');
   });
 
   it('a refused recipient is an error with its reply; the connection goes on with the next message', async () => {
     reset();
     const pool = smtpPool({ url: `smtp://127.0.0.1:${port}`, maxConnections: 1, maxMessages: 100, rate: 0, timeoutMs: 10_000 });
-    await assert.rejects(pool.send(message(1), { from: 'b@example.org', to: 'refused@example.org' }), (e: SmtpError) => e.responseCode === 550 && /user unknown/.test(e.response ?? '') && !isUnreachable(e));
+    await assert.rejects(
+      pool.send(message(1), { from: 'b@example.org', to: 'refused@example.org' }),
+      (e: SmtpError) => e.responseCode === 550 && /user unknown/.test(e.response ?? '') && !isUnreachable(e),
+    );
     assert.match(await pool.send(message(2), { from: 'b@example.org', to: 'ok@example.org' }), /^250 /);
     pool.close();
     assert.deepEqual([connections, received.length], [1, 1]);
@@ -108,7 +114,10 @@ describe('smtp pool', () => {
     await waitFor('the server closed them', () => open === 0);
     await pool.send(message(2), { from: 'b@example.org', to: 'two@example.org' });
     pool.close();
-    assert.deepEqual(received.map((r) => r.to), ['one@example.org', 'two@example.org']);
+    assert.deepEqual(
+      received.map((r) => r.to),
+      ['one@example.org', 'two@example.org'],
+    );
     assert.equal(connections, 2);
   });
 

@@ -18,7 +18,8 @@ after(async () => {
 });
 
 const ctx = () => gw.core.accounts.operatorContext('acme');
-const items = (prefix: string, n: number, params: Record<string, unknown> = {}) => Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@tasks.test`, params }));
+const items = (prefix: string, n: number, params: Record<string, unknown> = {}) =>
+  Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@tasks.test`, params }));
 const state = async (id: string) => (await gw.pool.query('SELECT status, result FROM tasks WHERE id = $1', [id])).rows[0] as { status: string; result: any };
 
 describe('bulk tasks, as the worker runs them', () => {
@@ -33,10 +34,7 @@ describe('bulk tasks, as the worker runs them', () => {
       await gw.core.tasks.bulkPut(c, list, items('b', 5, { n: 3 }), { rev, disableOthers: true }),
     ];
     await runTask(gw.services.store, t[0]!.taskId, `list:${list}`);
-    assert.deepEqual(
-      await Promise.all(t.map(async (x) => (await state(x.taskId)).status)),
-      ['success', 'success', 'success', 'success'],
-    );
+    assert.deepEqual(await Promise.all(t.map(async (x) => (await state(x.taskId)).status)), ['success', 'success', 'success', 'success']);
     assert.deepEqual((await state(t[0]!.taskId)).result, { rev, items: 30, inserted: 30, updated: 0, disabled_others: 0 });
     assert.deepEqual((await state(t[1]!.taskId)).result, { rev, items: 15, inserted: 5, updated: 10, disabled_others: 0 });
     assert.equal((await state(t[2]!.taskId)).result.disabled, 2);
@@ -51,10 +49,7 @@ describe('bulk tasks, as the worker runs them', () => {
     const list = await gw.core.lists.createWithSlug(c, { slug: 'revisions' });
     const old = await gw.core.tasks.bulkPut(c, list, items('r', 6), {});
     await runTask(gw.services.store, old.taskId, null);
-    const t = [
-      await gw.core.tasks.bulkPut(c, list, items('r', 2), {}),
-      await gw.core.tasks.bulkPut(c, list, items('s', 2), {}),
-    ];
+    const t = [await gw.core.tasks.bulkPut(c, list, items('r', 2), {}), await gw.core.tasks.bulkPut(c, list, items('s', 2), {})];
     const last = await gw.core.tasks.bulkPut(c, list, items('s', 1), { rev: t[1]!.rev, disableOthers: true });
     await runTask(gw.services.store, t[0]!.taskId, `list:${list}`);
     const { rows } = await gw.pool.query('SELECT email, rev::int, enabled FROM subscribers WHERE list_id = $1 ORDER BY email', [list]);

@@ -22,18 +22,23 @@ import {
 import { runProcess } from '../support/process.js';
 
 // Written by Python 3.11: xmlrpc.client.dumps(({'email': 'a@b.c', 'firstname': 'Jöhn'},), 'add_recipients')
-const PY_ADD_RECIPIENTS = "<?xml version='1.0'?>\n<methodCall>\n<methodName>add_recipients</methodName>\n<params>\n<param>\n<value><struct>\n<member>\n<name>email</name>\n<value><string>a@b.c</string></value>\n</member>\n<member>\n<name>firstname</name>\n<value><string>Jöhn</string></value>\n</member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";
+const PY_ADD_RECIPIENTS =
+  "<?xml version='1.0'?>\n<methodCall>\n<methodName>add_recipients</methodName>\n<params>\n<param>\n<value><struct>\n<member>\n<name>email</name>\n<value><string>a@b.c</string></value>\n</member>\n<member>\n<name>firstname</name>\n<value><string>Jöhn</string></value>\n</member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";
 // xmlrpc.client.dumps((7, -2**31, 1.5, -0.25, 1e300, True, False, None, b'\x00\x01hi\xff',
 //   datetime.datetime(2026,11,22,15,4,5), 'x<&>"\'\r\n\tz', '', {'nested': [1, {'deep': []}], 'empty': {}},
 //   ['Zoë', '😀']), 'every_type', allow_none=True)
-const PY_EVERY_TYPE = "<?xml version='1.0'?>\n<methodCall>\n<methodName>every_type</methodName>\n<params>\n<param>\n<value><int>7</int></value>\n</param>\n<param>\n<value><int>-2147483648</int></value>\n</param>\n<param>\n<value><double>1.5</double></value>\n</param>\n<param>\n<value><double>-0.25</double></value>\n</param>\n<param>\n<value><double>1e+300</double></value>\n</param>\n<param>\n<value><boolean>1</boolean></value>\n</param>\n<param>\n<value><boolean>0</boolean></value>\n</param>\n<param>\n<value><nil/></value></param>\n<param>\n<value><base64>\nAAFoaf8=\n</base64></value>\n</param>\n<param>\n<value><dateTime.iso8601>20261122T15:04:05</dateTime.iso8601></value>\n</param>\n<param>\n<value><string>x&lt;&amp;&gt;\"'\r\n\tz</string></value>\n</param>\n<param>\n<value><string></string></value>\n</param>\n<param>\n<value><struct>\n<member>\n<name>nested</name>\n<value><array><data>\n<value><int>1</int></value>\n<value><struct>\n<member>\n<name>deep</name>\n<value><array><data>\n</data></array></value>\n</member>\n</struct></value>\n</data></array></value>\n</member>\n<member>\n<name>empty</name>\n<value><struct>\n</struct></value>\n</member>\n</struct></value>\n</param>\n<param>\n<value><array><data>\n<value><string>Zoë</string></value>\n<value><string>😀</string></value>\n</data></array></value>\n</param>\n</params>\n</methodCall>\n";
+const PY_EVERY_TYPE =
+  "<?xml version='1.0'?>\n<methodCall>\n<methodName>every_type</methodName>\n<params>\n<param>\n<value><int>7</int></value>\n</param>\n<param>\n<value><int>-2147483648</int></value>\n</param>\n<param>\n<value><double>1.5</double></value>\n</param>\n<param>\n<value><double>-0.25</double></value>\n</param>\n<param>\n<value><double>1e+300</double></value>\n</param>\n<param>\n<value><boolean>1</boolean></value>\n</param>\n<param>\n<value><boolean>0</boolean></value>\n</param>\n<param>\n<value><nil/></value></param>\n<param>\n<value><base64>\nAAFoaf8=\n</base64></value>\n</param>\n<param>\n<value><dateTime.iso8601>20261122T15:04:05</dateTime.iso8601></value>\n</param>\n<param>\n<value><string>x&lt;&amp;&gt;\"'\r\n\tz</string></value>\n</param>\n<param>\n<value><string></string></value>\n</param>\n<param>\n<value><struct>\n<member>\n<name>nested</name>\n<value><array><data>\n<value><int>1</int></value>\n<value><struct>\n<member>\n<name>deep</name>\n<value><array><data>\n</data></array></value>\n</member>\n</struct></value>\n</data></array></value>\n</member>\n<member>\n<name>empty</name>\n<value><struct>\n</struct></value>\n</member>\n</struct></value>\n</param>\n<param>\n<value><array><data>\n<value><string>Zoë</string></value>\n<value><string>😀</string></value>\n</data></array></value>\n</param>\n</params>\n</methodCall>\n";
 // xmlrpc.client.dumps(([{'email': 'a@b.c', 'id': 1, 'tracking_id': 't1'}],), methodresponse=True)
-const PY_RESPONSE = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n<value><struct>\n<member>\n<name>email</name>\n<value><string>a@b.c</string></value>\n</member>\n<member>\n<name>id</name>\n<value><int>1</int></value>\n</member>\n<member>\n<name>tracking_id</name>\n<value><string>t1</string></value>\n</member>\n</struct></value>\n</data></array></value>\n</param>\n</params>\n</methodResponse>\n";
+const PY_RESPONSE =
+  "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n<value><struct>\n<member>\n<name>email</name>\n<value><string>a@b.c</string></value>\n</member>\n<member>\n<name>id</name>\n<value><int>1</int></value>\n</member>\n<member>\n<name>tracking_id</name>\n<value><string>t1</string></value>\n</member>\n</struct></value>\n</data></array></value>\n</param>\n</params>\n</methodResponse>\n";
 // xmlrpc.client.dumps(xmlrpc.client.Fault(-32601, 'no such method'))
-const PY_FAULT = "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n<name>faultCode</name>\n<value><int>-32601</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>no such method</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n";
+const PY_FAULT =
+  "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n<name>faultCode</name>\n<value><int>-32601</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>no such method</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n";
 // xmlrpc.client.dumps(({'firstname': 'Jöhn'},), 'add_recipients', encoding='iso-8859-1'): ServerProxy then
 // encodes the whole body in Latin-1.
-const PY_LATIN1 = "<?xml version='1.0' encoding='iso-8859-1'?>\n<methodCall>\n<methodName>add_recipients</methodName>\n<params>\n<param>\n<value><struct>\n<member>\n<name>firstname</name>\n<value><string>Jöhn</string></value>\n</member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";
+const PY_LATIN1 =
+  "<?xml version='1.0' encoding='iso-8859-1'?>\n<methodCall>\n<methodName>add_recipients</methodName>\n<params>\n<param>\n<value><struct>\n<member>\n<name>firstname</name>\n<value><string>Jöhn</string></value>\n</member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";
 
 const decode = (xml: string | Buffer) => decodeMethodCall(typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml);
 /** A methodCall `m` carrying the given `<value>` XML as its only param. */
@@ -190,7 +195,10 @@ describe('xmlrpc codec: decoding every type', () => {
     assert.equal(({} as { polluted?: unknown }).polluted, undefined);
   });
   it('keeps the last of two members with the same name', () => {
-    assert.deepEqual(decodeValue('<value><struct><member><name>a</name><value>1</value></member><member><name>a</name><value>2</value></member></struct></value>'), { a: '2' });
+    assert.deepEqual(
+      decodeValue('<value><struct><member><name>a</name><value>1</value></member><member><name>a</name><value>2</value></member></struct></value>'),
+      { a: '2' },
+    );
   });
 });
 
@@ -204,7 +212,14 @@ describe('xmlrpc codec: methodCall structure', () => {
     const call = decode(PY_EVERY_TYPE);
     assert.equal(call.methodName, 'every_type');
     assert.deepEqual(call.params, [
-      7, -2147483648, 1.5, -0.25, 1e300, true, false, null,
+      7,
+      -2147483648,
+      1.5,
+      -0.25,
+      1e300,
+      true,
+      false,
+      null,
       Buffer.from([0, 1, 0x68, 0x69, 0xff]),
       new Date('2026-11-22T15:04:05Z'),
       'x<&>"\'\r\n\tz',
@@ -225,7 +240,8 @@ describe('xmlrpc codec: methodCall structure', () => {
     assertRefused(Buffer.from(PY_ADD_RECIPIENTS, 'latin1'), /not valid UTF-8/);
     assertRefused(Buffer.from(PY_LATIN1.replace('iso-8859-1', 'utf-8'), 'latin1'), /not valid UTF-8/);
     assertRefused(Buffer.from(PY_LATIN1.replace('iso-8859-1', 'windows-1252'), 'latin1'), /not valid UTF-8/);
-    const bodyWith = (bytes: number[]) => Buffer.concat([Buffer.from(callWith('<value>')), Buffer.from(bytes), Buffer.from('</value></param></params></methodCall>')]);
+    const bodyWith = (bytes: number[]) =>
+      Buffer.concat([Buffer.from(callWith('<value>')), Buffer.from(bytes), Buffer.from('</value></param></params></methodCall>')]);
     assertRefused(bodyWith([0xff]), /not valid UTF-8/);
     assertRefused(bodyWith([0xc0, 0xaf]), /not valid UTF-8/); // overlong '/'
     assertRefused(bodyWith([0xed, 0xa0, 0x80]), /not valid UTF-8/); // an encoded surrogate
@@ -246,7 +262,8 @@ describe('xmlrpc codec: methodCall structure', () => {
     assertRefused('<methodCall><methodName>x</methodName><methodName>y</methodName></methodCall>', /not allowed/);
   });
   it('takes attributes (namespace declarations) and comments, and ignores them', () => {
-    const xml = '<?xml version="1.0"?><!-- hi --><methodCall xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"><methodName>m</methodName><params><param><value><ex:nil/></value></param></params></methodCall><!-- bye -->\n';
+    const xml =
+      '<?xml version="1.0"?><!-- hi --><methodCall xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"><methodName>m</methodName><params><param><value><ex:nil/></value></param></params></methodCall><!-- bye -->\n';
     assert.deepEqual(decode(xml).params, [null]);
   });
   it('refuses a methodResponse, and decodeMethodResponse refuses a methodCall', () => {
@@ -262,10 +279,22 @@ describe('xmlrpc codec: decodeMethodResponse', () => {
   });
   it('refuses a response with no or two params, and a fault without its members', () => {
     assert.throws(() => decodeMethodResponse('<methodResponse><params></params></methodResponse>'), /exactly one <param>/);
-    assert.throws(() => decodeMethodResponse('<methodResponse><params><param><value>1</value></param><param><value>2</value></param></params></methodResponse>'), /exactly one <param>/);
-    assert.throws(() => decodeMethodResponse('<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member></struct></value></fault></methodResponse>'), /faultString/);
+    assert.throws(
+      () => decodeMethodResponse('<methodResponse><params><param><value>1</value></param><param><value>2</value></param></params></methodResponse>'),
+      /exactly one <param>/,
+    );
+    assert.throws(
+      () =>
+        decodeMethodResponse(
+          '<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member></struct></value></fault></methodResponse>',
+        ),
+      /faultString/,
+    );
     assert.throws(() => decodeMethodResponse('<methodResponse><fault><value>boom</value></fault></methodResponse>'), XmlRpcParseError);
-    assert.throws(() => decodeMethodResponse('<methodResponse><params><param><value>1</value></param></params><fault><value/></fault></methodResponse>'), XmlRpcParseError);
+    assert.throws(
+      () => decodeMethodResponse('<methodResponse><params><param><value>1</value></param></params><fault><value/></fault></methodResponse>'),
+      XmlRpcParseError,
+    );
   });
   it('refuses a lone surrogate in text handed over as a string', () => {
     assert.throws(() => decodeMethodResponse(encodeResponse('ok').replace('ok', 'a\uD800b')), XmlRpcParseError);
@@ -280,7 +309,10 @@ describe('xmlrpc codec: encoding', () => {
       '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>-32700</int></value></member>' +
         '<member><name>faultString</name><value><string>parse error</string></value></member></struct></value></fault></methodResponse>',
     );
-    assert.equal(encodeMethodCall('m', ['a', true]), '<?xml version="1.0"?><methodCall><methodName>m</methodName><params><param><value><string>a</string></value></param><param><value><boolean>1</boolean></value></param></params></methodCall>');
+    assert.equal(
+      encodeMethodCall('m', ['a', true]),
+      '<?xml version="1.0"?><methodCall><methodName>m</methodName><params><param><value><string>a</string></value></param><param><value><boolean>1</boolean></value></param></params></methodCall>',
+    );
   });
   it('escapes markup, writes \\r as &#13; and replaces characters XML cannot carry by U+FFFD', () => {
     assert.match(encodeResponse('a<b>&c\r\nd'), /<string>a&lt;b&gt;&amp;c&#13;\nd<\/string>/);
@@ -316,7 +348,10 @@ describe('xmlrpc codec: encoding', () => {
     v.own = 2;
     Object.defineProperty(v, 'hidden', { value: 3, enumerable: false });
     Object.defineProperty(v, '__proto__', { value: 'data', enumerable: true });
-    assert.match(encodeResponse(v), /<struct><member><name>own<\/name><value><int>2<\/int><\/value><\/member><member><name>__proto__<\/name><value><string>data<\/string><\/value><\/member><\/struct>/);
+    assert.match(
+      encodeResponse(v),
+      /<struct><member><name>own<\/name><value><int>2<\/int><\/value><\/member><member><name>__proto__<\/name><value><string>data<\/string><\/value><\/member><\/struct>/,
+    );
   });
   it(`accepts values nested up to MAX_DEPTH + 8 and throws beyond, or on a cycle`, () => {
     const nested = (n: number): unknown => (n === 0 ? 'leaf' : [nested(n - 1)]);
@@ -354,7 +389,9 @@ describe('xmlrpc codec: round trips', () => {
     assert.deepEqual(decodeMethodResponse(encodeResponse('')), { value: '' });
   });
   it('encodeFault -> decodeMethodResponse gives the fault back', () => {
-    assert.deepEqual(decodeMethodResponse(encodeFault(-32602, 'parameter 1 must be <int> & not "x"')), { fault: { faultCode: -32602, faultString: 'parameter 1 must be <int> & not "x"' } });
+    assert.deepEqual(decodeMethodResponse(encodeFault(-32602, 'parameter 1 must be <int> & not "x"')), {
+      fault: { faultCode: -32602, faultString: 'parameter 1 must be <int> & not "x"' },
+    });
   });
   it("our response is what Python's xmlrpc.client.loads reads", () => {
     const got = pythonLoads(encodeResponse({ ...RICH, missing: null, list: [null, 2 ** 53, NaN] }));
@@ -442,10 +479,19 @@ describe('xmlrpc codec: hostile and broken input', () => {
     assertValueRefused(arrays(MAX_DEPTH + 1), /nested deeper than 64/);
     assertValueRefused(structs(MAX_DEPTH + 1), /nested deeper than 64/);
     assertValueRefused(arrays(100), /nested deeper/);
-    assertValueRefused(nest(50, '<value><array><data><value><struct><member><name>k</name>', '</member></struct></value></data></array></value>', '<value/>'), /nested deeper/);
+    assertValueRefused(
+      nest(50, '<value><array><data><value><struct><member><name>k</name>', '</member></struct></value></data></array></value>', '<value/>'),
+      /nested deeper/,
+    );
   });
   it('accepts the XML-RPC tag names in their exact case only', () => {
-    for (const [good, bad] of [['string', 'STRING'], ['int', 'Int'], ['boolean', 'Boolean'], ['dateTime.iso8601', 'datetime.iso8601'], ['base64', 'Base64']] as const) {
+    for (const [good, bad] of [
+      ['string', 'STRING'],
+      ['int', 'Int'],
+      ['boolean', 'Boolean'],
+      ['dateTime.iso8601', 'datetime.iso8601'],
+      ['base64', 'Base64'],
+    ] as const) {
       const content = good === 'dateTime.iso8601' ? '20260101T00:00:00' : '1';
       assert.ok(decodeValue(`<value><${good}>${content}</${good}></value>`) !== undefined);
       assertValueRefused(`<value><${bad}>${content}</${bad}></value>`, new RegExp(`unknown XML-RPC tag <${bad}>`));
@@ -546,7 +592,33 @@ describe('xmlrpc codec: hostile and broken input', () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
-    const pieces = ['<', '>', '/', '&', ';', '#', '"', "'", '=', '!', '?', '[', ']', '-', 'x', ' ', '\n', '&amp;', '<value>', '</value>', '<![CDATA[', '-->', '&#1;', 'é', '\uD800'];
+    const pieces = [
+      '<',
+      '>',
+      '/',
+      '&',
+      ';',
+      '#',
+      '"',
+      "'",
+      '=',
+      '!',
+      '?',
+      '[',
+      ']',
+      '-',
+      'x',
+      ' ',
+      '\n',
+      '&amp;',
+      '<value>',
+      '</value>',
+      '<![CDATA[',
+      '-->',
+      '&#1;',
+      'é',
+      '\uD800',
+    ];
     let accepted = 0;
     for (let i = 0; i < 3000; i++) {
       let body = PY_EVERY_TYPE;

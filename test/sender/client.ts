@@ -70,7 +70,10 @@ export async function requestsCalls(calls: RequestsCall[]): Promise<{ status: nu
     await writeFile(file, JSON.stringify(calls));
     const r = await runProcess('python3', ['-c', REQUESTS_MANY, file], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
-    const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: number; text: string });
+    const replies = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status: number; text: string });
     assert.equal(replies.length, calls.length);
     return replies.map((x) => ({ status: x.status, body: JSON.parse(x.text) }));
   } finally {
@@ -92,5 +95,8 @@ while url:
 export async function requestsPages(url: string, key: string): Promise<{ status: number; body: any }[]> {
   const r = await runProcess('python3', ['-c', REQUESTS_PAGES, url, key], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: number; body: any });
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { status: number; body: any });
 }

@@ -43,7 +43,11 @@ function seedCurls(): string[] {
 const sh = (cmd: string) => curl(cmd.replaceAll(SEED_HOST, gw.url).replaceAll(SEED_KEY, key));
 
 type PyOpts = { json?: unknown; data?: unknown; params?: unknown; key?: string | null };
-const asCall = (method: string, url: string, opts: PyOpts = {}) => ({ method, url: `${gw.url}${url}`, opts: { ...opts, key: opts.key === undefined ? key : opts.key } });
+const asCall = (method: string, url: string, opts: PyOpts = {}) => ({
+  method,
+  url: `${gw.url}${url}`,
+  opts: { ...opts, key: opts.key === undefined ? key : opts.key },
+});
 
 /** Python `requests`, as Yandex Pay's and other Python clients call Sender (JSON bodies, Basic key:). */
 const py = (method: string, url: string, opts: PyOpts = {}) => {
@@ -65,7 +69,10 @@ async function subscriber(email: string) {
 /** Bulk tasks, once done (stored state), as the tasks call answers them. */
 async function tasks(ids: string[]): Promise<any[]> {
   await waitFor(`tasks ${ids.join(', ')} done`, async () => {
-    const { rows } = await gw.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1::uuid[]) AND status IN ('success', 'failure')`, [ids]);
+    const { rows } = await gw.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1::uuid[]) AND status IN ('success', 'failure')`,
+      [ids],
+    );
     return rows[0]!.n === ids.length;
   });
   const replies = await pyAll(ids.map((id) => ['GET', `/api/0/Yandex.Mail/tasks/${id}`] as [string, string]));
@@ -143,7 +150,7 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     await sh(curls[0]!);
     assert.equal((await sh(curls.find((c) => /-X DELETE/.test(c) && /subscription'$/.test(c))!)).status, 200);
     const request = curls.find((c) => /subscription\/request'$/.test(c))!;
-    const r = await sh(request.replace("-d to_email=", `-d args='{"greeting":"Hello"}' -d to_email=`));
+    const r = await sh(request.replace('-d to_email=', `-d args='{"greeting":"Hello"}' -d to_email=`));
     assert.equal(r.status, 200, r.raw);
     assert.deepEqual(r.body, { params: { email: 'test@test.ru' }, result: { status: 'OK' } });
     assert.equal((await subscriber('test@test.ru'))?.status, 'unconfirmed');
@@ -182,19 +189,30 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
               CASE email WHEN 'later@test.ru' THEN expires_at IS NULL ELSE ${within('expires_at', before2, after2, 3)} END AS expiry
          FROM recipients WHERE email IN ('later@test.ru', 'never@test.ru') ORDER BY email`,
     );
-    assert.deepEqual(rows.map((x) => [x.email, x.due_after_countdown, x.no_expiry, x.expiry]), [
-      ['later@test.ru', true, true, true],
-      ['never@test.ru', true, false, true],
-    ]);
+    assert.deepEqual(
+      rows.map((x) => [x.email, x.due_after_countdown, x.no_expiry, x.expiry]),
+      [
+        ['later@test.ru', true, true, true],
+        ['never@test.ru', true, false, true],
+      ],
+    );
     const dueLater: Date = rows[0].next_try;
 
     // Sent, and its outcome recorded (the relay accepts a message before its batch's outcomes are written).
-    await waitFor('the later one sent', async () => (await gw.pool.query("SELECT status FROM recipients WHERE email = 'later@test.ru'")).rows[0].status === 'finished', 30_000);
+    await waitFor(
+      'the later one sent',
+      async () => (await gw.pool.query("SELECT status FROM recipients WHERE email = 'later@test.ru'")).rows[0].status === 'finished',
+      30_000,
+    );
     assert.equal(relay.to('later@test.ru').length, 1);
     const sent = await gw.pool.query<{ first_try: Date }>("SELECT first_try FROM recipients WHERE email = 'later@test.ru'");
     assert.ok(sent.rows[0]!.first_try >= dueLater, `tried at ${sent.rows[0]!.first_try.toISOString()}, not before its countdown (${dueLater.toISOString()})`);
     assert.ok(relay.to('later@test.ru')[0]!.receivedAt >= dueLater, 'not at the relay before its countdown');
-    await waitFor('the expired one ends TIMEOUT', async () => (await gw.pool.query("SELECT status FROM recipients WHERE email = 'never@test.ru'")).rows[0].status === 'timeout', 30_000);
+    await waitFor(
+      'the expired one ends TIMEOUT',
+      async () => (await gw.pool.query("SELECT status FROM recipients WHERE email = 'never@test.ru'")).rows[0].status === 'timeout',
+      30_000,
+    );
     const never = await gw.pool.query("SELECT try_count, first_try FROM recipients WHERE email = 'never@test.ru'");
     assert.deepEqual(never.rows, [{ try_count: 0, first_try: null }], 'never tried');
     assert.equal(relay.to('never@test.ru').length, 0);
@@ -260,7 +278,10 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
 
   it('bulk calls made faster than they apply run in call order, each with its own counts', async () => {
     const calls = Array.from({ length: 20 }, (_, call) => {
-      const items = [...Array.from({ length: 100 }, (_, i) => ({ email: `d${i}@order.test`, params: { n: call, [`k${call}`]: 1 } })), { email: `u${call}@order.test` }];
+      const items = [
+        ...Array.from({ length: 100 }, (_, i) => ({ email: `d${i}@order.test`, params: { n: call, [`k${call}`]: 1 } })),
+        { email: `u${call}@order.test` },
+      ];
       return ['PUT', `${LIST}/subscription/bulk`, { json: { items } }] as [string, string, PyOpts];
     });
     const replies = await pyAll(calls);
@@ -279,7 +300,11 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
   it("the seed's content call pages like Django REST Framework; the email lookup answers one element, 404 or 400", async () => {
     // More than 1000 subscribers, whatever the tests before left.
     const c = await ctx();
-    await gw.core.lists.subscribe(c, (await gw.core.lists.bySlug(c, 'SBPYSTY1-ALV')).id, Array.from({ length: 1001 }, (_, i) => ({ email: `p${i}@content.test`, params: { n: i } })));
+    await gw.core.lists.subscribe(
+      c,
+      (await gw.core.lists.bySlug(c, 'SBPYSTY1-ALV')).id,
+      Array.from({ length: 1001 }, (_, i) => ({ email: `p${i}@content.test`, params: { n: i } })),
+    );
     const content = curls.find((c) => /content\?/.test(c))!;
     const r = await sh(content);
     assert.equal(r.status, 200, r.raw);
@@ -289,7 +314,12 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     assert.equal(b.previous, `${gw.url}${LIST}/content?after=2016-01-01T00%3A00%3A00&limit=1`);
     assert.equal(b.next, `${gw.url}${LIST}/content?after=2016-01-01T00%3A00%3A00&limit=1&offset=2`);
     assert.equal(b.result.length, 1);
-    assert.deepEqual(Object.keys(b.result[0]).filter((k) => k.startsWith('_')).sort(), ['_created_at', '_enabled', '_modified_at', '_status']);
+    assert.deepEqual(
+      Object.keys(b.result[0])
+        .filter((k) => k.startsWith('_'))
+        .sort(),
+      ['_created_at', '_enabled', '_modified_at', '_status'],
+    );
     assert.match(b.result[0]._created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     // Following next until the end sees every subscriber once.
     const seen = new Set<string>();
@@ -297,7 +327,11 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     assert.equal(seen.size, b.count);
 
     const lookup = curls.find((c) => /email\/guido/.test(c))!;
-    assert.deepEqual(await sh(lookup), { status: 404, body: { result: { status: 'ERROR', error: { detail: 'Email is not in maillist.' } } }, raw: '{"result":{"status":"ERROR","error":{"detail":"Email is not in maillist."}}}' });
+    assert.deepEqual(await sh(lookup), {
+      status: 404,
+      body: { result: { status: 'ERROR', error: { detail: 'Email is not in maillist.' } } },
+      raw: '{"result":{"status":"ERROR","error":{"detail":"Email is not in maillist."}}}',
+    });
     await py('PUT', `${LIST}/subscription`, { json: { email: 'guido@eggs.ni', params: { name: 'Guido' } } });
     const found = await sh(lookup);
     assert.equal(found.status, 200);

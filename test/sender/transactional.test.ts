@@ -56,7 +56,20 @@ before(async () => {
   // The campaign, made as an operator makes it.
   const made = await runProcess(
     process.execPath,
-    [path.join(root, 'bin/mailgate.js'), 'campaigns', 'create', 'STIYWPX1-LUX', '--account', 'autoru', '--from', 'shop@autoru.example', '--subject', 'Order {{ var }}{{ var1 }}', '--html-file', path.join(dir, 'body.html')],
+    [
+      path.join(root, 'bin/mailgate.js'),
+      'campaigns',
+      'create',
+      'STIYWPX1-LUX',
+      '--account',
+      'autoru',
+      '--from',
+      'shop@autoru.example',
+      '--subject',
+      'Order {{ var }}{{ var1 }}',
+      '--html-file',
+      path.join(dir, 'body.html'),
+    ],
     { env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' }, timeoutMs: 60_000 },
   );
   assert.equal(made.code, 0, made.stderr);
@@ -99,7 +112,10 @@ describe("sender: transactional send, as the page's examples and real clients ca
     assert.match(r.body.result.task_id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.match(r.body.result.message_id, /^<[^<>@\s]+@[^<>@\s]+>$/);
 
-    assert.ok(everyone.every((a) => relay.to(a).length === 1), 'every copy, once');
+    assert.ok(
+      everyone.every((a) => relay.to(a).length === 1),
+      'every copy, once',
+    );
     for (const a of everyone) {
       const m = relay.to(a)[0]!;
       assert.deepEqual(m.to, [a], 'one envelope recipient per copy');
@@ -112,7 +128,10 @@ describe("sender: transactional send, as the page's examples and real clients ca
       const parsed = await m.parse();
       assert.equal(parsed.subject, 'Order val');
       assert.match(String(parsed.html), /Hello val/);
-      assert.deepEqual(parsed.attachments.map((x) => [x.filename, x.size]), [['a.txt', 0]]);
+      assert.deepEqual(
+        parsed.attachments.map((x) => [x.filename, x.size]),
+        [['a.txt', 0]],
+      );
     }
   });
 
@@ -124,7 +143,14 @@ describe("sender: transactional send, as the page's examples and real clients ca
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.params, {
       control: { expires: 86400, for_testing: false, async: true, countdown: null },
-      source: { to: [], args: '{"var1":"value1"}', attachments: [{ mime_type: 'image/jpeg', data: '<binary data>', filename: 'a.jpg' }], bcc: [], to_email: 'alice@example.com', cc: [] },
+      source: {
+        to: [],
+        args: '{"var1":"value1"}',
+        attachments: [{ mime_type: 'image/jpeg', data: '<binary data>', filename: 'a.jpg' }],
+        bcc: [],
+        to_email: 'alice@example.com',
+        cc: [],
+      },
     });
     await waitFor('alice has the second message', () => relay.to('alice@example.com').length === 2);
     const m = relay.to('alice@example.com')[1]!;
@@ -135,7 +161,12 @@ describe("sender: transactional send, as the page's examples and real clients ca
   });
 
   it("status: the page's GET with the raw <message_id>, POST with a form, an unknown id (code 404 in an HTTP 200)", async () => {
-    await waitFor('sent', async () => (await gw.core.transactional.status({ accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' }, jsonMessageId))?.status === 'finished');
+    await waitFor(
+      'sent',
+      async () =>
+        (await gw.core.transactional.status({ accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' }, jsonMessageId))?.status ===
+        'finished',
+    );
     const raw = await curlArgs(`-X GET -u ${key}: ${url(`STIYWPX1-LUX/status?message_id=${jsonMessageId}`)}`);
     assert.equal(raw.status, 200);
     assert.deepEqual(raw.body, { msg: raw.body.msg, code: 250, message_id: jsonMessageId, retry: false });
@@ -148,7 +179,9 @@ describe("sender: transactional send, as the page's examples and real clients ca
   it('no address: 400, or 202 with ignore_empty_email; unknown campaign 404; malformed args 400; another account 403', async () => {
     const none = await curlArgs(`-X POST -u ${key}: -d args='{}' ${url('STIYWPX1-LUX/send')}`);
     assert.equal(none.status, 400);
-    assert.deepEqual(none.body, { result: { status: 'ERROR', error: { non_field_errors: ['to_email or valid to_yandex_puid argument required: no to_email'] } } });
+    assert.deepEqual(none.body, {
+      result: { status: 'ERROR', error: { non_field_errors: ['to_email or valid to_yandex_puid argument required: no to_email'] } },
+    });
     const ignored = await curlArgs(`-X POST -u ${key}: -d ignore_empty_email=True -d to_yandex_puid=1234 ${url('STIYWPX1-LUX/send')}`);
     assert.equal(ignored.status, 202);
     const noCampaign = await curlArgs(`-X POST -u ${key}: -d to_email=x@example.com ${url('NO-SUCH/send')}`);
@@ -166,7 +199,11 @@ describe("sender: transactional send, as the page's examples and real clients ca
     const c = { accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' };
     const bulk = await gw.core.mailings.create(c, { dialect: 'sender', fromEmail: 'news@autoru.example', subject: 'News', text: 'Hello {{ n }}' });
     for (let i = 0; i < 5; i++) {
-      await gw.core.recipients.add(c, bulk, Array.from({ length: 10_000 }, (_, j) => ({ email: `r${i * 10_000 + j}@bulk.example`, fields: { n: j } })));
+      await gw.core.recipients.add(
+        c,
+        bulk,
+        Array.from({ length: 10_000 }, (_, j) => ({ email: `r${i * 10_000 + j}@bulk.example`, fields: { n: j } })),
+      );
     }
     await gw.core.mailings.start(c, bulk);
     await waitFor('the bulk mailing is under way', () => relay.messages.filter((m) => m.to[0]!.endsWith('@bulk.example')).length > 500, 60_000);

@@ -31,7 +31,11 @@ let dir: string;
 /** One of the page's curl lines, as printed there (`<email>` filled in), run against the gateway. */
 const page = (cmd: string, email = '') => curl(cmd.replaceAll(PAGE_HOST, gw.url).replaceAll(PAGE_KEY, key).replaceAll('<email>', email));
 type PyOpts = { params?: unknown; key?: string | null };
-const asCall = (method: string, url: string, opts: PyOpts = {}) => ({ method, url: `${gw.url}${url}`, opts: { ...opts, key: opts.key === undefined ? key : opts.key } });
+const asCall = (method: string, url: string, opts: PyOpts = {}) => ({
+  method,
+  url: `${gw.url}${url}`,
+  opts: { ...opts, key: opts.key === undefined ? key : opts.key },
+});
 const py = (method: string, url: string, opts: PyOpts = {}) => {
   const c = asCall(method, url, opts);
   return requestsCall(c.method, c.url, c.opts);
@@ -41,7 +45,10 @@ const pyAll = (calls: [method: string, url: string, opts?: PyOpts][]) => request
 const ctx = () => gw.core.accounts.operatorContext(ACCOUNT);
 
 async function mailgate(...args: string[]): Promise<string> {
-  const r = await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), ...args], { env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
+  const r = await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), ...args], {
+    env: { DATABASE_URL: gw.databaseUrl, LOG_LEVEL: 'warn' },
+    timeoutMs: 60_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
 }
@@ -66,7 +73,10 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-unsub-'));
   await writeFile(path.join(dir, 'body.txt'), 'Hello {{ email }}');
   // As an operator sets it up: two unsubscribe lists, a promo campaign honouring one, receipts honouring none.
-  assert.match(await mailgate('unsubscribe-lists', 'create', 'CRPTD612-XHN1', '--account', ACCOUNT, '--name', 'Promo'), /unsubscribe list CRPTD612-XHN1 created/);
+  assert.match(
+    await mailgate('unsubscribe-lists', 'create', 'CRPTD612-XHN1', '--account', ACCOUNT, '--name', 'Promo'),
+    /unsubscribe list CRPTD612-XHN1 created/,
+  );
   await gw.core.unsubscribeLists.create(await ctx(), { slug: '8QJFEBT3-8OR1' });
   const common = ['--account', ACCOUNT, '--from', 'news@mail.example', '--subject', 'Hi', '--text-file', path.join(dir, 'body.txt')];
   await mailgate('campaigns', 'create', 'promo', ...common, '--unsubscribe-list', 'CRPTD612-XHN1');
@@ -101,7 +111,9 @@ describe("sender: unsubscribe lists, as the page's examples and Yandex Pay's cli
     assert.deepEqual(go.body, { params: { email: 'a1.b2.c3@yandex.ru' }, result: { status: 'ok' } });
     await py('DELETE', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'a1.b2.c3@yandex.ru' } });
 
-    const r = await page(`curl -X GET -u ${PAGE_KEY}: '${PAGE_HOST}/api/0/${ACCOUNT}/unsubscribe/list/CRPTD612-XHN1/content?after=2016-01-01T00:00:00&offset=1&limit=1'`);
+    const r = await page(
+      `curl -X GET -u ${PAGE_KEY}: '${PAGE_HOST}/api/0/${ACCOUNT}/unsubscribe/list/CRPTD612-XHN1/content?after=2016-01-01T00:00:00&offset=1&limit=1'`,
+    );
     const base = `${gw.url}${UNSUB}/list/CRPTD612-XHN1/content`;
     assert.deepEqual(r.body, {
       count: 11,
@@ -114,11 +126,20 @@ describe("sender: unsubscribe lists, as the page's examples and Yandex Pay's cli
       ['GET', `${UNSUB}/list/CRPTD612-XHN1/content`],
       ['GET', `${UNSUB}/list/CRPTD612-XHN1/content`, { params: { after: new Date(Date.now() + 60_000).toISOString() } }],
     ]);
-    assert.deepEqual(all!.body.result.map((e: { email: string }) => e.email), Array.from({ length: 11 }, (_, i) => `test_${i}@example.com`));
+    assert.deepEqual(
+      all!.body.result.map((e: { email: string }) => e.email),
+      Array.from({ length: 11 }, (_, i) => `test_${i}@example.com`),
+    );
     assert.equal(all!.body.next, null);
     assert.deepEqual([later!.body.count, later!.body.result], [0, []]);
     const listed = JSON.parse(await mailgate('unsubscribe-lists', 'list', '--account', ACCOUNT, '--json')) as { slug: string; entries: number; name: string }[];
-    assert.deepEqual(listed.map((l) => [l.slug, l.entries, l.name]), [['8QJFEBT3-8OR1', 0, '8QJFEBT3-8OR1'], ['CRPTD612-XHN1', 11, 'Promo']]);
+    assert.deepEqual(
+      listed.map((l) => [l.slug, l.entries, l.name]),
+      [
+        ['8QJFEBT3-8OR1', 0, '8QJFEBT3-8OR1'],
+        ['CRPTD612-XHN1', 11, 'Promo'],
+      ],
+    );
   });
 
   it('bad input: a wrong address (nothing stored), an unknown list, another account, no key', async () => {
@@ -149,7 +170,7 @@ describe("sender: unsubscribe lists, as the page's examples and Yandex Pay's cli
 });
 
 describe('sender: sends honour unsubscribe lists; unsubscribe links fill them', () => {
-  it("a campaign skips the addresses of the lists it honours; one that honours none still sends to them", async () => {
+  it('a campaign skips the addresses of the lists it honours; one that honours none still sends to them', async () => {
     await py('PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email: 'blocked@example.org' } });
     const skipped = await sendVia('promo', 'blocked@example.org');
     assert.equal(skipped.msg, 'not sent: the address is in unsubscribe list CRPTD612-XHN1');
@@ -178,8 +199,20 @@ describe('sender: sends honour unsubscribe lists; unsubscribe links fill them', 
       result: {
         group: { unsubscribed: false, slug: ACCOUNT, id: String(account.accountId), name: ACCOUNT },
         lists: [
-          { list: { account: ACCOUNT, description: null, id: info.body.result.lists[0].list.id, name: { ru: '8QJFEBT3-8OR1', en: '8QJFEBT3-8OR1' }, slug: '8QJFEBT3-8OR1' }, unsubscribed: false },
-          { list: { account: ACCOUNT, description: null, id: info.body.result.lists[1].list.id, name: { ru: 'Promo', en: 'Promo' }, slug: 'CRPTD612-XHN1' }, unsubscribed: true },
+          {
+            list: {
+              account: ACCOUNT,
+              description: null,
+              id: info.body.result.lists[0].list.id,
+              name: { ru: '8QJFEBT3-8OR1', en: '8QJFEBT3-8OR1' },
+              slug: '8QJFEBT3-8OR1',
+            },
+            unsubscribed: false,
+          },
+          {
+            list: { account: ACCOUNT, description: null, id: info.body.result.lists[1].list.id, name: { ru: 'Promo', en: 'Promo' }, slug: 'CRPTD612-XHN1' },
+            unsubscribed: true,
+          },
         ],
       },
     });
@@ -191,9 +224,14 @@ describe('sender: sends honour unsubscribe lists; unsubscribe links fill them', 
     const del = `curl -X DELETE -u ${PAGE_KEY}: '${PAGE_HOST}/api/0/${ACCOUNT}/unsubscribe/global?email=<email>'`;
     assert.deepEqual((await page(put, 'g@example.org')).body, { params: { email: 'g@example.org' }, result: { status: 'ok' } });
     const state = (await page(get, 'g@example.org')).body;
-    assert.deepEqual(state, { params: { email: 'g@example.org' }, result: { unsubscribed: true, slug: ACCOUNT, id: String((await ctx()).accountId), name: ACCOUNT } });
+    assert.deepEqual(state, {
+      params: { email: 'g@example.org' },
+      result: { unsubscribed: true, slug: ACCOUNT, id: String((await ctx()).accountId), name: ACCOUNT },
+    });
     assert.match((await sendVia('receipts', 'g@example.org')).msg, /it unsubscribed/);
-    const content = await page(`curl -X GET -u ${PAGE_KEY}: '${PAGE_HOST}/api/0/${ACCOUNT}/unsubscribe/global/content?after=2016-01-01T00:00:00&offset=0&limit=1'`);
+    const content = await page(
+      `curl -X GET -u ${PAGE_KEY}: '${PAGE_HOST}/api/0/${ACCOUNT}/unsubscribe/global/content?after=2016-01-01T00:00:00&offset=0&limit=1'`,
+    );
     assert.deepEqual([content.body.count, content.body.result], [1, [{ email: 'g@example.org' }]]);
     assert.deepEqual((await page(del, 'g@example.org')).body, { params: { email: 'g@example.org' }, result: { status: 'ok' } });
     assert.equal((await page(get, 'g@example.org')).body.result.unsubscribed, false);

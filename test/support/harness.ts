@@ -124,4 +124,5 @@ export async function setup(env: Record<string, string> = {}): Promise<Harness> 
   return h;
 }
 
-export const people = (n: number, prefix = 'r') => Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.org`, fields: { firstname: `N${i}` } }));
+export const people = (n: number, prefix = 'r') =>
+  Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.org`, fields: { firstname: `N${i}` } }));

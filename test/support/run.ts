@@ -45,11 +45,10 @@ await migrate(templateUrl.toString());
 
 const args = process.argv.slice(2);
 const files = args.length ? args.map((a) => path.resolve(a)) : await testFiles(root);
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
-  { stdio: 'inherit', env: { ...process.env, MAILGATE_TEST_ADMIN_URL: adminUrl, MAILGATE_TEST_TEMPLATE: TEMPLATE } },
-);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, MAILGATE_TEST_ADMIN_URL: adminUrl, MAILGATE_TEST_TEMPLATE: TEMPLATE },
+});
 const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 await stop();
 if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -14,8 +14,17 @@ let gw: TestGateway;
 let ctx: CallContext;
 
 async function sendTo(emails: string[]): Promise<number> {
-  const id = await gw.core.mailings.create(ctx, { dialect: 'test', fromEmail: 'news@example.org', subject: 'Hello', html: '<p>Hi</p><a href="{{ unsubscribe_link }}">unsubscribe</a>' });
-  await gw.core.recipients.add(ctx, id, emails.map((email) => ({ email, fields: {} })));
+  const id = await gw.core.mailings.create(ctx, {
+    dialect: 'test',
+    fromEmail: 'news@example.org',
+    subject: 'Hello',
+    html: '<p>Hi</p><a href="{{ unsubscribe_link }}">unsubscribe</a>',
+  });
+  await gw.core.recipients.add(
+    ctx,
+    id,
+    emails.map((email) => ({ email, fields: {} })),
+  );
   await gw.core.mailings.start(ctx, id);
   await waitFor('the mailing finished', async () => (await gw.core.mailings.get(ctx, id)).status === 'finished', 30_000);
   return id;
@@ -68,7 +77,11 @@ describe('unsubscribe: the List-Unsubscribe link', () => {
     const [, token] = /\/u\/(.+)$/.exec(url)!;
     const [id, mac] = token!.split('.');
     for (const forged of [`${Number(id) - 1}.${mac}`, `${id}.${'A'.repeat(12)}`, 'nonsense', '1.2.3']) {
-      const r = await fetch(`${gw.url}/u/${encodeURIComponent(forged)}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+      const r = await fetch(`${gw.url}/u/${encodeURIComponent(forged)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      });
       assert.equal(r.status, 404, forged);
     }
     assert.deepEqual(await suppressed('bob@example.org'), []);
@@ -79,7 +92,10 @@ describe('unsubscribe: the List-Unsubscribe link', () => {
     const id = await sendTo(['ann@example.org', 'carl@example.org']);
     assert.equal(smtp.to('ann@example.org').length, before);
     assert.equal(smtp.to('carl@example.org').length, 1);
-    const { rows } = await gw.pool.query<{ email: string; status: string; reply_text: string }>('SELECT email, status, reply_text FROM recipients WHERE mailing_id = $1 ORDER BY email', [id]);
+    const { rows } = await gw.pool.query<{ email: string; status: string; reply_text: string }>(
+      'SELECT email, status, reply_text FROM recipients WHERE mailing_id = $1 ORDER BY email',
+      [id],
+    );
     assert.deepEqual(rows, [
       { email: 'ann@example.org', status: 'error', reply_text: 'not sent: the address is suppressed (it unsubscribed)' },
       { email: 'carl@example.org', status: 'finished', reply_text: rows[1]!.reply_text },

@@ -9,7 +9,9 @@ import path from 'node:path';
 
 const here = import.meta.dirname;
 const stamp = path.join(here, 'node_modules', '.lockfile-sha256');
-const lock = createHash('sha256').update(readFileSync(path.join(here, 'package-lock.json'))).digest('hex');
+const lock = createHash('sha256')
+  .update(readFileSync(path.join(here, 'package-lock.json')))
+  .digest('hex');
 if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
   const r = spawnSync('npm', ['ci', '--prefix', here, '--no-audit', '--no-fund', '--silent'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);

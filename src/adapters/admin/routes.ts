@@ -28,7 +28,10 @@ export const ROUTES: Route[] = [
     async ({ req, res, core }) => {
       const raw = await core.outbox.raw(callContext(res), messageIdOf(req));
       if (!raw) return noSuchMessage(res);
-      res.type('message/rfc822').set('Content-Disposition', `inline; filename="${Number(req.params.id)}.eml"`).send(raw);
+      res
+        .type('message/rfc822')
+        .set('Content-Disposition', `inline; filename="${Number(req.params.id)}.eml"`)
+        .send(raw);
     },
   ],
 ];

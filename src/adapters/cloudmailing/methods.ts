@@ -11,7 +11,16 @@ import { ANY_TYPE, P, type MethodCtx, type MethodTable } from '../../rpc/methods
 import { pyInt, type RpcStruct, type RpcValue } from '../../rpc/values.js';
 import type { AdapterDeps } from '../types.js';
 import { DOMAIN_FAULT_CODES, fail, notAcceptable } from './errors.js';
-import { IN_PROGRESS, MAILING_STATUS_WORDS, RECIPIENT_STATUS_WORDS, hourlyStatStruct, mailingStruct, recipientStatusWord, recipientStruct, satelliteStruct } from './serializers.js';
+import {
+  IN_PROGRESS,
+  MAILING_STATUS_WORDS,
+  RECIPIENT_STATUS_WORDS,
+  hourlyStatStruct,
+  mailingStruct,
+  recipientStatusWord,
+  recipientStruct,
+  satelliteStruct,
+} from './serializers.js';
 import {
   charsetOf,
   hourRange,
@@ -62,7 +71,11 @@ async function addRecipients({ call, deps }: Ctx, args: (RpcValue | undefined)[]
 
 /** Status structs, with each recipient's kept message when its mailing keeps them (backup_customized_emails). */
 async function statusStructs(ctx: Ctx, rows: RecipientRow[], o: StatusOptions) {
-  const kept = await ctx.deps.core.recipients.customizedMessages(ctx.call, rows.map((r) => r.id), o.deleteCustomized);
+  const kept = await ctx.deps.core.recipients.customizedMessages(
+    ctx.call,
+    rows.map((r) => r.id),
+    o.deleteCustomized,
+  );
   return rows.map((r) => recipientStruct(r, { contact: o.contact, customized: kept.get(r.id) }));
 }
 
@@ -73,7 +86,14 @@ const TEXT = ['string', 'base64'] as const;
 
 export const METHODS: MethodTable<AdapterDeps> = {
   create_mailing: {
-    params: [P('mail_from', 'string'), P('sender_name', [...TEXT]), P('subject', [...TEXT]), P('html_content', [...TEXT]), P('plain_content', [...TEXT], true), P('charset', 'string', true)],
+    params: [
+      P('mail_from', 'string'),
+      P('sender_name', [...TEXT]),
+      P('subject', [...TEXT]),
+      P('html_content', [...TEXT]),
+      P('plain_content', [...TEXT], true),
+      P('charset', 'string', true),
+    ],
     returns: 'int',
     help: 'Creates a new mailing and returns its id. Texts are strings or base64 values in charset (default utf-8). An empty plain_content is made from html_content.',
     async handler({ call, deps }, [mailFrom, senderName, subject, html, plain, charset]) {
@@ -98,8 +118,7 @@ export const METHODS: MethodTable<AdapterDeps> = {
   set_mailing_properties: {
     params: [ID, P('properties', 'struct')],
     returns: 'int',
-    help:
-      "Changes properties of a mailing, until it is FINISHED (fault 403). Properties: type (REGULAR|OPENED), mail_from, sender_name (shown_name), tracking_url, owner_guid, satellite_group, scheduled_start, scheduled_end (dateTime, ISO string, or '' to clear), scheduled_duration (the mailing's maximum duration in minutes from its actual start; 0 removes it), dont_close_if_empty, subject, html_content, plain_content, charset (required with the three before it), read_tracking, click_tracking, backup_customized_emails, testing (messages go to the built-in capture), url_encoding, dkim {enabled, selector, domain, privkey, ...}, header (a whole header block), body; Mailgate's own: spread_minutes (spread first tries over that many minutes). Unknown property: fault 406. Returns 0.",
+    help: "Changes properties of a mailing, until it is FINISHED (fault 403). Properties: type (REGULAR|OPENED), mail_from, sender_name (shown_name), tracking_url, owner_guid, satellite_group, scheduled_start, scheduled_end (dateTime, ISO string, or '' to clear), scheduled_duration (the mailing's maximum duration in minutes from its actual start; 0 removes it), dont_close_if_empty, subject, html_content, plain_content, charset (required with the three before it), read_tracking, click_tracking, backup_customized_emails, testing (messages go to the built-in capture), url_encoding, dkim {enabled, selector, domain, privkey, ...}, header (a whole header block), body; Mailgate's own: spread_minutes (spread first tries over that many minutes). Unknown property: fault 406. Returns 0.",
     async handler({ call, deps }, [id, props]) {
       await deps.core.mailings.setProperties(call, id as number, mailingPatch(props as RpcStruct));
       return 0;
@@ -182,7 +201,12 @@ export const METHODS: MethodTable<AdapterDeps> = {
     },
   },
   get_recipients_status_updated_since: {
-    params: [P('cursor', ['string', ...ANY_TYPE], true), P('filter', ['struct', 'array'], true), P('max_results', ['int', 'string'], true), P('options', 'struct', true)],
+    params: [
+      P('cursor', ['string', ...ANY_TYPE], true),
+      P('filter', ['struct', 'array'], true),
+      P('max_results', ['int', 'string'], true),
+      P('options', 'struct', true),
+    ],
     returns: 'struct',
     help: "Returns {cursor, recipients}: the recipients whose status changed since the cursor ('' at first), oldest change first, at most max_results (default and limit 1000). Filter as get_recipients_count (default status: all but READY). An unreadable cursor restarts from the beginning.",
     async handler(ctx, [cursor, filter, max, options]) {
@@ -194,7 +218,8 @@ export const METHODS: MethodTable<AdapterDeps> = {
       });
       // A filter naming READY/WARNING keeps those rows even while leased; one naming only IN PROGRESS keeps leased rows.
       const wanted = f.statuses?.wire;
-      const keep = (r: RecipientRow) => !wanted || wanted.has(RECIPIENT_STATUS_WORDS[r.status]) || (wanted.has(IN_PROGRESS) && recipientStatusWord(r) === IN_PROGRESS);
+      const keep = (r: RecipientRow) =>
+        !wanted || wanted.has(RECIPIENT_STATUS_WORDS[r.status]) || (wanted.has(IN_PROGRESS) && recipientStatusWord(r) === IN_PROGRESS);
       return { cursor: page.cursor, recipients: await statusStructs(ctx, page.recipients.filter(keep), statusOptions(options)) };
     },
   },

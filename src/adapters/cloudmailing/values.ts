@@ -91,8 +91,12 @@ const DKIM_REQUIRED = ['selector', 'domain', 'privkey'];
 function dkimOf(v: RpcValue | undefined): MailingPatch['dkim'] {
   if (v === null || v === '' || v === undefined) return null;
   if (!isStruct(v)) throw notAcceptable(`Bad value for property 'dkim'. It should be a dictionary.`);
-  for (const k of Object.keys(v)) if (!DKIM_FIELDS.includes(k)) throw notAcceptable(`Bad value for property 'dkim'. Field '${k.slice(0, 60)}' is not allowed (allowed fields are ${DKIM_FIELDS.join(', ')}).`);
-  for (const k of DKIM_REQUIRED) if (typeof v[k] !== 'string' || !v[k]) throw notAcceptable(`Bad value for property 'dkim'. Field '${k}' is missing (mandatory fields are ${DKIM_REQUIRED.join(', ')}).`);
+  for (const k of Object.keys(v))
+    if (!DKIM_FIELDS.includes(k))
+      throw notAcceptable(`Bad value for property 'dkim'. Field '${k.slice(0, 60)}' is not allowed (allowed fields are ${DKIM_FIELDS.join(', ')}).`);
+  for (const k of DKIM_REQUIRED)
+    if (typeof v[k] !== 'string' || !v[k])
+      throw notAcceptable(`Bad value for property 'dkim'. Field '${k}' is missing (mandatory fields are ${DKIM_REQUIRED.join(', ')}).`);
   const opt = (k: string) => (typeof v[k] === 'string' && v[k] ? { [k]: v[k] as string } : {});
   const headers = stringsOf(v.include_headers);
   return {
@@ -117,7 +121,8 @@ export function mailingPatch(props: RpcStruct): MailingPatch {
   for (const [name, v] of Object.entries(props)) {
     switch (name) {
       case 'type':
-        if (v !== 'REGULAR' && v !== 'OPENED') throw notAcceptable(`Bad value '${String(v).slice(0, 40)}' for Property type. Acceptable values are (REGULAR, OPENED)`);
+        if (v !== 'REGULAR' && v !== 'OPENED')
+          throw notAcceptable(`Bad value '${String(v).slice(0, 40)}' for Property type. Acceptable values are (REGULAR, OPENED)`);
         patch.type = v === 'OPENED' ? 'opened' : 'regular';
         break;
       case 'mail_from':
@@ -129,7 +134,8 @@ export function mailingPatch(props: RpcStruct): MailingPatch {
         break;
       case 'tracking_url': {
         const url = optionalText(v, name);
-        if (url !== null && (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))) throw notAcceptable(`Bad value for 'tracking_url': an http(s) URL is expected`);
+        if (url !== null && (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)))
+          throw notAcceptable(`Bad value for 'tracking_url': an http(s) URL is expected`);
         patch.trackingUrl = url;
         break;
       }
@@ -210,7 +216,8 @@ export function mailingFilter(f: RpcValue | undefined): MailingFilter {
   if (f === undefined || f === '' || f === null) return {};
   if (typeof f === 'string') return { domains: [f.replace(/^%/, '')] }; // the original's bare-domain form
   if (!isStruct(f)) throw notAcceptable('Filters argument has to be a dictionary.');
-  for (const key of Object.keys(f)) if (!MAILING_FILTERS.includes(key)) throw notAcceptable(`Bad filter name. Available filters are: ${MAILING_FILTERS.join(', ')}`);
+  for (const key of Object.keys(f))
+    if (!MAILING_FILTERS.includes(key)) throw notAcceptable(`Bad filter name. Available filters are: ${MAILING_FILTERS.join(', ')}`);
   const strings = (k: string) => stringsOf(f[k]) ?? fail(`Filter '${k}' has to be a string or an array of strings.`);
   const out: MailingFilter = {};
   if (f.domain !== undefined) out.domains = strings('domain').map((d) => d.replace(/^%/, ''));
@@ -333,7 +340,11 @@ const BASE64_TEXT = /^[A-Za-z0-9+/\s]+={0,2}\s*$/;
  * the message itself is a Mailgate extension.
  */
 export function messageOf(payload: RpcValue): Buffer {
-  const bytes = Buffer.isBuffer(payload) ? payload : typeof payload === 'string' ? Buffer.from(payload, 'latin1') : fail(`'rfc822_string' must be a string, got ${wireType(payload)}`);
+  const bytes = Buffer.isBuffer(payload)
+    ? payload
+    : typeof payload === 'string'
+      ? Buffer.from(payload, 'latin1')
+      : fail(`'rfc822_string' must be a string, got ${wireType(payload)}`);
   const text = bytes.toString('latin1');
   return BASE64_TEXT.test(text) ? Buffer.from(text, 'base64') : bytes;
 }

@@ -58,7 +58,12 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
       try {
         const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method | 'OPTIONS';
         if (method === 'OPTIONS') {
-          const description = { name: r.name, description: r.description, renders: ['application/json'], parses: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] };
+          const description = {
+            name: r.name,
+            description: r.description,
+            renders: ['application/json'],
+            parses: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'],
+          };
           return void res.json(r.post && r.methods.POST ? { ...description, actions: { POST: r.post } } : description);
         }
         const handler = r.methods[method];

@@ -34,21 +34,25 @@ function paged<T>(req: Request, p: { page: number; size: number }, count: number
   return S.page(req, { ...p, count }, results);
 }
 
-const listDetail = (partial: boolean) => async ({ core, req, ctx, body }: Call): Promise<Answer> => {
-  const id = idParam(req, 'list');
-  await core.members.list(ctx, id);
-  return { body: S.list(await core.members.updateList(ctx, id, listInput(await body(), { partial }))) };
-};
+const listDetail =
+  (partial: boolean) =>
+  async ({ core, req, ctx, body }: Call): Promise<Answer> => {
+    const id = idParam(req, 'list');
+    await core.members.list(ctx, id);
+    return { body: S.list(await core.members.updateList(ctx, id, listInput(await body(), { partial }))) };
+  };
 
-const subscriberDetail = (partial: boolean) => async ({ core, req, ctx, body }: Call): Promise<Answer> => {
-  const listId = idParam(req, 'list');
-  const id = idParam(req, 'subscriber');
-  await core.members.subscriber(ctx, listId, id);
-  const input = subscriberInput(await body(), { partial });
-  const r = await core.members.rewrite(ctx, listId, id, { email: input.email, params: input.params, merge: partial });
-  if ('conflict' in r) return { status: 409, body: S.subscriber(r.conflict) };
-  return { body: S.subscriber(r.row) };
-};
+const subscriberDetail =
+  (partial: boolean) =>
+  async ({ core, req, ctx, body }: Call): Promise<Answer> => {
+    const listId = idParam(req, 'list');
+    const id = idParam(req, 'subscriber');
+    await core.members.subscriber(ctx, listId, id);
+    const input = subscriberInput(await body(), { partial });
+    const r = await core.members.rewrite(ctx, listId, id, { email: input.email, params: input.params, merge: partial });
+    if ('conflict' in r) return { status: 409, body: S.subscriber(r.conflict) };
+    return { body: S.subscriber(r.row) };
+  };
 
 export const RESOURCES: Record<string, Resource> = {
   '/': {
@@ -105,7 +109,8 @@ export const RESOURCES: Record<string, Resource> = {
         const q = (n: string) => (typeof req.query[n] === 'string' ? (req.query[n] as string) : undefined);
         const subscription = q('subscription');
         const statuses = subscription ? S.statusesOf(subscription) : null;
-        if (statuses === undefined) throw new EmailiciousError(400, { subscription: [`Select a valid choice. ${subscription} is not one of the available choices.`] });
+        if (statuses === undefined)
+          throw new EmailiciousError(400, { subscription: [`Select a valid choice. ${subscription} is not one of the available choices.`] });
         const { count, rows } = await core.members.subscribers(ctx, listId, { statuses, email: q('email') ?? null }, p.offset, p.size);
         return { body: paged(req, p, count, rows.map(S.subscriber)) };
       },
@@ -173,7 +178,8 @@ export const RESOURCES: Record<string, Resource> = {
       async GET({ core, req, ctx }) {
         const p = pageOf(req);
         const raw = typeof req.query.list === 'string' ? req.query.list : undefined;
-        if (raw !== undefined && raw !== '' && !ID.test(raw)) throw new EmailiciousError(400, { list: ['Select a valid choice. That choice is not one of the available choices.'] });
+        if (raw !== undefined && raw !== '' && !ID.test(raw))
+          throw new EmailiciousError(400, { list: ['Select a valid choice. That choice is not one of the available choices.'] });
         const { count, rows } = await core.newsletters.page(ctx, { listId: raw ? Number(raw) : null }, p.offset, p.size);
         return { body: paged(req, p, count, rows.map(S.mailingItem)) };
       },

@@ -76,7 +76,10 @@ export function unflatten(pairs: Iterable<[string, FormLeaf]>): Record<string, u
     path.forEach((seg, depth) => {
       const last = depth === path.length - 1;
       const conflict = (upTo = depth) =>
-        invalid(`form key ${JSON.stringify(key)}: ${path.slice(0, upTo).join('.')} is given both as a value and as fields, or both as a list and as named fields`, key);
+        invalid(
+          `form key ${JSON.stringify(key)}: ${path.slice(0, upTo).join('.')} is given both as a value and as fields, or both as a list and as named fields`,
+          key,
+        );
       let child: Node | undefined;
       if (node.kind === 'leaf') throw conflict();
       if (seg === '[]') {
@@ -103,7 +106,8 @@ export function unflatten(pairs: Iterable<[string, FormLeaf]>): Record<string, u
   return toValue(root) as Record<string, unknown>;
 }
 
-const nextKind = (seg: Segment): Node => (typeof seg === 'number' || seg === '[]' ? { kind: 'list', items: new Map(), appended: [] } : { kind: 'object', fields: new Map() });
+const nextKind = (seg: Segment): Node =>
+  typeof seg === 'number' || seg === '[]' ? { kind: 'list', items: new Map(), appended: [] } : { kind: 'object', fields: new Map() };
 
 function toValue(n: Node): unknown {
   if (n.kind === 'leaf') return n.values.length === 1 ? n.values[0] : n.values;
@@ -217,7 +221,9 @@ export async function readBody(req: Request, limit: number): Promise<Record<stri
         throw new EmailiciousError(400, { detail: `JSON parse error - ${(e as Error).message}` });
       }
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new EmailiciousError(400, { non_field_errors: ['Invalid data. Expected a dictionary, but got ' + (Array.isArray(parsed) ? 'list' : typeof parsed) + '.'] });
+        throw new EmailiciousError(400, {
+          non_field_errors: ['Invalid data. Expected a dictionary, but got ' + (Array.isArray(parsed) ? 'list' : typeof parsed) + '.'],
+        });
       return parsed as Record<string, unknown>;
     }
     if (type === 'application/x-www-form-urlencoded' || type === '') return unflatten(formPairs(raw.toString('utf8')));
@@ -410,7 +416,8 @@ export function parseIsoDatetime(s: string): Date | undefined {
   const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
   const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0), ms);
   const check = new Date(utc);
-  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59) return undefined;
+  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59)
+    return undefined;
   let offset = 0;
   if (zone && zone.toUpperCase() !== 'Z') {
     const z = zone.replace(':', '');

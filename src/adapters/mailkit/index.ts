@@ -78,7 +78,12 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
   async function run(req: Request, res: Response, encoding: Encoding, decode: () => DecodedCall): Promise<void> {
     const requestId = requestIdOf(res);
     const answer = (value: unknown) =>
-      encoding === 'json' ? res.status(200).json(value) : res.status(200).type('text/xml; charset=utf-8').send(encodeResponse(value, { integers: 'i4', declareEncoding: true }));
+      encoding === 'json'
+        ? res.status(200).json(value)
+        : res
+            .status(200)
+            .type('text/xml; charset=utf-8')
+            .send(encodeResponse(value, { integers: 'i4', declareEncoding: true }));
     const error = (text: string) => answer(encoding === 'json' ? { error_status: 1, error: text } : text);
     let call: DecodedCall;
     try {
@@ -108,7 +113,11 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
   const onError = (encoding: Encoding) => {
     const error = (res: Response, text: string) => {
       if (encoding === 'json') res.status(200).json({ error_status: 1, error: text });
-      else res.status(200).type('text/xml; charset=utf-8').send(encodeResponse(text, { declareEncoding: true }));
+      else
+        res
+          .status(200)
+          .type('text/xml; charset=utf-8')
+          .send(encodeResponse(text, { declareEncoding: true }));
     };
     return requestErrors({
       name: 'mailkit',
@@ -124,7 +133,9 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
   json.use(onError('json'));
 
   const rpc = express.Router();
-  rpc.post('/', express.raw({ type: () => true, limit }), (req, res) => run(req, res, 'xml', () => fromXml(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))));
+  rpc.post('/', express.raw({ type: () => true, limit }), (req, res) =>
+    run(req, res, 'xml', () => fromXml(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))),
+  );
   rpc.use(onError('xml'));
 
   for (const r of [json, rpc]) r.all('/', postOnly('Mailkit API: POST only.\n'));

@@ -147,8 +147,12 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
       }
       const unsubscribed = r.status !== 'active' && r.status !== 'unconfirmed';
       const status = r.inserted
-        ? unsubscribed ? S.INSERT_STATUS.insertedUnsubscribed : S.INSERT_STATUS.inserted
-        : unsubscribed ? S.INSERT_STATUS.updatedUnsubscribed : S.INSERT_STATUS.updated;
+        ? unsubscribed
+          ? S.INSERT_STATUS.insertedUnsubscribed
+          : S.INSERT_STATUS.inserted
+        : unsubscribed
+          ? S.INSERT_STATUS.updatedUnsubscribed
+          : S.INSERT_STATUS.updated;
       return encoding === 'json' ? { data: String(r.id), ID_email: String(r.id), status: String(status), error_status: 0 } : { data: r.id, status };
     },
   },
@@ -257,18 +261,20 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
       });
       const subject = plainText(main.subject);
       const messageData = main.message_data === undefined ? undefined : userText(main.message_data);
-      const r = await deps.core.transactional.send(call, {
-        mailingId,
-        listId,
-        email: sendTo,
-        fields: { ...params, ...content },
-        subject: subject || undefined,
-        html: messageData || undefined,
-        attachments,
-      }).catch((e: unknown) => {
-        if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError(e.field === 'listId' ? 'Invalid ID_mailing_list' : 'Invalid ID_message');
-        throw e;
-      });
+      const r = await deps.core.transactional
+        .send(call, {
+          mailingId,
+          listId,
+          email: sendTo,
+          fields: { ...params, ...content },
+          subject: subject || undefined,
+          html: messageData || undefined,
+          attachments,
+        })
+        .catch((e: unknown) => {
+          if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError(e.field === 'listId' ? 'Invalid ID_mailing_list' : 'Invalid ID_message');
+          throw e;
+        });
       // 0/1: the list's subscriber updated/inserted; 6/7: the same, but not sent (the address is suppressed).
       const status = (r.inserted ? 1 : 0) + (r.sent ? 0 : 6);
       const v = { data: r.emailId, data2: r.sendId, data3: r.messageId, status };

@@ -84,7 +84,24 @@ export function rawMessageFields(r: MessageLogRow): Field[] {
   return out;
 }
 
-const USER_FIELDS = ['prefix', 'vocative', 'first_name', 'last_name', 'nick_name', 'gender', 'reply_to', 'company', 'street', 'city', 'state', 'country', 'zip', 'phone', 'mobile', 'fax'];
+const USER_FIELDS = [
+  'prefix',
+  'vocative',
+  'first_name',
+  'last_name',
+  'nick_name',
+  'gender',
+  'reply_to',
+  'company',
+  'street',
+  'city',
+  'state',
+  'country',
+  'zip',
+  'phone',
+  'mobile',
+  'fax',
+];
 
 /** mailkit.report.message.bounces: the latest bounce of one message of the send. */
 export function messageBounceFields(b: SendBounceRow): Field[] {

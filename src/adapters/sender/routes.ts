@@ -10,7 +10,19 @@ import { isDomainError } from '../../core/errors.js';
 import type { Core } from '../../core/index.js';
 import { CAMPAIGN_NOT_FOUND, NO_MAILLIST, NOT_IN_MAILLIST, SenderError, WRONG_EMAIL, unsubscribeError } from './errors.js';
 import { contentPage, deliveryStatus, echo, listResult, ok, okLower, subscriberElement, unsubscribeGroup, unsubscribeListInfo } from './serializers.js';
-import { boolParam, durationParam, emailOf, intParam, itemsOf, jsonParam, pageParams, stringParam, subscriberParams, transactionalRequest, type Params } from './values.js';
+import {
+  boolParam,
+  durationParam,
+  emailOf,
+  intParam,
+  itemsOf,
+  jsonParam,
+  pageParams,
+  stringParam,
+  subscriberParams,
+  transactionalRequest,
+  type Params,
+} from './values.js';
 
 export interface Call {
   req: Request;
@@ -225,7 +237,14 @@ export const ROUTES: Route[] = [
     unsub(async (c) => {
       const page = pageParams(c.p);
       const r = await c.core.unsubscribeLists.content(c.ctx, unsubList(c.req), { after: page.after?.at ?? null, offset: page.offset, limit: page.limit });
-      return { body: contentPage(c.req, page, r.count, r.rows.map((e) => ({ email: e.email }))) };
+      return {
+        body: contentPage(
+          c.req,
+          page,
+          r.count,
+          r.rows.map((e) => ({ email: e.email })),
+        ),
+      };
     }),
   ],
   [
@@ -271,7 +290,14 @@ export const ROUTES: Route[] = [
     unsub(async (c) => {
       const page = pageParams(c.p);
       const r = await c.core.unsubscribeLists.globalContent(c.ctx, { after: page.after?.at ?? null, offset: page.offset, limit: page.limit });
-      return { body: contentPage(c.req, page, r.count, r.rows.map((e) => ({ email: e.email }))) };
+      return {
+        body: contentPage(
+          c.req,
+          page,
+          r.count,
+          r.rows.map((e) => ({ email: e.email })),
+        ),
+      };
     }),
   ],
   [
@@ -293,7 +319,9 @@ export const ROUTES: Route[] = [
       const m = transactionalRequest(c.p);
       if (!m.to.length && !m.cc.length && !m.bcc.length) {
         if (m.ignoreEmpty) return { status: 202, body: { params: m.echo, result: { status: 'OK', message: 'No recipient: nothing was sent.' } } };
-        throw new SenderError(400, { result: { status: 'ERROR', error: { non_field_errors: ['to_email or valid to_yandex_puid argument required: no to_email'] } } });
+        throw new SenderError(400, {
+          result: { status: 'ERROR', error: { non_field_errors: ['to_email or valid to_yandex_puid argument required: no to_email'] } },
+        });
       }
       const mailingId = await campaignOf(c, String(c.req.params.campaign));
       const taskId = randomUUID();

@@ -44,7 +44,12 @@ export function listResult(l: { slug: string; name: string; description: string;
 }
 
 /** The account as the unsubscribe pages' "group". */
-export const unsubscribeGroup = (a: { id: number; slug: string; name: string | null }, unsubscribed: boolean) => ({ unsubscribed, slug: a.slug, id: String(a.id), name: a.name ?? a.slug });
+export const unsubscribeGroup = (a: { id: number; slug: string; name: string | null }, unsubscribed: boolean) => ({
+  unsubscribed,
+  slug: a.slug,
+  id: String(a.id),
+  name: a.name ?? a.slug,
+});
 
 /** A list of the unsubscribe info, named in both languages. */
 export const unsubscribeListInfo = (account: string, l: { id: number; slug: string; name: string; member: boolean }) => ({
@@ -73,12 +78,22 @@ export function subscriberElement(s: SubscriberRow): Record<string, unknown> {
  * request's own URL with `limit` and `offset` replaced, keys sorted; `previous` drops `offset` when it
  * would be 0; null at either end.
  */
-export function pageLinks(base: string, query: Record<string, string>, offset: number, limit: number, count: number): { next: string | null; previous: string | null } {
+export function pageLinks(
+  base: string,
+  query: Record<string, string>,
+  offset: number,
+  limit: number,
+  count: number,
+): { next: string | null; previous: string | null } {
   const url = (o: number | null) => {
     const q: Record<string, string> = { ...query, limit: String(limit) };
     if (o === null) delete q.offset;
     else q.offset = String(o);
-    const search = new URLSearchParams(Object.keys(q).sort().map((k): [string, string] => [k, q[k]!]));
+    const search = new URLSearchParams(
+      Object.keys(q)
+        .sort()
+        .map((k): [string, string] => [k, q[k]!]),
+    );
     return `${base}?${search.toString()}`;
   };
   const next = offset + limit < count ? url(offset + limit) : null;
@@ -90,5 +105,11 @@ export function pageLinks(base: string, query: Record<string, string>, offset: n
 export function contentPage(req: Request, page: { after: { echo: string } | undefined; offset: number; limit: number }, count: number, result: unknown[]) {
   const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, String(Array.isArray(v) ? v.at(-1) : v)]));
   const links = pageLinks(`${req.protocol}://${req.get('host')}${req.baseUrl}${req.path}`, query, page.offset, page.limit, count);
-  return { count, next: links.next, previous: links.previous, params: { ...(page.after ? { after: page.after.echo } : {}), limit: page.limit, offset: page.offset }, result };
+  return {
+    count,
+    next: links.next,
+    previous: links.previous,
+    params: { ...(page.after ? { after: page.after.echo } : {}), limit: page.limit, offset: page.offset },
+    result,
+  };
 }

@@ -91,8 +91,7 @@ export function durationParam(p: Params, name: string): number | undefined {
 export function afterParam(p: Params): { at: Date; echo: string } | undefined {
   const v = p.after;
   if (v === undefined || v === null || v === '') return undefined;
-  const m =
-    typeof v === 'string' ? /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(v.trim()) : null;
+  const m = typeof v === 'string' ? /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(v.trim()) : null;
   if (!m) throw SenderError.field('after', 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].');
   const zone = !m[5] || m[5].toUpperCase() === 'Z' ? '+00:00' : m[5].includes(':') ? m[5] : `${m[5].slice(0, 3)}:${m[5].slice(3)}`;
   const frac = m[4] ? `.${m[4].padEnd(6, '0')}` : '';
@@ -161,7 +160,8 @@ export function pageParams(p: Params): { after: { at: Date; echo: string } | und
  * Headers that would break the message (Content-*, MIME-Version, Message-ID, From, To, Cc, Bcc, Date,
  * Return-Path, List-Unsubscribe*, DKIM-Signature, Received, X-Mailgate-*) are ignored.
  */
-const RESERVED_HEADER = /^(content-.*|mime-version|message-id|from|sender|to|cc|bcc|date|return-path|list-unsubscribe(-post)?|dkim-signature|received|x-mailgate-.*)$/i;
+const RESERVED_HEADER =
+  /^(content-.*|mime-version|message-id|from|sender|to|cc|bcc|date|return-path|list-unsubscribe(-post)?|dkim-signature|received|x-mailgate-.*)$/i;
 const HEADER_NAME = /^[!-9;-~]{1,76}$/;
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
@@ -185,7 +185,10 @@ function addresses(p: Params, name: string): Address[] {
   return list.map((a, i) => {
     const item = (typeof a === 'string' ? { email: a } : a) as { email?: unknown; name?: unknown } | null;
     const email = typeof item?.email === 'string' ? item.email.trim() : '';
-    if (!isValidEmail(email)) throw new SenderError(400, { result: { status: 'ERROR', error: { [name]: Object.assign(Array(i + 1).fill({}), { [i]: { email: ['Invalid value'] } }) } } });
+    if (!isValidEmail(email))
+      throw new SenderError(400, {
+        result: { status: 'ERROR', error: { [name]: Object.assign(Array(i + 1).fill({}), { [i]: { email: ['Invalid value'] } }) } },
+      });
     return { email, name: typeof item?.name === 'string' && item.name ? item.name : null };
   });
 }

@@ -16,5 +16,8 @@ export function invalidUnsubscribeLink(res: Response, e: unknown): void {
 /** The confirmation link's 404, saying why (not valid, or expired). */
 export function invalidConfirmationLink(res: Response, e: unknown): void {
   if (!(isDomainError(e) && e.code === 'NOT_FOUND')) throw e;
-  res.status(404).type('html').send(page('Link not valid', `<p>${escapeHtml(e.message[0]!.toUpperCase() + e.message.slice(1))}.</p>`));
+  res
+    .status(404)
+    .type('html')
+    .send(page('Link not valid', `<p>${escapeHtml(e.message[0]!.toUpperCase() + e.message.slice(1))}.</p>`));
 }

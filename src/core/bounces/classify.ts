@@ -40,7 +40,15 @@ export const REPLY_EXCEPTIONS: Readonly<Record<number, BounceOutcome>> = { 552: 
 /** Permanent failures that say the address does not exist. */
 export const SUPPRESS: ReadonlySet<string> = new Set(['5.1.0', '5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']);
 
-const CATEGORIES: Record<string, BounceCategory> = { '1': 'address', '2': 'mailbox', '3': 'system', '4': 'network', '5': 'protocol', '6': 'message', '7': 'policy' };
+const CATEGORIES: Record<string, BounceCategory> = {
+  '1': 'address',
+  '2': 'mailbox',
+  '3': 'system',
+  '4': 'network',
+  '5': 'protocol',
+  '6': 'message',
+  '7': 'policy',
+};
 const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})$/;
 
 /** '5.01.001' -> '5.1.1'; anything that is not an enhanced code -> null. */

@@ -133,7 +133,11 @@ export function membersService(deps: { store: Store; subscriptions: Confirmation
     /** New address and fields (`merge`: the given fields over the stored ones, else instead of them). */
     async rewrite(ctx: CallContext, listId: number, id: number, s: { email?: unknown; params: Record<string, unknown>; merge: boolean }): Promise<Added> {
       await mustList(ctx, listId);
-      const r = await store.lists.rewrite(ctx.accountId, listId, id, { email: s.email === undefined ? undefined : address(s.email), params: s.params, merge: s.merge });
+      const r = await store.lists.rewrite(ctx.accountId, listId, id, {
+        email: s.email === undefined ? undefined : address(s.email),
+        params: s.params,
+        merge: s.merge,
+      });
       if (!r) throw notFound('subscriber', id);
       return r;
     },

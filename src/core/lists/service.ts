@@ -49,7 +49,10 @@ export function listsService(deps: { store: Store }) {
     if (!(await store.lists.exists(ctx.accountId, id))) throw notFound('list', id);
   }
 
-  function validated(items: readonly SubscriberInput[], status: NewSubscriber['status']): { rows: (NewSubscriber & { index: number })[]; errors: Map<number, string> } {
+  function validated(
+    items: readonly SubscriberInput[],
+    status: NewSubscriber['status'],
+  ): { rows: (NewSubscriber & { index: number })[]; errors: Map<number, string> } {
     const rows: (NewSubscriber & { index: number })[] = [];
     const errors = new Map<number, string>();
     for (const [index, item] of items.entries()) {
@@ -60,7 +63,12 @@ export function listsService(deps: { store: Store }) {
     return { rows, errors };
   }
 
-  async function write(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { status: NewSubscriber['status'] } & UpsertOptions): Promise<SubscribeResult[]> {
+  async function write(
+    ctx: CallContext,
+    listId: number,
+    items: readonly SubscriberInput[],
+    o: { status: NewSubscriber['status'] } & UpsertOptions,
+  ): Promise<SubscribeResult[]> {
     await requireList(ctx, listId);
     const { rows, errors } = validated(items, o.status);
     // A concurrent insert of the same address is waited for by the upsert (ON CONFLICT): nothing is lost.
@@ -100,7 +108,12 @@ export function listsService(deps: { store: Store }) {
      * Add or update one subscriber each (one statement for the whole call). `confirm`: new ones wait for
      * their confirmation (double opt-in); `reenable`: disabled or unconfirmed ones become active again.
      */
-    async subscribe(ctx: CallContext, listId: number, items: readonly SubscriberInput[], o: { confirm?: boolean; reenable?: boolean } = {}): Promise<SubscribeResult[]> {
+    async subscribe(
+      ctx: CallContext,
+      listId: number,
+      items: readonly SubscriberInput[],
+      o: { confirm?: boolean; reenable?: boolean } = {},
+    ): Promise<SubscribeResult[]> {
       if (items.length > IMPORT_MAX) throw badRequest(`too many subscribers in one call: ${items.length} (at most ${IMPORT_MAX})`);
       return await write(ctx, listId, items, { status: o.confirm ? 'unconfirmed' : 'active', onlyExisting: false, reenable: o.reenable ?? false });
     },

@@ -12,15 +12,7 @@ import { isValidEmail } from '../email.js';
 import { forbiddenState, invalid, notFound } from '../errors.js';
 import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
-import type {
-  DkimSettings,
-  MailingColumn,
-  MailingFilter,
-  MailingRow,
-  MailingTotals,
-  SendColumn,
-  VariantColumn,
-} from '../../db/mailings.js';
+import type { DkimSettings, MailingColumn, MailingFilter, MailingRow, MailingTotals, SendColumn, VariantColumn } from '../../db/mailings.js';
 import { PAUSABLE, canEdit, statusAfterStart } from './lifecycle.js';
 import type { MessageCodec } from './message.js';
 
@@ -187,11 +179,11 @@ export function mailingsService(deps: MailingDeps) {
 
   /** The stored message after the patch's content edits (null when the patch changes no content). */
   async function editedMessage(raw: Buffer | null, row: MailingRow, patch: MailingPatch): Promise<Buffer | null> {
-    const touches = ['fromEmail', 'fromName', 'replytoEmail', 'subject', 'html', 'text', 'headerBlock', 'body'].some((k) => patch[k as keyof MailingPatch] !== undefined);
+    const touches = ['fromEmail', 'fromName', 'replytoEmail', 'subject', 'html', 'text', 'headerBlock', 'body'].some(
+      (k) => patch[k as keyof MailingPatch] !== undefined,
+    );
     if (!touches) return null;
-    let m =
-      raw ??
-      (await messages.compose({ fromEmail: row.from_email, fromName: row.from_name, subject: row.subject, html: row.html, text: row.text }));
+    let m = raw ?? (await messages.compose({ fromEmail: row.from_email, fromName: row.from_name, subject: row.subject, html: row.html, text: row.text }));
     if (patch.headerBlock !== undefined) m = messages.replaceHeaderBlock(m, patch.headerBlock);
     if (patch.body !== undefined) m = messages.replaceBody(m, patch.body);
     if (patch.fromEmail !== undefined || patch.fromName !== undefined) {

@@ -99,7 +99,17 @@ export interface NewslettersDeps {
 
 const LANGUAGE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
 const ZERO: SendCounts = {
-  total: 0, sent: 0, delivered: 0, failed: 0, bounced: 0, unsubscribed: 0, complained: 0, opens: 0, opens_unique: 0, clicks: 0, clicks_unique: 0,
+  total: 0,
+  sent: 0,
+  delivered: 0,
+  failed: 0,
+  bounced: 0,
+  unsubscribed: 0,
+  complained: 0,
+  opens: 0,
+  opens_unique: 0,
+  clicks: 0,
+  clicks_unique: 0,
 };
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -121,7 +131,11 @@ export function rewriteImageRefs(html: string, images: readonly LayoutImage[], b
 export function newslettersService(deps: NewslettersDeps) {
   const { store, messages } = deps;
 
-  async function variantOf(i: number, v: VariantInput, list: { default_from_name: string | null; default_from_email: string | null; default_replyto_email: string | null }): Promise<NewVariant> {
+  async function variantOf(
+    i: number,
+    v: VariantInput,
+    list: { default_from_name: string | null; default_from_email: string | null; default_replyto_email: string | null },
+  ): Promise<NewVariant> {
     const at = (f: string) => `variants.${i}.${f}`;
     const fromEmail = v.fromEmail || list.default_from_email;
     if (!fromEmail) throw invalid('a sender address is required', at('from_email'), { kind: 'required', because: 'the list has no default_from_email' });
@@ -150,7 +164,8 @@ export function newslettersService(deps: NewslettersDeps) {
     const text = v.text || (html ? deriveText(html) : null);
     if (!html && !text) throw invalid('A variant needs layout.zip_file or layout.text.', at('layout'));
     const deliveries = v.deliveries.map((d, j) => {
-      if (d.limit != null && (!Number.isSafeInteger(d.limit) || d.limit < 1)) throw invalid('a limit is at least 1', at(`deliveries.${j}.limit`), { kind: 'min', min: 1 });
+      if (d.limit != null && (!Number.isSafeInteger(d.limit) || d.limit < 1))
+        throw invalid('a limit is at least 1', at(`deliveries.${j}.limit`), { kind: 'min', min: 1 });
       return { scheduledStart: d.scheduledAt ?? null, limit: d.limit ?? null, exclusions: d.exclusions ?? [] };
     });
     let raw = await messages.compose({ fromEmail, fromName, subject: v.subject, html, text });
@@ -171,7 +186,13 @@ export function newslettersService(deps: NewslettersDeps) {
     };
   }
 
-  function view(id: number, head: { name: string | null; list_id: number | null; campaign_id: number | null; segments: number[] }, variants: VariantRow[], sends: SendRow[], counts: Map<number, SendCounts>): NewsletterView {
+  function view(
+    id: number,
+    head: { name: string | null; list_id: number | null; campaign_id: number | null; segments: number[] },
+    variants: VariantRow[],
+    sends: SendRow[],
+    counts: Map<number, SendCounts>,
+  ): NewsletterView {
     return {
       id,
       name: head.name,
@@ -206,7 +227,9 @@ export function newslettersService(deps: NewslettersDeps) {
   return {
     /** A newsletter with its variants and deliveries; each delivery is queued for its time. */
     async create(ctx: CallContext, input: NewsletterInput): Promise<number> {
-      const { rows: [list] } = await store.lists.details(ctx.accountId, input.listId);
+      const {
+        rows: [list],
+      } = await store.lists.details(ctx.accountId, input.listId);
       if (!list) throw invalid(`no list ${input.listId}`, 'list', { kind: 'unknown', id: input.listId });
       if (!input.name.trim()) throw invalid('the name is blank', 'name', { kind: 'blank' });
       if (!input.variants.length) throw invalid('A mailing needs at least one variant.', 'variants');
@@ -221,7 +244,8 @@ export function newslettersService(deps: NewslettersDeps) {
       input.variants.forEach((v, i) =>
         v.deliveries.forEach((d, j) => {
           const bad = (d.exclusions ?? []).find((s) => !known.has(s));
-          if (bad !== undefined) throw invalid(`no segment ${bad} in list ${list.id}`, `variants.${i}.deliveries.${j}.exclusions`, { kind: 'unknown', id: bad });
+          if (bad !== undefined)
+            throw invalid(`no segment ${bad} in list ${list.id}`, `variants.${i}.deliveries.${j}.exclusions`, { kind: 'unknown', id: bad });
         }),
       );
       const variants: NewVariant[] = [];
@@ -238,7 +262,8 @@ export function newslettersService(deps: NewslettersDeps) {
         });
         if (!made) throw invalid(`a newsletter named ${JSON.stringify(input.name.trim())} exists`, 'name', { kind: 'taken' });
         const now = Date.now();
-        for (const s of made.sends) await tx.jobs.enqueueSend(s.id, s.scheduledStart && s.scheduledStart.getTime() > now ? s.scheduledStart : null, deps.sendLanes);
+        for (const s of made.sends)
+          await tx.jobs.enqueueSend(s.id, s.scheduledStart && s.scheduledStart.getTime() > now ? s.scheduledStart : null, deps.sendLanes);
         return made.id;
       });
     },
@@ -251,7 +276,9 @@ export function newslettersService(deps: NewslettersDeps) {
 
     /** One newsletter with its variants and their deliveries, each with its status and totals. */
     async get(ctx: CallContext, id: number): Promise<NewsletterView> {
-      const { rows: [head] } = await store.mailings.summaries(ctx.accountId, { listId: null, ids: [id] }, 0, 1);
+      const {
+        rows: [head],
+      } = await store.mailings.summaries(ctx.accountId, { listId: null, ids: [id] }, 0, 1);
       if (!head) throw notFound('newsletter', id);
       const [variants, sends, reports] = await Promise.all([
         store.mailings.variants([id]),

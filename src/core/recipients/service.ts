@@ -144,7 +144,11 @@ export function recipientsService(deps: RecipientsDeps) {
      * The recipients whose status changed after the cursor, oldest change first. A cursor this installation
      * did not sign (one saved from another server, or damaged) restarts the feed from its beginning.
      */
-    async feed(ctx: CallContext, cursor: string, opts: { statuses?: RecipientStatus[] | undefined; mailingIds?: number[] | undefined; max?: number | undefined }) {
+    async feed(
+      ctx: CallContext,
+      cursor: string,
+      opts: { statuses?: RecipientStatus[] | undefined; mailingIds?: number[] | undefined; max?: number | undefined },
+    ) {
       const after = cursors.decode(cursor) ?? FEED_START;
       const max = Math.min(Math.max(1, opts.max ?? FEED_MAX), FEED_MAX);
       const statuses = opts.statuses?.length ? opts.statuses : FEED_DEFAULT_STATUSES;

@@ -68,7 +68,13 @@ export interface TransactionalResult {
   sent: boolean;
 }
 
-export function transactionalService(deps: { store: Store; mailings: MailingsService; lists: ListsService; recipients: RecipientsService; bounceDomain: string }) {
+export function transactionalService(deps: {
+  store: Store;
+  mailings: MailingsService;
+  lists: ListsService;
+  recipients: RecipientsService;
+  bounceDomain: string;
+}) {
   const { store } = deps;
   const api = {
     async send(ctx: CallContext, input: TransactionalInput): Promise<TransactionalResult> {
@@ -86,11 +92,29 @@ export function transactionalService(deps: { store: Store; mailings: MailingsSer
         subscriberId = r.id;
         inserted = r.inserted;
       }
-      const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType ?? 'application/octet-stream', data: a.data, ...(a.charset ? { charset: a.charset } : {}) }));
-      const own: RecipientContent = { ...(input.subject !== undefined ? { subject: input.subject } : {}), ...(input.html !== undefined ? { html: input.html } : {}), ...input.extra };
+      const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({
+        filename: a.filename,
+        contentType: a.contentType ?? 'application/octet-stream',
+        data: a.data,
+        ...(a.charset ? { charset: a.charset } : {}),
+      }));
+      const own: RecipientContent = {
+        ...(input.subject !== undefined ? { subject: input.subject } : {}),
+        ...(input.html !== undefined ? { html: input.html } : {}),
+        ...input.extra,
+      };
       const content = Object.keys(own).length ? own : null;
       const [added] = await deps.recipients.add(ctx, input.mailingId, [
-        { email: input.email, trackingId: input.trackingId, fields: input.fields, attachments, subscriberId, content, notBefore: input.notBefore ?? null, expiresAt: input.expiresAt ?? null },
+        {
+          email: input.email,
+          trackingId: input.trackingId,
+          fields: input.fields,
+          attachments,
+          subscriberId,
+          content,
+          notBefore: input.notBefore ?? null,
+          expiresAt: input.expiresAt ?? null,
+        },
       ]);
       if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
       if (!mailing.dontCloseIfEmpty) await deps.mailings.setProperties(ctx, input.mailingId, { dontCloseIfEmpty: true });

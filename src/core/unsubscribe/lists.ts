@@ -78,7 +78,11 @@ export function unsubscribeListsService(deps: { store: Store }) {
     async setForMailing(ctx: CallContext, mailingId: number, slugs: readonly string[]): Promise<string[]> {
       const lists = await Promise.all([...new Set(slugs)].map((s) => listOf(ctx, s)));
       if (!(await deps.store.mailings.get(ctx.accountId, mailingId))) throw notFound('mailing', mailingId);
-      await repo.setMailingLists(ctx.accountId, mailingId, lists.map((l) => l.id));
+      await repo.setMailingLists(
+        ctx.accountId,
+        mailingId,
+        lists.map((l) => l.id),
+      );
       return await repo.mailingLists(mailingId);
     },
 
