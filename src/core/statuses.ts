@@ -1,9 +1,6 @@
 /**
- * The core's status words (lower case). Each dialect spells them in its own serializer.
- * Mailing statuses are those of a mailing's send (see mailings/lifecycle.ts).
+ * The core's status words (lower case), as the database stores them (defined in src/db/statuses.ts, beside the
+ * schema that checks them). Each dialect spells them in its own serializer.
  */
-export const MAILING_STATUSES = ['filling', 'ready', 'running', 'paused', 'finished'] as const;
-export type MailingStatus = (typeof MAILING_STATUSES)[number];
-
-export const RECIPIENT_STATUSES = ['ready', 'warning', 'finished', 'error', 'timeout', 'general_error'] as const;
-export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
+export { MAILING_STATUSES, RECIPIENT_STATUSES } from '../db/statuses.js';
+export type { MailingStatus, RecipientStatus, SubscriberStatus } from '../db/statuses.js';

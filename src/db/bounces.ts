@@ -7,7 +7,6 @@
  * (held until COMMIT) before drawing ids, so writers are serialized from the moment they draw ids to their
  * commit. Anything slow after it would stall every other bounce writer.
  */
-import { emailKey } from '../core/email.js';
 import { recordEvents } from './events.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { STAMP_CHANGE } from './recipients.js';
@@ -76,6 +75,8 @@ export interface LateBounce {
   failRecipient: boolean;
   /** Never mail the address again, and why. */
   suppress: 'hard_bounce' | 'complaint' | null;
+  /** The address's key (the core's rule, src/core/email.ts), for the suppression. */
+  emailKey: (email: string) => string;
 }
 
 export interface LateBounceResult {
@@ -107,7 +108,7 @@ export async function recordLateBounce(pool: Pool, b: LateBounce): Promise<LateB
         [b.recipientId, b.replyCode, b.enhancedStatus, b.textStatus, b.remoteMta],
       );
     }
-    if (b.suppress) await suppress(tx, r.account_id, [{ emailKey: emailKey(r.email), email: r.email, reason: b.suppress, detail: b.textStatus }]);
+    if (b.suppress) await suppress(tx, r.account_id, [{ emailKey: b.emailKey(r.email), email: r.email, reason: b.suppress, detail: b.textStatus }]);
     if (b.source === 'complaint') await recordEvents(tx, [{ accountId: r.account_id, kind: 'complaint', mailingId: r.mailing_id, recipientId: b.recipientId }]);
     await insertBounces(tx, [
       {

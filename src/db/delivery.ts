@@ -17,11 +17,20 @@ import { insertBounces, type NewBounce } from './bounces.js';
 import { withTransaction, type Pool } from './pool.js';
 import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
 import { suppress } from './suppressions.js';
-import type { MailingStatus, RecipientStatus } from '../core/statuses.js';
-import type { RetryPolicy } from '../core/delivery/retry.js';
+import type { MailingStatus, RecipientStatus } from './statuses.js';
 import type { DkimSettings, SendSchedule, VariantContent } from './mailings.js';
 
-export type { RetryPolicy };
+/** The retry rules' values (src/core/delivery/retry.ts states them), as recordOutcomes applies them in SQL. */
+export interface RetryPolicy {
+  /** The first retry's delay (RETRY_BASE_SECONDS). */
+  baseSeconds: number;
+  growth: number;
+  capSeconds: number;
+  /** Give up this long after the first try (RETRY_MAX_HOURS). */
+  maxHours: number;
+  /** Retries are never planned after this (the send's deadline). */
+  notAfter: Date | null;
+}
 
 /** One send with its mailing and variant: everything a batch needs, loaded once per job (and again on a change). */
 export interface SendContext extends VariantContent, Omit<SendSchedule, 'finished_at'> {

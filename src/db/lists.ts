@@ -8,6 +8,8 @@
  * suppression gives it (MEMBER_STATUS_OF in suppressions.ts) and disabled: the membership is kept, the
  * address is still never mailed.
  */
+import type { SubscriberStatus } from './statuses.js';
+export type { SubscriberStatus };
 import { insertEventsFrom } from './events.js';
 import { SQLSTATE, copyFrom, copyText, sqlState, type Queryable } from './pool.js';
 import { newMemberStatus } from './suppressions.js';
@@ -25,8 +27,6 @@ export interface ListRef extends Omit<ListRow, 'subscribers'> {
   slug: string;
   current_rev: number;
 }
-
-export type SubscriberStatus = 'active' | 'unconfirmed' | 'unsubscribed' | 'bounced' | 'complained' | 'disabled';
 
 export interface SubscriberRow {
   id: number;

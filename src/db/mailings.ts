@@ -8,7 +8,7 @@
  * a CloudMailing mailing has exactly one, created with it).
  */
 import { SQLSTATE, sqlState, type Queryable } from './pool.js';
-import type { MailingStatus } from '../core/statuses.js';
+import type { MailingStatus } from './statuses.js';
 
 /** A variant's content columns, as every reader of a mailing's message sees them. */
 export interface VariantContent {

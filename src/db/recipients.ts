@@ -5,7 +5,7 @@
  * xid plus a sequence value. See statusFeed below for why a plain timestamp or sequence is not enough.
  */
 import { copyFrom, copyText, inTransaction, type Queryable } from './pool.js';
-import type { RecipientStatus } from '../core/statuses.js';
+import type { RecipientStatus } from './statuses.js';
 
 /** SET-list fragment every status change must include. */
 export const STAMP_CHANGE = `changed_xid = pg_current_xact_id(), change_seq = nextval('recipient_change_seq'), modified_at = now()`;

@@ -4,7 +4,7 @@
  * complaints); they are exact at the time of the call.
  */
 import type { Queryable } from './pool.js';
-import type { RecipientStatus } from '../core/statuses.js';
+import type { RecipientStatus } from './statuses.js';
 
 export interface SendCounts {
   /** Messages of the send (every recipient but test sends). */

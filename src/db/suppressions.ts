@@ -7,7 +7,7 @@
  */
 import { recordEvents } from './events.js';
 import { inTransaction, type Pool, type Queryable } from './pool.js';
-import type { SubscriberStatus } from './lists.js';
+import type { SubscriberStatus } from './statuses.js';
 
 export type SuppressionReason = 'hard_bounce' | 'unsubscribe' | 'complaint' | 'manual';
 

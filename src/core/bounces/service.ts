@@ -60,6 +60,7 @@ export function bouncesService(deps: { store: Store }) {
         remoteMta: entry.remoteMta,
         failRecipient: c.outcome === 'permanent',
         suppress: c.suppress ? 'hard_bounce' : null,
+        emailKey,
       });
       return recorded ? 'recorded' : 'unknown-recipient';
     },
@@ -76,6 +77,7 @@ export function bouncesService(deps: { store: Store }) {
         remoteMta: null,
         failRecipient: false,
         suppress: 'complaint',
+        emailKey,
       });
       return recorded ? 'recorded' : 'unknown-recipient';
     },
