@@ -64,17 +64,21 @@ export function tasksService(deps: { store: Store }) {
         const email = address(item, i);
         return { email, emailKey: emailKey(email), params: item.params ?? {}, status: 'active' };
       });
+      if (o.rev !== undefined && o.rev !== null && (!Number.isSafeInteger(o.rev) || o.rev < 0)) throw invalid('rev: a non-negative integer', 'rev');
       await listOf(ctx, listId);
-      let rev: number;
-      if (o.rev === undefined || o.rev === null) rev = (await store.lists.nextRev(ctx.accountId, listId))!;
-      else {
-        if (!Number.isSafeInteger(o.rev) || o.rev < 0) throw invalid('rev: a non-negative integer', 'rev');
-        rev = o.rev;
-        await store.lists.seeRev(listId, rev);
-      }
-      const params: PutParams = { listId, rev, disableOthers: o.disableOthers ?? false, items: rows };
-      const taskId = await store.tasks.create(ctx.accountId, 'subscribers.put', { ...params }, queueOf(listId));
-      return { taskId, rev };
+      // The list's revision moves with the task or not at all: a task the database refuses (a value it cannot
+      // store) leaves the list as it was.
+      return await store.transaction(async (tx) => {
+        let rev: number;
+        if (o.rev === undefined || o.rev === null) rev = (await tx.lists.nextRev(ctx.accountId, listId))!;
+        else {
+          rev = o.rev;
+          await tx.lists.seeRev(listId, rev);
+        }
+        const params: PutParams = { listId, rev, disableOthers: o.disableOthers ?? false, items: rows };
+        const taskId = await tx.tasks.create(ctx.accountId, 'subscribers.put', { ...params }, queueOf(listId));
+        return { taskId, rev };
+      });
     },
 
     async bulkDelete(ctx: CallContext, listId: number, items: readonly { email: unknown }[]): Promise<{ taskId: string }> {
