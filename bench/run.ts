@@ -167,7 +167,7 @@ async function startup(): Promise<{ serve: number[]; help: number[]; keysWarm: n
     const t0 = performance.now();
     const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'serve'], { env, cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
     let banner = '';
-    child.stdout!.on('data', (c) => (banner += c));
+    child.stdout.on('data', (c) => (banner += c));
     for (;;) {
       const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
         (r) => r.ok,
@@ -349,7 +349,7 @@ async function main() {
     const sendId = (await client.query<{ id: number }>('SELECT id FROM sends WHERE mailing_id = $1', [m2])).rows[0]!.id;
     const t1 = performance.now();
     const copy = client.query(copyStreams.from('COPY recipients (account_id, mailing_id, send_id, tracking_id, email, fields) FROM STDIN'));
-    async function* rows() {
+    function* rows() {
       for (let i = 0; i < INGEST_N; i += 1000) {
         let chunk = '';
         for (let k = i; k < Math.min(INGEST_N, i + 1000); k++)

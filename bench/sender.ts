@@ -107,7 +107,7 @@ async function copyLimit(b: Bench, n: number, address: (k: number) => string): P
   await client.connect();
   await client.query('CREATE TABLE bench_subscribers (LIKE subscribers INCLUDING ALL)');
   const t1 = performance.now();
-  async function* rows() {
+  function* rows() {
     for (let i = 0; i < n; i += 1000) {
       let chunk = '';
       for (let k = i; k < Math.min(n, i + 1000); k++)
@@ -209,7 +209,7 @@ export async function transactional(b: Bench): Promise<void> {
     const t0 = Date.now();
     await call('POST', '/transactional/bench-urgent/send', JSON.stringify({ to_email: rcpt, args: { order: `A-${i}` } }));
     answers.push(Date.now() - t0);
-    let at = 0;
+    let at: number;
     while (!(at = await b.sink.arrived(rcpt))) {
       if (Date.now() - t0 > 120_000) throw new Error(`transactional: ${rcpt} not delivered in 120 s`);
       await sleep(2);

@@ -31,7 +31,7 @@ export interface Database {
 
 /** DATABASE_URL, else the embedded Postgres of DATA_DIR (joined when another process runs it). */
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
-  if (config.DATABASE_URL) return { url: config.DATABASE_URL, close: async () => undefined };
+  if (config.DATABASE_URL) return { url: config.DATABASE_URL, close: () => Promise.resolve() };
   const embedded = await startEmbedded({
     dataDir: config.DATA_DIR,
     systemDir: config.MAILGATE_SYSTEM_DIR,

@@ -110,7 +110,7 @@ export async function startBounceListener(o: BounceListenerOptions): Promise<Bou
       });
     },
   });
-  server.on('error', (e) => logger.warn({ err: (e as Error).message }, 'bounce listener: smtp error'));
+  server.on('error', (e) => logger.warn({ err: e.message }, 'bounce listener: smtp error'));
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', (e: NodeJS.ErrnoException) =>
       reject(

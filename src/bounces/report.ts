@@ -79,7 +79,7 @@ export function parseFieldBlocks(text: string): Map<string, string>[] {
     }
     const m = /^([!-9;-~]+)[ \t]*:[ \t]*(.*)$/.exec(line);
     if (!m) continue;
-    if (!current) blocks.push((current = new Map()));
+    if (!current) blocks.push((current = new Map<string, string>()));
     last = m[1]!.toLowerCase();
     if (!current.has(last)) current.set(last, m[2]!.trim());
     else last = null; // a repeated field's continuation lines belong to the ignored repeat

@@ -134,3 +134,9 @@ export async function reportFailure(e: unknown): Promise<void> {
   }
   process.exit(1);
 }
+
+/** reportFailure as a listener of process events ('uncaughtException', 'unhandledRejection'), which drop a promise. */
+export function reportUncaught(e: unknown): void {
+  // reportFailure words the failure inside a try; should it still fail, exit code 1 is all that is left to give.
+  void reportFailure(e).catch(() => process.exit(1));
+}

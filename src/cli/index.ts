@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { accountsCommands } from './accounts.js';
 import { campaignsCommands } from './campaigns.js';
-import { reportFailure } from './command.js';
+import { reportUncaught } from './command.js';
 import { configCommand } from './config.js';
 import { importCommand } from './import.js';
 import { keysCommands } from './keys.js';
@@ -19,8 +19,8 @@ import { unsubscribeListsCommands } from './unsubscribe-lists.js';
 
 // Until a command is up (for one-shot commands: throughout), whatever is thrown is a failure to report in one
 // line; no stack trace from Node's default handlers.
-process.on('uncaughtException', reportFailure);
-process.on('unhandledRejection', reportFailure);
+process.on('uncaughtException', reportUncaught);
+process.on('unhandledRejection', reportUncaught);
 
 export function program(): Command {
   const cli = new Command('mailgate').description('Self-hosted bulk e-mail gateway').showHelpAfterError();

@@ -1,7 +1,7 @@
 /** `mailgate serve` (what `npm start` runs) and `mailgate worker`: the long-running processes. */
 import type { Command } from 'commander';
 import type { Gateway, Services } from '../compose.js';
-import { action, closeWithin, context, open, reportFailure } from './command.js';
+import { action, closeWithin, context, open, reportUncaught } from './command.js';
 
 async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   const { config, logger } = await context();
@@ -21,9 +21,9 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     throw e;
   }
   // Started: a stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
-  process.off('unhandledRejection', reportFailure);
+  process.off('unhandledRejection', reportUncaught);
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  process.off('uncaughtException', reportFailure);
+  process.off('uncaughtException', reportUncaught);
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     process.exit(1);

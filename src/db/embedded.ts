@@ -314,7 +314,7 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
   const running = await runningPort(pgDir);
   if (running !== undefined) {
     const m = { ...meta, port: running };
-    return { url: urlFor(m)('postgres'), databaseUrl: urlFor(m), owned: false, dir: pgDir, stop: async () => undefined };
+    return { url: urlFor(m)('postgres'), databaseUrl: urlFor(m), owned: false, dir: pgDir, stop: () => Promise.resolve() };
   }
 
   if (opts.port) meta.port = opts.port;

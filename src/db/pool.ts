@@ -34,7 +34,13 @@ class NulSafeClient extends pg.Client {
     if (typeof last === 'function')
       args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err && badTextError(err), res);
     const r = (super.query as (...a: unknown[]) => unknown)(...args);
-    return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(badTextError(e))) : r) as never;
+    return (
+      r instanceof Promise
+        ? r.catch((e: unknown) => {
+            throw badTextError(e);
+          })
+        : r
+    ) as never;
   }
 }
 
@@ -84,7 +90,9 @@ export function copyText(v: string): string {
 export async function copyFrom(db: Queryable, sql: string, text: string): Promise<void> {
   const client = db as unknown as pg.ClientBase;
   if (typeof (client as Partial<pg.PoolClient>).release !== 'function') throw new Error('COPY needs a transaction client, not the pool');
-  await pipeline(Readable.from([text]), client.query(copyStreams.from(sql))).catch((e: unknown) => Promise.reject(badTextError(e)));
+  await pipeline(Readable.from([text]), client.query(copyStreams.from(sql))).catch((e: unknown) => {
+    throw badTextError(e);
+  });
 }
 
 /** SQLSTATE codes we react to, by name. */
@@ -98,5 +106,5 @@ export const SQLSTATE = {
 } as const;
 
 export function sqlState(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+  return typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
 }

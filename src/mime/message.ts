@@ -166,7 +166,7 @@ export async function withAttachments(message: Buffer, attachments: readonly Rec
       if (ADDRESS_HEADERS.has(key)) root.setHeader(name, libmime.decodeWords(value));
       // MimeNode formats Date itself (a prepared object would print as "[object Object]").
       else if (key === 'date') root.setHeader(name, value);
-      else root.setHeader(name, { prepared: true, value } as unknown as string);
+      else root.setHeader(name, { prepared: true, value });
     }
   }
   if (!content.length) content.push(`Content-Type: text/plain; charset=us-ascii${CRLF}`);

@@ -10,7 +10,7 @@
  * bodies itself.
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import jayson from 'jayson';
+import jayson, { type JSONRPCRequestLike } from 'jayson';
 import type { Logger } from '../logger.js';
 import { RPC_FAULT, toFault } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
@@ -81,7 +81,9 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
   const body = express.json({ type: () => true, limit: o.maxBodyBytes, strict: false });
 
   const handle = (req: Request, res: Response) => {
-    server.call(req.body, o.context(res), (error, success) => {
+    // Whatever JSON the body holds: jayson itself checks that it is a request or a batch of them.
+    const request = req.body as JSONRPCRequestLike | JSONRPCRequestLike[];
+    server.call(request, o.context(res), (error, success) => {
       const response = error ?? success;
       if (response === undefined || (Array.isArray(response) && !response.length)) res.status(204).end();
       else res.status(200).json(response);

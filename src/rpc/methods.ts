@@ -10,7 +10,7 @@
 import type { CallContext } from '../core/context.js';
 import type { Logger } from '../logger.js';
 import { Fault, RPC_FAULT, invalidParams, toFault, type FaultSpelling } from './faults.js';
-import { isStruct, wireType, type RpcValue, type WireType } from './values.js';
+import { isStruct, wireText, wireType, type RpcValue, type WireType } from './values.js';
 
 export interface ParamSpec {
   name: string;
@@ -86,7 +86,7 @@ export function dispatcher<D>(table: MethodTable<D>, o: { spelling: FaultSpellin
   const { spelling, logger } = o;
   const lookup = (name: RpcValue | undefined): MethodDef<D> => {
     const def = typeof name === 'string' && Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
-    if (!def) throw new Fault(RPC_FAULT.UNKNOWN_METHOD, `method ${JSON.stringify(String(name).slice(0, 100))} is not supported`);
+    if (!def) throw new Fault(RPC_FAULT.UNKNOWN_METHOD, `method ${JSON.stringify(wireText(name).slice(0, 100))} is not supported`);
     return def;
   };
 
@@ -95,19 +95,19 @@ export function dispatcher<D>(table: MethodTable<D>, o: { spelling: FaultSpellin
       params: [],
       returns: 'array',
       help: 'Lists the methods this server offers.',
-      handler: async () => Object.keys(all).sort(),
+      handler: () => Promise.resolve(Object.keys(all).sort()),
     },
     'system.methodHelp': {
       params: [P('method_name', 'string')],
       returns: 'string',
       help: 'Returns the documentation of a method.',
-      handler: async (_ctx, [name]) => lookup(name).help,
+      handler: (_ctx, [name]) => Promise.resolve(lookup(name).help),
     },
     'system.methodSignature': {
       params: [P('method_name', 'string')],
       returns: 'array',
       help: 'Returns the signatures of a method: arrays of [return type, parameter types...].',
-      handler: async (_ctx, [name]) => signatures(lookup(name)),
+      handler: (_ctx, [name]) => Promise.resolve(signatures(lookup(name))),
     },
     'system.multicall': {
       params: [P('calls', 'array')],
@@ -128,7 +128,7 @@ export function dispatcher<D>(table: MethodTable<D>, o: { spelling: FaultSpellin
             const f = toFault(e, spelling);
             if (f.internal)
               logger.error(
-                { err: e, requestId: ctx.call.requestId, method: String(isStruct(c) ? c.methodName : '').slice(0, 100) },
+                { err: e, requestId: ctx.call.requestId, method: (isStruct(c) ? wireText(c.methodName) : '').slice(0, 100) },
                 'rpc: internal error in multicall',
               );
             out.push({ faultCode: f.faultCode, faultString: f.faultString });

@@ -23,6 +23,22 @@ export function wireType(v: RpcValue): WireType | 'nil' {
   return Array.isArray(v) ? 'array' : 'struct';
 }
 
+/**
+ * A wire value as text for a message: what String() gives for scalars, dates, binaries and arrays of them,
+ * and a struct (also inside an array) as JSON, binaries in it as base64, never as "[object Object]".
+ */
+export function wireText(v: RpcValue | undefined): string {
+  if (isStruct(v)) return JSON.stringify(v, structJson);
+  if (Array.isArray(v)) return v.map((x) => (x === null ? '' : wireText(x))).join(',');
+  return String(v);
+}
+
+// JSON.stringify has already turned a Buffer into {type, data} (its toJSON); its holder still has the Buffer.
+function structJson(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  return Buffer.isBuffer(raw) ? raw.toString('base64') : value;
+}
+
 /** Python's `bool(v)`: false for False, 0, 0.0, '', None, empty arrays, structs and binaries; true otherwise (even 'false'). */
 export function pyBool(v: RpcValue | undefined): boolean {
   if (v === null || v === undefined) return false;

@@ -325,8 +325,10 @@ const DECLARED_ENCODING = /^\uFEFF?\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9.
 const LATIN1_NAMES = new Set(['iso-8859-1', 'iso8859-1', 'latin1', 'latin-1', 'l1']);
 // One pass over the body for both: a declaration, or a character outside XML 1.0 (a lone surrogate cannot
 // come out of strict UTF-8 or Latin-1 decoding; LONE_SURROGATE covers text handed over as a string).
+// eslint-disable-next-line no-control-regex -- the control characters XML 1.0 forbids are what it looks for
 const UNSAFE = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)|[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/gi;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// eslint-disable-next-line no-control-regex -- the characters XML 1.0 forbids, control characters among them
 const NOT_XML_CHAR_G = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const REFERENCE_NAME = /^[A-Za-z_:][-\w.:]*$/;
 const HEX_REF = /^#x[0-9A-Fa-f]+$/;
@@ -686,6 +688,7 @@ export function decodeMethodResponse(body: Buffer | string): { value: XmlRpcValu
 
 const XML_DECLARATION = '<?xml version="1.0"?>';
 // Anything that needs work before going out; valid surrogate pairs match too and take the slow path.
+// eslint-disable-next-line no-control-regex -- control characters XML 1.0 forbids are replaced on output
 const NEEDS_ESCAPE = /[&<>\r\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/;
 const ESCAPED = /[&<>\r]/g;
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;' };

@@ -164,7 +164,7 @@ export class SmtpClient {
    */
   async send(envelope: { from: string; to: string }, raw: Buffer): Promise<SendResult> {
     this.sent++;
-    const nonAscii = /[^\x00-\x7f]/.test(envelope.from + envelope.to);
+    const nonAscii = /[\u0080-\uffff]/.test(envelope.from + envelope.to);
     const params = [nonAscii && this.ext.has('SMTPUTF8') ? ' SMTPUTF8' : '', this.ext.has('8BITMIME') && !isAscii(raw) ? ' BODY=8BITMIME' : ''].join('');
     const mail = `MAIL FROM:<${envelope.from}>${params}`;
     const rcpt = `RCPT TO:<${envelope.to}>`;
@@ -289,7 +289,7 @@ export class SmtpClient {
         // Replies are read as latin1 (one byte, one char); a UTF-8 one (RFC 6531) is decoded as such.
         const raw = lines.join('\n');
         const utf8 = Buffer.from(raw, 'latin1').toString('utf8');
-        const response = /[^\x00-\x7f]/.test(raw) && !utf8.includes('\uFFFD') ? utf8 : raw;
+        const response = /[\u0080-\uffff]/.test(raw) && !utf8.includes('\uFFFD') ? utf8 : raw;
         const w = this.waiting.shift();
         if (w) w.resolve({ code, text, response });
         // A reply nobody waits for (421 before a shutdown): the connection is not to be used again.

@@ -43,8 +43,8 @@ async function start(): Promise<Server> {
   const child = spawn(process.execPath, ['bin/mailgate.js', 'serve'], { cwd: checkout, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (err += c));
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (err += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const deadline = Date.now() + 90_000;
   while (!out.includes('Mailgate is listening')) {

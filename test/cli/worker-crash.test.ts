@@ -34,8 +34,8 @@ async function worker(): Promise<{ child: ChildProcess; exited: Promise<number |
   children.push(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (err += c));
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (err += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const deadline = Date.now() + 30_000;
   while (!out.includes('worker is running')) {

@@ -281,12 +281,10 @@ describe('cloudmailing: unexpected errors', () => {
     const { loadConfig } = await import('../../src/config.js');
     const { makeLogger } = await import('../../src/logger.js');
     const broken = {
-      accounts: { authenticate: async () => ({ accountId: 1, account: 'x', keyId: 1 }) },
+      accounts: { authenticate: () => Promise.resolve({ accountId: 1, account: 'x', keyId: 1 }) },
       mailings: {
-        count: async () => {
-          throw new Error('connection to 10.0.0.1 refused (secret detail)');
-        },
-        list: async () => [],
+        count: () => Promise.reject(new Error('connection to 10.0.0.1 refused (secret detail)')),
+        list: () => Promise.resolve([]),
       },
     };
     const app = express();

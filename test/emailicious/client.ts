@@ -66,7 +66,10 @@ const isAssoc = (v: unknown): v is Record<string, unknown> => typeof v === 'obje
 /** QueryAggregator's flattening: [key, value | null (bare key)] in the array's order. */
 export function phpPairs(fields: Record<string, unknown>): [string, string | null][] {
   const out: [string, string | null][] = [];
-  const leaf = (key: string, v: unknown) => out.push([key, v === null || v === false ? null : v === true ? '1' : String(v)]);
+  const leaf = (key: string, v: unknown) => {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && v !== null) throw new Error(`phpPairs: ${key} is not a scalar`);
+    out.push([key, v === null || v === false ? null : v === true ? '1' : String(v)]);
+  };
   const walk = (key: string, v: unknown) => {
     if (isList(v)) {
       if (v.every((x) => !isList(x) && !isAssoc(x))) v.forEach((x) => leaf(key, x));

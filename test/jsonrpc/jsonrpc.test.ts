@@ -18,7 +18,9 @@ before(async () => {
   const client = jayson.Client.http({ host: u.hostname, port: Number(u.port), path: '/jsonrpc', headers: { authorization: basicAuthHeader(gw.key.secret) } });
   rpc = (method, params) =>
     new Promise((resolve, reject) =>
-      client.request(method, params as jayson.RequestParamsLike, (err: unknown, response: any) => (err ? reject(err) : resolve(response))),
+      client.request(method, params as jayson.RequestParamsLike, (err: jayson.JSONRPCErrorLike | null | undefined, response: any) =>
+        err ? reject(err instanceof Error ? err : new Error(`${err.code}: ${err.message}`)) : resolve(response),
+      ),
     );
 });
 after(async () => gw?.stop());

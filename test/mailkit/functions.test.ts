@@ -148,7 +148,7 @@ describe('mailkit: every function, both encodings, driven by Python clients', ()
       assert.deepEqual(s.sendmail_noto, err('Missing send_to'));
       const row = r.raw_messages.find((m: any) => m.email === `carl.${enc}@example.org`);
       assert.ok(row, 'in mailkit.report.raw.messages');
-      assert.deepEqual([row.ID_send_message, row.ID_send, row.message_status, row.first_name], [id(nums[2]!), id(nums[1]!), 'delivered', 'Carl']);
+      assert.deepEqual([row.ID_send_message, row.ID_send, row.message_status, row.first_name], [id(nums[2]), id(nums[1]), 'delivered', 'Carl']);
       assert.deepEqual(
         r.raw_messages.map((m: any) => Number(m.ID_send_message)),
         [...r.raw_messages.map((m: any) => Number(m.ID_send_message))].sort((x, y) => x - y),

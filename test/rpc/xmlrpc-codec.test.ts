@@ -190,7 +190,7 @@ describe('xmlrpc codec: decoding every type', () => {
     assert.deepEqual(Object.keys(v), ['__proto__', 'constructor', 'toString']);
     assert.deepEqual(Object.getOwnPropertyDescriptor(v, '__proto__')?.value, { polluted: 'yes' });
     assert.equal(v.constructor, 'c');
-    assert.equal(v.toString, 't');
+    assert.equal(Object.getOwnPropertyDescriptor(v, 'toString')?.value, 't');
     assert.equal((v as { polluted?: unknown }).polluted, undefined);
     assert.equal(({} as { polluted?: unknown }).polluted, undefined);
   });

@@ -294,7 +294,7 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     assert.deepEqual(infos, [[101, 0], ...Array.from({ length: 19 }, () => [1, 100])]);
     const d0 = await subscriber('d0@order.test');
     assert.equal(d0?.params.n, 19, 'the last call wins');
-    assert.deepEqual(Object.keys(d0!.params).filter((k) => k.startsWith('k')).length, 20, 'each call merged its params in turn');
+    assert.deepEqual(Object.keys(d0.params).filter((k) => k.startsWith('k')).length, 20, 'each call merged its params in turn');
   });
 
   it("the seed's content call pages like Django REST Framework; the email lookup answers one element, 404 or 400", async () => {

@@ -7,10 +7,10 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { dkimVerify } = require('mailauth/lib/dkim/verify') as {
-  dkimVerify(
+  dkimVerify: (
     input: Buffer,
     options: { resolver: (name: string, type: string) => Promise<string[][]> },
-  ): Promise<{
+  ) => Promise<{
     results: { status: { result: string; comment?: string }; signingDomain: string; selector: string }[];
   }>;
 };
@@ -36,10 +36,9 @@ export function dkimKey(kind: number | 'ed25519' = 2048): DkimKey {
 /** The results of every DKIM-Signature of `raw`; `keys` maps `<selector>._domainkey.<domain>` to a key. */
 export async function verifyDkim(raw: Buffer, keys: Record<string, DkimKey>) {
   const { results } = await dkimVerify(raw, {
-    resolver: async (name) => {
+    resolver: (name) => {
       const key = keys[name];
-      if (!key) throw Object.assign(new Error(`no TXT record for ${name}`), { code: 'ENOTFOUND' });
-      return [[key.txt]];
+      return key ? Promise.resolve([[key.txt]]) : Promise.reject(Object.assign(new Error(`no TXT record for ${name}`), { code: 'ENOTFOUND' }));
     },
   });
   return results.map((r) => ({ result: r.status.result, domain: r.signingDomain, selector: r.selector, comment: r.status.comment }));

@@ -25,14 +25,14 @@ async function testFiles(dir: string): Promise<string[]> {
 }
 
 let adminUrl = process.env.TEST_DATABASE_URL;
-let stop: () => Promise<void> = async () => undefined;
+let stop: () => Promise<void> = () => Promise.resolve();
 let tmp: string | undefined;
 if (!adminUrl) {
   // Under the OS temp dir: the postgres user (we run as root) must be able to reach it.
   tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-test-'));
   const h = await startEmbedded({ dataDir: tmp, ephemeral: true });
   adminUrl = h.url;
-  stop = h.stop;
+  stop = () => h.stop();
 }
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();

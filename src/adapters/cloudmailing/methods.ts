@@ -254,7 +254,7 @@ export const METHODS: MethodTable<AdapterDeps> = {
     params: [],
     returns: 'int',
     help: 'Deprecated in the original: statistics are live. Returns 0.',
-    handler: async () => 0,
+    handler: () => Promise.resolve(0),
   },
   cloud_get_satellites_count: {
     params: [],

@@ -9,7 +9,7 @@ import { isValidEmail } from '../../core/email.js';
 import type { MailingFilter, MailingPatch } from '../../core/mailings/service.js';
 import type { Attachment, RecipientInput } from '../../core/recipients/service.js';
 import type { RecipientStatus } from '../../core/statuses.js';
-import { intsOf, isStruct, pyBool, pyInt, stringsOf, wireType, type RpcStruct, type RpcValue } from '../../rpc/values.js';
+import { intsOf, isStruct, pyBool, pyInt, stringsOf, wireText, wireType, type RpcStruct, type RpcValue } from '../../rpc/values.js';
 import { parseIso8601Utc } from '../../rpc/xmlrpc.js';
 import { fail, notAcceptable } from './errors.js';
 import { WIRE_MAILING_STATUSES, WIRE_RECIPIENT_STATUSES, mailingStatusFromWire, recipientStatusesFromWire } from './serializers.js';
@@ -97,7 +97,7 @@ function dkimOf(v: RpcValue | undefined): MailingPatch['dkim'] {
   for (const k of DKIM_REQUIRED)
     if (typeof v[k] !== 'string' || !v[k])
       throw notAcceptable(`Bad value for property 'dkim'. Field '${k}' is missing (mandatory fields are ${DKIM_REQUIRED.join(', ')}).`);
-  const opt = (k: string) => (typeof v[k] === 'string' && v[k] ? { [k]: v[k] as string } : {});
+  const opt = (k: string) => (typeof v[k] === 'string' && v[k] ? { [k]: v[k] } : {});
   const headers = stringsOf(v.include_headers);
   return {
     enabled: v.enabled === undefined ? true : pyBool(v.enabled),
@@ -122,7 +122,7 @@ export function mailingPatch(props: RpcStruct): MailingPatch {
     switch (name) {
       case 'type':
         if (v !== 'REGULAR' && v !== 'OPENED')
-          throw notAcceptable(`Bad value '${String(v).slice(0, 40)}' for Property type. Acceptable values are (REGULAR, OPENED)`);
+          throw notAcceptable(`Bad value '${wireText(v).slice(0, 40)}' for Property type. Acceptable values are (REGULAR, OPENED)`);
         patch.type = v === 'OPENED' ? 'opened' : 'regular';
         break;
       case 'mail_from':
@@ -304,7 +304,7 @@ function attachmentsOf(v: RpcValue | undefined): Attachment[] | string {
 /** One wire recipient to the core's input, or the original's error for it. */
 export function recipientInput(item: RpcValue, index: number): RecipientInput | { email?: unknown; error: string } {
   if (!isStruct(item) || item.email === undefined) return { error: `'email' field is mandatory but not found in recipient [${index}]` };
-  if (!isValidEmail(item.email)) return { email: item.email, error: `'email' field is not a regular email address: '${String(item.email).slice(0, 254)}'` };
+  if (!isValidEmail(item.email)) return { email: item.email, error: `'email' field is not a regular email address: '${wireText(item.email).slice(0, 254)}'` };
   const attachments = attachmentsOf(item.attachments);
   if (typeof attachments === 'string') return { email: item.email, error: attachments };
   const fields: Record<string, unknown> = {};

@@ -59,11 +59,11 @@ export const RESOURCES: Record<string, Resource> = {
     name: 'Api Root',
     description: 'The resources of the Emailicious API.',
     methods: {
-      async GET({ req }) {
+      GET({ req }) {
         const base = S.calledUrl(req);
         base.search = '';
         const at = (p: string) => new URL(p, base.toString().replace(/\/?$/, '/')).toString();
-        return { body: { lists: at('lists'), mailings: at('mailings') } };
+        return Promise.resolve({ body: { lists: at('lists'), mailings: at('mailings') } });
       },
     },
   },
@@ -106,7 +106,7 @@ export const RESOURCES: Record<string, Resource> = {
       async GET({ core, req, ctx }) {
         const listId = idParam(req, 'list');
         const p = pageOf(req);
-        const q = (n: string) => (typeof req.query[n] === 'string' ? (req.query[n] as string) : undefined);
+        const q = (n: string) => (typeof req.query[n] === 'string' ? req.query[n] : undefined);
         const subscription = q('subscription');
         const statuses = subscription ? S.statusesOf(subscription) : null;
         if (statuses === undefined)

@@ -25,7 +25,8 @@ import { READ_ONLY_FIELDS, STANDARD_FIELDS } from './serializers.js';
  * curl users write `variants[0][subject]` and `segments[]=1`. All of these name the same paths here.
  */
 export type FormLeaf = string | null | { filename: string; contentType: string; data: Buffer };
-type Segment = string | number | '[]';
+/** A field name, a list index, or '[]' (an empty bracket: append to the list). */
+type Segment = string | number;
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -317,7 +318,7 @@ export class Fields {
   private items(name: string): unknown[] | undefined {
     if (!this.has(name)) return undefined;
     const v = this.raw(name);
-    return Array.isArray(v) ? v : v === null || v === '' ? [] : [v];
+    return Array.isArray(v) ? (v as unknown[]) : v === null || v === '' ? [] : [v];
   }
 
   /** A list of whole numbers: a JSON array, repeated form keys, or one value. */
@@ -351,6 +352,8 @@ export class Fields {
     const v = this.one(name);
     if (typeof v === 'boolean') return v;
     if (v === null || v === '') return false;
+    // A JSON object or a file is no boolean; an array of scalars reads as its comma-joined text, as String() writes it.
+    if (typeof v !== 'string' && typeof v !== 'number' && !Array.isArray(v)) return this.fail(name, 'Must be a valid boolean.');
     const s = String(v).trim().toLowerCase();
     if (['1', 'true', 'on', 'yes', 'y', 't'].includes(s)) return true;
     if (['0', 'false', 'off', 'no', 'n', 'f'].includes(s)) return false;
@@ -446,7 +449,7 @@ export const ID = /^[1-9]\d{0,15}$/;
 
 /** A page request: `?page=` from 1, `?page_size=` up to PAGE_SIZE_MAX. */
 export function pageOf(req: Request): { page: number; size: number; offset: number } {
-  const q = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
+  const q = (name: string) => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
   const page = q('page') === undefined || q('page') === 'last' ? 1 : Number(q('page'));
   if (!Number.isSafeInteger(page) || page < 1) throw new EmailiciousError(404, { detail: 'Invalid page.' });
   let size = q('page_size') === undefined ? PAGE_SIZE : Number(q('page_size'));

@@ -46,12 +46,12 @@ function credentials(id: unknown, md5: unknown): Credentials | undefined {
 }
 
 function fromJson(body: unknown): DecodedCall {
-  if (!isStruct(body as RpcValue)) throw new MailkitError('Invalid request: a JSON object is expected');
+  if (!isStruct(body)) throw new MailkitError('Invalid request: a JSON object is expected');
   const b = body as Record<string, unknown>;
   if (typeof b.function !== 'string') throw new MailkitError('Missing function');
   const args: MailkitArgs = {};
   for (const [k, v] of Object.entries(b)) if (!ENVELOPE_KEYS.has(k)) args[k] = v as RpcValue;
-  if (isStruct(b.parameters as RpcValue)) Object.assign(args, b.parameters);
+  if (isStruct(b.parameters)) Object.assign(args, b.parameters);
   const spec = Object.prototype.hasOwnProperty.call(FUNCTIONS, b.function) ? FUNCTIONS[b.function] : undefined;
   for (const [alias, name] of Object.entries(spec?.aliases ?? {})) if (args[name] === undefined && args[alias] !== undefined) args[name] = args[alias];
   return { fn: b.function, creds: credentials(b.id, b.md5), args };

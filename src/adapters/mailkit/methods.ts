@@ -186,7 +186,7 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
         return { email: email ?? '', params };
       });
       const results = await onList('ID_user_list', () => deps.core.lists.subscribe(call, listId, items));
-      const invalid = results.filter((r) => 'error' in r).map((r) => String(r.email ?? ''));
+      const invalid = results.filter((r) => 'error' in r).map((r) => (typeof r.email === 'string' ? r.email : ''));
       const counts = {
         count_all: results.length,
         count_new: results.filter((r) => !('error' in r) && r.inserted).length,

@@ -8,6 +8,7 @@ import type { ListRow, SubscriberRow } from '../../core/lists/service.js';
 import type { MailingView } from '../../core/mailings/service.js';
 import type { MessageLogRow, SendBounceRow, SendReportRow } from '../../core/reports/service.js';
 import type { SuppressionRow } from '../../core/suppressions/service.js';
+import { wireText, type RpcValue } from '../../rpc/values.js';
 import { mkDate } from './values.js';
 
 export type Encoding = 'json' | 'xml';
@@ -45,7 +46,8 @@ export function rawBounceFields(b: BounceRow): Field[] {
   ];
 }
 
-const text = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+/** A stored field as text ('' for none); fields are JSON (jsonb), and one stored as a struct reads as JSON. */
+const text = (v: unknown): string => (v === undefined || v === null ? '' : wireText(v as RpcValue));
 
 /** The core's recipient status as Mailkit's message status word. */
 const MESSAGE_STATUS: Record<MessageLogRow['status'], string> = {
@@ -223,7 +225,7 @@ function addressStatusWord(sub: SubscriberRow | undefined, suppression: Suppress
  */
 export function addressStatus(email: string, subs: readonly SubscriberRow[], suppression: SuppressionRow | null, encoding: Encoding): Record<string, unknown> {
   const sub = [...subs].sort((a, b) => b.modified_at.getTime() - a.modified_at.getTime())[0];
-  const p = (sub?.params ?? {}) as Record<string, unknown>;
+  const p = sub?.params ?? {};
   const out: Record<string, unknown> = {};
   for (const name of ['vocative', 'prefix', 'first_name', 'last_name', 'nick_name', 'gender']) out[name.toUpperCase()] = text(p[name]);
   out.EMAIL = sub?.email ?? email;
@@ -235,7 +237,7 @@ export function addressStatus(email: string, subs: readonly SubscriberRow[], sup
   out.STATUS = addressStatusWord(sub, suppression);
   for (let n = 1; n <= 25; n++) {
     const v = p[`custom${n}`] ?? p[`custom_${n}`];
-    out[`CUSTOM_${n}`] = v === undefined || v === null ? (encoding === 'json' ? null : '') : String(v);
+    out[`CUSTOM_${n}`] = v === undefined || v === null ? (encoding === 'json' ? null : '') : text(v);
   }
   return out;
 }

@@ -5,7 +5,7 @@
  * sent as `{'': null}` (how PHP makes xmlrpc_encode write a struct).
  */
 import { RAW_LOG_MAX } from '../../core/bounces/service.js';
-import { isStruct, type RpcValue } from '../../rpc/values.js';
+import { isStruct, wireText, type RpcValue } from '../../rpc/values.js';
 import { MailkitError } from './errors.js';
 
 /** A call's parameters by name, as either encoding carried them. */
@@ -117,7 +117,7 @@ export function mkDate(d: Date | null | undefined): string {
 /** A range bound: `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]` (UTC). A date alone as `to` includes that day. */
 export function rangeBound(v: RpcValue | undefined, name: string, end: boolean): Date | null {
   if (v === undefined || v === null || v === '') return null;
-  const s = v instanceof Date ? v.toISOString() : String(v);
+  const s = v instanceof Date ? v.toISOString() : wireText(v);
   const m = /^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?\s*$/.exec(s.replace(/\.\d+Z?$|Z$/, ''));
   if (!m) throw new MailkitError(`Invalid ${name}`);
   const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)));

@@ -103,7 +103,13 @@ export function pageLinks(
 
 /** A content page in DRF's limit/offset shape, its links built from the request's own URL. */
 export function contentPage(req: Request, page: { after: { echo: string } | undefined; offset: number; limit: number }, count: number, result: unknown[]) {
-  const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, String(Array.isArray(v) ? v.at(-1) : v)]));
+  // Express's simple query parser: a string per key, an array of them for a repeated key (the last one counts).
+  const query = Object.fromEntries(
+    Object.entries(req.query).flatMap(([k, v]): [string, string][] => {
+      const last = Array.isArray(v) ? v.at(-1) : v;
+      return typeof last === 'string' ? [[k, last]] : [];
+    }),
+  );
   const links = pageLinks(`${req.protocol}://${req.get('host')}${req.baseUrl}${req.path}`, query, page.offset, page.limit, count);
   return {
     count,

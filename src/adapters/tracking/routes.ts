@@ -33,7 +33,14 @@ export const ROUTES: Route[] = [
     },
   ],
   // The double opt-in link ({{ subscribe_link }}): a GET confirms (once); HEAD, which link checkers send, does not.
-  ['head', '/subscribe/confirm/:token', async ({ res }) => void res.status(200).type('html').end()],
+  [
+    'head',
+    '/subscribe/confirm/:token',
+    ({ res }) => {
+      res.status(200).type('html').end();
+      return Promise.resolve();
+    },
+  ],
   [
     'get',
     '/subscribe/confirm/:token',

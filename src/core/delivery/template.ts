@@ -14,7 +14,7 @@ export interface CompiledTemplate {
   render(fields: Fields, escape?: (s: string) => string): string;
 }
 
-const FIELD = /\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}/g;
+const FIELD = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
 export function compileTemplate(source: string): CompiledTemplate {
   const parts: Part[] = [];
@@ -42,11 +42,11 @@ export function compileTemplate(source: string): CompiledTemplate {
   };
 }
 
-/** A recipient's fields as the lookup map templates read (own keys only; values as text). */
+/** A recipient's fields as the lookup map templates read (own keys only; scalar values as text, no null, array or struct). */
 export function fieldMap(record: Record<string, unknown>): Map<string, string> {
   const m = new Map<string, string>();
   for (const [k, v] of Object.entries(record)) {
-    if (v === null || v === undefined || typeof v === 'object') continue;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') continue;
     const s = String(v);
     m.set(k, s);
     const lower = k.toLowerCase();

@@ -130,8 +130,10 @@ function view(row: MailingRow, t: MailingTotals): MailingView {
   const error = t.error + t.timeout + t.general_error;
   let dkim: MailingView['dkim'] = null;
   if (row.dkim) {
-    const { privkey: _secret, ...rest } = row.dkim;
-    dkim = rest;
+    // The private key never leaves the core.
+    const shown: Omit<DkimSettings, 'privkey'> & { privkey?: string } = { ...row.dkim };
+    delete shown.privkey;
+    dkim = shown;
   }
   return {
     listId: row.list_id,

@@ -68,7 +68,7 @@ export function recipientsService(deps: RecipientsDeps) {
     if (items.length > deps.maxPerCall) {
       throw badRequest(`too many recipients in one call: ${items.length} (at most ${deps.maxPerCall}); split them over several calls`);
     }
-    const results: AddResult[] = new Array(items.length);
+    const results = new Array<AddResult>(items.length);
     const rows: (NewRecipient & { index: number })[] = [];
     let freshIds = true;
     for (const [index, item] of items.entries()) {
