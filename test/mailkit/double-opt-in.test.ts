@@ -152,8 +152,10 @@ describe('mailkit: double opt-in and the optout notice', () => {
     assert.match(String((await msg.parse()).html), /Hi Eli,/);
     // The message went through the pipeline: its recipient row names the subscriber.
     const sub = (await gw.core.lists.subscribers(c, { email: 'eli@example.org' }, listId))[0]!;
-    const { rows } = await gw.pool.query('SELECT subscriber_id, status FROM recipients WHERE email = $1', ['eli@example.org']);
-    assert.deepEqual(rows, [{ subscriber_id: sub.id, status: 'finished' }]);
+    // The relay has the message before the worker records its outcome: wait for the record.
+    const recipientRows = async () => (await gw.pool.query('SELECT subscriber_id, status FROM recipients WHERE email = $1', ['eli@example.org'])).rows;
+    await waitFor('the confirmation recorded as sent', async () => (await recipientRows()).some((r: { status: string }) => r.status !== 'ready'));
+    assert.deepEqual(await recipientRows(), [{ subscriber_id: sub.id, status: 'finished' }]);
 
     const token = link.split('/').pop()!;
     const forged = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
