@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { makeCore, type Core } from './core/index.js';
+import { invalid } from './core/errors.js';
 import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
 import { ensureDatabase, migrateIfBehind } from './db/migrate.js';
 import { makePool, type Pool } from './db/pool.js';
@@ -65,7 +66,8 @@ export interface ServicesOptions {
 export async function buildServices(config: Config, logger: Logger, databaseUrl: string, opts: ServicesOptions = {}): Promise<Services> {
   if (opts.migrate !== false) await migrateIfBehind(databaseUrl);
   const messages = opts.mimeOnFirstUse ? mimeOnFirstUse() : (await import('./mime/message.js')).mimeCodec;
-  const pool = makePool(databaseUrl, 20);
+  // A value Postgres cannot store is the caller's bad input: the core's INVALID_ARGUMENT.
+  const pool = makePool(databaseUrl, 20, (message) => invalid(message));
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
   const core = makeCore({

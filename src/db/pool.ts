@@ -6,7 +6,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { invalid } from '../core/errors.js';
 
 // int8 ids and counts fit in a JS number (they stay below 2^53); xid8 stays a string.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -19,33 +18,40 @@ export type Queryable = Pick<pg.Pool, 'query'>;
 
 /**
  * Postgres cannot store U+0000 in text or jsonb (22021 invalid byte sequence 0x00, 22P05 unsupported
- * Unicode escape). Such a value is the caller's bad input, not our failure: every query of the pool answers
- * it as INVALID_ARGUMENT, which each dialect spells as its own error, instead of an internal error.
+ * Unicode escape). Such a value is the caller's bad input, not our failure: a pool made with `badInput` (the
+ * composition root gives it the core's INVALID_ARGUMENT) answers it so on every query, COPY included, and each
+ * dialect spells it as its own error instead of an internal one.
  */
 const NUL_STATES = new Set(['22021', '22P05']);
-export function badTextError(e: unknown): unknown {
-  return NUL_STATES.has(sqlState(e) ?? '') ? invalid('a text value contains a null character (U+0000), which cannot be stored') : e;
+const UNSTORABLE_TEXT = 'a text value contains a null character (U+0000), which cannot be stored';
+
+export type BadInput = (message: string) => Error;
+
+/** The pool's Client: every form pg's Pool and our code use (promise, callback, submittable) answers bad text as `badInput`. */
+function clientClass(badInput: BadInput | undefined) {
+  const translate = (e: unknown): unknown => (badInput && NUL_STATES.has(sqlState(e) ?? '') ? badInput(UNSTORABLE_TEXT) : e);
+  return class BadInputAwareClient extends pg.Client {
+    translate(e: unknown): unknown {
+      return translate(e);
+    }
+    override query(...args: unknown[]): never {
+      const last = args[args.length - 1];
+      if (typeof last === 'function')
+        args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err && translate(err), res);
+      const r = (super.query as (...a: unknown[]) => unknown)(...args);
+      return (
+        r instanceof Promise
+          ? r.catch((e: unknown) => {
+              throw translate(e);
+            })
+          : r
+      ) as never;
+    }
+  };
 }
 
-class NulSafeClient extends pg.Client {
-  // Every form pg's Pool and our code use: promise, callback (the pool's own query), or a submittable (COPY).
-  override query(...args: unknown[]): never {
-    const last = args[args.length - 1];
-    if (typeof last === 'function')
-      args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err && badTextError(err), res);
-    const r = (super.query as (...a: unknown[]) => unknown)(...args);
-    return (
-      r instanceof Promise
-        ? r.catch((e: unknown) => {
-            throw badTextError(e);
-          })
-        : r
-    ) as never;
-  }
-}
-
-export function makePool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, Client: NulSafeClient });
+export function makePool(connectionString: string, max = 10, badInput?: BadInput): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, Client: clientClass(badInput) });
   // A client losing its connection (Postgres stopping or restarting) must not crash the process: idle ones
   // report it on the pool, checked-out ones on themselves (their next query fails with it).
   pool.on('error', () => undefined);
@@ -90,8 +96,9 @@ export function copyText(v: string): string {
 export async function copyFrom(db: Queryable, sql: string, text: string): Promise<void> {
   const client = db as unknown as pg.ClientBase;
   if (typeof (client as Partial<pg.PoolClient>).release !== 'function') throw new Error('COPY needs a transaction client, not the pool');
+  const translate = (client as { translate?: (e: unknown) => unknown }).translate?.bind(client) ?? ((e: unknown) => e);
   await pipeline(Readable.from([text]), client.query(copyStreams.from(sql))).catch((e: unknown) => {
-    throw badTextError(e);
+    throw translate(e);
   });
 }
 
