@@ -3,7 +3,6 @@
  * `mailgate config` prints this table, and the README's table is generated from it.
  */
 import { z } from 'zod';
-import { RETRY_DELAY_CAP_SECONDS, RETRY_GROWTH } from './core/delivery/retry.js';
 
 const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no', '']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -95,7 +94,8 @@ export const VARIABLES = {
   RETRY_BASE_SECONDS: {
     schema: z.coerce.number().min(0.01),
     default: '300',
-    doc: `First retry delay after a temporary failure; it ${RETRY_GROWTH === 2 ? 'doubles' : `grows ${RETRY_GROWTH}-fold`} each try (at most ${RETRY_DELAY_CAP_SECONDS / 3600} hours).`,
+    // The rule's values live in src/core/delivery/retry.ts (test/pipeline/rules.test.ts holds this text to them).
+    doc: 'First retry delay after a temporary failure; it doubles each try (at most 6 hours).',
   },
   RETRY_MAX_HOURS: {
     schema: z.coerce.number().min(0),

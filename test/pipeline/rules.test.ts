@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { attemptOutcome, parseReply } from '../../src/core/delivery/outcome.js';
 import { paceQuota } from '../../src/core/delivery/pacing.js';
 import { signRecipientToken, verifyRecipientToken } from '../../src/core/delivery/tokens.js';
+import { RETRY_DELAY_CAP_SECONDS, RETRY_GROWTH } from '../../src/core/delivery/retry.js';
+import { VARIABLES } from '../../src/config.js';
 
 describe('pipeline: rules', () => {
   it('parses SMTP replies', () => {
@@ -41,6 +43,12 @@ describe('pipeline: rules', () => {
     assert.equal(q.allowed, 0);
     assert.ok(q.nextDue && q.nextDue > at(60) && q.nextDue <= at(61));
     assert.equal(paceQuota({ startTime, durationMinutes: 0, total: 600, tried: 0, now: at(0) }).allowed, Infinity);
+  });
+
+  it("the configuration's words for the retry backoff are the retry rules' values", () => {
+    assert.equal(RETRY_GROWTH, 2, 'the doc says "doubles"');
+    assert.match(VARIABLES.RETRY_BASE_SECONDS.doc, new RegExp(`at most ${RETRY_DELAY_CAP_SECONDS / 3600} hours`));
+    assert.match(VARIABLES.RETRY_BASE_SECONDS.doc, /doubles each try/);
   });
 
   it('recipient tokens verify and cannot be forged', () => {

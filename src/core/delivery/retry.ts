@@ -9,7 +9,7 @@
 import type { RetryPolicy } from '../../db/delivery.js';
 
 /** Each retry waits this many times longer than the one before. */
-export const RETRY_GROWTH: number = 2;
+export const RETRY_GROWTH = 2;
 
 /** No retry waits longer than 6 hours, however many tries came before. */
 export const RETRY_DELAY_CAP_SECONDS = 6 * 3600;
