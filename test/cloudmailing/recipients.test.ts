@@ -169,10 +169,10 @@ describe('cloudmailing: send_test', () => {
  * The feed right after a write: its horizon is cluster-wide, so a transaction still open in another test
  * file's database holds a fresh change back for a moment (it lags, never skips). Poll, bounded.
  */
-async function feedUntil(cursor: unknown, filter: unknown, done: (page: { cursor: string; recipients: any[] }) => boolean, max = 1000) {
+async function feedUntil(cursor: unknown, filter: unknown, done: (page: { cursor: string; recipients: any[] }) => boolean) {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const page = await cm.call('get_recipients_status_updated_since', cursor, filter, max);
+    const page = await cm.call('get_recipients_status_updated_since', cursor, filter, 1000);
     if (done(page) || Date.now() > deadline) return page;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -195,7 +195,9 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
     assert.equal(st[0].contact, undefined);
     assert.equal(st[0].first_try, undefined);
 
-    // The seed: cursor '', filter [] (all but READY), 1000.
+    // The seed: cursor '', filter [] (all but READY), 1000 — once the feed passes the rows just added (its
+    // horizon is cluster-wide), so that the cursor stands after everything this file wrote before.
+    await feedUntil('', { status: ['READY'], mailings: [id] }, (p) => p.recipients.length === 3);
     let page = await cm.call('get_recipients_status_updated_since', '', [], 1000);
     assert.equal(typeof page.cursor, 'string');
     assert.deepEqual(page.recipients, []);
@@ -239,9 +241,12 @@ describe('cloudmailing: recipient statuses, feed and reset', () => {
     assert.deepEqual(otherMailing.recipients, []);
     const byOwner = await cm.call('get_recipients_status_updated_since', cursor0, { owners: ['nobody'] }, 10);
     assert.deepEqual(byOwner.recipients, []);
-    // A page of at most one (a page that passes only READY rows may come back empty: poll for the first change).
-    const maxOne = await feedUntil(cursor0, [], (p) => p.recipients.length > 0, 1);
+    // Pages of at most one, followed as a client does (a page may pass only READY rows and come back empty,
+    // its cursor moved on): the first non-empty one holds exactly one of the two changes.
+    let maxOne = await cm.call('get_recipients_status_updated_since', cursor0, [], 1);
+    for (let i = 0; !maxOne.recipients.length && i < 200; i++) maxOne = await cm.call('get_recipients_status_updated_since', maxOne.cursor, [], 1);
     assert.equal(maxOne.recipients.length, 1);
+    assert.ok([ids[0], ids[1]].includes(maxOne.recipients[0].id));
 
     // Counts.
     assert.equal(await cm.call('get_recipients_count', { mailings: [id] }), 3);
