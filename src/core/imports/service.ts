@@ -16,7 +16,6 @@
  * again writes the same subscribers again and changes nothing. One import per list at a time (a second one
  * waits up to 5 s, then is refused).
  */
-import { CsvError, parse } from 'csv-parse';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CallContext } from '../context.js';
@@ -157,6 +156,8 @@ export function importsService(deps: { store: Store }) {
           if (rejects.length < MAX_REJECTS_SHOWN) rejects.push({ line, reason });
         };
 
+        // csv-parse loads on the first import (one-shot commands build the core without it).
+        const { CsvError, parse } = await import('csv-parse');
         const input = source.open();
         const parser = input.pipe(
           parse({

@@ -6,7 +6,6 @@
  * client's own (`createFromMessage`), then edited in place by properties. Errors carry neutral messages and
  * the core name of the field at fault; each dialect spells the field its own way.
  */
-import { convert as htmlToText } from 'html-to-text';
 import type { CallContext } from '../context.js';
 import { isValidEmail } from '../email.js';
 import { forbiddenState, invalid, notFound } from '../errors.js';
@@ -118,8 +117,13 @@ function checkSender(fromEmail: unknown, field: string): string {
   return fromEmail;
 }
 
-export function deriveText(html: string): string {
-  return htmlToText(html, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+// Loaded on first use: one-shot commands (`mailgate keys list`) build the core and never derive a text.
+let htmlToText: Promise<typeof import('html-to-text')> | undefined;
+
+/** The plain-text part a mailing without one gets from its HTML. */
+export async function deriveText(html: string): Promise<string> {
+  const { convert } = await (htmlToText ??= import('html-to-text'));
+  return convert(html, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
 }
 
 /** Statistics answer at most this many hours per call. */
@@ -203,7 +207,7 @@ export function mailingsService(deps: MailingDeps) {
     async create(ctx: CallContext, input: NewMailingInput): Promise<number> {
       const fromEmail = checkSender(input.fromEmail, 'fromEmail');
       const html = input.html || null;
-      const text = input.text || (html ? deriveText(html) : null);
+      const text = input.text || (html ? await deriveText(html) : null);
       const fromName = input.fromName || null;
       const raw = await messages.compose({ fromEmail, fromName, subject: input.subject, html, text });
       const { id } = await store.mailings.insert(ctx.accountId, {

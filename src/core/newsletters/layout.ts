@@ -10,7 +10,7 @@
  * than it declared is stopped there (a zip bomb lying about its sizes); no page. Directories, macOS
  * metadata (`__MACOSX/`, `._*`) and files other than the page and the images are ignored.
  */
-import { fromBufferPromise, type Entry, type ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { invalid, isDomainError } from '../errors.js';
 
 export const LAYOUT_MAX_ENTRIES = 200;
@@ -75,6 +75,8 @@ const tooBig = () => invalid(`the zip unpacks to more than ${LAYOUT_MAX_BYTES / 
 
 /** The page and images of a zip layout; INVALID_ARGUMENT (field `layout.zip_file`) naming what is wrong. */
 export async function readLayoutZip(archive: Buffer): Promise<Layout> {
+  // yauzl loads on the first layout (one-shot commands build the core without it).
+  const { fromBufferPromise } = await import('yauzl');
   let zip: ZipFile;
   try {
     zip = await fromBufferPromise(archive, { lazyEntries: true, validateEntrySizes: true, decodeStrings: true, autoClose: false });

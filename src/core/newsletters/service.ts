@@ -161,7 +161,7 @@ export function newslettersService(deps: NewslettersDeps) {
       layoutKey = randomBytes(16).toString('base64url');
       html = rewriteImageRefs(source, images, `${deps.publicUrl}/layouts/${layoutKey}`);
     }
-    const text = v.text || (html ? deriveText(html) : null);
+    const text = v.text || (html ? await deriveText(html) : null);
     if (!html && !text) throw invalid('A variant needs layout.zip_file or layout.text.', at('layout'));
     const deliveries = v.deliveries.map((d, j) => {
       if (d.limit != null && (!Number.isSafeInteger(d.limit) || d.limit < 1))
