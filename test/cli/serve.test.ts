@@ -143,6 +143,37 @@ describe('cli: serve on an empty data directory', () => {
   });
 });
 
+describe('cli: a signal while serve starts', () => {
+  it('stops it in order: the embedded cluster it started stops with it, nothing is left running', async () => {
+    const child = mailgate(['serve']);
+    running.add(child);
+    let err = '';
+    child.stderr!.on('data', (c) => (err += c));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // The event: HTTP answers; serve is still starting what comes after it (the bounce listener, the worker)
+    // and has printed nothing yet.
+    const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      assert.equal(child.exitCode, null, `serve exited while starting: ${err}`);
+      assert.ok(Date.now() < deadline, 'serve never answered');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    child.kill('SIGTERM');
+    const end = await exited;
+    running.delete(child);
+    assert.deepEqual(end, { code: 0, signal: null }, err);
+    assert.throws(() => process.kill(postmaster, 0), 'the embedded postgres stopped with serve');
+    assert.equal(await readFile(pidFile, 'utf8').catch(() => 'gone'), 'gone');
+  });
+});
+
 describe('cli: README', () => {
   it('documents every configuration variable exactly as src/config.ts declares it', async () => {
     const readme = await readFile(path.join(root, 'README.md'), 'utf8');
