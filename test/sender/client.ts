@@ -100,3 +100,25 @@ export async function requestsPages(url: string, key: string): Promise<{ status:
     .split('\n')
     .map((l) => JSON.parse(l) as { status: number; body: any });
 }
+
+export type RequestsOptions = { json?: unknown; data?: unknown; params?: unknown; key?: string | null };
+
+/**
+ * Python `requests` bound to a gateway and a key, as Yandex Pay's and other Python clients call Sender (JSON
+ * bodies, Basic `key:`): `py` one call in a process of its own, `pyAll` several one after the other in one.
+ * `key: null` in a call's options sends no credentials.
+ */
+export function pythonClient(base: () => string, key: () => string) {
+  const asCall = (method: string, url: string, opts: RequestsOptions = {}): RequestsCall => ({
+    method,
+    url: `${base()}${url}`,
+    opts: { ...opts, key: opts.key === undefined ? key() : opts.key },
+  });
+  return {
+    py: (method: string, url: string, opts: RequestsOptions = {}) => {
+      const c = asCall(method, url, opts);
+      return requestsCall(c.method, c.url, c.opts);
+    },
+    pyAll: (calls: [method: string, url: string, opts?: RequestsOptions][]) => requestsCalls(calls.map((c) => asCall(...c))),
+  };
+}

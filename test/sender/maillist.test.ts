@@ -11,7 +11,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { curl, requestsCall, requestsCalls, requestsPages } from './client.js';
+import { curl, pythonClient, requestsPages, type RequestsOptions } from './client.js';
 
 // A copy of ../shared/seeds/003_2f3a3da25fe57471.txt (the wire contract; CI's clone has no ../shared).
 const SEED = path.join(import.meta.dirname, 'fixtures/003_2f3a3da25fe57471.txt');
@@ -42,20 +42,10 @@ function seedCurls(): string[] {
 
 const sh = (cmd: string) => curl(cmd.replaceAll(SEED_HOST, gw.url).replaceAll(SEED_KEY, key));
 
-type PyOpts = { json?: unknown; data?: unknown; params?: unknown; key?: string | null };
-const asCall = (method: string, url: string, opts: PyOpts = {}) => ({
-  method,
-  url: `${gw.url}${url}`,
-  opts: { ...opts, key: opts.key === undefined ? key : opts.key },
-});
-
-/** Python `requests`, as Yandex Pay's and other Python clients call Sender (JSON bodies, Basic key:). */
-const py = (method: string, url: string, opts: PyOpts = {}) => {
-  const c = asCall(method, url, opts);
-  return requestsCall(c.method, c.url, c.opts);
-};
-/** Several such calls, one after the other, by one Python process. */
-const pyAll = (calls: [method: string, url: string, opts?: PyOpts][]) => requestsCalls(calls.map((c) => asCall(...c)));
+const { py, pyAll } = pythonClient(
+  () => gw.url,
+  () => key,
+);
 
 const ctx = async () => ({ accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' });
 const LIST = '/api/0/Yandex.Mail/maillist/SBPYSTY1-ALV';
@@ -282,7 +272,7 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
         ...Array.from({ length: 100 }, (_, i) => ({ email: `d${i}@order.test`, params: { n: call, [`k${call}`]: 1 } })),
         { email: `u${call}@order.test` },
       ];
-      return ['PUT', `${LIST}/subscription/bulk`, { json: { items } }] as [string, string, PyOpts];
+      return ['PUT', `${LIST}/subscription/bulk`, { json: { items } }] as [string, string, RequestsOptions];
     });
     const replies = await pyAll(calls);
     for (const r of replies) assert.equal(r.status, 200);

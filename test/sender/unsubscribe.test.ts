@@ -14,7 +14,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { curl, requestsCall, requestsCalls } from './client.js';
+import { curl, pythonClient, type RequestsOptions } from './client.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const PAGE_HOST = 'https://test.sender.yandex-team.ru';
@@ -30,18 +30,10 @@ let dir: string;
 
 /** One of the page's curl lines, as printed there (`<email>` filled in), run against the gateway. */
 const page = (cmd: string, email = '') => curl(cmd.replaceAll(PAGE_HOST, gw.url).replaceAll(PAGE_KEY, key).replaceAll('<email>', email));
-type PyOpts = { params?: unknown; key?: string | null };
-const asCall = (method: string, url: string, opts: PyOpts = {}) => ({
-  method,
-  url: `${gw.url}${url}`,
-  opts: { ...opts, key: opts.key === undefined ? key : opts.key },
-});
-const py = (method: string, url: string, opts: PyOpts = {}) => {
-  const c = asCall(method, url, opts);
-  return requestsCall(c.method, c.url, c.opts);
-};
-/** Several such calls, one after the other, by one Python process. */
-const pyAll = (calls: [method: string, url: string, opts?: PyOpts][]) => requestsCalls(calls.map((c) => asCall(...c)));
+const { py, pyAll } = pythonClient(
+  () => gw.url,
+  () => key,
+);
 const ctx = () => gw.core.accounts.operatorContext(ACCOUNT);
 
 async function mailgate(...args: string[]): Promise<string> {
@@ -146,7 +138,7 @@ describe("sender: unsubscribe lists, as the page's examples and Yandex Pay's cli
     const before = (await py('GET', `${UNSUB}/list/CRPTD612-XHN1/content`)).body.count;
     const wrongAddresses = ['not-an-address', '', 'a@b@example.com'];
     const replies = await pyAll([
-      ...wrongAddresses.map((email) => ['PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email } }] as [string, string, PyOpts]),
+      ...wrongAddresses.map((email) => ['PUT', `${UNSUB}/list/CRPTD612-XHN1`, { params: { email } }] as [string, string, RequestsOptions]),
       ['GET', `${UNSUB}/list/CRPTD612-XHN1/content`],
       ['PUT', `${UNSUB}/list/NOPE`, { params: { email: 'x@example.com' } }],
       ['GET', `${UNSUB}/list/NOPE/email/x@example.com`],

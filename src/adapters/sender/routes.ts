@@ -65,6 +65,23 @@ const unsub =
 const unsubList = (req: Request) => String(req.params.slug);
 const unsubEmail = (p: Params) => stringParam(p, 'email') ?? '';
 
+/** A content page of addresses (an unsubscribe list's, the account's unsubscriptions), read by `read`. */
+async function addressPage(
+  c: Call,
+  read: (page: { after: Date | null; offset: number; limit: number }) => Promise<{ count: number; rows: { email: string }[] }>,
+): Promise<Answer> {
+  const page = pageParams(c.p);
+  const r = await read({ after: page.after?.at ?? null, offset: page.offset, limit: page.limit });
+  return {
+    body: contentPage(
+      c.req,
+      page,
+      r.count,
+      r.rows.map((e) => ({ email: e.email })),
+    ),
+  };
+}
+
 const transactionalStatus = async (c: Call): Promise<Answer> => {
   const messageId = stringParam(c.p, 'message_id');
   if (!messageId) throw SenderError.field('message_id', 'This field is required.');
@@ -231,22 +248,7 @@ export const ROUTES: Route[] = [
     '/:account/unsubscribe/list/:slug',
     unsub(async ({ req, ctx, p, core }) => (await core.unsubscribeLists.remove(ctx, unsubList(req), unsubEmail(p)), { body: okLower(unsubEmail(p)) })),
   ],
-  [
-    'get',
-    '/:account/unsubscribe/list/:slug/content',
-    unsub(async (c) => {
-      const page = pageParams(c.p);
-      const r = await c.core.unsubscribeLists.content(c.ctx, unsubList(c.req), { after: page.after?.at ?? null, offset: page.offset, limit: page.limit });
-      return {
-        body: contentPage(
-          c.req,
-          page,
-          r.count,
-          r.rows.map((e) => ({ email: e.email })),
-        ),
-      };
-    }),
-  ],
+  ['get', '/:account/unsubscribe/list/:slug/content', unsub((c) => addressPage(c, (page) => c.core.unsubscribeLists.content(c.ctx, unsubList(c.req), page)))],
   [
     'get',
     '/:account/unsubscribe/list/:slug/email/:email',
@@ -284,22 +286,7 @@ export const ROUTES: Route[] = [
       return { body: okLower(unsubEmail(p)) };
     }),
   ],
-  [
-    'get',
-    '/:account/unsubscribe/global/content',
-    unsub(async (c) => {
-      const page = pageParams(c.p);
-      const r = await c.core.unsubscribeLists.globalContent(c.ctx, { after: page.after?.at ?? null, offset: page.offset, limit: page.limit });
-      return {
-        body: contentPage(
-          c.req,
-          page,
-          r.count,
-          r.rows.map((e) => ({ email: e.email })),
-        ),
-      };
-    }),
-  ],
+  ['get', '/:account/unsubscribe/global/content', unsub((c) => addressPage(c, (page) => c.core.unsubscribeLists.globalContent(c.ctx, page)))],
   [
     'get',
     '/:account/unsubscribe/info',
