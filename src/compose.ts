@@ -207,7 +207,8 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
 /**
  * The send worker and what it runs on: the repos, graphile-worker's own pool, the SMTP capture, the relays of
- * `relayUrls` (none: every message goes to the capture) and the installation's DKIM signer.
+ * `relayUrls` (none: every message goes to the capture), the testing server of TESTING_SMTP_URL (none: testing
+ * mailings go to the capture) and the installation's DKIM signer.
  */
 export async function startSendWorker(services: Services, opts: { relayUrls: string[]; workerId?: string }): Promise<RunningWorker> {
   const { config, pool } = services;
@@ -228,8 +229,7 @@ export async function startSendWorker(services: Services, opts: { relayUrls: str
   let relays: ReturnType<typeof makeRelays>;
   try {
     relays = makeRelays(
-      opts.relayUrls,
-      capture.url,
+      { relays: opts.relayUrls, capture: capture.url, testing: config.TESTING_SMTP_URL },
       { maxConnections: config.SMTP_MAX_CONNECTIONS, maxMessages: config.SMTP_MAX_MESSAGES, rate: config.SMTP_RATE, timeoutMs: config.SMTP_TIMEOUT_MS },
       logger,
     );

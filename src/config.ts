@@ -43,6 +43,13 @@ export const VARIABLES = {
     schema: z.string().optional(),
     doc: 'Outgoing relay(s), comma-separated smtp:// (STARTTLS when announced) or smtps:// URLs, `user:pass@` for AUTH, and options as query: `tls.rejectUnauthorized=false` (a self-signed relay), `requireTLS=true`, `ignoreTLS=true`, `name=` (the EHLO name). Unset: the built-in SMTP capture keeps every message in Postgres.',
   },
+  TESTING_SMTP_URL: {
+    schema: z
+      .string()
+      .refine((v) => URL.canParse(v) && /^smtps?:$/.test(new URL(v).protocol), 'one smtp:// or smtps:// URL')
+      .optional(),
+    doc: "Where messages of mailings marked `testing` go (CloudMailing's testing SMTP server, the original's TEST_TARGET_IP and TEST_TARGET_PORT): one smtp:// or smtps:// URL with SMTP_URL's options; its replies are recorded as any relay's (a refusal is the recipient's ERROR). Unset: the built-in SMTP capture keeps them.",
+  },
   SMTP_MAX_CONNECTIONS: { schema: int(1, 1000), default: '5', doc: 'Pooled SMTP connections per relay and worker process.' },
   SMTP_MAX_MESSAGES: {
     schema: int(1, 1_000_000),
@@ -54,11 +61,11 @@ export const VARIABLES = {
   CAPTURE_SMTP_PORT: {
     schema: int(0, 65535),
     default: '0',
-    doc: "Port of each worker's built-in SMTP capture on 127.0.0.1 (0: any free port). It keeps every message when SMTP_URL is unset, and always those of mailings marked `testing`.",
+    doc: "Port of each worker's built-in SMTP capture on 127.0.0.1 (0: any free port). It keeps every message when SMTP_URL is unset, and those of mailings marked `testing` when TESTING_SMTP_URL is unset.",
   },
   BOUNCE_DOMAIN: {
     schema: z.string().min(1).optional(),
-    doc: 'Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN. Default: the host of PUBLIC_URL.',
+    doc: "Domain of the VERP return path bounces+<token>@BOUNCE_DOMAIN and of the built-in messages' sender noreply@BOUNCE_DOMAIN (on a host without a domain, such as localhost or an IP address, noreply@HOST.localdomain or noreply@localhost.localdomain). Default: the host of PUBLIC_URL.",
   },
   BOUNCE_SMTP_PORT: {
     schema: int(0, 65535),

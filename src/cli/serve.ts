@@ -40,6 +40,11 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     process.exit(1);
   });
 
+  // Sender's URLs carry the account's slug: the first start's account, or the only one there is. Read while
+  // a signal still waits for the start to end (a shutdown must not close the pool under this query).
+  const accounts = gateway.url && !gateway.firstKey ? await services.core.accounts.listAccounts().catch(() => []) : [];
+  const account = gateway.firstKey?.account ?? (accounts.length === 1 ? accounts[0]!.slug : undefined);
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -58,11 +63,17 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   onSignal = (signal) => void shutdown(signal);
 
   const lines: string[] = [];
-  if (gateway.url) {
-    lines.push(`Mailgate is listening on ${gateway.url}`);
-    lines.push(`  CloudMailing XML-RPC   POST ${gateway.url}/CloudMailing`);
-    lines.push(`  JSON-RPC 2.0           POST ${gateway.url}/jsonrpc   (the CloudMailing methods)`);
-    lines.push(`  health                 GET  ${gateway.url}/healthz`);
+  const url = gateway.url;
+  if (url) {
+    lines.push(`Mailgate is listening on ${url}`);
+    lines.push(`  CloudMailing XML-RPC   POST ${url}/CloudMailing`);
+    lines.push(`  JSON-RPC 2.0           POST ${url}/jsonrpc   (the CloudMailing methods)`);
+    lines.push(`  Mailkit JSON           POST ${url}/json.fcgi`);
+    lines.push(`  Mailkit XML-RPC        POST ${url}/rpc.fcgi`);
+    const senderPath = account ? `${account}/` : "<account>/   (<account>: the account's slug)";
+    lines.push(`  Yandex Sender REST          ${url}/api/0/${senderPath}`);
+    lines.push(`  Emailicious REST            ${url}/api/v1/`);
+    lines.push(`  health                 GET  ${url}/healthz`);
   } else lines.push('Mailgate worker is running (no HTTP).');
   lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');
   if (gateway.bouncePort !== undefined)
@@ -70,18 +81,24 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   if (opts.worker) {
     if (gateway.captureUrl) {
       lines.push(`  SMTP                   no SMTP_URL set: every message is CAPTURED, not relayed (kept in Postgres)`);
-      if (gateway.url) lines.push(`                         see ${gateway.url}/admin/outbox (user any, password an API key)`);
+      if (url) lines.push(`                         see ${url}/admin/outbox (user any, password an API key)`);
     } else lines.push(`  SMTP                   relaying through SMTP_URL`);
+    // Host and port only: the URL may hold credentials.
+    if (config.TESTING_SMTP_URL) lines.push(`  testing mailings       sent to TESTING_SMTP_URL (${new URL(config.TESTING_SMTP_URL).host})`);
   }
   if (gateway.firstKey) {
     const k = gateway.firstKey;
-    const host = gateway.url.replace(/^(https?:\/\/)/, '');
-    const scheme = gateway.url.startsWith('https') ? 'https' : 'http';
+    const host = url.replace(/^(https?:\/\/)/, '');
+    const scheme = url.startsWith('https') ? 'https' : 'http';
     lines.push('');
     lines.push(`First API key, shown once (account "${k.account}", key id ${k.id}):`);
     lines.push(`  ${k.secret}`);
     lines.push(`  e.g. xmlrpc.client.ServerProxy("${scheme}://admin:${k.secret}@${host}/CloudMailing")`);
-    lines.push(`  more keys: npx mailgate keys create --account <slug>`);
+    lines.push(`  more keys: npx mailgate keys create --account ${k.account}`);
+  } else if (url) {
+    // The first key was shown once, on the first start: say how to get one now.
+    lines.push('');
+    lines.push(`API keys: npx mailgate keys create --account ${account ?? '<slug>'}   (npx mailgate keys list shows the existing ones, not their secrets)`);
   }
   console.log(lines.join('\n'));
   // A signal during the start: stopped now, the banner (and a first key, shown once) printed first.

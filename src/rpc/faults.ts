@@ -31,8 +31,8 @@ export const invalidParams = (message: string) => new Fault(RPC_FAULT.INVALID_PA
 
 export interface FaultSpelling {
   codes: Record<DomainErrorCode, number>;
-  /** The dialect's name for a core field (`fromEmail` -> `mail_from`). */
-  field(coreName: string): string;
+  /** The dialect's name for a core field (`fromEmail` -> `mail_from`); undefined: the fault does not name it. */
+  field(coreName: string): string | undefined;
 }
 
 export interface FaultAnswer {
@@ -46,7 +46,8 @@ export interface FaultAnswer {
 export function toFault(e: unknown, spelling: FaultSpelling): FaultAnswer {
   if (e instanceof Fault) return { faultCode: e.faultCode, faultString: e.faultString, internal: false, httpStatus: e.httpStatus };
   if (isDomainError(e)) {
-    const text = e.field ? `${spelling.field(e.field)}: ${e.message}` : e.message;
+    const field = e.field ? spelling.field(e.field) : undefined;
+    const text = field ? `${field}: ${e.message}` : e.message;
     return { faultCode: spelling.codes[e.code], faultString: text, internal: false };
   }
   return { faultCode: RPC_FAULT.INTERNAL, faultString: 'internal error', internal: true };

@@ -1,8 +1,10 @@
 /**
  * The outgoing SMTP transport: one pool of SMTP connections per relay URL (./smtp-pool.ts; created once per
  * worker process), messages spread round robin over the relays, SMTP_RATE enforced per relay by the pool. Messages of
- * `testing` mailings go to the built-in capture instead, never to a relay (as the original CloudMailing
- * server sent them to its testing SMTP server); with no relay configured, every message does.
+ * `testing` mailings never go to a relay: they go to the testing server when one is configured
+ * (TESTING_SMTP_URL; the original CloudMailing server sent them to its fake SMTP server, TEST_TARGET_IP and
+ * TEST_TARGET_PORT), else to the built-in capture; with no relay configured, every other message goes to the
+ * capture too. No rate applies to the capture nor to the testing server.
  *
  * `deliver` never throws: it returns what happened as a value (Postal's SendResult).
  *  - `replied`: the relay answered (2xx, 4xx, 5xx), or the connection dropped after the conversation
@@ -18,7 +20,7 @@ import { parseReply, type SmtpReply } from '../core/delivery/outcome.js';
 export interface OutgoingMessage {
   raw: Buffer;
   envelope: { from: string; to: string };
-  /** To the capture, never to a relay. */
+  /** To the testing server (or the capture), never to a relay. */
   testing?: boolean;
 }
 
@@ -40,7 +42,7 @@ export interface RelayOptions {
 export interface Relays {
   /** Waits for a free connection of the relay; a message whose turn comes after `notAfter` is not sent. */
   deliver(message: OutgoingMessage, notAfter?: Date | null): Promise<Delivery>;
-  /** May a message (a `testing` one: to the capture) be 8bit? Every relay it may go to announced 8BITMIME. */
+  /** May a message (a `testing` one: to the testing server) be 8bit? Every relay it may go to announced 8BITMIME. */
   eightBit(testing: boolean): boolean;
   close(): void;
 }
@@ -57,8 +59,16 @@ export function isUnreachable(e: SmtpError): boolean {
   return e.message.includes(POOL_CLOSED);
 }
 
-/** `urls`: the relays (empty: everything goes to the capture); `captureUrl`: the built-in capture. */
-export function makeRelays(urls: string[], captureUrl: string, opts: RelayOptions, logger: Logger): Relays {
+export interface RelayTargets {
+  /** SMTP_URL's relays (none: everything goes to the capture). */
+  relays: string[];
+  /** The built-in capture. */
+  capture: string;
+  /** TESTING_SMTP_URL: where `testing` messages go instead of the capture. */
+  testing?: string | undefined;
+}
+
+export function makeRelays(targets: RelayTargets, opts: RelayOptions, logger: Logger): Relays {
   const relay = (url: string, rated: boolean) => {
     const u = new URL(url);
     const pool = smtpPool({ url, maxConnections: opts.maxConnections, maxMessages: opts.maxMessages, rate: rated ? opts.rate : 0, timeoutMs: opts.timeoutMs });
@@ -66,20 +76,21 @@ export function makeRelays(urls: string[], captureUrl: string, opts: RelayOption
     // claimed just before the deadline must not go out long after it).
     return { pool, remoteMta: u.port ? `${u.hostname}:${u.port}` : u.hostname, turn: pLimit(opts.maxConnections) };
   };
-  // The capture keeps messages; no rate applies to it.
-  const capture = relay(captureUrl, false);
-  const relays = urls.length ? urls.map((u) => relay(u, true)) : [capture];
+  // The capture keeps messages, the testing server is a fake: no rate applies to either.
+  const capture = relay(targets.capture, false);
+  const testing = targets.testing ? relay(targets.testing, false) : capture;
+  const relays = targets.relays.length ? targets.relays.map((u) => relay(u, true)) : [capture];
   let next = 0;
   return {
     async deliver(message, notAfter) {
-      const r = message.testing ? capture : relays[next++ % relays.length]!;
+      const r = message.testing ? testing : relays[next++ % relays.length]!;
       return await r.turn(() => (notAfter && Date.now() >= notAfter.getTime() ? { kind: 'expired' as const } : send(r, message)));
     },
-    eightBit(testing) {
-      return testing ? capture.pool.eightBitMime() : relays.every((r) => r.pool.eightBitMime());
+    eightBit(isTesting) {
+      return isTesting ? testing.pool.eightBitMime() : relays.every((r) => r.pool.eightBitMime());
     },
     close() {
-      for (const r of new Set([...relays, capture])) r.pool.close();
+      for (const r of new Set([...relays, capture, testing])) r.pool.close();
     },
   };
 

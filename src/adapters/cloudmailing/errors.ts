@@ -21,8 +21,25 @@ export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
   CONFLICT: 409,
 };
 
-/** Core field names as this dialect's parameters and properties. */
+/**
+ * Core field names as this dialect's parameters and properties. A field not named here is no name of
+ * CloudMailing's (the core's own, of a mailing the gateway made itself): the fault leaves it out.
+ */
 const FIELD_NAMES: Record<string, string> = {
+  email: 'email',
+  subject: 'subject',
+  charset: 'charset',
+  type: 'type',
+  dkim: 'dkim',
+  headerBlock: 'header',
+  body: 'body',
+  testing: 'testing',
+  satelliteGroup: 'satellite_group',
+  urlEncoding: 'url_encoding',
+  backupCustomizedEmails: 'backup_customized_emails',
+  dontCloseIfEmpty: 'dont_close_if_empty',
+  readTracking: 'read_tracking',
+  clickTracking: 'click_tracking',
   fromEmail: 'mail_from',
   fromName: 'sender_name',
   html: 'html_content',
@@ -39,7 +56,7 @@ const FIELD_NAMES: Record<string, string> = {
 
 export const spelling: FaultSpelling = {
   codes: DOMAIN_FAULT_CODES,
-  field: (name) => FIELD_NAMES[name] ?? name,
+  field: (name) => (Object.hasOwn(FIELD_NAMES, name) ? FIELD_NAMES[name] : undefined),
 };
 
 const STATUS_ON_EVERY_FAULT = new Set(['set_mailing_properties', 'delete_mailing', 'start_mailing', 'pause_mailing']);

@@ -87,8 +87,23 @@ function drfMessage(e: DomainError, model: string): string {
   return (DRF_MESSAGES[e.reason.kind] as (r: Reason, at: { field: string; model: string }) => string)(e.reason, at);
 }
 
+/**
+ * Emailicious' own field names (of its lists, subscribers, mailings, variants, layouts and deliveries): a
+ * field path answered under its name is made of these and indexes only. Any other name is the core's own
+ * (`fromEmail` of a mailing the gateway made itself), and its error is the object's, in `non_field_errors`.
+ */
+const FIELD_NAMES = new Set([
+  ...['name', 'default_from_name', 'default_from_email', 'default_replyto_email', 'default_language', 'languages'],
+  ...['email', 'subscription', 'first_name', 'last_name', 'gender', 'date_of_birth', 'language', 'region'],
+  ...['list', 'campaign', 'segments', 'variants', 'from_name', 'from_email', 'replyto_email', 'subject'],
+  ...['layout', 'zip_file', 'text', 'source', 'deliveries', 'scheduled_datetime', 'limit', 'exclusions'],
+]);
+const isOwnField = (field: string) => pathOf(field).every((p) => typeof p === 'number' || FIELD_NAMES.has(p));
+
 function fieldError(e: DomainError, model: string): EmailiciousError {
   if (!e.field) return new EmailiciousError(400, { non_field_errors: [drfMessage(e, model)] });
+  // DRF's words for a taken value name the field: the neutral message then.
+  if (!isOwnField(e.field)) return new EmailiciousError(400, { non_field_errors: [e.reason?.kind === 'taken' ? e.message : drfMessage(e, model)] });
   const errors = new FieldErrors();
   errors.add(pathOf(e.field), drfMessage(e, model));
   return errors.error();

@@ -25,8 +25,11 @@ export const DOMAIN_ERROR_TEXTS: Record<DomainErrorCode, string> = {
   CONFLICT: 'Already exists',
 };
 
-/** Core field names as Mailkit's parameters. */
-const FIELD_NAMES: Record<string, string> = { email: 'email', limit: 'limit', mailingId: 'ID_message', sendId: 'ID_send' };
+/**
+ * Core field names as Mailkit's parameters. A field not named here is no parameter of Mailkit's (the core's
+ * own names, `fromEmail` of a mailing the gateway made itself): the text leaves it out.
+ */
+const FIELD_NAMES: Record<string, string> = { email: 'email', limit: 'limit', name: 'name', mailingId: 'ID_message', sendId: 'ID_send' };
 
 /** A core "not found" for the list named by `name` becomes Mailkit's `Invalid <name>`. */
 export async function onList<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -42,7 +45,7 @@ export async function onList<T>(name: string, fn: () => Promise<T>): Promise<T> 
 export function errorText(e: unknown): { text: string; internal: boolean } {
   if (e instanceof MailkitError) return { text: e.text, internal: false };
   if (isDomainError(e)) {
-    const field = e.field ? (FIELD_NAMES[e.field] ?? e.field) : null;
+    const field = e.field && Object.hasOwn(FIELD_NAMES, e.field) ? FIELD_NAMES[e.field]! : null;
     return { text: field ? `${DOMAIN_ERROR_TEXTS[e.code]} ${field}: ${e.message}` : `${DOMAIN_ERROR_TEXTS[e.code]}: ${e.message}`, internal: false };
   }
   return { text: INTERNAL, internal: true };

@@ -36,11 +36,19 @@ export const NOT_AUTHENTICATED = () => SenderError.detail(401, 'Authentication c
 export const BAD_KEY = () => SenderError.detail(401, 'API key is not valid');
 export const FORBIDDEN = () => SenderError.detail(403, 'You do not have permission to perform this action.');
 
+/**
+ * Core field names as Sender's parameters. A field not named here is no parameter of Sender's (the core's own
+ * names, `fromEmail` of a mailing the gateway made itself): its error is answered as a `detail`, never under
+ * that name.
+ */
+const FIELD_NAMES: Record<string, string> = { items: 'items', rev: 'rev', to: 'to', slug: 'slug', name: 'title' };
+
 /** Every domain error code, as Sender answers an error of that kind. */
 const DOMAIN_ERRORS: Record<DomainErrorCode, (e: DomainError) => SenderError> = {
   NOT_FOUND: (e) => SenderError.detail(404, e.message[0]!.toUpperCase() + e.message.slice(1) + '.'),
   INVALID_ARGUMENT(e) {
-    if (e.field && e.field !== 'email') return SenderError.field(e.field, e.message);
+    const field = e.field && Object.hasOwn(FIELD_NAMES, e.field) ? FIELD_NAMES[e.field]! : undefined;
+    if (field) return SenderError.field(field, e.message);
     return e.field === 'email' || /email address/.test(e.message) ? WRONG_EMAIL() : SenderError.detail(400, e.message);
   },
   FORBIDDEN_STATE: (e) => SenderError.detail(400, e.message),

@@ -62,6 +62,8 @@ function checkedFields(f: ListFields): Partial<Record<ListDetailColumn, unknown>
  * lists/, and an import back would close a circle between the two folders.
  */
 export interface ConfirmationRequests {
+  /** Refuses what `request` would refuse for the list, before the caller changes anything. */
+  ready(ctx: CallContext, listId: number): Promise<void>;
   request(ctx: CallContext, listId: number, input: { email: string }): Promise<unknown>;
 }
 
@@ -158,6 +160,7 @@ export function membersService(deps: { store: Store; subscriptions: Confirmation
       const suppression = await store.suppressions.get(ctx.accountId, key);
       if (row.status === 'bounced' || row.status === 'complained' || (suppression && suppression.reason !== 'unsubscribe'))
         throw invalid(`${row.email} is suppressed for this account (${suppression?.reason ?? row.status}): it cannot be activated`, 'subscription');
+      if (confirm) await deps.subscriptions.ready(ctx, listId);
       if (suppression) await store.suppressions.lift(ctx.accountId, key, 'unsubscribe');
       if (!confirm) return await setStatus(ctx, listId, id, 'active');
       await setStatus(ctx, listId, id, 'unconfirmed');

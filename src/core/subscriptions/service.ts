@@ -7,17 +7,22 @@
  * message is sent with `{{ subscribe_link }}`, `{{ list_title }}`, the subscriber's stored params and the caller's
  * `args` as fields. The
  * message is the list's confirmation mailing, else the account's, else a built-in one (one per account, from
- * `noreply@BOUNCE_DOMAIN`: choose your own mailing to send from your own address). The link is
+ * `noreply@BOUNCE_DOMAIN`, qualified on a host without a domain as ./sender.ts says: choose your own mailing to
+ * send from your own address). The link is
  * `PUBLIC_URL/subscribe/confirm/<token>`, signed (src/core/delivery/tokens.ts) and valid CONFIRM_LINK_DAYS;
  * following it activates the subscriber once. A suppressed address gets no confirmation message (lift the
  * suppression first): its membership is stored as the suppression says, as in any subscribe.
+ *
+ * A request that is refused changes nothing: everything that can refuse it (the list, the address, the
+ * confirmation mailing, made when it is first needed) is settled before the subscriber is written.
  *
  * Decided where Sender and Mailkit are silent: a GET of the link confirms (that is what the subscriber
  * clicks; Sender's and Mailkit's links do the same); a second click says it is already confirmed; a link
  * for a subscriber who has since unsubscribed or been deleted is no longer valid.
  */
 import type { CallContext } from '../context.js';
-import { DomainError, invalid, isDomainError } from '../errors.js';
+import { isValidEmail } from '../email.js';
+import { DomainError, invalid, isDomainError, notFound } from '../errors.js';
 import { signConfirmToken, verifyConfirmToken } from '../delivery/tokens.js';
 import type { Store } from '../../db/store.js';
 import type { SystemRole } from '../../db/mailings.js';
@@ -25,6 +30,7 @@ import type { SubscriberStatus } from '../../db/lists.js';
 import type { ListsService } from '../lists/service.js';
 import type { MailingsService } from '../mailings/service.js';
 import type { TransactionalService } from '../transactional/service.js';
+import { builtInSender } from './sender.js';
 
 export interface SubscriptionsDeps {
   store: Store;
@@ -83,7 +89,7 @@ export function subscriptionsService(deps: SubscriptionsDeps) {
     const existing = await store.mailings.systemMailing(ctx.accountId, role);
     if (existing !== undefined) return existing;
     const b = BUILT_IN[role];
-    const id = await deps.mailings.create(ctx, { dialect: 'system', fromEmail: `noreply@${deps.bounceDomain}`, subject: b.subject, html: b.html });
+    const id = await deps.mailings.create(ctx, { dialect: 'system', fromEmail: builtInSender(deps.bounceDomain), subject: b.subject, html: b.html });
     if (await store.mailings.setSystemRole(ctx.accountId, id, role)) return id;
     // Another call made it at the same time: use that one.
     await deps.mailings.delete(ctx, id);
@@ -100,15 +106,21 @@ export function subscriptionsService(deps: SubscriptionsDeps) {
 
   return {
     async request(ctx: CallContext, listId: number, input: RequestInput): Promise<RequestResult> {
-      const [r] = await deps.lists.subscribe(ctx, listId, [{ email: input.email, params: input.params ?? {} }], { confirm: true });
+      // Checked before anything is written: a refused request leaves neither a subscriber nor a message.
+      const settings = await store.lists.confirmSettings(ctx.accountId, listId);
+      if (!settings) throw notFound('list', listId);
+      const email = typeof input.email === 'string' ? input.email.trim() : '';
+      if (!email) throw invalid('an email address is required', 'email');
+      if (!isValidEmail(email)) throw invalid(`invalid email address: ${JSON.stringify(input.email)}`, 'email');
+      const mailingId = await mailingOrBuiltIn(ctx, settings.mailing_id, 'confirm');
+
+      const [r] = await deps.lists.subscribe(ctx, listId, [{ email, params: input.params ?? {} }], { confirm: true });
       if (!r || 'error' in r) throw invalid(r && 'error' in r ? r.error : 'not added', 'email');
       let status = r.status;
       // A subscriber disabled by a call (not by a suppression) asks again: unconfirmed once more.
       if (status === 'disabled') status = (await store.lists.reopenUnconfirmed(ctx.accountId, r.id)) ?? status;
       const result = { subscriberId: r.id, email: r.email, inserted: r.inserted, status, sent: false };
       if (status !== 'unconfirmed') return result;
-      const settings = (await store.lists.confirmSettings(ctx.accountId, listId))!;
-      const mailingId = await mailingOrBuiltIn(ctx, settings.mailing_id, 'confirm');
       const link = `${deps.publicUrl}/subscribe/confirm/${signConfirmToken(deps.secret, r.id)}`;
       // Every param the subscriber has (not only those of this call) personalizes the message.
       const [stored] = await store.lists.subscriber(ctx.accountId, listId, { id: r.id });
@@ -122,6 +134,16 @@ export function subscriptionsService(deps: SubscriptionsDeps) {
         expiresAt: input.expiresAt ?? null,
       });
       return { ...result, sent: true };
+    },
+
+    /**
+     * What a request for the list needs before anything changes (the list, its confirmation mailing): refused
+     * here, a caller that writes before requesting (Emailicious' activate) writes nothing.
+     */
+    async ready(ctx: CallContext, listId: number): Promise<void> {
+      const settings = await store.lists.confirmSettings(ctx.accountId, listId);
+      if (!settings) throw notFound('list', listId);
+      await mailingOrBuiltIn(ctx, settings.mailing_id, 'confirm');
     },
 
     /** Follows a confirmation link. A forged, expired or no longer valid link is NOT_FOUND. */
