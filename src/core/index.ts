@@ -53,7 +53,7 @@ export function makeCore(deps: CoreDeps) {
     bounces: bouncesService({ store: deps.store }),
     suppressions: suppressionsService({ store: deps.store }),
     lists: listsService({ store: deps.store }),
-    reports: reportsService({ store: deps.store }),
+    reports: reportsService({ store: deps.store, bounceDomain: deps.bounceDomain }),
     tasks: tasksService({ store: deps.store }),
     unsubscribeLists: unsubscribeListsService({ store: deps.store }),
     imports: importsService({ store: deps.store }),

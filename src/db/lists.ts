@@ -11,7 +11,7 @@
 import type { SubscriberStatus } from './statuses.js';
 export type { SubscriberStatus };
 import { insertEventsFrom } from './events.js';
-import { SQLSTATE, copyFrom, copyText, sqlState, type Queryable } from './pool.js';
+import { SQLSTATE, copyFrom, copyText, inTransaction, sqlState, type Queryable } from './pool.js';
 import { newMemberStatus } from './suppressions.js';
 
 export interface ListRow {
@@ -288,6 +288,25 @@ export function listsRepo(db: Queryable) {
     async byName(accountId: number, name: string): Promise<number | undefined> {
       const { rows } = await db.query<{ id: number }>('SELECT id FROM lists WHERE account_id = $1 AND name = $2 LIMIT 1', [accountId, name]);
       return rows[0]?.id;
+    },
+
+    /**
+     * Deletes every subscriber of the list and keeps the list (Mailkit's delete with keep_list); how many, or
+     * undefined when the account has no such list. The list's row is locked first, in a statement of its
+     * own: a subscribe in progress (it holds the row FOR KEY SHARE) commits before the delete's snapshot is
+     * taken, so its subscribers are deleted too, and one that starts later waits for the list to be empty.
+     * Recipients and events keep their history, without the subscriber. On a transaction's client it runs in
+     * that transaction; on the pool, in one of its own.
+     */
+    async empty(accountId: number, id: number): Promise<number | undefined> {
+      const inTx = typeof (db as { release?: unknown }).release === 'function';
+      const run = <T>(fn: (tx: Queryable) => Promise<T>) => (inTx ? fn(db) : inTransaction(db, fn));
+      return await run(async (tx) => {
+        const { rows } = await tx.query('SELECT id FROM lists WHERE account_id = $1 AND id = $2 FOR UPDATE', [accountId, id]);
+        if (!rows.length) return undefined;
+        const { rowCount } = await tx.query('DELETE FROM subscribers WHERE account_id = $1 AND list_id = $2', [accountId, id]);
+        return rowCount ?? 0;
+      });
     },
 
     /** Deletes the list with its subscribers (mailings and bounces keep their history, without the list). */

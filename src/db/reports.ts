@@ -1,7 +1,9 @@
 /**
  * Reports: per-send and per-mailing counts, a send's bounces, and the raw log of messages. Counts are read
  * from the recipients (one row per message), the bounce log and the events (opens, clicks, unsubscribes,
- * complaints); they are exact at the time of the call.
+ * complaints); they are exact at the time of the call. Also what is read from the events alone (a send's
+ * clicked links, the log of responses to messages, each subscriber's engagement), the account's unsubscribed
+ * addresses, and the addresses the account sends from.
  */
 import type { Queryable } from './pool.js';
 import type { RecipientStatus } from './statuses.js';
@@ -62,6 +64,55 @@ export interface SendBounceRow {
   created_at: Date;
   enhanced_status: string | null;
   kind: 'permanent' | 'temporary';
+}
+
+/** One link of a send, as its click events name it. */
+export interface LinkRow {
+  url: string;
+  clicks: number;
+  /** Messages whose recipient clicked it (unique clicks). */
+  visits: number;
+}
+
+/** What a person did about a message: an event tied to a recipient. */
+export type ResponseKind = 'open' | 'click' | 'unsubscribe' | 'complaint';
+
+/** One response to a message, with its message's ids. */
+export interface ResponseRow {
+  id: number;
+  kind: ResponseKind;
+  created_at: Date;
+  link: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  recipient_id: number;
+  mailing_id: number;
+  send_id: number | null;
+  email_id: number;
+  email: string;
+  list_id: number | null;
+}
+
+/** An address unsubscribed from the whole account, and since when. */
+export interface UnsubscribedRow {
+  email: string;
+  created_at: Date;
+}
+
+/** One subscriber's messages and what it did with them. */
+export interface EngagementRow {
+  id: number;
+  email: string;
+  sent: number;
+  delivered: number;
+  opens: number;
+  /** Messages opened. */
+  opens_unique: number;
+  clicks: number;
+  /** Messages clicked. */
+  clicks_unique: number;
+  last_open: Date | null;
+  last_click: Date | null;
 }
 
 export interface ReportRange {
@@ -137,6 +188,114 @@ export function reportsRepo(db: Queryable) {
         [accountId, fromId, q.mailingId, q.sendId, limit],
       );
       return rows;
+    },
+
+    /** The mailing of one of the account's sends; undefined when the account has no such send. */
+    async sendMailing(accountId: number, sendId: number): Promise<number | undefined> {
+      const { rows } = await db.query<{ mailing_id: number }>('SELECT mailing_id FROM sends WHERE account_id = $1 AND id = $2', [accountId, sendId]);
+      return rows[0]?.mailing_id;
+    },
+
+    /**
+     * The links clicked in one send (of mailing `mailingId`), in the order they were first clicked. Through the
+     * mailing's events (events_mailing_kind), narrowed to the send by the recipients.
+     */
+    async links(mailingId: number, sendId: number): Promise<LinkRow[]> {
+      const { rows } = await db.query<LinkRow>(
+        `SELECT ev.link AS url, count(*)::int AS clicks, count(DISTINCT ev.recipient_id)::int AS visits
+           FROM events ev JOIN recipients r ON r.id = ev.recipient_id
+          WHERE ev.mailing_id = $1 AND ev.kind = 'click' AND ev.link IS NOT NULL AND r.send_id = $2
+          GROUP BY ev.link ORDER BY min(ev.id)`,
+        [mailingId, sendId],
+      );
+      return rows;
+    },
+
+    /**
+     * The responses to the account's messages (narrowed by mailing, send and message) from event id `fromId`,
+     * ascending. Event ids are drawn in commit order (events.ts), so a reader resuming from the last id it saw
+     * misses none. Confirmations are not responses to a message (they name a subscriber only).
+     */
+    async responses(
+      accountId: number,
+      q: { mailingId: number | null; sendId: number | null; messageId: number | null },
+      fromId: number,
+      limit: number,
+    ): Promise<ResponseRow[]> {
+      const { rows } = await db.query<ResponseRow>(
+        `SELECT ev.id, ev.kind, ev.created_at, ev.link, host(ev.ip) AS ip, ev.user_agent, r.id AS recipient_id, r.mailing_id, r.send_id,
+                coalesce(r.subscriber_id, r.id) AS email_id, r.email,
+                coalesce((SELECT list_id FROM subscribers WHERE id = r.subscriber_id), m.list_id) AS list_id
+           FROM events ev JOIN recipients r ON r.id = ev.recipient_id JOIN mailings m ON m.id = r.mailing_id
+          WHERE ev.account_id = $1 AND ev.id >= $2 AND ev.kind IN ('open', 'click', 'unsubscribe', 'complaint')
+            AND ($3::bigint IS NULL OR ev.mailing_id = $3) AND ($4::bigint IS NULL OR r.send_id = $4) AND ($5::bigint IS NULL OR r.id = $5)
+          ORDER BY ev.id LIMIT $6`,
+        [accountId, fromId, q.mailingId, q.sendId, q.messageId, limit],
+      );
+      return rows;
+    },
+
+    /**
+     * The addresses unsubscribed from the whole account (an unsubscribe suppression), since `from` when given,
+     * oldest first. A lifted unsubscribe (a revalidation) is no longer one.
+     */
+    async unsubscribed(accountId: number, from: Date | null): Promise<UnsubscribedRow[]> {
+      const { rows } = await db.query<UnsubscribedRow>(
+        `SELECT email, created_at FROM suppressions
+          WHERE account_id = $1 AND reason = 'unsubscribe' AND ($2::timestamptz IS NULL OR created_at >= $2)
+          ORDER BY created_at, email_key`,
+        [accountId, from],
+      );
+      return rows;
+    },
+
+    /**
+     * The subscribers of one list from subscriber id `fromId`, ascending, each with the messages it was sent
+     * (test sends apart) and its opens and clicks of them. The page is taken first, so the counts are computed
+     * for `limit` subscribers only (recipients_subscriber, events_recipient).
+     */
+    async engagement(accountId: number, listId: number, fromId: number, limit: number): Promise<EngagementRow[]> {
+      const { rows } = await db.query<EngagementRow>(
+        `WITH page AS (
+           SELECT id, email FROM subscribers WHERE account_id = $1 AND list_id = $2 AND id >= $3 ORDER BY id LIMIT $4
+         )
+         SELECT p.id, p.email, c.sent, c.delivered, e.opens, e.opens_unique, e.clicks, e.clicks_unique, e.last_open, e.last_click
+           FROM page p
+           CROSS JOIN LATERAL (
+             SELECT count(*) FILTER (WHERE r.try_count > 0)::int AS sent, count(*) FILTER (WHERE r.status = 'finished')::int AS delivered
+               FROM recipients r WHERE r.subscriber_id = p.id AND NOT r.is_test
+           ) c
+           CROSS JOIN LATERAL (
+             SELECT count(*) FILTER (WHERE ev.kind = 'open')::int AS opens,
+                    count(DISTINCT ev.recipient_id) FILTER (WHERE ev.kind = 'open')::int AS opens_unique,
+                    count(*) FILTER (WHERE ev.kind = 'click')::int AS clicks,
+                    count(DISTINCT ev.recipient_id) FILTER (WHERE ev.kind = 'click')::int AS clicks_unique,
+                    max(ev.created_at) FILTER (WHERE ev.kind = 'open') AS last_open,
+                    max(ev.created_at) FILTER (WHERE ev.kind = 'click') AS last_click
+               FROM recipients r JOIN events ev ON ev.recipient_id = r.id
+              WHERE r.subscriber_id = p.id AND NOT r.is_test AND ev.kind IN ('open', 'click')
+           ) e
+          ORDER BY p.id`,
+        [accountId, listId, fromId, limit],
+      );
+      return rows;
+    },
+
+    /**
+     * The From addresses the account's mailings use (by their first mailing), then its lists' default ones
+     * (by list); repeats included, the caller keeps the first of each address.
+     */
+    async senderAddresses(accountId: number): Promise<string[]> {
+      const { rows } = await db.query<{ email: string }>(
+        `SELECT email FROM (
+           SELECT v.from_email AS email, 0 AS part, min(m.id) AS ord
+             FROM mailings m JOIN variants v ON v.mailing_id = m.id WHERE m.account_id = $1 GROUP BY v.from_email
+           UNION ALL
+           SELECT default_from_email, 1, id FROM lists WHERE account_id = $1 AND default_from_email IS NOT NULL
+         ) a ORDER BY part, ord`,
+        [accountId],
+      );
+      return rows.map((r) => r.email);
     },
   };
 }

@@ -401,7 +401,8 @@ function mailkitNullCharacter(f: Fixtures, encoding: Encoding): Probe[] {
   const mk = mailkit(f, encoding);
   const list = String(f.mine.list.id);
   const refused = `Invalid parameter: ${NUL_STORED}`;
-  const edited = { json: json(200, { error_status: 0, error: 'OK', ID_email: f.mine.subscriber.id }), xml: { data: 'OK' } };
+  // XML-RPC: the bare string OK, as Mailkit answers edituser (igloonet's editUser() reads a string).
+  const edited = { json: json(200, { error_status: 0, error: 'OK', ID_email: f.mine.subscriber.id }), xml: 'OK' };
   return [
     // Python writes U+0000 into the XML as it is, which XML 1.0 cannot carry; JSON carries it to the store.
     mk(

@@ -5,8 +5,10 @@
 
 ENCODING: xml (xmlrpc.client on /rpc.fcgi, client_id sent as a <string> like the PHP clients, user data in
 base64, empty sections as {'': None}) or json (urllib on /json.fcgi, parameters as strings like the Java
-clients, some at the top level like the Python extractor). STEP: setup | reports. Prints one JSON object:
-each call's reply as the client library decoded it (XML-RPC ints stay ints, strings stay strings).
+clients, some at the top level like the Python extractor). STEP: setup | reports | more (the functions the
+real clients call beyond the seed's table, in the documented XML-RPC order, and their bad input). Prints one
+JSON object: each call's reply as the client library decoded it (XML-RPC ints stay ints, strings stay
+strings).
 """
 import base64
 import json
@@ -116,4 +118,54 @@ elif step == "reports":
         out["raw_bounces"] = js("mailkit.report.raw.bounces", {"ID_message": str(m), "ID_send": str(s), "ID_UNDELIVERED_LOG": "1", "limit": "25000"})
         out["delete"] = js("mailkit.mailinglist.delete", {"ID_user_list": args["list_id"], "keep_list": "FALSE"})
         out["delete_again"] = js("mailkit.mailinglist.delete", {"ID_user_list": args["list_id"], "keep_list": "FALSE"})
+elif step == "more":
+    lid, sid, mid, tag = args["list_id"], args["send_id"], args["mailing"], encoding
+    if encoding == "xml":
+        out["links"] = xml("mailkit.report.message.links", sid)
+        out["links_unknown"] = xml("mailkit.report.message.links", 999999)
+        out["links_missing"] = xml("mailkit.report.message.links", "")
+        out["responses"] = xml("mailkit.report.raw.responses", "", "", 1, 25000)
+        out["responses_page"] = xml("mailkit.report.raw.responses", mid, sid, args["from_log"], 2)
+        out["responses_bad_limit"] = xml("mailkit.report.raw.responses", "", "", 1, 25001)
+        out["responses_bad_start"] = xml("mailkit.report.raw.responses", "", "", "abc", 10)
+        out["unsubscribed"] = xml("mailkit.mailinglist.unsubscribed", "2000-01-01")
+        out["unsubscribed_later"] = xml("mailkit.mailinglist.unsubscribed", "2100-01-01")
+        out["unsubscribed_bad"] = xml("mailkit.mailinglist.unsubscribed", "yesterday")
+        out["engagement"] = xml("mailkit.mailinglist.engagement", lid, "", 25000)
+        out["engagement_page"] = xml("mailkit.mailinglist.engagement", lid, args["from_email"], 2)
+        out["engagement_unknown"] = xml("mailkit.mailinglist.engagement", 999999, "", 10)
+        out["engagement_missing"] = xml("mailkit.mailinglist.engagement", "", "", 10)
+        out["emails"] = xml("mailkit.profile.emails.list")
+        sender = out["emails"]["emails"][0]["ID_ALLOW_EMAIL"]
+        campaign = {"name": b64("Launch " + tag), "subject": b64("Launch day"), "ID_allow_email": b64(str(sender)), "type_message": b64("email"), "content": b64("<p>Launch</p>")}
+        out["create"] = xml("mailkit.campaigns.create", campaign)
+        out["create_again"] = xml("mailkit.campaigns.create", campaign)
+        out["create_bad_sender"] = xml("mailkit.campaigns.create", dict(campaign, name=b64("Other " + tag), ID_allow_email=b64("1")))
+        out["create_missing_name"] = xml("mailkit.campaigns.create", dict(campaign, name=""))
+        out["revalidate_missing"] = xml("mailkit.email.revalidate", "", None, "TRUE", None, None, None)
+        out["delete_keep_unknown"] = xml("mailkit.mailinglist.delete", 999999, "TRUE")
+    else:
+        out["links"] = js("mailkit.report.message.links", {"ID_send": str(sid)})
+        out["links_unknown"] = js("mailkit.report.message.links", {"ID_send": "999999"})
+        out["links_missing"] = js("mailkit.report.message.links", {})
+        out["responses"] = js("mailkit.report.raw.responses", {"limit": "25000"})
+        out["responses_page"] = js("mailkit.report.raw.responses", {"ID_message": str(mid), "ID_send": str(sid), "ID_log": str(args["from_log"]), "limit": "2"})
+        out["responses_bad_limit"] = js("mailkit.report.raw.responses", {"limit": "25001"})
+        out["responses_bad_start"] = js("mailkit.report.raw.responses", {"ID_log": "abc"})
+        out["unsubscribed"] = js("mailkit.mailinglist.unsubscribed", {"range_from": "2000-01-01"})
+        out["unsubscribed_later"] = js("mailkit.mailinglist.unsubscribed", {"range_from": "2100-01-01"})
+        out["unsubscribed_bad"] = js("mailkit.mailinglist.unsubscribed", {"range_from": "yesterday"})
+        out["engagement"] = js("mailkit.mailinglist.engagement", {"ID_user_list": str(lid)})
+        out["engagement_page"] = js("mailkit.mailinglist.engagement", {"ID_user_list": str(lid), "ID_email": str(args["from_email"]), "limit": 2})
+        out["engagement_unknown"] = js("mailkit.mailinglist.engagement", {"ID_user_list": "999999"})
+        out["engagement_missing"] = js("mailkit.mailinglist.engagement", {})
+        out["emails"] = js("mailkit.profile.emails.list")
+        sender = out["emails"]["emails"][0]["ID_ALLOW_EMAIL"]
+        campaign = {"name": b64("Launch " + tag), "subject": b64("Launch day"), "ID_allow_email": b64(str(sender)), "content": b64("<p>Launch</p>")}
+        out["create"] = js("mailkit.campaigns.create", campaign)
+        out["create_again"] = js("mailkit.campaigns.create", campaign)
+        out["create_bad_sender"] = js("mailkit.campaigns.create", dict(campaign, name=b64("Other " + tag), ID_allow_email=b64("1")))
+        out["create_missing_name"] = js("mailkit.campaigns.create", dict(campaign, name=""))
+        out["revalidate_missing"] = js("mailkit.email.revalidate", {"ID_email": "", "agreement": "TRUE"})
+        out["delete_keep_unknown"] = js("mailkit.mailinglist.delete", {"ID_user_list": "999999", "keep_list": "TRUE"})
 print(json.dumps(out, ensure_ascii=False, default=str))

@@ -12,7 +12,11 @@
  *   `Unauthorized`. Repeated failures from one address: HTTP 429, as every dialect.
  * - Errors are not faults: JSON answers `{"error_status": 1, "error": "<text>"}` in an HTTP 200; XML-RPC a normal
  *   methodResponse whose value is the plain text (see errors.ts). Malformed JSON or XML is answered the same way.
- * - XML-RPC integers are `<i4>` (`<i8>` beyond 32 bits), as the seed shows; report records in JSON carry strings.
+ * - Some successes are a bare string too, in XML-RPC: edituser's `OK`, revalidate's `Email has been revalidated`
+ *   / `Sent subscribe email` (JSON carries them as `error` with error_status 0). A client tells them from an
+ *   error by the text.
+ * - XML-RPC integers are `<i4>` (`<i8>` beyond 32 bits), as the seed shows; report records in JSON carry strings
+ *   (message.links' counts are JSON numbers, as its documented reply has them).
  * - Bodies over MAX_BODY_BYTES: HTTP 413.
  */
 import express, { type Request, type Response } from 'express';

@@ -3,7 +3,8 @@
  * `parameters` keys, with the aliases real clients use) and a handler that reads them leniently (values.ts),
  * calls the core and builds the reply in the call's encoding (serializers.ts). Reply shapes follow the real
  * API as its clients read it (mailkit/mailkit-api, igloonet/mailkit-api and their mock replies; the Keboola
- * extractors for the reports).
+ * extractors for the reports; itsmepvr/mailkit_campaign for the sender addresses and campaigns.create) and
+ * Mailkit's documentation where it shows them; where a client and the spec disagree, the client wins.
  */
 import type { CallContext } from '../../core/context.js';
 import { isValidEmail } from '../../core/email.js';
@@ -12,7 +13,21 @@ import type { AdapterDeps } from '../types.js';
 import { isStruct } from '../../rpc/values.js';
 import { MailkitError, onList } from './errors.js';
 import * as S from './serializers.js';
-import { boolOf, emailOrId, optionalId, plainText, rangeBound, rawPage, requiredId, userData, userStruct, userText, type MailkitArgs } from './values.js';
+import {
+  boolOf,
+  countOf,
+  emailOrId,
+  optionalId,
+  plainText,
+  rangeBound,
+  rawPage,
+  requiredId,
+  userData,
+  userStruct,
+  userText,
+  type MailkitArgs,
+} from './values.js';
+import { RAW_LOG_MAX } from '../../core/bounces/service.js';
 
 export type { MailkitArgs };
 
@@ -31,6 +46,8 @@ export interface MailkitFunction {
   rest?: string;
   handler(ctx: MailkitCtx, args: MailkitArgs): Promise<unknown>;
 }
+
+const EMPTY_HTML = '<!DOCTYPE html><html><body></body></html>';
 
 export const FUNCTIONS: Record<string, MailkitFunction> = {
   'mailkit.report.raw.bounces': {
@@ -120,7 +137,9 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
     aliases: { mailinglist_id: 'ID_user_list' },
     async handler({ call, deps }, a) {
       const id = requiredId(a.ID_user_list, 'ID_user_list');
-      await onList('ID_user_list', () => deps.core.lists.delete(call, id));
+      // keep_list TRUE empties the list and keeps it (igloonet's flushMailingList()).
+      if (boolOf(a.keep_list)) await onList('ID_user_list', () => deps.core.lists.empty(call, id));
+      else await onList('ID_user_list', () => deps.core.lists.delete(call, id));
       return { data: 'OK' };
     },
   },
@@ -170,8 +189,9 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
       if (newEmail && newEmail !== email) throw new MailkitError('Invalid ID_email: the address itself cannot be changed');
       const [r] = await onList('ID_user_list', () => deps.core.lists.edit(call, listId, [{ email, params }]));
       if (!r || 'error' in r) throw new MailkitError('Invalid ID_email');
-      // The XML reply is the struct igloonet's client reads (getStringData), not the bare string of its mock.
-      return encoding === 'json' ? { error_status: 0, error: 'OK', ID_email: r.id } : { data: 'OK' };
+      // XML: the bare string, as Mailkit answers (igloonet's editUser() reads getStringValue(), since its fix of
+      // 2018 "fix bad response from userEdit"; its mock mailkit.mailinglist.edituser.12345.xml). JSON: the mock's.
+      return encoding === 'json' ? { error_status: 0, error: 'OK', ID_email: r.id } : 'OK';
     },
   },
 
@@ -279,6 +299,111 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
       const status = (r.inserted ? 1 : 0) + (r.sent ? 0 : 6);
       const v = { data: r.emailId, data2: r.sendId, data3: r.messageId, status };
       return encoding === 'json' ? { ...Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])), error_status: 0 } : v;
+    },
+  },
+
+  'mailkit.email.revalidate': {
+    params: ['ID_email', 'ID_message', 'agreement', 'channel', 'dummy', 'language'],
+    aliases: { email_id: 'ID_email' },
+    async handler({ call, deps, encoding }, a) {
+      // JSON may name the address `email` beside an empty ID_email (the documentation's example has both).
+      const given = plainText(a.ID_email)?.trim() || plainText(a.email)?.trim() || '';
+      const who = emailOrId(given);
+      if (!who) throw new MailkitError('Missing ID_email');
+      // agreement TRUE: the recipient consented, re-subscribed now; FALSE: a confirmation message first.
+      const confirm = !boolOf(a.agreement);
+      let r;
+      try {
+        r = await deps.core.members.revalidate(call, who, { confirm });
+      } catch (e) {
+        if (isDomainError(e)) throw new MailkitError(e.field === 'confirm' ? `${given} is in no mailing list` : `${given} is not unsubscribed`);
+        throw e;
+      }
+      const text = confirm ? 'Sent subscribe email' : 'Email has been revalidated';
+      const id = r.subscriberIds[0] ?? ('id' in who ? who.id : null);
+      return encoding === 'json' ? { email: r.email, error_status: 0, ID_email: id === null ? '' : String(id), error: text } : text;
+    },
+  },
+
+  'mailkit.profile.emails.list': {
+    params: [],
+    async handler({ call, deps }) {
+      return S.senderAddresses(await deps.core.reports.senders(call));
+    },
+  },
+
+  'mailkit.campaigns.create': {
+    // XML: one struct; JSON: its members are the parameters. Values are base64, as the documentation asks.
+    params: ['campaign'],
+    async handler({ call, deps, encoding }, a) {
+      const c = isStruct(a.campaign) ? a.campaign : a;
+      const name = userText(c.name)?.trim();
+      if (!name) throw new MailkitError('Missing name');
+      const senderId = [plainText(c.ID_allow_email), userText(c.ID_allow_email)].map((t) => t?.trim() ?? '');
+      if (!senderId[0]) throw new MailkitError('Missing ID_allow_email');
+      const senders = await deps.core.reports.senders(call);
+      const sender = senderId.map((t) => (/^\d{1,15}$/.test(t) ? senders.find((x) => x.id === Number(t)) : undefined)).find((x) => x);
+      if (!sender) throw new MailkitError('Invalid ID_allow_email');
+      const replyTo = userText(c.reply_to)?.trim() || null;
+      if (replyTo !== null && !isValidEmail(replyTo)) throw new MailkitError('Invalid reply_to');
+      // A campaign is an HTML message; without content its body is empty until sendmail's message_data
+      // brings one (a message gets no kind of body its mailing lacks).
+      const html = (typeof c.content === 'string' || Buffer.isBuffer(c.content) ? userText(c.content) : undefined) || EMPTY_HTML;
+      if ((await deps.core.mailings.idByName(call, name)) !== undefined) throw new MailkitError('Campaign exist');
+      const id = await deps.core.mailings.create(call, {
+        dialect: 'mailkit',
+        name,
+        fromEmail: sender.email,
+        replytoEmail: replyTo,
+        subject: userText(c.subject) ?? '',
+        html,
+      });
+      return encoding === 'json' ? { ID_message: String(id), error_status: 0 } : { ID_message: id };
+    },
+  },
+
+  'mailkit.report.message.links': {
+    params: ['ID_send'],
+    async handler({ call, deps, encoding }, a) {
+      const sendId = requiredId(a.ID_send, 'ID_send');
+      // JSON clients may narrow by campaign too (Keboola's extractor pairs every campaign with every send).
+      const mailingId = optionalId(a.ID_message, 'ID_message');
+      const links = await deps.core.reports.links(call, sendId, mailingId).catch((e: unknown) => {
+        if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError('Invalid ID_send');
+        throw e;
+      });
+      return links.map((l) => S.record(S.linkFields(l), encoding, { jsonInts: true }));
+    },
+  },
+
+  'mailkit.report.raw.responses': {
+    params: ['ID_message', 'ID_send', 'ID_log', 'limit'],
+    aliases: { ID_LOG: 'ID_log', ID_SEND_MESSAGE: 'ID_send_message' },
+    async handler({ call, deps, encoding }, a) {
+      const { filter, from, limit } = rawPage(a, 'ID_log');
+      const messageId = optionalId(a.ID_send_message, 'ID_send_message');
+      const rows = await deps.core.reports.responses(call, { ...filter, messageId }, from, limit);
+      return rows.map((r) => S.record(S.responseFields(r), encoding));
+    },
+  },
+
+  'mailkit.mailinglist.unsubscribed': {
+    params: ['range_from'],
+    async handler({ call, deps, encoding }, a) {
+      const rows = await deps.core.reports.unsubscribed(call, rangeBound(a.range_from, 'range_from', false));
+      return rows.map((u) => S.record(S.unsubscribedFields(u), encoding));
+    },
+  },
+
+  'mailkit.mailinglist.engagement': {
+    params: ['ID_user_list', 'ID_email', 'limit'],
+    aliases: { mailinglist_id: 'ID_user_list', ID_EMAIL: 'ID_email' },
+    async handler({ call, deps, encoding }, a) {
+      const listId = requiredId(a.ID_user_list, 'ID_user_list');
+      const from = optionalId(a.ID_email, 'ID_email') ?? 1;
+      const limit = countOf(a.limit, 'limit', RAW_LOG_MAX, RAW_LOG_MAX);
+      const rows = await onList('ID_user_list', () => deps.core.reports.engagement(call, listId, from, limit));
+      return rows.map((e) => S.record(S.engagementFields(e), encoding));
     },
   },
 };

@@ -6,7 +6,17 @@
 import type { BounceRow } from '../../core/bounces/service.js';
 import type { ListRow, SubscriberRow } from '../../core/lists/service.js';
 import type { MailingView } from '../../core/mailings/service.js';
-import type { MessageLogRow, SendBounceRow, SendReportRow } from '../../core/reports/service.js';
+import type {
+  EngagementRow,
+  MessageLogRow,
+  Response,
+  ResponseKind,
+  SendBounceRow,
+  SendLink,
+  SendReportRow,
+  SenderAddress,
+  UnsubscribedRow,
+} from '../../core/reports/service.js';
 import type { SuppressionRow } from '../../core/suppressions/service.js';
 import { wireText, type RpcValue } from '../../rpc/values.js';
 import { mkDate } from './values.js';
@@ -19,11 +29,14 @@ export const INSERT_STATUS = { updated: 0, inserted: 1, insertedUnsubscribed: 2,
 /** A field: a name, and an integer (ids, counts) or a text. Null is written as 0 / '' ("not set"). */
 export type Field = readonly [name: string, kind: 'int' | 'text', value: number | string | null];
 
-/** One record in one encoding: JSON strings everywhere, XML typed. */
-export function record(fields: readonly Field[], encoding: Encoding): Record<string, string | number> {
+/**
+ * One record in one encoding: JSON strings everywhere (`jsonInts`: JSON numbers for the integers, where the
+ * real reply has them), XML typed.
+ */
+export function record(fields: readonly Field[], encoding: Encoding, o: { jsonInts?: boolean } = {}): Record<string, string | number> {
   const out: Record<string, string | number> = {};
   for (const [name, kind, value] of fields) {
-    if (encoding === 'json') out[name] = value === null ? (kind === 'int' ? '' : '') : String(value);
+    if (encoding === 'json' && !(o.jsonInts && kind === 'int')) out[name] = value === null ? '' : String(value);
     else out[name] = kind === 'int' ? Number(value ?? 0) : String(value ?? '');
   }
   return out;
@@ -65,8 +78,7 @@ const MESSAGE_STATUS: Record<MessageLogRow['status'], string> = {
  */
 export function rawMessageFields(r: MessageLogRow): Field[] {
   const f = r.fields ?? {};
-  const at = r.email.lastIndexOf('@');
-  const domain = at < 0 ? '' : r.email.slice(at + 1).toLowerCase();
+  const domain = domainOf(r.email);
   const out: Field[] = [
     ['ID_message', 'int', r.mailing_id],
     ['ID_send', 'int', r.send_id],
@@ -84,6 +96,12 @@ export function rawMessageFields(r: MessageLogRow): Field[] {
   for (const name of USER_FIELDS) out.push([name, 'text', text(f[name])]);
   for (let n = 1; n <= 25; n++) out.push([`custom_${n}`, 'text', text(f[`custom${n}`] ?? f[`custom_${n}`])]);
   return out;
+}
+
+/** An address's domain, lower-cased ('' when it has none). */
+function domainOf(email: string): string {
+  const at = email.lastIndexOf('@');
+  return at < 0 ? '' : email.slice(at + 1).toLowerCase();
 }
 
 const USER_FIELDS = [
@@ -240,4 +258,94 @@ export function addressStatus(email: string, subs: readonly SubscriberRow[], sup
     out[`CUSTOM_${n}`] = v === undefined || v === null ? (encoding === 'json' ? null : '') : text(v);
   }
   return out;
+}
+
+/**
+ * mailkit.report.message.links: one clicked link of a send, members in the real reply's order, its integers
+ * numbers in JSON too (as the real reply has them). Titles and anchors are not known (tracking sees the URL
+ * only); conversions are not tracked (0).
+ */
+export function linkFields(l: SendLink): Field[] {
+  return [
+    ['TITLE', 'text', ''],
+    ['TITLE_SHORT', 'text', ''],
+    ['ANCHOR', 'text', ''],
+    ['URL', 'text', l.url],
+    ['ID_URL', 'int', l.id],
+    ['AB_VERSION', 'text', ''],
+    ['CLICK', 'int', l.clicks],
+    ['VISIT', 'int', l.visits],
+    ['CONVERSION', 'int', 0],
+  ];
+}
+
+/** The core's response kinds as raw.responses' `type`. */
+const RESPONSE_TYPE: Record<ResponseKind, string> = { open: 'read', click: 'click', unsubscribe: 'unsubscribe', complaint: 'complaint' };
+
+/**
+ * mailkit.report.raw.responses: one response, the fields of the real reply (lower-case names, as the raw
+ * message log's). What Mailgate does not know (A/B version, link texts, referer, unsubscribe answers, geo and
+ * browser data) is empty; IP and user agent are the request's, when tracking recorded them.
+ */
+export function responseFields(r: Response): Field[] {
+  const domain = domainOf(r.email);
+  return [
+    ['date', 'text', mkDate(r.created_at)],
+    ['email', 'text', r.email],
+    ['ID_email', 'int', r.email_id],
+    ['ID_user_list', 'int', r.list_id],
+    ['ID_message', 'int', r.mailing_id],
+    ['ID_send', 'int', r.send_id],
+    ['ID_send_message', 'int', r.recipient_id],
+    ['ID_log', 'int', r.id],
+    ['ab_version', 'text', ''],
+    ['domain', 'text', domain],
+    ['tld', 'text', domain.slice(domain.lastIndexOf('.') + 1)],
+    ['type', 'text', RESPONSE_TYPE[r.kind]],
+    ['ID_url', 'int', r.link_id],
+    ['link_type', 'text', ''],
+    ['link_url', 'text', r.kind === 'click' ? r.link : ''],
+    ['link_text', 'text', ''],
+    ['link_title', 'text', ''],
+    ['referer', 'text', ''],
+    ['unsubscribe_answer', 'text', ''],
+    ['IP', 'text', r.ip],
+    ['IP_orig', 'text', r.ip],
+    ...['continent', 'country', 'code3', 'code', 'region', 'region_code', 'city'].map((n): Field => [n, 'text', '']),
+    ['user_agent', 'text', r.user_agent],
+    ...['browser', 'browser_major', 'browser_minor', 'browser_type', 'os', 'os_version', 'device', 'org'].map((n): Field => [n, 'text', '']),
+  ];
+}
+
+/** mailkit.mailinglist.unsubscribed: one address unsubscribed from the whole account (no unsubscribe group). */
+export function unsubscribedFields(u: UnsubscribedRow): Field[] {
+  return [
+    ['DATE', 'text', mkDate(u.created_at)],
+    ['ID_UNSUBSCRIBE_GROUP', 'text', ''],
+    ['EMAIL', 'text', u.email],
+  ];
+}
+
+/** mailkit.mailinglist.engagement: one subscriber's messages, opens and clicks (the caller adds the list). */
+export function engagementFields(e: EngagementRow): Field[] {
+  return [
+    ['ID_EMAIL', 'int', e.id],
+    ['EMAIL', 'text', e.email],
+    ['SEND_COUNT', 'int', e.sent],
+    ['DELIVERED_COUNT', 'int', e.delivered],
+    ['READ_COUNT', 'int', e.opens],
+    ['READ_COUNT_U', 'int', e.opens_unique],
+    ['CLICK_COUNT', 'int', e.clicks],
+    ['CLICK_COUNT_U', 'int', e.clicks_unique],
+    ['LAST_READ', 'text', mkDate(e.last_open)],
+    ['LAST_CLICK', 'text', mkDate(e.last_click)],
+  ];
+}
+
+/**
+ * mailkit.profile.emails.list: the account's sender addresses under `emails`, each with the ID_ALLOW_EMAIL
+ * that mailkit.campaigns.create takes (an integer in both encodings: the XML clients read it as the `<i4>`).
+ */
+export function senderAddresses(senders: readonly SenderAddress[]): { emails: Record<string, unknown>[] } {
+  return { emails: senders.map((s) => ({ ID_ALLOW_EMAIL: s.id, EMAIL: s.email })) };
 }

@@ -14,7 +14,7 @@
  */
 import type { CallContext } from '../context.js';
 import { emailKey, isValidEmail } from '../email.js';
-import { conflict, invalid, notFound } from '../errors.js';
+import { conflict, forbiddenState, invalid, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
 import type { ListDetailColumn, ListDetails, SubscriberRow, SubscriberStatus } from '../../db/lists.js';
 import { slugOf } from './service.js';
@@ -64,7 +64,14 @@ function checkedFields(f: ListFields): Partial<Record<ListDetailColumn, unknown>
 export interface ConfirmationRequests {
   /** Refuses what `request` would refuse for the list, before the caller changes anything. */
   ready(ctx: CallContext, listId: number): Promise<void>;
-  request(ctx: CallContext, listId: number, input: { email: string }): Promise<unknown>;
+  request(ctx: CallContext, listId: number, input: { email: string }): Promise<{ sent: boolean }>;
+}
+
+/** What a revalidation did: the memberships it re-subscribed, and whether confirmation messages went out. */
+export interface Revalidated {
+  email: string;
+  subscriberIds: number[];
+  sent: boolean;
 }
 
 export function membersService(deps: { store: Store; subscriptions: ConfirmationRequests }) {
@@ -166,6 +173,43 @@ export function membersService(deps: { store: Store; subscriptions: Confirmation
       await setStatus(ctx, listId, id, 'unconfirmed');
       await deps.subscriptions.request(ctx, listId, { email: row.email });
       return (await store.lists.subscriber(ctx.accountId, listId, { id }))[0]!;
+    },
+
+    /**
+     * Re-subscribes an address that unsubscribed (Mailkit's email.revalidate), named by address, by a
+     * subscriber id or by a message id: its account-wide unsubscribe is lifted, and its unsubscribed
+     * memberships (only the one a subscriber id names) become active, or, with `confirm`, wait for their
+     * confirmation, whose message goes out for each (one per list). FORBIDDEN_STATE, and nothing changes, when
+     * the address is not unsubscribed (it never was, waits for a confirmation already, or is suppressed for
+     * another reason: a bounce, a complaint or an operator's, which only lifting the suppression undoes);
+     * INVALID_ARGUMENT (field `confirm`) when `confirm` finds no membership to confirm.
+     */
+    async revalidate(ctx: CallContext, who: { email: string } | { id: number }, o: { confirm: boolean }): Promise<Revalidated> {
+      let members: SubscriberRow[];
+      let email: string;
+      if ('email' in who) {
+        email = address(who.email).email;
+        members = await store.lists.subscriber(ctx.accountId, null, { emailKey: emailKey(email) });
+      } else {
+        const [named] = await store.lists.subscriber(ctx.accountId, null, { id: who.id });
+        const found = named ? { email: named.email } : await store.suppressions.addressOfId(ctx.accountId, who.id);
+        if (!found) throw notFound('subscriber', who.id);
+        email = found.email;
+        members = named ? [named] : await store.lists.subscriber(ctx.accountId, null, { emailKey: emailKey(email) });
+      }
+      const key = emailKey(email);
+      const targets = members.filter((m) => m.status === 'unsubscribed');
+      const suppression = await store.suppressions.get(ctx.accountId, key);
+      if (suppression ? suppression.reason !== 'unsubscribe' : !targets.length) throw forbiddenState(`${email} is not unsubscribed`);
+      // A confirmation is a list's (its link activates a membership): without one there is nothing to confirm.
+      if (o.confirm && !targets.length) throw invalid(`${email} is in no list to confirm`, 'confirm');
+      if (suppression) await store.suppressions.lift(ctx.accountId, key, 'unsubscribe');
+      let sent = false;
+      for (const m of targets) {
+        await setStatus(ctx, m.list_id, m.id, o.confirm ? 'unconfirmed' : 'active');
+        if (o.confirm) sent = (await deps.subscriptions.request(ctx, m.list_id, { email: m.email })).sent || sent;
+      }
+      return { email, subscriberIds: targets.map((m) => m.id), sent };
     },
   };
 }

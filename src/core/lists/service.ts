@@ -165,6 +165,16 @@ export function listsService(deps: { store: Store }) {
       if ('email' in by && !isValidEmail(by.email)) throw invalid(`invalid email address: ${JSON.stringify(by.email)}`, 'email');
       return await store.lists.subscriber(ctx.accountId, listId, 'id' in by ? by : { emailKey: emailKey(by.email) });
     },
+
+    /**
+     * Empties the list and keeps it: every subscriber goes, whatever its status (how many). Suppressions stay
+     * the account's; the messages sent to the subscribers keep their history.
+     */
+    async empty(ctx: CallContext, id: number): Promise<number> {
+      const n = await store.lists.empty(ctx.accountId, id);
+      if (n === undefined) throw notFound('list', id);
+      return n;
+    },
   };
 }
 export type ListsService = ReturnType<typeof listsService>;

@@ -1,0 +1,85 @@
+/**
+ * The raw response loop (Mailkit's mailkit.report.raw.responses, which Keboola's extractor pages by ID_log)
+ * is exact while events are being written: four writers record opens and clicks in transactions that commit
+ * in any order, and readers follow the log with both paging styles real clients use, from the last id + 1 or
+ * from the last id with the repeat dropped (Keboola's). Each ends with every event exactly once, in order:
+ * event ids are drawn in commit order (src/db/events.ts), as the bounce log's are.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { recordEvents } from '../../src/db/events.js';
+import { withTransaction } from '../../src/db/pool.js';
+import { setup, type Harness } from '../support/harness.js';
+
+let h: Harness;
+before(async () => {
+  h = await setup();
+});
+after(async () => h.close());
+
+describe('mailkit: the raw response loop while four writers write', () => {
+  it('returns every response once, in order, to both paging styles', async () => {
+    const ctx = h.ctx;
+    const mailingId = await h.mailing([{ email: 'reader@example.org', fields: {} }]);
+    const [recipient] = await h.recipients(mailingId);
+    // The writers stop at a number of events, not after a time: as many pages to follow on any machine.
+    const target = 400;
+    let written = 0;
+    const writer = async (w: number) => {
+      for (let i = 0; written < target; i++) {
+        await withTransaction(h.pool, async (tx) => {
+          // Work before the ids are drawn, of random length: commits land in any order.
+          await tx.query('SELECT pg_sleep($1)', [Math.random() * 0.004]);
+          const n = 1 + (i % 3);
+          await recordEvents(
+            tx,
+            Array.from({ length: n }, (_, k) => ({
+              accountId: ctx.accountId,
+              kind: k % 2 ? ('click' as const) : ('open' as const),
+              mailingId,
+              recipientId: recipient!.id,
+              link: k % 2 ? `https://example.org/${w}/${i}` : null,
+            })),
+          );
+          written += n;
+        });
+      }
+    };
+
+    let done = false; // every writer has committed its last transaction
+    const follow = async (style: 'next' | 'repeat') => {
+      const seen: number[] = [];
+      let from = 1;
+      const limit = 7;
+      for (;;) {
+        const finished = done; // read before the page: a page read after the end holds everything
+        const page = await h.core.reports.responses(ctx, { mailingId: null, sendId: null, messageId: null }, from, limit);
+        const repeated = style === 'repeat' && seen.length > 0 && page[0]?.id === seen[seen.length - 1];
+        seen.push(...(repeated ? page.slice(1) : page).map((r) => r.id));
+        if (page.length) from = style === 'next' ? page[page.length - 1]!.id + 1 : page[page.length - 1]!.id;
+        if (page.length < limit) {
+          if (finished) return seen;
+          await sleep(2);
+        }
+      }
+    };
+
+    const writers = [0, 1, 2, 3].map(writer);
+    const readers = [follow('next'), follow('repeat')];
+    await Promise.all(writers);
+    done = true;
+    const [byNext, byRepeat] = await Promise.all(readers);
+
+    const { rows } = await h.pool.query<{ id: number }>('SELECT id FROM events WHERE account_id = $1 ORDER BY id', [ctx.accountId]);
+    const all = rows.map((r) => Number(r.id));
+    assert.equal(all.length, written);
+    assert.ok(written >= target, `${written} events written`);
+    for (const [name, seen] of [
+      ['last id + 1', byNext!],
+      ['last id, repeat dropped', byRepeat!],
+    ] as const) {
+      assert.deepEqual(seen.map(Number), all, `${name}: every response once, in order`);
+    }
+  });
+});
