@@ -62,8 +62,9 @@ export interface Suppress {
  *
  * The rule, where the paths used to differ:
  * - One suppression per address. An unsubscribe replaces one for another reason: it is the person's own
- *   word, which must outlive an operator lifting a bounce, and which Sender's `unsubscribe/global` reports.
- *   Any other reason leaves a standing suppression as it is (the first reason stays).
+ *   word, which must outlive an operator lifting a bounce, and which Sender's `unsubscribe/global` reports;
+ *   it is dated when it was made (the unsubscribe lists and Mailkit's `mailinglist.unsubscribed` read that
+ *   date). Any other reason leaves a standing suppression as it is (the first reason stays).
  * - Every list member of the address gets the status of the standing reason (MEMBER_STATUS_OF), disabled,
  *   also when the suppression stood already (a replayed batch changes nothing more), except a member that
  *   unsubscribed: its own word about its list stays. The status it had is kept (unsuppressed_status) for
@@ -78,7 +79,7 @@ export async function suppress(tx: Queryable, accountId: number, entries: readon
     `INSERT INTO suppressions AS q (account_id, email_key, email, reason, detail)
      SELECT DISTINCT ON (k) $1, k, e, r, d FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(k, e, r, d)
       ORDER BY k, r = 'unsubscribe' DESC
-     ON CONFLICT (account_id, email_key) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail
+     ON CONFLICT (account_id, email_key) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail, created_at = now()
         WHERE EXCLUDED.reason = 'unsubscribe' AND q.reason <> 'unsubscribe'
      RETURNING q.email_key AS "emailKey", q.email, q.reason, q.detail`,
     [accountId, keys, entries.map((e) => e.email), entries.map((e) => e.reason), entries.map((e) => e.detail)],

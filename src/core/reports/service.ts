@@ -7,6 +7,7 @@
  * account's unsubscribed addresses and sender addresses. Links and sender addresses have no row of their own:
  * their ids are derived (ids.ts).
  */
+import { builtInSender } from '../subscriptions/sender.js';
 import type { CallContext } from '../context.js';
 import { emailKey, isValidEmail } from '../email.js';
 import { badRequest, notFound } from '../errors.js';
@@ -99,14 +100,14 @@ export function reportsService(deps: { store: Store; bounceDomain: string }) {
 
     /**
      * The addresses the account sends from: those its mailings and its lists' defaults use, first used first,
-     * then the one the built-in messages go from (`noreply@` the bounce domain, as subscriptions/service.ts
-     * sends them), which every account has, when it is a valid address. Mailgate verifies no sender: these are
-     * the ones the account has used, offered to clients that pick a sender by id.
+     * then the one the built-in messages go from (builtInSender: always a valid address, also on a default
+     * install), which every account has. Mailgate verifies no sender: these are the ones the account has used,
+     * offered to clients that pick a sender by id.
      */
     async senders(ctx: CallContext): Promise<SenderAddress[]> {
       // The same address (or an id collision) again: the first stands.
       const byId = new Map<number, SenderAddress>();
-      for (const email of [...(await store.reports.senderAddresses(ctx.accountId)), `noreply@${deps.bounceDomain}`]) {
+      for (const email of [...(await store.reports.senderAddresses(ctx.accountId)), builtInSender(deps.bounceDomain)]) {
         if (!isValidEmail(email)) continue;
         const id = senderIdOf(emailKey(email));
         if (!byId.has(id)) byId.set(id, { id, email });
