@@ -159,18 +159,21 @@ function text(v: unknown): string {
 /** Python's `%` formatting, as Jinja2's `format` filter applies it: `%s %r %d %i %f %F %e %E %x %X %o %c %%`, with flags, width and precision. */
 export function percentFormat(format: string, args: unknown[]): string {
   let i = 0;
+  const next = () => {
+    if (i >= args.length) throw new Error('not enough arguments for format string');
+    return args[i++];
+  };
   const out = format.replace(
     /%([-+ 0#]*)(\d+|\*)?(?:\.(\d+))?([srdifFeExXoc%])/g,
-    (all, flags: string, width: string | undefined, precision: string | undefined, conv: string) => {
+    (_all, flags: string, width: string | undefined, precision: string | undefined, conv: string) => {
       if (conv === '%') return '%';
-      if (i >= args.length) throw new Error('not enough arguments for format string');
-      const w = width === '*' ? Number(args[i++]) : width ? Number(width) : 0;
-      const v = args[i++];
+      const w = width === '*' ? Number(next()) : width ? Number(width) : 0;
+      const v = next();
       const p = precision === undefined ? undefined : Number(precision);
-      const num = () => {
-        const n = typeof v === 'boolean' ? Number(v) : Number(v);
-        if (typeof v === 'string' || Number.isNaN(n)) throw new Error(`%${conv} format: a number is required, not ${typeof v}`);
-        return n;
+      const num = (): number => {
+        if (typeof v === 'number') return v;
+        if (typeof v === 'boolean' || typeof v === 'bigint') return Number(v);
+        throw new Error(`%${conv} format: a real number is required, not ${v === null ? 'None' : typeof v}`);
       };
       let s: string;
       switch (conv) {
@@ -189,6 +192,7 @@ export function percentFormat(format: string, args: unknown[]): string {
           break;
         case 'e':
         case 'E':
+          // Python writes at least two exponent digits (1.5e+01).
           s = num()
             .toExponential(p ?? 6)
             .replace(/e([+-])(\d)$/, 'e$10$2');
@@ -198,8 +202,7 @@ export function percentFormat(format: string, args: unknown[]): string {
         case 'X':
         case 'o': {
           const n = Math.trunc(num());
-          s = Math.abs(n).toString(conv === 'o' ? 8 : 16);
-          if (flags.includes('#')) s = (conv === 'o' ? '0o' : '0x') + s;
+          s = (flags.includes('#') ? (conv === 'o' ? '0o' : '0x') : '') + Math.abs(n).toString(conv === 'o' ? 8 : 16);
           if (conv === 'X') s = s.toUpperCase();
           if (n < 0) s = '-' + s;
           break;
@@ -207,17 +210,16 @@ export function percentFormat(format: string, args: unknown[]): string {
         default:
           s = typeof v === 'number' ? String.fromCodePoint(v) : text(v);
       }
-      if (/[dif FeExXo]/.test(conv) && s[0] !== '-') {
+      const numeric = /[difFeExXo]/.test(conv);
+      if (numeric && s[0] !== '-') {
         if (flags.includes('+')) s = '+' + s;
         else if (flags.includes(' ')) s = ' ' + s;
       }
       if (s.length < w) {
         if (flags.includes('-')) s = s.padEnd(w);
-        else if (flags.includes('0') && /[difFeExXo]/.test(conv))
-          s = s[0] === '-' || s[0] === '+' ? s[0] + s.slice(1).padStart(w - 1, '0') : s.padStart(w, '0');
+        else if (flags.includes('0') && numeric) s = /^[-+ ]/.test(s) ? s[0]! + s.slice(1).padStart(w - 1, '0') : s.padStart(w, '0');
         else s = s.padStart(w);
       }
-      void all;
       return s;
     },
   );
