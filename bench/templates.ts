@@ -193,7 +193,7 @@ function installedSize(name: Name): number {
 const self = fileURLToPath(import.meta.url);
 function child(args: string[], timeoutMs = 10_000): { code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean } {
   const r = spawnSync(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', self, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd: root });
-  const timedOut = r.error?.code === 'ETIMEDOUT';
+  const timedOut = r.error !== undefined && 'code' in r.error && r.error.code === 'ETIMEDOUT';
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut };
 }
 

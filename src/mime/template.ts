@@ -193,7 +193,14 @@ export function headerLine(name: string, value: string): string {
 export interface MessageTemplateOptions {
   /** HTML-escape every `{{ }}` of text/html parts (default true; false: only `|e` escapes, as Jinja2's default). */
   autoescape?: boolean;
+  /**
+   * `{{ unsubscribe }}` written url-encoded (an editor's href: `%7B%7B%20unsubscribe%20%7D%7D` or
+   * `%7B%7Bunsubscribe%7D%7D`) is the template's, as the original CloudMailing server reads it.
+   */
+  encodedUnsubscribe?: boolean;
 }
+
+const ENCODED_UNSUBSCRIBE = /%7B%7B(?:%20)?unsubscribe(?:%20)?%7D%7D/g;
 
 export async function compileMessageTemplate(raw: Buffer, opts: MessageTemplateOptions = {}): Promise<MessageTemplate> {
   const autoescape = opts.autoescape ?? true;
@@ -217,7 +224,8 @@ export async function compileMessageTemplate(raw: Buffer, opts: MessageTemplateO
     const body = next?.type === 'body' ? next.value! : null;
     let bodySlot: Slot | null = null;
     if (body && isTextLeaf(node)) {
-      const text = charsetDecode(await decodeBody(node, body), node.charset);
+      let text = charsetDecode(await decodeBody(node, body), node.charset);
+      if (opts.encodedUnsubscribe) text = text.replace(ENCODED_UNSUBSCRIBE, '{{ unsubscribe }}');
       if (TEMPLATE_MARK.test(text)) {
         const part = node.contentType === 'text/html' ? 'html' : 'text';
         const template = partTemplate(part, text, part === 'html' && autoescape);

@@ -89,7 +89,7 @@ export async function compileMailing(ctx: SendContext, settings: MessageSettings
   const own = mailingDkim(ctx.dkim);
   let template: MessageTemplate;
   try {
-    template = await compileMessageTemplate(raw, { autoescape: !UNESCAPED_DIALECTS.has(ctx.dialect) });
+    template = await compileMessageTemplate(raw, { autoescape: !UNESCAPED_DIALECTS.has(ctx.dialect), encodedUnsubscribe: ctx.dialect === 'cloudmailing' });
   } catch (e) {
     if (!(e instanceof MessagePartError)) throw e;
     template = unbuildable(e);

@@ -90,6 +90,8 @@ const HTML = [
   '<p>{{ markup }}</p><p>{{ markup|e }}</p><p>{{ data }}</p>',
   '<a href="{{ unsubscribe }}">unsubscribe</a>',
 ].join('\n');
+/** CloudMailing's html also has the link url-encoded, as an html editor writes it into an href. */
+const CM_HTML = `${HTML}\n<a href="%7B%7B%20unsubscribe%20%7D%7D">leave</a><a href="%7B%7Bunsubscribe%7D%7D">leave</a>`;
 const FIELDS = {
   firstname: 'Ann',
   n: 7,
@@ -116,7 +118,7 @@ function assertEveryConstruct(m: ParsedMail, unsubscribePrefix: string) {
 
 describe('templates: CloudMailing, driven by Python xmlrpc.client', () => {
   it('renders every construct in subject, text and html, nested fields as they came; html as the original: only |e escapes', async () => {
-    const [created] = await cloudmailing(['create_mailing', ['news@jinja.example', 'Jinja', SUBJECT, HTML, TEXT, 'UTF-8']]);
+    const [created] = await cloudmailing(['create_mailing', ['news@jinja.example', 'Jinja', SUBJECT, CM_HTML, TEXT, 'UTF-8']]);
     assert.ok(typeof created!.value === 'number', JSON.stringify(created));
     const id: number = created!.value;
     const [add, start] = await cloudmailing(['add_recipients', [id, [{ email: 'ann@jinja.example', ...FIELDS }]]], ['start_mailing', [id]]);
@@ -127,6 +129,7 @@ describe('templates: CloudMailing, driven by Python xmlrpc.client', () => {
     const html = String(m.html);
     assert.ok(html.includes('<p><b>bold</b> & "q"</p>'), 'not escaped without |e');
     assert.ok(html.includes('<p>&lt;b&gt;bold&lt;/b&gt; &amp; &#34;q&#34;</p>'), '|e as markupsafe writes it');
+    assert.equal(html.match(/href="http:\/\/mailgate\.test\/u\/[^"]+"/g)?.length, 3, 'the url-encoded links too');
   });
 
   it('a template that cannot compile is refused when set, naming the field and the line, and nothing is stored', async () => {
