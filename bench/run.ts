@@ -13,6 +13,8 @@
  * (1000000) recipient mailing): see ./load.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
+ * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
+ * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database.
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,6 +42,7 @@ import { csvImport, senderBulk, transactional, type Bench } from './sender.js';
 import { SCALE, size } from './scale.js';
 import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
+import { compareTemplates } from './templates.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -117,6 +120,15 @@ async function startSink(): Promise<Sink> {
 }
 
 const HTML = `<html><body><h1>Hello {{ firstname }}</h1>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. {{ city }}</p>'.repeat(20)}</body></html>`;
+/**
+ * The same page with logic, rendered by the Jinja2 engine: a condition, a loop with loop.index, filters
+ * (upper, default, length, map, sum); the text part stays `{{ field }}` (the fast path).
+ */
+const LOGIC_HTML = `<html><body><h1>Hello {{ firstname|upper }}</h1>
+{% if vip %}<p>Thank you for staying with us, {{ firstname }}.</p>{% else %}<p>Welcome, {{ firstname|default('friend') }}.</p>{% endif %}
+<ul>{% for q in quotas %}<li>{{ loop.index }}. {{ q.name }}: {{ q.used }}/{{ q.limit }}{% if q.used >= q.limit %} (full){% endif %}</li>{% endfor %}</ul>
+<p>{{ quotas|length }} quotas, {{ quotas|map(attribute='used')|sum }} units used.</p>
+${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. {{ city }}</p>'.repeat(18)}</body></html>`;
 const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. {{ city }}\n'.repeat(20)}`;
 
 /** CPU seconds the whole machine spent busy so far (/proc/stat: every state but idle and iowait). */
@@ -199,6 +211,15 @@ const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const seconds = (xs: number[]) => `${middle(xs).toFixed(2)} s (median of ${xs.length}, worst ${Math.max(...xs).toFixed(2)})`;
 
 async function main() {
+  if (want('templates')) {
+    // The Jinja2 engines compared (bench/templates.ts): constructs, attacks, cost. No database needed.
+    const r = await compareTemplates((l) => console.log(l));
+    line('templates: ~5 KB html with logic', `${r.mailgateUs.toFixed(1)} µs/recipient`, '-', `fast path ({{ field }} only) ${r.fastPathUs.toFixed(1)} µs`);
+    if (wanted.size === 1) {
+      console.log(`# results: ${path.relative(root, await saveResults({ templates: r.table }))}`);
+      return;
+    }
+  }
   if (want('startup')) {
     const t = await startup();
     line('start-up: serve until /healthz', `${Math.max(...t.serve).toFixed(2)} s (worst of ${t.serve.length})`, '<= 3 s');
@@ -365,28 +386,46 @@ async function main() {
     return { rate, copyRate };
   }
 
-  async function addRecipients(id: number, n: number) {
+  /** The fields of recipient i: a name and a city, and (`logic`) a VIP flag and three quotas. */
+  const fieldsOf = (i: number, logic: boolean): Record<string, unknown> =>
+    logic
+      ? {
+          firstname: `F${i}`,
+          city: 'Lyon',
+          vip: i % 3 === 0,
+          quotas: [
+            { name: 'vCPU', used: i % 11, limit: 10 },
+            { name: 'RAM', used: 8, limit: 64 },
+            { name: 'Disks', used: i % 6, limit: 5 },
+          ],
+        }
+      : { firstname: `F${i}`, city: 'Lyon' };
+
+  async function addRecipients(id: number, n: number, logic = false) {
     for (let i = 0; i < n; i += 10_000) {
       await services.core.recipients.add(
         ctx,
         id,
-        Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ email: `s${i + k}@example.org`, fields: { firstname: `F${i + k}`, city: 'Lyon' } })),
+        Array.from({ length: Math.min(10_000, n - i) }, (_, k) => ({ email: `s${i + k}@example.org`, fields: fieldsOf(i + k, logic) })),
       );
     }
   }
 
-  /** A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient is final. */
-  async function sendRun(n: number, dkim: DkimSettings | null) {
+  /**
+   * A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient
+   * is final; `logic`: its html is LOGIC_HTML (the Jinja2 engine) instead of HTML (`{{ field }}` only).
+   */
+  async function sendRun(n: number, dkim: DkimSettings | null, logic = false) {
     const id = await services.core.mailings.create(ctx, {
       dialect: 'bench',
       fromEmail: 'send@example.org',
       fromName: 'Bench',
       subject: 'Hello {{ firstname }}',
-      html: HTML,
+      html: logic ? LOGIC_HTML : HTML,
       text: TEXT,
     });
     if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
-    await addRecipients(id, n);
+    await addRecipients(id, n, logic);
     const before = await sink.count();
     const cpu0 = await machineCpu();
     const t0 = performance.now();
@@ -396,7 +435,7 @@ async function main() {
     const cpu = await machineCpu();
     const cpuMsPerMessage = ((cpu.busy - cpu0.busy) * 1000) / n;
     console.log(
-      `# send${dkim ? ` (${dkim.selector})` : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
+      `# send${dkim ? ` (${dkim.selector})` : ''}${logic ? ' (html with logic)' : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
     );
     return { id, rate, cpuMsPerMessage };
   }
@@ -458,6 +497,17 @@ async function main() {
     const ratios = [`${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`];
     if (postfix) ratios.push(`${(sendRate / sourceRate).toFixed(3)} of smtp-source ${Math.round(sourceRate)}/s`);
     line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 3000/s, >= 2.0 x alone, >= 0.2 x source', ratios.join(', '));
+    if (want('send')) {
+      // The same send, its html with conditions, a loop and filters (the Jinja2 engine, compiled once per job).
+      const logic = await sendRun(SEND_N, null, true);
+      console.log(`# send (html with logic): ${logic.cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide`);
+      line(
+        `send: ${SEND_N / 1000}k, html with logic`,
+        `${Math.round(logic.rate)} messages/s`,
+        '>= 0.8 x the plain send',
+        `${(logic.rate / sendRate).toFixed(3)} of the plain send ${Math.round(sendRate)}/s`,
+      );
+    }
 
     if (want('send')) {
       // DKIM: the same mailing signed with an RSA-2048 and with an Ed25519 key (its own dkim property).

@@ -36,6 +36,8 @@ export interface RetryPolicy {
 export interface SendContext extends VariantContent, Omit<SendSchedule, 'finished_at'> {
   account_id: number;
   mailing_id: number;
+  /** The dialect that made the mailing (how its templates escape html). */
+  dialect: string;
   list_id: number | null;
   type: 'regular' | 'opened';
   dkim: DkimSettings | null;
@@ -90,7 +92,7 @@ export function deliveryRepo(db: Pool) {
   return {
     async loadSend(sendId: number): Promise<SendContext | undefined> {
       const { rows } = await db.query<SendContext>(
-        `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.list_id, s.status, m.type, s.scheduled_start,
+        `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.dialect, m.list_id, s.status, m.type, s.scheduled_start,
                 s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty, s.started_at, m.dkim,
                 m.testing, m.backup_customized_emails, m.system_role, m.rev,
                 v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message,

@@ -3,12 +3,14 @@
  * recipient by concatenation. The message is split with mailsplit, so every part we do not personalize goes
  * out byte for byte as the client wrote it.
  *
- * Slots:
- * - root header lines whose decoded value holds `{{ field }}` (a personalized Subject): rendered, then
+ * Slots (each a template of src/core/delivery/template.ts: `{{ field }}` by concatenation, other Jinja2 by
+ * the engine, compiled here once):
+ * - root header lines whose decoded value is a template (a personalized Subject): rendered, then
  *   MIME-encoded (RFC 2047) and folded when they are not plain ASCII;
- * - leaf text parts (text/plain, text/html; not attachments) whose decoded text holds a field: the transfer
- *   encoding (quoted-printable, base64) and the charset are decoded once, the fields substituted per
- *   recipient (HTML-escaped in text/html), and the result encoded again. A personalized part is always sent
+ * - leaf text parts (text/plain, text/html; not attachments) whose decoded text is a template: the transfer
+ *   encoding (quoted-printable, base64) and the charset are decoded once, the template rendered per
+ *   recipient (in text/html with every `{{ }}` HTML-escaped unless `autoescape` is false), and the result
+ *   encoded again. A personalized part is always sent
  *   as UTF-8 (its Content-Type charset is rewritten), since a recipient's name may not fit the part's own
  *   charset; a 7bit part becomes quoted-printable for the same reason. 8bit, quoted-printable and base64
  *   parts keep their encoding, except that quoted-printable ones go as 8bit to a relay announcing 8BITMIME
@@ -16,25 +18,57 @@
  *
  * Root headers named in RECIPIENT_HEADERS (To, Message-ID, List-Unsubscribe...) are dropped: the sender puts
  * the recipient's own versions in front. Line ends are CRLF throughout (messages are normalized on store).
+ *
+ * A template that cannot compile makes compileMessageTemplate throw a MessagePartError naming the part; a
+ * render that fails (or that a limit of the engine stops) makes render throw one, for that recipient only.
  */
 import { Splitter } from '@zone-eu/mailsplit';
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
 import libqp from 'libqp';
-import { compileTemplate, escapeHtml, type CompiledTemplate, type Fields } from '../core/delivery/template.js';
+import { compileTemplate, needsEngine, TemplateError, type CompiledTemplate, type Fields, type TemplateValues } from '../core/delivery/template.js';
 
 /** Root headers replaced per recipient. */
 export const RECIPIENT_HEADERS = new Set(['to', 'cc', 'bcc', 'message-id', 'x-mailgate-mailing', 'list-unsubscribe', 'list-unsubscribe-post']);
 
-const FIELD_MARK = '{{';
+/** What a template holds somewhere (`{{`, `{%`, `{#`): text without it is never one. */
+const TEMPLATE_MARK = /\{[{%#]/;
 const CRLF = '\r\n';
+
+/** A template of one part of the message that cannot compile or render: `html part: line 3: ...`. */
+export class MessagePartError extends Error {
+  constructor(
+    /** `subject` (or another header's name, lower-cased), `html` or `text`. */
+    readonly part: string,
+    readonly error: TemplateError,
+  ) {
+    super(`${part === 'html' || part === 'text' ? `${part} part` : part}: ${error.message}`);
+    this.name = 'MessagePartError';
+  }
+}
+
+function partTemplate(part: string, source: string, html: boolean): CompiledTemplate {
+  try {
+    return compileTemplate(source, { html });
+  } catch (e) {
+    throw e instanceof TemplateError ? new MessagePartError(part, e) : e;
+  }
+}
+
+function renderPart(part: string, t: CompiledTemplate, values: TemplateValues | Fields): string {
+  try {
+    return t.render(values);
+  } catch (e) {
+    throw e instanceof TemplateError ? new MessagePartError(part, e) : e;
+  }
+}
 
 type Slot =
   | { kind: 'header'; name: string; template: CompiledTemplate }
   | {
       kind: 'body';
       template: CompiledTemplate;
-      html: boolean;
+      part: 'html' | 'text';
       encoding: 'base64' | 'quoted-printable' | '8bit';
       /** A quoted-printable part's own header block, and the same block saying 8bit (used when allowed). */
       headers?: { encoded: Buffer; eightBit: Buffer };
@@ -42,15 +76,16 @@ type Slot =
 type Segment = Buffer | Slot;
 
 export interface MessageTemplate {
-  /** Fields the message refers to (for diagnostics and tests). */
+  /** Fields the message's `{{ field }}` templates refer to (for diagnostics and tests). */
   readonly fieldNames: readonly string[];
   /**
-   * The recipient's message: `recipientHeaders` first, then the message with its fields substituted.
+   * The recipient's message: `recipientHeaders` first, then the message with its templates rendered from
+   * `values` (a MessagePartError when one cannot be).
    * `eightBit`: the relay announced 8BITMIME (RFC 6152): personalized quoted-printable parts go as 8bit
    * UTF-8 instead, which saves their encoding per recipient (measured: see `npm run bench -- encoding`),
    * unless a line would be over 998 octets or hold a bare CR or NUL (RFC 5322 2.1.1, RFC 2045 2.8).
    */
-  render(fields: Fields, recipientHeaders: ReadonlyArray<readonly [string, string]>, opts?: { eightBit?: boolean }): Buffer;
+  render(values: TemplateValues | Fields, recipientHeaders: ReadonlyArray<readonly [string, string]>, opts?: { eightBit?: boolean }): Buffer;
 }
 
 /** Bare LF (and CR LF) to CRLF: SMTP needs CRLF, and every later step may then assume it. */
@@ -155,7 +190,20 @@ export function headerLine(name: string, value: string): string {
   return libmime.foldLines(line, 76).replace(/\s+$/, '');
 }
 
-export async function compileMessageTemplate(raw: Buffer): Promise<MessageTemplate> {
+export interface MessageTemplateOptions {
+  /** HTML-escape every `{{ }}` of text/html parts (default true; false: only `|e` escapes, as Jinja2's default). */
+  autoescape?: boolean;
+  /**
+   * `{{ unsubscribe }}` written url-encoded (an editor's href: `%7B%7B%20unsubscribe%20%7D%7D` or
+   * `%7B%7Bunsubscribe%7D%7D`) is the template's, as the original CloudMailing server reads it.
+   */
+  encodedUnsubscribe?: boolean;
+}
+
+const ENCODED_UNSUBSCRIBE = /%7B%7B(?:%20)?unsubscribe(?:%20)?%7D%7D/g;
+
+export async function compileMessageTemplate(raw: Buffer, opts: MessageTemplateOptions = {}): Promise<MessageTemplate> {
+  const autoescape = opts.autoescape ?? true;
   const items = await splitMessage(normalizeLineEnds(raw));
   const segments: Segment[] = [];
   const fieldNames = new Set<string>();
@@ -176,12 +224,14 @@ export async function compileMessageTemplate(raw: Buffer): Promise<MessageTempla
     const body = next?.type === 'body' ? next.value! : null;
     let bodySlot: Slot | null = null;
     if (body && isTextLeaf(node)) {
-      const text = charsetDecode(await decodeBody(node, body), node.charset);
-      if (text.includes(FIELD_MARK)) {
-        const template = compileTemplate(text);
-        if (template.fieldNames.length) {
+      let text = charsetDecode(await decodeBody(node, body), node.charset);
+      if (opts.encodedUnsubscribe) text = text.replace(ENCODED_UNSUBSCRIBE, '{{ unsubscribe }}');
+      if (TEMPLATE_MARK.test(text)) {
+        const part = node.contentType === 'text/html' ? 'html' : 'text';
+        const template = partTemplate(part, text, part === 'html' && autoescape);
+        if (template.personalized) {
           const encoding = node.encoding === 'base64' ? 'base64' : node.encoding === '8bit' || node.encoding === 'binary' ? '8bit' : 'quoted-printable';
-          bodySlot = { kind: 'body', template, html: node.contentType === 'text/html', encoding };
+          bodySlot = { kind: 'body', template, part, encoding };
           template.fieldNames.forEach((f) => fieldNames.add(f));
           if (node.headers) {
             node.setCharset('utf-8');
@@ -208,13 +258,13 @@ export async function compileMessageTemplate(raw: Buffer): Promise<MessageTempla
 
   return {
     fieldNames: [...fieldNames],
-    render(fields, recipientHeaders, opts) {
+    render(values, recipientHeaders, opts) {
       const out: Buffer[] = [Buffer.from(recipientHeaders.map(([k, v]) => `${k}: ${v}${CRLF}`).join(''), 'utf8')];
       for (const s of segments) {
         if (Buffer.isBuffer(s)) out.push(s);
-        else if (s.kind === 'header') out.push(Buffer.from(headerLine(s.name, s.template.render(fields)) + CRLF, 'utf8'));
+        else if (s.kind === 'header') out.push(Buffer.from(headerLine(s.name, renderPart(s.name.toLowerCase(), s.template, values)) + CRLF, 'utf8'));
         else {
-          const text = s.template.render(fields, s.html ? escapeHtml : undefined);
+          const text = renderPart(s.part, s.template, values);
           const eightBit = opts?.eightBit && s.headers ? eightBitBody(text) : null;
           if (s.headers) out.push(eightBit ? s.headers.eightBit : s.headers.encoded);
           out.push(eightBit ?? encodeBody(text, s.encoding));
@@ -237,8 +287,9 @@ function compileRootHeaders(node: SplitNode, push: (s: Segment) => void, fieldNa
         .replace(/\r?\n[ \t]+/g, ' ')
         .trim(),
     );
-    const template = value.includes(FIELD_MARK) ? compileTemplate(value) : null;
-    if (template?.fieldNames.length) {
+    // The Subject is a Jinja2 template, as the original renders it; other headers know only `{{ field }}`.
+    const template = TEMPLATE_MARK.test(value) && (key === 'subject' || !needsEngine(value)) ? partTemplate(key, value, false) : null;
+    if (template?.personalized) {
       template.fieldNames.forEach((f) => fieldNames.add(f));
       push({ kind: 'header', name: line.slice(0, colon).trim(), template });
     } else push(Buffer.from(line.replace(/\r?\n?$/, CRLF), 'latin1'));

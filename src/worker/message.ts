@@ -8,10 +8,18 @@
  * and mailto) with List-Unsubscribe-Post (RFC 8058), and the VERP return path `bounces+<token>@BOUNCE_DOMAIN`.
  * The stored message's own versions of those headers are dropped.
  *
- * Fields a message may use besides the recipient's own: `{{ email }}`, `{{ unsubscribe_link }}` and
- * `{{ unsubscribe }}` (the original CloudMailing server's name for the same link).
+ * Values a message's templates may use besides the recipient's own fields (nested ones as they came):
+ * `{{ email }}`, `{{ unsubscribe_link }}`, and `{{ unsubscribe }}` / `{{ UNSUBSCRIBE }}` (the original
+ * CloudMailing server's names for the same link).
+ *
+ * Escaping in text/html parts follows each dialect's source: CloudMailing's original renders with Jinja2's
+ * default (`jinja2.Template(body)`: nothing escaped unless the template says `|e`), and so does Yandex Sender
+ * (Jinja2 too; its pages never mention escaping, and its clients pass text in `args` and flag user content
+ * with `has_ugc` rather than count on escaping). The other dialects keep every `{{ }}` HTML-escaped.
+ * A template that cannot compile (a mailing stored before templates were checked) fails each recipient
+ * alone, as any message that cannot be built.
  */
-import { fieldMap } from '../core/delivery/template.js';
+import { TemplateValues } from '../core/delivery/template.js';
 import { messageIdOf, signRecipientToken } from '../core/delivery/tokens.js';
 import type { ClaimedRecipient, SendContext } from '../db/delivery.js';
 import type { DkimSettings } from '../db/mailings.js';
@@ -26,7 +34,7 @@ import {
   withAttachments,
   type RecipientAttachment,
 } from '../mime/message.js';
-import { compileMessageTemplate, type MessageTemplate } from '../mime/template.js';
+import { compileMessageTemplate, MessagePartError, type MessageTemplate } from '../mime/template.js';
 import type { OutgoingMessage } from './smtp.js';
 import { dkimSigner, type DkimKey, type DkimSigner } from './dkim.js';
 
@@ -61,12 +69,32 @@ export function mailingDkim(d: DkimSettings | null): DkimKey | undefined {
   };
 }
 
+/** Dialects whose source renders html parts with Jinja2's default: no autoescape. */
+const UNESCAPED_DIALECTS = new Set(['cloudmailing', 'sender']);
+
+/** A message none of whose recipients can get it: every render throws why. */
+function unbuildable(e: MessagePartError): MessageTemplate {
+  return {
+    fieldNames: [],
+    render() {
+      throw e;
+    },
+  };
+}
+
 export async function compileMailing(ctx: SendContext, settings: MessageSettings): Promise<CompiledMailing> {
   // A mailing stored before messages were kept whole (first schema) is composed from its fields here.
   const raw =
     ctx.raw_message ?? (await composeMessage({ fromEmail: ctx.from_email, fromName: ctx.from_name, subject: ctx.subject, html: ctx.html, text: ctx.text }));
   const own = mailingDkim(ctx.dkim);
-  return { ctx, template: await compileMessageTemplate(raw), dkim: own ? dkimSigner(own) : settings.dkim };
+  let template: MessageTemplate;
+  try {
+    template = await compileMessageTemplate(raw, { autoescape: !UNESCAPED_DIALECTS.has(ctx.dialect), encodedUnsubscribe: ctx.dialect === 'cloudmailing' });
+  } catch (e) {
+    if (!(e instanceof MessagePartError)) throw e;
+    template = unbuildable(e);
+  }
+  return { ctx, template, dkim: own ? dkimSigner(own) : settings.dkim };
 }
 
 export { messageIdOf } from '../core/delivery/tokens.js';
@@ -90,14 +118,16 @@ export async function buildMessage(
 ): Promise<OutgoingMessage> {
   const token = signRecipientToken(settings.secret, r.id);
   const unsubscribeLink = `${settings.publicUrl}/u/${token}`;
-  const fields = fieldMap(r.fields ?? {});
-  fields.set('email', r.email);
-  fields.set('unsubscribe_link', unsubscribeLink);
-  fields.set('unsubscribe', unsubscribeLink);
+  const values = new TemplateValues(r.fields ?? {}, {
+    email: r.email,
+    unsubscribe_link: unsubscribeLink,
+    unsubscribe: unsubscribeLink,
+    UNSUBSCRIBE: unsubscribeLink,
+  });
   const c = r.content;
   const addresses = (list: { email: string; name?: string | null }[]) => list.map((a) => formatAddress(a.email, a.name)).join(', ');
   const raw = m.template.render(
-    fields,
+    values,
     [
       ['To', c?.to?.length ? foldedValue('To', addresses(c.to)) : r.email],
       ...(c?.cc?.length ? [['Cc', foldedValue('Cc', addresses(c.cc))] as const] : []),

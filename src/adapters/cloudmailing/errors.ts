@@ -51,6 +51,7 @@ const FIELD_NAMES: Record<string, string> = {
   spreadMinutes: 'spread_minutes',
   trackingUrl: 'tracking_url',
   message: 'rfc822_string',
+  headerBlock: 'header',
   domain: 'domain_name',
 };
 

@@ -9,6 +9,7 @@
 import type { CallContext } from '../context.js';
 import { isValidEmail } from '../email.js';
 import { forbiddenState, invalid, notFound } from '../errors.js';
+import { convertKeepingTemplate, templateError } from '../delivery/template.js';
 import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { DkimSettings, MailingColumn, MailingFilter, MailingRow, MailingTotals, SendColumn, VariantColumn } from '../../db/mailings.js';
@@ -120,10 +121,22 @@ function checkSender(fromEmail: unknown, field: string): string {
 // Loaded on first use: one-shot commands (`mailgate keys list`) build the core and never derive a text.
 let htmlToText: Promise<typeof import('html-to-text')> | undefined;
 
-/** The plain-text part a mailing without one gets from its HTML. */
+/** The plain-text part a mailing without one gets from its HTML (its Jinja2 constructs kept as written). */
 export async function deriveText(html: string): Promise<string> {
   const { convert } = await (htmlToText ??= import('html-to-text'));
-  return convert(html, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+  return await convertKeepingTemplate(html, (h) => convert(h, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] }));
+}
+
+/**
+ * Refuses a template that cannot compile, when it is set (nothing stored): INVALID_ARGUMENT on `field`, the
+ * message naming the line. Each entry: the field the caller set, and the texts of it that are templates.
+ */
+export function checkTemplates(entries: [field: string, ...sources: (string | null | undefined)[]][]): void {
+  for (const [field, ...sources] of entries)
+    for (const source of sources) {
+      const error = templateError(source);
+      if (error) throw invalid(`not a valid template: ${error}`, field);
+    }
 }
 
 /** Statistics answer at most this many hours per call. */
@@ -209,6 +222,12 @@ export function mailingsService(deps: MailingDeps) {
       const html = input.html || null;
       const text = input.text || (html ? await deriveText(html) : null);
       const fromName = input.fromName || null;
+      // The text made from the html is checked as the html's (it keeps the html's constructs).
+      checkTemplates([
+        ['subject', input.subject],
+        ['html', html, input.text ? null : text],
+        ['text', input.text],
+      ]);
       const raw = await messages.compose({ fromEmail, fromName, subject: input.subject, html, text });
       const { id } = await store.mailings.insert(ctx.accountId, {
         dialect: input.dialect,
@@ -233,6 +252,7 @@ export function mailingsService(deps: MailingDeps) {
       const summary = await messages.summarize(raw);
       if (!summary.fromEmail) throw invalid('the message has no From address', 'message');
       const fromEmail = checkSender(summary.fromEmail, 'message');
+      checkTemplates([['message', summary.subject, summary.html, summary.text]]);
       const { id } = await store.mailings.insert(ctx.accountId, {
         dialect,
         name: null,
@@ -298,12 +318,18 @@ export function mailingsService(deps: MailingDeps) {
         const start = patch.scheduledStart !== undefined ? patch.scheduledStart : row.scheduled_start;
         const end = patch.scheduledEnd !== undefined ? patch.scheduledEnd : row.scheduled_end;
         if (start && end && end <= start) throw invalid('must be after the scheduled start', 'scheduledEnd');
+        checkTemplates([
+          ['subject', patch.subject],
+          ['html', patch.html],
+          ['text', patch.text],
+        ]);
         const raw = await editedMessage(await tx.mailings.rawMessage(ctx.accountId, id), row, patch);
         if (raw) {
           v.raw_message = raw;
           if (patch.headerBlock !== undefined || patch.body !== undefined) {
             // What listings show follows the new message.
             const summary = await messages.summarize(raw);
+            checkTemplates([[patch.body !== undefined ? 'body' : 'headerBlock', summary.subject, summary.html, summary.text]]);
             v.subject = summary.subject;
             v.html = summary.html;
             v.text = summary.text;

@@ -28,7 +28,7 @@ import type { SendCounts } from '../../db/reports.js';
 import type { MailingStatus } from '../statuses.js';
 import { readLayoutZip, type LayoutImage } from './layout.js';
 import type { MessageCodec } from '../mailings/message.js';
-import { deriveText, senderDomain } from '../mailings/service.js';
+import { checkTemplates, deriveText, senderDomain } from '../mailings/service.js';
 
 export interface DeliveryInput {
   scheduledAt?: Date | null | undefined;
@@ -163,6 +163,11 @@ export function newslettersService(deps: NewslettersDeps) {
     }
     const text = v.text || (html ? await deriveText(html) : null);
     if (!html && !text) throw invalid('A variant needs layout.zip_file or layout.text.', at('layout'));
+    checkTemplates([
+      [at('subject'), v.subject],
+      [at('layout.zip_file'), html, v.text ? null : text],
+      [at('layout.text'), v.text],
+    ]);
     const deliveries = v.deliveries.map((d, j) => {
       if (d.limit != null && (!Number.isSafeInteger(d.limit) || d.limit < 1))
         throw invalid('a limit is at least 1', at(`deliveries.${j}.limit`), { kind: 'min', min: 1 });
