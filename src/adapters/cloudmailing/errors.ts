@@ -51,7 +51,6 @@ const FIELD_NAMES: Record<string, string> = {
   spreadMinutes: 'spread_minutes',
   trackingUrl: 'tracking_url',
   message: 'rfc822_string',
-  headerBlock: 'header',
   domain: 'domain_name',
 };
 
