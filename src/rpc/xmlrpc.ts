@@ -49,6 +49,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+import { MAX_DEPTH } from '../core/input.js';
 
 export type XmlRpcValue = string | number | boolean | Date | Buffer | null | XmlRpcValue[] | XmlRpcStruct;
 export interface XmlRpcStruct {
@@ -63,8 +64,8 @@ export interface MethodCall {
 /** Anything that makes the body not an XML-RPC message: fault -32700. */
 export class XmlRpcParseError extends Error {}
 
-/** Deepest nesting of arrays and structs accepted (every later walk over a value is recursive). */
-export const MAX_DEPTH = 64;
+/** Deepest nesting of arrays and structs accepted: every decoder's one limit (core/input.ts says why). */
+export { MAX_DEPTH };
 
 const METHOD_NAME = /^[A-Za-z0-9_.:/-]{1,100}$/;
 
