@@ -65,8 +65,8 @@ const { value: xmlValue } = fc.letrec<{ value: XmlRpcValue }>((tie) => ({
     fc.maxSafeInteger(),
     fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => !Object.is(n, -0)),
     fc.boolean(),
-    // Whole seconds (the wire format has none smaller) in years 1000-9999 (four digits).
-    fc.integer({ min: -30610224000, max: 253402300799 }).map((s) => new Date(s * 1000)),
+    // Whole seconds (the wire format has none smaller) in years 0-9999 (four digits).
+    fc.integer({ min: -62167219200, max: 253402300799 }).map((s) => new Date(s * 1000)),
     fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.dictionary(xmlText, tie('value'), { maxKeys: 4, noNullPrototype: true }),

@@ -80,8 +80,11 @@ export function parseIso8601Utc(text: string): Date {
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const fraction = m[7];
   const ms = fraction ? Math.round(Number(`0.${fraction}`) * 1000) : 0;
-  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  const check = new Date(t);
+  // Not Date.UTC: it reads years 0-99 as 1900-1999.
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day);
+  check.setUTCHours(hour, minute, second, ms);
+  const t = check.getTime();
   if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
     throw new XmlRpcParseError(`not a valid date: ${quote(text)}`);
   }
