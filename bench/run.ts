@@ -14,7 +14,8 @@
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
- * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database.
+ * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
+ * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -43,6 +44,7 @@ import { SCALE, size } from './scale.js';
 import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 import { compareTemplates } from './templates.js';
+import { fuzzBench } from './fuzz.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -610,6 +612,7 @@ async function main() {
   if (want('sender-bulk')) await senderBulk(bench);
   if (want('import')) await csvImport(bench);
   if (want('transactional')) await transactional(bench);
+  if (want('fuzz')) await fuzzBench({ url: gateway.url, key: { id: key.id, secret: key.secret, account: 'bench' } }, line);
   if (want('load')) await apiLoad(bench, { xmlrpcBody: encodeMethodCall });
   if (want('memory')) {
     const authorization = 'Basic ' + Buffer.from(`admin:${key.secret}`).toString('base64');

@@ -28,6 +28,8 @@ export class BounceListenError extends Error {}
 
 export interface BounceListener {
   port: number;
+  /** The most message bytes ever held in memory at once (at most the size limit: what is over it is discarded). */
+  peakBufferedBytes(): number;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,8 @@ export interface BounceListenerOptions {
   host: string;
   port: number;
   logger: Logger;
+  /** The SIZE limit (default MAX_REPORT_BYTES). */
+  maxMessageBytes?: number;
 }
 
 type Target = { kind: 'bounce' | 'unsubscribe'; recipientId: number; token: string };
@@ -56,6 +60,8 @@ export function targetOf(address: string, bounceDomain: string, secret: Buffer):
 export async function startBounceListener(o: BounceListenerOptions): Promise<BounceListener> {
   const logger = o.logger.child({ component: 'bounce-listener' });
   const targets = new WeakMap<SMTPServerSession, Target[]>();
+  const maxBytes = o.maxMessageBytes ?? MAX_REPORT_BYTES;
+  let peakBuffered = 0;
 
   async function handle(raw: Buffer, list: Target[]): Promise<void> {
     const bounces = list.filter((t) => t.kind === 'bounce');
@@ -76,7 +82,7 @@ export async function startBounceListener(o: BounceListenerOptions): Promise<Bou
     banner: 'Mailgate bounce listener',
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
-    size: MAX_REPORT_BYTES,
+    size: maxBytes,
     logger: false,
     onMailFrom(_address, session, callback) {
       targets.delete(session); // a new transaction on the same connection starts with no recipient
@@ -91,12 +97,27 @@ export async function startBounceListener(o: BounceListenerOptions): Promise<Bou
       callback();
     },
     onData(stream, session, callback) {
+      // A message over the limit is read to its end (the client waits for our reply after its final dot) but
+      // not kept: only the 552 depends on it.
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      let kept = 0;
+      let over = false;
+      stream.on('data', (c: Buffer) => {
+        if (over) return;
+        kept += c.length;
+        if (kept > maxBytes) {
+          over = true;
+          chunks.length = 0;
+          kept = 0;
+          return;
+        }
+        chunks.push(c);
+        if (kept > peakBuffered) peakBuffered = kept;
+      });
       stream.on('end', () => {
         const list = targets.get(session) ?? [];
         targets.delete(session);
-        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
+        if (over || (stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
           callback(Object.assign(new Error('5.3.4 message too big'), { responseCode: 552 }));
           return;
         }
@@ -125,6 +146,7 @@ export async function startBounceListener(o: BounceListenerOptions): Promise<Bou
   });
   return {
     port: (server.server.address() as AddressInfo).port,
+    peakBufferedBytes: () => peakBuffered,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -12,10 +12,26 @@ const html5Address = z.email({ pattern: z.regexes.html5Email });
 const DOT_ATOM_LOCAL = /^[^.@](?:[^@]*[^.@])?@/;
 const DOTTED_DOMAIN = /@(?:[^@.]+\.)+[A-Za-z]{2,}$/;
 
+/**
+ * RFC 5321 section 4.5.3.1: a local part of at most 64 octets, a domain of at most 255, a path of at most 256
+ * (`<` and `>` included), so an address of at most 254 octets. Counted in octets: the pattern below admits
+ * ASCII only today, but the limits must not loosen if it ever admits more.
+ */
+const MAX_LOCAL_OCTETS = 64;
+const MAX_DOMAIN_OCTETS = 255;
+const MAX_ADDRESS_OCTETS = 254;
+
+function withinLengths(email: string): boolean {
+  if (Buffer.byteLength(email, 'utf8') > MAX_ADDRESS_OCTETS) return false;
+  const at = email.lastIndexOf('@');
+  return Buffer.byteLength(email.slice(0, at), 'utf8') <= MAX_LOCAL_OCTETS && Buffer.byteLength(email.slice(at + 1), 'utf8') <= MAX_DOMAIN_OCTETS;
+}
+
 export function isValidEmail(email: unknown): email is string {
   return (
     typeof email === 'string' &&
-    email.length <= 254 &&
+    email.length <= MAX_ADDRESS_OCTETS &&
+    withinLengths(email) &&
     html5Address.safeParse(email).success &&
     DOT_ATOM_LOCAL.test(email) &&
     !email.includes('..') &&

@@ -15,6 +15,8 @@ import type { Logger } from '../logger.js';
 import { RPC_FAULT, toFault } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
 import { isStruct, type RpcValue } from './values.js';
+import { inputProblem, MAX_DEPTH } from '../core/input.js';
+import { verifyUtf8 } from '../http/body.js';
 
 /** Results as JSON: dates as ISO strings, binaries as base64, absent members left out. */
 function jsonOf(v: unknown): unknown {
@@ -48,7 +50,7 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
     {},
     {
       useContext: true,
-      maxBatchLength: 1000,
+      maxBatchLength: MAX_BATCH,
       // Every name reaches our dispatcher, which answers -32601 for unknown ones.
       router: (method) =>
         new jayson.Method({
@@ -77,17 +79,63 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
     },
   );
 
-  // Any Content-Type: the body is JSON-RPC or it is an error.
-  const body = express.json({ type: () => true, limit: o.maxBodyBytes, strict: false });
+  // Any Content-Type: the body is JSON-RPC or it is an error. Bytes that are not UTF-8 are a parse error.
+  const body = express.json({ type: () => true, limit: o.maxBodyBytes, strict: false, verify: verifyUtf8 });
+
+  /** One request's answer (undefined for a notification), jayson running the protocol. */
+  const answerOne = (request: unknown, ctx: MethodCtx<D>): Promise<JsonRpcAnswer | undefined> => {
+    const refused = refusal(request);
+    if (refused !== null) return Promise.resolve(refused);
+    return new Promise((resolve) =>
+      server.call(request as JSONRPCRequestLike, ctx, (error, success) => resolve((error ?? success) as JsonRpcAnswer | undefined)),
+    );
+  };
 
   const handle = (req: Request, res: Response) => {
-    // Whatever JSON the body holds: jayson itself checks that it is a request or a batch of them.
-    const request = req.body as JSONRPCRequestLike | JSONRPCRequestLike[];
-    server.call(request, o.context(res), (error, success) => {
-      const response = error ?? success;
+    const reply = (response: unknown) => {
       if (response === undefined || (Array.isArray(response) && !response.length)) res.status(204).end();
       else res.status(200).json(response);
-    });
+    };
+    const ctx = o.context(res);
+    const request: unknown = req.body;
+    if (!Array.isArray(request)) return void answerOne(request, ctx).then(reply);
+    // An empty batch, or one over maxBatchLength, is one error: jayson answers it.
+    if (!request.length || request.length > MAX_BATCH)
+      return void server.call(request as JSONRPCRequestLike[], ctx, (error, success) => reply(error ?? success));
+    // Each item on its own, so that every one gets its slot (jayson's own batch loses the slot of a nested
+    // array and never answers); notifications leave theirs empty.
+    void Promise.all(request.map((item) => answerOne(item, ctx))).then((answers) => reply(answers.filter((a) => a !== undefined)));
   };
   return [body, handle];
+}
+
+type JsonRpcAnswer = { jsonrpc: '2.0'; id: string | number | null; error?: { code: number; message: string }; result?: unknown };
+
+const MAX_BATCH = 1000;
+
+const errorAnswer = (id: unknown, code: number, message: string): JsonRpcAnswer => ({
+  jsonrpc: '2.0',
+  error: { code, message },
+  id: typeof id === 'string' || typeof id === 'number' ? id : null,
+});
+
+/**
+ * The answer to a request refused before it runs, or null to run it. Batch items that are arrays (a nested
+ * batch is never executed) or not objects are -32600 for that item (jayson answers the other shapes it
+ * refuses itself); a request beyond the input rules (core/input.ts: nesting, lone surrogates) is -32602 when
+ * the fault is in its params, else -32600.
+ */
+function refusal(request: unknown): JsonRpcAnswer | undefined | null {
+  if (Array.isArray(request)) return errorAnswer(null, RPC_FAULT.INVALID_REQUEST, 'invalid request: a batch inside a batch is not executed');
+  if (!isStruct(request)) return null;
+  const { params, ...envelope } = request as Record<string, unknown>;
+  const id = envelope.id;
+  const envelopeProblem = inputProblem(envelope, MAX_DEPTH);
+  if (envelopeProblem) return errorAnswer(id, RPC_FAULT.INVALID_REQUEST, `invalid request: ${envelopeProblem}`);
+  // The params array or object is XML-RPC's <params>: its own level is not counted.
+  const paramsProblem = inputProblem(params, MAX_DEPTH + 1);
+  if (!paramsProblem) return null;
+  // A notification gets no answer, even to its error (JSON-RPC 2.0, section 4.1).
+  if (id === undefined || id === null) return undefined;
+  return errorAnswer(id, RPC_FAULT.INVALID_PARAMS, `invalid params: ${paramsProblem}`);
 }

@@ -49,6 +49,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+import { MAX_DEPTH } from '../core/input.js';
 
 export type XmlRpcValue = string | number | boolean | Date | Buffer | null | XmlRpcValue[] | XmlRpcStruct;
 export interface XmlRpcStruct {
@@ -63,8 +64,8 @@ export interface MethodCall {
 /** Anything that makes the body not an XML-RPC message: fault -32700. */
 export class XmlRpcParseError extends Error {}
 
-/** Deepest nesting of arrays and structs accepted (every later walk over a value is recursive). */
-export const MAX_DEPTH = 64;
+/** Deepest nesting of arrays and structs accepted: every decoder's one limit (core/input.ts says why). */
+export { MAX_DEPTH };
 
 const METHOD_NAME = /^[A-Za-z0-9_.:/-]{1,100}$/;
 
@@ -79,8 +80,11 @@ export function parseIso8601Utc(text: string): Date {
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const fraction = m[7];
   const ms = fraction ? Math.round(Number(`0.${fraction}`) * 1000) : 0;
-  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  const check = new Date(t);
+  // Not Date.UTC: it reads years 0-99 as 1900-1999.
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day);
+  check.setUTCHours(hour, minute, second, ms);
+  const t = check.getTime();
   if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
     throw new XmlRpcParseError(`not a valid date: ${quote(text)}`);
   }

@@ -192,11 +192,12 @@ const rpcResult = (value: unknown) => json(200, { jsonrpc: '2.0', id: 1, result:
 /** A mailing (and a recipient) the caller cannot see: fault 404, with HTTP 404 where the original sets it. */
 function cloudmailingNotFound(f: Fixtures, transport: Transport, mailing: number, recipient: string): Probe[] {
   const cm = cloudmailing(f, transport);
-  const gone = { fault: [404, `mailing ${mailing} not found`] as [number, string], status: 404 };
+  // The original's words (cloud_mailing/master/api_common.py, xmlrpc_api.py).
+  const gone = { fault: [404, 'Mailing not found!'] as [number, string], status: 404 };
   return [
     cm('start_mailing', [mailing], gone),
     cm('pause_mailing', [mailing], gone),
-    cm('set_mailing_properties', [mailing, { subject: 'Changed', charset: 'utf-8' }], gone),
+    cm('set_mailing_properties', [mailing, { subject: 'Changed', charset: 'utf-8' }], { fault: [404, `Mailing [${mailing}] not found!`], status: 404 }),
     cm('add_recipients', [mailing, [{ email: 'new@example.org' }]], gone),
     cm('send_test', [mailing, [{ email: 'new@example.org' }]], gone),
     cm('delete_mailing', [mailing], gone),

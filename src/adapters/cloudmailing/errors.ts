@@ -10,7 +10,7 @@
  * original catch. Everything else is a fault in an HTTP 200 answer (create_mailing_ext included: the
  * original's never set a status there).
  */
-import type { DomainErrorCode } from '../../core/errors.js';
+import { isDomainError, type DomainErrorCode } from '../../core/errors.js';
 import { Fault, type FaultAnswer, type FaultSpelling } from '../../rpc/faults.js';
 
 export const DOMAIN_FAULT_CODES: Record<DomainErrorCode, number> = {
@@ -80,3 +80,17 @@ export function fail(message: string): never {
 export const AUTHORIZATION_FAULT = 401;
 /** 401 in an HTTP 200 answer: wrong credentials, as the original answers them. */
 export const AUTHORIZATION_FAILED = 'Authorization Failed!';
+
+/**
+ * The original's words for a mailing it does not find: `Mailing not found!` (its start_mailing, pause_mailing,
+ * delete_mailing, add_recipients, send_test), `Mailing [<id>] not found!` in set_mailing_properties
+ * (cloud_mailing/master/api_common.py and xmlrpc_api.py).
+ */
+export async function onMailing<T>(fn: () => Promise<T>, text = 'Mailing not found!'): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isDomainError(e) && e.code === 'NOT_FOUND' && e.message.startsWith('mailing ')) throw new Fault(DOMAIN_FAULT_CODES.NOT_FOUND, text);
+    throw e;
+  }
+}

@@ -38,6 +38,7 @@ import { basicAuth, callContext, tooManyFailures } from '../auth.js';
 import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
 import type { AdapterDeps } from '../types.js';
 import { jsonRpcEndpoint } from '../../rpc/jsonrpc-endpoint.js';
+import { isBadInput } from '../../http/body.js';
 import { RPC_FAULT } from '../../rpc/faults.js';
 import { dispatcher, type MethodCtx } from '../../rpc/methods.js';
 import { sendXml, xmlRpcEndpoint } from '../../rpc/xmlrpc-endpoint.js';
@@ -111,7 +112,8 @@ export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router
       name: 'jsonrpc',
       logger,
       tooLarge: plainTooLarge(limit),
-      unreadable: (res) => void res.status(200).json(jsonRpcError(RPC_FAULT.PARSE_ERROR, 'parse error: the body is not JSON')),
+      unreadable: (res, _status, err) =>
+        void res.status(200).json(jsonRpcError(RPC_FAULT.PARSE_ERROR, `parse error: ${isBadInput(err) ? err.message : 'the body is not JSON'}`)),
       internal: (res) => void res.status(500).json(jsonRpcError(RPC_FAULT.INTERNAL, 'internal error')),
     }),
   );

@@ -10,7 +10,7 @@ import { Fault } from '../../rpc/faults.js';
 import { ANY_TYPE, P, type MethodCtx, type MethodTable } from '../../rpc/methods.js';
 import { pyInt, type RpcStruct, type RpcValue } from '../../rpc/values.js';
 import type { AdapterDeps } from '../types.js';
-import { DOMAIN_FAULT_CODES, fail, notAcceptable } from './errors.js';
+import { DOMAIN_FAULT_CODES, fail, notAcceptable, onMailing } from './errors.js';
 import {
   IN_PROGRESS,
   MAILING_STATUS_WORDS,
@@ -60,7 +60,7 @@ async function addRecipients({ call, deps }: Ctx, args: (RpcValue | undefined)[]
   }
   const converted = items.map(recipientInput);
   const valid = converted.filter((c): c is RecipientInput => !('error' in c));
-  const results = await (test ? deps.core.recipients.sendTest : deps.core.recipients.add)(call, id, valid);
+  const results = await onMailing(() => (test ? deps.core.recipients.sendTest : deps.core.recipients.add)(call, id, valid));
   let next = 0;
   return converted.map((c) => {
     const r = 'error' in c ? c : results[next++]!;
@@ -120,7 +120,7 @@ export const METHODS: MethodTable<AdapterDeps> = {
     returns: 'int',
     help: "Changes properties of a mailing, until it is FINISHED (fault 403). Properties: type (REGULAR|OPENED), mail_from, sender_name (shown_name), tracking_url, owner_guid, satellite_group, scheduled_start, scheduled_end (dateTime, ISO string, or '' to clear), scheduled_duration (the mailing's maximum duration in minutes from its actual start; 0 removes it), dont_close_if_empty, subject, html_content, plain_content, charset (required with the three before it), read_tracking, click_tracking, backup_customized_emails, testing (messages go to the built-in capture), url_encoding, dkim {enabled, selector, domain, privkey, ...}, header (a whole header block), body; Mailgate's own: spread_minutes (spread first tries over that many minutes). Unknown property: fault 406. Returns 0.",
     async handler({ call, deps }, [id, props]) {
-      await deps.core.mailings.setProperties(call, id as number, mailingPatch(props as RpcStruct));
+      await onMailing(() => deps.core.mailings.setProperties(call, id as number, mailingPatch(props as RpcStruct)), `Mailing [${id as number}] not found!`);
       return 0;
     },
   },
@@ -128,7 +128,7 @@ export const METHODS: MethodTable<AdapterDeps> = {
     params: [ID, P('when', ['dateTime.iso8601', 'string', 'int'], true)],
     returns: 'string',
     help: 'Starts a mailing (FILLING_RECIPIENTS becomes READY; the manager makes it RUNNING when its scheduled_start is reached) or resumes a paused one. Returns the new status. `when` is accepted and ignored, as in the original.',
-    handler: async ({ call, deps }, [id]) => MAILING_STATUS_WORDS[await deps.core.mailings.start(call, id as number)],
+    handler: async ({ call, deps }, [id]) => MAILING_STATUS_WORDS[await onMailing(() => deps.core.mailings.start(call, id as number))],
   },
   pause_mailing: {
     params: [ID],
@@ -136,7 +136,7 @@ export const METHODS: MethodTable<AdapterDeps> = {
     help: 'Pauses a READY, RUNNING or PAUSED mailing (else fault 406); returns PAUSED.',
     async handler({ call, deps }, [id]) {
       try {
-        return MAILING_STATUS_WORDS[await deps.core.mailings.pause(call, id as number)];
+        return MAILING_STATUS_WORDS[await onMailing(() => deps.core.mailings.pause(call, id as number))];
       } catch (e) {
         // The original refuses to pause with 406 "not acceptable", not 403.
         if (isDomainError(e) && e.code === 'FORBIDDEN_STATE') throw notAcceptable(`Bad mailing status. Can't pause it! (${e.message})`);
@@ -149,7 +149,7 @@ export const METHODS: MethodTable<AdapterDeps> = {
     returns: 'int',
     help: 'Deletes a mailing and its recipients (sending stops first). Returns 0.',
     async handler({ call, deps }, [id]) {
-      await deps.core.mailings.delete(call, id as number);
+      await onMailing(() => deps.core.mailings.delete(call, id as number));
       return 0;
     },
   },

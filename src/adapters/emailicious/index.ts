@@ -25,6 +25,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { basicAuth, callContext, tooManyFailures } from '../auth.js';
 import { methodNotAllowed } from '../http-errors.js';
+import { queryProblem } from '../../http/body.js';
 import type { AdapterDeps } from '../types.js';
 import { emailiciousErrorOf } from './errors.js';
 import { RESOURCES, type Method, type Resource } from './routes.js';
@@ -66,6 +67,8 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
           };
           return void res.json(r.post && r.methods.POST ? { ...description, actions: { POST: r.post } } : description);
         }
+        const queryProblemText = queryProblem(req);
+        if (queryProblemText) return void res.status(400).json({ detail: `Query string parse error - ${queryProblemText}` });
         const handler = r.methods[method];
         if (!handler) return methodNotAllowed(res, allow, (answer) => void answer.json({ detail: `Method "${req.method}" not allowed.` }));
         const a = await handler({ req, res, ctx: callContext(res), core, body: () => readBody(req, limit) });

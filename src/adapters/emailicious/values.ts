@@ -8,6 +8,7 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import { invalid, isDomainError } from '../../core/errors.js';
 import { isValidEmail } from '../../core/email.js';
+import { bytesProblem, escapedTextProblem, inputProblem, MAX_DEPTH, TOO_DEEP } from '../../core/input.js';
 import type { VariantInput } from '../../core/newsletters/service.js';
 import { EmailiciousError, FieldErrors, NOT_FOUND } from './errors.js';
 import { READ_ONLY_FIELDS, STANDARD_FIELDS } from './serializers.js';
@@ -43,6 +44,8 @@ export function keyPath(key: string): Segment[] {
   if (!first) throw invalid(`form key ${JSON.stringify(key)}: no field name`, key);
   path.push(first);
   while (i < key.length) {
+    // Each segment is one level of the nested request (the body itself is the first).
+    if (path.length >= MAX_DEPTH) throw invalid(`form key ${JSON.stringify(key.slice(0, 80))}...: ${TOO_DEEP}`, key);
     if (key[i] === '[') {
       const end = key.indexOf(']', i);
       if (end < 0) throw invalid(`form key ${JSON.stringify(key)}: "[" without "]"`, key);
@@ -152,15 +155,31 @@ function mediaType(req: Request): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-async function rawBody(req: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The whole body. Over the limit it is still read to its end, discarding (as body-parser does for the other
+ * dialects): a client that writes its whole body before reading (Python's http.client) then reads the 413,
+ * instead of stalling on a connection nobody reads.
+ */
+function rawBody(req: Request, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = Number(req.headers['content-length']) || 0;
+    let over = size > limit;
+    if (!over) size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => (over ? reject(tooLarge(limit)) : resolve(Buffer.concat(chunks))));
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!req.readableEnded) reject(new EmailiciousError(400, { detail: 'The request body was cut off.' }));
+    });
+  });
 }
 
 const tooLarge = (limit: number) => new EmailiciousError(413, { detail: `Request body too large (limit ${limit} bytes).` });
@@ -217,17 +236,25 @@ export async function readBody(req: Request, limit: number): Promise<Record<stri
     if (type === 'application/json' || type.endsWith('+json')) {
       let parsed: unknown;
       try {
+        const problem = bytesProblem(raw);
+        if (problem) throw new Error(problem);
         parsed = JSON.parse(raw.toString('utf8'));
       } catch (e) {
         throw new EmailiciousError(400, { detail: `JSON parse error - ${(e as Error).message}` });
       }
+      const problem = inputProblem(parsed);
+      if (problem) throw new EmailiciousError(400, { detail: `JSON parse error - ${problem}` });
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         throw new EmailiciousError(400, {
           non_field_errors: ['Invalid data. Expected a dictionary, but got ' + (Array.isArray(parsed) ? 'list' : typeof parsed) + '.'],
         });
       return parsed as Record<string, unknown>;
     }
-    if (type === 'application/x-www-form-urlencoded' || type === '') return unflatten(formPairs(raw.toString('utf8')));
+    if (type === 'application/x-www-form-urlencoded' || type === '') {
+      const problem = escapedTextProblem(raw);
+      if (problem) throw new EmailiciousError(400, { detail: `Form parse error - ${problem}` });
+      return unflatten(formPairs(raw.toString('utf8')));
+    }
     throw new EmailiciousError(415, { detail: `Unsupported media type "${req.headers['content-type']}" in request.` });
   } catch (e) {
     // A malformed form key names itself.

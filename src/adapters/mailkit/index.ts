@@ -23,6 +23,7 @@ import express, { type Request, type Response } from 'express';
 import { authenticator, remoteAddress, requestIdOf, tooManyFailures, type Credentials } from '../auth.js';
 import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
 import type { AdapterDeps } from '../types.js';
+import { isBadInput, jsonBody } from '../../http/body.js';
 import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
 import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText } from './errors.js';
@@ -70,6 +71,12 @@ function fromXml(body: Buffer): DecodedCall {
   }
   const [id, md5, ...rest] = call.params;
   const spec = Object.prototype.hasOwnProperty.call(FUNCTIONS, call.methodName) ? FUNCTIONS[call.methodName] : undefined;
+  // No known client sends more than a function's documented parameters (igloonet's and Mailkit's PHP clients
+  // send exactly them): more is a mistaken call, refused rather than half-read.
+  if (spec && !spec.rest && rest.length > spec.params.length)
+    throw new MailkitError(
+      `Too many parameters: ${call.methodName} takes ${spec.params.length + 2} (client_id, client_md5${spec.params.map((p) => `, ${p}`).join('')})`,
+    );
   const args: MailkitArgs = {};
   spec?.params.forEach((name, i) => (args[name] = rest[i]));
   if (spec?.rest) args[spec.rest] = rest.slice(spec.params.length);
@@ -127,13 +134,14 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
       name: 'mailkit',
       logger: deps.logger,
       tooLarge: plainTooLarge(limit),
-      unreadable: (res) => error(res, encoding === 'json' ? 'Invalid JSON' : 'Invalid XML-RPC request'),
+      unreadable: (res, _status, err) =>
+        error(res, isBadInput(err) ? `Invalid request: ${err.message}` : encoding === 'json' ? 'Invalid JSON' : 'Invalid XML-RPC request'),
       internal: (res) => error(res, INTERNAL),
     });
   };
 
   const json = express.Router();
-  json.post('/', express.json({ type: () => true, limit, strict: false }), (req, res) => run(req, res, 'json', () => fromJson(req.body)));
+  json.post('/', ...jsonBody({ type: () => true, limit }), (req, res) => run(req, res, 'json', () => fromJson(req.body)));
   json.use(onError('json'));
 
   const rpc = express.Router();

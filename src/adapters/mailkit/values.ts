@@ -81,9 +81,24 @@ export function userStruct(v: RpcValue | undefined, decode: (x: RpcValue | undef
 export const plainText = (v: RpcValue | undefined): string | undefined =>
   v === undefined || v === null ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'object' ? undefined : String(v);
 
+/**
+ * One section of user data: a struct, or nothing. PHP clients encode a section without fields as an empty
+ * array (`xmlrpc_encode([])`, `json_encode([])`), so absent, null, '' and an empty array are an empty section;
+ * anything else (a string, a number, a list of values) is `Invalid <section>`, never silently dropped.
+ */
+function section(v: RpcValue | undefined, name: string, decode: (x: RpcValue | undefined) => string | undefined): Record<string, string> {
+  if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) return {};
+  if (!isStruct(v)) throw new MailkitError(`Invalid ${name}`);
+  return userStruct(v, decode);
+}
+
 /** personal + address + custom sections as one set of subscriber params (`email` taken out). */
 export function userData(personal: RpcValue | undefined, address: RpcValue | undefined, custom: RpcValue | undefined, decode = userText) {
-  const params: Record<string, string> = { ...userStruct(address, decode), ...userStruct(custom, decode), ...userStruct(personal, decode) };
+  const params: Record<string, string> = {
+    ...section(address, 'address', decode),
+    ...section(custom, 'custom', decode),
+    ...section(personal, 'personal', decode),
+  };
   const email = params.email?.trim();
   delete params.email;
   return { email, params };

@@ -19,6 +19,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { basicAuth, callContext, tooManyFailures, type Principal } from '../auth.js';
 import { requestErrors } from '../http-errors.js';
+import { checkQuery, formBody, jsonBody } from '../../http/body.js';
 import type { AdapterDeps } from '../types.js';
 import { BAD_KEY, FORBIDDEN, NOT_AUTHENTICATED, SenderError, senderErrorOf } from './errors.js';
 import { ROUTES, type Call, type Answer } from './routes.js';
@@ -48,8 +49,7 @@ export function senderRouter(deps: AdapterDeps): express.Router {
     if ((res.locals.principal as Principal).account !== req.params.account) return send(res, FORBIDDEN());
     next();
   });
-  router.use(express.json({ type: ['application/json', 'application/*+json'], limit, strict: false }));
-  router.use(express.urlencoded({ extended: false, limit, parameterLimit: 10_000 }));
+  router.use(checkQuery, ...jsonBody({ type: ['application/json', 'application/*+json'], limit }), ...formBody({ limit, parameterLimit: 10_000 }));
 
   const handle =
     (fn: (c: Call) => Promise<Answer>) =>

@@ -5,6 +5,7 @@
  * True/False (Python's str(bool)), 1/0, yes/no; durations as seconds or `12h13m11s`.
  */
 import { isValidEmail } from '../../core/email.js';
+import { inputProblem } from '../../core/input.js';
 import type { Address } from '../../core/transactional/service.js';
 import { SenderError, WRONG_EMAIL } from './errors.js';
 
@@ -45,6 +46,9 @@ export function jsonParam(p: Params, name: string, want: 'object' | 'array'): un
     } catch {
       throw SenderError.field(name, 'Value must be valid JSON.');
     }
+    // A JSON string inside a field is decoded here, not by the body parser: the input rules apply again.
+    const problem = inputProblem(v);
+    if (problem) throw SenderError.field(name, `Value must be valid JSON: ${problem}.`);
   }
   const ok = want === 'array' ? Array.isArray(v) : typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!ok) throw SenderError.field(name, want === 'array' ? 'Expected a list of items.' : 'Expected a JSON object.');
@@ -130,6 +134,8 @@ export function itemsOf(p: Params): { email: unknown; params?: Record<string, un
       } catch {
         throw SenderError.field('items', `items[${i}].params: Value must be valid JSON.`);
       }
+      const problem = inputProblem(params);
+      if (problem) throw SenderError.field('items', `items[${i}].params: Value must be valid JSON: ${problem}.`);
     }
     if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params)))
       throw SenderError.field('items', `items[${i}].params: Expected a JSON object.`);
