@@ -19,10 +19,13 @@ const VOLATILE: Record<string, string[]> = { 'public.api_keys': ['last_used_at']
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
 /**
- * A reader of every base table of `schemas`. With `where`, each table that has the column it names is read
- * through that condition only (an account's rows: `{ column: 'account_id', value: 7 }`); the others whole.
+ * A reader of every base table of `schemas`. With `where`, each table is read through the condition it
+ * returns (an account's rows: `account_id = 7`), whole when it returns undefined, not at all when null.
  */
-export async function snapshotReader(pool: Pool, o: { schemas?: string[]; where?: { column: string; value: number } } = {}): Promise<() => Promise<Snapshot>> {
+export async function snapshotReader(
+  pool: Pool,
+  o: { schemas?: string[]; where?: (table: string, columns: string[]) => string | null | undefined } = {},
+): Promise<() => Promise<Snapshot>> {
   const schemas = o.schemas ?? ['public', 'graphile_worker'];
   const { rows } = await pool.query<{ schema: string; name: string; columns: string[] }>(
     `SELECT c.table_schema AS schema, c.table_name AS name, array_agg(c.column_name::text ORDER BY c.ordinal_position) AS columns
@@ -33,9 +36,11 @@ export async function snapshotReader(pool: Pool, o: { schemas?: string[]; where?
     [schemas],
   );
   const sql = rows
-    .map(({ schema, name, columns }) => {
+    .flatMap(({ schema, name, columns }) => {
       const kept = columns.filter((c) => !VOLATILE[`${schema}.${name}`]?.includes(c)).map(q);
-      const filter = o.where && columns.includes(o.where.column) ? ` WHERE ${q(o.where.column)} = ${Number(o.where.value)}` : '';
+      const condition = o.where?.(`${schema}.${name}`, columns);
+      if (condition === null) return [];
+      const filter = condition === undefined ? '' : ` WHERE ${condition}`;
       return `SELECT '${schema}.${name}' AS t, count(*)::int AS n, md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) AS d FROM (SELECT ${kept.join(', ')} FROM ${q(schema)}.${q(name)}${filter}) r`;
     })
     .join('\nUNION ALL\n');
