@@ -202,7 +202,7 @@ function neutral(t: WireType): unknown {
   }
 }
 /** A value of a type the parameter does not take. */
-function wrongFor(spec: ParamSpec): unknown | undefined {
+function wrongFor(spec: ParamSpec): unknown {
   for (const t of ['string', 'int', 'struct', 'array'] as const)
     if (!spec.types.includes(t) && !(t === 'int' && spec.types.includes('double'))) return neutral(t);
   return undefined;
