@@ -82,7 +82,7 @@ async function call(o: {
   return await send(gw.url, { method: o.method, path: o.path, headers, ...(o.json !== undefined ? { body: JSON.stringify(o.json) } : {}) });
 }
 
-/** The answer's value, parsed: JSON, or the XML-RPC value as text (ids are read from it by pattern). */
+/** The body of a successful answer (a fixture call that fails stops the test). */
 function ok(o: Outcome, what: string): string {
   assert.ok(!('failed' in o), `${what}: ${JSON.stringify(o)}`);
   assert.ok(o.status < 300, `${what}: ${o.status} ${o.body}`);
