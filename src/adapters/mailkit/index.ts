@@ -54,7 +54,9 @@ function fromJson(body: unknown): DecodedCall {
   if (!isStruct(body)) throw new MailkitError('Invalid request: a JSON object is expected');
   const b = body as Record<string, unknown>;
   if (typeof b.function !== 'string') throw new MailkitError('Missing function');
-  const args: MailkitArgs = {};
+  // No prototype: a `__proto__` member is a parameter like any other, never the object's prototype (through
+  // which every absent parameter would be read).
+  const args = Object.create(null) as MailkitArgs;
   for (const [k, v] of Object.entries(b)) if (!ENVELOPE_KEYS.has(k)) args[k] = v as RpcValue;
   if (isStruct(b.parameters)) Object.assign(args, b.parameters);
   const spec = Object.prototype.hasOwnProperty.call(FUNCTIONS, b.function) ? FUNCTIONS[b.function] : undefined;

@@ -13,7 +13,9 @@ export type Params = Record<string, unknown>;
 
 /** Query and body merged, the body winning; a bare JSON array body is `{items: [...]}`. */
 export function paramsOf(query: unknown, body: unknown): Params {
-  const out: Params = {};
+  // No prototype: a `__proto__` member is a parameter like any other, never the object's prototype (through
+  // which every absent parameter would be read).
+  const out = Object.create(null) as Params;
   if (query && typeof query === 'object') for (const [k, v] of Object.entries(query as Params)) out[k] = Array.isArray(v) ? v.at(-1) : v;
   if (Array.isArray(body)) out.items = body;
   else if (body && typeof body === 'object') Object.assign(out, body as Params);

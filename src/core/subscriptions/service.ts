@@ -65,6 +65,16 @@ export interface RequestResult {
 export type ConfirmResult = { state: 'confirmed' | 'already'; email: string; list: string };
 
 /** The built-in messages (fields are those each sender passes). */
+/** A U+0000 in any key or text of `v`: Postgres cannot store it (the pool refuses it, but only once written). */
+function holdsNul(v: unknown): boolean {
+  let found = false;
+  JSON.stringify(v, (k, x: unknown) => {
+    if (k.includes('\u0000') || (typeof x === 'string' && x.includes('\u0000'))) found = true;
+    return x;
+  });
+  return found;
+}
+
 const BUILT_IN: Record<SystemRole, { name: string; subject: string; html: string }> = {
   confirm: {
     name: 'Subscription confirmation (built-in)',
@@ -112,6 +122,8 @@ export function subscriptionsService(deps: SubscriptionsDeps) {
       const email = typeof input.email === 'string' ? input.email.trim() : '';
       if (!email) throw invalid('an email address is required', 'email');
       if (!isValidEmail(email)) throw invalid(`invalid email address: ${JSON.stringify(input.email)}`, 'email');
+      // Refused here, not by the store: the built-in mailing and the subscriber are written before the message.
+      if (holdsNul([input.params, input.args])) throw invalid('a text value contains a null character (U+0000), which cannot be stored', 'params');
       const mailingId = await mailingOrBuiltIn(ctx, settings.mailing_id, 'confirm');
 
       const [r] = await deps.lists.subscribe(ctx, listId, [{ email, params: input.params ?? {} }], { confirm: true });

@@ -41,6 +41,12 @@ export interface Address {
   name?: string | null;
 }
 
+/**
+ * The addresses of one message (to, cc and bcc together), as many as a bulk call's items: each is a stored
+ * copy carrying the visible To and Cc, so a message to n addresses stores on the order of n² bytes.
+ */
+export const MAX_MESSAGE_RECIPIENTS = 1000;
+
 /** One message to several addresses (Sender's to / cc / bcc): a copy per address, one Message-ID. */
 export interface MessageInput {
   mailingId: number;
@@ -131,6 +137,8 @@ export function transactionalService(deps: {
       const seen = new Set<string>();
       const all = [...input.to, ...input.cc, ...input.bcc].filter((a) => !seen.has(emailKey(a.email)) && seen.add(emailKey(a.email)));
       if (!all.length) throw new DomainError('INVALID_ARGUMENT', 'no recipient', 'to');
+      if (all.length > MAX_MESSAGE_RECIPIENTS)
+        throw new DomainError('INVALID_ARGUMENT', `at most ${MAX_MESSAGE_RECIPIENTS} recipients in one message, got ${all.length}`, 'to');
       const shown = { ...(input.to.length ? { to: input.to } : {}), ...(input.cc.length ? { cc: input.cc } : {}) };
       const extra = { ...(input.from ? { from: input.from } : {}), ...(input.headers?.length ? { headers: input.headers } : {}) };
       const one = (a: Address, more: TransactionalInput['extra'], trackingId?: string) =>
