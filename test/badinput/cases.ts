@@ -44,8 +44,6 @@ export interface Runner {
   python: PythonXmlRpc;
   f: Fixtures;
   limits: Limits;
-  /** The case's deadline (shorter for a known hang). */
-  deadlineMs?: number;
   send(r: RawRequest): Promise<Outcome>;
 }
 
@@ -1023,7 +1021,7 @@ function dialectCases(): Case[] {
   ];
   for (const [d, path, auth] of whole)
     add(d, 'oversized body', 'four times MAX_BODY_BYTES, written whole first', 'error', (r) =>
-      postWholeBodyFirst(r.base, path, 4 * r.limits.maxBodyBytes, auth(r), r.deadlineMs),
+      postWholeBodyFirst(r.base, path, 4 * r.limits.maxBodyBytes, auth(r)),
     );
 
   // --- the bounce listener: a report over its SIZE to a genuine VERP address -----------------------------
