@@ -14,7 +14,8 @@
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
- * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database.
+ * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. reliability (only when
+ * named): ./reliability-relay.ts.
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -43,6 +44,7 @@ import { SCALE, size } from './scale.js';
 import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 import { compareTemplates } from './templates.js';
+import { reliabilityRelay } from './reliability-relay.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -643,7 +645,13 @@ async function main() {
     });
   }
 
-  console.log(`# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink' }))}`);
+  // reliability: only when named (it stops relays, kills processes, mounts a tmpfs).
+  const relayScenarios = wanted.has('reliability')
+    ? await reliabilityRelay({ adminUrl: pgh.url, databaseUrl: (n) => pgh.databaseUrl(n), sinkPort: sink.port, line })
+    : null;
+  console.log(
+    `# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink', ...(relayScenarios ? { relayScenarios } : {}) }))}`,
+  );
   await inProcessWorker?.stop();
   await gateway.stop();
   await statusPool.end();
