@@ -4,13 +4,15 @@
  * it went away and every later one are given back untried, the send waits for the relay, and sending resumes
  * by itself once it answers — not at the first retry (RETRY_BASE_SECONDS is an hour here, so a test that
  * passes cannot have waited for it). A recipient deferred earlier by a lost connection is due again on the
- * relay's return.
+ * relay's return. With two relays, one of them down, messages go to the one that answers.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { people, setup, waitFor, type Harness } from '../support/harness.js';
 import { gate } from '../support/gate.js';
 import { sendJobs, sendOf } from '../support/jobs.js';
+import { startTestSmtpServer } from '../support/smtp.js';
+import { startSendWorker } from '../../src/compose.js';
 
 const opened: Harness[] = [];
 after(async () => {
@@ -126,5 +128,22 @@ describe('reliability: the relay refuses connections for a while', () => {
     const to = h.smtp.messages.map((m) => m.to[0]);
     assert.equal(to.length, n);
     assert.equal(new Set(to).size, n);
+  });
+
+  it('with two relays, one refusing connections: every message goes to the one that answers, nobody fails', async () => {
+    const h = await harness({ RETRY_BASE_SECONDS: '3600', SEND_BATCH_SIZE: '10' });
+    const dead = await startTestSmtpServer();
+    await dead.down();
+    const n = 40;
+    const id = await h.mailing(people(n, 'two'));
+    h.workers.push(await startSendWorker(h.services, { relayUrls: [dead.url, h.smtp.url] }));
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor('the mailing finished', async () => (await h.mailingStatus(id)) === 'finished', 60_000);
+    const rows = await h.recipients(id);
+    assert.ok(rows.every((r) => r.status === 'finished' && r.try_count === 1));
+    assert.equal(new Set(h.smtp.messages.map((m) => m.to[0])).size, n);
+    assert.equal(h.smtp.messages.length, n);
+    assert.equal(dead.messages.length, 0);
+    await dead.close();
   });
 });
