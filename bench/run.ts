@@ -16,6 +16,7 @@
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
  * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
  * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
+ * reliability (only when named): ./reliability-relay.ts.
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +46,7 @@ import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 import { compareTemplates } from './templates.js';
 import { fuzzBench } from './fuzz.js';
+import { reliabilityRelay } from './reliability-relay.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -646,7 +648,13 @@ async function main() {
     });
   }
 
-  console.log(`# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink' }))}`);
+  // reliability: only when named (it stops relays, kills processes, mounts a tmpfs).
+  const relayScenarios = wanted.has('reliability')
+    ? await reliabilityRelay({ adminUrl: pgh.url, databaseUrl: (n) => pgh.databaseUrl(n), sinkPort: sink.port, line })
+    : null;
+  console.log(
+    `# results: ${path.relative(root, await saveResults({ relay: postfix ? "postfix's smtp-sink" : 'the Node sink', ...(relayScenarios ? { relayScenarios } : {}) }))}`,
+  );
   await inProcessWorker?.stop();
   await gateway.stop();
   await statusPool.end();

@@ -325,6 +325,22 @@ export function deliveryRepo(db: Pool) {
       });
     },
 
+    /**
+     * The relay answers again after an outage: this send's recipients deferred because a conversation was lost
+     * without an answer (no reply code, or 421 "closing channel": what an outage does to the messages in
+     * flight) are due now instead of at their back-off. Their try stays counted (the relay still took a new
+     * connection when it was lost); nothing else changes, so nothing is stamped. Returns how many.
+     */
+    async dueAgain(sendId: number, testOnly: boolean): Promise<number> {
+      const { rowCount } = await db.query(
+        `UPDATE recipients SET next_try = now()
+          WHERE send_id = $1 AND ${CLAIMABLE} AND status = 'warning' AND is_test = $2 AND next_try > now()
+            AND (reply_code IS NULL OR reply_code = 421) AND (lease_until IS NULL OR lease_until < now())`,
+        [sendId, testOnly],
+      );
+      return rowCount ?? 0;
+    },
+
     timeoutRemaining: (sendId: number) => timeoutLeft(db, sendId),
     finishSend: (sendId: number) => finishSend(db, sendId),
     closeAtDeadline: (sendId: number) => closeAtDeadline(db, sendId),

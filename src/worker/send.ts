@@ -34,9 +34,13 @@ declare global {
 
 /** How long one job works before handing over to a fresh job of the same key. */
 export const SLICE_MS = 20_000;
-/** Back-off while every relay is unreachable: 5 s, doubling, at most 60 s. */
-const RELAY_DOWN_MIN_MS = 5_000;
-const RELAY_DOWN_MAX_MS = 60_000;
+/**
+ * While every relay is unreachable the send is put off and the relay probed: after 250 ms, doubling, at most
+ * 2 s, so sending resumes within seconds of the relay's return. Recipients are not touched meanwhile: a relay
+ * down for everyone is no recipient's try (see Relays in ./smtp.ts).
+ */
+const RELAY_DOWN_MIN_MS = 250;
+const RELAY_DOWN_MAX_MS = 2_000;
 
 /** Leased batches being sent right now, so the heartbeat can keep their leases alive. */
 export class InFlight {
@@ -81,6 +85,8 @@ interface BatchResult {
 export function makeSendTask(deps: SendDeps): Task<'send'> {
   const { delivery, config, logger } = deps;
   let relayDownStreak = 0;
+  /** Per send: the relays' recovery count when its deferrals were last made due again (see dueAgain). */
+  const recoverySeen = new Map<number, number>();
 
   // With a rate cap, a batch is kept to about 10 s of sending so leases and slices stay meaningful.
   const batchSize =
@@ -174,10 +180,29 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     let mailing = await compileMailing(ctx, deps.settings);
     const sliceEnd = Date.now() + SLICE_MS;
 
+    const putOff = async () => {
+      const delay = Math.min(RELAY_DOWN_MAX_MS, RELAY_DOWN_MIN_MS * 2 ** relayDownStreak);
+      relayDownStreak += 1;
+      await requeue(new Date(Date.now() + delay));
+    };
+
     for (;;) {
       if (deps.isStopping() || helpers.abortSignal?.aborted || Date.now() >= sliceEnd) {
         await requeue(null);
         return;
+      }
+      // A relay found down: nothing is claimed until a probe gets an answer.
+      if (!(await deps.relays.reachable(ctx.testing))) {
+        await putOff();
+        return;
+      }
+      const recoveries = deps.relays.recoveries();
+      if (recoveries > 0 && recoverySeen.get(sendId) !== recoveries) {
+        // The relay is back after an outage: what it deferred by dropping connections goes again now.
+        if (recoverySeen.size > 10_000) recoverySeen.clear();
+        recoverySeen.set(sendId, recoveries);
+        const n = await delivery.dueAgain(sendId, testOnly);
+        if (n) logger.info({ sendId, recipients: n }, 'SMTP relay back: recipients deferred by lost connections are due again');
       }
       let limit = batchSize;
       if (!testOnly) {
@@ -225,10 +250,8 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
       }
       const r = await sendBatch(mailing, batch, testOnly ? null : ctx.deadline);
       if (r.unreachable && !r.tried) {
-        // The relay is down for everyone: pause this send, recipients untouched.
-        const delay = Math.min(RELAY_DOWN_MAX_MS, RELAY_DOWN_MIN_MS * 2 ** relayDownStreak);
-        relayDownStreak += 1;
-        await requeue(new Date(Date.now() + delay));
+        // The relay is down for everyone: put this send off, recipients untouched.
+        await putOff();
         return;
       }
       if (r.tried) relayDownStreak = 0;

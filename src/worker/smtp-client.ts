@@ -174,7 +174,14 @@ export class SmtpClient {
       if (this.pipelining) {
         const pending = [this.reply(), this.reply(), this.reply()];
         this.write(`${mail}\r\n${rcpt}\r\nDATA\r\n`);
-        replies = await Promise.all(pending);
+        const settled = await Promise.allSettled(pending);
+        const [m, r, d] = settled.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
+        // A refusal the server sent before it closed the connection (421 at RCPT, then gone) is its answer.
+        if (m && m.code !== 250) return await this.refusedEnvelope(m, 'MAIL FROM', d);
+        if (m && r && r.code !== 250 && r.code !== 251) return await this.refusedEnvelope(r, 'RCPT TO', d);
+        const lost = settled.find((x) => x.status === 'rejected');
+        if (lost) throw lost.reason;
+        replies = settled.map((x) => (x as PromiseFulfilledResult<Reply>).value);
       } else {
         replies = [await this.command(mail)];
         if (replies[0]!.code === 250) replies.push(await this.command(rcpt));

@@ -27,6 +27,11 @@ export interface PoolOptions {
 export interface SmtpPool {
   /** The relay's answer to the message (its last line), or throws the conversation's error. */
   send(raw: Buffer, envelope: { from: string; to: string }): Promise<string>;
+  /**
+   * Does the relay answer? Opens a connection (greeting, EHLO, TLS and AUTH as for a message), or throws its
+   * error. The connection is kept for the next message when the pool has room for it, else closed.
+   */
+  probe(): Promise<void>;
   /** The relay announced 8BITMIME on the pool's latest connection (false before the first one). */
   eightBitMime(): boolean;
   close(): void;
@@ -149,6 +154,14 @@ export function smtpPool(o: PoolOptions): SmtpPool {
         if (reused && !r.started && !e.responseCode && tries === 0 && !closed) continue;
         throw e;
       }
+    },
+    async probe() {
+      if (closed) throw Object.assign(new Error(POOL_CLOSED), { code: 'ECONNECTION' });
+      const k = await open();
+      if (all.size > o.maxConnections) {
+        all.delete(k);
+        k.quit();
+      } else release(k);
     },
     eightBitMime: () => eightBit,
     close() {

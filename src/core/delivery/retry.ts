@@ -5,6 +5,11 @@
  * The n-th retry of a recipient waits RETRY_BASE_SECONDS * RETRY_GROWTH^(n - 1), at most
  * RETRY_DELAY_CAP_SECONDS. A recipient still failing temporarily RETRY_MAX_HOURS after its first try, or
  * whose next try would fall after the send's deadline, ends TIMEOUT instead.
+ *
+ * A relay that cannot be reached is none of this: what it did not take is given back untried (no try
+ * counted, no first try stamped, no back-off) and the send waits for the relay, probing it every 2 s at
+ * most; deferrals its outage caused (conversations lost without an answer) are made due on its return
+ * (src/worker/send.ts, src/worker/smtp.ts).
  */
 import type { RetryPolicy } from '../../db/delivery.js';
 
