@@ -14,7 +14,8 @@
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
- * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database.
+ * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. reliability: Postgres
+ * killed under load, a worker killed, SIGTERM drain (./reliability-postgres.ts).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -43,6 +44,7 @@ import { SCALE, size } from './scale.js';
 import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 import { compareTemplates } from './templates.js';
+import { reliabilityPostgres } from './reliability-postgres.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -217,6 +219,14 @@ async function main() {
     line('templates: ~5 KB html with logic', `${r.mailgateUs.toFixed(1)} µs/recipient`, '-', `fast path ({{ field }} only) ${r.fastPathUs.toFixed(1)} µs`);
     if (wanted.size === 1) {
       console.log(`# results: ${path.relative(root, await saveResults({ templates: r.table }))}`);
+      return;
+    }
+  }
+  if (want('reliability')) {
+    // Postgres and worker processes killed or stopped (./reliability-postgres.ts): each on a server of its own.
+    await reliabilityPostgres(line);
+    if (wanted.size === 1) {
+      console.log(`# results: ${path.relative(root, await saveResults({}))}`);
       return;
     }
   }

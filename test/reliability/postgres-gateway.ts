@@ -25,9 +25,11 @@ export interface GatewayEnv {
   port: number;
   smtpUrl: string;
   extra?: Record<string, string>;
+  /** The command and its options (default: serve). */
+  args?: string[];
 }
 
-/** `mailgate serve`, once its banner is out. */
+/** `mailgate serve` (or `e.args`), once its banner is out. */
 export async function startServe(e: GatewayEnv, timeoutMs = 90_000): Promise<GatewayProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -41,7 +43,7 @@ export async function startServe(e: GatewayEnv, timeoutMs = 90_000): Promise<Gat
     ...e.extra,
   };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'serve'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), ...(e.args ?? ['serve'])], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c) => (out += c));
