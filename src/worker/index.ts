@@ -14,6 +14,7 @@
  * frees what a worker stopped during an outage left behind.
  */
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Logger as GraphileLogger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
@@ -98,6 +99,9 @@ function graphileLogger(logger: Logger): GraphileLogger {
     }
   });
 }
+
+/** How long a stopping worker waits for a database that is away, to hand its work over (within serve's 30 s). */
+const HANDOVER_WAIT_MS = 15_000;
 
 /** How long a runner being replaced may take to hand its jobs over before it is abandoned (its jobs are unlocked anyway). */
 const RUNNER_STOP_MS = 30_000;
@@ -281,7 +285,21 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         // After the relays: messages still in flight to the capture land first.
         await capture.stop();
         // With the row go this worker's leases and its pools' jobs (locked ones a lost database left behind).
-        await workers.deregister(workerId, poolIds).catch(() => undefined);
+        // A stop while the database is away (being restarted, say) waits a little for it: handed over now,
+        // the work resumes at the next start instead of when this worker's row goes stale.
+        const until = Date.now() + HANDOVER_WAIT_MS;
+        for (;;) {
+          try {
+            await workers.deregister(workerId, poolIds);
+            break;
+          } catch (e) {
+            if (Date.now() >= until) {
+              logger.warn({ err: (e as Error).message }, 'worker stopped without its database: its work is freed once its row goes stale');
+              break;
+            }
+            await sleep(500);
+          }
+        }
         logger.info({ workerId }, 'worker stopped');
       })();
       return stopped;

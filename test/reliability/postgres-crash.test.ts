@@ -30,7 +30,9 @@ async function serve(dataDir: string, port: number): Promise<GatewayProcess> {
     dataDir,
     port,
     smtpUrl: smtp.url,
-    extra: { SEND_BATCH_SIZE: String(BATCH), WORKER_CONCURRENCY: String(CONCURRENCY), WORKER_STALE_SECONDS: '10' },
+    // No sweep of silent workers comes in time to help: recovery is the work of the restarted Postgres, of
+    // the worker's replaced runner and of the stop and start themselves.
+    extra: { SEND_BATCH_SIZE: String(BATCH), WORKER_CONCURRENCY: String(CONCURRENCY), WORKER_STALE_SECONDS: '3600' },
   });
   running.add(g);
   void g.exited.then(() => running.delete(g));
