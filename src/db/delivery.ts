@@ -383,15 +383,22 @@ export interface Released {
  * `pools` (graphile-worker's public force_unlock_workers), and return the sends whose leases were freed.
  * Only for owners and pools known to run nothing any more: a lease freed under a live batch is sent twice.
  */
-async function releaseWork(tx: Queryable, owners: string[], pools: string[], orphans: boolean): Promise<{ leases: number; sendIds: number[] }> {
+async function releaseWork(
+  tx: Queryable,
+  owners: string[],
+  pools: string[],
+  orphans: boolean,
+  keep: number[] = [],
+): Promise<{ leases: number; sendIds: number[] }> {
   const { rows } = await tx.query<{ send_id: number | null; n: number }>(
     `WITH f AS (
        UPDATE recipients SET lease_owner = NULL, lease_until = NULL
-        WHERE lease_owner = ANY($1::text[])
-           OR ($2 AND lease_owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = recipients.lease_owner))
+        WHERE (lease_owner = ANY($1::text[])
+               OR ($2 AND lease_owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = recipients.lease_owner)))
+          AND NOT (id = ANY($3::bigint[]))
        RETURNING send_id)
      SELECT send_id, count(*)::int AS n FROM f GROUP BY send_id`,
-    [owners, orphans],
+    [owners, orphans, keep],
   );
   // force_unlock_workers takes the ids jobs are locked by: graphile-worker's pool ids (and, as before pools
   // were recorded, our worker ids).
@@ -441,10 +448,11 @@ export function workersRepo(db: Pool) {
 
     /**
      * The work of a live worker whose job runner lost its database and was replaced (nothing of the old one
-     * runs any more): its leases and the jobs of its earlier pools `pools`, freed; its row kept.
+     * runs any more): its leases but those of `keep` (batches still on the wire) and the jobs of its earlier
+     * pools `pools`, freed; its row kept.
      */
-    async release(workerId: string, pools: string[]): Promise<Released> {
-      const { leases, sendIds } = await withTransaction(db, (tx) => releaseWork(tx, [workerId], pools, false));
+    async release(workerId: string, pools: string[], keep: number[] = []): Promise<Released> {
+      const { leases, sendIds } = await withTransaction(db, (tx) => releaseWork(tx, [workerId], pools, false, keep));
       await resumeSends(db, sendIds);
       return { leases, pools };
     },

@@ -211,7 +211,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
           clearTimeout(timer);
         }
         handingOver = false;
-        const freed = await workers.release(workerId, poolIds.slice());
+        // A batch of an abandoned job still on the wire keeps its leases (its outcomes may yet be written).
+        const freed = await workers.release(workerId, poolIds.slice(), inFlight.all());
         await sweep(true);
         if (stopping) return;
         runner = await startRunner();
