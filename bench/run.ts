@@ -16,7 +16,8 @@
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
  * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
  * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
- * reliability (only when named): ./reliability-relay.ts.
+ * reliability (only when named): Postgres killed under load, a worker killed, SIGTERM drain
+ * (./reliability-postgres.ts); the relay side (./reliability-relay.ts).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,6 +47,7 @@ import { apiLoad, memoryPeak } from './load.js';
 import { postfixTools, smtpSourceRate, startSmtpSink, type PostfixTools } from './postfix.js';
 import { compareTemplates } from './templates.js';
 import { fuzzBench } from './fuzz.js';
+import { reliabilityPostgres } from './reliability-postgres.js';
 import { reliabilityRelay } from './reliability-relay.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -224,6 +226,9 @@ async function main() {
       return;
     }
   }
+  // reliability: only when named. Postgres and worker processes killed or stopped (./reliability-postgres.ts),
+  // each on a server of its own; the relay side runs further down, beside the shared sink.
+  if (wanted.has('reliability')) await reliabilityPostgres(line);
   if (want('startup')) {
     const t = await startup();
     line('start-up: serve until /healthz', `${Math.max(...t.serve).toFixed(2)} s (worst of ${t.serve.length})`, '<= 3 s');

