@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { insertBounces } from '../../src/db/bounces.js';
 import { withTransaction } from '../../src/db/pool.js';
 import { setup, type Harness } from '../support/harness.js';
+import { followWhileWritten } from '../support/log-paging.js';
 
 let h: Harness;
 before(async () => {
@@ -50,37 +50,15 @@ describe('bounces: the raw loop while four writers write', () => {
       }
     };
 
-    let done = false; // every writer has committed its last transaction
-    const follow = async (style: 'next' | 'repeat') => {
-      const seen: number[] = [];
-      let from = 1;
-      const limit = 7;
-      for (;;) {
-        const finished = done; // read before the page: a page read after the end holds everything
-        const page = await h.core.bounces.log(ctx, {}, from, limit);
-        const repeated = style === 'repeat' && seen.length > 0 && page[0]?.id === seen[seen.length - 1];
-        seen.push(...(repeated ? page.slice(1) : page).map((b) => b.id));
-        if (page.length) from = style === 'next' ? page[page.length - 1]!.id + 1 : page[page.length - 1]!.id;
-        if (page.length < limit) {
-          if (finished) return seen;
-          await sleep(2);
-        }
-      }
-    };
-
-    const writers = [0, 1, 2, 3].map(writer);
-    const readers = [follow('next'), follow('repeat')];
-    await Promise.all(writers);
-    done = true;
-    const [byNext, byRepeat] = await Promise.all(readers);
+    const { next: byNext, repeat: byRepeat } = await followWhileWritten((from, limit) => h.core.bounces.log(ctx, {}, from, limit), [0, 1, 2, 3].map(writer));
 
     const { rows } = await h.pool.query<{ id: number }>('SELECT id FROM bounces WHERE account_id = $1 ORDER BY id', [ctx.accountId]);
     const all = rows.map((r) => r.id);
     assert.equal(all.length, written);
     assert.ok(written >= target, `${written} bounces written`);
     for (const [name, seen] of [
-      ['last id + 1', byNext!],
-      ['last id, repeat dropped', byRepeat!],
+      ['last id + 1', byNext],
+      ['last id, repeat dropped', byRepeat],
     ] as const) {
       assert.deepEqual(seen, all, `${name}: every bounce once, in order`);
     }
