@@ -25,6 +25,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JINJA2_CONSTRUCTS, JINJA2_CONTEXT } from '../test/templates/jinja2-cases.js';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '..');
@@ -32,42 +33,8 @@ const RENDERS = Number(process.env.BENCH_TEMPLATE_RENDERS ?? 20_000);
 
 // ------------------------------------------------------------------------------------------------ the cases
 
-const CONTEXT = {
-  name: 'Ann',
-  n: 7,
-  items: ['a', 'b', 'c'],
-  html: '<a href="x">&\'',
-  users: [{ name: 'Ann' }, { name: 'Bob' }],
-  prices: [1, 2, 3.5],
-  user: { name: 'Zoë', plan: 'pro' },
-  quotas: [
-    { name: 'vCPU', cloud: 'c1', used: 9, limit: 10 },
-    { name: 'RAM', cloud: null, used: 1, limit: 64 },
-    { name: 'Disks', cloud: 'c2', used: 5, limit: 5 },
-  ],
-  data: '{{ 7*7 }}',
-};
-
-/** Construct, template, what Jinja2 3.1 renders with CONTEXT. */
-const CASES: [string, string, string][] = [
-  ['if / elif / else', '{% if n > 10 %}big{% elif n > 5 %}mid{% else %}small{% endif %}', 'mid'],
-  ['for + loop.index', '{% for x in items %}{{ loop.index }}:{{ x }}{% if not loop.last %},{% endif %}{% endfor %}', '1:a,2:b,3:c'],
-  ['|upper', '{{ name|upper }}', 'ANN'],
-  ["|default('x')", "{{ missing|default('x') }}", 'x'],
-  ['|e', '{{ html|e }}', '&lt;a href=&#34;x&#34;&gt;&amp;&#39;'],
-  ['|format', "{{ '%s has %d items'|format(name, items|length) }}", 'Ann has 3 items'],
-  ['|length', '{{ items|length }}', '3'],
-  ["|map(attribute='name')", "{{ users|map(attribute='name')|join(', ') }}", 'Ann, Bob'],
-  ['|sum', '{{ prices|sum }}', '6.5'],
-  ['{% set %}', '{% set total = n * 2 %}{{ total }}', '14'],
-  ['user.name', "{{ user.name }} ({{ user['plan'] }})", 'Zoë (pro)'],
-  [
-    'quota notice',
-    '{% for q in quotas %}{% if q.cloud %}{{ q.cloud }}: {{ q.name }} {{ q.used }}/{{ q.limit }}{% if q.used >= q.limit %} (full){% endif %}\n{% endif %}{% endfor %}',
-    'c1: vCPU 9/10\nc2: Disks 5/5 (full)\n',
-  ],
-  ['field holding {{ 7*7 }}', '{{ data }}', '{{ 7*7 }}'],
-];
+const CONTEXT = JINJA2_CONTEXT;
+const CASES = JINJA2_CONSTRUCTS;
 
 const ATTACKS: [string, string][] = [
   ["''.__class__.__mro__", "{{ ''.__class__.__mro__ }}"],

@@ -7,45 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileTemplate, convertKeepingTemplate, needsEngine, templateError, TemplateError, TemplateValues } from '../../src/core/delivery/template.js';
 import { percentFormat, withMemoryMaximum } from '../../src/core/delivery/jinja.js';
+import { JINJA2_CONSTRUCTS, JINJA2_CONTEXT } from './jinja2-cases.js';
 
-const VALUES = new TemplateValues({
-  name: 'Ann',
-  n: 7,
-  items: ['a', 'b', 'c'],
-  html: '<a href="x">&\'',
-  users: [{ name: 'Ann' }, { name: 'Bob' }],
-  prices: [1, 2, 3.5],
-  user: { name: 'Zoë', plan: 'pro' },
-  quotas: [
-    { name: 'vCPU', cloud: 'c1', used: 9, limit: 10 },
-    { name: 'RAM', cloud: null, used: 1, limit: 64 },
-    { name: 'Disks', cloud: 'c2', used: 5, limit: 5 },
-  ],
-  data: '{{ 7*7 }}{% if true %}x{% endif %}',
-});
+const VALUES = new TemplateValues(JINJA2_CONTEXT);
 
 const render = (source: string, html = false) => compileTemplate(source, { html }).render(VALUES);
 
-/** Each construct and what Jinja2 3.1.6 renders for it with these values (`jinja2.Template(src).render(...)`). */
-const CONSTRUCTS: [string, string, string][] = [
-  ['if / elif / else', '{% if n > 10 %}big{% elif n > 5 %}mid{% else %}small{% endif %}', 'mid'],
-  ['for with loop.index', '{% for x in items %}{{ loop.index }}:{{ x }}{% if not loop.last %},{% endif %}{% endfor %}', '1:a,2:b,3:c'],
-  ['|upper', '{{ name|upper }}', 'ANN'],
-  ["|default('x')", "{{ missing|default('x') }}", 'x'],
-  ['|e', '{{ html|e }}', '&lt;a href=&#34;x&#34;&gt;&amp;&#39;'],
-  ['|format', "{{ '%s has %d items'|format(name, items|length) }}", 'Ann has 3 items'],
-  ['|length', '{{ items|length }}', '3'],
-  ["|map(attribute='name')", "{{ users|map(attribute='name')|join(', ') }}", 'Ann, Bob'],
-  ['|sum', '{{ prices|sum }}', '6.5'],
-  ['{% set %}', '{% set total = n * 2 %}{{ total }}', '14'],
-  ['attribute access', "{{ user.name }} ({{ user['plan'] }})", 'Zoë (pro)'],
-  [
-    'the quota notice',
-    '{% for q in quotas %}{% if q.cloud %}{{ q.cloud }}: {{ q.name }} {{ q.used }}/{{ q.limit }}{% if q.used >= q.limit %} (full){% endif %}\n{% endif %}{% endfor %}',
-    'c1: vCPU 9/10\nc2: Disks 5/5 (full)\n',
-  ],
-  ['a missing value', '[{{ nope }}]', '[]'],
-];
+const CONSTRUCTS = JINJA2_CONSTRUCTS;
 
 describe('templates: the two paths', () => {
   it('only `{{ field }}` is the compiled fast path (no engine); any other closed Jinja2 construct is the engine', () => {
