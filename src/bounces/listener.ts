@@ -12,13 +12,18 @@
  *
  * The recipient comes from the token in the envelope, never from the report's headers: a DSN that does not
  * quote our headers (many drop them) is still matched.
+ *
+ * A report delivered again is recorded once (per recipient): an MTA that did not get our 250 after DATA in time
+ * (lost, or later than its timeout while we were recording) delivers the same message again, possibly while the
+ * first copy is still being recorded. The copy is identified by the report's Message-ID, else its bytes
+ * (reportKeyOf), and answered 250 like the first: it was accepted, and the MTA must stop retrying.
  */
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { Core } from '../core/index.js';
 import { verifyRecipientToken } from '../core/delivery/tokens.js';
 import type { Logger } from '../logger.js';
-import { parseInboundReport } from './report.js';
+import { parseInboundReport, reportKeyOf } from './report.js';
 
 /** Largest message taken (a DSN quoting a whole original with attachments can be large). */
 export const MAX_REPORT_BYTES = 10 * 1024 * 1024;
@@ -68,10 +73,11 @@ export async function startBounceListener(o: BounceListenerOptions): Promise<Bou
     for (const t of list.filter((x) => x.kind === 'unsubscribe')) await o.core.unsubscribe.unsubscribe(t.token, 'mailto').catch(() => undefined);
     if (!bounces.length) return;
     const report = await parseInboundReport(raw);
+    const key = report.kind === 'other' ? '' : reportKeyOf(raw);
     for (const t of bounces) {
       let outcome: string;
-      if (report.kind === 'dsn') outcome = await o.core.bounces.recordReport(t.recipientId, report.recipients);
-      else if (report.kind === 'arf') outcome = await o.core.bounces.recordComplaint(t.recipientId, report.feedbackType);
+      if (report.kind === 'dsn') outcome = await o.core.bounces.recordReport(t.recipientId, key, report.recipients);
+      else if (report.kind === 'arf') outcome = await o.core.bounces.recordComplaint(t.recipientId, key, report.feedbackType);
       else outcome = 'not a report';
       logger.debug({ recipientId: t.recipientId, kind: report.kind, outcome }, 'inbound report');
     }

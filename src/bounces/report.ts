@@ -10,6 +10,7 @@
  * Nothing here decides what a bounce means (core/bounces/classify does, by code) and nothing throws: a
  * message that cannot be read is `other`.
  */
+import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { ReportEntry } from '../core/bounces/service.js';
 import type { DsnAction } from '../core/bounces/classify.js';
@@ -201,6 +202,28 @@ function plainTextBounce(text: string): DeliveryReport | null {
       },
     ],
   };
+}
+
+/** A msg-id as RFC 5322 writes it: no space or control character inside the angle brackets. */
+const MSG_ID = /<[^<>\s\p{Cc}]+>/u;
+/** The longest Message-ID taken as a key (RFC 5322's line limit); a longer one is no identity a retry needs. */
+const MAX_MSG_ID_OCTETS = 998;
+
+/**
+ * What identifies a report across its deliveries, which a retry keeps identical: the report's own Message-ID
+ * (the top-level header, written by the reporting MTA once, when it made the report) as `<...>`, else
+ * `sha256:<hex>` of the message bytes. The two forms never collide (a key of the first starts with `<`). Not
+ * the quoted original's Message-ID: two reports about one message (delayed, then failed) differ in their own.
+ */
+export function reportKeyOf(raw: Buffer): string {
+  const ends = [raw.indexOf('\r\n\r\n'), raw.indexOf('\n\n')].filter((i) => i >= 0);
+  const header = raw.subarray(0, ends.length ? Math.min(...ends) : raw.length).toString('utf8');
+  const field = parseFieldBlocks(header)
+    .find((b) => b.has('message-id'))
+    ?.get('message-id');
+  const id = MSG_ID.exec(field ?? '')?.[0];
+  if (id && Buffer.byteLength(id) <= MAX_MSG_ID_OCTETS) return id;
+  return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
 }
 
 /** Read an inbound message as a report. Never throws. */

@@ -27,20 +27,26 @@ export interface NewBounce {
   remoteMta: string | null;
   kind: 'permanent' | 'temporary';
   source: 'smtp' | 'dsn' | 'complaint';
+  /** The inbound report this bounce came from (see LateBounce.reportKey); none for the relay's replies. */
+  reportKey?: string | null;
 }
 
-/** Insert bounce rows with commit-ordered ids. Call inside a transaction, as its last statement. */
-export async function insertBounces(client: Queryable, rows: NewBounce[]): Promise<void> {
-  if (!rows.length) return;
+/**
+ * Insert bounce rows with commit-ordered ids. Call inside a transaction, as its last statement. A row whose
+ * report (recipient and report key) is in the log already is not inserted: returns how many were.
+ */
+export async function insertBounces(client: Queryable, rows: NewBounce[]): Promise<number> {
+  if (!rows.length) return 0;
   await client.query('SELECT pg_advisory_xact_lock($1)', [BOUNCE_LOG_LOCK]);
-  await client.query(
+  const { rowCount } = await client.query(
     `INSERT INTO bounces (id, account_id, recipient_id, mailing_id, send_id, list_id, email, enhanced_status, text_status,
-                          remote_mta, kind, source)
+                          remote_mta, kind, source, report_key)
      SELECT nextval('bounce_id_seq'), b.account_id, b.recipient_id, b.mailing_id, b.send_id, b.list_id, b.email,
-            b.enhanced_status, b.text_status, b.remote_mta, b.kind, b.source
+            b.enhanced_status, b.text_status, b.remote_mta, b.kind, b.source, b.report_key
        FROM jsonb_to_recordset($1::jsonb)
          AS b(account_id bigint, recipient_id bigint, mailing_id bigint, send_id bigint, list_id bigint, email text,
-              enhanced_status text, text_status text, remote_mta text, kind text, source text)`,
+              enhanced_status text, text_status text, remote_mta text, kind text, source text, report_key text)
+     ON CONFLICT (recipient_id, report_key) WHERE report_key IS NOT NULL DO NOTHING`,
     [
       JSON.stringify(
         rows.map((r) => ({
@@ -55,10 +61,12 @@ export async function insertBounces(client: Queryable, rows: NewBounce[]): Promi
           remote_mta: r.remoteMta,
           kind: r.kind,
           source: r.source,
+          report_key: r.reportKey ?? null,
         })),
       ),
     ],
   );
+  return rowCount ?? 0;
 }
 
 /** A bounce or complaint received after sending, for one recipient. */
@@ -77,56 +85,85 @@ export interface LateBounce {
   suppress: 'hard_bounce' | 'complaint' | null;
   /** The address's key (the core's rule, src/core/email.ts), for the suppression. */
   emailKey: (email: string) => string;
+  /**
+   * What identifies the report across its deliveries (its Message-ID, else a digest of its bytes): a report
+   * already recorded for this recipient under this key is a retry, and records nothing.
+   */
+  reportKey: string;
 }
 
 export interface LateBounceResult {
   accountId: number;
   email: string;
+  /** False: the report was recorded before (a retry); nothing changed. */
   recorded: boolean;
+}
+
+/** Thrown inside the transaction to roll back a report found recorded only at its insert. */
+class AlreadyRecorded extends Error {
+  constructor(readonly result: LateBounceResult) {
+    super('the report is recorded already');
+  }
 }
 
 /**
  * One late report in one transaction: the recipient's final status (stamped for the status feed), the
  * suppression with the lists' view of the address (suppress), the complaint event, and the bounce row last
  * (see above).
- * Unknown recipient (deleted since): nothing is recorded.
+ * Unknown recipient (deleted since): nothing is recorded. A report recorded already (recipient and report key):
+ * nothing is recorded either, none of the side effects included.
  */
 export async function recordLateBounce(pool: Pool, b: LateBounce): Promise<LateBounceResult | undefined> {
-  return await withTransaction(pool, async (tx) => {
-    const { rows } = await tx.query<{ account_id: number; mailing_id: number; send_id: number | null; list_id: number | null; email: string }>(
-      `SELECT r.account_id, r.mailing_id, r.send_id, m.list_id, r.email
-         FROM recipients r JOIN mailings m ON m.id = r.mailing_id WHERE r.id = $1 FOR UPDATE OF r`,
-      [b.recipientId],
+  try {
+    return await withTransaction(pool, (tx) => recordLateIn(tx, b));
+  } catch (e) {
+    if (e instanceof AlreadyRecorded) return e.result;
+    throw e;
+  }
+}
+
+async function recordLateIn(tx: Queryable, b: LateBounce): Promise<LateBounceResult | undefined> {
+  const { rows } = await tx.query<{ account_id: number; mailing_id: number; send_id: number | null; list_id: number | null; email: string }>(
+    `SELECT r.account_id, r.mailing_id, r.send_id, m.list_id, r.email
+       FROM recipients r JOIN mailings m ON m.id = r.mailing_id WHERE r.id = $1 FOR UPDATE OF r`,
+    [b.recipientId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  // Every late report about a recipient holds its row lock (above) until its commit, so a copy of this report
+  // that came first has committed by now and this statement (read committed: it reads what committed before
+  // it) sees its row. The unique index behind the insert's ON CONFLICT is the invariant; this check is what
+  // keeps the side effects below from running for a retry.
+  const seen = await tx.query('SELECT 1 FROM bounces WHERE recipient_id = $1 AND report_key = $2', [b.recipientId, b.reportKey]);
+  if (seen.rowCount) return { accountId: r.account_id, email: r.email, recorded: false };
+  if (b.failRecipient) {
+    await tx.query(
+      `UPDATE recipients SET status = 'error', next_try = NULL, reply_code = $2, reply_enhanced_code = $3, reply_text = $4,
+              remote_mta = $5, ${STAMP_CHANGE}
+        WHERE id = $1 AND status IN ('ready', 'warning', 'finished')`,
+      [b.recipientId, b.replyCode, b.enhancedStatus, b.textStatus, b.remoteMta],
     );
-    const r = rows[0];
-    if (!r) return undefined;
-    if (b.failRecipient) {
-      await tx.query(
-        `UPDATE recipients SET status = 'error', next_try = NULL, reply_code = $2, reply_enhanced_code = $3, reply_text = $4,
-                remote_mta = $5, ${STAMP_CHANGE}
-          WHERE id = $1 AND status IN ('ready', 'warning', 'finished')`,
-        [b.recipientId, b.replyCode, b.enhancedStatus, b.textStatus, b.remoteMta],
-      );
-    }
-    if (b.suppress) await suppress(tx, r.account_id, [{ emailKey: b.emailKey(r.email), email: r.email, reason: b.suppress, detail: b.textStatus }]);
-    if (b.source === 'complaint') await recordEvents(tx, [{ accountId: r.account_id, kind: 'complaint', mailingId: r.mailing_id, recipientId: b.recipientId }]);
-    await insertBounces(tx, [
-      {
-        accountId: r.account_id,
-        recipientId: b.recipientId,
-        mailingId: r.mailing_id,
-        sendId: r.send_id,
-        listId: r.list_id,
-        email: r.email,
-        enhancedStatus: b.enhancedStatus,
-        textStatus: b.textStatus,
-        remoteMta: b.remoteMta,
-        kind: b.kind,
-        source: b.source,
-      },
-    ]);
-    return { accountId: r.account_id, email: r.email, recorded: true };
-  });
+  }
+  if (b.suppress) await suppress(tx, r.account_id, [{ emailKey: b.emailKey(r.email), email: r.email, reason: b.suppress, detail: b.textStatus }]);
+  if (b.source === 'complaint') await recordEvents(tx, [{ accountId: r.account_id, kind: 'complaint', mailingId: r.mailing_id, recipientId: b.recipientId }]);
+  const inserted = await insertBounces(tx, [
+    {
+      accountId: r.account_id,
+      recipientId: b.recipientId,
+      mailingId: r.mailing_id,
+      sendId: r.send_id,
+      listId: r.list_id,
+      email: r.email,
+      enhancedStatus: b.enhancedStatus,
+      textStatus: b.textStatus,
+      remoteMta: b.remoteMta,
+      kind: b.kind,
+      source: b.source,
+      reportKey: b.reportKey,
+    },
+  ]);
+  if (!inserted) throw new AlreadyRecorded({ accountId: r.account_id, email: r.email, recorded: false });
+  return { accountId: r.account_id, email: r.email, recorded: true };
 }
 
 export interface BounceRow {

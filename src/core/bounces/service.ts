@@ -23,7 +23,8 @@ export interface ReportEntry {
   remoteMta: string | null;
 }
 
-export type LateOutcome = 'recorded' | 'delivered' | 'unknown-recipient';
+/** `already-recorded`: the same report came again (its sender retried it); nothing changed. */
+export type LateOutcome = 'recorded' | 'already-recorded' | 'delivered' | 'unknown-recipient';
 
 export const RAW_LOG_MAX = 25_000;
 
@@ -38,11 +39,17 @@ export function entryFor(email: string, entries: ReportEntry[]): ReportEntry | u
   return pool.find((e) => e.action === 'failed') ?? pool.find((e) => e.action === 'delayed') ?? (pool.length === 1 ? pool[0] : undefined);
 }
 
+const outcomeOf = (r: { recorded: boolean } | undefined): LateOutcome => (r === undefined ? 'unknown-recipient' : r.recorded ? 'recorded' : 'already-recorded');
+
 export function bouncesService(deps: { store: Store }) {
   const { store } = deps;
   return {
-    /** A delivery report received for the recipient `recipientId` (from its VERP token). */
-    async recordReport(recipientId: number, entries: ReportEntry[]): Promise<LateOutcome> {
+    /**
+     * A delivery report received for the recipient `recipientId` (from its VERP token). `reportKey` identifies
+     * the report across its deliveries (its Message-ID, else a digest of its bytes): a report that comes again
+     * is recorded once.
+     */
+    async recordReport(recipientId: number, reportKey: string, entries: ReportEntry[]): Promise<LateOutcome> {
       const email = await store.recipients.emailOf(recipientId);
       if (email === undefined) return 'unknown-recipient';
       const entry = entryFor(email, entries);
@@ -61,12 +68,16 @@ export function bouncesService(deps: { store: Store }) {
         failRecipient: c.outcome === 'permanent',
         suppress: c.suppress ? 'hard_bounce' : null,
         emailKey,
+        reportKey,
       });
-      return recorded ? 'recorded' : 'unknown-recipient';
+      return outcomeOf(recorded);
     },
 
-    /** A complaint (RFC 5965 feedback report) about the message sent to `recipientId`: the address is suppressed. */
-    async recordComplaint(recipientId: number, feedbackType: string): Promise<LateOutcome> {
+    /**
+     * A complaint (RFC 5965 feedback report) about the message sent to `recipientId`: the address is suppressed.
+     * Recorded once per report, as recordReport.
+     */
+    async recordComplaint(recipientId: number, reportKey: string, feedbackType: string): Promise<LateOutcome> {
       const recorded = await store.bounces.recordLate({
         recipientId,
         source: 'complaint',
@@ -78,8 +89,9 @@ export function bouncesService(deps: { store: Store }) {
         failRecipient: false,
         suppress: 'complaint',
         emailKey,
+        reportKey,
       });
-      return recorded ? 'recorded' : 'unknown-recipient';
+      return outcomeOf(recorded);
     },
 
     /** The account's bounce log from `fromId` (inclusive), ascending, at most RAW_LOG_MAX. */
