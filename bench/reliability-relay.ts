@@ -40,6 +40,7 @@ import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
 import { decodeMethodResponse, encodeMethodCall } from '../src/rpc/xmlrpc.js';
 import { size } from './scale.js';
+import { dsnReport } from '../test/support/reports.js';
 
 export interface ReliabilityBench {
   /** The bench's embedded Postgres: a database of one's own by name. */
@@ -399,36 +400,6 @@ async function storm(b: ReliabilityBench): Promise<Record<string, unknown>> {
   }
 }
 
-function dsn(verp: string, to: string): string {
-  return [
-    'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)',
-    `To: ${verp}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'Auto-Submitted: auto-replied',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"',
-    '',
-    '--B1',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    'Your message could not be delivered.',
-    '',
-    '--B1',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.example.net',
-    '',
-    `Final-Recipient: rfc822; ${to}`,
-    'Action: failed',
-    'Status: 5.1.1',
-    'Remote-MTA: dns; mx2.example.net',
-    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
-    '',
-    '--B1--',
-    '',
-  ].join('\r\n');
-}
-
 /** DSNs for `targets` into the listener at `port()`, `clients` at a time, each retried until accepted (as an MTA would). */
 async function sendDsns(
   targets: { id: number; email: string }[],
@@ -455,7 +426,7 @@ async function sendDsns(
             socketTimeout: 5000,
           });
           try {
-            await tr.sendMail({ envelope: { from: '', to: verp }, raw: dsn(verp, t.email) });
+            await tr.sendMail({ envelope: { from: '', to: verp }, raw: dsnReport({ verp, to: t.email }) });
             accepted++;
             onAccepted?.(accepted);
             break;

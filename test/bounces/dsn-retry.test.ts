@@ -20,6 +20,10 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { waitFor } from '../support/wait.js';
 import { fixture } from './fixtures.js';
+import { complaintReport, dsnReport, type DsnOptions } from '../support/reports.js';
+
+const dsn = (o: DsnOptions) => Buffer.from(dsnReport(o));
+const arf = (o: { messageId: string; verp: string; to: string }) => Buffer.from(complaintReport(o));
 
 let gw: TestGateway;
 let relay: TestSmtpServer;
@@ -60,64 +64,6 @@ async function deliver(to: string | string[], raw: Buffer): Promise<string> {
   } finally {
     t.close();
   }
-}
-
-/** A DSN as Postfix writes one, about `to` (each with its action), with or without its own Message-ID. */
-function dsn(o: { messageId: string | null; verp: string; to: string[]; action?: 'failed' | 'delayed' }): Buffer {
-  const action = o.action ?? 'failed';
-  const [status, diagnostic] = action === 'failed' ? ['5.1.1', '550 5.1.1 user unknown'] : ['4.4.1', '421 4.4.1 connection timed out'];
-  const lines = [
-    'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)',
-    `To: ${o.verp}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    ...(o.messageId ? [`Message-Id: ${o.messageId}`] : []),
-    'Auto-Submitted: auto-replied',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"',
-    '',
-    '--B1',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    action === 'failed' ? 'Your message could not be delivered.' : 'Your message has not been delivered yet; I keep trying.',
-    '',
-    '--B1',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.example.net',
-    '',
-    ...o.to.flatMap((to) => [`Final-Recipient: rfc822; ${to}`, `Action: ${action}`, `Status: ${status}`, `Diagnostic-Code: smtp; ${diagnostic}`, '']),
-    '--B1--',
-    '',
-  ];
-  return Buffer.from(lines.join('\r\n'));
-}
-
-function arf(o: { messageId: string; verp: string; to: string }): Buffer {
-  return Buffer.from(
-    [
-      'From: feedback@fbl.example.net',
-      `To: ${o.verp}`,
-      'Subject: Abuse report',
-      `Message-ID: ${o.messageId}`,
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/report; report-type=feedback-report; boundary="F1"',
-      '',
-      '--F1',
-      'Content-Type: text/plain',
-      '',
-      'This is an email abuse report.',
-      '--F1',
-      'Content-Type: message/feedback-report',
-      '',
-      'Feedback-Type: abuse',
-      'User-Agent: ExampleFBL/1.0',
-      'Version: 1',
-      `Original-Rcpt-To: ${o.to}`,
-      '',
-      '--F1--',
-      '',
-    ].join('\r\n'),
-  );
 }
 
 /** A Mailkit JSON call, as Mailkit's clients make it. */

@@ -12,6 +12,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { waitFor } from '../support/wait.js';
 import { FIXTURES, fixture } from './fixtures.js';
+import { complaintReport, dsnReport } from '../support/reports.js';
 
 let gw: TestGateway;
 let relay: TestSmtpServer;
@@ -38,73 +39,6 @@ async function deliver(to: string, raw: string): Promise<void> {
   } finally {
     t.close();
   }
-}
-
-/** A DSN as Postfix writes one; `headers` false: the original's headers are not quoted at all. */
-function dsn(o: { to: string; verp: string; status: string; diagnostic: string; action?: string; headers?: boolean }): string {
-  return [
-    'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)',
-    `To: ${o.verp}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'Auto-Submitted: auto-replied',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"',
-    '',
-    '--B1',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    'I am sorry to have to inform you that your message could not be delivered.',
-    '',
-    '--B1',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.example.net',
-    'Arrival-Date: Mon, 23 Nov 2026 10:00:00 +0000',
-    '',
-    `Final-Recipient: rfc822; ${o.to}`,
-    `Original-Recipient: rfc822; ${o.to}`,
-    `Action: ${o.action ?? 'failed'}`,
-    `Status: ${o.status}`,
-    'Remote-MTA: dns; mx2.example.net',
-    `Diagnostic-Code: smtp; ${o.diagnostic}`,
-    '',
-    ...(o.headers === false ? [] : ['--B1', 'Content-Type: text/rfc822-headers', '', 'From: news@example.org', `To: ${o.to}`, 'Subject: Hello', '']),
-    '--B1--',
-    '',
-  ].join('\n');
-}
-
-function arf(o: { verp: string; to: string }): string {
-  return [
-    'From: feedback@fbl.example.net',
-    `To: ${o.verp}`,
-    'Subject: Abuse report',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=feedback-report; boundary="F1"',
-    '',
-    '--F1',
-    'Content-Type: text/plain',
-    '',
-    'This is an email abuse report.',
-    '--F1',
-    'Content-Type: message/feedback-report',
-    '',
-    'Feedback-Type: abuse',
-    'User-Agent: ExampleFBL/1.0',
-    'Version: 1',
-    `Original-Rcpt-To: ${o.to}`,
-    '',
-    '--F1',
-    'Content-Type: message/rfc822',
-    '',
-    'From: news@example.org',
-    'To: redacted@example.net',
-    'Subject: Hello',
-    '',
-    'Hello',
-    '--F1--',
-    '',
-  ].join('\n');
 }
 
 async function mailing(emails: string[]): Promise<number> {
@@ -174,7 +108,7 @@ describe('bounces: the bounce log as the single source', () => {
       `postmaster@${BOUNCE_DOMAIN}`,
       `unsubscribe+garbage@${BOUNCE_DOMAIN}`,
     ]) {
-      await assert.rejects(deliver(to, dsn({ to: 'good@example.org', verp: to, status: '5.1.1', diagnostic: '550 5.1.1 x' })), /550|Recipient/i, to);
+      await assert.rejects(deliver(to, dsnReport({ to: 'good@example.org', verp: to, status: '5.1.1', diagnostic: '550 5.1.1 x' })), /550|Recipient/i, to);
     }
     assert.equal((await recipients(first)).get('good@example.org')!.status, 'finished', 'nothing recorded');
   });
@@ -184,12 +118,12 @@ describe('bounces: the bounce log as the single source', () => {
     assert.match(verp, new RegExp(`^bounces\\+\\d+\\.[\\w-]{12}@${BOUNCE_DOMAIN.replace(/\./g, '\\.')}$`));
     await deliver(
       verp,
-      dsn({
+      dsnReport({
         to: 'late@example.org',
         verp,
         status: '5.1.1',
         diagnostic: '550 5.1.1 <late@example.org>: Recipient address rejected: User unknown',
-        headers: false,
+        quoteHeaders: false,
       }),
     );
     const r = (await recipients(first)).get('late@example.org')!;
@@ -205,7 +139,7 @@ describe('bounces: the bounce log as the single source', () => {
 
   it('records a delayed-delivery warning as a temporary bounce, the recipient unchanged', async () => {
     const verp = verpOf('delayed@example.org');
-    await deliver(verp, dsn({ to: 'delayed@example.org', verp, status: '4.4.1', diagnostic: '421 4.4.1 connection timed out', action: 'delayed' }));
+    await deliver(verp, dsnReport({ to: 'delayed@example.org', verp, status: '4.4.1', diagnostic: '421 4.4.1 connection timed out', action: 'delayed' }));
     const log = await gw.core.bounces.log(await ctx(), { mailingId: first }, 0, 100);
     assert.deepEqual(
       log.filter((b) => b.email === 'delayed@example.org').map((b) => [b.source, b.kind, b.enhanced_status]),
@@ -217,7 +151,7 @@ describe('bounces: the bounce log as the single source', () => {
 
   it('records a complaint (ARF): suppressed, an event, a bounce of source complaint', async () => {
     const verp = verpOf('complains@example.org');
-    await deliver(verp, arf({ verp, to: 'complains@example.org' }));
+    await deliver(verp, complaintReport({ verp, to: 'complains@example.org' }));
     assert.equal((await gw.core.suppressions.status(await ctx(), 'complains@example.org')).suppression?.reason, 'complaint');
     const log = await gw.core.bounces.log(await ctx(), { mailingId: first }, 0, 100);
     assert.deepEqual(

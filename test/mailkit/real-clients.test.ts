@@ -24,6 +24,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { complaintReport } from '../support/reports.js';
 
 const DIR = import.meta.dirname;
 let gw: TestGateway;
@@ -62,37 +63,6 @@ async function deliver(to: string, raw: string): Promise<void> {
 }
 
 /** A complaint (RFC 5965) about the message sent to `to`, to that message's return path. */
-function complaint(verp: string, to: string): string {
-  return [
-    'From: feedback@fbl.example.net',
-    `To: ${verp}`,
-    'Subject: Abuse report',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=feedback-report; boundary="F1"',
-    '',
-    '--F1',
-    'Content-Type: text/plain',
-    '',
-    'An abuse report.',
-    '--F1',
-    'Content-Type: message/feedback-report',
-    '',
-    'Feedback-Type: abuse',
-    'User-Agent: ExampleFBL/1.0',
-    'Version: 1',
-    `Original-Rcpt-To: ${to}`,
-    '',
-    '--F1',
-    'Content-Type: message/rfc822',
-    '',
-    'From: news@example.org',
-    'Subject: Weekly',
-    '',
-    'Hello',
-    '--F1--',
-    '',
-  ].join('\n');
-}
 
 const subscriberOf = async (listId: number, email: string) => (await gw.core.lists.subscribers(ctx, { email }, listId))[0]!;
 const suppression = async (email: string) => (await gw.core.suppressions.status(ctx, email)).suppression?.reason ?? null;
@@ -153,7 +123,7 @@ describe('mailkit: the functions real clients call, as they call them', () => {
     assert.equal(post.status, 200);
     // cecil complains: an ARF report to her message's return path, over SMTP.
     const verp = relay.to('cecil@example.org')[0]!.from;
-    await deliver(verp, complaint(verp, 'cecil@example.org'));
+    await deliver(verp, complaintReport({ verp, to: 'cecil@example.org' }));
     await waitFor('the complaint recorded', async () => (await suppression('cecil@example.org')) === 'complaint');
     await recordEvents(gw.pool, [ev('anna', 'click', L2)]);
     // dora and emil unsubscribe by the API, without a message.
