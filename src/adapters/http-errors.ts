@@ -1,10 +1,21 @@
 /**
  * The HTTP-level answers every dialect gives in its own shapes: what reaches express' error handling (a body
  * over MAX_BODY_BYTES, a body that cannot be read or parsed, anything unexpected) and a method the path does
- * not take (405). Domain errors never get here: each dialect's handlers answer them (its errors.ts).
+ * not take (405). Domain errors never get here: each dialect's handlers answer them (its errors.ts), and a
+ * database that cannot serve too (core/errors.ts `unavailability`), logged here in one line.
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { Unavailability } from '../core/errors.js';
 import type { Logger } from '../logger.js';
+
+/**
+ * The one log line of a call the database could not serve (disk full, out of memory, restarting,
+ * unreachable...): the dialect, the reason and the SQLSTATE. The caller gets its dialect's "service
+ * unavailable" without any of this.
+ */
+export function logUnavailable(logger: Logger, name: string, u: Unavailability, fields: Record<string, unknown> = {}): void {
+  logger.error({ ...fields, sqlState: u.sqlState }, `${name}: ${u.logLine}`);
+}
 
 export interface RequestErrorAnswers {
   /** For log lines. */

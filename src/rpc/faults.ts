@@ -4,7 +4,7 @@
  * are spelled by each dialect: a code per DomainErrorCode (the compiler refuses a new code until every
  * dialect maps it) and its own name for the field at fault.
  */
-import { isDomainError, type DomainErrorCode } from '../core/errors.js';
+import { isDomainError, unavailability, type DomainErrorCode, type Unavailability } from '../core/errors.js';
 
 export const RPC_FAULT = {
   PARSE_ERROR: -32700,
@@ -31,6 +31,8 @@ export const invalidParams = (message: string) => new Fault(RPC_FAULT.INVALID_PA
 
 export interface FaultSpelling {
   codes: Record<DomainErrorCode, number>;
+  /** The code of "service unavailable": the database cannot serve now (core/errors.ts `unavailability`). */
+  unavailable: number;
   /** The dialect's name for a core field (`fromEmail` -> `mail_from`); undefined: the fault does not name it. */
   field(coreName: string): string | undefined;
 }
@@ -41,7 +43,12 @@ export interface FaultAnswer {
   /** An unexpected error: the caller logs it; its message is never sent. */
   internal: boolean;
   httpStatus?: number | undefined;
+  /** The database could not serve the call: the caller logs `logLine` (with its SQLSTATE), never sends it. */
+  unavailable?: Unavailability;
 }
+
+/** The fault text of "service unavailable", in both RPC encodings. */
+export const unavailableFaultString = (u: Unavailability) => `Service unavailable: ${u.message}`;
 
 export function toFault(e: unknown, spelling: FaultSpelling): FaultAnswer {
   if (e instanceof Fault) return { faultCode: e.faultCode, faultString: e.faultString, internal: false, httpStatus: e.httpStatus };
@@ -50,5 +57,7 @@ export function toFault(e: unknown, spelling: FaultSpelling): FaultAnswer {
     const text = field ? `${field}: ${e.message}` : e.message;
     return { faultCode: spelling.codes[e.code], faultString: text, internal: false };
   }
+  const u = unavailability(e);
+  if (u) return { faultCode: spelling.unavailable, faultString: unavailableFaultString(u), internal: false, unavailable: u };
   return { faultCode: RPC_FAULT.INTERNAL, faultString: 'internal error', internal: true };
 }

@@ -12,6 +12,7 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import jayson, { type JSONRPCRequestLike } from 'jayson';
 import type { Logger } from '../logger.js';
+import { logUnavailable } from '../adapters/http-errors.js';
 import { RPC_FAULT, toFault } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
 import { isStruct, type RpcValue } from './values.js';
@@ -71,6 +72,7 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
               (e: unknown) => {
                 const f = toFault(e, table.spelling);
                 if (f.internal) o.logger.error({ err: e, requestId: ctx.call.requestId, method }, `${o.name}: internal error`);
+                if (f.unavailable) logUnavailable(o.logger, `${o.name} ${method}`, f.unavailable, { requestId: ctx.call.requestId });
                 done({ code: f.faultCode, message: f.faultString });
               },
             );
@@ -94,7 +96,9 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
   const handle = (req: Request, res: Response) => {
     const reply = (response: unknown) => {
       if (response === undefined || (Array.isArray(response) && !response.length)) res.status(204).end();
-      else res.status(200).json(response);
+      // A single call the database could not serve is a 503, as the dialect's auth answers it; in a batch,
+      // only its own item says so.
+      else res.status((response as JsonRpcAnswer).error?.code === table.spelling.unavailable ? 503 : 200).json(response);
     };
     const ctx = o.context(res);
     const request: unknown = req.body;

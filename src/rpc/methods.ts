@@ -9,6 +9,7 @@
  */
 import type { CallContext } from '../core/context.js';
 import type { Logger } from '../logger.js';
+import { logUnavailable } from '../adapters/http-errors.js';
 import { Fault, RPC_FAULT, invalidParams, toFault, type FaultSpelling } from './faults.js';
 import { isStruct, wireText, wireType, type RpcValue, type WireType } from './values.js';
 
@@ -131,6 +132,7 @@ export function dispatcher<D>(table: MethodTable<D>, o: { spelling: FaultSpellin
                 { err: e, requestId: ctx.call.requestId, method: (isStruct(c) ? wireText(c.methodName) : '').slice(0, 100) },
                 'rpc: internal error in multicall',
               );
+            if (f.unavailable) logUnavailable(logger, 'rpc multicall', f.unavailable, { requestId: ctx.call.requestId });
             out.push({ faultCode: f.faultCode, faultString: f.faultString });
           }
         }

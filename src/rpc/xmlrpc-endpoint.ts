@@ -10,6 +10,7 @@
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../logger.js';
+import { logUnavailable } from '../adapters/http-errors.js';
 import { RPC_FAULT, toFault, type FaultAnswer } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
 import { decodeMethodCall, encodeFault, encodeResponse, XmlRpcParseError } from './xmlrpc.js';
@@ -50,6 +51,7 @@ export function xmlRpcEndpoint<D>(o: XmlRpcEndpointOptions<D>): RequestHandler[]
     } catch (e) {
       const f = toFault(e, o.dispatcher.spelling);
       if (f.internal) logger.error({ err: e, requestId: ctx.call.requestId, method: decoded.methodName }, `${o.name}: internal error`);
+      if (f.unavailable) logUnavailable(logger, `${o.name} ${decoded.methodName}`, f.unavailable, { requestId: ctx.call.requestId });
       sendXml(res, encodeFault(f.faultCode, f.faultString), f.httpStatus ?? o.httpStatus?.(decoded.methodName, f) ?? 200);
     }
   }

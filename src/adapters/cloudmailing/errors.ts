@@ -8,7 +8,7 @@
  * add_recipients / send_test do so for an unknown mailing (404); Mailgate's per-call recipient limit (400)
  * is answered the same way. Python's xmlrpc.client then raises ProtocolError, which integrations of the
  * original catch. Everything else is a fault in an HTTP 200 answer (create_mailing_ext included: the
- * original's never set a status there).
+ * original's never set a status there). A database that cannot serve (disk full, restarting) is fault 503.
  */
 import { isDomainError, type DomainErrorCode } from '../../core/errors.js';
 import { Fault, type FaultAnswer, type FaultSpelling } from '../../rpc/faults.js';
@@ -54,8 +54,16 @@ const FIELD_NAMES: Record<string, string> = {
   domain: 'domain_name',
 };
 
+/**
+ * The database cannot serve now (disk full, restarting, unreachable): fault 503 `Service unavailable: <why>;
+ * try again later`, in the original's HTTP-like codes. HTTP status as for any fault: 200 but where the
+ * method answers every fault with its code (httpStatusOf); JSON-RPC answers a single call so with HTTP 503.
+ */
+export const UNAVAILABLE_FAULT = 503;
+
 export const spelling: FaultSpelling = {
   codes: DOMAIN_FAULT_CODES,
+  unavailable: UNAVAILABLE_FAULT,
   field: (name) => (Object.hasOwn(FIELD_NAMES, name) ? FIELD_NAMES[name] : undefined),
 };
 

@@ -8,8 +8,9 @@
  *   body is read. No credentials: HTTP 401 with `WWW-Authenticate` and the original's fault body; wrong
  *   credentials: fault 401 'Authorization Failed!' in an HTTP 200 answer, as the original. Repeated
  *   failures from one address: 429.
- * - Faults carry the original's codes (404, 406, 403, 400), and some methods answer them with the HTTP status
- *   equal to the code (see errors.ts); protocol errors use the XML-RPC interoperability codes.
+ * - Faults carry the original's codes (404, 406, 403, 400; 503 when the database cannot serve: disk full,
+ *   restarting), and some methods answer them with the HTTP status equal to the code (see errors.ts); protocol
+ *   errors use the XML-RPC interoperability codes.
  * - Python's ServerProxy without allow_none: responses never carry `<nil/>`; null fields are left out.
  * - dateTime values carry no zone on the wire: a zone-less value is read as UTC, and dates are written in UTC
  *   (`YYYYMMDDTHH:MM:SS`), so a client should send UTC (the seed's `datetime.now()` is the client's local time).
@@ -28,22 +29,23 @@
  * - Parameters by position (as XML-RPC) or by name (the method's parameter names, `system.methodHelp` tells
  *   them). Dates go in as ISO 8601 strings (wherever CloudMailing takes a dateTime) and come back so;
  *   binary values (a mailing's `header`) come back as base64 strings.
- * - Errors are JSON-RPC error objects whose `code` is CloudMailing's fault code (404, 406, 403, 400) or the
- *   protocol's (-32700 unparsable JSON, -32600 not a request, -32601 unknown method, -32602 wrong params,
+ * - Errors are JSON-RPC error objects whose `code` is CloudMailing's fault code (404, 406, 403, 400; 503, with
+ *   HTTP 503, when the database cannot serve) or the protocol's (-32700 unparsable JSON, -32600 not a request, -32601 unknown method, -32602 wrong params,
  *   -32603 internal, without details).
  * - Bodies over MAX_BODY_BYTES: HTTP 413.
  */
 import express, { type Response } from 'express';
 import { basicAuth, callContext, tooManyFailures } from '../auth.js';
-import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { logUnavailable, plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { authUnavailability } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
 import { jsonRpcEndpoint } from '../../rpc/jsonrpc-endpoint.js';
 import { isBadInput } from '../../http/body.js';
-import { RPC_FAULT } from '../../rpc/faults.js';
+import { RPC_FAULT, unavailableFaultString } from '../../rpc/faults.js';
 import { dispatcher, type MethodCtx } from '../../rpc/methods.js';
 import { sendXml, xmlRpcEndpoint } from '../../rpc/xmlrpc-endpoint.js';
 import { encodeFault } from '../../rpc/xmlrpc.js';
-import { AUTHORIZATION_FAILED, AUTHORIZATION_FAULT, httpStatusOf, spelling } from './errors.js';
+import { AUTHORIZATION_FAILED, AUTHORIZATION_FAULT, UNAVAILABLE_FAULT, httpStatusOf, spelling } from './errors.js';
 import { METHODS } from './methods.js';
 
 const jsonRpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
@@ -71,9 +73,11 @@ export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router
           return sendXml(res, encodeFault(AUTHORIZATION_FAULT, 'Authorization required!'), 401);
         case 'rejected':
           return sendXml(res, encodeFault(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED));
-        case 'unavailable':
-          logger.error({ err: outcome.error }, 'cloudmailing: authentication unavailable');
-          return sendXml(res, encodeFault(RPC_FAULT.INTERNAL, 'internal error: service unavailable'));
+        case 'unavailable': {
+          const u = authUnavailability(outcome.error);
+          logUnavailable(logger, 'cloudmailing authentication', u, { err: outcome.error });
+          return sendXml(res, encodeFault(UNAVAILABLE_FAULT, unavailableFaultString(u)));
+        }
       }
     },
   });
@@ -98,8 +102,9 @@ export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router
     onFailure(outcome, _req, res) {
       if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
       if (outcome.kind === 'unavailable') {
-        logger.error({ err: outcome.error }, 'jsonrpc: authentication unavailable');
-        return void res.status(503).json(jsonRpcError(RPC_FAULT.INTERNAL, 'service unavailable'));
+        const u = authUnavailability(outcome.error);
+        logUnavailable(logger, 'jsonrpc authentication', u, { err: outcome.error });
+        return void res.status(503).json(jsonRpcError(UNAVAILABLE_FAULT, unavailableFaultString(u)));
       }
       res.set('WWW-Authenticate', 'Basic realm="Mailgate JSON-RPC"').status(401).json(jsonRpcError(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED));
     },

@@ -4,7 +4,7 @@
  * whole object, `{"detail": "..."}` for 401, 404 (`Not found.`), 405, 413 and 415; a 409 carries the
  * conflicting subscriber as its body.
  */
-import { isDomainError, type DomainError, type DomainErrorCode, type Reason, type ReasonKind } from '../../core/errors.js';
+import { isDomainError, unavailability, type DomainError, type DomainErrorCode, type Reason, type ReasonKind, type Unavailability } from '../../core/errors.js';
 
 export type ErrorBody = Record<string, unknown>;
 
@@ -18,6 +18,8 @@ export class EmailiciousError extends Error {
 }
 
 export const NOT_FOUND = () => new EmailiciousError(404, { detail: 'Not found.' });
+/** The database cannot serve now (disk full, restarting, unreachable): DRF's 503 `{"detail": ...}`, saying why. */
+export const UNAVAILABLE = (u: Unavailability) => new EmailiciousError(503, { detail: `Service unavailable: ${u.message}.` });
 
 type Path = (string | number)[];
 
@@ -119,11 +121,13 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, (e: DomainError, model: string) => 
 };
 
 /**
- * A core error as Emailicious answers it; anything else is rethrown (a 500). `model` is the resource's
- * object as DRF names it in messages ("mailing with this name already exists.").
+ * A core error as Emailicious answers it, or the database unavailable (503); anything else is rethrown (a
+ * 500). `model` is the resource's object as DRF names it in messages ("mailing with this name already exists.").
  */
 export function emailiciousErrorOf(e: unknown, model = 'object'): EmailiciousError {
   if (e instanceof EmailiciousError) return e;
+  const u = unavailability(e);
+  if (u) return UNAVAILABLE(u);
   if (!isDomainError(e)) throw e;
   return DOMAIN_ERRORS[e.code](e, model);
 }

@@ -23,11 +23,12 @@
  * - `GET /api/v1` lists the resources (DRF's API root).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { basicAuth, callContext, tooManyFailures } from '../auth.js';
-import { methodNotAllowed } from '../http-errors.js';
+import { basicAuth, callContext, requestIdOf, tooManyFailures } from '../auth.js';
+import { logUnavailable, methodNotAllowed } from '../http-errors.js';
+import { authUnavailability, unavailability } from '../../core/errors.js';
 import { queryProblem } from '../../http/body.js';
 import type { AdapterDeps } from '../types.js';
-import { emailiciousErrorOf } from './errors.js';
+import { UNAVAILABLE, emailiciousErrorOf } from './errors.js';
 import { RESOURCES, type Method, type Resource } from './routes.js';
 import { readBody } from './values.js';
 
@@ -42,7 +43,12 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
     scheme: { kind: 'secret-as-password' },
     onFailure(outcome, _req, res) {
       if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
-      if (outcome.kind === 'unavailable') return void res.status(503).json({ detail: 'Service unavailable.' });
+      if (outcome.kind === 'unavailable') {
+        const u = authUnavailability(outcome.error);
+        logUnavailable(deps.logger, 'emailicious authentication', u, { err: outcome.error, requestId: requestIdOf(res) });
+        const err = UNAVAILABLE(u);
+        return void res.status(err.status).json(err.body);
+      }
       res
         .set('WWW-Authenticate', 'Basic realm="api"')
         .status(401)
@@ -75,6 +81,8 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
         if (a.body === undefined) res.status(a.status ?? 204).end();
         else res.status(a.status ?? 200).json(a.body);
       } catch (e) {
+        const u = unavailability(e);
+        if (u) logUnavailable(deps.logger, `emailicious ${req.method} ${path}`, u, { requestId: requestIdOf(res) });
         try {
           const err = emailiciousErrorOf(e, r.model);
           if (!res.headersSent) res.status(err.status).json(err.body);

@@ -3,7 +3,7 @@
  * XML-RPC a normal methodResponse whose value is the plain text (igloonet's client recognises an error so; a
  * fault is a transport failure to it). The texts are Mailkit's own where they are known.
  */
-import { isDomainError, type DomainErrorCode } from '../../core/errors.js';
+import { isDomainError, unavailability, type DomainErrorCode, type Unavailability } from '../../core/errors.js';
 
 export class MailkitError extends Error {
   constructor(readonly text: string) {
@@ -41,9 +41,17 @@ export async function onList<T>(name: string, fn: () => Promise<T>): Promise<T> 
   }
 }
 
-/** The text of any error; `internal` tells the caller to log it (its message is never sent). */
-export function errorText(e: unknown): { text: string; internal: boolean } {
+/** The database cannot serve now (disk full, restarting...): an error like any other, saying why. */
+export const unavailableText = (u: Unavailability) => `Service unavailable: ${u.message}`;
+
+/**
+ * The text of any error; `internal` tells the caller to log it (its message is never sent), `unavailable`
+ * to log that line instead.
+ */
+export function errorText(e: unknown): { text: string; internal: boolean; unavailable?: Unavailability } {
   if (e instanceof MailkitError) return { text: e.text, internal: false };
+  const u = unavailability(e);
+  if (u) return { text: unavailableText(u), internal: false, unavailable: u };
   if (isDomainError(e)) {
     const field = e.field && Object.hasOwn(FIELD_NAMES, e.field) ? FIELD_NAMES[e.field]! : null;
     return { text: field ? `${DOMAIN_ERROR_TEXTS[e.code]} ${field}: ${e.message}` : `${DOMAIN_ERROR_TEXTS[e.code]}: ${e.message}`, internal: false };

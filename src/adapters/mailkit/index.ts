@@ -11,7 +11,9 @@
  * - Credentials are in the call: client_id is the API key's id, client_md5 its secret. Wrong ones: the error
  *   `Unauthorized`. Repeated failures from one address: HTTP 429, as every dialect.
  * - Errors are not faults: JSON answers `{"error_status": 1, "error": "<text>"}` in an HTTP 200; XML-RPC a normal
- *   methodResponse whose value is the plain text (see errors.ts). Malformed JSON or XML is answered the same way.
+ *   methodResponse whose value is the plain text (see errors.ts). A database that cannot serve (disk full,
+ *   restarting) is such an error too: `Service unavailable: <why>; try again later`. Malformed JSON or XML is
+ *   answered the same way.
  * - Some successes are a bare string too, in XML-RPC: edituser's `OK`, revalidate's `Email has been revalidated`
  *   / `Sent subscribe email` (JSON carries them as `error` with error_status 0). A client tells them from an
  *   error by the text.
@@ -21,12 +23,13 @@
  */
 import express, { type Request, type Response } from 'express';
 import { authenticator, remoteAddress, requestIdOf, tooManyFailures, type Credentials } from '../auth.js';
-import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { logUnavailable, plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { authUnavailability } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
 import { isBadInput, jsonBody } from '../../http/body.js';
 import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
-import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText } from './errors.js';
+import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText, unavailableText } from './errors.js';
 import { FUNCTIONS, type MailkitArgs } from './methods.js';
 import type { Encoding } from './serializers.js';
 
@@ -107,8 +110,9 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
     const outcome = await auth.check(remoteAddress(req), call.creds);
     if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
     if (outcome.kind === 'unavailable') {
-      deps.logger.error({ err: outcome.error, requestId }, 'mailkit: authentication unavailable');
-      return void error(INTERNAL);
+      const u = authUnavailability(outcome.error);
+      logUnavailable(deps.logger, 'mailkit authentication', u, { err: outcome.error, requestId });
+      return void error(unavailableText(u));
     }
     if (outcome.kind !== 'ok') return void error(UNAUTHORIZED);
     const fn = Object.prototype.hasOwnProperty.call(FUNCTIONS, call.fn) ? FUNCTIONS[call.fn] : undefined;
@@ -118,6 +122,7 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
     } catch (e) {
       const t = errorText(e);
       if (t.internal) deps.logger.error({ err: e, requestId, function: call.fn }, 'mailkit: internal error');
+      if (t.unavailable) logUnavailable(deps.logger, `mailkit ${call.fn}`, t.unavailable, { requestId });
       error(t.text);
     }
   }

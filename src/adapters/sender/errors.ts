@@ -5,7 +5,7 @@
  * their 404 as a bare `{"detail": "..."}`. Real clients only look at the HTTP status (>= 400 is an error)
  * and, for logging, at `result.error` / `result.message`.
  */
-import { isDomainError, type DomainError, type DomainErrorCode } from '../../core/errors.js';
+import { isDomainError, unavailability, type DomainError, type DomainErrorCode, type Unavailability } from '../../core/errors.js';
 
 export type SenderErrorBody = Record<string, unknown>;
 
@@ -63,9 +63,17 @@ export function unsubscribeError(e: unknown): unknown {
   return e;
 }
 
-/** A core error as Sender answers it; anything else is rethrown (a 500). */
+/**
+ * The database cannot serve now (disk full, restarting, unreachable): 503 in the shape of Sender's own
+ * failures (`result.message`, as its 500), saying why.
+ */
+export const UNAVAILABLE = (u: Unavailability) => new SenderError(503, { result: { status: 'ERROR', message: `Service unavailable: ${u.message}` } });
+
+/** A core error as Sender answers it, or the database unavailable; anything else is rethrown (a 500). */
 export function senderErrorOf(e: unknown): SenderError {
   if (e instanceof SenderError) return e;
+  const u = unavailability(e);
+  if (u) return UNAVAILABLE(u);
   if (!isDomainError(e)) throw e;
   return DOMAIN_ERRORS[e.code](e);
 }

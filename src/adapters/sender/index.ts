@@ -17,11 +17,12 @@
  * `GET .../tasks/<task_id>` (a bulk task's `state`: PENDING, STARTED, SUCCESS or FAILURE, and its counts).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { basicAuth, callContext, tooManyFailures, type Principal } from '../auth.js';
-import { requestErrors } from '../http-errors.js';
+import { basicAuth, callContext, requestIdOf, tooManyFailures, type Principal } from '../auth.js';
+import { logUnavailable, requestErrors } from '../http-errors.js';
+import { authUnavailability, unavailability } from '../../core/errors.js';
 import { checkQuery, formBody, jsonBody } from '../../http/body.js';
 import type { AdapterDeps } from '../types.js';
-import { BAD_KEY, FORBIDDEN, NOT_AUTHENTICATED, SenderError, senderErrorOf } from './errors.js';
+import { BAD_KEY, FORBIDDEN, NOT_AUTHENTICATED, SenderError, UNAVAILABLE, senderErrorOf } from './errors.js';
 import { ROUTES, type Call, type Answer } from './routes.js';
 import { paramsOf } from './values.js';
 
@@ -40,7 +41,11 @@ export function senderRouter(deps: AdapterDeps): express.Router {
     scheme: { kind: 'secret-as-user' },
     onFailure(outcome, _req, res) {
       if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
-      if (outcome.kind === 'unavailable') return void res.status(503).json({ result: { status: 'ERROR', message: 'Service unavailable' } });
+      if (outcome.kind === 'unavailable') {
+        const u = authUnavailability(outcome.error);
+        logUnavailable(deps.logger, 'sender authentication', u, { err: outcome.error, requestId: requestIdOf(res) });
+        return send(res, UNAVAILABLE(u));
+      }
       res.set('WWW-Authenticate', 'Basic realm="api"');
       send(res, outcome.kind === 'missing' ? NOT_AUTHENTICATED() : BAD_KEY());
     },
@@ -58,6 +63,8 @@ export function senderRouter(deps: AdapterDeps): express.Router {
         const a = await fn({ req, ctx: callContext(res), p: paramsOf(req.query, req.body), core });
         res.status(a.status ?? 200).json(a.body);
       } catch (e) {
+        const u = unavailability(e);
+        if (u) logUnavailable(deps.logger, `sender ${req.method} ${req.baseUrl}${req.path}`, u, { requestId: requestIdOf(res) });
         try {
           send(res, senderErrorOf(e));
         } catch (other) {
