@@ -5,7 +5,7 @@
  * database that cannot serve too (core/errors.ts `unavailability`), logged here in one line.
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import type { Unavailability } from '../core/errors.js';
+import { unavailability, type Unavailability } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -30,6 +30,12 @@ export interface RequestErrorAnswers {
   unreadable(res: Response, status: number, err: unknown): void;
   /** Anything else, already logged: the dialect's internal error, without details. `status` is 5xx. */
   internal(res: Response, status: number): void;
+  /**
+   * The database could not serve the call (full, out of memory, restarting, unreachable: core/errors.ts),
+   * already logged in one line: the dialect's "service unavailable" with `u.message`. Without it, the
+   * internal error with 503.
+   */
+  unavailable?(res: Response, u: Unavailability): void;
 }
 
 /** The HTTP status an error carries (body-parser's and express' errors set `status`), else 500. */
@@ -42,6 +48,14 @@ export function requestErrors(o: RequestErrorAnswers): ErrorRequestHandler {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- express takes a function of four parameters for an error handler
   return (err: unknown, _req, res, _next) => {
     const status = statusOf(err);
+    const u = status >= 500 ? unavailability(err) : undefined;
+    if (u) {
+      logUnavailable(o.logger, o.name, u, { requestId: res.locals.requestId });
+      if (res.headersSent) return;
+      if (o.unavailable) o.unavailable(res, u);
+      else o.internal(res, 503);
+      return;
+    }
     const unreadable = status >= 400 && status < 500 && status !== 413;
     if (status !== 413 && !unreadable) o.logger.error({ err, requestId: res.locals.requestId }, `${o.name}: request failed`);
     if (res.headersSent) return;

@@ -52,6 +52,8 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
       tooLarge: (res) => void res.status(413).json({ detail: 'Request body too large.' }),
       unreadable: (res, status) => void res.status(status).json({ detail: 'Bad request.' }),
       internal: (res, status) => void res.status(status).json({ detail: 'Internal error.' }),
+      // The public pages (unsubscribe and confirmation links, layout images, the admin pages).
+      unavailable: (res, u) => void res.status(503).json({ detail: `Service unavailable: ${u.message}` }),
     }),
   );
   return app;

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { buildServices, startGateway, type Gateway, type Services } from '../../src/compose.js';
 import type { CallContext } from '../../src/core/context.js';
+import { signRecipientToken } from '../../src/core/delivery/tokens.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { changedTables, snapshotReader, type Snapshot } from '../support/snapshot.js';
 
@@ -185,6 +186,36 @@ describe('the disk of the database full: every dialect answers "service unavaila
       (a) => {
         assert.equal(a.status, 200, a.text);
         assert.equal((a.body as { result: unknown[] }).result.length, 2, a.text);
+      },
+    );
+  });
+
+  it('the unsubscribe link, a public page: 503 saying why, never an internal error; nothing stored', async () => {
+    const mailing = await services.core.mailings.create(ctx, {
+      fromEmail: 'news@example.org',
+      fromName: 'News',
+      subject: 'Hello',
+      html: '<p>x</p>',
+      dialect: 'cloudmailing',
+    });
+    const added = await pythonXmlRpc(withCredentials('/CloudMailing', 'admin', key.secret), 'add_recipients', [mailing, [{ email: 'fullpage@example.org' }]]);
+    assert.equal((added.result as unknown[]).length, 1, JSON.stringify(added));
+    const { rows } = await services.pool.query<{ id: string }>('SELECT id FROM recipients WHERE email = $1', ['fullpage@example.org']);
+    const link = `${gateway.url}/u/${signRecipientToken(services.secret, Number(rows[0]!.id))}`;
+    const call = async () => {
+      const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+      return { status: res.status, text: await res.text() };
+    };
+    await whileDiskFull(
+      'suppressions',
+      call,
+      (a) => {
+        assert.equal(a.status, 503, a.text);
+        assert.deepEqual(JSON.parse(a.text), { detail: NO_SPACE });
+        notInternal(a.text);
+      },
+      (a) => {
+        assert.equal(a.status, 200, a.text);
       },
     );
   });
