@@ -46,6 +46,7 @@ t_added = time.monotonic()
 
 cm_master.start_mailing(mailing_id)
 
+FINAL = {'FINISHED', 'ERROR', 'TIMEOUT', 'GENERAL_ERROR'}
 final = {}
 cursor = ''
 status_filter = []  # No filter = all status except 'READY'
@@ -61,10 +62,12 @@ while True:
     if not result['recipients']:
         mailing = cm_master.list_mailings(filter)[0]
         if mailing['status'] == 'FINISHED':
-            # Drain until every recipient was reported. The feed may lag a moment behind a commit (its horizon
-            # waits for transactions still open anywhere on the server); it never skips, so keep polling.
+            # Drain until every recipient was reported in a final status. The feed may lag a moment behind a
+            # commit (its horizon waits for transactions still open anywhere on the server): a recipient seen
+            # WARNING (a retry) may show its last change only after the mailing reads FINISHED. It never
+            # skips, so keep polling.
             deadline = time.monotonic() + 60
-            while len(final) < mailing['total_recipient'] and time.monotonic() < deadline:
+            while (len(final) < mailing['total_recipient'] or any(s not in FINAL for s in final.values())) and time.monotonic() < deadline:
                 result = cm_master.get_recipients_status_updated_since(cursor, status_filter, 1000)
                 cursor = result['cursor']
                 for r in result['recipients']:
