@@ -5,17 +5,8 @@
  * database that cannot serve too (core/errors.ts `unavailability`), logged here in one line.
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { unavailability, type Unavailability } from '../core/errors.js';
+import { logUnavailable, unavailability, type Unavailability } from '../core/errors.js';
 import type { Logger } from '../logger.js';
-
-/**
- * The one log line of a call the database could not serve (disk full, out of memory, restarting,
- * unreachable...): the dialect, the reason and the SQLSTATE. The caller gets its dialect's "service
- * unavailable" without any of this.
- */
-export function logUnavailable(logger: Logger, name: string, u: Unavailability, fields: Record<string, unknown> = {}): void {
-  logger.error({ ...fields, sqlState: u.sqlState }, `${name}: ${u.logLine}`);
-}
 
 export interface RequestErrorAnswers {
   /** For log lines. */

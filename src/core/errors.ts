@@ -8,6 +8,7 @@
  * words that kind of refusal its own way, a `reason` (Emailicious answers Django REST Framework's messages);
  * the message says the same in neutral English for every other reader.
  */
+import type { Logger } from '../logger.js';
 export const DOMAIN_ERROR_CODES = ['NOT_FOUND', 'INVALID_ARGUMENT', 'FORBIDDEN_STATE', 'BAD_REQUEST', 'CONFLICT'] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
@@ -133,4 +134,13 @@ export function unavailability(e: unknown): Unavailability | undefined {
  */
 export function authUnavailability(e: unknown): Unavailability {
   return unavailability(e) ?? unavailable('unreachable', e instanceof Error ? e.message : String(e));
+}
+
+/**
+ * The one log line of a call the database could not serve (disk full, out of memory, restarting,
+ * unreachable...): the dialect, the reason and the SQLSTATE. The caller gets its dialect's "service
+ * unavailable" without any of this.
+ */
+export function logUnavailable(logger: Logger, name: string, u: Unavailability, fields: Record<string, unknown> = {}): void {
+  logger.error({ ...fields, sqlState: u.sqlState }, `${name}: ${u.logLine}`);
 }

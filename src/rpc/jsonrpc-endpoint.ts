@@ -12,12 +12,12 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import jayson, { type JSONRPCRequestLike } from 'jayson';
 import type { Logger } from '../logger.js';
-import { logUnavailable } from '../adapters/http-errors.js';
+import { logUnavailable } from '../core/errors.js';
 import { RPC_FAULT, toFault } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
 import { isStruct, type RpcValue } from './values.js';
 import { inputProblem, MAX_DEPTH } from '../core/input.js';
-import { verifyUtf8 } from '../http/body.js';
+import type { IncomingMessage } from 'node:http';
 
 /** Results as JSON: dates as ISO strings, binaries as base64, absent members left out. */
 function jsonOf(v: unknown): unknown {
@@ -41,6 +41,8 @@ export interface JsonRpcEndpointOptions<D> {
   dispatcher: Dispatcher<D>;
   /** The method context of an authenticated request. */
   context(res: Response): MethodCtx<D>;
+  /** body-parser's `verify` of the raw bytes (the dialect's input rules: UTF-8); its error goes to the dialect. */
+  verifyBody?: (req: IncomingMessage, res: unknown, buf: Buffer) => void;
 }
 
 /** The body reader and the call handler, to mount after the dialect's auth. */
@@ -82,7 +84,7 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
   );
 
   // Any Content-Type: the body is JSON-RPC or it is an error. Bytes that are not UTF-8 are a parse error.
-  const body = express.json({ type: () => true, limit: o.maxBodyBytes, strict: false, verify: verifyUtf8 });
+  const body = express.json({ type: () => true, limit: o.maxBodyBytes, strict: false, ...(o.verifyBody ? { verify: o.verifyBody } : {}) });
 
   /** One request's answer (undefined for a notification), jayson running the protocol. */
   const answerOne = (request: unknown, ctx: MethodCtx<D>): Promise<JsonRpcAnswer | undefined> => {

@@ -9,7 +9,7 @@
  */
 import type { CallContext } from '../core/context.js';
 import type { Logger } from '../logger.js';
-import { logUnavailable } from '../adapters/http-errors.js';
+import { logUnavailable } from '../core/errors.js';
 import { Fault, RPC_FAULT, invalidParams, toFault, type FaultSpelling } from './faults.js';
 import { isStruct, wireText, wireType, type RpcValue, type WireType } from './values.js';
 

@@ -10,7 +10,7 @@
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../logger.js';
-import { logUnavailable } from '../adapters/http-errors.js';
+import { logUnavailable } from '../core/errors.js';
 import { RPC_FAULT, toFault, type FaultAnswer } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
 import { decodeMethodCall, encodeFault, encodeResponse, XmlRpcParseError } from './xmlrpc.js';

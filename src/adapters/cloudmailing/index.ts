@@ -36,11 +36,12 @@
  */
 import express, { type Response } from 'express';
 import { basicAuth, callContext, tooManyFailures } from '../auth.js';
-import { logUnavailable, plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
 import { jsonRpcEndpoint } from '../../rpc/jsonrpc-endpoint.js';
-import { isBadInput } from '../../http/body.js';
+import { isBadInput, verifyUtf8 } from '../body.js';
 import { RPC_FAULT, unavailableFaultString } from '../../rpc/faults.js';
 import { dispatcher, type MethodCtx } from '../../rpc/methods.js';
 import { sendXml, xmlRpcEndpoint } from '../../rpc/xmlrpc-endpoint.js';
@@ -110,7 +111,7 @@ export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router
     },
   });
   const jsonRpc = express.Router();
-  jsonRpc.post('/', jsonAuth, ...jsonRpcEndpoint({ name: 'jsonrpc', ...common }));
+  jsonRpc.post('/', jsonAuth, ...jsonRpcEndpoint({ name: 'jsonrpc', ...common, verifyBody: verifyUtf8 }));
   jsonRpc.all('/', postOnly('JSON-RPC 2.0: POST only.\n'));
   jsonRpc.use(
     requestErrors({

@@ -24,9 +24,10 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { basicAuth, callContext, requestIdOf, tooManyFailures } from '../auth.js';
-import { logUnavailable, methodNotAllowed } from '../http-errors.js';
+import { methodNotAllowed } from '../http-errors.js';
+import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability, unavailability } from '../../core/errors.js';
-import { queryProblem } from '../../http/body.js';
+import { queryProblem } from '../body.js';
 import type { AdapterDeps } from '../types.js';
 import { UNAVAILABLE, emailiciousErrorOf } from './errors.js';
 import { RESOURCES, type Method, type Resource } from './routes.js';

@@ -23,10 +23,11 @@
  */
 import express, { type Request, type Response } from 'express';
 import { authenticator, remoteAddress, requestIdOf, tooManyFailures, type Credentials } from '../auth.js';
-import { logUnavailable, plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
+import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
-import { isBadInput, jsonBody } from '../../http/body.js';
+import { isBadInput, jsonBody } from '../body.js';
 import { isStruct, type RpcValue } from '../../rpc/values.js';
 import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
 import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText, unavailableText } from './errors.js';

@@ -18,9 +18,10 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { basicAuth, callContext, requestIdOf, tooManyFailures, type Principal } from '../auth.js';
-import { logUnavailable, requestErrors } from '../http-errors.js';
+import { requestErrors } from '../http-errors.js';
+import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability, unavailability } from '../../core/errors.js';
-import { checkQuery, formBody, jsonBody } from '../../http/body.js';
+import { checkQuery, formBody, jsonBody } from '../body.js';
 import type { AdapterDeps } from '../types.js';
 import { BAD_KEY, FORBIDDEN, NOT_AUTHENTICATED, SenderError, UNAVAILABLE, senderErrorOf } from './errors.js';
 import { ROUTES, type Call, type Answer } from './routes.js';

@@ -1,7 +1,7 @@
 /**
  * Body and query readers every dialect mounts, holding decoded input to the rules of src/core/input.ts. A
  * breach is a BadInput error (HTTP 400, message exposed) passed to express' error handling, which each
- * dialect's `unreadable` answer spells in its own shape (src/adapters/http-errors.ts), or thrown by a
+ * dialect's `unreadable` answer spells in its own shape (http-errors.ts), or thrown by a
  * dialect's own reader.
  */
 import express, { type Request, type RequestHandler } from 'express';
