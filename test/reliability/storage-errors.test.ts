@@ -136,17 +136,15 @@ print(json.dumps(out))
   return JSON.parse((await child).stdout) as { result?: unknown; fault?: [number, string]; httpError?: number };
 }
 
+/** A CloudMailing mailing of the test's account. */
+const newMailing = () =>
+  services.core.mailings.create(ctx, { fromEmail: 'news@example.org', fromName: 'News', subject: 'Hello', html: '<p>x</p>', dialect: 'cloudmailing' });
+
 const withCredentials = (path: string, user: string, pass: string) => gateway.url.replace('//', `//${user}:${pass}@`) + path;
 
 describe('the disk of the database full: every dialect answers "service unavailable", nothing is half-written', () => {
   it('cloudmailing XML-RPC add_recipients (Python xmlrpc.client): fault 503; none of its recipients stored', async () => {
-    const mailing = await services.core.mailings.create(ctx, {
-      fromEmail: 'news@example.org',
-      fromName: 'News',
-      subject: 'Hello',
-      html: '<p>x</p>',
-      dialect: 'cloudmailing',
-    });
+    const mailing = await newMailing();
     const url = withCredentials('/CloudMailing', 'admin', key.secret);
     // The first recipient is written before the second fails: the call's transaction takes both back.
     const call = () => pythonXmlRpc(url, 'add_recipients', [mailing, [{ email: 'room@example.org' }, { email: 'full1@example.org' }]]);
@@ -163,13 +161,7 @@ describe('the disk of the database full: every dialect answers "service unavaila
   });
 
   it('cloudmailing JSON-RPC add_recipients: HTTP 503 with error 503', async () => {
-    const mailing = await services.core.mailings.create(ctx, {
-      fromEmail: 'news@example.org',
-      fromName: 'News',
-      subject: 'Hello',
-      html: '<p>x</p>',
-      dialect: 'cloudmailing',
-    });
+    const mailing = await newMailing();
     const call = () =>
       http('POST', '/jsonrpc', {
         auth: basic('admin', key.secret),
@@ -191,13 +183,7 @@ describe('the disk of the database full: every dialect answers "service unavaila
   });
 
   it('the unsubscribe link, a public page: 503 saying why, never an internal error; nothing stored', async () => {
-    const mailing = await services.core.mailings.create(ctx, {
-      fromEmail: 'news@example.org',
-      fromName: 'News',
-      subject: 'Hello',
-      html: '<p>x</p>',
-      dialect: 'cloudmailing',
-    });
+    const mailing = await newMailing();
     const added = await pythonXmlRpc(withCredentials('/CloudMailing', 'admin', key.secret), 'add_recipients', [mailing, [{ email: 'fullpage@example.org' }]]);
     assert.equal((added.result as unknown[]).length, 1, JSON.stringify(added));
     const { rows } = await services.pool.query<{ id: string }>('SELECT id FROM recipients WHERE email = $1', ['fullpage@example.org']);
@@ -325,13 +311,7 @@ describe('every resource and shutdown condition of Postgres is "service unavaila
   ];
   for (const [condition, sqlState, why] of cases)
     it(`${condition}: JSON-RPC add_recipients is HTTP 503 "${why}", the log names ${sqlState}, nothing stored`, async () => {
-      const mailing = await services.core.mailings.create(ctx, {
-        fromEmail: 'news@example.org',
-        fromName: 'News',
-        subject: 'Hello',
-        html: '<p>x</p>',
-        dialect: 'cloudmailing',
-      });
+      const mailing = await newMailing();
       const cure = await diskFullOn('recipients', condition, `refused: ${condition}`);
       const before = await snapshot();
       const from = logged.length;
