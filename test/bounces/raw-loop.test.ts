@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { insertBounces } from '../../src/db/bounces.js';
-import { withTransaction } from '../../src/db/pool.js';
 import { setup, type Harness } from '../support/harness.js';
-import { followWhileWritten } from '../support/log-paging.js';
+import { followWhileWritten, writeConcurrently } from '../support/log-paging.js';
 
 let h: Harness;
 before(async () => {
@@ -20,42 +19,31 @@ after(async () => h.close());
 describe('bounces: the raw loop while four writers write', () => {
   it('returns every bounce once, in order, to both paging styles', async () => {
     const ctx = h.ctx;
-    // The writers stop at a number of bounces, not after a time: as many pages to follow on any machine.
     const target = 400;
-    let written = 0;
-    const writer = async (w: number) => {
-      for (let i = 0; written < target; i++) {
-        await withTransaction(h.pool, async (tx) => {
-          // Work before the ids are drawn, of random length: commits land in any order.
-          await tx.query('SELECT pg_sleep($1)', [Math.random() * 0.004]);
-          const n = 1 + (i % 3);
-          await insertBounces(
-            tx,
-            Array.from({ length: n }, (_, k) => ({
-              accountId: ctx.accountId,
-              recipientId: null,
-              mailingId: null,
-              sendId: null,
-              listId: null,
-              email: `w${w}-${i}-${k}@example.org`,
-              enhancedStatus: '5.1.1',
-              textStatus: 'smtp; 550 5.1.1',
-              remoteMta: null,
-              kind: 'permanent' as const,
-              source: 'smtp' as const,
-            })),
-          );
-          written += n;
-        });
-      }
-    };
-
-    const { next: byNext, repeat: byRepeat } = await followWhileWritten((from, limit) => h.core.bounces.log(ctx, {}, from, limit), [0, 1, 2, 3].map(writer));
+    const { writers, written } = writeConcurrently(h.pool, target, (tx, n, w, i) =>
+      insertBounces(
+        tx,
+        Array.from({ length: n }, (_, k) => ({
+          accountId: ctx.accountId,
+          recipientId: null,
+          mailingId: null,
+          sendId: null,
+          listId: null,
+          email: `w${w}-${i}-${k}@example.org`,
+          enhancedStatus: '5.1.1',
+          textStatus: 'smtp; 550 5.1.1',
+          remoteMta: null,
+          kind: 'permanent' as const,
+          source: 'smtp' as const,
+        })),
+      ),
+    );
+    const { next: byNext, repeat: byRepeat } = await followWhileWritten((from, limit) => h.core.bounces.log(ctx, {}, from, limit), writers);
 
     const { rows } = await h.pool.query<{ id: number }>('SELECT id FROM bounces WHERE account_id = $1 ORDER BY id', [ctx.accountId]);
     const all = rows.map((r) => r.id);
-    assert.equal(all.length, written);
-    assert.ok(written >= target, `${written} bounces written`);
+    assert.equal(all.length, written());
+    assert.ok(written() >= target, `${written()} bounces written`);
     for (const [name, seen] of [
       ['last id + 1', byNext],
       ['last id, repeat dropped', byRepeat],

@@ -8,9 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { recordEvents } from '../../src/db/events.js';
-import { withTransaction } from '../../src/db/pool.js';
 import { setup, type Harness } from '../support/harness.js';
-import { followWhileWritten } from '../support/log-paging.js';
+import { followWhileWritten, writeConcurrently } from '../support/log-paging.js';
 
 let h: Harness;
 before(async () => {
@@ -23,39 +22,28 @@ describe('mailkit: the raw response loop while four writers write', () => {
     const ctx = h.ctx;
     const mailingId = await h.mailing([{ email: 'reader@example.org', fields: {} }]);
     const [recipient] = await h.recipients(mailingId);
-    // The writers stop at a number of events, not after a time: as many pages to follow on any machine.
     const target = 400;
-    let written = 0;
-    const writer = async (w: number) => {
-      for (let i = 0; written < target; i++) {
-        await withTransaction(h.pool, async (tx) => {
-          // Work before the ids are drawn, of random length: commits land in any order.
-          await tx.query('SELECT pg_sleep($1)', [Math.random() * 0.004]);
-          const n = 1 + (i % 3);
-          await recordEvents(
-            tx,
-            Array.from({ length: n }, (_, k) => ({
-              accountId: ctx.accountId,
-              kind: k % 2 ? ('click' as const) : ('open' as const),
-              mailingId,
-              recipientId: recipient!.id,
-              link: k % 2 ? `https://example.org/${w}/${i}` : null,
-            })),
-          );
-          written += n;
-        });
-      }
-    };
-
+    const { writers, written } = writeConcurrently(h.pool, target, (tx, n, w, i) =>
+      recordEvents(
+        tx,
+        Array.from({ length: n }, (_, k) => ({
+          accountId: ctx.accountId,
+          kind: k % 2 ? ('click' as const) : ('open' as const),
+          mailingId,
+          recipientId: recipient!.id,
+          link: k % 2 ? `https://example.org/${w}/${i}` : null,
+        })),
+      ),
+    );
     const { next: byNext, repeat: byRepeat } = await followWhileWritten(
       (from, limit) => h.core.reports.responses(ctx, { mailingId: null, sendId: null, messageId: null }, from, limit),
-      [0, 1, 2, 3].map(writer),
+      writers,
     );
 
     const { rows } = await h.pool.query<{ id: number }>('SELECT id FROM events WHERE account_id = $1 ORDER BY id', [ctx.accountId]);
     const all = rows.map((r) => Number(r.id));
-    assert.equal(all.length, written);
-    assert.ok(written >= target, `${written} events written`);
+    assert.equal(all.length, written());
+    assert.ok(written() >= target, `${written()} events written`);
     for (const [name, seen] of [
       ['last id + 1', byNext],
       ['last id, repeat dropped', byRepeat],
