@@ -67,3 +67,52 @@ export function verifyConfirmToken(secret: Buffer, token: string): { subscriberI
   if (got.length !== want.length || !timingSafeEqual(got, want)) return null;
   return { subscriberId: id, issuedAt: new Date(parseInt(m[2]!, 36) * 1000) };
 }
+
+/**
+ * Hosted tracking tokens. The pixel: `<recipient id>.<12 base64url>` (an HMAC over "open:<id>"), served as
+ * `PUBLIC_URL/t/o/<token>.gif`. A click: `<recipient id>.<link index>.<16 base64url>`, an HMAC over the
+ * recipient, the link's position in the html part and the exact URL the recipient is sent to, which travels
+ * beside it: `PUBLIC_URL/t/c/<token>?u=<encodeURIComponent(url)>`. So a token is checked without reading the
+ * database, and the redirect can only go to a link of that recipient's message (a changed `u` fails the MAC;
+ * any other query parameter is ignored). Each kind has its own HMAC prefix, so no token passes for another.
+ */
+const OPEN_TOKEN = /^(\d{1,16})\.([A-Za-z0-9_-]{12})$/;
+const CLICK_TOKEN = /^(\d{1,16})\.(\d{1,5})\.([A-Za-z0-9_-]{16})$/;
+
+const openMac = (secret: Buffer, recipientId: number) => createHmac('sha256', secret).update(`open:${recipientId}`).digest('base64url').slice(0, 12);
+const clickMac = (secret: Buffer, recipientId: number, linkIndex: number, url: string) =>
+  createHmac('sha256', secret).update(`click:${recipientId}:${linkIndex}:${url}`).digest('base64url').slice(0, 16);
+
+function sameMac(got: string, want: string): boolean {
+  const a = Buffer.from(got);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export const signOpenToken = (secret: Buffer, recipientId: number) => `${recipientId}.${openMac(secret, recipientId)}`;
+
+/** The recipient id of a genuine pixel token (without `.gif`), else null. */
+export function verifyOpenToken(secret: Buffer, token: string): number | null {
+  const m = OPEN_TOKEN.exec(token);
+  if (!m) return null;
+  const id = Number(m[1]);
+  return Number.isSafeInteger(id) && sameMac(m[2]!, openMac(secret, id)) ? id : null;
+}
+
+export const signClickToken = (secret: Buffer, recipientId: number, linkIndex: number, url: string) =>
+  `${recipientId}.${linkIndex}.${clickMac(secret, recipientId, linkIndex, url)}`;
+
+/** The recipient and link of a genuine click token for exactly this `url`, else null. */
+export function verifyClickToken(secret: Buffer, token: string, url: string): { recipientId: number; linkIndex: number } | null {
+  const m = CLICK_TOKEN.exec(token);
+  if (!m) return null;
+  const id = Number(m[1]);
+  const linkIndex = Number(m[2]);
+  if (!Number.isSafeInteger(id)) return null;
+  return sameMac(m[3]!, clickMac(secret, id, linkIndex, url)) ? { recipientId: id, linkIndex } : null;
+}
+
+/** The hosted pixel's and a hosted click's URLs under `publicUrl` (no trailing slash). */
+export const hostedOpenUrl = (publicUrl: string, secret: Buffer, recipientId: number) => `${publicUrl}/t/o/${signOpenToken(secret, recipientId)}.gif`;
+export const hostedClickUrl = (publicUrl: string, secret: Buffer, recipientId: number, linkIndex: number, url: string) =>
+  `${publicUrl}/t/c/${signClickToken(secret, recipientId, linkIndex, url)}?u=${encodeURIComponent(url)}`;
