@@ -47,6 +47,16 @@ export interface SendContext extends VariantContent, Omit<SendSchedule, 'finishe
   system_role: 'confirm' | 'optout' | null;
   /** The mailing's property revision: a claim that sees another one makes the job reload. */
   rev: number;
+  /** Tracking properties (CloudMailing's names; every dialect's mailing has them). */
+  tracking_url: string | null;
+  read_tracking: boolean;
+  click_tracking: boolean;
+  url_encoding: string | null;
+  /** For List-Id and Feedback-ID: the mailing's name, its list's name and slug, the account's slug. */
+  name: string | null;
+  list_name: string | null;
+  list_slug: string | null;
+  account_slug: string;
   raw_message: Buffer | null;
   /** When the send must end (send_deadline, see src/core/mailings/lifecycle.ts); null: never. */
   deadline: Date | null;
@@ -61,6 +71,8 @@ export interface SendState {
 
 export interface ClaimedRecipient {
   id: number;
+  /** The recipient's id as its client knows it (CloudMailing's caller-hosted tracking URLs carry it). */
+  tracking_id: string;
   email: string;
   fields: Record<string, unknown>;
   attachments: unknown;
@@ -95,10 +107,14 @@ export function deliveryRepo(db: Pool) {
         `SELECT s.id AS send_id, m.account_id, m.id AS mailing_id, m.dialect, m.list_id, s.status, m.type, s.scheduled_start,
                 s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty, s.started_at, m.dkim,
                 m.testing, m.backup_customized_emails, m.system_role, m.rev,
+                m.tracking_url, m.read_tracking, m.click_tracking, m.url_encoding, m.name,
+                l.name AS list_name, l.slug AS list_slug, a.slug AS account_slug,
                 v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset, v.raw_message,
                 send_deadline(s) AS deadline
            FROM sends s
            JOIN mailings m ON m.id = s.mailing_id
+           JOIN accounts a ON a.id = m.account_id
+           LEFT JOIN lists l ON l.id = m.list_id
            JOIN LATERAL (SELECT * FROM variants v WHERE v.mailing_id = m.id
                           ORDER BY (v.id = s.variant_id) DESC, v.position LIMIT 1) v ON true
           WHERE s.id = $1`,
@@ -156,7 +172,7 @@ export function deliveryRepo(db: Pool) {
                ORDER BY next_try NULLS FIRST, id
                LIMIT $5
                FOR UPDATE SKIP LOCKED)
-            RETURNING r.id, r.email, r.fields, r.attachments, r.content, r.try_count, r.expires_at)
+            RETURNING r.id, r.tracking_id, r.email, r.fields, r.attachments, r.content, r.try_count, r.expires_at)
          SELECT c.*, (SELECT rev FROM mailings WHERE id = $2) AS rev FROM c`,
         [p.sendId, p.mailingId, p.workerId, p.leaseSeconds, p.limit, p.testOnly],
       );

@@ -87,7 +87,13 @@ export interface MailingFilter {
   satelliteGroups?: string[] | undefined;
 }
 
-export interface NewMailing {
+/** A new mailing's tracking flags (the core's per-dialect defaults). */
+export interface NewTracking {
+  readTracking: boolean;
+  clickTracking: boolean;
+}
+
+export interface NewMailing extends NewTracking {
   dialect: string;
   name: string | null;
   domainName: string;
@@ -118,7 +124,7 @@ export interface NewVariant {
   deliveries: { scheduledStart: Date | null; limit: number | null; exclusions: number[] }[];
 }
 
-export interface NewListMailing {
+export interface NewListMailing extends NewTracking {
   dialect: string;
   name: string | null;
   campaignId: number | null;
@@ -231,13 +237,29 @@ export function mailingsRepo(db: Queryable) {
       // One statement: mailing, its first variant and its implicit send.
       const { rows } = await db.query<{ id: number; send_id: number }>(
         `WITH m AS (
-           INSERT INTO mailings (account_id, dialect, name, domain_name) VALUES ($1, $2, $3, $4) RETURNING id, account_id),
+           INSERT INTO mailings (account_id, dialect, name, domain_name, read_tracking, click_tracking)
+           VALUES ($1, $2, $3, $4, $13, $14) RETURNING id, account_id),
          v AS (
            INSERT INTO variants (mailing_id, from_email, from_name, replyto_email, subject, html, text, charset, raw_message)
            SELECT m.id, $5, $6, $7, $8, $9, $10, $11, $12 FROM m RETURNING id, mailing_id)
          INSERT INTO sends (account_id, mailing_id, variant_id)
          SELECT m.account_id, m.id, v.id FROM m, v RETURNING mailing_id AS id, id AS send_id`,
-        [accountId, m.dialect, m.name, m.domainName, m.fromEmail, m.fromName, m.replytoEmail, m.subject, m.html, m.text, m.charset, m.rawMessage],
+        [
+          accountId,
+          m.dialect,
+          m.name,
+          m.domainName,
+          m.fromEmail,
+          m.fromName,
+          m.replytoEmail,
+          m.subject,
+          m.html,
+          m.text,
+          m.charset,
+          m.rawMessage,
+          m.readTracking,
+          m.clickTracking,
+        ],
       );
       return { id: rows[0]!.id, sendId: rows[0]!.send_id };
     },
@@ -251,9 +273,9 @@ export function mailingsRepo(db: Queryable) {
       let id: number;
       try {
         const { rows } = await db.query<{ id: number }>(
-          `INSERT INTO mailings (account_id, dialect, name, campaign_id, list_id, segments, domain_name)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-          [accountId, m.dialect, m.name, m.campaignId, m.listId, JSON.stringify(m.segments), m.domainName],
+          `INSERT INTO mailings (account_id, dialect, name, campaign_id, list_id, segments, domain_name, read_tracking, click_tracking)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+          [accountId, m.dialect, m.name, m.campaignId, m.listId, JSON.stringify(m.segments), m.domainName, m.readTracking, m.clickTracking],
         );
         id = rows[0]!.id;
       } catch (e) {

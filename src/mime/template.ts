@@ -27,9 +27,20 @@ import iconv from 'iconv-lite';
 import libmime from 'libmime';
 import libqp from 'libqp';
 import { compileTemplate, needsEngine, TemplateError, type CompiledTemplate, type Fields, type TemplateValues } from '../core/delivery/template.js';
+import type { PartTracking } from '../core/delivery/links.js';
 
 /** Root headers replaced per recipient. */
-export const RECIPIENT_HEADERS = new Set(['to', 'cc', 'bcc', 'message-id', 'x-mailgate-mailing', 'list-unsubscribe', 'list-unsubscribe-post']);
+export const RECIPIENT_HEADERS = new Set([
+  'to',
+  'cc',
+  'bcc',
+  'message-id',
+  'x-mailgate-mailing',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+  'list-id',
+  'feedback-id',
+]);
 
 /** What a template holds somewhere (`{{`, `{%`, `{#`): text without it is never one. */
 const TEMPLATE_MARK = /\{[{%#]/;
@@ -47,9 +58,9 @@ export class MessagePartError extends Error {
   }
 }
 
-function partTemplate(part: string, source: string, html: boolean): CompiledTemplate {
+function partTemplate(part: string, source: string, html: boolean, tracking: PartTracking | null = null): CompiledTemplate {
   try {
-    return compileTemplate(source, { html });
+    return compileTemplate(source, { html, tracking });
   } catch (e) {
     throw e instanceof TemplateError ? new MessagePartError(part, e) : e;
   }
@@ -198,6 +209,12 @@ export interface MessageTemplateOptions {
    * `%7B%7Bunsubscribe%7D%7D`) is the template's, as the original CloudMailing server reads it.
    */
   encodedUnsubscribe?: boolean;
+  /**
+   * How text/html parts are tracked (src/core/delivery/links.ts): their links and pixel are placed here, once,
+   * and filled per recipient from the values' Tracker. An html part with something to track is a slot even
+   * without a template in it.
+   */
+  tracking?: PartTracking | null;
 }
 
 const ENCODED_UNSUBSCRIBE = /%7B%7B(?:%20)?unsubscribe(?:%20)?%7D%7D/g;
@@ -226,9 +243,10 @@ export async function compileMessageTemplate(raw: Buffer, opts: MessageTemplateO
     if (body && isTextLeaf(node)) {
       let text = charsetDecode(await decodeBody(node, body), node.charset);
       if (opts.encodedUnsubscribe) text = text.replace(ENCODED_UNSUBSCRIBE, '{{ unsubscribe }}');
-      if (TEMPLATE_MARK.test(text)) {
-        const part = node.contentType === 'text/html' ? 'html' : 'text';
-        const template = partTemplate(part, text, part === 'html' && autoescape);
+      const part = node.contentType === 'text/html' ? 'html' : 'text';
+      const tracking = part === 'html' ? (opts.tracking ?? null) : null;
+      if (TEMPLATE_MARK.test(text) || tracking) {
+        const template = partTemplate(part, text, part === 'html' && autoescape, tracking);
         if (template.personalized) {
           const encoding = node.encoding === 'base64' ? 'base64' : node.encoding === '8bit' || node.encoding === 'binary' ? '8bit' : 'quoted-printable';
           bodySlot = { kind: 'body', template, part, encoding };

@@ -32,7 +32,7 @@ export interface DkimSigner {
   sign(raw: Buffer): Promise<Buffer>;
 }
 
-/** Signed when present: the headers a receiver shows, and those that carry the unsubscribe. */
+/** Signed when present: the headers a receiver shows, those that carry the unsubscribe, and the list and feedback ids (Google's Feedback-ID counts only when signed). */
 export const DEFAULT_SIGNED_HEADERS = [
   'From',
   'Sender',
@@ -47,6 +47,8 @@ export const DEFAULT_SIGNED_HEADERS = [
   'Content-Transfer-Encoding',
   'List-Unsubscribe',
   'List-Unsubscribe-Post',
+  'List-Id',
+  'Feedback-ID',
   'X-Mailgate-Mailing',
 ];
 

@@ -5,8 +5,14 @@
  *
  * Every message carries a stable Message-ID derived from the recipient (`<r{id}.m{mailing}@BOUNCE_DOMAIN>`:
  * a resend after a crash is recognisable as a duplicate), To, X-Mailgate-Mailing, List-Unsubscribe (https
- * and mailto) with List-Unsubscribe-Post (RFC 8058), and the VERP return path `bounces+<token>@BOUNCE_DOMAIN`.
- * The stored message's own versions of those headers are dropped.
+ * and mailto) with List-Unsubscribe-Post (RFC 8058), List-Id (RFC 2919) and Feedback-ID (Google's), and the
+ * VERP return path `bounces+<token>@BOUNCE_DOMAIN`. The stored message's own versions of those headers are
+ * dropped. DKIM signs the finished message, so every one of them is covered (dkim.ts' default list).
+ *
+ * Tracking (src/core/delivery/links.ts): the html parts are compiled with their tracked links and pixel
+ * placed; per recipient only its Tracker is made: the client's own URLs (CloudMailing with a `tracking_url`,
+ * which also makes `{{ unsubscribe }}` the client's `{tracking_url}u/{tracking_id}`) or Mailgate's hosted,
+ * signed ones. A transactional message's own html (Mailkit's `message_data`) gets the same links and pixel.
  *
  * Values a message's templates may use besides the recipient's own fields (nested ones as they came):
  * `{{ email }}`, `{{ unsubscribe_link }}`, and `{{ unsubscribe }}` / `{{ UNSUBSCRIBE }}` (the original
@@ -19,7 +25,19 @@
  * A template that cannot compile (a mailing stored before templates were checked) fails each recipient
  * alone, as any message that cannot be built.
  */
-import { TemplateValues } from '../core/delivery/template.js';
+import { TemplateValues, trackLiteralHtml } from '../core/delivery/template.js';
+import {
+  callerTracker,
+  callerUnsubscribeUrl,
+  feedbackIdOf,
+  hostedTracker,
+  listIdOf,
+  partTrackingOf,
+  trackingOf,
+  type MailingTracking,
+  type PartTracking,
+  type Tracker,
+} from '../core/delivery/links.js';
 import { messageIdOf, signRecipientToken } from '../core/delivery/tokens.js';
 import type { ClaimedRecipient, SendContext } from '../db/delivery.js';
 import type { DkimSettings } from '../db/mailings.js';
@@ -50,6 +68,12 @@ export interface CompiledMailing {
   ctx: SendContext;
   template: MessageTemplate;
   dkim: DkimSigner | undefined;
+  tracking: MailingTracking;
+  /** How its html parts are tracked (null: untouched). */
+  partTracking: PartTracking | null;
+  /** List-Id and Feedback-ID, the same for every recipient. */
+  listId: string;
+  feedbackId: string;
 }
 
 /**
@@ -87,14 +111,51 @@ export async function compileMailing(ctx: SendContext, settings: MessageSettings
   const raw =
     ctx.raw_message ?? (await composeMessage({ fromEmail: ctx.from_email, fromName: ctx.from_name, subject: ctx.subject, html: ctx.html, text: ctx.text }));
   const own = mailingDkim(ctx.dkim);
+  const tracking = trackingOf(ctx);
+  const partTracking = partTrackingOf(tracking);
   let template: MessageTemplate;
   try {
-    template = await compileMessageTemplate(raw, { autoescape: !UNESCAPED_DIALECTS.has(ctx.dialect), encodedUnsubscribe: ctx.dialect === 'cloudmailing' });
+    template = await compileMessageTemplate(raw, {
+      autoescape: !UNESCAPED_DIALECTS.has(ctx.dialect),
+      encodedUnsubscribe: ctx.dialect === 'cloudmailing',
+      tracking: partTracking,
+    });
   } catch (e) {
     if (!(e instanceof MessagePartError)) throw e;
     template = unbuildable(e);
   }
-  return { ctx, template, dkim: own ? dkimSigner(own) : settings.dkim };
+  return {
+    ctx,
+    template,
+    dkim: own ? dkimSigner(own) : settings.dkim,
+    tracking,
+    partTracking,
+    listId: listIdHeader(listIdTarget(ctx), settings.bounceDomain),
+    feedbackId: feedbackIdOf({ mailingId: ctx.mailing_id, sendId: ctx.send_id, account: ctx.account_slug }),
+  };
+}
+
+/**
+ * What List-Id names, with the id its client knows: a list mailing's list (a Yandex Sender list by its slug,
+ * the only name Sender's API gives it; other lists by number), else the mailing (its number, as every
+ * dialect returns it when the mailing is made, and its name when it has one).
+ */
+function listIdTarget(ctx: SendContext): { kind: 'list' | 'mailing'; id: string; name: string | null } {
+  if (ctx.list_id !== null)
+    return { kind: 'list', id: ctx.dialect === 'sender' && ctx.list_slug ? ctx.list_slug : String(ctx.list_id), name: ctx.list_name || null };
+  return { kind: 'mailing', id: String(ctx.mailing_id), name: ctx.name || null };
+}
+
+/** `"Name" <list-id>` (the name MIME-encoded when it is not ASCII), or `<list-id>` for a target without a name. */
+function listIdHeader(target: { kind: 'list' | 'mailing'; id: string; name: string | null }, bounceDomain: string): string {
+  const id = listIdOf(target, bounceDomain);
+  return target.name ? formatAddress(id, target.name) : `<${id}>`;
+}
+
+function trackerOf(m: CompiledMailing, r: ClaimedRecipient, settings: MessageSettings): Tracker | undefined {
+  if (m.tracking.kind === 'caller') return callerTracker(m.tracking, r.tracking_id);
+  if (m.tracking.kind === 'hosted') return hostedTracker(settings, r.id);
+  return undefined;
 }
 
 export { messageIdOf } from '../core/delivery/tokens.js';
@@ -118,12 +179,20 @@ export async function buildMessage(
 ): Promise<OutgoingMessage> {
   const token = signRecipientToken(settings.secret, r.id);
   const unsubscribeLink = `${settings.publicUrl}/u/${token}`;
-  const values = new TemplateValues(r.fields ?? {}, {
-    email: r.email,
-    unsubscribe_link: unsubscribeLink,
-    unsubscribe: unsubscribeLink,
-    UNSUBSCRIBE: unsubscribeLink,
-  });
+  // With a tracking_url the original renders the client's own unsubscribe page; List-Unsubscribe stays
+  // Mailgate's (its one-click POST suppresses the address here, where the sending is decided).
+  const templateUnsubscribe = m.tracking.kind === 'caller' ? callerUnsubscribeUrl(m.tracking.url, r.tracking_id) : unsubscribeLink;
+  const tracker = trackerOf(m, r, settings);
+  const values = new TemplateValues(
+    r.fields ?? {},
+    {
+      email: r.email,
+      unsubscribe_link: templateUnsubscribe,
+      unsubscribe: templateUnsubscribe,
+      UNSUBSCRIBE: templateUnsubscribe,
+    },
+    tracker,
+  );
   const c = r.content;
   const addresses = (list: { email: string; name?: string | null }[]) => list.map((a) => formatAddress(a.email, a.name)).join(', ');
   const raw = m.template.render(
@@ -135,6 +204,8 @@ export async function buildMessage(
       ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
       ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
       ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
+      ['List-Id', foldedValue('List-Id', m.listId)],
+      ['Feedback-ID', m.feedbackId],
     ],
     opts,
   );
@@ -146,7 +217,7 @@ export async function buildMessage(
   // Its html also becomes the text part (as text), unless it brings its own text.
   if (r.content?.html !== undefined || r.content?.text !== undefined)
     own = await replaceTextBodies(own, {
-      html: r.content.html,
+      html: r.content.html !== undefined && m.partTracking && tracker ? trackLiteralHtml(r.content.html, m.partTracking, tracker) : r.content.html,
       text: r.content.text ?? (r.content.html !== undefined ? htmlToText(r.content.html, { wordwrap: 76 }) : undefined),
     });
   const whole = await withAttachments(own, attachmentsOf(r.attachments));

@@ -66,7 +66,8 @@ interface MiniJinjaModule {
 }
 
 export interface JinjaTemplate {
-  render(data: Record<string, unknown>): string;
+  /** `link`: what a `{% filter mailgate_link(n) %}` block's rendered href becomes (a tracked link; template.ts). */
+  render(data: Record<string, unknown>, link?: (n: number, rendered: string) => string): string;
 }
 
 // ------------------------------------------------------------------------------------------------ loading
@@ -233,6 +234,12 @@ const MARKUPSAFE: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&g
 /** Jinja2's `|e` (markupsafe: `& < > " '`), byte for byte. */
 export const markupsafeEscape = (v: unknown) => text(v).replace(/[&<>"']/g, (c) => MARKUPSAFE[c]!);
 
+/**
+ * The tracked-link answer of the render under way: renders are synchronous, so one module-level slot is set
+ * before a render and cleared after it.
+ */
+let currentLink: ((n: number, rendered: string) => string) | undefined;
+
 interface Instance {
   /**
    * `plain`: nothing escaped unless asked, `|e` as Jinja2's markupsafe writes it; `html`: every `{{ }}`
@@ -257,6 +264,8 @@ function engine(): Instance {
     env.fuel = FUEL;
     env.addFilter('format', (value, ...args) => percentFormat(text(value), args));
     if (plain) for (const name of ['e', 'escape']) env.addFilter(name, markupsafeEscape);
+    // A tracked link (template.ts wraps each href in it): the render's own answer, the href itself without one.
+    env.addFilter('mailgate_link', (value, n) => (currentLink ? currentLink(Number(n), text(value)) : text(value)));
     return env;
   };
   instance = { envs: { plain: make(true), html: make(false) }, loaded: new Map() };
@@ -315,13 +324,16 @@ export function compileJinja(source: string, opts: { html: boolean }): JinjaTemp
   };
   ensure();
   return {
-    render(data) {
+    render(data, link) {
       const env = ensure();
       let out: string;
+      currentLink = link;
       try {
         out = env.renderTemplate(name, data);
       } catch (e) {
         throw errorOf(e, 'render');
+      } finally {
+        currentLink = undefined;
       }
       if (out.length > MAX_OUTPUT) throw new TemplateError('limit', `the rendered text is over ${MAX_OUTPUT} characters`);
       return out;

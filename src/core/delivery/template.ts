@@ -13,8 +13,15 @@
  *
  * Escaping is decided per template when it is compiled (`html`): every `{{ }}` HTML-escaped, or nothing
  * escaped unless the template says `|e` (Jinja2's default, which the original CloudMailing server uses).
+ *
+ * Tracking (`tracking`, html parts; the rules are links.ts') is decided when compiling too: on the fast path
+ * each tracked link's href becomes a part of its own and the pixel a part at its place, so a recipient's
+ * render only asks its Tracker what goes there; an engine template gets each tracked href wrapped in a
+ * `{% filter mailgate_link(n) %}` block (rendered wherever and as often as its construct renders it), and
+ * its pixel placed in the rendered text. A render without a Tracker leaves links as written and adds no pixel.
  */
 import { compileJinja, TemplateError } from './jinja.js';
+import { LINK, type PartTracking, type Tracker } from './links.js';
 
 export { TemplateError } from './jinja.js';
 
@@ -31,6 +38,8 @@ export class TemplateValues {
   constructor(
     private readonly record: Readonly<Record<string, unknown>>,
     private readonly extra: Readonly<Record<string, string>> = {},
+    /** What this recipient's tracked links and pixel are (none: links as written, no pixel). */
+    readonly tracker?: Tracker,
   ) {}
   static of(values: TemplateValues | Fields): TemplateValues {
     return values instanceof TemplateValues ? values : new TemplateValues(Object.fromEntries(values));
@@ -57,7 +66,11 @@ export class TemplateValues {
   }
 }
 
-type Part = string | { field: string; path: string[] | null };
+type Field = { field: string; path: string[] | null };
+/** A tracked link's href: its parts, and the href as written (the original's `o=`). */
+type Link = { link: string; parts: (string | Field)[] };
+/** Where the pixel goes; `pixel`: what is there without one (the source's last line break at the end). */
+type Part = string | Field | Link | { pixel: string };
 
 export interface CompiledTemplate {
   /** Field names of a `{{ field }}` template (for diagnostics and tests); empty for an engine template. */
@@ -71,6 +84,8 @@ export interface CompiledTemplate {
 export interface TemplateOptions {
   /** HTML-escape every `{{ }}` (values and, in engine templates, expressions). */
   html?: boolean;
+  /** An html part's tracked links and pixel (links.ts), filled per recipient from its values' Tracker. */
+  tracking?: PartTracking | null;
 }
 
 const FIELD = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
@@ -100,14 +115,61 @@ function walk(data: Record<string, unknown>, path: string[]): string | undefined
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
 }
 
-/** Throws TemplateError (with the line) when the source is Jinja2 that cannot compile. */
-export function compileTemplate(source: string, opts: TemplateOptions = {}): CompiledTemplate {
-  const html = opts.html ?? false;
-  if (needsEngine(source)) {
-    const t = compileJinja(source, { html });
-    return { fieldNames: [], personalized: true, render: (values) => t.render(TemplateValues.of(values).data) };
+/** Where each closed Jinja2 construct of the source starts and ends. */
+function constructSpans(source: string): [number, number][] {
+  return [...source.matchAll(new RegExp(JINJA.source, 'g'))].map((m) => [m.index, m.index + m[0].length]);
+}
+const inside = (spans: [number, number][], at: number) => spans.some(([a, b]) => a < at && at < b);
+
+/**
+ * The links of the source to track (links.ts says which): [start of the href, its end], in document order;
+ * none that begins or ends inside a construct, or whose href holds one left open.
+ */
+export function trackedLinks(source: string): [number, number][] {
+  const spans = constructSpans(source);
+  const out: [number, number][] = [];
+  for (const m of source.matchAll(LINK)) {
+    const from = m.index + m[1]!.length;
+    const to = from + m[2]!.length;
+    if (inside(spans, m.index) || inside(spans, from) || inside(spans, to) || /\{[{%#]/.test(m[2]!.replace(new RegExp(JINJA.source, 'g'), ''))) continue;
+    out.push([from, to]);
   }
-  const parts: Part[] = [];
+  return out;
+}
+
+/** The index of the last `</body>` of an html text outside any construct, or -1. */
+function bodyEnd(text: string, spans: [number, number][] = []): number {
+  const re = /<\/body\s*>/gi;
+  let at = -1;
+  for (const m of text.matchAll(re)) if (!inside(spans, m.index)) at = m.index;
+  return at;
+}
+
+/**
+ * The pixel in rendered html: just before the last `</body>` (`body`, else at the end), or after everything
+ * (`end`, the original CloudMailing's place). The original appends it to Jinja2's output, which has lost the
+ * template's last line break (Jinja2 drops it; Mailgate's engine keeps it): `trailing` is that line break of
+ * the source, dropped here too so the bytes are the original's.
+ */
+function placePixel(html: string, pixel: string, where: 'end' | 'body', trailing = ''): string {
+  const at = where === 'body' ? bodyEnd(html) : -1;
+  if (at >= 0) return html.slice(0, at) + pixel + html.slice(at);
+  return (trailing && html.endsWith(trailing) ? html.slice(0, -trailing.length) : html) + pixel;
+}
+
+/** The source's last line break, which Jinja2 drops from a template. */
+const trailingBreak = (source: string) => /\r?\n$/.exec(source)?.[0] ?? '';
+
+/** An html text that is no template (a transactional message's own html) with its links and pixel tracked. */
+export function trackLiteralHtml(html: string, tracking: PartTracking, tracker: Tracker): string {
+  let index = 0;
+  const out = tracking.links ? html.replace(LINK, (_all, open: string, href: string, close: string) => open + tracker.link(index++, href, href) + close) : html;
+  return tracking.pixel ? placePixel(out, tracker.pixel, tracking.pixel === 'body' ? 'body' : 'end') : out;
+}
+
+/** Literal and `{{ field }}` parts of a text without other constructs. */
+function fieldParts(source: string): (string | Field)[] {
+  const parts: (string | Field)[] = [];
   let last = 0;
   for (const m of source.matchAll(FIELD)) {
     if (m.index > last) parts.push(source.slice(last, m.index));
@@ -116,20 +178,72 @@ export function compileTemplate(source: string, opts: TemplateOptions = {}): Com
     last = m.index + m[0].length;
   }
   if (last < source.length) parts.push(source.slice(last));
-  const fieldNames = parts.filter((p) => typeof p !== 'string').map((p) => p.field);
+  return parts;
+}
+
+/** Throws TemplateError (with the line) when the source is Jinja2 that cannot compile. */
+export function compileTemplate(source: string, opts: TemplateOptions = {}): CompiledTemplate {
+  const html = opts.html ?? false;
+  const tracking = opts.tracking ?? null;
+  const links = tracking?.links ? trackedLinks(source) : [];
+  const pixel = tracking?.pixel ?? null;
+  if (needsEngine(source)) {
+    // Each tracked href inside a filter block whose number finds the href as written.
+    let wrapped = source;
+    const written: string[] = links.map(([a, b]) => source.slice(a, b));
+    for (let i = links.length - 1; i >= 0; i--) {
+      const [a, b] = links[i]!;
+      wrapped = `${wrapped.slice(0, a)}{% filter mailgate_link(${i})|safe %}${wrapped.slice(a, b)}{% endfilter %}${wrapped.slice(b)}`;
+    }
+    const t = compileJinja(wrapped, { html });
+    return {
+      fieldNames: [],
+      personalized: true,
+      render: (values) => {
+        const v = TemplateValues.of(values);
+        const tracker = v.tracker;
+        let index = 0;
+        const link = tracker && links.length ? (n: number, rendered: string) => tracker.link(index++, written[n] ?? '', rendered) : undefined;
+        const out = t.render(v.data, link);
+        return tracker && pixel ? placePixel(out, tracker.pixel, pixel, trailingBreak(source)) : out;
+      },
+    };
+  }
+  const parts: Part[] = [];
+  let last = 0;
+  for (const [a, b] of links) {
+    parts.push(...fieldParts(source.slice(last, a)), { link: source.slice(a, b), parts: fieldParts(source.slice(a, b)) });
+    last = b;
+  }
+  const rest = source.slice(last);
+  const at = pixel === 'body' ? bodyEnd(rest) : -1;
+  const trailing = pixel === 'end' ? trailingBreak(rest) : '';
+  if (at >= 0) parts.push(...fieldParts(rest.slice(0, at)), { pixel: '' }, ...fieldParts(rest.slice(at)));
+  else if (pixel) parts.push(...fieldParts(rest.slice(0, rest.length - trailing.length)), { pixel: trailing });
+  else parts.push(...fieldParts(rest));
+  const fields = (ps: readonly Part[]): Field[] => ps.flatMap((p) => (typeof p === 'string' || 'pixel' in p ? [] : 'link' in p ? fields(p.parts) : [p]));
+  const fieldNames = fields(parts).map((p) => p.field);
+  const lookup = (p: Field, fields: Fields, v: TemplateValues | null) => {
+    const s = fields.get(p.field) ?? fields.get(p.field.toLowerCase()) ?? (p.path && v ? walk(v.data, p.path) : undefined) ?? '';
+    return html ? escapeHtml(s) : s;
+  };
   return {
     fieldNames,
-    personalized: fieldNames.length > 0,
+    personalized: fieldNames.length > 0 || links.length > 0 || pixel !== null,
     render(values) {
       const v = values instanceof TemplateValues ? values : null;
       const fields = v ? v.fields : (values as Fields);
+      const tracker = v?.tracker;
       let out = '';
+      let index = 0;
       for (const p of parts) {
         if (typeof p === 'string') out += p;
-        else {
-          const s = fields.get(p.field) ?? fields.get(p.field.toLowerCase()) ?? (p.path && v ? walk(v.data, p.path) : undefined) ?? '';
-          out += html ? escapeHtml(s) : s;
-        }
+        else if ('field' in p) out += lookup(p, fields, v);
+        else if ('link' in p) {
+          let href = '';
+          for (const q of p.parts) href += typeof q === 'string' ? q : lookup(q, fields, v);
+          out += tracker ? tracker.link(index++, p.link, href) : href;
+        } else out += tracker ? tracker.pixel : p.pixel;
       }
       return out;
     },

@@ -10,6 +10,7 @@ import type { CallContext } from '../context.js';
 import { isValidEmail } from '../email.js';
 import { forbiddenState, invalid, notFound } from '../errors.js';
 import { convertKeepingTemplate, templateError } from '../delivery/template.js';
+import { trackingDefaults } from '../delivery/links.js';
 import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { DkimSettings, MailingColumn, MailingFilter, MailingRow, MailingTotals, SendColumn, VariantColumn } from '../../db/mailings.js';
@@ -230,6 +231,7 @@ export function mailingsService(deps: MailingDeps) {
       ]);
       const raw = await messages.compose({ fromEmail, fromName, subject: input.subject, html, text });
       const { id } = await store.mailings.insert(ctx.accountId, {
+        ...trackingDefaults(input.dialect),
         dialect: input.dialect,
         name: input.name ?? null,
         domainName: senderDomain(fromEmail),
@@ -254,6 +256,7 @@ export function mailingsService(deps: MailingDeps) {
       const fromEmail = checkSender(summary.fromEmail, 'message');
       checkTemplates([['message', summary.subject, summary.html, summary.text]]);
       const { id } = await store.mailings.insert(ctx.accountId, {
+        ...trackingDefaults(dialect),
         dialect,
         name: null,
         domainName: senderDomain(fromEmail),

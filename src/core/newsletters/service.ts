@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import type { CallContext } from '../context.js';
 import { isValidEmail } from '../email.js';
 import { invalid, isDomainError, notFound } from '../errors.js';
+import { trackingDefaults } from '../delivery/links.js';
 import type { Store } from '../../db/store.js';
 import type { NewVariant, SendRow, VariantRow } from '../../db/mailings.js';
 import type { SendCounts } from '../../db/reports.js';
@@ -257,6 +258,7 @@ export function newslettersService(deps: NewslettersDeps) {
       for (const [i, v] of input.variants.entries()) variants.push(await variantOf(i, v, list));
       return await store.transaction(async (tx) => {
         const made = await tx.mailings.insertListMailing(ctx.accountId, {
+          ...trackingDefaults(input.dialect),
           dialect: input.dialect,
           name: input.name.trim(),
           campaignId: input.campaignId ?? null,
