@@ -13,8 +13,9 @@
  * (1000000) recipient mailing): see ./load.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
- * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine) beside
- * the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
+ * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine), and
+ * one with 10 links and hosted open and click tracking (a signed pixel and 10 signed links per message),
+ * beside the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
  * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
  * reliability (only when named): Postgres killed under load, a worker killed, SIGTERM drain
  * (./reliability-postgres.ts); the relay side (./reliability-relay.ts).
@@ -135,6 +136,11 @@ const LOGIC_HTML = `<html><body><h1>Hello {{ firstname|upper }}</h1>
 <ul>{% for q in quotas %}<li>{{ loop.index }}. {{ q.name }}: {{ q.used }}/{{ q.limit }}{% if q.used >= q.limit %} (full){% endif %}</li>{% endfor %}</ul>
 <p>{{ quotas|length }} quotas, {{ quotas|map(attribute='used')|sum }} units used.</p>
 ${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. {{ city }}</p>'.repeat(18)}</body></html>`;
+/** The plain page with 10 links (two of them personalized), sent with hosted open and click tracking. */
+const TRACKED_HTML = HTML.replace(
+  '</h1>',
+  `</h1>${Array.from({ length: 10 }, (_, i) => `<p><a href="https://shop.example/offer/${i}${i < 2 ? '?for={{ firstname }}' : ''}">Offer ${i}</a></p>`).join('')}`,
+);
 const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. {{ city }}\n'.repeat(20)}`;
 
 /** CPU seconds the whole machine spent busy so far (/proc/stat: every state but idle and iowait). */
@@ -422,18 +428,20 @@ async function main() {
 
   /**
    * A personalized mailing of `n` recipients (its own mailing, `dkim` its key) from start until every recipient
-   * is final; `logic`: its html is LOGIC_HTML (the Jinja2 engine) instead of HTML (`{{ field }}` only).
+   * is final; `logic`: its html is LOGIC_HTML (the Jinja2 engine) instead of HTML (`{{ field }}` only);
+   * `tracked`: TRACKED_HTML with hosted open and click tracking (the others track nothing: dialect `bench`).
    */
-  async function sendRun(n: number, dkim: DkimSettings | null, logic = false) {
+  async function sendRun(n: number, dkim: DkimSettings | null, logic = false, tracked = false) {
     const id = await services.core.mailings.create(ctx, {
       dialect: 'bench',
       fromEmail: 'send@example.org',
       fromName: 'Bench',
       subject: 'Hello {{ firstname }}',
-      html: logic ? LOGIC_HTML : HTML,
+      html: logic ? LOGIC_HTML : tracked ? TRACKED_HTML : HTML,
       text: TEXT,
     });
     if (dkim) await services.core.mailings.setProperties(ctx, id, { dkim });
+    if (tracked) await services.core.mailings.setProperties(ctx, id, { readTracking: true, clickTracking: true });
     await addRecipients(id, n, logic);
     const before = await sink.count();
     const cpu0 = await machineCpu();
@@ -444,7 +452,7 @@ async function main() {
     const cpu = await machineCpu();
     const cpuMsPerMessage = ((cpu.busy - cpu0.busy) * 1000) / n;
     console.log(
-      `# send${dkim ? ` (${dkim.selector})` : ''}${logic ? ' (html with logic)' : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
+      `# send${dkim ? ` (${dkim.selector})` : ''}${logic ? ' (html with logic)' : ''}${tracked ? ' (tracked)' : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
     );
     return { id, rate, cpuMsPerMessage };
   }
@@ -515,6 +523,15 @@ async function main() {
         `${Math.round(logic.rate)} messages/s`,
         '>= 0.8 x the plain send',
         `${(logic.rate / sendRate).toFixed(3)} of the plain send ${Math.round(sendRate)}/s`,
+      );
+      // The plain page with 10 links, every link and the pixel signed per recipient (hosted tracking).
+      const tracked = await sendRun(SEND_N, null, false, true);
+      console.log(`# send (html tracked, 10 links): ${tracked.cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide`);
+      line(
+        `send: ${SEND_N / 1000}k, html tracked (open + 10 links)`,
+        `${Math.round(tracked.rate)} messages/s`,
+        '-',
+        `${(tracked.rate / sendRate).toFixed(3)} of the plain send ${Math.round(sendRate)}/s`,
       );
     }
 

@@ -72,6 +72,16 @@ async function recipientRow(email: string) {
   return rows[0]!;
 }
 
+/**
+ * A CloudMailing html part without the hosted pixel that read tracking (on by default, as the original's
+ * `read_tracking`) puts at its end when the html has no `</body>`: asserted there, then taken off.
+ */
+function withoutPixel(html: unknown): string {
+  const m = /<img src="http:\/\/mailgate\.test\/t\/o\/[^"]+\.gif"[^>]*\/>$/.exec(String(html));
+  assert.ok(m, `the pixel ends ${String(html)}`);
+  return String(html).slice(0, m.index).trim();
+}
+
 const mailingCount = async () => Number((await gw.pool.query<{ n: string }>('SELECT count(*) AS n FROM mailings')).rows[0]!.n);
 
 /** Every construct the sources use, in the subject, the text and the html. */
@@ -187,7 +197,7 @@ describe('templates: CloudMailing, driven by Python xmlrpc.client', () => {
         outcomes.push('refused');
       } else {
         assert.equal(r.status, 'finished', escapes[i]);
-        assert.equal(String((await received(`escape${i}@jinja.example`)).html).trim(), '<p></p>', escapes[i]);
+        assert.equal(withoutPixel((await received(`escape${i}@jinja.example`)).html), '<p></p>', escapes[i]);
         outcomes.push('empty');
       }
     }
@@ -227,8 +237,8 @@ describe('templates: CloudMailing, driven by Python xmlrpc.client', () => {
       assert.match(r.reply_text ?? '', reason, email);
       assert.match(r.reply_text ?? '', /^the message cannot be built: html part: /);
     }
-    assert.equal(String((await received('fine1@jinja.example')).html).trim(), '<p>....</p><p>20</p><p>3</p>');
-    assert.equal(String((await received('fine2@jinja.example')).html).trim(), '<p>.........</p><p>40</p><p>5</p>');
+    assert.equal(withoutPixel((await received('fine1@jinja.example')).html), '<p>....</p><p>20</p><p>3</p>');
+    assert.equal(withoutPixel((await received('fine2@jinja.example')).html), '<p>.........</p><p>40</p><p>5</p>');
     assert.equal((await recipientRow('fine2@jinja.example')).status, 'finished');
   });
 });

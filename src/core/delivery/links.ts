@@ -46,15 +46,18 @@ export interface Tracker {
 export type MailingTracking =
   { kind: 'none' } | { kind: 'caller'; url: string; read: boolean; click: boolean; base64: boolean } | { kind: 'hosted'; read: boolean; click: boolean };
 
+/** Dialects whose real service tracks opens and clicks of every campaign by default. */
+const TRACKING_BY_DEFAULT = new Set(['mailkit', 'emailicious', 'sender']);
+
 /** A mailing's read/click flags when it is made, per dialect (the stored columns are the per-mailing setting). */
 export function trackingDefaults(dialect: string): { readTracking: boolean; clickTracking: boolean } {
   // CloudMailing: the original's defaults. Mailkit, Emailicious and Yandex Sender report opens and clicks of
   // every campaign without being asked (Mailkit's READ_COUNT/CLICK_COUNT and link reports, Emailicious'
   // delivery statistics, Sender's campaign statistics) and their APIs have no switch for it: on.
-  // Mailgate's own messages (a confirmation request) carry nothing to track.
+  // Mailgate's own messages (`system`: a confirmation request) and any other maker (the bench's) track nothing.
   if (dialect === 'cloudmailing') return { readTracking: true, clickTracking: false };
-  if (dialect === 'system') return { readTracking: false, clickTracking: false };
-  return { readTracking: true, clickTracking: true };
+  const on = TRACKING_BY_DEFAULT.has(dialect);
+  return { readTracking: on, clickTracking: on };
 }
 
 export function trackingOf(m: {
