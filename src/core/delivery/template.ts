@@ -137,11 +137,10 @@ export function trackedLinks(source: string): [number, number][] {
   return out;
 }
 
-/** The index of the last `</body>` of an html text outside any construct, or -1. */
-function bodyEnd(text: string, spans: [number, number][] = []): number {
-  const re = /<\/body\s*>/gi;
+/** The index of the last `</body>` of an html text (any case), or -1. */
+function bodyEnd(text: string): number {
   let at = -1;
-  for (const m of text.matchAll(re)) if (!inside(spans, m.index)) at = m.index;
+  for (const m of text.matchAll(/<\/body\s*>/gi)) at = m.index;
   return at;
 }
 
