@@ -6,8 +6,8 @@
  *
  * Sandbox: a template runs inside a WebAssembly instance. It reaches the values it is given (copied in as
  * data) and the engine's own filters and globals; no JavaScript object, prototype, constructor or `process`
- * exists in there, and the two filters added here (`format`, and `e`/`escape` where nothing is escaped
- * automatically) receive copies and return strings.
+ * exists in there, and the filters added here (`format`, `e`/`escape` where nothing is escaped automatically,
+ * and `mailgate_link` for tracked links) receive copies and return strings.
  *
  * Limits: each ends that render with a TemplateError (one recipient's message), never the process:
  * - fuel: at most FUEL instructions per render (a loop of a billion, nested loops);
@@ -265,6 +265,8 @@ function engine(): Instance {
     env.addFilter('format', (value, ...args) => percentFormat(text(value), args));
     if (plain) for (const name of ['e', 'escape']) env.addFilter(name, markupsafeEscape);
     // A tracked link (template.ts wraps each href in it): the render's own answer, the href itself without one.
+    // A template calling it itself only makes one more tracked link of its own message (its author writes the
+    // links anyway); a recipient's value is data and calls nothing.
     env.addFilter('mailgate_link', (value, n) => (currentLink ? currentLink(Number(n), text(value)) : text(value)));
     return env;
   };
