@@ -71,7 +71,7 @@ export interface CompiledMailing {
   tracking: MailingTracking;
   /** How its html parts are tracked (null: untouched). */
   partTracking: PartTracking | null;
-  /** List-Id and Feedback-ID, the same for every recipient. */
+  /** List-Id (folded) and Feedback-ID, the same for every recipient. */
   listId: string;
   feedbackId: string;
 }
@@ -130,7 +130,7 @@ export async function compileMailing(ctx: SendContext, settings: MessageSettings
     dkim: own ? dkimSigner(own) : settings.dkim,
     tracking,
     partTracking,
-    listId: listIdHeader(listIdTarget(ctx), settings.bounceDomain),
+    listId: foldedValue('List-Id', listIdHeader(listIdTarget(ctx), settings.bounceDomain)),
     feedbackId: feedbackIdOf({ mailingId: ctx.mailing_id, sendId: ctx.send_id, account: ctx.account_slug }),
   };
 }
@@ -204,7 +204,7 @@ export async function buildMessage(
       ['X-Mailgate-Mailing', String(m.ctx.mailing_id)],
       ['List-Unsubscribe', `<${unsubscribeLink}>, <mailto:unsubscribe+${token}@${settings.bounceDomain}>`],
       ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
-      ['List-Id', foldedValue('List-Id', m.listId)],
+      ['List-Id', m.listId],
       ['Feedback-ID', m.feedbackId],
     ],
     opts,
