@@ -119,14 +119,15 @@ export function makeMetrics(o: MetricsOptions) {
     },
   });
 
-  // One reading serves every gauge of a scrape, and the scrapes of the next CLUSTER_CACHE_MS.
-  let reading: { at: number; value: Promise<ClusterGauges | null> } | undefined;
+  // One reading serves every gauge of a scrape, the scrapes that come while it runs (a slow database is not
+  // asked again meanwhile), and those of the CLUSTER_CACHE_MS after it.
+  let reading: { until: number; value: Promise<ClusterGauges | null> } | undefined;
   const cluster = (): Promise<ClusterGauges | null> => {
-    if (!reading || Date.now() - reading.at > CLUSTER_CACHE_MS)
-      reading = {
-        at: Date.now(),
-        value: o.cluster().catch(() => null),
-      };
+    if (!reading || Date.now() > reading.until) {
+      const r = { until: Infinity, value: o.cluster().catch(() => null) };
+      void r.value.then(() => (r.until = Date.now() + CLUSTER_CACHE_MS));
+      reading = r;
+    }
     return reading.value;
   };
   /** A gauge of the installation: absent from the scrape while the database does not answer. */

@@ -14,7 +14,9 @@ import { buildServices, startGateway } from '../../src/compose.js';
 import { startEmbedded } from '../../src/db/embedded.js';
 import { ensureDatabase, migrate } from '../../src/db/migrate.js';
 import { makeLogger } from '../../src/logger.js';
+import nodemailer from 'nodemailer';
 import { basicAuthHeader } from '../support/auth.js';
+import { complaintReport, dsnReport } from '../support/reports.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { labelValues, observations, samples, scrape, value } from '../support/prometheus.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
@@ -148,6 +150,34 @@ describe('metrics: an HTTP node running its worker', () => {
     // No account data in a label, nor the key anywhere.
     for (const v of labelValues(s)) assert.ok(!v.includes('@'), `an address in a label: ${v}`);
     assert.ok(!s.text.includes(gw.key.secret));
+  });
+
+  it('late reports into the bounce listener: a DSN counts as a dsn bounce, a complaint by its feedback type, each once', async () => {
+    const deliver = async (to: string, raw: string) => {
+      const t = nodemailer.createTransport({ host: '127.0.0.1', port: gw.bouncePort, secure: false, ignoreTLS: true });
+      try {
+        await t.sendMail({ envelope: { from: '', to }, raw });
+      } finally {
+        t.close();
+      }
+    };
+    const annVerp = smtp.to('ann@example.org')[0]!.from;
+    const bobVerp = smtp.to('bob@example.org')[0]!.from;
+    const dsn = dsnReport({ to: 'ann@example.org', verp: annVerp, status: '5.1.1', diagnostic: '550 5.1.1 user unknown', messageId: '<dsn-1@mx.example.net>' });
+    await deliver(annVerp, dsn);
+    await deliver(annVerp, dsn); // the same report again: recorded once
+    await deliver(bobVerp, complaintReport({ to: 'bob@example.org', verp: bobVerp, messageId: '<fbl-1@fbl.example.net>' }));
+
+    const { rows } = await gw.pool.query<{ source: string; n: number }>(
+      `SELECT source, count(*)::int AS n FROM bounces WHERE source <> 'smtp' GROUP BY source`,
+    );
+    const stored = Object.fromEntries(rows.map((r) => [r.source, r.n]));
+    assert.deepEqual(stored, { dsn: 1, complaint: 1 });
+    const s = await scrape(gw.url, TOKEN);
+    assert.equal(value(s, 'mailgate_bounces_total', { source: 'dsn', kind: 'permanent', category: 'address' }), stored.dsn);
+    assert.equal(value(s, 'mailgate_bounces_total', { source: 'dsn' }), stored.dsn);
+    assert.equal(value(s, 'mailgate_complaints_total', { feedback_type: 'abuse' }), stored.complaint);
+    assert.equal(value(s, 'mailgate_complaints_total'), stored.complaint);
   });
 
   it('the queue: recipients waiting, and how long the oldest due one has waited', async () => {
