@@ -109,6 +109,20 @@ describe('metrics: an HTTP node running its worker', () => {
     assert.equal(lists.status, 200);
     const missing = await fetch(`${gw.url}/api/v1/lists/987654/`, { headers: { authorization: basicAuthHeader(gw.key.secret) } });
     assert.equal(missing.status, 404);
+    const xml = await fetch(`${gw.url}/CloudMailing`, {
+      method: 'POST',
+      headers: { authorization: basicAuthHeader(gw.key.secret), 'content-type': 'text/xml' },
+      body: '<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName><params></params></methodCall>',
+    });
+    assert.match(await xml.text(), /create_mailing/);
+    const mailkit = (fn: string) =>
+      fetch(`${gw.url}/json.fcgi`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ function: fn, id: String(gw.key.id), md5: gw.key.secret }),
+      }).then((r) => r.status);
+    assert.equal(await mailkit('mailkit.mailinglist.list'), 200);
+    assert.equal(await mailkit('mailkit.no.such.function'), 200);
     await waitFor(`mailing ${id} finished`, async () => (await sendStatus(gw, id)) === 'finished');
 
     const s = await scrape(gw.url, TOKEN);
@@ -129,6 +143,9 @@ describe('metrics: an HTTP node running its worker', () => {
     for (const fn of ['create_mailing', 'add_recipients', 'start_mailing'])
       assert.equal(value(s, 'mailgate_api_requests_total', { dialect: 'cloudmailing', function: fn, status: '200' }), 1, fn);
     assert.equal(value(s, 'mailgate_api_requests_total', { dialect: 'cloudmailing', function: 'unknown' }), 1, 'a made-up method name is no label');
+    assert.equal(value(s, 'mailgate_api_requests_total', { dialect: 'cloudmailing', function: 'system.listMethods', status: '200' }), 1, 'XML-RPC');
+    assert.equal(value(s, 'mailgate_api_requests_total', { dialect: 'mailkit', function: 'mailkit.mailinglist.list', status: '200' }), 1);
+    assert.equal(value(s, 'mailgate_api_requests_total', { dialect: 'mailkit', function: 'unknown', status: '200' }), 1);
     assert.equal(value(s, 'mailgate_api_requests_total', { dialect: 'emailicious', function: '/api/v1/lists', status: '200' }), 1);
     assert.equal(
       value(s, 'mailgate_api_requests_total', { dialect: 'emailicious', function: '/api/v1/lists/:list', status: '404' }),
