@@ -17,11 +17,14 @@ import { SQLSTATE, sqlState, type Pool } from './pool.js';
 export interface SchemaAndWorkers {
   /** Our migrations not recorded, and `graphile-worker` when its schema is behind. */
   pendingMigrations: string[];
-  /** Workers heard from within the stale limit. */
-  workersAlive: number;
-  /** Of those, how many report no relay answering, and how many report one answering. */
-  relayDown: number;
-  relayUp: number;
+  /** Null when the schema is too far behind to say. */
+  workers: {
+    /** Heard from within the stale limit. */
+    alive: number;
+    /** Of those, how many report no relay answering, and how many report one answering. */
+    relayDown: number;
+    relayUp: number;
+  } | null;
 }
 
 export interface ClusterGauges {
@@ -67,14 +70,13 @@ export function healthRepo(db: Pool) {
       } catch (e) {
         // The database answers but lacks a table or column this code reads: its schema is behind.
         const state = sqlState(e);
-        if (state === SQLSTATE.undefinedTable || state === SQLSTATE.undefinedColumn)
-          return { pendingMigrations: ['(schema behind)'], workersAlive: 0, relayDown: 0, relayUp: 0 };
+        if (state === SQLSTATE.undefinedTable || state === SQLSTATE.undefinedColumn) return { pendingMigrations: ['(the schema is behind)'], workers: null };
         throw e;
       }
       const recorded = new Set(row.names ?? []);
       const pending = want.names.filter((n) => !recorded.has(n));
       if (want.worker !== null && (row.worker ?? 0) < want.worker) pending.push('graphile-worker');
-      return { pendingMigrations: pending, workersAlive: row.alive, relayDown: row.relay_down, relayUp: row.relay_up };
+      return { pendingMigrations: pending, workers: { alive: row.alive, relayDown: row.relay_down, relayUp: row.relay_up } };
     },
 
     async gauges(staleSeconds: number): Promise<ClusterGauges> {

@@ -100,6 +100,27 @@ describe('metrics: an HTTP node running its worker', () => {
     assert.deepEqual(h.body, { status: 'ok', database: 'ok', migrations: 'ok', workers: 'ok', workers_alive: 1, relay: 'ok' });
   });
 
+  it('a migration not applied: 503 saying which', async () => {
+    const name = '20261207500000_worker_relay_state.ts';
+    await gw.pool.query(`UPDATE knex_migrations SET name = name || '.hidden' WHERE name = $1`, [name]);
+    try {
+      const h = await health(gw.url);
+      assert.equal(h.status, 503);
+      assert.deepEqual(h.body, {
+        status: 'unavailable',
+        database: 'ok',
+        migrations: 'down',
+        workers: 'ok',
+        workers_alive: 1,
+        relay: 'ok',
+        detail: `migrations not applied: ${name}`,
+      });
+    } finally {
+      await gw.pool.query(`UPDATE knex_migrations SET name = $1 WHERE name = $1 || '.hidden'`, [name]);
+    }
+    assert.equal((await health(gw.url)).status, 200);
+  });
+
   it('a mailing: messages by outcome and relay agree with the recipients, the refusal is a bounce, API calls by dialect and function', async () => {
     smtp.reject550.add('refused@example.org');
     const emails = ['ann@example.org', 'bob@example.org', 'cy@example.org', 'refused@example.org'];
@@ -259,6 +280,25 @@ describe('metrics: a worker process on METRICS_PORT beside an HTTP-only node', (
       relay: 'unknown',
       detail: `no send worker alive (none heard from within ${gw.config.WORKER_STALE_SECONDS} s)`,
     });
+  });
+
+  it('a schema too far behind to read the workers: 503, migrations down, workers unknown', async () => {
+    await gw.pool.query('ALTER TABLE workers RENAME COLUMN relay_up TO relay_up_hidden');
+    try {
+      const h = await health(gw.url);
+      assert.equal(h.status, 503);
+      assert.deepEqual(h.body, {
+        status: 'unavailable',
+        database: 'ok',
+        migrations: 'down',
+        workers: 'unknown',
+        workers_alive: null,
+        relay: 'unknown',
+        detail: 'migrations not applied: (the schema is behind)',
+      });
+    } finally {
+      await gw.pool.query('ALTER TABLE workers RENAME COLUMN relay_up_hidden TO relay_up');
+    }
   });
 
   it("the worker's own /metrics counts what it sent, as the database says; the HTTP node counts the calls", async () => {

@@ -50,11 +50,13 @@ export function healthService(deps: { store: Store; staleSeconds: number }) {
       const reasons: string[] = [];
       const migrations: CheckState = s.pendingMigrations.length ? 'down' : 'ok';
       if (s.pendingMigrations.length) reasons.push(`migrations not applied: ${s.pendingMigrations.join(', ')}`);
-      const workers: CheckState = s.workersAlive > 0 ? 'ok' : 'down';
-      if (!s.workersAlive) reasons.push(`no send worker alive (none heard from within ${deps.staleSeconds} s)`);
-      const relay: CheckState = s.relayDown > 0 ? 'down' : s.relayUp > 0 ? 'ok' : 'unknown';
-      if (s.relayDown) reasons.push(`relay unreachable from ${s.relayDown} of ${s.workersAlive} workers`);
-      return { ok: !reasons.length, database: 'ok', migrations, workers, workersAlive: s.workersAlive, relay, reasons };
+      const w = s.workers;
+      if (!w) return { ok: false, database: 'ok', migrations, workers: 'unknown', workersAlive: null, relay: 'unknown', reasons };
+      const workers: CheckState = w.alive > 0 ? 'ok' : 'down';
+      if (!w.alive) reasons.push(`no send worker alive (none heard from within ${deps.staleSeconds} s)`);
+      const relay: CheckState = w.relayDown > 0 ? 'down' : w.relayUp > 0 ? 'ok' : 'unknown';
+      if (w.relayDown) reasons.push(`relay unreachable from ${w.relayDown} of ${w.alive} workers`);
+      return { ok: !reasons.length, database: 'ok', migrations, workers, workersAlive: w.alive, relay, reasons };
     },
   };
 }
