@@ -20,6 +20,8 @@ import { makeStore, type Store } from './db/store.js';
 import type { Logger } from './logger.js';
 import type { RunningWorker } from './worker/index.js';
 import type { MessageCodec } from './core/mailings/message.js';
+import type { BounceObserver } from './core/bounces/service.js';
+import type { Metrics } from './metrics/index.js';
 
 export const EMBEDDED_DATABASE = 'mailgate';
 
@@ -52,6 +54,8 @@ export interface Services {
   store: Store;
   core: Core;
   secret: Buffer;
+  /** Told of late bounces and complaints the core records: a started gateway points it at its metrics. */
+  bounceObserver: BounceObserver;
   close(): Promise<void>;
 }
 
@@ -70,6 +74,7 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
   const pool = makePool(databaseUrl, 20, (message) => invalid(message));
   const store = makeStore(pool);
   const secret = Buffer.from(await store.settings.getOrCreate('hmac_secret', () => randomBytes(32).toString('base64')), 'base64');
+  const bounceObserver: BounceObserver = {};
   const core = makeCore({
     store,
     messages,
@@ -80,8 +85,9 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     publicUrl: config.publicUrl,
     bounceDomain: config.bounceDomain,
     confirmLinkDays: config.CONFIRM_LINK_DAYS,
+    bounceObserver,
   });
-  return { databaseUrl, config, logger, pool, store, core, secret, close: () => pool.end() };
+  return { databaseUrl, config, logger, pool, store, core, secret, bounceObserver, close: () => pool.end() };
 }
 
 /**
@@ -117,6 +123,8 @@ export interface Gateway {
   captureUrl?: string;
   /** The inbound bounce listener's port (HTTP nodes only). */
   bouncePort?: number;
+  /** Where a process without HTTP serves /metrics and /healthz (METRICS_PORT set). */
+  metricsUrl?: string;
   firstKey?: { id: number; secret: string; account: string };
   stop(): Promise<void>;
 }
@@ -137,11 +145,16 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     .map((s) => s.trim())
     .filter(Boolean);
 
+  // One registry for what this process does, HTTP and worker alike (a serve with its worker shows both).
+  const { makeMetrics } = await import('./metrics/index.js');
+  const metrics = makeMetrics({ cluster: () => services.store.health.gauges(config.WORKER_STALE_SECONDS) });
+  services.bounceObserver.lateReport = (r) => metrics.lateReport(r);
+
   let url = '';
   if (opts.http !== false) {
     const [{ makeHttpApp }, { authFailureLimiter }] = await Promise.all([import('./http/app.js'), import('./adapters/auth.js')]);
     // One failure limiter for every dialect: a client failing on one is slowed down on all.
-    const app = makeHttpApp({ core, logger, config, authLimiter: authFailureLimiter() });
+    const app = makeHttpApp({ core, logger, config, authLimiter: authFailureLimiter(), metrics });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
     const server = tls
       ? https.createServer({ cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) }, app)
@@ -185,9 +198,26 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     stops.push(() => listener.stop());
   }
 
+  // A process without HTTP: /metrics and /healthz on METRICS_PORT when it is set.
+  let metricsUrl: string | undefined;
+  if (opts.http === false && config.METRICS_PORT !== undefined) {
+    const { startMetricsServer } = await import('./metrics/server.js');
+    const server = await startMetricsServer({
+      metrics,
+      health: core.health,
+      token: config.METRICS_TOKEN,
+      host: config.HOST,
+      port: config.METRICS_PORT,
+      logger,
+    });
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+    metricsUrl = `http://${host}:${server.port}`;
+    stops.push(() => server.stop());
+  }
+
   let captureUrl: string | undefined;
   if (opts.worker !== false) {
-    const worker = await startSendWorker(services, { relayUrls });
+    const worker = await startSendWorker(services, { relayUrls, metrics });
     // The worker stops after HTTP (no new work).
     stops.push(() => worker.stop());
     if (!relayUrls.length) captureUrl = worker.captureUrl;
@@ -198,6 +228,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     url,
     ...(captureUrl ? { captureUrl } : {}),
     ...(bouncePort !== undefined ? { bouncePort } : {}),
+    ...(metricsUrl ? { metricsUrl } : {}),
     ...(firstKey ? { firstKey } : {}),
     async stop() {
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));
@@ -210,7 +241,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
  * `relayUrls` (none: every message goes to the capture), the testing server of TESTING_SMTP_URL (none: testing
  * mailings go to the capture) and the installation's DKIM signer.
  */
-export async function startSendWorker(services: Services, opts: { relayUrls: string[]; workerId?: string }): Promise<RunningWorker> {
+export async function startSendWorker(services: Services, opts: { relayUrls: string[]; workerId?: string; metrics?: Metrics }): Promise<RunningWorker> {
   const { config, pool } = services;
   const [{ startWorker }, { startCapture }, { makeRelays }, { dkimSigner }, { deliveryRepo }] = await Promise.all([
     import('./worker/index.js'),
@@ -237,6 +268,7 @@ export async function startSendWorker(services: Services, opts: { relayUrls: str
     await capture.stop();
     throw e;
   }
+  opts.metrics?.watchRelays(() => relays.status());
   // From here on the worker owns the capture, the relays and this pool (it closes them, also when its start fails).
   return await startWorker({
     config,
@@ -255,5 +287,6 @@ export async function startSendWorker(services: Services, opts: { relayUrls: str
     secret: services.secret,
     dkim,
     ...(opts.workerId ? { workerId: opts.workerId } : {}),
+    ...(opts.metrics ? { observer: opts.metrics.sendObserver } : {}),
   });
 }

@@ -109,6 +109,14 @@ export const VARIABLES = {
     default: '72',
     doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.',
   },
+  METRICS_PORT: {
+    schema: int(0, 65535).optional(),
+    doc: 'Port of /metrics and /healthz for a `mailgate worker` process (it has no HTTP server otherwise; 0: any free port, printed at start). Unset: a worker process serves neither. HTTP nodes serve both on PORT whatever this says.',
+  },
+  METRICS_TOKEN: {
+    schema: z.string().min(16).optional(),
+    doc: 'When set, /metrics answers only requests with `Authorization: Bearer <this>` (at least 16 characters). Unset: anyone who reaches the port may scrape (no label carries account data). /healthz stays open.',
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   LOG_PRETTY: {
     schema: z.union([z.literal('auto'), bool]),

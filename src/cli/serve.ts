@@ -74,7 +74,12 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     lines.push(`  Yandex Sender REST          ${url}/api/0/${senderPath}`);
     lines.push(`  Emailicious REST            ${url}/api/v1/`);
     lines.push(`  health                 GET  ${url}/healthz`);
-  } else lines.push('Mailgate worker is running (no HTTP).');
+    lines.push(`  metrics                GET  ${url}/metrics   (Prometheus)`);
+  } else {
+    lines.push('Mailgate worker is running (no HTTP).');
+    if (gateway.metricsUrl) lines.push(`  health, metrics        GET  ${gateway.metricsUrl}/healthz, ${gateway.metricsUrl}/metrics`);
+    else lines.push('  metrics                none (set METRICS_PORT to serve /metrics and /healthz)');
+  }
   lines.push(db.embedded ? `  database               embedded Postgres in ${db.embedded.dir}` : '  database               DATABASE_URL');
   if (gateway.bouncePort !== undefined)
     lines.push(`  bounces                SMTP ${config.HOST}:${gateway.bouncePort}, for ${config.bounceDomain} (point its MX here)`);

@@ -4,7 +4,8 @@
  */
 import type { Store } from '../db/store.js';
 import { accountsService } from './accounts/service.js';
-import { bouncesService } from './bounces/service.js';
+import { bouncesService, type BounceObserver } from './bounces/service.js';
+import { healthService } from './health/service.js';
 import { suppressionsService } from './suppressions/service.js';
 import { listsService } from './lists/service.js';
 import { reportsService } from './reports/service.js';
@@ -37,6 +38,8 @@ export interface CoreDeps {
   /** The built-in messages are sent from noreply@ it. */
   bounceDomain: string;
   confirmLinkDays: number;
+  /** Told of late bounces and complaints recorded (the composition root fills it in once the metrics exist). */
+  bounceObserver?: BounceObserver;
 }
 
 export function makeCore(deps: CoreDeps) {
@@ -50,7 +53,7 @@ export function makeCore(deps: CoreDeps) {
       sendLanes: deps.sendLanes,
     }),
     unsubscribe: unsubscribeService({ unsubscribes: deps.store.unsubscribes, secret: deps.cursorSecret }),
-    bounces: bouncesService({ store: deps.store }),
+    bounces: bouncesService({ store: deps.store, ...(deps.bounceObserver ? { observer: deps.bounceObserver } : {}) }),
     suppressions: suppressionsService({ store: deps.store }),
     lists: listsService({ store: deps.store }),
     reports: reportsService({ store: deps.store, bounceDomain: deps.bounceDomain }),
@@ -80,15 +83,9 @@ export function makeCore(deps: CoreDeps) {
     confirmLinkDays: deps.confirmLinkDays,
   });
   const members = membersService({ store: deps.store, subscriptions });
-  /** Whether the store answers (`/healthz`). */
-  async function health(): Promise<boolean> {
-    try {
-      await deps.store.ping();
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  /** `/healthz`: the database, the migrations, live workers and their relays. */
+  const healthChecks = healthService({ store: deps.store, staleSeconds: deps.workerStaleSeconds });
+  const health = () => healthChecks.check();
   return { ...services, transactional, subscriptions, members, health };
 }
 export type Core = ReturnType<typeof makeCore>;

@@ -456,14 +456,16 @@ export function workersRepo(db: Pool) {
     /**
      * Register or refresh (a worker swept by mistake, e.g. after a long pause, comes back). Returns when the
      * database server started: a change means it restarted under the worker (its connections were lost).
+     * `relayUp`: whether a relay of this worker answers (/healthz reads it; null keeps what was reported).
      */
-    async heartbeat(workerId: string, queuePoolId: string | null, version: string | null = null): Promise<string> {
+    async heartbeat(workerId: string, queuePoolId: string | null, version: string | null = null, relayUp: boolean | null = null): Promise<string> {
       const { rows } = await db.query<{ db_started: string }>(
-        `INSERT INTO workers (id, queue_pool_id, version) VALUES ($1, $2, $3)
+        `INSERT INTO workers (id, queue_pool_id, version, relay_up) VALUES ($1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET seen_at = now(), queue_pool_id = coalesce(excluded.queue_pool_id, workers.queue_pool_id),
-                                        version = coalesce(excluded.version, workers.version)
+                                        version = coalesce(excluded.version, workers.version),
+                                        relay_up = coalesce(excluded.relay_up, workers.relay_up)
          RETURNING pg_postmaster_start_time()::text AS db_started`,
-        [workerId, queuePoolId, version],
+        [workerId, queuePoolId, version, relayUp],
       );
       return rows[0]!.db_started;
     },

@@ -74,16 +74,20 @@ export async function migrateIfBehind(databaseUrl: string): Promise<void> {
   if (!(await schemaIsCurrent(databaseUrl))) await migrate(databaseUrl);
 }
 
+/** graphile-worker's newest migration, by file name (000019.sql: 19), as its own migrate() numbers them. Throws when unreadable. */
+export function newestWorkerMigration(): number {
+  const { migrations } = createRequire(import.meta.url)('graphile-worker/dist/generated/sql.js') as { migrations: Record<string, string> };
+  return Math.max(...Object.keys(migrations).map((f) => parseInt(f.slice(0, 6), 10)));
+}
+
 export async function schemaIsCurrent(databaseUrl: string): Promise<boolean> {
-  let newestWorkerMigration: number;
+  let newestWorker: number;
   try {
-    // graphile-worker's migrations, by file name (000019.sql), as its own migrate() numbers them.
-    const { migrations } = createRequire(import.meta.url)('graphile-worker/dist/generated/sql.js') as { migrations: Record<string, string> };
-    newestWorkerMigration = Math.max(...Object.keys(migrations).map((f) => parseInt(f.slice(0, 6), 10)));
+    newestWorker = newestWorkerMigration();
   } catch {
     return false;
   }
-  if (!Number.isFinite(newestWorkerMigration)) return false;
+  if (!Number.isFinite(newestWorker)) return false;
   const client = new pg.Client({ connectionString: databaseUrl });
   client.on('error', () => undefined);
   try {
@@ -94,7 +98,7 @@ export async function schemaIsCurrent(databaseUrl: string): Promise<boolean> {
     );
     const names = await migrationNames();
     const recorded = (rows[0]?.names ?? []).sort();
-    return rows[0]?.worker === newestWorkerMigration && recorded.length === names.length && names.every((n, i) => recorded[i] === n);
+    return rows[0]?.worker === newestWorker && recorded.length === names.length && names.every((n, i) => recorded[i] === n);
   } catch {
     // No knex_migrations or graphile_worker schema yet (a new database), or no connection: migrate() says which.
     return false;

@@ -110,6 +110,8 @@ export const SQLSTATE = {
   invalidTextRepresentation: '22P02',
   numericOutOfRange: '22003',
   lockNotAvailable: '55P03',
+  undefinedTable: '42P01',
+  undefinedColumn: '42703',
 } as const;
 
 export function sqlState(e: unknown): string | undefined {

@@ -17,6 +17,7 @@ import { tasksRepo } from './tasks.js';
 import { importsRepo } from './imports.js';
 import { segmentsRepo } from './segments.js';
 import { capturedRepo } from './captured.js';
+import { healthRepo } from './health.js';
 
 function bind(db: Queryable) {
   return {
@@ -45,6 +46,7 @@ export interface Store extends Repos {
   unsubscribes: ReturnType<typeof unsubscribesRepo>;
   manager: ReturnType<typeof managerRepo>;
   workers: ReturnType<typeof workersRepo>;
+  health: ReturnType<typeof healthRepo>;
   suppressions: ReturnType<typeof suppressionsRepo>;
   bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
@@ -64,6 +66,7 @@ export function makeStore(pool: Pool): Store {
     unsubscribes: unsubscribesRepo(pool),
     manager: managerRepo(pool),
     workers: workersRepo(pool),
+    health: healthRepo(pool),
     suppressions: suppressionsRepo(pool),
     bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),

@@ -1,5 +1,5 @@
 /**
- * The one HTTP app: every dialect on one port, plus /healthz and the admin pages.
+ * The one HTTP app: every dialect on one port, plus /healthz, /metrics and the admin pages.
  */
 import express from 'express';
 import { randomUUID } from 'node:crypto';
@@ -11,8 +11,10 @@ import { mailkitRouters } from '../adapters/mailkit/index.js';
 import { trackingRouter } from '../adapters/tracking/index.js';
 import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { answerHealth, answerMetrics, dialect, requestMetrics } from './observe.js';
 
-export type HttpDeps = AdapterDeps;
+export type HttpDeps = AdapterDeps & { metrics: Metrics };
 
 export function makeHttpApp(deps: HttpDeps): express.Express {
   const app = express();
@@ -25,22 +27,22 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
     next();
   });
 
-  app.get('/healthz', async (_req, res) => {
-    if (await deps.core.health()) res.json({ status: 'ok' });
-    else res.status(503).json({ status: 'unavailable', detail: 'database unreachable' });
-  });
+  app.use(requestMetrics(deps.metrics));
+
+  app.get('/healthz', (_req, res) => answerHealth(res, deps.core.health));
+  app.get('/metrics', (req, res) => answerMetrics(req, res, deps.metrics, deps.config.METRICS_TOKEN));
 
   const cloudmailing = cloudmailingRouters(deps);
-  app.use('/CloudMailing', cloudmailing.xmlRpc);
-  app.use('/jsonrpc', cloudmailing.jsonRpc);
+  app.use('/CloudMailing', dialect('cloudmailing'), cloudmailing.xmlRpc);
+  app.use('/jsonrpc', dialect('cloudmailing'), cloudmailing.jsonRpc);
   const mailkit = mailkitRouters(deps);
-  app.use('/json.fcgi', mailkit.json);
-  app.use('/rpc.fcgi', mailkit.rpc);
-  app.use('/api/0', senderRouter(deps));
-  app.use('/api/v1', emailiciousRouter(deps));
-  app.use('/layouts', layoutImagesRouter(deps));
-  app.use('/admin', adminRouter(deps));
-  app.use(trackingRouter(deps));
+  app.use('/json.fcgi', dialect('mailkit'), mailkit.json);
+  app.use('/rpc.fcgi', dialect('mailkit'), mailkit.rpc);
+  app.use('/api/0', dialect('sender'), senderRouter(deps));
+  app.use('/api/v1', dialect('emailicious'), emailiciousRouter(deps));
+  app.use('/layouts', dialect('emailicious'), layoutImagesRouter(deps));
+  app.use('/admin', dialect('admin'), adminRouter(deps));
+  app.use(dialect('tracking', { routedOnly: true }), trackingRouter(deps));
 
   app.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import { logUnavailable } from '../core/errors.js';
 import { RPC_FAULT, toFault } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
+import { nameCall } from './call-name.js';
 import { isStruct, type RpcValue } from './values.js';
 import { inputProblem, MAX_DEPTH } from '../core/input.js';
 import type { IncomingMessage } from 'node:http';
@@ -104,6 +105,8 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
     };
     const ctx = o.context(res);
     const request: unknown = req.body;
+    const method = isStruct(request) ? (request as Record<string, unknown>).method : undefined;
+    nameCall(res, Array.isArray(request) ? 'batch' : typeof method === 'string' && table.paramNames(method) ? method : 'unknown');
     if (!Array.isArray(request)) return void answerOne(request, ctx).then(reply);
     // An empty batch, or one over maxBatchLength, is one error: jayson answers it.
     if (!request.length || request.length > MAX_BATCH)

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { logUnavailable } from '../core/errors.js';
 import { RPC_FAULT, toFault, type FaultAnswer } from './faults.js';
 import type { Dispatcher, MethodCtx } from './methods.js';
+import { nameCall } from './call-name.js';
 import { decodeMethodCall, encodeFault, encodeResponse, XmlRpcParseError } from './xmlrpc.js';
 
 export function sendXml(res: Response, xml: string, status = 200) {
@@ -46,6 +47,7 @@ export function xmlRpcEndpoint<D>(o: XmlRpcEndpointOptions<D>): RequestHandler[]
       sendXml(res, encodeFault(RPC_FAULT.PARSE_ERROR, `parse error: ${e instanceof XmlRpcParseError ? e.message : 'not an XML-RPC call'}`));
       return;
     }
+    nameCall(res, o.dispatcher.paramNames(decoded.methodName) ? decoded.methodName : 'unknown');
     try {
       sendXml(res, encodeResponse(await o.dispatcher.invoke(ctx, decoded.methodName, decoded.params)));
     } catch (e) {

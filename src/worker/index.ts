@@ -30,7 +30,7 @@ import { runTask } from '../core/tasks/service.js';
 import type { CaptureServer } from '../capture/server.js';
 import { VERSION } from '../version.js';
 import type { Relays } from './smtp.js';
-import { InFlight, makeSendTask } from './send.js';
+import { InFlight, makeSendTask, type SendObserver } from './send.js';
 import type { MessageSettings } from './message.js';
 
 /**
@@ -59,6 +59,8 @@ export interface WorkerDeps {
   /** The installation's DKIM signer (DKIM_*), for mailings without a key of their own. */
   dkim: MessageSettings['dkim'];
   workerId?: string;
+  /** Told of every batch and put-off (the process's metrics). */
+  observer?: SendObserver;
 }
 
 export interface RunningWorker {
@@ -132,6 +134,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     inFlight,
     isStopping: () => stopping || handingOver,
     relayCount: Math.max(1, deps.relayCount),
+    ...(deps.observer ? { observer: deps.observer } : {}),
   });
   const sweepTask: Task<'sweep'> = async () => {
     await sweep();
@@ -176,9 +179,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     return r;
   };
 
+  // Heartbeats carry it for /healthz: mail can leave while one relay answers.
+  const relayUp = () => relays.status().some((r) => r.up);
+
   let runner: Runner | null = null;
   try {
-    dbStarted = await workers.heartbeat(workerId, null, VERSION);
+    dbStarted = await workers.heartbeat(workerId, null, VERSION, relayUp());
     // A start frees what earlier runs left behind (a gateway stopped while its database was away).
     await sweep(true);
     runner = await startRunner();
@@ -189,7 +195,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     await workers.deregister(workerId, poolIds).catch(() => undefined);
     throw e;
   }
-  await workers.heartbeat(workerId, currentPool());
+  await workers.heartbeat(workerId, currentPool(), null, relayUp());
 
   /**
    * The database is back after a loss: stop the old runner (its send jobs hand their sends over; whatever it
@@ -216,7 +222,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         await sweep(true);
         if (stopping) return;
         runner = await startRunner();
-        await workers.heartbeat(workerId, currentPool());
+        await workers.heartbeat(workerId, currentPool(), null, relayUp());
         logger.warn(
           { workerId, leasesFreed: freed.leases, poolsUnlocked: freed.pools.length },
           'database back after a loss: job runner replaced, the work it held returned to the queue',
@@ -239,7 +245,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     if (beating) return;
     beating = true;
     try {
-      const started = await workers.heartbeat(workerId, currentPool());
+      const started = await workers.heartbeat(workerId, currentPool(), null, relayUp());
       if (started !== dbStarted) lost = true;
       dbStarted = started;
       if (failing) logger.info({ workerId }, 'worker heartbeat: the database answers again');

@@ -15,7 +15,9 @@ import { attemptOutcome } from '../core/delivery/outcome.js';
 import { paceQuota } from '../core/delivery/pacing.js';
 import { retryPolicy } from '../core/delivery/retry.js';
 import { skippedBecause } from '../core/suppressions/service.js';
+import type { BounceCategory } from '../core/bounces/classify.js';
 import type { ClaimedRecipient, DeliveryRepo, Outcome, SendContext } from '../db/delivery.js';
+import type { RecipientStatus } from '../db/statuses.js';
 import { buildMessage, compileMailing, type CompiledMailing, type MessageSettings } from './message.js';
 import type { Relays } from './smtp.js';
 
@@ -63,6 +65,25 @@ export class InFlight {
   }
 }
 
+/** One recipient's outcome as recorded (a row whose lease was lost is not reported). */
+export interface RecordedOutcome {
+  /** As written: a temporary failure past its retry limit is `timeout` here. */
+  status: RecipientStatus;
+  tried: boolean;
+  /** The relay that answered (host:port), null when none was tried. */
+  relay: string | null;
+  /** The bounce row this outcome added (a refusal by the relay), else null. */
+  bounce: { kind: 'permanent' | 'temporary'; category: BounceCategory } | null;
+}
+
+/** What the send task reports as it goes (src/metrics counts it); a report never changes the sending. */
+export interface SendObserver {
+  /** A batch's outcomes written; `released`: the relay of each recipient given back untried; `seconds`: claim to record. */
+  batchRecorded(batch: { outcomes: RecordedOutcome[]; released: string[]; seconds: number }): void;
+  /** The send was put off instead of sending: by its pacing, or because every relay is unreachable. */
+  putOff(reason: 'pacing' | 'relay_down'): void;
+}
+
 export interface SendDeps {
   delivery: DeliveryRepo;
   relays: Relays;
@@ -75,6 +96,7 @@ export interface SendDeps {
   isStopping(): boolean;
   /** Number of relays (SMTP_RATE is per relay). */
   relayCount: number;
+  observer?: SendObserver;
 }
 
 interface BatchResult {
@@ -95,6 +117,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
   /** `notAfter`: the send's deadline; a message whose turn on a connection comes after it ends TIMEOUT unsent. */
   async function sendBatch(m: CompiledMailing, batch: ClaimedRecipient[], notAfter: Date | null): Promise<BatchResult> {
     const { ctx } = m;
+    const began = performance.now();
     // The optout notice is for an address suppressed by the very unsubscribe it confirms.
     const suppressed =
       ctx.system_role === 'optout'
@@ -102,6 +125,8 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
         : await delivery.suppressedAmong(ctx.account_id, ctx.mailing_id, [...new Set(batch.map((r) => emailKey(r.email)))]);
     const outcomes: Outcome[] = [];
     const release: number[] = [];
+    const releasedVia: string[] = [];
+    const categories = new Map<number, BounceCategory>();
     let lastUnreachable = '';
     const token = deps.inFlight.add(batch.map((r) => r.id));
     try {
@@ -131,10 +156,12 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           }
           if (d.kind === 'unreachable') {
             release.push(r.id);
+            releasedVia.push(d.remoteMta);
             lastUnreachable = `${d.remoteMta}: ${d.text}`;
             return;
           }
           const { status, classification } = attemptOutcome(d.reply);
+          categories.set(r.id, classification.category);
           outcomes.push({
             customized: ctx.backup_customized_emails ? message.raw : undefined,
             ...base,
@@ -149,13 +176,29 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           });
         }),
       );
-      await delivery.recordOutcomes({
+      const written = await delivery.recordOutcomes({
         workerId: deps.workerId,
         ctx,
         outcomes,
         release,
         retry: retryPolicy(config, ctx.deadline),
         emailKey,
+      });
+      deps.observer?.batchRecorded({
+        outcomes: outcomes
+          .filter((o) => written.has(o.id))
+          .map((o) => ({
+            status: written.get(o.id)!,
+            tried: o.tried,
+            relay: o.remoteMta,
+            // As recordOutcomes adds bounce rows: a relay's refusal, permanent or temporary.
+            bounce:
+              o.tried && (o.status === 'error' || o.status === 'warning')
+                ? { kind: o.status === 'error' ? 'permanent' : 'temporary', category: categories.get(o.id) ?? 'other' }
+                : null,
+          })),
+        released: releasedVia,
+        seconds: (performance.now() - began) / 1000,
       });
     } finally {
       deps.inFlight.remove(token);
@@ -183,6 +226,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
     const putOff = async () => {
       const delay = Math.min(RELAY_DOWN_MAX_MS, RELAY_DOWN_MIN_MS * 2 ** relayDownStreak);
       relayDownStreak += 1;
+      deps.observer?.putOff('relay_down');
       await requeue(new Date(Date.now() + delay));
     };
 
@@ -215,6 +259,7 @@ export function makeSendTask(deps: SendDeps): Task<'send'> {
           const counts = await delivery.paceCounts(sendId);
           const q = paceQuota({ startTime: ctx.started_at, durationMinutes: ctx.spread_minutes, ...counts, now: new Date() });
           if (q.nextDue) {
+            deps.observer?.putOff('pacing');
             await requeue(deadline && deadline < q.nextDue ? deadline : q.nextDue);
             return;
           }

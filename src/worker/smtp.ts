@@ -58,6 +58,8 @@ export interface Relays {
   recoveries(): number;
   /** May a message (a `testing` one: to the testing server) be 8bit? Every relay it may go to announced 8BITMIME. */
   eightBit(testing: boolean): boolean;
+  /** The relays ordinary mail goes to (the capture without SMTP_URL) and whether each is up, as last found. */
+  status(): { relay: string; up: boolean }[];
   close(): void;
 }
 
@@ -187,6 +189,7 @@ export function makeRelays(targets: RelayTargets, opts: RelayOptions, logger: Lo
     eightBit(isTesting) {
       return isTesting ? testing.pool.eightBitMime() : relays.every((r) => r.pool.eightBitMime());
     },
+    status: () => relays.map((r) => ({ relay: r.remoteMta, up: r.down === null })),
     close() {
       for (const r of new Set([...relays, capture, testing])) r.pool.close();
     },

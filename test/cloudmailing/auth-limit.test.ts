@@ -30,6 +30,7 @@ describe('cloudmailing: authentication failures are rate-limited', () => {
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
     assert.equal((await call(gw.key.secret)).status, 429, 'a guessing address waits, whatever it sends');
-    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200, 'the rest of the server is unaffected');
+    // No worker runs beside this gateway (/healthz is 503 for that): its database check is what says it still serves.
+    assert.equal(((await (await fetch(`${gw.url}/healthz`)).json()) as { database: string }).database, 'ok', 'the rest of the server is unaffected');
   });
 });

@@ -29,6 +29,7 @@ import { authUnavailability } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
 import { isBadInput, jsonBody } from '../body.js';
 import { isStruct, type RpcValue } from '../../rpc/values.js';
+import { nameCall } from '../../rpc/call-name.js';
 import { decodeMethodCall, encodeResponse, XmlRpcParseError } from '../../rpc/xmlrpc.js';
 import { INTERNAL, MailkitError, UNAUTHORIZED, UNKNOWN_FUNCTION, errorText, unavailableText } from './errors.js';
 import { FUNCTIONS, type MailkitArgs } from './methods.js';
@@ -108,6 +109,7 @@ export function mailkitRouters(deps: AdapterDeps): { json: express.Router; rpc: 
     } catch (e) {
       return void error(errorText(e).text);
     }
+    nameCall(res, Object.prototype.hasOwnProperty.call(FUNCTIONS, call.fn) ? call.fn : 'unknown');
     const outcome = await auth.check(remoteAddress(req), call.creds);
     if (outcome.kind === 'limited') return tooManyFailures(res, outcome.retryAfter);
     if (outcome.kind === 'unavailable') {

@@ -8,7 +8,7 @@ import { emailKey } from '../email.js';
 import { badRequest } from '../errors.js';
 import type { Store } from '../../db/store.js';
 import type { BounceFilter, BounceRow } from '../../db/bounces.js';
-import { classify, normalizeEnhanced, type DsnAction } from './classify.js';
+import { classify, normalizeEnhanced, type BounceCategory, type DsnAction } from './classify.js';
 
 export type { BounceRow };
 
@@ -28,6 +28,14 @@ export type LateOutcome = 'recorded' | 'already-recorded' | 'delivered' | 'unkno
 
 export const RAW_LOG_MAX = 25_000;
 
+/** A report received later and recorded (not one that came again): the process's metrics count them. */
+export type LateReport = { source: 'dsn'; kind: 'permanent' | 'temporary'; category: BounceCategory } | { source: 'complaint'; feedbackType: string };
+
+/** Told of each late report recorded; it never changes what is recorded. */
+export interface BounceObserver {
+  lateReport?(report: LateReport): void;
+}
+
 /**
  * The block of a report that is about this recipient: the one naming its address (a report may list several,
  * or name the address another way: then the only failed or delayed one).
@@ -41,7 +49,7 @@ export function entryFor(email: string, entries: ReportEntry[]): ReportEntry | u
 
 const outcomeOf = (r: { recorded: boolean } | undefined): LateOutcome => (r === undefined ? 'unknown-recipient' : r.recorded ? 'recorded' : 'already-recorded');
 
-export function bouncesService(deps: { store: Store }) {
+export function bouncesService(deps: { store: Store; observer?: BounceObserver }) {
   const { store } = deps;
   return {
     /**
@@ -70,6 +78,7 @@ export function bouncesService(deps: { store: Store }) {
         emailKey,
         reportKey,
       });
+      if (recorded?.recorded) deps.observer?.lateReport?.({ source: 'dsn', kind: c.outcome, category: c.category });
       return outcomeOf(recorded);
     },
 
@@ -91,6 +100,7 @@ export function bouncesService(deps: { store: Store }) {
         emailKey,
         reportKey,
       });
+      if (recorded?.recorded) deps.observer?.lateReport?.({ source: 'complaint', feedbackType });
       return outcomeOf(recorded);
     },
 
