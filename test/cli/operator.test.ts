@@ -106,6 +106,13 @@ describe('cli: mailings', () => {
   it('list and show mailings of every dialect, each with the id its dialect shows', async () => {
     const cloud = await h.mailing(people(3, 'cm'));
     const kit = await h.core.mailings.create(h.ctx, { dialect: 'mailkit', fromEmail: 'kit@example.org', subject: 'Kit news', html: '<p>x</p>' });
+    const club = await h.core.lists.create(h.ctx, { name: 'Newsletter readers' });
+    const news = await h.core.newsletters.create(h.ctx, {
+      dialect: 'emailicious',
+      listId: club,
+      name: 'December',
+      variants: [{ fromEmail: 'news@example.org', subject: 'Winter', text: 'Hello', deliveries: [] }],
+    });
     const html = path.join(tmp, 'campaign.html');
     await writeFile(html, '<p>Your order</p>');
     const campaign = await mailgate([
@@ -128,6 +135,11 @@ describe('cli: mailings', () => {
     const rows = new Map(table.slice(1).map((r) => [r[0], r]));
     assert.deepEqual(rows.get(String(cloud)), [String(cloud), 'cloudmailing', 'filling', '0', '3', '0', '0', 'Hello']);
     assert.deepEqual(rows.get(String(kit)), [String(kit), 'mailkit', 'filling', '0', '0', '0', '0', 'Kit news']);
+    assert.deepEqual(
+      rows.get(String(news)),
+      [String(news), 'emailicious', 'no delivery', '0', '0', '0', '0', 'December / Winter'],
+      'a list mailing without a delivery yet',
+    );
     assert.deepEqual(rows.get('order-shipped'), ['order-shipped', 'sender', 'filling', '0', '0', '0', '0', 'order-shipped / Shipped']);
 
     const json = JSON.parse((await mailgate(['mailings', 'list', '--account', 'acme', '--json'])).stdout) as {
@@ -189,6 +201,23 @@ describe('cli: mailings', () => {
     );
     assert.equal(new Set(lines).size, lines.length, 'a line per change, never the same twice in a row');
     assert.equal(err, '');
+  });
+});
+
+describe('cli: mailings watch on a terminal', () => {
+  it('draws a progress bar and ends with the summary line once the mailing has finished', async () => {
+    const id = await h.mailing(people(2, 'tty'));
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor(`mailing ${id} finished`, async () => (await h.mailingStatus(id)) === 'finished');
+    // script(1) runs the command on a pseudo-terminal: stdout is a TTY there.
+    const command = [process.execPath, bin, 'mailings', 'watch', String(id), '--account', 'acme'].map((a) => `'${a}'`).join(' ');
+    const r = await runProcess('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
+      env: cleanEnv({ DATABASE_URL: h.db.url }) as Record<string, string>,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const screen = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    assert.match(screen, /[█░]+ 100% \| 2\/2 \| sent 2, pending 0, deferred 0, failed 0 \| finished/);
+    assert.match(screen, new RegExp(`mailing ${id}: 100% \\(2/2\\) sent 2, pending 0, deferred 0, failed 0; finished\\s*$`));
   });
 });
 
