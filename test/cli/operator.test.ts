@@ -215,7 +215,11 @@ describe('cli: mailings watch on a terminal', () => {
       env: cleanEnv({ DATABASE_URL: h.db.url }) as Record<string, string>,
     });
     assert.equal(r.code, 0, r.stderr);
-    const screen = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    // Without the terminal's control sequences (ESC [ ... letter).
+    const screen = r.stdout
+      .split(String.fromCharCode(27))
+      .map((part, i) => (i === 0 ? part : part.replace(/^\[[0-9;?]*[A-Za-z]/, '')))
+      .join('');
     assert.match(screen, /[█░]+ 100% \| 2\/2 \| sent 2, pending 0, deferred 0, failed 0 \| finished/);
     assert.match(screen, new RegExp(`mailing ${id}: 100% \\(2/2\\) sent 2, pending 0, deferred 0, failed 0; finished\\s*$`));
   });
