@@ -64,31 +64,40 @@ const CHUNK = 1 << 20;
 
 const missing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
-/** Writes `size` bytes of `file` (zeros past where it now ends) as the entry `name`; false when it has vanished. */
-async function addFile(tar: Pack, file: string, name: string, size: number, mode: number, mtime: Date): Promise<boolean> {
+/**
+ * Writes `size` bytes of `file` (zeros past where it now ends) as the entry `name`; false when it has vanished.
+ * `signal` aborts when the archive's stream has failed (a full disk): nothing would drain the entry any more.
+ */
+async function addFile(tar: Pack, file: string, name: string, size: number, mode: number, mtime: Date, signal: AbortSignal): Promise<boolean> {
   const fh = await open(file, 'r').catch((e: unknown) => {
     if (missing(e)) return undefined;
     throw e;
   });
   if (!fh) return false;
+  let onAbort: (() => void) | undefined;
   try {
     const sink = tar.entry({ name, size, mode, mtime, type: 'file' });
     const done = new Promise<void>((resolve, reject) => {
       sink.once('finish', resolve);
       sink.once('error', reject);
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
+    // Awaited below; a rejection while the loop still runs must not go unhandled meanwhile.
+    done.catch(() => undefined);
     for (let at = 0; at < size;) {
       const want = Math.min(CHUNK, size - at);
       const buf = Buffer.alloc(want);
       const { bytesRead } = await fh.read(buf, 0, want, at);
       // bytesRead 0: the file was truncated under us; the rest stays zeros (WAL replay restores those pages).
       at += want;
-      if (!sink.write(bytesRead === want ? buf : buf.fill(0, bytesRead))) await once(sink, 'drain');
+      if (!sink.write(bytesRead === want ? buf : buf.fill(0, bytesRead))) await once(sink, 'drain', { signal });
     }
     sink.end(null);
     await done;
     return true;
   } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
     await fh.close();
   }
 }
@@ -148,6 +157,7 @@ export async function backupCluster(o: { url: string; pgDir: string; dataDir: st
   client.on('error', () => undefined);
   await client.connect();
   const partial = `${file}.partial-${process.pid}`;
+  const failed = new AbortController();
   try {
     const slot = `mailgate_backup_${process.pid}`;
     // Temporary: dropped when this session ends, whatever happens to this process.
@@ -164,7 +174,7 @@ export async function backupCluster(o: { url: string; pgDir: string; dataDir: st
 
     const tar = pack();
     const written = pipeline(tar, createGzip(), createWriteStream(partial, { mode: 0o600 }));
-    written.catch(() => undefined);
+    written.catch((e: unknown) => failed.abort(e));
     let files = 0;
     let bytes = 0;
     for await (const e of clusterEntries(o.pgDir)) {
@@ -173,7 +183,7 @@ export async function backupCluster(o: { url: string; pgDir: string; dataDir: st
         tar.entry({ name, type: 'directory', mode: e.mode, mtime: e.mtime });
         continue;
       }
-      if (await addFile(tar, e.abs, name, e.size, e.mode, e.mtime)) {
+      if (await addFile(tar, e.abs, name, e.size, e.mode, e.mtime, failed.signal)) {
         files++;
         bytes += e.size;
       }
@@ -201,7 +211,7 @@ export async function backupCluster(o: { url: string; pgDir: string; dataDir: st
       const st = await lstat(abs).catch(() => undefined);
       const whole = name.endsWith('.history') || st?.size === Number(setting[0]!.size);
       if (!st || !whole) throw new BackupError(`the WAL segment ${name} the backup needs is ${st ? 'incomplete' : 'gone'}; nothing was written`);
-      await addFile(tar, abs, `pg/pg_wal/${name}`, st.size, 0o600, st.mtime);
+      await addFile(tar, abs, `pg/pg_wal/${name}`, st.size, 0o600, st.mtime, failed.signal);
       bytes += st.size;
     }
 
@@ -224,7 +234,8 @@ export async function backupCluster(o: { url: string; pgDir: string; dataDir: st
     return manifest;
   } catch (e) {
     await rm(partial, { force: true });
-    throw e;
+    // The archive's own failure (why the copy stopped), rather than the abort it caused.
+    throw failed.signal.aborted ? (failed.signal.reason as Error) : e;
   } finally {
     await client.end().catch(() => undefined);
   }
