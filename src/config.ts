@@ -157,3 +157,39 @@ export function configTable(): string {
   );
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
+
+/** Variables that hold URLs with credentials: shown with their passwords masked. */
+const CREDENTIAL_URLS: ReadonlySet<string> = new Set(['DATABASE_URL', 'SMTP_URL', 'TESTING_SMTP_URL']);
+
+/** Each comma-separated URL of `value` with its password (if any) replaced by `*****`. */
+export function maskPasswords(value: string): string {
+  return value
+    .split(',')
+    .map((part) => {
+      const u = URL.canParse(part.trim()) ? new URL(part.trim()) : undefined;
+      return u?.password ? `${u.protocol}//${u.username}:*****@${u.host}${u.pathname}${u.search}${u.hash}` : part;
+    })
+    .join(',');
+}
+
+export interface EffectiveValue {
+  name: string;
+  /** As the program uses it; '' when unset. Passwords in URLs masked. */
+  value: string;
+  /** `environment`: set there; `default`: the variable's default; `derived`: computed from others; `unset`. */
+  source: 'environment' | 'default' | 'derived' | 'unset';
+}
+
+/** The configuration `config` (loaded from `env`) in effect, variable by variable, as `mailgate config` shows it. */
+export function effectiveConfig(config: Config, env: Record<string, string | undefined> = process.env): EffectiveValue[] {
+  const derived: Partial<Record<keyof Vars, string>> = { PUBLIC_URL: config.publicUrl, BOUNCE_DOMAIN: config.bounceDomain };
+  return (Object.keys(VARIABLES) as (keyof Vars)[]).map((name) => {
+    const set = env[name] !== undefined && env[name] !== '';
+    const v = config[name];
+    const shown = (s: string) => (CREDENTIAL_URLS.has(name) ? maskPasswords(s) : s);
+    if (set) return { name, value: shown(String(v)), source: 'environment' };
+    if (derived[name] !== undefined) return { name, value: derived[name], source: 'derived' };
+    if ((VARIABLES[name] as VarDoc).default !== undefined) return { name, value: shown(String(v)), source: 'default' };
+    return { name, value: '', source: 'unset' };
+  });
+}

@@ -1,11 +1,12 @@
 /** `mailgate accounts`: the tenants. */
 import type { Command } from 'commander';
-import { action, print, withCore } from './command.js';
+import { action, print, printRows, withCore } from './command.js';
 
 export function accountsCommands(cli: Command): void {
   const accounts = cli.command('accounts').description('accounts (tenants)');
   accounts
     .command('create <slug>')
+    .description('an account (nothing changes when it exists); its first key: keys create')
     .option('--name <name>', 'display name')
     .option('--json', 'print JSON')
     .action(
@@ -18,12 +19,22 @@ export function accountsCommands(cli: Command): void {
     );
   accounts
     .command('list')
+    .description('every account and its count of active keys')
     .option('--json', 'print JSON')
     .action(
       action(async (o: { json?: boolean }) => {
         await withCore(async (core) => {
           const rows = await core.accounts.listAccounts();
-          print(o.json, rows, () => rows.map((a) => `${a.id}\t${a.slug}\t${a.keys} key(s)`).join('\n') || '(no accounts)');
+          printRows(
+            o.json,
+            rows,
+            [
+              ['ID', (a) => a.id],
+              ['SLUG', (a) => a.slug],
+              ['KEYS', (a) => a.keys],
+            ],
+            '(no accounts)',
+          );
         });
       }),
     );

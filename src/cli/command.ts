@@ -96,6 +96,43 @@ export function parseId(value: string, message: string, field: string): number {
 /** `value` as JSON (--json), else the text. */
 export const print = (json: boolean | undefined, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value) : text());
 
+export type Cell = string | number | boolean | null | undefined | Date;
+
+const cellText = (c: Cell) => (c === null || c === undefined ? '' : c instanceof Date ? c.toISOString() : String(c));
+
+/**
+ * Rows as a table: a header row, then one line per row, each column as wide as its widest cell (the last one
+ * not padded); `empty` alone when there is no row. Tabs and line breaks inside a cell become spaces, so a row
+ * is always one line.
+ */
+export function table(header: readonly string[], rows: readonly (readonly Cell[])[], empty: string): string {
+  if (!rows.length) return empty;
+  const text = [header, ...rows.map((r) => r.map((c) => cellText(c).replace(/[\t\r\n]+/g, ' ')))];
+  const widths = header.map((_, i) => Math.max(...text.map((r) => (r[i] ?? '').length)));
+  return text
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** A column of a listing: its header and its cell of a row. */
+export type Column<T> = readonly [header: string, cell: (row: T) => Cell];
+
+/** A listing: the rows as JSON with --json (each as the core gives it), else a table of `columns`. */
+export function printRows<T>(json: boolean | undefined, rows: readonly T[], columns: readonly Column<T>[], empty: string): void {
+  print(json, rows, () =>
+    table(
+      columns.map(([h]) => h),
+      rows.map((r) => columns.map(([, cell]) => cell(r))),
+      empty,
+    ),
+  );
+}
+
 /**
  * A command's action: whatever it throws is a failure, told by reportFailure. Commander passes the arguments,
  * then the options object.

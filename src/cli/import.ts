@@ -3,8 +3,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { invalid, isDomainError } from '../core/errors.js';
-import { action, asAccount, isId, parseId, print } from './command.js';
+import { invalid } from '../core/errors.js';
+import { action, asAccount, parseId, print } from './command.js';
+import { listByRef } from './lists.js';
 
 /** An optional numeric option (`--rev`, `--batch`). */
 const optionalNumber = (v: string | undefined, what: string) => (v === undefined ? undefined : parseId(v, `--${what}: a number`, what));
@@ -35,10 +36,7 @@ export function importCommand(cli: Command): void {
           ).size;
           const { Presets, SingleBar } = await import('cli-progress');
           await asAccount(o.account, async (core, ctx) => {
-            const list = await core.lists.bySlug(ctx, listRef).catch(async (e: unknown) => {
-              if (isDomainError(e) && e.code === 'NOT_FOUND' && isId(listRef)) return await core.lists.get(ctx, Number(listRef));
-              throw e;
-            });
+            const list = await listByRef(core, ctx, listRef);
             const bar = new SingleBar(
               {
                 stream: process.stderr,

@@ -5,12 +5,14 @@
  */
 import { Command, Option } from 'commander';
 import { accountsCommands } from './accounts.js';
+import { backupCommands } from './backup.js';
 import { campaignsCommands } from './campaigns.js';
 import { reportUncaught } from './command.js';
 import { configCommand } from './config.js';
 import { importCommand } from './import.js';
 import { keysCommands } from './keys.js';
 import { listsCommands } from './lists.js';
+import { mailingsCommands } from './mailings.js';
 import { migrateCommand } from './migrate.js';
 import { segmentsCommands } from './segments.js';
 import { serveCommands } from './serve.js';
@@ -34,7 +36,9 @@ export function program(): Command {
   unsubscribeListsCommands(cli);
   importCommand(cli);
   listsCommands(cli);
+  mailingsCommands(cli);
   keysCommands(cli);
+  backupCommands(cli);
   cli.addOption(new Option('--version').hideHelp());
   return cli;
 }

@@ -1,11 +1,12 @@
 /** `mailgate keys`: API keys (an account is created with its first key). */
 import type { Command } from 'commander';
-import { action, parseId, print, withCore } from './command.js';
+import { action, parseId, print, printRows, withCore } from './command.js';
 
 export function keysCommands(cli: Command): void {
   const keys = cli.command('keys').description('API keys');
   keys
     .command('create')
+    .description('a new API key (its secret is shown once)')
     .requiredOption('--account <slug>', 'the account (created when missing)')
     .option('--label <label>', 'a note to recognise the key by')
     .option('--json', 'print one JSON object {id, secret, account}')
@@ -21,25 +22,31 @@ export function keysCommands(cli: Command): void {
     );
   keys
     .command('list')
+    .description('the API keys, without their secrets')
     .option('--account <slug>', 'only this account')
     .option('--json', 'print JSON')
     .action(
       action(async (o: { account?: string; json?: boolean }) => {
         await withCore(async (core) => {
           const rows = await core.accounts.listKeys(o.account);
-          print(
+          printRows(
             o.json,
             rows,
-            () =>
-              rows
-                .map((k) => `${k.id}\t${k.account}\t${k.revoked_at ? 'revoked' : 'active'}\t${k.label ?? ''}\tcreated ${k.created_at.toISOString()}`)
-                .join('\n') || '(no keys)',
+            [
+              ['ID', (k) => k.id],
+              ['ACCOUNT', (k) => k.account],
+              ['STATE', (k) => (k.revoked_at ? 'revoked' : 'active')],
+              ['CREATED', (k) => k.created_at],
+              ['LABEL', (k) => k.label],
+            ],
+            '(no keys)',
           );
         });
       }),
     );
   keys
     .command('revoke <id>')
+    .description('revoke a key: calls with it are refused from now on')
     .option('--json', 'print JSON')
     .action(
       action(async (id: string, o: { json?: boolean }) => {

@@ -1,7 +1,7 @@
 /** `mailgate segments`: named parts of a list, by field values. */
 import type { Command } from 'commander';
 import { invalid } from '../core/errors.js';
-import { action, asAccount, parseId, print } from './command.js';
+import { action, asAccount, parseId, print, printRows } from './command.js';
 
 export function segmentsCommands(cli: Command): void {
   const segments = cli
@@ -29,6 +29,7 @@ export function segmentsCommands(cli: Command): void {
     );
   segments
     .command('list')
+    .description("the account's segments")
     .requiredOption('--account <slug>', 'the account')
     .option('--list <id>', 'only the segments of this list')
     .option('--json', 'print JSON')
@@ -36,12 +37,23 @@ export function segmentsCommands(cli: Command): void {
       action(async (o: { account: string; list?: string; json?: boolean }) => {
         await asAccount(o.account, async (core, ctx) => {
           const rows = await core.segments.list(ctx, o.list ? Number(o.list) : null);
-          print(o.json, rows, () => rows.map((r) => `${r.id}\t${r.list_id}\t${r.name}\t${JSON.stringify(r.conditions)}`).join('\n') || '(no segments)');
+          printRows(
+            o.json,
+            rows,
+            [
+              ['ID', (r) => r.id],
+              ['LIST', (r) => r.list_id],
+              ['NAME', (r) => r.name],
+              ['CONDITIONS', (r) => JSON.stringify(r.conditions)],
+            ],
+            '(no segments)',
+          );
         });
       }),
     );
   segments
     .command('delete <id>')
+    .description('delete a segment')
     .requiredOption('--account <slug>', 'the account')
     .action(
       action(async (id: string, o: { account: string }) => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { invalid } from '../core/errors.js';
 import type { SuppressionReason } from '../db/suppressions.js';
-import { action, asAccount, print } from './command.js';
+import { action, asAccount, print, printRows } from './command.js';
 
 // The reasons, here rather than from the core's SUPPRESSION_REASONS, whose module loads zod: `mailgate --help`
 // would pay for it. `satisfies` keeps the list exactly the core's type, no reason missing or extra.
@@ -15,6 +15,7 @@ export function suppressionsCommands(cli: Command): void {
   const suppressions = cli.command('suppressions').description('addresses an account never mails again');
   suppressions
     .command('list')
+    .description('the suppressed addresses, by address')
     .requiredOption('--account <slug>', 'the account')
     .option('--reason <reason>', `only this reason: ${REASONS.join(', ')}`)
     .option('--after <email>', 'the page after this address')
@@ -29,10 +30,16 @@ export function suppressionsCommands(cli: Command): void {
             limit: Number(o.limit) || 1000,
             ...(o.reason ? { reason: o.reason as SuppressionReason } : {}),
           });
-          print(
+          printRows(
             o.json,
             rows,
-            () => rows.map((r) => `${r.email}\t${r.reason}\t${r.created_at.toISOString()}\t${r.detail ?? ''}`).join('\n') || '(no suppressed address)',
+            [
+              ['EMAIL', (r) => r.email],
+              ['REASON', (r) => r.reason],
+              ['SINCE', (r) => r.created_at],
+              ['DETAIL', (r) => r.detail],
+            ],
+            '(no suppressed address)',
           );
         });
       }),

@@ -1,7 +1,7 @@
 /** `mailgate unsubscribe-lists`: Yandex Sender's named sets of addresses that the mailings naming them skip. */
 import type { Command } from 'commander';
 import { invalid } from '../core/errors.js';
-import { action, asAccount, isId, print } from './command.js';
+import { action, asAccount, isId, printRows } from './command.js';
 
 export function unsubscribeListsCommands(cli: Command): void {
   const unsubLists = cli
@@ -9,6 +9,7 @@ export function unsubscribeListsCommands(cli: Command): void {
     .description('named sets of addresses that the mailings naming them skip (Sender unsubscribe/list/<slug>)');
   unsubLists
     .command('create <slug>')
+    .description('a new unsubscribe list')
     .requiredOption('--account <slug>', 'the account')
     .option('--name <name>', 'a name (default: the slug)')
     .action(
@@ -21,18 +22,29 @@ export function unsubscribeListsCommands(cli: Command): void {
     );
   unsubLists
     .command('list')
+    .description("the account's unsubscribe lists and their counts of addresses")
     .requiredOption('--account <slug>', 'the account')
     .option('--json', 'print JSON')
     .action(
       action(async (o: { account: string; json?: boolean }) => {
         await asAccount(o.account, async (core, ctx) => {
           const rows = await core.unsubscribeLists.list(ctx);
-          print(o.json, rows, () => rows.map((l) => `${l.slug}\t${l.entries}\t${l.name}`).join('\n') || '(no unsubscribe lists)');
+          printRows(
+            o.json,
+            rows,
+            [
+              ['SLUG', (l) => l.slug],
+              ['ADDRESSES', (l) => l.entries],
+              ['NAME', (l) => l.name],
+            ],
+            '(no unsubscribe lists)',
+          );
         });
       }),
     );
   unsubLists
     .command('delete <slug>')
+    .description('delete an unsubscribe list')
     .requiredOption('--account <slug>', 'the account')
     .action(
       action(async (slug: string, o: { account: string }) => {

@@ -40,7 +40,7 @@ export class EmbeddedStartError extends Error {
   override name = 'EmbeddedStartError';
 }
 
-interface Meta {
+export interface Meta {
   port: number;
   password: string;
   /** Where the cluster lives when it could not be under DATA_DIR (see clusterDir). */
@@ -80,7 +80,7 @@ async function systemSubdir(systemDir: string, ...sub: string[]): Promise<string
  * it; when DATA_DIR lies under a private directory (a checkout in /root), the cluster goes to
  * MAILGATE_SYSTEM_DIR/<hash of DATA_DIR>/pg instead, recorded in DATA_DIR/embedded.json, and we say so.
  */
-async function clusterDir(dataDir: string, systemDir: string, meta: Meta | undefined, log: (l: string) => void): Promise<string> {
+export async function clusterDir(dataDir: string, systemDir: string, meta: Meta | undefined, log: (l: string) => void): Promise<string> {
   if (meta?.pgDir) return meta.pgDir;
   const local = path.join(dataDir, 'pg');
   if (!isRoot() || (await reachableByOthers(dataDir))) return local;
@@ -200,7 +200,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function runningPort(pgDir: string): Promise<number | undefined> {
+export async function runningPort(pgDir: string): Promise<number | undefined> {
   const pidFile = path.join(pgDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = (await readFile(pidFile, 'utf8')).split('\n');

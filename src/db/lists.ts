@@ -16,6 +16,7 @@ import { newMemberStatus } from './suppressions.js';
 
 export interface ListRow {
   id: number;
+  slug: string;
   name: string;
   description: string;
   created_at: Date;
@@ -173,7 +174,7 @@ export function listsRepo(db: Queryable) {
 
     async list(accountId: number, id: number | null = null): Promise<ListRow[]> {
       const { rows } = await db.query<ListRow>(
-        `SELECT l.id, l.name, l.description, l.created_at,
+        `SELECT l.id, l.slug, l.name, l.description, l.created_at,
                 (SELECT count(*)::int FROM subscribers s WHERE s.list_id = l.id) AS subscribers
            FROM lists l WHERE l.account_id = $1 AND ($2::bigint IS NULL OR l.id = $2) ORDER BY l.id`,
         [accountId, id],

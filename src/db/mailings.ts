@@ -79,6 +79,17 @@ export interface MailingTotals {
   general_error: number;
 }
 
+/** One mailing as `mailings.progress` reads it. */
+export interface MailingProgressRow extends MailingTotals {
+  id: number;
+  dialect: string;
+  name: string | null;
+  subject: string | null;
+  status: MailingStatus | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
 export interface MailingFilter {
   ids?: number[] | undefined;
   statuses?: MailingStatus[] | undefined;
@@ -439,6 +450,32 @@ export function mailingsRepo(db: Queryable) {
         filterParams(accountId, f),
       );
       return rows[0]!.n;
+    },
+
+    /**
+     * The operator's view of the account's mailings (one when `id` is given), of every dialect: the current
+     * send's status and the recipients' counts by status. Left joins: a list mailing without a delivery yet
+     * has no send (status null) and still shows.
+     */
+    async progress(accountId: number, id: number | null): Promise<MailingProgressRow[]> {
+      const { rows } = await db.query<MailingProgressRow>(
+        `SELECT m.id, m.dialect, m.name, v.subject, s.status, s.started_at, s.finished_at, t.*
+           FROM mailings m
+           LEFT JOIN variants v ON v.mailing_id = m.id AND v.position = 0
+           LEFT JOIN LATERAL (SELECT status, started_at, finished_at FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
+           CROSS JOIN LATERAL (
+             SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready,
+                    count(*) FILTER (WHERE status = 'warning')::int AS warning,
+                    count(*) FILTER (WHERE status = 'finished')::int AS finished,
+                    count(*) FILTER (WHERE status = 'error')::int AS error,
+                    count(*) FILTER (WHERE status = 'timeout')::int AS timeout,
+                    count(*) FILTER (WHERE status = 'general_error')::int AS general_error
+               FROM recipients WHERE mailing_id = m.id) t
+          WHERE m.account_id = $1 AND ($2::bigint IS NULL OR m.id = $2)
+          ORDER BY m.id`,
+        [accountId, id],
+      );
+      return rows;
     },
 
     /** Recipient counts per status for each mailing (test recipients included), from the (mailing_id, status) index. */

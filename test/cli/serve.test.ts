@@ -178,7 +178,7 @@ describe('cli: a signal while serve starts', () => {
 describe('cli: README', () => {
   it('documents every configuration variable exactly as src/config.ts declares it', async () => {
     const readme = await readFile(path.join(root, 'README.md'), 'utf8');
-    assert.ok(readme.includes(configTable()), 'README config table is stale: paste `mailgate config` between the config-table markers');
+    assert.ok(readme.includes(configTable()), 'README config table is stale: paste `mailgate config --variables` between the config-table markers');
     assert.match(readme, /npm install && npm start/);
     assert.match(readme, /npm test/);
   });

@@ -109,6 +109,23 @@ export interface MailingView {
   totals: { recipients: number; sent: number; pending: number; error: number; softbounce: number };
 }
 
+/** A mailing as the operator follows it (`mailgate mailings`): no content, the counts by outcome. */
+export interface MailingProgress {
+  id: number;
+  dialect: string;
+  name: string | null;
+  subject: string | null;
+  /** The current send's; null for a list mailing without a delivery yet. */
+  status: MailingStatus | null;
+  startTime: Date | null;
+  endTime: Date | null;
+  recipients: number;
+  sent: number;
+  pending: number;
+  deferred: number;
+  failed: number;
+}
+
 /** The domain of a sender address, lower-cased: what domain filters match. */
 export function senderDomain(fromEmail: string): string {
   return fromEmail.slice(fromEmail.lastIndexOf('@') + 1).toLowerCase();
@@ -392,6 +409,29 @@ export function mailingsService(deps: MailingDeps) {
       const rows = await store.mailings.list(ctx.accountId, filter);
       const totals = await store.mailings.totals(rows.map((r) => r.id));
       return rows.map((r) => view(r, totals.get(r.id)!));
+    },
+
+    /**
+     * The account's mailings of every dialect (one, NOT_FOUND when missing, with `id`) and their recipients by
+     * outcome: sent, pending (never tried), deferred (a temporary failure, to be retried), failed (for good).
+     */
+    async progress(ctx: CallContext, id: number | null = null): Promise<MailingProgress[]> {
+      const rows = await store.mailings.progress(ctx.accountId, id);
+      if (id !== null && !rows.length) throw notFound('mailing', id);
+      return rows.map((r) => {
+        const counts = { sent: r.finished, pending: r.ready, deferred: r.warning, failed: r.error + r.timeout + r.general_error };
+        return {
+          id: r.id,
+          dialect: r.dialect,
+          name: r.name,
+          subject: r.subject,
+          status: r.status,
+          startTime: r.started_at,
+          endTime: r.finished_at,
+          recipients: counts.sent + counts.pending + counts.deferred + counts.failed,
+          ...counts,
+        };
+      });
     },
 
     count: (ctx: CallContext, filter: MailingFilter) => store.mailings.count(ctx.accountId, filter),
