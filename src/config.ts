@@ -109,6 +109,24 @@ export const VARIABLES = {
     default: '72',
     doc: 'A recipient still failing temporarily this long after its first try ends TIMEOUT.',
   },
+  WEBHOOK_TIMEOUT_SECONDS: {
+    schema: z.coerce.number().min(0.01).max(300),
+    default: '15',
+    doc: 'How long a webhook endpoint has to answer one message; no answer in time is a failed attempt.',
+  },
+  WEBHOOK_RETRY_SCHEDULE: {
+    schema: z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'seconds, separated by commas')
+      .transform((v) => v.split(',').map((x) => Number(x.trim()))),
+    default: '5,300,1800,7200,18000,36000,36000',
+    doc: "Seconds before each retry of a webhook message that failed (and an endpoint's next attempt after that many failures in a row); the message fails for good once they are used up (the default: 8 attempts over 27.5 hours).",
+  },
+  WEBHOOK_DISABLE_AFTER_HOURS: {
+    schema: z.coerce.number().min(0),
+    default: '120',
+    doc: 'A webhook endpoint failing every attempt for this long is disabled, with the reason (its messages keep queueing until it is enabled).',
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   LOG_PRETTY: {
     schema: z.union([z.literal('auto'), bool]),

@@ -17,6 +17,7 @@ import { tasksRepo } from './tasks.js';
 import { importsRepo } from './imports.js';
 import { segmentsRepo } from './segments.js';
 import { capturedRepo } from './captured.js';
+import { webhooksRepo } from './webhooks.js';
 
 function bind(db: Queryable) {
   return {
@@ -46,6 +47,7 @@ export interface Store extends Repos {
   manager: ReturnType<typeof managerRepo>;
   workers: ReturnType<typeof workersRepo>;
   suppressions: ReturnType<typeof suppressionsRepo>;
+  webhooks: ReturnType<typeof webhooksRepo>;
   bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /**
@@ -65,6 +67,7 @@ export function makeStore(pool: Pool): Store {
     manager: managerRepo(pool),
     workers: workersRepo(pool),
     suppressions: suppressionsRepo(pool),
+    webhooks: webhooksRepo(pool),
     bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
     async exclusive(key, waitMs, fn) {
