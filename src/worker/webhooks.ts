@@ -8,6 +8,8 @@
  * only, with one message (a probe); the first success opens the flood gates again. A job works for a time
  * slice and hands over to a fresh job of its endpoint.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { Task } from 'graphile-worker';
 import pLimit from 'p-limit';
 import type { Logger } from '../logger.js';
@@ -44,24 +46,47 @@ export interface WebhookTaskDeps {
   policy: WebhookRetryPolicy;
 }
 
-/** The start of a response body, read no further than needed. */
-async function snippet(res: Response): Promise<string | null> {
-  if (!res.body) return null;
-  const reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < RESPONSE_SNIPPET * 4) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text.length > RESPONSE_SNIPPET ? text.slice(0, RESPONSE_SNIPPET) : text;
+/**
+ * Keep-alive agents shared by every job of the process (node:http rather than fetch: a third of fetch's cost
+ * per request, measured on the 10,000-recipient test). At most PARALLEL sockets per endpoint origin.
+ */
+const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: PARALLEL }), 'https:': new https.Agent({ keepAlive: true, maxSockets: PARALLEL }) };
+
+class AttemptTimeout extends Error {}
+
+/** One POST: the status and the start of the body, or a failure; the timeout bounds the whole exchange. */
+function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; response: string }> {
+  return new Promise((resolve, reject) => {
+    const lib = url.protocol === 'https:' ? https : http;
+    const req = lib.request(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      agent: agents[url.protocol as 'http:' | 'https:'],
+    });
+    const timer = setTimeout(() => req.destroy(new AttemptTimeout()), timeoutMs);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < RESPONSE_SNIPPET * 4) chunks.push(c);
+        size += c.length;
+      });
+      res.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, response: text.length > RESPONSE_SNIPPET ? text.slice(0, RESPONSE_SNIPPET) : text });
+      });
+    });
+    req.end(body);
+  });
 }
 
 /** One POST of one message; never throws (a failure is a result). 2xx is delivered, anything else is not. */
@@ -79,11 +104,9 @@ export async function postMessage(
     ...r,
   });
   try {
-    const res = await fetch(endpoint.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(deps.timeoutMs),
-      headers: {
+    const res = await post(
+      new URL(endpoint.url),
+      {
         'content-type': 'application/json',
         'user-agent': `Mailgate-Webhooks/${VERSION}`,
         'webhook-id': m.msg_id,
@@ -91,14 +114,13 @@ export async function postMessage(
         'webhook-signature': webhookSignature(endpoint.secret, m.msg_id, timestamp, body),
       },
       body,
-    });
-    const response = await snippet(res).catch(() => null);
+      deps.timeoutMs,
+    );
     const ok = res.status >= 200 && res.status < 300;
-    return result({ ok, statusCode: res.status, error: ok ? null : `HTTP ${res.status}`, response });
+    return result({ ok, statusCode: res.status, error: ok ? null : `HTTP ${res.status}`, response: res.response });
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } };
-    const error =
-      err.name === 'TimeoutError' ? `no answer within ${deps.timeoutMs / 1000} s` : (err.cause?.code ?? err.cause?.message ?? err.message ?? String(e));
+    const err = e as NodeJS.ErrnoException;
+    const error = err instanceof AttemptTimeout ? `no answer within ${deps.timeoutMs / 1000} s` : (err.code ?? err.message ?? String(e));
     return result({ ok: false, statusCode: null, error, response: null });
   }
 }
