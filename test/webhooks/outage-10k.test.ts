@@ -48,27 +48,23 @@ describe('webhooks: a 10,000-recipient mailing through a receiver outage', () =>
       `SELECT id, email FROM recipients WHERE mailing_id = $1 AND status = 'finished' ORDER BY id`,
       [id],
     );
-    const opens: NewEvent[] = rows
-      .slice(0, 1000)
-      .map((r, i) => ({
-        accountId: h.ctx.accountId,
-        kind: 'open',
-        mailingId: id,
-        recipientId: r.id,
-        verdict: i % 4 ? 'human' : 'machine',
-        verdictReason: i % 4 ? null : 'apple-mpp',
-      }));
-    const clicks: NewEvent[] = rows
-      .slice(0, 500)
-      .map((r) => ({
-        accountId: h.ctx.accountId,
-        kind: 'click',
-        mailingId: id,
-        recipientId: r.id,
-        verdict: 'human',
-        link: 'https://example.org/a',
-        linkIndex: 0,
-      }));
+    const opens: NewEvent[] = rows.slice(0, 1000).map((r, i) => ({
+      accountId: h.ctx.accountId,
+      kind: 'open',
+      mailingId: id,
+      recipientId: r.id,
+      verdict: i % 4 ? 'human' : 'machine',
+      verdictReason: i % 4 ? null : 'apple-mpp',
+    }));
+    const clicks: NewEvent[] = rows.slice(0, 500).map((r) => ({
+      accountId: h.ctx.accountId,
+      kind: 'click',
+      mailingId: id,
+      recipientId: r.id,
+      verdict: 'human',
+      link: 'https://example.org/a',
+      linkIndex: 0,
+    }));
     for (let i = 0; i < opens.length; i += 100) await recordEvents(h.pool, opens.slice(i, i + 100));
     for (let i = 0; i < clicks.length; i += 100) await recordEvents(h.pool, clicks.slice(i, i + 100));
     await waitFor('the outage seen', () => receiver.requests.filter((q) => q.answer === 500).length >= 3);
