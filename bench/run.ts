@@ -512,7 +512,8 @@ async function main() {
       // Webhooks on the send path. Before: the outbox triggers off (the schema without webhooks). After: with no
       // endpoint, and with one endpoint of this account wanting every kind: each batch's
       // outcome write also writes its messages and wakes the endpoint's job, which POSTs them to a receiver in
-      // this process while the send goes on (the same worker, the same machine).
+      // this process while the send goes on (the same worker, the same machine); and with the endpoint disabled,
+      // the messages written and none delivered.
       const admin = new pg.Client({ connectionString: dbUrl });
       await admin.connect();
       await admin.query('ALTER TABLE recipients DISABLE TRIGGER webhooks_recipients');
@@ -531,6 +532,12 @@ async function main() {
         url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
         kinds: ['delivered', 'deferred', 'bounced', 'complained', 'unsubscribed', 'opened', 'clicked'],
       });
+      // Disabled, its messages queue: the outbox writes alone, no delivery beside the send.
+      await services.core.webhooks.disable(ctx, hook.endpoint.id, 'bench');
+      const queued = await sendRun(SEND_N, null);
+      await services.core.webhooks.enable(ctx, hook.endpoint.id);
+      while (received.size < SEND_N) await new Promise((r) => setTimeout(r, 100));
+      received.clear();
       const on = await sendRun(SEND_N, null);
       const t0 = performance.now();
       while (received.size < SEND_N) await new Promise((r) => setTimeout(r, 100));
@@ -543,6 +550,12 @@ async function main() {
         `${Math.round(none.rate)} messages/s`,
         '>= 0.95 x without the triggers',
         `${(none.rate / off.rate).toFixed(3)} of the send without the triggers ${Math.round(off.rate)}/s`,
+      );
+      line(
+        `send: ${SEND_N / 1000}k, one webhook endpoint, delivery paused`,
+        `${Math.round(queued.rate)} messages/s`,
+        '>= 0.9 x no endpoint',
+        `${(queued.rate / none.rate).toFixed(3)} of the send with no endpoint ${Math.round(none.rate)}/s`,
       );
       line(
         `send: ${SEND_N / 1000}k, one webhook endpoint`,

@@ -221,9 +221,9 @@ export function webhooksRepo(db: Pool) {
     /**
      * One round's results in one transaction: each attempt logged; each message delivered, due again after
      * its next delay, or failed for good once its schedule is used up; the endpoint's circuit closed by a
-     * success, or opened further by a failure (retry_at after the delay of its consecutive failures), and the
-     * endpoint disabled once it has failed without a success for disableAfterSeconds. Returns the endpoint
-     * as it is now.
+     * round with a success, or opened further by a round of failures only (retry_at after the delay of its
+     * failed rounds in a row), and the endpoint disabled once it has failed without a success for
+     * disableAfterSeconds. Returns the endpoint as it is now.
      */
     async recordAttempts(endpointId: number, results: readonly AttemptResult[], policy: WebhookRetryPolicy): Promise<EndpointRow | undefined> {
       return await withTransaction(db, async (tx) => {
@@ -253,21 +253,25 @@ export function webhooksRepo(db: Pool) {
             schedule,
           ],
         );
-        const failed = results.filter((r) => !r.ok);
-        const last = failed.at(-1);
+        // The circuit looks at the round: one answer 2xx means the endpoint is up (a message it keeps refusing
+        // follows its own schedule); a round of failures only is one failure of the endpoint.
+        const down = results.length > 0 && results.every((r) => !r.ok);
+        const last = results.at(-1);
         const { rows } = await tx.query<EndpointRow>(
-          failed.length === 0
+          !down
             ? `UPDATE webhook_endpoints SET failures = 0, failing_since = NULL, retry_at = NULL WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`
             : `UPDATE webhook_endpoints e
-                  SET failures = e.failures + $2, failing_since = coalesce(e.failing_since, now()),
-                      retry_at = now() + make_interval(secs => ($3::float8[])[least(e.failures + $2, cardinality($3::float8[]))]),
-                      disabled_at = CASE WHEN e.disabled_at IS NULL AND coalesce(e.failing_since, now()) <= now() - make_interval(secs => $4)
+                  SET failures = e.failures + 1, failing_since = coalesce(e.failing_since, now()),
+                      retry_at = now() + make_interval(secs => ($2::float8[])[least(e.failures + 1, cardinality($2::float8[]))]),
+                      disabled_at = CASE WHEN e.disabled_at IS NULL AND coalesce(e.failing_since, now()) <= now() - make_interval(secs => $3)
                                          THEN now() ELSE e.disabled_at END,
-                      disabled_reason = CASE WHEN e.disabled_at IS NULL AND coalesce(e.failing_since, now()) <= now() - make_interval(secs => $4)
-                                             THEN format('failing since %s (%s attempts in a row); last: %s', to_char(coalesce(e.failing_since, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), e.failures + $2, $5::text)
+                      disabled_reason = CASE WHEN e.disabled_at IS NULL AND coalesce(e.failing_since, now()) <= now() - make_interval(secs => $3)
+                                             THEN format('failing since %s (%s tries in a row); last: %s',
+                                                         to_char(coalesce(e.failing_since, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                                         e.failures + 1, $4::text)
                                              ELSE e.disabled_reason END
                 WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
-          failed.length === 0 ? [endpointId] : [endpointId, failed.length, schedule, policy.disableAfterSeconds, last ? describeFailure(last) : ''],
+          !down ? [endpointId] : [endpointId, schedule, policy.disableAfterSeconds, last ? describeFailure(last) : ''],
         );
         return rows[0];
       });

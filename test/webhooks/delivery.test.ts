@@ -266,7 +266,7 @@ describe('webhooks: an endpoint that keeps failing is disabled', () => {
     await gw.pool.query(`UPDATE webhook_endpoints SET failing_since = now() - interval '121 hours' WHERE id = $1`, [endpoint.id]);
     await waitFor('disabled', async () => (await gw.core.webhooks.get(c, endpoint.id)).disabledAt !== null);
     const e = await gw.core.webhooks.get(c, endpoint.id);
-    assert.match(e.disabledReason!, /^failing since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ attempts in a row\); last: ECONNREFUSED$/);
+    assert.match(e.disabledReason!, /^failing since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ tries in a row\); last: ECONNREFUSED$/);
     const [row] = await gw.core.webhooks.list(c);
     assert.deepEqual([row!.pending, row!.delivered], [1, 0], 'its message waits');
   });

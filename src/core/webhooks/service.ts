@@ -24,7 +24,7 @@ export interface WebhookEndpoint {
   /** Null while enabled. */
   disabledAt: Date | null;
   disabledReason: string | null;
-  /** Consecutive failed attempts (0: healthy), since when, and when the next attempt may be made. */
+  /** Failed tries in a row (0: healthy; a try is one round of attempts), since when, and when the next may be made. */
   failures: number;
   failingSince: Date | null;
   retryAt: Date | null;
