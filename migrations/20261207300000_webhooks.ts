@@ -14,7 +14,8 @@
  *   an undelivered message with it); the endpoint's removal does take its messages.
  * - One message per change and endpoint; `msg_id` is its Standard Webhooks `webhook-id`, the same on every
  *   attempt and replay of that message.
- * - Messages keep queueing for a disabled endpoint: `enable` delivers what happened meanwhile.
+ * - Messages keep queueing for a disabled endpoint: `enable` delivers what happened meanwhile. Settled ones
+ *   (delivered, failed) are purged with their attempts after WEBHOOK_RETENTION_DAYS.
  * - Each trigger wakes the endpoints it wrote for with one graphile-worker job per endpoint and transaction
  *   (webhooks_wake): the job key carries the transaction id, so concurrent writers never wait for one
  *   another on a job row (they hold the event and bounce logs' advisory locks); the endpoint's named queue
@@ -81,8 +82,10 @@ export async function up(knex: Knex): Promise<void> {
       lease_until      timestamptz,
       delivered_at     timestamptz
     );
-    -- a job's claim: the endpoint's due messages
-    CREATE INDEX webhook_messages_due ON webhook_messages (endpoint_id, next_attempt_at, id) WHERE state = 'pending';
+    -- a job's claim (the endpoint's due messages), its backlog counts, and the endpoint's removal (cascade)
+    CREATE INDEX webhook_messages_endpoint ON webhook_messages (endpoint_id, state, next_attempt_at, id);
+    -- the purge of settled messages past WEBHOOK_RETENTION_DAYS
+    CREATE INDEX webhook_messages_settled ON webhook_messages (created_at) WHERE state <> 'pending';
 
     CREATE TABLE webhook_attempts (
       id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -127,6 +127,11 @@ export const VARIABLES = {
     default: '120',
     doc: 'A webhook endpoint failing every attempt for this long is disabled, with the reason (its messages keep queueing until it is enabled).',
   },
+  WEBHOOK_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: '30',
+    doc: 'Days a delivered or failed webhook message is kept, with its attempt log (replayable meanwhile).',
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   LOG_PRETTY: {
     schema: z.union([z.literal('auto'), bool]),

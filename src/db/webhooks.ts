@@ -277,6 +277,14 @@ export function webhooksRepo(db: Pool) {
       });
     },
 
+    /** Delivered and failed messages older than `retentionDays`, with their attempts: how many went. */
+    async purge(retentionDays: number): Promise<number> {
+      const { rowCount } = await db.query(`DELETE FROM webhook_messages WHERE state <> 'pending' AND created_at < now() - make_interval(days => $1)`, [
+        retentionDays,
+      ]);
+      return rowCount ?? 0;
+    },
+
     /** Run the endpoint's job at `runAt` (null: now); see wakeWebhooks. */
     wake: (endpointId: number, runAt: Date | null) => wakeWebhooks(db, [endpointId], runAt),
   };

@@ -71,7 +71,8 @@ export interface RunningWorker {
 
 /**
  * The mailing manager's graphile-worker task (a cron item, every minute): sweep dead workers, then the
- * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages past retention.
+ * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages and settled webhook
+ * messages past their retention.
  */
 export const SWEEP_TASK = 'sweep';
 
@@ -139,6 +140,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     const r = await manager.check(null);
     if (r.expired || r.started || r.finished) logger.info(r, 'mailing manager: sends moved on');
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
+    await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
   };
 
   const webhooksTask = makeWebhooksTask({

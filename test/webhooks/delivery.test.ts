@@ -306,3 +306,17 @@ describe('webhooks: the CLI', () => {
     assert.match(gone.stderr, /webhook endpoint \d+ not found/);
   });
 });
+
+describe('webhooks: retention', () => {
+  it('purges settled messages past their retention, with their attempts, never a pending one', async () => {
+    const total = await count('SELECT count(*)::int AS n FROM webhook_messages WHERE endpoint_id = $1', [endpointId]);
+    await gw.pool.query(`UPDATE webhook_messages SET created_at = now() - interval '31 days' WHERE endpoint_id = $1 AND kind = 'delivered'`, [endpointId]);
+    const old = await count(`SELECT count(*)::int AS n FROM webhook_messages WHERE endpoint_id = $1 AND kind = 'delivered'`, [endpointId]);
+    assert.equal(await gw.services.store.webhooks.purge(30), old);
+    assert.equal(await count('SELECT count(*)::int AS n FROM webhook_messages WHERE endpoint_id = $1', [endpointId]), total - old);
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM webhook_attempts a WHERE NOT EXISTS (SELECT 1 FROM webhook_messages m WHERE m.id = a.message_id)`),
+      0,
+    );
+  });
+});
