@@ -22,6 +22,8 @@
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -518,6 +520,63 @@ async function main() {
     const ratios = [`${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`];
     if (postfix) ratios.push(`${(sendRate / sourceRate).toFixed(3)} of smtp-source ${Math.round(sourceRate)}/s`);
     line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 3000/s, >= 2.0 x alone, >= 0.2 x source', ratios.join(', '));
+    if (want('send')) {
+      // Webhooks on the send path. Before: the outbox triggers off (the schema without webhooks). After: with no
+      // endpoint, and with one endpoint of this account wanting every kind: each batch's
+      // outcome write also writes its messages and wakes the endpoint's job, which POSTs them to a receiver in
+      // this process while the send goes on (the same worker, the same machine); and with the endpoint disabled,
+      // the messages written and none delivered.
+      const admin = new pg.Client({ connectionString: dbUrl });
+      await admin.connect();
+      await admin.query('ALTER TABLE recipients DISABLE TRIGGER webhooks_recipients');
+      const off = await sendRun(SEND_N, null);
+      await admin.query('ALTER TABLE recipients ENABLE TRIGGER webhooks_recipients');
+      // Measured again beside the two others: each run's database holds the recipients of the runs before it.
+      const none = await sendRun(SEND_N, null);
+      const received = new Set<string>();
+      const receiver = http.createServer((req, res) => {
+        received.add(String(req.headers['webhook-id']));
+        req.resume();
+        req.on('end', () => res.writeHead(204).end());
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      const hook = await services.core.webhooks.add(ctx, {
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
+        kinds: ['delivered', 'deferred', 'bounced', 'complained', 'unsubscribed', 'opened', 'clicked'],
+      });
+      // Disabled, its messages queue: the outbox writes alone, no delivery beside the send.
+      await services.core.webhooks.disable(ctx, hook.endpoint.id, 'bench');
+      const queued = await sendRun(SEND_N, null);
+      await services.core.webhooks.enable(ctx, hook.endpoint.id);
+      while (received.size < SEND_N) await new Promise((r) => setTimeout(r, 100));
+      received.clear();
+      const on = await sendRun(SEND_N, null);
+      const t0 = performance.now();
+      while (received.size < SEND_N) await new Promise((r) => setTimeout(r, 100));
+      const drained = (performance.now() - t0) / 1000;
+      await services.core.webhooks.remove(ctx, hook.endpoint.id);
+      await new Promise((resolve) => receiver.close(resolve));
+      await admin.end();
+      line(
+        `send: ${SEND_N / 1000}k, outbox triggers, no endpoint`,
+        `${Math.round(none.rate)} messages/s`,
+        '>= 0.95 x without the triggers',
+        `${(none.rate / off.rate).toFixed(3)} of the send without the triggers ${Math.round(off.rate)}/s`,
+      );
+      line(
+        `send: ${SEND_N / 1000}k, one webhook endpoint, delivery paused`,
+        `${Math.round(queued.rate)} messages/s`,
+        '>= 0.9 x no endpoint',
+        `${(queued.rate / none.rate).toFixed(3)} of the send with no endpoint ${Math.round(none.rate)}/s`,
+      );
+      line(
+        `send: ${SEND_N / 1000}k, one webhook endpoint`,
+        `${Math.round(on.rate)} messages/s; every webhook received ${drained.toFixed(1)} s after the send finished`,
+        '>= 0.8 x no endpoint',
+        `${(on.rate / none.rate).toFixed(3)} of the send with no endpoint ${Math.round(none.rate)}/s`,
+      );
+    }
+
     if (want('send')) {
       // The same send, its html with conditions, a loop and filters (the Jinja2 engine, compiled once per job).
       const logic = await sendRun(SEND_N, null, true);

@@ -117,6 +117,29 @@ export const VARIABLES = {
     schema: z.string().min(16).optional(),
     doc: 'When set, /metrics answers only requests with `Authorization: Bearer <this>` (at least 16 characters). Unset: anyone who reaches the port may scrape (no label carries account data). /healthz stays open.',
   },
+  WEBHOOK_TIMEOUT_SECONDS: {
+    schema: z.coerce.number().min(0.01).max(300),
+    default: '15',
+    doc: 'How long a webhook endpoint has to answer one message; no answer in time is a failed attempt.',
+  },
+  WEBHOOK_RETRY_SCHEDULE: {
+    schema: z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'seconds, separated by commas')
+      .transform((v) => v.split(',').map((x) => Number(x.trim()))),
+    default: '5,300,1800,7200,18000,36000,36000',
+    doc: "Seconds before each retry of a webhook message that failed (and an endpoint's next attempt after that many failures in a row); the message fails for good once they are used up (the default: 8 attempts over 27.5 hours).",
+  },
+  WEBHOOK_DISABLE_AFTER_HOURS: {
+    schema: z.coerce.number().min(0),
+    default: '120',
+    doc: 'A webhook endpoint failing every attempt for this long is disabled, with the reason (its messages keep queueing until it is enabled).',
+  },
+  WEBHOOK_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: '30',
+    doc: 'Days a delivered or failed webhook message is kept, with its attempt log (replayable meanwhile).',
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   LOG_PRETTY: {
     schema: z.union([z.literal('auto'), bool]),

@@ -18,6 +18,7 @@ import { segmentsCommands } from './segments.js';
 import { serveCommands } from './serve.js';
 import { suppressionsCommands } from './suppressions.js';
 import { unsubscribeListsCommands } from './unsubscribe-lists.js';
+import { webhooksCommands } from './webhooks.js';
 
 // Until a command is up (for one-shot commands: throughout), whatever is thrown is a failure to report in one
 // line; no stack trace from Node's default handlers.
@@ -39,6 +40,7 @@ export function program(): Command {
   mailingsCommands(cli);
   keysCommands(cli);
   backupCommands(cli);
+  webhooksCommands(cli);
   cli.addOption(new Option('--version').hideHelp());
   return cli;
 }

@@ -21,6 +21,7 @@ import { importsService } from './imports/service.js';
 import { newslettersService } from './newsletters/service.js';
 import { workersService } from './workers/service.js';
 import { outboxService } from './outbox/service.js';
+import { webhooksService } from './webhooks/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
 
@@ -64,6 +65,7 @@ export function makeCore(deps: CoreDeps) {
     newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
     outbox: outboxService({ store: deps.store }),
+    webhooks: webhooksService({ store: deps.store }),
   };
   const transactional = transactionalService({
     store: deps.store,

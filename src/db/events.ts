@@ -24,6 +24,11 @@ export interface NewEvent {
   /** Where an open or a click came from. */
   ip?: string | null;
   userAgent?: string | null;
+  /** Opens and clicks: `human`, or `machine` with its reason (migration 20261207000000_event_verdicts.ts). */
+  verdict?: 'human' | 'machine' | null;
+  verdictReason?: string | null;
+  /** A click's link position in its message's html part. */
+  linkIndex?: number | null;
 }
 
 /** The advisory lock key of the event log (any constant; 'evnt' in ASCII). */
@@ -51,16 +56,10 @@ export const insertEventsFrom = (select: string) => insertFrom(select, ['account
 export async function recordEvents(db: Queryable, events: readonly NewEvent[]): Promise<void> {
   if (!events.length) return;
   await db.query(
-    insertFrom('SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::inet[], $8::text[])', [
-      'account_id',
-      'mailing_id',
-      'recipient_id',
-      'subscriber_id',
-      'kind',
-      'link',
-      'ip',
-      'user_agent',
-    ]),
+    insertFrom(
+      'SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::text[], $11::int[])',
+      ['account_id', 'mailing_id', 'recipient_id', 'subscriber_id', 'kind', 'link', 'ip', 'user_agent', 'verdict', 'verdict_reason', 'link_index'],
+    ),
     [
       events.map((e) => e.accountId),
       events.map((e) => e.mailingId ?? null),
@@ -70,6 +69,9 @@ export async function recordEvents(db: Queryable, events: readonly NewEvent[]): 
       events.map((e) => e.link ?? null),
       events.map((e) => e.ip ?? null),
       events.map((e) => e.userAgent ?? null),
+      events.map((e) => e.verdict ?? null),
+      events.map((e) => e.verdictReason ?? null),
+      events.map((e) => e.linkIndex ?? null),
     ],
   );
 }

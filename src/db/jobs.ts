@@ -8,7 +8,32 @@ import type { Queryable } from './pool.js';
 export const TASKS = {
   /** Work through one send's due recipients (see src/worker/send.ts). */
   send: 'send',
+  /** Deliver one webhook endpoint's due messages (see src/worker/webhooks.ts). */
+  webhooks: 'webhooks',
 } as const;
+
+/**
+ * The named queue of an endpoint's webhook jobs: one runs at a time per endpoint, so a slow or dead endpoint
+ * holds at most one of a worker's job slots. The outbox triggers add the same jobs (SQL function
+ * webhooks_wake, migration 20261207300000_webhooks.ts), keyed per transaction.
+ */
+export const webhookQueue = (endpointId: number) => `webhooks:${endpointId}`;
+
+/**
+ * Run the webhook jobs of `endpointIds` at `runAt` (null: now), not before an endpoint's circuit allows
+ * (retry_at), each replacing the follow-up job of its endpoint waiting: a delivery job's next round, an
+ * operator's enable or replay. Disabled endpoints get none.
+ */
+export async function wakeWebhooks(db: Queryable, endpointIds: readonly number[], runAt: Date | null = null): Promise<void> {
+  if (!endpointIds.length) return;
+  await db.query(
+    `SELECT graphile_worker.add_job('${TASKS.webhooks}', json_build_object('endpointId', e.id), queue_name => 'webhooks:' || e.id,
+              run_at => greatest(coalesce($2::timestamptz, now()), e.retry_at), job_key => 'webhooks:' || e.id || ':next',
+              job_key_mode => 'replace', max_attempts => 5)
+       FROM webhook_endpoints e WHERE e.id = ANY ($1::bigint[]) AND e.disabled_at IS NULL`,
+    [endpointIds, runAt],
+  );
+}
 
 /** Run one Sender bulk task and the next ones of its queue (see src/core/tasks/service.ts). */
 export const TASK_JOB = 'task';

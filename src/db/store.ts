@@ -18,6 +18,7 @@ import { importsRepo } from './imports.js';
 import { segmentsRepo } from './segments.js';
 import { capturedRepo } from './captured.js';
 import { healthRepo } from './health.js';
+import { webhooksRepo } from './webhooks.js';
 
 function bind(db: Queryable) {
   return {
@@ -48,6 +49,7 @@ export interface Store extends Repos {
   workers: ReturnType<typeof workersRepo>;
   health: ReturnType<typeof healthRepo>;
   suppressions: ReturnType<typeof suppressionsRepo>;
+  webhooks: ReturnType<typeof webhooksRepo>;
   bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /**
@@ -68,6 +70,7 @@ export function makeStore(pool: Pool): Store {
     workers: workersRepo(pool),
     health: healthRepo(pool),
     suppressions: suppressionsRepo(pool),
+    webhooks: webhooksRepo(pool),
     bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
     async exclusive(key, waitMs, fn) {

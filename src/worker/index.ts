@@ -1,6 +1,6 @@
 /**
- * The worker process side of the send pipeline: graphile-worker running the `send` and `sweep` tasks, the
- * SMTP relays, the worker registry (heartbeat) and the sweeper.
+ * The worker process side of the send pipeline: graphile-worker running the `send`, `webhooks` and `sweep`
+ * tasks, the SMTP relays, the worker registry (heartbeat) and the sweeper.
  *
  * Crash recovery is ours, not the queue's (graphile-worker keeps a dead worker's job locked for 4 hours):
  * every worker heartbeats in `workers` (four times per WORKER_STALE_SECONDS); the sweeper (every worker, every
@@ -31,6 +31,7 @@ import type { CaptureServer } from '../capture/server.js';
 import { VERSION } from '../version.js';
 import type { Relays } from './smtp.js';
 import { InFlight, makeSendTask, type SendObserver } from './send.js';
+import { makeWebhooksTask } from './webhooks.js';
 import type { MessageSettings } from './message.js';
 
 /**
@@ -72,7 +73,8 @@ export interface RunningWorker {
 
 /**
  * The mailing manager's graphile-worker task (a cron item, every minute): sweep dead workers, then the
- * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages past retention.
+ * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages and settled webhook
+ * messages past their retention.
  */
 export const SWEEP_TASK = 'sweep';
 
@@ -141,7 +143,16 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     const r = await manager.check(null);
     if (r.expired || r.started || r.finished) logger.info(r, 'mailing manager: sends moved on');
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
+    await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
   };
+
+  const webhooksTask = makeWebhooksTask({
+    webhooks: store.webhooks,
+    logger,
+    bounceDomain: config.bounceDomain,
+    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+    policy: { scheduleSeconds: config.WEBHOOK_RETRY_SCHEDULE, disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_HOURS * 3600 },
+  });
 
   // Asynchronous API work (Sender's bulk calls): see src/core/tasks/service.ts.
   const bulkTask: Task<typeof TASK_JOB> = async (payload) => {
@@ -168,7 +179,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       noHandleSignals: true,
       logger: graphileLogger(logger),
       events,
-      taskList: { [TASKS.send]: send, [SWEEP_TASK]: sweepTask, [TASK_JOB]: bulkTask },
+      taskList: { [TASKS.send]: send, [TASKS.webhooks]: webhooksTask, [SWEEP_TASK]: sweepTask, [TASK_JOB]: bulkTask },
       crontab: `* * * * * ${SWEEP_TASK} ?max=1`,
     });
     r.promise.catch((e: unknown) => {

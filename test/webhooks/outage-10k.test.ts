@@ -1,0 +1,88 @@
+/**
+ * A 10,000-recipient mailing's events through a receiver outage: 9,000 delivered, 500 bounced (550 5.1.1),
+ * 500 deferred (452 4.2.2), 1,000 opens and 500 clicks with their verdicts. The receiver answers 500 until the
+ * mailing is over, then recovers: it gets every event, once each by webhook-id, and no request twice.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { recordEvents, type NewEvent } from '../../src/db/events.js';
+import { setup, type Harness } from '../support/harness.js';
+import { waitFor } from '../support/wait.js';
+import { startReceiver, type Receiver } from './receiver.js';
+
+const N = 10_000;
+let h: Harness;
+let receiver: Receiver;
+let secret = '';
+
+before(async () => {
+  receiver = await startReceiver(() => secret);
+  h = await setup({
+    SEND_BATCH_SIZE: '200',
+    SEND_LANES: '2',
+    RETRY_BASE_SECONDS: '3600',
+    WEBHOOK_TIMEOUT_SECONDS: '2',
+    WEBHOOK_RETRY_SCHEDULE: Array.from({ length: 30 }, () => '0.05').join(','),
+  });
+});
+after(async () => {
+  await h?.close();
+  await receiver?.close();
+});
+
+describe('webhooks: a 10,000-recipient mailing through a receiver outage', () => {
+  it('delivers every event once it recovers, each once by webhook-id', async () => {
+    const added = await h.core.webhooks.add(h.ctx, { url: receiver.url, kinds: ['delivered', 'bounced', 'deferred', 'opened', 'clicked'] });
+    secret = added.secret;
+    receiver.mode = 'fail';
+    const emails = Array.from({ length: N }, (_, i) => `p${i}@example.org`);
+    for (let i = 0; i < 500; i++) h.smtp.reject550.add(emails[i]!);
+    for (let i = 500; i < 1000; i++) h.smtp.reject452.add(emails[i]!);
+    const id = await h.mailing(emails.map((email) => ({ email, fields: {} })));
+    await h.startWorker();
+    const t0 = performance.now();
+    await h.core.mailings.start(h.ctx, id);
+    await waitFor('every recipient answered', async () => (await h.core.mailings.get(h.ctx, id)).totals.pending === 500, 180_000, 200);
+
+    const { rows } = await h.pool.query<{ id: number; email: string }>(
+      `SELECT id, email FROM recipients WHERE mailing_id = $1 AND status = 'finished' ORDER BY id`,
+      [id],
+    );
+    const opens: NewEvent[] = rows.slice(0, 1000).map((r, i) => ({
+      accountId: h.ctx.accountId,
+      kind: 'open',
+      mailingId: id,
+      recipientId: r.id,
+      verdict: i % 4 ? 'human' : 'machine',
+      verdictReason: i % 4 ? null : 'apple-mpp',
+    }));
+    const clicks: NewEvent[] = rows.slice(0, 500).map((r) => ({
+      accountId: h.ctx.accountId,
+      kind: 'click',
+      mailingId: id,
+      recipientId: r.id,
+      verdict: 'human',
+      link: 'https://example.org/a',
+      linkIndex: 0,
+    }));
+    for (let i = 0; i < opens.length; i += 100) await recordEvents(h.pool, opens.slice(i, i + 100));
+    for (let i = 0; i < clicks.length; i += 100) await recordEvents(h.pool, clicks.slice(i, i + 100));
+    await waitFor('the outage seen', () => receiver.requests.filter((q) => q.answer === 500).length >= 3);
+    receiver.mode = 'ok';
+    const t1 = performance.now();
+    console.log(`# sent in ${((t1 - t0) / 1000).toFixed(1)} s`);
+
+    const expected = 9000 + 500 + 500 + 1000 + 500;
+    await waitFor('every event delivered', () => receiver.delivered().size >= expected, 300_000, 200);
+    console.log(`# ${receiver.delivered().size} events delivered ${((performance.now() - t1) / 1000).toFixed(1)} s after the receiver recovered`);
+    const byKind = new Map<string, number>();
+    for (const q of receiver.delivered().values()) byKind.set(q.verified!.type, (byKind.get(q.verified!.type) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries([...byKind].sort()), { bounced: 500, clicked: 500, deferred: 500, delivered: 9000, opened: 1000 });
+    const pairs = new Set([...receiver.delivered().values()].map((q) => `${q.verified!.type} ${(q.verified!.data.recipient as { email: string }).email}`));
+    assert.equal(pairs.size, expected, 'one message per event');
+    const oks = receiver.requests.filter((q) => q.answer === 200);
+    assert.equal(oks.length, expected, 'no message delivered twice');
+    const failed = receiver.requests.filter((q) => q.answer === 500);
+    for (const q of failed) assert.ok(receiver.delivered().has(q.id), 'retried under the same id');
+  });
+});
