@@ -17,6 +17,7 @@ import { tasksRepo } from './tasks.js';
 import { importsRepo } from './imports.js';
 import { segmentsRepo } from './segments.js';
 import { capturedRepo } from './captured.js';
+import { hitsRepo } from './events.js';
 
 function bind(db: Queryable) {
   return {
@@ -46,6 +47,8 @@ export interface Store extends Repos {
   manager: ReturnType<typeof managerRepo>;
   workers: ReturnType<typeof workersRepo>;
   suppressions: ReturnType<typeof suppressionsRepo>;
+  /** Hosted tracking's opens and clicks. */
+  hits: ReturnType<typeof hitsRepo>;
   bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /**
@@ -65,6 +68,7 @@ export function makeStore(pool: Pool): Store {
     manager: managerRepo(pool),
     workers: workersRepo(pool),
     suppressions: suppressionsRepo(pool),
+    hits: hitsRepo(pool),
     bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
     async exclusive(key, waitMs, fn) {
