@@ -22,6 +22,7 @@ import { workersService } from './workers/service.js';
 import { outboxService } from './outbox/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
+import { trackingService, type TrackingSettings } from './tracking/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -37,6 +38,8 @@ export interface CoreDeps {
   /** The built-in messages are sent from noreply@ it. */
   bounceDomain: string;
   confirmLinkDays: number;
+  /** Hosted tracking's verdict rules (default: verdict.ts's defaults). */
+  tracking?: TrackingSettings;
 }
 
 export function makeCore(deps: CoreDeps) {
@@ -61,6 +64,7 @@ export function makeCore(deps: CoreDeps) {
     newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
     outbox: outboxService({ store: deps.store }),
+    tracking: trackingService({ store: deps.store, secret: deps.cursorSecret, settings: deps.tracking }),
   };
   const transactional = transactionalService({
     store: deps.store,

@@ -1,18 +1,54 @@
 /** The public links: each reads its token, calls the core and answers a page (serializers.ts). */
 import type { Request, Response } from 'express';
 import type { Core } from '../../core/index.js';
-import { invalidConfirmationLink, invalidUnsubscribeLink } from './errors.js';
-import { confirmation, unsubscribePrompt, unsubscribed } from './serializers.js';
-import { isOneClick, tokenOf } from './values.js';
+import type { Logger } from '../../logger.js';
+import { invalidConfirmationLink, invalidTrackingLink, invalidUnsubscribeLink } from './errors.js';
+import { confirmation, pixel, redirect, unsubscribePrompt, unsubscribed } from './serializers.js';
+import { clickTarget, isOneClick, pixelToken, tokenOf, trackingRequest } from './values.js';
 
 export interface Call {
   req: Request;
   res: Response;
   core: Core;
+  logger: Logger;
+}
+
+/** Record after the answer: a failure (the database down) loses this one event and is logged, never thrown. */
+function recordLater(logger: Logger, what: string, recording: () => Promise<unknown>): void {
+  setImmediate(() => {
+    recording().catch((err: unknown) => logger.warn({ err }, `tracking: ${what} not recorded`));
+  });
+}
+
+/** The pixel: a GIF at once, the open recorded when the token is genuine. */
+function open({ req, res, core, logger }: Call): Promise<void> {
+  const r = trackingRequest(req);
+  pixel(res);
+  const recipientId = core.tracking.openRecipient(pixelToken(req));
+  if (recipientId !== null) recordLater(logger, 'open', () => core.tracking.recordOpen({ ...r, recipientId }));
+  return Promise.resolve();
+}
+
+/** A link: a redirect to its URL at once when signed for it, else a 404 page; the click recorded. */
+function click({ req, res, core, logger }: Call): Promise<void> {
+  const r = trackingRequest(req);
+  const target = clickTarget(req);
+  const signed = target && core.tracking.clickOf(tokenOf(req), target);
+  if (!target || !signed) {
+    invalidTrackingLink(res);
+    return Promise.resolve();
+  }
+  redirect(res, target);
+  recordLater(logger, 'click', () => core.tracking.recordClick({ ...r, recipientId: signed.recipientId }, signed.linkIndex, target));
+  return Promise.resolve();
 }
 export type Route = [method: 'get' | 'post' | 'head', path: string, handler: (c: Call) => Promise<void>];
 
 export const ROUTES: Route[] = [
+  ['head', '/t/o/:file', open],
+  ['get', '/t/o/:file', open],
+  ['head', '/t/c/:token', click],
+  ['get', '/t/c/:token', click],
   [
     'get',
     '/u/:token',
