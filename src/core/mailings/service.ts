@@ -13,6 +13,7 @@ import { convertKeepingTemplate, templateError } from '../delivery/template.js';
 import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { DkimSettings, MailingColumn, MailingFilter, MailingRow, MailingTotals, SendColumn, VariantColumn } from '../../db/mailings.js';
+import type { MailingEngagement } from '../../db/reports.js';
 import { PAUSABLE, canEdit, statusAfterStart } from './lifecycle.js';
 import type { MessageCodec } from './message.js';
 
@@ -106,7 +107,20 @@ export interface MailingView {
   /** The stored message's header block. */
   header: Buffer | null;
   totals: { recipients: number; sent: number; pending: number; error: number; softbounce: number };
+  /** Hosted tracking's opens and clicks over the mailing's sends, people's and machines' apart. */
+  engagement: MailingEngagement;
 }
+
+const NO_ENGAGEMENT: MailingEngagement = {
+  opens: 0,
+  opens_unique: 0,
+  clicks: 0,
+  clicks_unique: 0,
+  machine_opens: 0,
+  machine_opens_unique: 0,
+  machine_clicks: 0,
+  machine_clicks_unique: 0,
+};
 
 /** The domain of a sender address, lower-cased: what domain filters match. */
 export function senderDomain(fromEmail: string): string {
@@ -142,7 +156,7 @@ export function checkTemplates(entries: [field: string, ...sources: (string | nu
 /** Statistics answer at most this many hours per call. */
 export const MAX_STAT_HOURS = 1000;
 
-function view(row: MailingRow, t: MailingTotals): MailingView {
+function view(row: MailingRow, t: MailingTotals, engagement: MailingEngagement = NO_ENGAGEMENT): MailingView {
   const pending = t.ready + t.warning;
   const error = t.error + t.timeout + t.general_error;
   let dkim: MailingView['dkim'] = null;
@@ -182,6 +196,7 @@ function view(row: MailingRow, t: MailingTotals): MailingView {
     dkim,
     header: row.header,
     totals: { recipients: pending + t.finished + error, sent: t.finished, pending, error, softbounce: t.warning },
+    engagement,
   };
 }
 
@@ -381,14 +396,15 @@ export function mailingsService(deps: MailingDeps) {
 
     async get(ctx: CallContext, id: number): Promise<MailingView> {
       const row = await mustGet(ctx, id);
-      const totals = await store.mailings.totals([id]);
-      return view(row, totals.get(id)!);
+      const [totals, engagement] = await Promise.all([store.mailings.totals([id]), store.reports.mailingEngagement([id])]);
+      return view(row, totals.get(id)!, engagement.get(id));
     },
 
     async list(ctx: CallContext, filter: MailingFilter): Promise<MailingView[]> {
       const rows = await store.mailings.list(ctx.accountId, filter);
-      const totals = await store.mailings.totals(rows.map((r) => r.id));
-      return rows.map((r) => view(r, totals.get(r.id)!));
+      const ids = rows.map((r) => r.id);
+      const [totals, engagement] = await Promise.all([store.mailings.totals(ids), store.reports.mailingEngagement(ids)]);
+      return rows.map((r) => view(r, totals.get(r.id)!, engagement.get(r.id)));
     },
 
     count: (ctx: CallContext, filter: MailingFilter) => store.mailings.count(ctx.accountId, filter),
