@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultRules, judge, networks, type Hit, type HitContext, type Judgement } from '../../src/core/tracking/verdict.js';
+import { defaultRules, judge, networks, type Hit, type HitContext, type MachineReason } from '../../src/core/tracking/verdict.js';
 
 const T0 = new Date('2026-12-07T10:00:00Z');
 const later = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -12,7 +12,7 @@ const OUTLOOK = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Microsoft Outlook 16.
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148';
 const GMAIL = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
 
-type Row = [name: string, hit: Partial<Hit>, ctx: Partial<HitContext>, want: Judgement['verdict'] | string, burst?: boolean];
+type Row = [name: string, hit: Partial<Hit>, ctx: Partial<HitContext>, want: 'human' | MachineReason, burst?: boolean];
 
 // Defaults: a GET open from a home address by Chrome, an hour after delivery.
 const base: Hit = { kind: 'open', method: 'GET', ip: '198.51.100.20', userAgent: CHROME, at: later(3600), linkIndex: null };

@@ -2,7 +2,7 @@
 import type { Response } from 'express';
 import { escapeHtml } from '../../core/delivery/template.js';
 
-/** A 1x1 transparent GIF (43 bytes). */
+/** A 1x1 transparent GIF (42 bytes). */
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
 /** Nobody keeps a tracking answer: each open and click comes here again. */
