@@ -128,7 +128,7 @@ export type HitJudge = (recipient: HitRecipient, recentClicks: { linkIndex: numb
 /** The advisory lock class of one recipient's clicks (two-key form: apart from the event log's one-key lock). */
 const RECIPIENT_CLICKS_LOCK = 0x636c6b73;
 
-const RECIPIENT = `SELECT account_id::int AS "accountId", mailing_id::int AS "mailingId",
+const RECIPIENT = `SELECT account_id AS "accountId", mailing_id AS "mailingId",
                           CASE WHEN status = 'finished' THEN last_try END AS "deliveredAt"
                      FROM recipients WHERE id = $1`;
 

@@ -1,4 +1,7 @@
-/** The public links: each reads its token, calls the core and answers a page (serializers.ts). */
+/**
+ * The public links: each reads its token, calls the core and answers a page (serializers.ts). Tracking's pixel
+ * and links answer first and record after (index.ts says why).
+ */
 import type { Request, Response } from 'express';
 import type { Core } from '../../core/index.js';
 import type { Logger } from '../../logger.js';
@@ -13,10 +16,24 @@ export interface Call {
   logger: Logger;
 }
 
+/**
+ * Recordings started and not finished, in this process. Beyond MAX_PENDING (a flood while the database is slow
+ * or away) a hit is answered and not recorded, so waiting writes cannot grow without bound.
+ */
+let pending = 0;
+const MAX_PENDING = 10_000;
+
 /** Record after the answer: a failure (the database down) loses this one event and is logged, never thrown. */
 function recordLater(logger: Logger, what: string, recording: () => Promise<unknown>): void {
+  if (pending >= MAX_PENDING) {
+    logger.warn(`tracking: ${what} not recorded (${MAX_PENDING} recordings waiting)`);
+    return;
+  }
+  pending++;
   setImmediate(() => {
-    recording().catch((err: unknown) => logger.warn({ err }, `tracking: ${what} not recorded`));
+    recording()
+      .catch((err: unknown) => logger.warn({ err }, `tracking: ${what} not recorded`))
+      .finally(() => pending--);
   });
 }
 
@@ -42,6 +59,7 @@ function click({ req, res, core, logger }: Call): Promise<void> {
   recordLater(logger, 'click', () => core.tracking.recordClick({ ...r, recipientId: signed.recipientId }, signed.linkIndex, target));
   return Promise.resolve();
 }
+
 export type Route = [method: 'get' | 'post' | 'head', path: string, handler: (c: Call) => Promise<void>];
 
 export const ROUTES: Route[] = [
