@@ -7,7 +7,7 @@ import { escapeHtml } from '../../core/delivery/template.js';
 import { isDomainError } from '../../core/errors.js';
 import { noCache, page } from './serializers.js';
 
-/** A tracked link whose token was not signed for its `u` (forged, altered, truncated): no redirect. */
+/** A pixel whose token is not genuine, a tracked link whose token was not signed for its `u`: no GIF, no redirect. */
 export function invalidTrackingLink(res: Response): void {
   noCache(res);
   res.status(404).type('html').send(page('Link not valid', '<p>This link is not valid.</p>'));

@@ -8,10 +8,9 @@
  * clicking) only shows a page with a button (mail scanners follow GET links: they must not unsubscribe anyone).
  * No auth: the token is the credential. Answers are HTML pages for a person.
  *
- * Tracking answers at once and records after (never awaited by the answer): the pixel is a GIF whatever its
- * token (a broken image tells nobody anything useful, and a forged token is recorded as nothing); a link
- * redirects only when its token was signed for exactly that `u` (checked without the database, any other
- * query parameter ignored), else a 404 page. Neither ever changes a subscription. The client's address is
+ * Tracking answers at once and records after (never awaited by the answer): the pixel is a GIF when its token
+ * is genuine; a link redirects only when its token was signed for exactly that `u` (both checked without the
+ * database, any other query parameter ignored); anything else is the 404 page of every bad token here. Neither ever changes a subscription. The client's address is
  * req.ip: X-Forwarded-For counts only from a proxy on loopback (the app's `trust proxy`).
  */
 import express from 'express';

@@ -37,12 +37,16 @@ function recordLater(logger: Logger, what: string, recording: () => Promise<unkn
   });
 }
 
-/** The pixel: a GIF at once, the open recorded when the token is genuine. */
+/** The pixel: a GIF at once when its token is genuine (the open recorded), else a 404 page. */
 function open({ req, res, core, logger }: Call): Promise<void> {
   const r = trackingRequest(req);
-  pixel(res);
   const recipientId = core.tracking.openRecipient(pixelToken(req));
-  if (recipientId !== null) recordLater(logger, 'open', () => core.tracking.recordOpen({ ...r, recipientId }));
+  if (recipientId === null) {
+    invalidTrackingLink(res);
+    return Promise.resolve();
+  }
+  pixel(res);
+  recordLater(logger, 'open', () => core.tracking.recordOpen({ ...r, recipientId }));
   return Promise.resolve();
 }
 
