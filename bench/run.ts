@@ -9,7 +9,8 @@
  * (mailkit.report.raw.bounces pages of 25,000 from a log of BENCH_BOUNCES), sender-bulk (Yandex Sender bulk PUT
  * calls of 1,000 until their tasks are done vs raw COPY), import (`mailgate import` of a 1,000,000-line CSV vs
  * raw COPY) and transactional (Sender transactional sends during a big mailing, until the sink has them): see
- * ./sender.ts; load (64 clients mixing four dialects' calls) and memory (peak RSS over a BENCH_MEMORY
+ * ./sender.ts; tracking-report (mailkit.report.campaign over BENCH_TRACKING_EVENTS (1000000) events: see
+ * ./tracking.ts); load (64 clients mixing four dialects' calls) and memory (peak RSS over a BENCH_MEMORY
  * (1000000) recipient mailing): see ./load.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
@@ -56,6 +57,7 @@ import { hostedTracker } from '../src/core/delivery/links.js';
 import { fuzzBench } from './fuzz.js';
 import { reliabilityPostgres } from './reliability-postgres.js';
 import { reliabilityRelay } from './reliability-relay.js';
+import { trackingReport } from './tracking.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
@@ -723,6 +725,7 @@ async function main() {
   if (want('sender-bulk')) await senderBulk(bench);
   if (want('import')) await csvImport(bench);
   if (want('transactional')) await transactional(bench);
+  if (want('tracking-report')) await trackingReport({ ...bench, keyId: key.id });
   if (want('fuzz')) await fuzzBench({ url: gateway.url, key: { id: key.id, secret: key.secret, account: 'bench' } }, line);
   if (want('load')) await apiLoad(bench, { xmlrpcBody: encodeMethodCall });
   if (want('memory')) {

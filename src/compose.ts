@@ -86,6 +86,12 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     bounceDomain: config.bounceDomain,
     confirmLinkDays: config.CONFIRM_LINK_DAYS,
     bounceObserver,
+    tracking: {
+      tooSoonSeconds: config.TRACKING_TOO_SOON_SECONDS,
+      burstMs: config.TRACKING_BURST_MS,
+      appleNetworks: config.TRACKING_APPLE_NETWORKS,
+      scannerNetworks: config.TRACKING_SCANNER_NETWORKS,
+    },
   });
   return { databaseUrl, config, logger, pool, store, core, secret, bounceObserver, close: () => pool.end() };
 }

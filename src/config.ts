@@ -3,9 +3,29 @@
  * `mailgate config` prints this table, and the README's table is generated from it.
  */
 import { z } from 'zod';
+import { DEFAULT_APPLE_NETWORKS, DEFAULT_SCANNER_NETWORKS, networks } from './core/tracking/verdict.js';
 
 const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no', '']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** Comma-separated CIDRs ('none' or nothing: none). */
+const cidrs = z
+  .string()
+  .transform((v) =>
+    v.trim() === 'none'
+      ? []
+      : v
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
+  )
+  .refine((list) => {
+    try {
+      networks(list);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'comma-separated networks such as 17.0.0.0/8 or 2001:db8::/32');
 
 interface VarDoc {
   schema: z.ZodType;
@@ -80,6 +100,26 @@ export const VARIABLES = {
     schema: int(1, 3650),
     default: '7',
     doc: "Days a recipient's rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).",
+  },
+  TRACKING_TOO_SOON_SECONDS: {
+    schema: int(0, 86_400),
+    default: '30',
+    doc: "Hosted tracking: an open or click this soon after the recipient's delivery is a machine's (verdict too-soon; a Gmail image proxy fetch then is a prefetch).",
+  },
+  TRACKING_BURST_MS: {
+    schema: int(0, 60_000),
+    default: '1000',
+    doc: 'Hosted tracking: two links of one message clicked by its recipient within this many milliseconds are a scanner following every link (verdict all-links, the earlier clicks too).',
+  },
+  TRACKING_APPLE_NETWORKS: {
+    schema: cidrs,
+    default: DEFAULT_APPLE_NETWORKS.join(','),
+    doc: "Hosted tracking: comma-separated networks of Apple Mail Privacy Protection's proxy; an open from one is a machine's (verdict apple-mpp); `none`: no network.",
+  },
+  TRACKING_SCANNER_NETWORKS: {
+    schema: cidrs,
+    default: DEFAULT_SCANNER_NETWORKS.join(','),
+    doc: "Hosted tracking: comma-separated networks of link scanners (by default those of Microsoft Exchange Online Protection, Proofpoint, Mimecast and Barracuda); an open or click from one is a machine's (verdict scanner-network); `none`: no network.",
   },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
   WORKER_STALE_SECONDS: {

@@ -24,6 +24,7 @@ import { outboxService } from './outbox/service.js';
 import { webhooksService } from './webhooks/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
+import { trackingService, type TrackingSettings } from './tracking/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -41,6 +42,8 @@ export interface CoreDeps {
   confirmLinkDays: number;
   /** Told of late bounces and complaints recorded (the composition root fills it in once the metrics exist). */
   bounceObserver?: BounceObserver;
+  /** Hosted tracking's verdict rules (default: verdict.ts's defaults). */
+  tracking?: TrackingSettings;
 }
 
 export function makeCore(deps: CoreDeps) {
@@ -66,6 +69,7 @@ export function makeCore(deps: CoreDeps) {
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
     outbox: outboxService({ store: deps.store }),
     webhooks: webhooksService({ store: deps.store }),
+    tracking: trackingService({ store: deps.store, secret: deps.cursorSecret, settings: deps.tracking }),
   };
   const transactional = transactionalService({
     store: deps.store,

@@ -7,9 +7,11 @@
  * transaction that drew id 10 commit after one that drew id 11, behind a reader that already moved past 11.
  * Every insert takes a transaction-level advisory lock before it draws ids, so an insert of events must be
  * among the LAST statements of its transaction (only the bounce log's insert may follow it, which locks the
- * same way): the lock is held until COMMIT and stalls every other event writer meanwhile.
+ * same way, and the re-judging of a burst of clicks, hitsRepo): the lock is held until COMMIT and stalls every
+ * other event writer meanwhile. The rollups (migration 20261207200000) are kept by triggers on this table, under
+ * that lock.
  */
-import type { Queryable } from './pool.js';
+import { withTransaction, type Pool, type Queryable } from './pool.js';
 
 export type EventKind = 'open' | 'click' | 'unsubscribe' | 'complaint' | 'confirm';
 
@@ -24,11 +26,14 @@ export interface NewEvent {
   /** Where an open or a click came from. */
   ip?: string | null;
   userAgent?: string | null;
-  /** Opens and clicks: `human`, or `machine` with its reason (migration 20261207000000_event_verdicts.ts). */
+  /** An open's or a click's verdict; null for the other kinds (the rollups count a missing one as human). */
   verdict?: 'human' | 'machine' | null;
+  /** Why a machine event is one (set iff verdict is machine). */
   verdictReason?: string | null;
-  /** A click's link position in its message's html part. */
+  /** A hosted click's link: its position in the html part. */
   linkIndex?: number | null;
+  /** When it happened (default: now). */
+  at?: Date | null;
 }
 
 /** The advisory lock key of the event log (any constant; 'evnt' in ASCII). */
@@ -57,8 +62,23 @@ export async function recordEvents(db: Queryable, events: readonly NewEvent[]): 
   if (!events.length) return;
   await db.query(
     insertFrom(
-      'SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::text[], $11::int[])',
-      ['account_id', 'mailing_id', 'recipient_id', 'subscriber_id', 'kind', 'link', 'ip', 'user_agent', 'verdict', 'verdict_reason', 'link_index'],
+      `SELECT a, m, r, s, k, l, ip, ua, v, vr, li, coalesce(at, now())
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::text[],
+                     $11::int[], $12::timestamptz[]) AS u(a, m, r, s, k, l, ip, ua, v, vr, li, at)`,
+      [
+        'account_id',
+        'mailing_id',
+        'recipient_id',
+        'subscriber_id',
+        'kind',
+        'link',
+        'ip',
+        'user_agent',
+        'verdict',
+        'verdict_reason',
+        'link_index',
+        'created_at',
+      ],
     ),
     [
       events.map((e) => e.accountId),
@@ -72,6 +92,99 @@ export async function recordEvents(db: Queryable, events: readonly NewEvent[]): 
       events.map((e) => e.verdict ?? null),
       events.map((e) => e.verdictReason ?? null),
       events.map((e) => e.linkIndex ?? null),
+      events.map((e) => e.at ?? null),
     ],
   );
+}
+
+/** What the verdict of a hosted open or click is judged from, beside the request itself. */
+export interface HitRecipient {
+  accountId: number;
+  mailingId: number;
+  /** When the receiving server accepted the message; null while that is not recorded. */
+  deliveredAt: Date | null;
+}
+
+export interface Hit {
+  recipientId: number;
+  kind: 'open' | 'click';
+  link?: string | null;
+  linkIndex?: number | null;
+  ip: string | null;
+  userAgent: string | null;
+  at: Date;
+}
+
+export interface HitVerdict {
+  verdict: 'human' | 'machine';
+  reason: string | null;
+  /** The recipient's earlier clicks of the burst window become machine ones ('all-links'). */
+  burst: boolean;
+}
+
+/** Judges a hit: the recipient, and (clicks) the recipient's clicks of the burst window before it. */
+export type HitJudge = (recipient: HitRecipient, recentClicks: { linkIndex: number | null; at: Date }[]) => HitVerdict;
+
+/** The advisory lock class of one recipient's clicks (two-key form: apart from the event log's one-key lock). */
+const RECIPIENT_CLICKS_LOCK = 0x636c6b73;
+
+const RECIPIENT = `SELECT account_id AS "accountId", mailing_id AS "mailingId",
+                          CASE WHEN status = 'finished' THEN last_try END AS "deliveredAt"
+                     FROM recipients WHERE id = $1`;
+
+/**
+ * Hosted tracking's writes: an open or a click of a recipient, judged by `judge` and recorded as an event.
+ * false when the recipient no longer exists (its mailing was deleted): nothing is recorded.
+ *
+ * A click is judged under a lock of its recipient (so two clicks of a burst arriving together see each other),
+ * taken BEFORE the event log's lock (and no writer takes them in the other order): the event log's lock is
+ * still held only by the insert and the re-judging of the burst that follows it, up to COMMIT.
+ */
+export function hitsRepo(pool: Pool) {
+  return {
+    async record(hit: Hit, burstMs: number, judge: HitJudge): Promise<HitVerdict | null> {
+      const event = (r: HitRecipient, v: HitVerdict): NewEvent => ({
+        accountId: r.accountId,
+        kind: hit.kind,
+        mailingId: r.mailingId,
+        recipientId: hit.recipientId,
+        link: hit.link ?? null,
+        linkIndex: hit.linkIndex ?? null,
+        ip: hit.ip,
+        userAgent: hit.userAgent,
+        verdict: v.verdict,
+        verdictReason: v.reason,
+        at: hit.at,
+      });
+      if (hit.kind === 'open') {
+        const r = (await pool.query<HitRecipient>(RECIPIENT, [hit.recipientId])).rows[0];
+        if (!r) return null;
+        const v = judge(r, []);
+        await recordEvents(pool, [event(r, v)]);
+        return v;
+      }
+      return await withTransaction(pool, async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1, ($2::bigint % 2147483647)::int)', [RECIPIENT_CLICKS_LOCK, hit.recipientId]);
+        const r = (await tx.query<HitRecipient>(RECIPIENT, [hit.recipientId])).rows[0];
+        if (!r) return null;
+        const { rows: recent } = await tx.query<{ linkIndex: number | null; at: Date }>(
+          `SELECT link_index AS "linkIndex", created_at AS at FROM events
+            WHERE recipient_id = $1 AND kind = 'click' AND created_at BETWEEN $2::timestamptz - make_interval(secs => $3 / 1000.0) AND $2
+            ORDER BY id`,
+          [hit.recipientId, hit.at, burstMs],
+        );
+        const v = judge(r, recent);
+        await recordEvents(tx, [event(r, v)]);
+        // Under the event log's lock (taken by the insert): the rollups' update trigger moves these clicks.
+        if (v.burst)
+          await tx.query(
+            `UPDATE events SET verdict = 'machine', verdict_reason = 'all-links'
+              WHERE recipient_id = $1 AND kind = 'click' AND verdict IS DISTINCT FROM 'machine'
+                AND created_at BETWEEN $2::timestamptz - make_interval(secs => $3 / 1000.0) AND $2`,
+            [hit.recipientId, hit.at, burstMs],
+          );
+        return v;
+      });
+    },
+  };
 }

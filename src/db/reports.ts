@@ -1,9 +1,11 @@
 /**
  * Reports: per-send and per-mailing counts, a send's bounces, and the raw log of messages. Counts are read
- * from the recipients (one row per message), the bounce log and the events (opens, clicks, unsubscribes,
- * complaints); they are exact at the time of the call. Also what is read from the events alone (a send's
- * clicked links, the log of responses to messages, each subscriber's engagement), the account's unsubscribed
- * addresses, and the addresses the account sends from.
+ * from the recipients (one row per message), the bounce log and the event rollups (opens, clicks, unsubscribes,
+ * complaints: per send, per link of a send and per recipient, kept with the events by triggers, migration
+ * 20261207200000); they are exact at the time of the call, and a report over millions of events reads a few
+ * rollup rows. Opens and clicks are counted apart by verdict: the plain fields count human ones (and those
+ * never judged), `machine_*` the machine ones. Also the log of responses to messages (read from the events),
+ * the account's unsubscribed addresses, and the addresses the account sends from.
  */
 import type { Queryable } from './pool.js';
 import type { RecipientStatus } from './statuses.js';
@@ -24,7 +26,20 @@ export interface SendCounts {
   opens_unique: number;
   clicks: number;
   clicks_unique: number;
+  machine_opens: number;
+  machine_opens_unique: number;
+  machine_clicks: number;
+  machine_clicks_unique: number;
 }
+
+/** Which opens and clicks a report counts or lists: human ones (the default), machine ones, or both. */
+export type VerdictFilter = 'human' | 'machine' | 'all';
+
+/** A mailing's opens and clicks over all its sends (CloudMailing's mailing struct). */
+export type MailingEngagement = Pick<
+  SendCounts,
+  'opens' | 'opens_unique' | 'clicks' | 'clicks_unique' | 'machine_opens' | 'machine_opens_unique' | 'machine_clicks' | 'machine_clicks_unique'
+>;
 
 export interface SendReportRow extends SendCounts {
   send_id: number;
@@ -85,6 +100,8 @@ export interface ResponseRow {
   link: string | null;
   ip: string | null;
   user_agent: string | null;
+  verdict: 'human' | 'machine' | null;
+  verdict_reason: string | null;
   recipient_id: number;
   mailing_id: number;
   send_id: number | null;
@@ -113,6 +130,10 @@ export interface EngagementRow {
   clicks_unique: number;
   last_open: Date | null;
   last_click: Date | null;
+  machine_opens: number;
+  machine_opens_unique: number;
+  machine_clicks: number;
+  machine_clicks_unique: number;
 }
 
 export interface ReportRange {
@@ -128,6 +149,20 @@ const COUNTS = `
   count(*) FILTER (WHERE NOT r.is_test AND r.try_count > 0)::int AS sent,
   count(*) FILTER (WHERE NOT r.is_test AND r.status = 'finished')::int AS delivered,
   count(*) FILTER (WHERE NOT r.is_test AND r.status IN ('error', 'timeout', 'general_error'))::int AS failed`;
+
+/** Opens and clicks by verdict from rollup rows `c` (kind, machine, events, recipients). */
+const ENGAGEMENT = `
+  coalesce(sum(c.events) FILTER (WHERE c.kind = 'open' AND NOT c.machine), 0)::int AS opens,
+  coalesce(sum(c.recipients) FILTER (WHERE c.kind = 'open' AND NOT c.machine), 0)::int AS opens_unique,
+  coalesce(sum(c.events) FILTER (WHERE c.kind = 'click' AND NOT c.machine), 0)::int AS clicks,
+  coalesce(sum(c.recipients) FILTER (WHERE c.kind = 'click' AND NOT c.machine), 0)::int AS clicks_unique,
+  coalesce(sum(c.events) FILTER (WHERE c.kind = 'open' AND c.machine), 0)::int AS machine_opens,
+  coalesce(sum(c.recipients) FILTER (WHERE c.kind = 'open' AND c.machine), 0)::int AS machine_opens_unique,
+  coalesce(sum(c.events) FILTER (WHERE c.kind = 'click' AND c.machine), 0)::int AS machine_clicks,
+  coalesce(sum(c.recipients) FILTER (WHERE c.kind = 'click' AND c.machine), 0)::int AS machine_clicks_unique`;
+
+/** SQL: whether rollup rows' `machine` (alias `c`) passes the filter $n. */
+const verdictIn = (param: string, alias = 'c') => `(${param}::text = 'all' OR ${alias}.machine = (${param}::text = 'machine'))`;
 
 export function reportsRepo(db: Queryable) {
   return {
@@ -148,14 +183,9 @@ export function reportsRepo(db: Queryable) {
            CROSS JOIN LATERAL (SELECT ${COUNTS} FROM recipients r WHERE r.mailing_id = s.mailing_id AND r.send_id = s.send_id) c
            CROSS JOIN LATERAL (SELECT count(DISTINCT recipient_id)::int AS bounced FROM bounces WHERE mailing_id = s.mailing_id AND send_id = s.send_id AND kind = 'permanent' AND source <> 'complaint') b
            CROSS JOIN LATERAL (
-             SELECT count(*) FILTER (WHERE ev.kind = 'unsubscribe')::int AS unsubscribed,
-                    count(*) FILTER (WHERE ev.kind = 'complaint')::int AS complained,
-                    count(*) FILTER (WHERE ev.kind = 'open')::int AS opens,
-                    count(DISTINCT ev.recipient_id) FILTER (WHERE ev.kind = 'open')::int AS opens_unique,
-                    count(*) FILTER (WHERE ev.kind = 'click')::int AS clicks,
-                    count(DISTINCT ev.recipient_id) FILTER (WHERE ev.kind = 'click')::int AS clicks_unique
-               FROM events ev JOIN recipients r ON r.id = ev.recipient_id
-              WHERE ev.mailing_id = s.mailing_id AND r.send_id = s.send_id) e
+             SELECT coalesce(sum(c.events) FILTER (WHERE c.kind = 'unsubscribe'), 0)::int AS unsubscribed,
+                    coalesce(sum(c.events) FILTER (WHERE c.kind = 'complaint'), 0)::int AS complained, ${ENGAGEMENT}
+               FROM send_event_counts c WHERE c.send_id = s.send_id) e
           ORDER BY s.send_id`,
         [accountId, q.mailingId ?? null, q.sendId ?? null, q.from ?? null, q.to ?? null],
       );
@@ -197,16 +227,17 @@ export function reportsRepo(db: Queryable) {
     },
 
     /**
-     * The links clicked in one send (of mailing `mailingId`), in the order they were first clicked. Through the
-     * mailing's events (events_mailing_kind), narrowed to the send by the recipients.
+     * The links clicked in one send by the clicks `verdict` selects, in the order they were first clicked (by
+     * any click), each with those clicks and the messages whose recipient made one (per link and verdict, a
+     * recipient clicked it as a person and as a machine: both counts have it).
      */
-    async links(mailingId: number, sendId: number): Promise<LinkRow[]> {
+    async links(sendId: number, verdict: VerdictFilter = 'human'): Promise<LinkRow[]> {
       const { rows } = await db.query<LinkRow>(
-        `SELECT ev.link AS url, count(*)::int AS clicks, count(DISTINCT ev.recipient_id)::int AS visits
-           FROM events ev JOIN recipients r ON r.id = ev.recipient_id
-          WHERE ev.mailing_id = $1 AND ev.kind = 'click' AND ev.link IS NOT NULL AND r.send_id = $2
-          GROUP BY ev.link ORDER BY min(ev.id)`,
-        [mailingId, sendId],
+        `SELECT min(c.link) AS url, coalesce(sum(c.clicks) FILTER (WHERE ${verdictIn('$2')}), 0)::int AS clicks,
+                coalesce(sum(c.visits) FILTER (WHERE ${verdictIn('$2')}), 0)::int AS visits
+           FROM send_link_counts c WHERE c.send_id = $1
+          GROUP BY c.link_key HAVING coalesce(sum(c.clicks) FILTER (WHERE ${verdictIn('$2')}), 0) > 0 ORDER BY min(c.first_event_id)`,
+        [sendId, verdict],
       );
       return rows;
     },
@@ -218,19 +249,21 @@ export function reportsRepo(db: Queryable) {
      */
     async responses(
       accountId: number,
-      q: { mailingId: number | null; sendId: number | null; messageId: number | null },
+      q: { mailingId: number | null; sendId: number | null; messageId: number | null; verdict?: VerdictFilter },
       fromId: number,
       limit: number,
     ): Promise<ResponseRow[]> {
       const { rows } = await db.query<ResponseRow>(
-        `SELECT ev.id, ev.kind, ev.created_at, ev.link, host(ev.ip) AS ip, ev.user_agent, r.id AS recipient_id, r.mailing_id, r.send_id,
+        `SELECT ev.id, ev.kind, ev.created_at, ev.link, host(ev.ip) AS ip, ev.user_agent, ev.verdict, ev.verdict_reason,
+                r.id AS recipient_id, r.mailing_id, r.send_id,
                 coalesce(r.subscriber_id, r.id) AS email_id, r.email,
                 coalesce((SELECT list_id FROM subscribers WHERE id = r.subscriber_id), m.list_id) AS list_id
            FROM events ev JOIN recipients r ON r.id = ev.recipient_id JOIN mailings m ON m.id = r.mailing_id
           WHERE ev.account_id = $1 AND ev.id >= $2 AND ev.kind IN ('open', 'click', 'unsubscribe', 'complaint')
             AND ($3::bigint IS NULL OR ev.mailing_id = $3) AND ($4::bigint IS NULL OR r.send_id = $4) AND ($5::bigint IS NULL OR r.id = $5)
+            AND (ev.kind NOT IN ('open', 'click') OR $7::text = 'all' OR (ev.verdict IS NOT DISTINCT FROM 'machine') = ($7::text = 'machine'))
           ORDER BY ev.id LIMIT $6`,
-        [accountId, fromId, q.mailingId, q.sendId, q.messageId, limit],
+        [accountId, fromId, q.mailingId, q.sendId, q.messageId, limit, q.verdict ?? 'human'],
       );
       return rows;
     },
@@ -251,34 +284,46 @@ export function reportsRepo(db: Queryable) {
 
     /**
      * The subscribers of one list from subscriber id `fromId`, ascending, each with the messages it was sent
-     * (test sends apart) and its opens and clicks of them. The page is taken first, so the counts are computed
-     * for `limit` subscribers only (recipients_subscriber, events_recipient).
+     * (test sends apart) and its opens and clicks of them (human and machine apart; the last open and click are
+     * human ones). The page is taken first, so the counts are computed for `limit` subscribers only
+     * (recipients_subscriber, then each recipient's rollup rows).
      */
     async engagement(accountId: number, listId: number, fromId: number, limit: number): Promise<EngagementRow[]> {
       const { rows } = await db.query<EngagementRow>(
         `WITH page AS (
            SELECT id, email FROM subscribers WHERE account_id = $1 AND list_id = $2 AND id >= $3 ORDER BY id LIMIT $4
          )
-         SELECT p.id, p.email, c.sent, c.delivered, e.opens, e.opens_unique, e.clicks, e.clicks_unique, e.last_open, e.last_click
+         SELECT p.id, p.email, c.sent, c.delivered, e.opens, e.opens_unique, e.clicks, e.clicks_unique, e.last_open, e.last_click,
+                e.machine_opens, e.machine_opens_unique, e.machine_clicks, e.machine_clicks_unique
            FROM page p
            CROSS JOIN LATERAL (
              SELECT count(*) FILTER (WHERE r.try_count > 0)::int AS sent, count(*) FILTER (WHERE r.status = 'finished')::int AS delivered
                FROM recipients r WHERE r.subscriber_id = p.id AND NOT r.is_test
            ) c
            CROSS JOIN LATERAL (
-             SELECT count(*) FILTER (WHERE ev.kind = 'open')::int AS opens,
-                    count(DISTINCT ev.recipient_id) FILTER (WHERE ev.kind = 'open')::int AS opens_unique,
-                    count(*) FILTER (WHERE ev.kind = 'click')::int AS clicks,
-                    count(DISTINCT ev.recipient_id) FILTER (WHERE ev.kind = 'click')::int AS clicks_unique,
-                    max(ev.created_at) FILTER (WHERE ev.kind = 'open') AS last_open,
-                    max(ev.created_at) FILTER (WHERE ev.kind = 'click') AS last_click
-               FROM recipients r JOIN events ev ON ev.recipient_id = r.id
-              WHERE r.subscriber_id = p.id AND NOT r.is_test AND ev.kind IN ('open', 'click')
+             SELECT ${ENGAGEMENT},
+                    max(c.last_at) FILTER (WHERE c.kind = 'open' AND NOT c.machine) AS last_open,
+                    max(c.last_at) FILTER (WHERE c.kind = 'click' AND NOT c.machine) AS last_click
+               FROM recipients r
+               JOIN (SELECT recipient_id, kind, machine, events, last_at, (events > 0)::int AS recipients FROM recipient_event_counts) c ON c.recipient_id = r.id
+              WHERE r.subscriber_id = p.id AND NOT r.is_test AND c.kind IN ('open', 'click')
            ) e
           ORDER BY p.id`,
         [accountId, listId, fromId, limit],
       );
       return rows;
+    },
+
+    /** The opens and clicks of each of these mailings, over all its sends. */
+    async mailingEngagement(mailingIds: readonly number[]): Promise<Map<number, MailingEngagement>> {
+      const { rows } = await db.query<MailingEngagement & { mailing_id: number }>(
+        `SELECT s.mailing_id::int, ${ENGAGEMENT}
+           FROM sends s JOIN send_event_counts c ON c.send_id = s.id
+          WHERE s.mailing_id = ANY($1::bigint[]) AND c.kind IN ('open', 'click')
+          GROUP BY s.mailing_id`,
+        [mailingIds],
+      );
+      return new Map(rows.map(({ mailing_id, ...e }) => [mailing_id, e]));
     },
 
     /**

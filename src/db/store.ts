@@ -19,6 +19,7 @@ import { segmentsRepo } from './segments.js';
 import { capturedRepo } from './captured.js';
 import { healthRepo } from './health.js';
 import { webhooksRepo } from './webhooks.js';
+import { hitsRepo } from './events.js';
 
 function bind(db: Queryable) {
   return {
@@ -50,6 +51,8 @@ export interface Store extends Repos {
   health: ReturnType<typeof healthRepo>;
   suppressions: ReturnType<typeof suppressionsRepo>;
   webhooks: ReturnType<typeof webhooksRepo>;
+  /** Hosted tracking's opens and clicks. */
+  hits: ReturnType<typeof hitsRepo>;
   bounces: ReturnType<typeof bouncesRepo> & { recordLate: (b: LateBounce) => ReturnType<typeof recordLateBounce> };
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /**
@@ -71,6 +74,7 @@ export function makeStore(pool: Pool): Store {
     health: healthRepo(pool),
     suppressions: suppressionsRepo(pool),
     webhooks: webhooksRepo(pool),
+    hits: hitsRepo(pool),
     bounces: { ...bouncesRepo(pool), recordLate: (b: LateBounce) => recordLateBounce(pool, b) },
     transaction: (fn) => withTransaction(pool, (client) => fn(bind(client))),
     async exclusive(key, waitMs, fn) {

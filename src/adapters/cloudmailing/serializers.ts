@@ -52,7 +52,7 @@ export function recipientStatusWord(r: Pick<RecipientRow, 'status' | 'in_progres
   return RECIPIENT_STATUS_WORDS[r.status];
 }
 
-/** Every field of the original's mailing serializer, plus testing and backup_customized_emails. */
+/** Every field of the original's mailing serializer, plus testing, backup_customized_emails and the tracking counts. */
 export function mailingStruct(m: MailingView) {
   return {
     id: m.id,
@@ -81,6 +81,15 @@ export function mailingStruct(m: MailingView) {
     total_pending: m.totals.pending,
     total_error: m.totals.error,
     total_softbounce: m.totals.softbounce,
+    // Mailgate's: hosted tracking's opens and clicks (the original hosts none), people's, then machines'.
+    total_opens: m.engagement.opens,
+    total_unique_opens: m.engagement.opens_unique,
+    total_clicks: m.engagement.clicks,
+    total_unique_clicks: m.engagement.clicks_unique,
+    total_machine_opens: m.engagement.machine_opens,
+    total_machine_unique_opens: m.engagement.machine_opens_unique,
+    total_machine_clicks: m.engagement.machine_clicks,
+    total_machine_unique_clicks: m.engagement.machine_clicks_unique,
     read_tracking: m.readTracking,
     click_tracking: m.clickTracking,
     url_encoding: m.urlEncoding ?? undefined,

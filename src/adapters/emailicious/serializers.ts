@@ -88,6 +88,11 @@ function delivery(d: DeliveryView, detail: boolean) {
       unique_opens: t.opens_unique,
       clicks: t.clicks,
       unique_clicks: t.clicks_unique,
+      // Mailgate's: opens and clicks judged a machine's (the four above are people's).
+      machine_opens: t.machine_opens,
+      machine_unique_opens: t.machine_opens_unique,
+      machine_clicks: t.machine_clicks,
+      machine_unique_clicks: t.machine_clicks_unique,
     },
   };
 }

@@ -26,6 +26,7 @@ import {
   userStruct,
   userText,
   type MailkitArgs,
+  verdictOf,
 } from './values.js';
 import { RAW_LOG_MAX } from '../../core/bounces/service.js';
 
@@ -363,12 +364,12 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
   },
 
   'mailkit.report.message.links': {
-    params: ['ID_send'],
+    params: ['ID_send', 'verdict'],
     async handler({ call, deps, encoding }, a) {
       const sendId = requiredId(a.ID_send, 'ID_send');
       // JSON clients may narrow by campaign too (Keboola's extractor pairs every campaign with every send).
       const mailingId = optionalId(a.ID_message, 'ID_message');
-      const links = await deps.core.reports.links(call, sendId, mailingId).catch((e: unknown) => {
+      const links = await deps.core.reports.links(call, sendId, mailingId, verdictOf(a.verdict)).catch((e: unknown) => {
         if (isDomainError(e) && e.code === 'NOT_FOUND') throw new MailkitError('Invalid ID_send');
         throw e;
       });
@@ -377,12 +378,12 @@ export const FUNCTIONS: Record<string, MailkitFunction> = {
   },
 
   'mailkit.report.raw.responses': {
-    params: ['ID_message', 'ID_send', 'ID_log', 'limit'],
+    params: ['ID_message', 'ID_send', 'ID_log', 'limit', 'verdict'],
     aliases: { ID_LOG: 'ID_log', ID_SEND_MESSAGE: 'ID_send_message' },
     async handler({ call, deps, encoding }, a) {
       const { filter, from, limit } = rawPage(a, 'ID_log');
       const messageId = optionalId(a.ID_send_message, 'ID_send_message');
-      const rows = await deps.core.reports.responses(call, { ...filter, messageId }, from, limit);
+      const rows = await deps.core.reports.responses(call, { ...filter, messageId, verdict: verdictOf(a.verdict) }, from, limit);
       return rows.map((r) => S.record(S.responseFields(r), encoding));
     },
   },

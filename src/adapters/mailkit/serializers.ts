@@ -141,7 +141,23 @@ const pct = (part: number, whole: number) => (whole > 0 ? ((100 * part) / whole)
 /** Per-mailing sums of per-send rows (mailkit.report). */
 export function byMailing(rows: readonly SendReportRow[]): SendReportRow[] {
   const out = new Map<number, SendReportRow>();
-  const sum = ['total', 'sent', 'delivered', 'failed', 'bounced', 'unsubscribed', 'complained', 'opens', 'opens_unique', 'clicks', 'clicks_unique'] as const;
+  const sum = [
+    'total',
+    'sent',
+    'delivered',
+    'failed',
+    'bounced',
+    'unsubscribed',
+    'complained',
+    'opens',
+    'opens_unique',
+    'clicks',
+    'clicks_unique',
+    'machine_opens',
+    'machine_opens_unique',
+    'machine_clicks',
+    'machine_clicks_unique',
+  ] as const;
   for (const r of rows) {
     const m = out.get(r.mailing_id);
     if (!m) out.set(r.mailing_id, { ...r });
@@ -149,6 +165,17 @@ export function byMailing(rows: readonly SendReportRow[]): SendReportRow[] {
   }
   return [...out.values()];
 }
+
+/**
+ * Mailgate's fields beside READ_COUNT...CLICK_COUNT_U (which count people's opens and clicks): the opens and
+ * clicks judged a machine's (Apple's and Gmail's proxies, link scanners, ...), total and unique.
+ */
+const machineFields = (r: Pick<SendReportRow, 'machine_opens' | 'machine_opens_unique' | 'machine_clicks' | 'machine_clicks_unique'>): Field[] => [
+  ['READ_COUNT_MACHINE', 'int', r.machine_opens],
+  ['READ_COUNT_U_MACHINE', 'int', r.machine_opens_unique],
+  ['CLICK_COUNT_MACHINE', 'int', r.machine_clicks],
+  ['CLICK_COUNT_U_MACHINE', 'int', r.machine_clicks_unique],
+];
 
 /** mailkit.report: one campaign's counts. */
 export function reportFields(r: SendReportRow): Field[] {
@@ -162,6 +189,7 @@ export function reportFields(r: SendReportRow): Field[] {
     ['CLICK_COUNT', 'int', r.clicks],
     ['CLICK_COUNT_U', 'int', r.clicks_unique],
     ['CLICK_RATE', 'text', pct(r.clicks_unique, r.delivered)],
+    ...machineFields(r),
   ];
 }
 
@@ -191,6 +219,7 @@ export function campaignReportFields(r: SendReportRow): Field[] {
     ['PRINT_COUNT', 'int', 0],
     ['CONVERSION_COUNT', 'int', 0],
     ['CONVERSION_COUNT_U', 'int', 0],
+    ...machineFields(r),
   ];
 }
 
@@ -314,6 +343,9 @@ export function responseFields(r: Response): Field[] {
     ...['continent', 'country', 'code3', 'code', 'region', 'region_code', 'city'].map((n): Field => [n, 'text', '']),
     ['user_agent', 'text', r.user_agent],
     ...['browser', 'browser_major', 'browser_minor', 'browser_type', 'os', 'os_version', 'device', 'org'].map((n): Field => [n, 'text', '']),
+    // Mailgate's: an open's or a click's verdict (human or machine) and a machine one's reason; empty otherwise.
+    ['verdict', 'text', r.verdict ?? (r.kind === 'open' || r.kind === 'click' ? 'human' : '')],
+    ['verdict_reason', 'text', r.verdict_reason ?? ''],
   ];
 }
 
@@ -339,6 +371,7 @@ export function engagementFields(e: EngagementRow): Field[] {
     ['CLICK_COUNT_U', 'int', e.clicks_unique],
     ['LAST_READ', 'text', mkDate(e.last_open)],
     ['LAST_CLICK', 'text', mkDate(e.last_click)],
+    ...machineFields(e),
   ];
 }
 

@@ -35,6 +35,17 @@ export function countOf(v: RpcValue | undefined, name: string, dflt: number, max
   return n;
 }
 
+/**
+ * Mailgate's `verdict` parameter of the link and response reports: which opens and clicks they count, `human`
+ * (absent or empty: the default), `machine` or `all`.
+ */
+export function verdictOf(v: RpcValue | undefined): 'human' | 'machine' | 'all' {
+  const t = v === undefined || v === null ? '' : typeof v === 'string' ? v.trim().toLowerCase() : null;
+  if (t === '') return 'human';
+  if (t === 'human' || t === 'machine' || t === 'all') return t;
+  throw new MailkitError('Invalid verdict');
+}
+
 export function boolOf(v: RpcValue | undefined): boolean {
   if (typeof v === 'boolean') return v;
   if (typeof v === 'number') return v !== 0;

@@ -14,6 +14,7 @@ import { trackingDefaults } from '../delivery/links.js';
 import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { DkimSettings, MailingColumn, MailingFilter, MailingRow, MailingTotals, SendColumn, VariantColumn } from '../../db/mailings.js';
+import type { MailingEngagement } from '../../db/reports.js';
 import { PAUSABLE, canEdit, statusAfterStart } from './lifecycle.js';
 import type { MessageCodec } from './message.js';
 
@@ -107,6 +108,8 @@ export interface MailingView {
   /** The stored message's header block. */
   header: Buffer | null;
   totals: { recipients: number; sent: number; pending: number; error: number; softbounce: number };
+  /** Hosted tracking's opens and clicks over the mailing's sends, people's and machines' apart. */
+  engagement: MailingEngagement;
 }
 
 /** A mailing as the operator follows it (`mailgate mailings`): no content, the counts by outcome. */
@@ -125,6 +128,16 @@ export interface MailingProgress {
   deferred: number;
   failed: number;
 }
+const NO_ENGAGEMENT: MailingEngagement = {
+  opens: 0,
+  opens_unique: 0,
+  clicks: 0,
+  clicks_unique: 0,
+  machine_opens: 0,
+  machine_opens_unique: 0,
+  machine_clicks: 0,
+  machine_clicks_unique: 0,
+};
 
 /** The domain of a sender address, lower-cased: what domain filters match. */
 export function senderDomain(fromEmail: string): string {
@@ -160,7 +173,7 @@ export function checkTemplates(entries: [field: string, ...sources: (string | nu
 /** Statistics answer at most this many hours per call. */
 export const MAX_STAT_HOURS = 1000;
 
-function view(row: MailingRow, t: MailingTotals): MailingView {
+function view(row: MailingRow, t: MailingTotals, engagement: MailingEngagement = NO_ENGAGEMENT): MailingView {
   const pending = t.ready + t.warning;
   const error = t.error + t.timeout + t.general_error;
   let dkim: MailingView['dkim'] = null;
@@ -200,6 +213,7 @@ function view(row: MailingRow, t: MailingTotals): MailingView {
     dkim,
     header: row.header,
     totals: { recipients: pending + t.finished + error, sent: t.finished, pending, error, softbounce: t.warning },
+    engagement,
   };
 }
 
@@ -401,14 +415,15 @@ export function mailingsService(deps: MailingDeps) {
 
     async get(ctx: CallContext, id: number): Promise<MailingView> {
       const row = await mustGet(ctx, id);
-      const totals = await store.mailings.totals([id]);
-      return view(row, totals.get(id)!);
+      const [totals, engagement] = await Promise.all([store.mailings.totals([id]), store.reports.mailingEngagement([id])]);
+      return view(row, totals.get(id)!, engagement.get(id));
     },
 
     async list(ctx: CallContext, filter: MailingFilter): Promise<MailingView[]> {
       const rows = await store.mailings.list(ctx.accountId, filter);
-      const totals = await store.mailings.totals(rows.map((r) => r.id));
-      return rows.map((r) => view(r, totals.get(r.id)!));
+      const ids = rows.map((r) => r.id);
+      const [totals, engagement] = await Promise.all([store.mailings.totals(ids), store.reports.mailingEngagement(ids)]);
+      return rows.map((r) => view(r, totals.get(r.id)!, engagement.get(r.id)));
     },
 
     /**

@@ -111,6 +111,10 @@ const ZERO: SendCounts = {
   opens_unique: 0,
   clicks: 0,
   clicks_unique: 0,
+  machine_opens: 0,
+  machine_opens_unique: 0,
+  machine_clicks: 0,
+  machine_clicks_unique: 0,
 };
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -22,11 +22,12 @@ import type {
   SendBounceRow,
   SendReportRow,
   UnsubscribedRow,
+  VerdictFilter,
 } from '../../db/reports.js';
 import { RAW_LOG_MAX } from '../bounces/service.js';
 import { linkIdOf, senderIdOf } from './ids.js';
 
-export type { EngagementRow, MessageLogRow, ReportRange, ResponseKind, SendBounceRow, SendReportRow, UnsubscribedRow };
+export type { EngagementRow, MessageLogRow, ReportRange, ResponseKind, SendBounceRow, SendReportRow, UnsubscribedRow, VerdictFilter };
 
 /** A clicked link of a send, with its derived id. */
 export interface SendLink extends LinkRow {
@@ -67,19 +68,23 @@ export function reportsService(deps: { store: Store; bounceDomain: string }) {
     /**
      * The links clicked in one send, first clicked first; NOT_FOUND when the account has no such send. Narrowed
      * to a mailing that the send is not of, there are none. A link nobody clicked is not known: tracking learns
-     * a message's links from their clicks.
+     * a message's links from their clicks. `verdict` picks the clicks counted (and so the links listed): human
+     * ones by default.
      */
-    async links(ctx: CallContext, sendId: number, mailingId: number | null = null): Promise<SendLink[]> {
+    async links(ctx: CallContext, sendId: number, mailingId: number | null = null, verdict: VerdictFilter = 'human'): Promise<SendLink[]> {
       const ofSend = await store.reports.sendMailing(ctx.accountId, sendId);
       if (ofSend === undefined) throw notFound('send', sendId);
       if (mailingId !== null && ofSend !== mailingId) return [];
-      return (await store.reports.links(ofSend, sendId)).map((l) => ({ ...l, id: linkIdOf(sendId, l.url) }));
+      return (await store.reports.links(sendId, verdict)).map((l) => ({ ...l, id: linkIdOf(sendId, l.url) }));
     },
 
-    /** The responses to messages from event id `fromId` (inclusive), ascending, at most RAW_LOG_MAX. */
+    /**
+     * The responses to messages from event id `fromId` (inclusive), ascending, at most RAW_LOG_MAX: opens and
+     * clicks of the verdict `q.verdict` selects (human ones by default), every unsubscribe and complaint.
+     */
     async responses(
       ctx: CallContext,
-      q: { mailingId: number | null; sendId: number | null; messageId: number | null },
+      q: { mailingId: number | null; sendId: number | null; messageId: number | null; verdict?: VerdictFilter },
       fromId: number,
       limit: number,
     ): Promise<Response[]> {
