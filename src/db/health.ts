@@ -6,10 +6,8 @@
  *  - gauges(): the queue (a count over the partial index recipients_claim, which holds only recipients
  *    still to send), the oldest due recipient (two index probes per running send), the status feed's lag
  *    (pg_stat_activity), the live workers.
- *
- * TODO(lead, webhooks): the webhook backlog gauge (mailgate_webhook_deliveries_pending) reads the webhooks'
- * pending attempts here once their table exists: add a `webhooksPending` column to gauges() and set it in
- * src/metrics/index.ts (see WEBHOOK_BACKLOG there).
+ *  - and the webhook backlog: messages not yet delivered to their endpoint (an index of the pending ones only,
+ *    migration 20261207700000).
  */
 import { migrationNames, newestWorkerMigration } from './migrate.js';
 import { SQLSTATE, sqlState, type Pool } from './pool.js';
@@ -36,6 +34,8 @@ export interface ClusterGauges {
   /** How long the oldest open writing transaction has held the status feed back (it passes only changes below it). */
   feedLagSeconds: number;
   workersAlive: number;
+  /** Webhook messages still to deliver (retries and disabled endpoints' included). */
+  webhooksPending: number;
 }
 
 /** Read once per process: the files do not change under a running process. */
@@ -80,8 +80,8 @@ export function healthRepo(db: Pool) {
     },
 
     async gauges(staleSeconds: number): Promise<ClusterGauges> {
-      const { rows } = await db.query<{ ready: number; retry: number; oldest: number; lag: number; alive: number }>(
-        `SELECT q.ready, q.retry, o.oldest, f.lag, w.alive
+      const { rows } = await db.query<{ ready: number; retry: number; oldest: number; lag: number; alive: number; webhooks: number }>(
+        `SELECT q.ready, q.retry, o.oldest, f.lag, w.alive, h.webhooks
            FROM (SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready,
                         count(*) FILTER (WHERE status = 'warning')::int AS retry
                    FROM recipients WHERE status IN ('ready', 'warning')) q,
@@ -100,7 +100,8 @@ export function healthRepo(db: Pool) {
                 -- xids are the cluster's: a transaction of any database holds the feed's horizon back.
                 (SELECT coalesce(extract(epoch FROM now() - min(xact_start)), 0)::float8 AS lag
                    FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) f,
-                (SELECT count(*)::int AS alive FROM workers WHERE seen_at >= now() - make_interval(secs => $1)) w`,
+                (SELECT count(*)::int AS alive FROM workers WHERE seen_at >= now() - make_interval(secs => $1)) w,
+                (SELECT count(*)::int AS webhooks FROM webhook_messages WHERE state = 'pending') h`,
         [staleSeconds],
       );
       const r = rows[0]!;
@@ -110,6 +111,7 @@ export function healthRepo(db: Pool) {
         oldestDueSeconds: Math.max(0, r.oldest),
         feedLagSeconds: Math.max(0, r.lag),
         workersAlive: r.alive,
+        webhooksPending: r.webhooks,
       };
     },
   };

@@ -13,9 +13,6 @@
  * No label carries account data: labels are dialects, API function names (an RPC method of the dialect's
  * table or a route pattern, never a raw path), HTTP statuses, relay host:port (the operator's SMTP_URL,
  * without credentials), outcome words and bounce classes.
- *
- * TODO(lead, webhooks): WEBHOOK_BACKLOG is to be a gauge read with the cluster gauges once the webhooks'
- * table exists (see src/db/health.ts); it is not registered until then.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClusterGauges } from '../db/health.js';
@@ -169,6 +166,9 @@ export function makeMetrics(o: MetricsOptions) {
     'mailgate_status_feed_lag_seconds',
     'How long the oldest open writing transaction has held the status feed back (the feed passes only changes of ended transactions); 0 when none is open.',
     (g, c) => g.set(c.feedLagSeconds),
+  );
+  clusterGauge(WEBHOOK_BACKLOG, 'Webhook messages not yet delivered to their endpoint (waiting for a retry, or for a disabled endpoint, included).', (g, c) =>
+    g.set(c.webhooksPending),
   );
   clusterGauge('mailgate_workers_alive', 'Send workers heard from within WORKER_STALE_SECONDS.', (g, c) => g.set(c.workersAlive));
 

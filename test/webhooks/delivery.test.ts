@@ -18,6 +18,7 @@ import { recordEvents } from '../../src/db/events.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { complaintReport, dsnReport } from '../support/reports.js';
 import { runProcess } from '../support/process.js';
+import { scrape, value } from '../support/prometheus.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { waitFor } from '../support/wait.js';
 import { startReceiver, type Receiver } from './receiver.js';
@@ -269,6 +270,10 @@ describe('webhooks: an endpoint that keeps failing is disabled', () => {
     assert.match(e.disabledReason!, /^failing since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ tries in a row\); last: ECONNREFUSED$/);
     const [row] = await gw.core.webhooks.list(c);
     assert.deepEqual([row!.pending, row!.delivered], [1, 0], 'its message waits');
+    // The backlog gauge of /metrics counts what waits, this message among it, as the table does.
+    const pending = await count(`SELECT count(*)::int AS n FROM webhook_messages WHERE state = 'pending'`);
+    assert.ok(pending >= 1);
+    await waitFor('the backlog gauge', async () => value(await scrape(gw.url), 'mailgate_webhook_deliveries_pending') === pending);
   });
 });
 
