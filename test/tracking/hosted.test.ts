@@ -79,8 +79,26 @@ function request(url: string, o: { method?: 'GET' | 'HEAD'; ua?: string | null; 
   });
 }
 
-const pixelOf = (recipientId: number) => hostedOpenUrl(gw.config.publicUrl, gw.services.secret, recipientId);
-const linkOf = (recipientId: number, i: number) => hostedClickUrl(gw.config.publicUrl, gw.services.secret, recipientId, i, LINKS[i]!);
+/** The html of the CloudMailing and Mailkit mailings: the two links (the second's `&` escaped, as an editor writes it). */
+const HTML = `<html><body><p>Hi</p><p><a href="${L0}">Sale</a> <a href="${L1.replace(/&/g, '&amp;')}">New</a></p></body></html>`;
+
+/** The pixel and the tracked links each recipient's message carries, read from the message the relay got. */
+const carried = new Map<number, { pixel: string; links: string[] }>();
+const builtPixel = (recipientId: number) => hostedOpenUrl(gw.config.publicUrl, gw.services.secret, recipientId);
+const builtLink = (recipientId: number, i: number) => hostedClickUrl(gw.config.publicUrl, gw.services.secret, recipientId, i, LINKS[i]!);
+const pixelOf = (recipientId: number) => carried.get(recipientId)?.pixel ?? builtPixel(recipientId);
+const linkOf = (recipientId: number, i: number) => carried.get(recipientId)?.links[i] ?? builtLink(recipientId, i);
+
+/** Reads the hosted URLs out of a recipient's message; they are the genuine ones for that recipient and link. */
+async function readCarried(recipientId: number, email: string): Promise<void> {
+  const html = String((await relay.to(email)[0]!.parse()).html);
+  const unescape = (u: string) => u.replace(/&amp;/g, '&');
+  const pixel = [...html.matchAll(/<img src="([^"]*\/t\/o\/[^"]*)"/g)].map((m) => unescape(m[1]!));
+  const links = [...html.matchAll(/<a href="([^"]*\/t\/c\/[^"]*)"/g)].map((m) => unescape(m[1]!));
+  assert.deepEqual(pixel, [builtPixel(recipientId)], `${email}: the pixel`);
+  assert.deepEqual(links, [builtLink(recipientId, 0), builtLink(recipientId, 1)], `${email}: the links`);
+  carried.set(recipientId, { pixel: pixel[0]!, links });
+}
 
 interface EventRow {
   recipient_id: number;
@@ -104,7 +122,7 @@ const eventsOf = async (mailingId: number) =>
   ).rows;
 
 /** The messages of a mailing are all with the relay and final; each recipient "delivered a day ago". */
-async function delivered(mailingId: number, emails: string[]): Promise<Record<Person, number>> {
+async function delivered(mailingId: number, emails: string[], o: { tracked?: boolean } = {}): Promise<Record<Person, number>> {
   await waitFor('every message relayed', () => emails.every((e) => relay.to(e).length === 1), 30_000);
   await waitFor('every recipient final', async () => {
     const { rows } = await gw.pool.query(`SELECT 1 FROM recipients WHERE mailing_id = $1 AND status <> 'finished'`, [mailingId]);
@@ -115,6 +133,7 @@ async function delivered(mailingId: number, emails: string[]): Promise<Record<Pe
     [mailingId],
   );
   assert.equal(rows.length, emails.length);
+  if (o.tracked) for (const r of rows) await readCarried(r.id, r.email);
   return Object.fromEntries(PEOPLE.map((p) => [p, rows.find((r) => r.email.startsWith(`${p}.`))!.id])) as Record<Person, number>;
 }
 
@@ -246,14 +265,16 @@ const emailsOf = (dialect: string) => PEOPLE.map((p) => `${p}.${dialect}@example
 describe('tracking: hosted opens and clicks, and every dialect’s report', () => {
   it('cloudmailing: a mailing by xmlrpc.client; list_mailings counts people’s opens and clicks, machines’ apart', async () => {
     const emails = emailsOf('cm');
-    const [id] = await xmlrpc('/CloudMailing', [['create_mailing', ['news@example.org', 'News', 'Hello', '<p>Hi</p>', 'Hi', 'UTF-8']]]);
-    const [added, started] = await xmlrpc('/CloudMailing', [
+    const [id] = await xmlrpc('/CloudMailing', [['create_mailing', ['news@example.org', 'News', 'Hello', HTML, 'Hi', 'UTF-8']]]);
+    const [, added, started] = await xmlrpc('/CloudMailing', [
+      // Clicks are tracked on request (the original's default is off); opens by default.
+      ['set_mailing_properties', [id, { click_tracking: true }]],
       ['add_recipients', [id, emails.map((email) => ({ email }))]],
       ['start_mailing', [id]],
     ]);
     assert.equal(added.length, emails.length, JSON.stringify(added));
     assert.ok(typeof started === 'string', JSON.stringify(started));
-    const r = await delivered(id as number, emails);
+    const r = await delivered(id as number, emails, { tracked: true });
     await scenario(id as number, r);
     await assertEvents(id as number, r);
 
@@ -282,9 +303,9 @@ describe('tracking: hosted opens and clicks, and every dialect’s report', () =
         list,
         emails.map((email) => ({ email })),
       );
-      mailing = await gw.core.mailings.create(ctx, { dialect: 'mailkit', name: 'Weekly', fromEmail: 'news@example.org', subject: 'Weekly', html: '<p>Hi</p>' });
+      mailing = await gw.core.mailings.create(ctx, { dialect: 'mailkit', name: 'Weekly', fromEmail: 'news@example.org', subject: 'Weekly', html: HTML });
       for (const email of emails) send = (await gw.core.transactional.send(ctx, { mailingId: mailing, listId: list, email, fields: {} })).sendId;
-      r = await delivered(mailing, emails);
+      r = await delivered(mailing, emails, { tracked: true });
       await scenario(mailing, r);
     });
 
