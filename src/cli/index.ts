@@ -12,6 +12,7 @@ import { importCommand } from './import.js';
 import { keysCommands } from './keys.js';
 import { listsCommands } from './lists.js';
 import { migrateCommand } from './migrate.js';
+import { operatorsCommands } from './operators.js';
 import { segmentsCommands } from './segments.js';
 import { serveCommands } from './serve.js';
 import { suppressionsCommands } from './suppressions.js';
@@ -35,6 +36,7 @@ export function program(): Command {
   importCommand(cli);
   listsCommands(cli);
   keysCommands(cli);
+  operatorsCommands(cli);
   cli.addOption(new Option('--version').hideHelp());
   return cli;
 }
