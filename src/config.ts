@@ -81,6 +81,11 @@ export const VARIABLES = {
     default: '7',
     doc: "Days a recipient's rendered message is kept for mailings with backup_customized_emails (CloudMailing customized_content).",
   },
+  CAPTURE_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: '30',
+    doc: 'Days the built-in SMTP capture keeps a message; older ones are purged by the workers (every minute) and can be purged earlier from /admin/outbox.',
+  },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
   WORKER_STALE_SECONDS: {
     schema: int(3, 3600),

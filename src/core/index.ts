@@ -22,6 +22,8 @@ import { workersService } from './workers/service.js';
 import { outboxService } from './outbox/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
+import { operatorsService } from './operators/service.js';
+import { overviewService } from './overview/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -60,7 +62,8 @@ export function makeCore(deps: CoreDeps) {
     segments: segmentsService({ store: deps.store }),
     newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
-    outbox: outboxService({ store: deps.store }),
+    outbox: outboxService({ store: deps.store, messages: deps.messages }),
+    operators: operatorsService({ store: deps.store }),
   };
   const transactional = transactionalService({
     store: deps.store,
@@ -80,6 +83,7 @@ export function makeCore(deps: CoreDeps) {
     confirmLinkDays: deps.confirmLinkDays,
   });
   const members = membersService({ store: deps.store, subscriptions });
+  const overview = overviewService({ store: deps.store, mailings: services.mailings, recipients: services.recipients, suppressions: services.suppressions });
   /** Whether the store answers (`/healthz`). */
   async function health(): Promise<boolean> {
     try {
@@ -89,7 +93,7 @@ export function makeCore(deps: CoreDeps) {
       return false;
     }
   }
-  return { ...services, transactional, subscriptions, members, health };
+  return { ...services, transactional, subscriptions, members, overview, health };
 }
 export type Core = ReturnType<typeof makeCore>;
 export type { CallContext } from './context.js';

@@ -17,6 +17,8 @@ import { tasksRepo } from './tasks.js';
 import { importsRepo } from './imports.js';
 import { segmentsRepo } from './segments.js';
 import { capturedRepo } from './captured.js';
+import { operatorsRepo, sessionsRepo } from './operators.js';
+import { overviewRepo } from './overview.js';
 
 function bind(db: Queryable) {
   return {
@@ -32,6 +34,9 @@ function bind(db: Queryable) {
     imports: importsRepo(db),
     segments: segmentsRepo(db),
     captured: capturedRepo(db),
+    operators: operatorsRepo(db),
+    sessions: sessionsRepo(db),
+    overview: overviewRepo(db),
     ping: async () => void (await db.query('SELECT 1')),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),

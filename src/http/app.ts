@@ -4,6 +4,7 @@
 import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
+import type { AuthFailureLimiter } from '../adapters/auth.js';
 import { requestErrors } from '../adapters/http-errors.js';
 import { adminRouter } from '../adapters/admin/index.js';
 import { cloudmailingRouters } from '../adapters/cloudmailing/index.js';
@@ -12,7 +13,10 @@ import { trackingRouter } from '../adapters/tracking/index.js';
 import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 
-export type HttpDeps = AdapterDeps;
+export type HttpDeps = AdapterDeps & {
+  /** Failed operator logins on the admin pages (per address and per login name). */
+  loginLimiter: AuthFailureLimiter;
+};
 
 export function makeHttpApp(deps: HttpDeps): express.Express {
   const app = express();

@@ -138,6 +138,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     const r = await manager.check(null);
     if (r.expired || r.started || r.finished) logger.info(r, 'mailing manager: sends moved on');
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
+    await store.captured.purge(config.CAPTURE_RETENTION_DAYS);
   };
 
   // Asynchronous API work (Sender's bulk calls): see src/core/tasks/service.ts.
