@@ -75,4 +75,15 @@ describe('capture: the outbox', () => {
     assert.equal(purge.status, 403, 'a key reads the outbox, it never purges it');
     assert.equal((await gw.pool.query('SELECT count(*)::int AS n FROM captured_messages')).rows[0].n, 2);
   });
+
+  it('purges what is older than the retention, and nothing newer', async () => {
+    const { rows } = await gw.pool.query<{ id: number }>('SELECT id FROM captured_messages ORDER BY id');
+    await gw.pool.query("UPDATE captured_messages SET received_at = now() - interval '31 days' WHERE id = $1", [rows[0]!.id]);
+    assert.equal(await gw.core.outbox.purge(30), 1);
+    assert.deepEqual(
+      (await gw.pool.query<{ id: number }>('SELECT id FROM captured_messages ORDER BY id')).rows.map((r) => r.id),
+      rows.slice(1).map((r) => r.id),
+    );
+    assert.equal(await gw.core.outbox.purge(null), rows.length - 1, 'no days: every message');
+  });
 });

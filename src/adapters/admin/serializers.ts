@@ -348,7 +348,7 @@ export function mailingPage(
             <th>Changed</th>
           </tr>
         </thead>
-        <tbody>
+        <tbody id="recipients-live" data-live>
           ${recipients.map(
             (r) =>
               html`<tr>
