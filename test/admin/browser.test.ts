@@ -127,8 +127,9 @@ describe('admin pages in a browser', () => {
     assert.equal(await page.locator('#progress .sent').textContent(), '20');
     await page.locator('#progress .status').filter({ hasText: 'finished' }).waitFor({ timeout: LONG });
     // The recipients' rows follow too.
+    // (A string: it runs in the page, where `document` is.)
     await page.waitForFunction(
-      () => [...document.querySelectorAll('#recipients tbody tr')].filter((tr) => tr.children[1]?.textContent === 'finished').length === 20,
+      `[...document.querySelectorAll('#recipients tbody tr')].filter((tr) => tr.children[1]?.textContent === 'finished').length === 20`,
       null,
       { timeout: LONG },
     );
