@@ -143,7 +143,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   if (opts.http !== false) {
     const [{ makeHttpApp }, { authFailureLimiter }] = await Promise.all([import('./http/app.js'), import('./adapters/auth.js')]);
     // One failure limiter for every dialect: a client failing on one is slowed down on all.
-    // Operator logins have a limiter of their own and a stricter one: 5 failures per 5 minutes per address or login name.
+    // Operator logins have a limiter of their own and a stricter one: 5 failures per 5 minutes per address.
     const app = makeHttpApp({
       core,
       logger,

@@ -14,7 +14,7 @@ import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 
 export type HttpDeps = AdapterDeps & {
-  /** Failed operator logins on the admin pages (per address and per login name). */
+  /** Failed operator logins on the admin pages, per address. */
   loginLimiter: AuthFailureLimiter;
 };
 

@@ -311,7 +311,7 @@ describe('admin pages in a browser', () => {
     await again.close();
   });
 
-  it('slows down repeated failed logins, per address and per login name', async () => {
+  it('slows down repeated failed logins from one address, and only that address', async () => {
     await gw.core.operators.create('slow', PASSWORD);
     const guesser = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.7' } });
     const p = await guesser.newPage();
@@ -324,11 +324,12 @@ describe('admin pages in a browser', () => {
     assert.equal(await sessionCookie(guesser), undefined, 'not logged in, even with the right password');
     await shot('login-slowed', p);
     await guesser.close();
-    // Another address, the same login name: slowed too.
+    // Another address: the operator is not locked out by someone else's guesses.
     const other = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.8' } });
     const o = await other.newPage();
     await logIn(o, 'slow', PASSWORD);
-    assert.match((await o.locator('[role=alert]').textContent())!, /^Too many failed logins/);
+    await o.waitForURL(/\/admin\/mailings$/);
+    assert.ok(await sessionCookie(other));
     await other.close();
   });
 });

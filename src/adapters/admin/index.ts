@@ -11,8 +11,9 @@
  *   session, a token also set as a SameSite=Strict cookie (double submit). Without it: 403, nothing changed.
  * - Without a live session (none, forged, idle too long, past its end): a GET is redirected to the login page
  *   with `next`, a POST too (nothing changed).
- * - Login failures are limited per address and per login name (the API keys' limiter, its own instance): past
- *   the limit, 429 with Retry-After whatever the password.
+ * - Login failures are limited per address (the API keys' limiter, its own instance): past the limit, 429 with
+ *   Retry-After whatever the password. Not per login name: anyone could then keep `admin` locked out, and a
+ *   generated password (120 bits) is out of reach of guessing spread over many addresses at scrypt's pace.
  * - An API key still opens the outbox read-only (HTTP Basic, any user, the secret as password): scripts read
  *   captured mail that way, each key seeing its own account's. Any other page answers such a request 403.
  * - Every answer carries a CSP allowing only our own script and stylesheet; a message preview gets its own
@@ -21,6 +22,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isDomainError } from '../../core/errors.js';
+import { SESSION_LIMITS } from '../../core/operators/service.js';
 import { authenticator, basicSchemeCredentials, remoteAddress, requestIdOf, type AuthFailureLimiter } from '../auth.js';
 import type { AdapterDeps } from '../types.js';
 import { ADMIN_CSS, ADMIN_JS } from './assets.js';
@@ -30,7 +32,7 @@ import { loginPage, type Viewer } from './serializers.js';
 import { cookieOf, field, nextOf, rawField } from './values.js';
 
 export interface AdminDeps extends AdapterDeps {
-  /** Failed logins, per address and per login name (an instance of its own: an operator's typos do not slow API clients). */
+  /** Failed logins, per address (an instance of its own: an operator's typos do not slow API clients). */
   loginLimiter: AuthFailureLimiter;
 }
 
@@ -103,20 +105,20 @@ export function adminRouter(deps: AdminDeps): express.Router {
       const target = nextOf(field(req, 'next'));
       if (!sameToken(field(req, 'csrf'), cookieOf(req, LOGIN_COOKIE))) return csrfRefused(undefined, res);
       const login = field(req, 'login');
-      const limits = [`address:${remoteAddress(req)}`, `login:${login.toLowerCase()}`];
-      const wait = Math.max(...limits.map((k) => deps.loginLimiter.retryAfter(k)));
+      const address = remoteAddress(req);
+      const wait = deps.loginLimiter.retryAfter(address);
       if (wait > 0) {
         res.set('Retry-After', String(wait));
         return showLogin(res, 429, target, { login, error: `Too many failed logins; try again in ${wait} s.` });
       }
       const signedIn = await core.operators.login(login, rawField(req, 'password'));
       if (!signedIn) {
-        for (const k of limits) deps.loginLimiter.fail(k);
+        deps.loginLimiter.fail(address);
         return showLogin(res, 401, target, { login, error: 'Wrong login or password.' });
       }
-      for (const k of limits) deps.loginLimiter.succeed(k);
+      deps.loginLimiter.succeed(address);
       res
-        .append('Set-Cookie', cookie(SESSION_COOKIE, signedIn.sessionId, { path: '/admin', sameSite: 'Lax', maxAge: 12 * 3600 }))
+        .append('Set-Cookie', cookie(SESSION_COOKIE, signedIn.sessionId, { path: '/admin', sameSite: 'Lax', maxAge: SESSION_LIMITS.absoluteSeconds }))
         .append('Set-Cookie', cookie(LOGIN_COOKIE, '', { path: '/admin/login', sameSite: 'Strict', maxAge: 0 }))
         .redirect(303, target);
     } catch (e) {
