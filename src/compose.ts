@@ -12,7 +12,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { makeCore, type Core } from './core/index.js';
-import { invalid } from './core/errors.js';
+import { DomainError, invalid } from './core/errors.js';
 import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
 import { ensureDatabase, migrateIfBehind } from './db/migrate.js';
 import { makePool, type Pool } from './db/pool.js';
@@ -132,6 +132,8 @@ export interface Gateway {
   /** Where a process without HTTP serves /metrics and /healthz (METRICS_PORT set). */
   metricsUrl?: string;
   firstKey?: { id: number; secret: string; account: string };
+  /** The operator made on a start that found none (its password is shown once, on the terminal only). */
+  firstOperator?: { login: string; password: string };
   stop(): Promise<void>;
 }
 
@@ -160,7 +162,15 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   if (opts.http !== false) {
     const [{ makeHttpApp }, { authFailureLimiter }] = await Promise.all([import('./http/app.js'), import('./adapters/auth.js')]);
     // One failure limiter for every dialect: a client failing on one is slowed down on all.
-    const app = makeHttpApp({ core, logger, config, authLimiter: authFailureLimiter(), metrics });
+    // Operator logins have a limiter of their own and a stricter one: 5 failures per 5 minutes per address.
+    const app = makeHttpApp({
+      core,
+      logger,
+      config,
+      authLimiter: authFailureLimiter(),
+      loginLimiter: authFailureLimiter({ maxFailures: 5, windowMs: 5 * 60_000 }),
+      metrics,
+    });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
     const server = tls
       ? https.createServer({ cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) }, app)
@@ -186,6 +196,16 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   let firstKey: Gateway['firstKey'];
   if (opts.bootstrapAccount && (await core.accounts.countAccounts()) === 0) {
     firstKey = await core.accounts.createKey('default', 'first key');
+  }
+  // The same for the admin pages: an install (or an upgrade) without operators gets `admin`. Two HTTP nodes
+  // starting together race on the login: the loser's CONFLICT means the other made it (and shows it).
+  let firstOperator: Gateway['firstOperator'];
+  if (opts.bootstrapAccount && (await core.operators.count()) === 0) {
+    const made = await core.operators.create('admin').catch((e: unknown) => {
+      if (e instanceof DomainError && e.code === 'CONFLICT') return undefined;
+      throw e;
+    });
+    if (made) firstOperator = { login: made.operator.login, password: made.password };
   }
 
   // Late bounces and complaints come back to the HTTP nodes (the MX of BOUNCE_DOMAIN points at them).
@@ -236,6 +256,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     ...(bouncePort !== undefined ? { bouncePort } : {}),
     ...(metricsUrl ? { metricsUrl } : {}),
     ...(firstKey ? { firstKey } : {}),
+    ...(firstOperator ? { firstOperator } : {}),
     async stop() {
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));
     },

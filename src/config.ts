@@ -121,6 +121,11 @@ export const VARIABLES = {
     default: DEFAULT_SCANNER_NETWORKS.join(','),
     doc: "Hosted tracking: comma-separated networks of link scanners (by default those of Microsoft Exchange Online Protection, Proofpoint, Mimecast and Barracuda); an open or click from one is a machine's (verdict scanner-network); `none`: no network.",
   },
+  CAPTURE_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: '30',
+    doc: 'Days the built-in SMTP capture keeps a message; older ones are purged by the workers (every minute) and can be purged earlier from /admin/outbox.',
+  },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Jobs one worker process runs at once.' },
   WORKER_STALE_SECONDS: {
     schema: int(3, 3600),

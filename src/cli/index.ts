@@ -14,6 +14,7 @@ import { keysCommands } from './keys.js';
 import { listsCommands } from './lists.js';
 import { mailingsCommands } from './mailings.js';
 import { migrateCommand } from './migrate.js';
+import { operatorsCommands } from './operators.js';
 import { segmentsCommands } from './segments.js';
 import { serveCommands } from './serve.js';
 import { suppressionsCommands } from './suppressions.js';
@@ -41,6 +42,7 @@ export function program(): Command {
   keysCommands(cli);
   backupCommands(cli);
   webhooksCommands(cli);
+  operatorsCommands(cli);
   cli.addOption(new Option('--version').hideHelp());
   return cli;
 }

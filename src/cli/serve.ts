@@ -74,6 +74,7 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     lines.push(`  Yandex Sender REST          ${url}/api/0/${senderPath}`);
     lines.push(`  Emailicious REST            ${url}/api/v1/`);
     lines.push(`  health                 GET  ${url}/healthz`);
+    lines.push(`  admin pages            ${url}/admin   (operators: npx mailgate operators list)`);
     lines.push(`  metrics                GET  ${url}/metrics   (Prometheus)`);
   } else {
     lines.push('Mailgate worker is running (no HTTP).');
@@ -86,7 +87,7 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
   if (opts.worker) {
     if (gateway.captureUrl) {
       lines.push(`  SMTP                   no SMTP_URL set: every message is CAPTURED, not relayed (kept in Postgres)`);
-      if (url) lines.push(`                         see ${url}/admin/outbox (user any, password an API key)`);
+      if (url) lines.push(`                         see ${url}/admin/outbox`);
     } else lines.push(`  SMTP                   relaying through SMTP_URL`);
     // Host and port only: the URL may hold credentials.
     if (config.TESTING_SMTP_URL) lines.push(`  testing mailings       sent to TESTING_SMTP_URL (${new URL(config.TESTING_SMTP_URL).host})`);
@@ -104,6 +105,14 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     // The first key was shown once, on the first start: say how to get one now.
     lines.push('');
     lines.push(`API keys: npx mailgate keys create --account ${account ?? '<slug>'}   (npx mailgate keys list shows the existing ones, not their secrets)`);
+  }
+  if (gateway.firstOperator) {
+    // The terminal only (stdout, like the first key): never a log line.
+    const o = gateway.firstOperator;
+    lines.push('');
+    lines.push(`First operator of the admin pages, shown once: login "${o.login}", password:`);
+    lines.push(`  ${o.password}`);
+    lines.push(`  log in at ${url}/admin; change it: npx mailgate operators password ${o.login}`);
   }
   console.log(lines.join('\n'));
   // A signal during the start: stopped now, the banner (and a first key, shown once) printed first.

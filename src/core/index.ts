@@ -25,6 +25,8 @@ import { webhooksService } from './webhooks/service.js';
 import { membersService } from './lists/members.js';
 import { segmentsService } from './lists/segments.js';
 import { trackingService, type TrackingSettings } from './tracking/service.js';
+import { operatorsService } from './operators/service.js';
+import { overviewService } from './overview/service.js';
 
 export interface CoreDeps {
   store: Store;
@@ -67,9 +69,10 @@ export function makeCore(deps: CoreDeps) {
     segments: segmentsService({ store: deps.store }),
     newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
-    outbox: outboxService({ store: deps.store }),
+    outbox: outboxService({ store: deps.store, messages: deps.messages }),
     webhooks: webhooksService({ store: deps.store }),
     tracking: trackingService({ store: deps.store, secret: deps.cursorSecret, settings: deps.tracking }),
+    operators: operatorsService({ store: deps.store }),
   };
   const transactional = transactionalService({
     store: deps.store,
@@ -89,10 +92,11 @@ export function makeCore(deps: CoreDeps) {
     confirmLinkDays: deps.confirmLinkDays,
   });
   const members = membersService({ store: deps.store, subscriptions });
+  const overview = overviewService({ store: deps.store, mailings: services.mailings, recipients: services.recipients, suppressions: services.suppressions });
   /** `/healthz`: the database, the migrations, live workers and their relays. */
   const healthChecks = healthService({ store: deps.store, staleSeconds: deps.workerStaleSeconds });
   const health = () => healthChecks.check();
-  return { ...services, transactional, subscriptions, members, health };
+  return { ...services, transactional, subscriptions, members, overview, health };
 }
 export type Core = ReturnType<typeof makeCore>;
 export type { CallContext } from './context.js';

@@ -1,15 +1,6 @@
 /** The built-in SMTP capture's store. */
 import type { Queryable } from './pool.js';
 
-export interface CapturedRow {
-  id: number;
-  envelope_from: string | null;
-  envelope_to: string[];
-  message_id: string | null;
-  subject: string | null;
-  received_at: Date;
-}
-
 export function capturedRepo(db: Queryable) {
   return {
     async insert(m: {
@@ -27,21 +18,12 @@ export function capturedRepo(db: Queryable) {
       );
       return rows[0]!.id;
     },
-    async list(accountId: number, limit: number, beforeId?: number): Promise<CapturedRow[]> {
-      const { rows } = await db.query<CapturedRow>(
-        `SELECT id, envelope_from, envelope_to, message_id, subject, received_at FROM captured_messages
-          WHERE account_id = $1 AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2`,
-        [accountId, limit, beforeId ?? null],
-      );
-      return rows;
-    },
-    async raw(accountId: number, id: number): Promise<Buffer | undefined> {
-      const { rows } = await db.query<{ raw: Buffer }>('SELECT raw FROM captured_messages WHERE account_id = $1 AND id = $2', [accountId, id]);
-      return rows[0]?.raw;
-    },
-    async count(accountId: number): Promise<number> {
-      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM captured_messages WHERE account_id = $1', [accountId]);
-      return rows[0]!.n;
+    /** Deletes the messages received more than `days` days ago, or every message when `days` is null. */
+    async purge(days: number | null): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM captured_messages WHERE $1::int IS NULL OR received_at < now() - make_interval(days => $1::int)', [
+        days,
+      ]);
+      return rowCount ?? 0;
     },
   };
 }

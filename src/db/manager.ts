@@ -106,6 +106,9 @@ export function managerRepo(db: Pool) {
   }
 
   return {
+    /** An operator's cancel: the send closes now as at its deadline (what is left ends TIMEOUT). */
+    closeNow: (sendId: number) => closeAtDeadline(db, sendId),
+
     /** Kept messages (backup_customized_emails) older than the retention are deleted. */
     async purgeCustomized(retentionDays: number): Promise<number> {
       const { rowCount } = await db.query(`DELETE FROM customized_messages WHERE created_at < now() - make_interval(days => $1)`, [retentionDays]);

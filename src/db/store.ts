@@ -20,6 +20,8 @@ import { capturedRepo } from './captured.js';
 import { healthRepo } from './health.js';
 import { webhooksRepo } from './webhooks.js';
 import { hitsRepo } from './events.js';
+import { operatorsRepo, sessionsRepo } from './operators.js';
+import { overviewRepo } from './overview.js';
 
 function bind(db: Queryable) {
   return {
@@ -35,6 +37,9 @@ function bind(db: Queryable) {
     imports: importsRepo(db),
     segments: segmentsRepo(db),
     captured: capturedRepo(db),
+    operators: operatorsRepo(db),
+    sessions: sessionsRepo(db),
+    overview: overviewRepo(db),
     ping: async () => void (await db.query('SELECT 1')),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),

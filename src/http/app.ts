@@ -4,6 +4,7 @@
 import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
+import type { AuthFailureLimiter } from '../adapters/auth.js';
 import { requestErrors } from '../adapters/http-errors.js';
 import { adminRouter } from '../adapters/admin/index.js';
 import { cloudmailingRouters } from '../adapters/cloudmailing/index.js';
@@ -14,7 +15,11 @@ import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/i
 import type { Metrics } from '../metrics/index.js';
 import { answerHealth, answerMetrics, dialect, requestMetrics } from './observe.js';
 
-export type HttpDeps = AdapterDeps & { metrics: Metrics };
+export type HttpDeps = AdapterDeps & {
+  metrics: Metrics;
+  /** Failed operator logins on the admin pages, per address. */
+  loginLimiter: AuthFailureLimiter;
+};
 
 export function makeHttpApp(deps: HttpDeps): express.Express {
   const app = express();

@@ -144,6 +144,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     if (r.expired || r.started || r.finished) logger.info(r, 'mailing manager: sends moved on');
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
     await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
+    await store.captured.purge(config.CAPTURE_RETENTION_DAYS);
   };
 
   const webhooksTask = makeWebhooksTask({

@@ -1,6 +1,7 @@
 /**
  * With no SMTP_URL, the worker sends to the built-in SMTP capture: every message is kept in Postgres and
- * viewable at /admin/outbox by the account whose mailing it is, never by another.
+ * viewable at /admin/outbox: by operators (test/admin/browser.test.ts), and read-only by an API key of the
+ * account whose mailing it is, never by another's.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -50,9 +51,10 @@ describe('capture: the outbox', () => {
     const html = await page.text();
     assert.match(html, /2 messages kept/);
     assert.match(html, /Captured &lt;b&gt;Ann&lt;\/b&gt;/, 'subjects are escaped in the page');
-    const raw = await fetch(`${gw.url}/admin/outbox/${rows[0]!.id}`, { headers: auth(gw.key.secret) });
+    assert.match(html, new RegExp(`<a href="/admin/outbox/${rows[0]!.id}">`), 'links work at /admin/outbox/ too');
+    const raw = await fetch(`${gw.url}/admin/outbox/${rows[0]!.id}/raw`, { headers: auth(gw.key.secret) });
     assert.equal(raw.status, 200);
-    assert.match(raw.headers.get('content-type') ?? '', /^message\/rfc822/);
+    assert.match(raw.headers.get('content-type') ?? '', /^text\/plain/);
     assert.match(await raw.text(), /^Message-ID: <r\d+\.m\d+@bounces\.mailgate\.test>/m);
   });
 
@@ -61,9 +63,27 @@ describe('capture: the outbox', () => {
     const page = await fetch(`${gw.url}/admin/outbox`, { headers: auth(other.secret) });
     assert.match(await page.text(), /0 messages kept/);
     const { rows } = await gw.pool.query<{ id: number }>('SELECT id FROM captured_messages LIMIT 1');
-    assert.equal((await fetch(`${gw.url}/admin/outbox/${rows[0]!.id}`, { headers: auth(other.secret) })).status, 404);
-    const anonymous = await fetch(`${gw.url}/admin/outbox`);
-    assert.equal(anonymous.status, 401);
-    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic/);
+    for (const view of ['', '/raw', '/preview'])
+      assert.equal((await fetch(`${gw.url}/admin/outbox/${rows[0]!.id}${view}`, { headers: auth(other.secret) })).status, 404);
+    const wrong = await fetch(`${gw.url}/admin/outbox`, { headers: auth('not-a-key') });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.headers.get('www-authenticate') ?? '', /^Basic/);
+    const anonymous = await fetch(`${gw.url}/admin/outbox`, { redirect: 'manual' });
+    assert.equal(anonymous.status, 303, 'a browser without a session goes to the login page');
+    assert.equal(anonymous.headers.get('location'), '/admin/login?next=%2Fadmin%2Foutbox');
+    const purge = await fetch(`${gw.url}/admin/outbox/purge`, { method: 'POST', headers: auth(gw.key.secret), redirect: 'manual' });
+    assert.equal(purge.status, 403, 'a key reads the outbox, it never purges it');
+    assert.equal((await gw.pool.query('SELECT count(*)::int AS n FROM captured_messages')).rows[0].n, 2);
+  });
+
+  it('purges what is older than the retention, and nothing newer', async () => {
+    const { rows } = await gw.pool.query<{ id: number }>('SELECT id FROM captured_messages ORDER BY id');
+    await gw.pool.query("UPDATE captured_messages SET received_at = now() - interval '31 days' WHERE id = $1", [rows[0]!.id]);
+    assert.equal(await gw.core.outbox.purge(30), 1);
+    assert.deepEqual(
+      (await gw.pool.query<{ id: number }>('SELECT id FROM captured_messages ORDER BY id')).rows.map((r) => r.id),
+      rows.slice(1).map((r) => r.id),
+    );
+    assert.equal(await gw.core.outbox.purge(null), rows.length - 1, 'no days: every message');
   });
 });

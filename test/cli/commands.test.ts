@@ -47,6 +47,36 @@ describe('cli: operator commands', () => {
     assert.equal(bad.stderr.trim().split('\n').length, 1);
   });
 
+  it('operators create, list, password, delete: a password is made and shown once, never an argument', async () => {
+    const created = await mailgate('operators', 'create', 'Kim', '--json');
+    assert.equal(created.code, 0, created.stderr);
+    const { login, password } = JSON.parse(created.stdout) as { login: string; password: string };
+    assert.equal(login, 'Kim');
+    assert.match(password, /^[A-Za-z0-9_-]{20}$/);
+    assert.ok(await gw.core.operators.login('kim', password), 'the login is case-insensitive, the password works');
+    const { rows } = await gw.pool.query<{ password_hash: string }>("SELECT password_hash FROM operators WHERE login = 'Kim'");
+    assert.match(rows[0]!.password_hash, /^scrypt\$32768\$8\$3\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    assert.ok(!rows[0]!.password_hash.includes(password));
+
+    const taken = await mailgate('operators', 'create', 'kim');
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /^error: .*exists already/);
+    assert.match((await mailgate('operators', 'list')).stdout, /^login\tcreated\tpassword changed\nKim\t/);
+
+    const session = (await gw.core.operators.login('Kim', password))!;
+    const changed = await mailgate('operators', 'password', 'Kim', '--json');
+    assert.equal(changed.code, 0, changed.stderr);
+    const fresh = (JSON.parse(changed.stdout) as { password: string }).password;
+    assert.equal(await gw.core.operators.login('Kim', password), undefined, 'the old password no longer works');
+    assert.equal(await gw.core.operators.session(session.sessionId), undefined, 'a new password ends the sessions');
+    assert.ok(await gw.core.operators.login('Kim', fresh));
+
+    assert.equal((await mailgate('operators', 'delete', 'Kim')).code, 0);
+    assert.equal(await gw.core.operators.login('Kim', fresh), undefined);
+    assert.equal((await mailgate('operators', 'delete', 'Kim')).code, 1);
+    assert.equal((await mailgate('operators', 'create', 'no spaces allowed')).code, 1);
+  });
+
   it("lists confirm-mailing chooses the account's and a list's confirmation mailing", async () => {
     const c = await ctx();
     const list = await gw.core.lists.create(c, { name: 'Club' });

@@ -134,6 +134,9 @@ describe('cli: first start as root from a checkout only root can enter', { skip:
     assert.ok(m, `no key in: ${banner}`);
     secret = m[2]!;
     assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/CloudMailing`));
+    const operator = /First operator of the admin pages, shown once: login "admin", password:\n {2}(\S+)/.exec(banner);
+    assert.ok(operator, `no operator password in: ${banner}`);
+    assert.ok(!running.err().includes(operator[1]!), 'the password is on the terminal, never in a log line');
 
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     const call = await listMethodsStatus(secret);
@@ -162,6 +165,7 @@ describe('cli: first start as root from a checkout only root can enter', { skip:
     const before = await stat(copy);
     running = await start();
     assert.doesNotMatch(running.out(), /First API key/);
+    assert.doesNotMatch(running.out(), /First operator/);
     assert.doesNotMatch(running.err(), /runs from a copy/, 'no second copy');
     assert.equal((await stat(copy)).ino, before.ino);
     assert.equal(await binariesCopy(), copy);

@@ -79,6 +79,34 @@ before(async () => {
   key = { id: Number(m[1]), secret: m[2]! };
 });
 
+describe('default install: the admin pages', () => {
+  it('the first operator printed once logs in to /admin', async () => {
+    const m = /First operator of the admin pages, shown once: login "(\S+)", password:\n {2}(\S+)/.exec(server!.banner);
+    assert.ok(m, `no operator in:\n${server!.banner}`);
+    const form = await fetch(`${base}/admin/login`);
+    const token = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const loginCookie = form.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('mailgate_login='))!
+      .split(';')[0]!;
+    const login = await fetch(`${base}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: token, next: '/admin/accounts', login: m[1]!, password: m[2]! }).toString(),
+    });
+    assert.equal(login.status, 303);
+    assert.equal(login.headers.get('location'), '/admin/accounts');
+    const session = login.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('mailgate_admin='))!
+      .split(';')[0]!;
+    const accounts = await fetch(`${base}/admin/accounts`, { headers: { cookie: session }, redirect: 'manual' });
+    assert.equal(accounts.status, 200);
+    assert.match(await accounts.text(), /<td>default<\/td>/);
+  });
+});
+
 after(async () => {
   if (server) await stop(server);
   await rm(dataDir, { recursive: true, force: true });
@@ -91,7 +119,11 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The captured messages to an address whose subject starts so, read through /admin/outbox, parsed. */
 async function captured(address: string, subject: string, count = 1): Promise<ParsedMail[]> {
-  const row = new RegExp(`<a href="outbox/(\\d+)">\\d+</a></td><td>[^<]*</td><td>${escapeRe(address)}</td><td>${escapeRe(subject)}`, 'g');
+  const row = new RegExp(
+    // Columns: #, received, account, to, subject.
+    `<a href="/admin/outbox/(\\d+)">\\d+</a></td>\\s*<td>[^<]*</td>\\s*<td>[^<]*</td>\\s*<td>${escapeRe(address)}</td>\\s*<td>${escapeRe(subject)}`,
+    'g',
+  );
   let ids: string[] = [];
   await waitFor(`${count} message(s) "${subject}" to ${address} in the outbox`, async () => {
     const page = await fetch(`${base}/admin/outbox`, { headers: outboxAuth() });
@@ -102,7 +134,7 @@ async function captured(address: string, subject: string, count = 1): Promise<Pa
   assert.equal(ids.length, count, `exactly ${count} message(s) "${subject}" to ${address}`);
   return await Promise.all(
     ids.map(async (id) => {
-      const raw = await fetch(`${base}/admin/outbox/${id}`, { headers: outboxAuth() });
+      const raw = await fetch(`${base}/admin/outbox/${id}/raw`, { headers: outboxAuth() });
       assert.equal(raw.status, 200);
       return await simpleParser(Buffer.from(await raw.arrayBuffer()));
     }),

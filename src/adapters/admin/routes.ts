@@ -1,10 +1,24 @@
-/** The admin pages: each reads its request (values.ts), calls the core and answers a page (serializers.ts). */
+/**
+ * The admin pages: each reads its request (values.ts), calls the core and answers a page (serializers.ts).
+ * GETs change nothing; every change is a POST (its CSRF token checked by index.ts) answered by a redirect to
+ * the page it changed (POST-redirect-GET), with a notice named by a fixed word, never text from the request.
+ */
 import type { Request, Response } from 'express';
 import type { Core } from '../../core/index.js';
-import { callContext } from '../auth.js';
-import { noSuchMessage } from './errors.js';
-import { outboxPage } from './serializers.js';
-import { beforeOf, messageIdOf } from './values.js';
+import { notFoundPage } from './errors.js';
+import {
+  accountsPage,
+  bouncesPage,
+  mailingPage,
+  mailingsPage,
+  newKeyPage,
+  outboxMessagePage,
+  outboxPage,
+  previewDocument,
+  suppressionsPage,
+  type Viewer,
+} from './serializers.js';
+import { RECIPIENT_FILTERS, beforeOf, field, idParam, purgeDaysOf, recipientFilterOf, searchOf } from './values.js';
 
 const PAGE_SIZE = 100;
 
@@ -12,26 +26,226 @@ export interface Call {
   req: Request;
   res: Response;
   core: Core;
+  viewer: Viewer;
+  /** The accounts this viewer sees: null for an operator (all), the key's account for an API key. */
+  scope: number | null;
+  requestId: string;
+  retentionDays: number;
 }
-export type Route = [path: string, handler: (c: Call) => Promise<void>];
+
+/** Who may call a route: operators only, or API keys too (the scripted, read-only outbox). */
+export type Access = 'operator' | 'operator-or-key';
+export type Route = [method: 'get' | 'post', path: string, access: Access, handler: (c: Call) => Promise<void>];
+
+/** What a redirect's `?notice=` may say. */
+const NOTICES = {
+  'account-created': 'Account created.',
+  'key-revoked': 'Key revoked: every dialect refuses it from now on.',
+  paused: 'Mailing paused.',
+  resumed: 'Mailing started (or resumed).',
+  cancelled: 'Mailing cancelled: recipients not sent yet will not be.',
+  resent: 'Failed recipients queued again.',
+  'nothing-to-resend': 'No failed recipients to send again.',
+  suppressed: 'Address suppressed.',
+  'already-suppressed': 'The address was suppressed already.',
+  lifted: 'Suppression lifted.',
+  purged: 'Captured messages purged.',
+} as const;
+type Notice = keyof typeof NOTICES;
+
+const noticeOf = (req: Request): string | undefined => {
+  const n = req.query.notice;
+  return typeof n === 'string' && Object.hasOwn(NOTICES, n) ? NOTICES[n as Notice] : undefined;
+};
+
+const done = (res: Response, path: string, notice: Notice) => res.redirect(303, `${path}?notice=${notice}`);
+
+/** A preview is the message's own html: no script, no remote load, a sandbox of its own even when opened alone. */
+const PREVIEW_CSP = "default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox";
 
 export const ROUTES: Route[] = [
+  ['get', '/', 'operator', ({ res }) => Promise.resolve(res.redirect(303, '/admin/mailings'))],
+
+  // --- accounts and keys
   [
-    '/outbox',
-    async ({ req, res, core }) => {
-      const { messages, total } = await core.outbox.page(callContext(res), PAGE_SIZE, beforeOf(req));
-      res.type('html').send(outboxPage(messages, total, PAGE_SIZE));
+    'get',
+    '/accounts',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const [accounts, keys] = await Promise.all([core.accounts.listAccounts(), core.accounts.listKeys()]);
+      res.type('html').send(accountsPage(viewer, accounts, keys, noticeOf(req)));
     },
   ],
   [
-    '/outbox/:id',
+    'post',
+    '/accounts',
+    'operator',
     async ({ req, res, core }) => {
-      const raw = await core.outbox.raw(callContext(res), messageIdOf(req));
-      if (!raw) return noSuchMessage(res);
-      res
-        .type('message/rfc822')
-        .set('Content-Disposition', `inline; filename="${Number(req.params.id)}.eml"`)
-        .send(raw);
+      await core.accounts.createAccount(field(req, 'slug'));
+      done(res, '/admin/accounts', 'account-created');
+    },
+  ],
+  [
+    'post',
+    '/keys',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const account = field(req, 'account');
+      // Only an existing account: a mistyped slug must not make a new one.
+      await core.accounts.operatorContext(account);
+      const key = await core.accounts.createKey(account, field(req, 'label').slice(0, 200) || undefined);
+      // The secret is on this answer only: never in a URL, never stored.
+      res.status(201).set('Cache-Control', 'no-store').type('html').send(newKeyPage(viewer, key));
+    },
+  ],
+  [
+    'post',
+    '/keys/:id/revoke',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      await core.accounts.revokeKey(id);
+      done(res, '/admin/accounts', 'key-revoked');
+    },
+  ],
+
+  // --- mailings
+  [
+    'get',
+    '/mailings',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const search = searchOf(req);
+      const rows = await core.overview.mailings({ limit: PAGE_SIZE, beforeId: beforeOf(req), search });
+      res.type('html').send(mailingsPage(viewer, rows, { search, limit: PAGE_SIZE }));
+    },
+  ],
+  [
+    'get',
+    '/mailings/:id',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const filter = recipientFilterOf(req);
+      const search = searchOf(req);
+      const mailing = await core.overview.mailing(id, requestId);
+      const statuses = RECIPIENT_FILTERS[filter];
+      const recipients = await core.overview.recipients(id, statuses && [...statuses], { limit: PAGE_SIZE, beforeId: beforeOf(req), search });
+      res.type('html').send(mailingPage(viewer, mailing, recipients, { filter, search, limit: PAGE_SIZE, notice: noticeOf(req) }));
+    },
+  ],
+  ...(
+    [
+      ['pause', async (core, id, rid) => void (await core.overview.pause(id, rid)), 'paused'],
+      ['resume', async (core, id, rid) => void (await core.overview.resume(id, rid)), 'resumed'],
+      ['cancel', async (core, id, rid) => void (await core.overview.cancel(id, rid)), 'cancelled'],
+      ['resend', async (core, id, rid) => ((await core.overview.resendFailed(id, rid)) ? 'resent' : 'nothing-to-resend'), 'resent'],
+    ] as [string, (core: Core, id: number, requestId: string) => Promise<Notice | void>, Notice][]
+  ).map(([name, act, notice]): Route => [
+    'post',
+    `/mailings/:id/${name}`,
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const said = await act(core, id, requestId);
+      done(res, `/admin/mailings/${id}`, said ?? notice);
+    },
+  ]),
+
+  // --- bounces and suppressions
+  [
+    'get',
+    '/bounces',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const search = searchOf(req);
+      const rows = await core.overview.bounces({ limit: PAGE_SIZE, beforeId: beforeOf(req), search });
+      res.type('html').send(bouncesPage(viewer, rows, { search, limit: PAGE_SIZE }));
+    },
+  ],
+  [
+    'get',
+    '/suppressions',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const search = searchOf(req);
+      const [rows, accounts] = await Promise.all([core.overview.suppressions({ limit: PAGE_SIZE, search }), core.accounts.listAccounts()]);
+      res.type('html').send(suppressionsPage(viewer, rows, accounts, { search, notice: noticeOf(req), limit: PAGE_SIZE }));
+    },
+  ],
+  [
+    'post',
+    '/suppressions',
+    'operator',
+    async ({ req, res, core, requestId }) => {
+      const added = await core.overview.suppress(field(req, 'account'), field(req, 'email'), requestId);
+      done(res, '/admin/suppressions', added ? 'suppressed' : 'already-suppressed');
+    },
+  ],
+  [
+    'post',
+    '/suppressions/lift',
+    'operator',
+    async ({ req, res, core, requestId }) => {
+      await core.overview.lift(field(req, 'account'), field(req, 'email'), requestId);
+      done(res, '/admin/suppressions', 'lifted');
+    },
+  ],
+
+  // --- the capture outbox
+  [
+    'get',
+    '/outbox',
+    'operator-or-key',
+    async ({ req, res, core, viewer, scope, retentionDays }) => {
+      const search = searchOf(req);
+      const { messages, total } = await core.outbox.page(scope, { limit: PAGE_SIZE, beforeId: beforeOf(req), search });
+      res.type('html').send(outboxPage(viewer, messages, total, { search, limit: PAGE_SIZE, retentionDays, notice: noticeOf(req) }));
+    },
+  ],
+  [
+    'post',
+    '/outbox/purge',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const days = purgeDaysOf(req);
+      if (days === undefined) return notFoundPage(viewer, res, 'Days: a whole number from 1 to 3650, or empty for every message.');
+      await core.outbox.purge(days);
+      done(res, '/admin/outbox', 'purged');
+    },
+  ],
+  [
+    'get',
+    '/outbox/:id',
+    'operator-or-key',
+    async ({ req, res, core, viewer, scope }) => {
+      const m = await core.outbox.message(scope, idParam(req));
+      if (!m) return notFoundPage(viewer, res, 'No such message.');
+      res.type('html').send(outboxMessagePage(viewer, m));
+    },
+  ],
+  [
+    'get',
+    '/outbox/:id/preview',
+    'operator-or-key',
+    async ({ req, res, core, viewer, scope }) => {
+      const summary = await core.outbox.preview(scope, idParam(req));
+      if (!summary) return notFoundPage(viewer, res, 'No such message.');
+      res.set('Content-Security-Policy', PREVIEW_CSP).set('X-Frame-Options', 'SAMEORIGIN').type('html').send(previewDocument(summary));
+    },
+  ],
+  [
+    'get',
+    '/outbox/:id/raw',
+    'operator-or-key',
+    async ({ req, res, core, viewer, scope }) => {
+      const m = await core.outbox.message(scope, idParam(req));
+      if (!m) return notFoundPage(viewer, res, 'No such message.');
+      // Shown, not downloaded: text/plain, inline, and never sniffed into anything else.
+      res.type('text/plain; charset=utf-8').set('Content-Disposition', 'inline').send(m.raw);
     },
   ],
 ];

@@ -1,8 +1,75 @@
-/** Reading the admin pages' requests: anything that is not a positive number reads as none. */
+/**
+ * Reading the admin pages' requests. Nothing here throws: a value that is not what a page expects reads as
+ * none (an id as 0, which names nothing), so a hand-edited URL gets the page without it, or a 404.
+ */
 import type { Request } from 'express';
+import type { RecipientStatus } from '../../core/statuses.js';
+import { FAILED } from '../../core/overview/service.js';
 
-/** `?before=<id>`: the outbox page of the messages older than that one. */
-export const beforeOf = (req: Request): number | undefined => Number(req.query.before) || undefined;
+/** A positive id of at most 15 digits, else 0. */
+const idOf = (v: unknown): number => (typeof v === 'string' && /^[1-9]\d{0,14}$/.test(v) ? Number(v) : 0);
 
-/** The message id in the path; 0 (no message) when it is not a number. */
-export const messageIdOf = (req: Request): number => Number(req.params.id) || 0;
+/** The id in the path (`:id`); 0 when it is not one. */
+export const idParam = (req: Request): number => idOf(req.params.id);
+
+/** `?before=<id>`: the page of the rows older than that one. */
+export const beforeOf = (req: Request): number | undefined => idOf(req.query.before) || undefined;
+
+/** `?q=`: a search, trimmed, at most 200 characters; undefined when empty. */
+export function searchOf(req: Request): string | undefined {
+  const q = req.query.q;
+  return typeof q === 'string' && q.trim() ? q.trim().slice(0, 200) : undefined;
+}
+
+/** The recipient filters of a mailing's page, in the page's words. */
+export const RECIPIENT_FILTERS = {
+  all: null,
+  sent: ['finished'],
+  pending: ['ready'],
+  deferred: ['warning'],
+  failed: FAILED,
+} as const satisfies Record<string, readonly RecipientStatus[] | null>;
+export type RecipientFilterName = keyof typeof RECIPIENT_FILTERS;
+
+export function recipientFilterOf(req: Request): RecipientFilterName {
+  const s = req.query.status;
+  return typeof s === 'string' && Object.hasOwn(RECIPIENT_FILTERS, s) ? (s as RecipientFilterName) : 'all';
+}
+
+/** A form field as text ('' when absent or not text), trimmed. */
+export function field(req: Request, name: string): string {
+  const body = req.body as Record<string, unknown> | undefined;
+  const v = body && Object.hasOwn(body, name) ? body[name] : undefined;
+  return typeof v === 'string' ? v.trim() : '';
+}
+
+/** A form field as it was typed (passwords keep their blanks). */
+export function rawField(req: Request, name: string): string {
+  const body = req.body as Record<string, unknown> | undefined;
+  const v = body && Object.hasOwn(body, name) ? body[name] : undefined;
+  return typeof v === 'string' ? v : '';
+}
+
+/** The value of one cookie of the request (the first, when sent twice), undefined when absent. */
+export function cookieOf(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** `?next=` of the login page: a path of the admin pages only (never another site, never `//host`). */
+export function nextOf(value: unknown): string {
+  return typeof value === 'string' && /^\/admin(\/[^/\\][^\\]*)?$/.test(value) && !/[\r\n]/.test(value) ? value : '/admin/mailings';
+}
+
+/** `?days=` of the outbox purge: 1 to 3650, or null (purge everything) when the field is empty. */
+export function purgeDaysOf(req: Request): number | null | undefined {
+  const v = field(req, 'days');
+  if (v === '') return null;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 3650) return undefined;
+  return Number(v);
+}

@@ -407,10 +407,10 @@ class CloudMailingAcceptance(unittest.TestCase):
 
         # The outbox lists the newest captured messages first; each of ours is there once, for its recipient.
         listing = self.outbox('/admin/outbox').decode('utf-8')
-        ids = [int(n) for n in re.findall(r'href="outbox/(\d+)"', listing)][:50]
+        ids = [int(n) for n in re.findall(r'href="/admin/outbox/(\d+)"', listing)][:50]
         found = {}
         for message_id in ids:
-            raw = self.outbox('/admin/outbox/%d' % message_id)
+            raw = self.outbox('/admin/outbox/%d/raw' % message_id)
             head = email.parser.BytesParser().parsebytes(raw, headersonly=True)
             if head['X-Mailgate-Mailing'] == str(mailing_id):
                 found.setdefault(head['To'], []).append(message_id)
