@@ -51,6 +51,7 @@ export function webhooksCommands(cli: Command): void {
     );
   webhooks
     .command('list')
+    .description("the account's endpoints: URL, event kinds, state (enabled, or disabled and why) and backlog")
     .requiredOption('--account <slug>', 'the account')
     .option('--json', 'print JSON')
     .action(

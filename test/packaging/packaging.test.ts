@@ -54,7 +54,7 @@ const envOf = (stage: Instruction[]) =>
 
 let gw: TestGateway;
 before(async () => {
-  gw = await startTestGateway();
+  gw = await startTestGateway({ worker: true }); // /healthz is 200 only with a live worker, as in the image (`serve` runs one)
 });
 after(async () => {
   await gw?.stop();
