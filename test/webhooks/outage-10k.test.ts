@@ -1,16 +1,18 @@
 /**
  * A 10,000-recipient mailing's events through a receiver outage: 9,000 delivered, 500 bounced (550 5.1.1),
- * 500 deferred (452 4.2.2), 1,000 opens and 500 clicks with their verdicts. The receiver answers 500 until the
+ * 500 deferred (452 4.2.2), 1,000 opens and 500 clicks recorded as the hosted pixel and links record them. The receiver answers 500 until the
  * mailing is over, then recovers: it gets every event, once each by webhook-id, and no request twice.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { recordEvents, type NewEvent } from '../../src/db/events.js';
+import { signClickToken, signOpenToken } from '../../src/core/delivery/tokens.js';
 import { setup, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 const N = 10_000;
+const LINK = 'https://example.org/a';
+const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 let h: Harness;
 let receiver: Receiver;
 let secret = '';
@@ -48,25 +50,32 @@ describe('webhooks: a 10,000-recipient mailing through a receiver outage', () =>
       `SELECT id, email FROM recipients WHERE mailing_id = $1 AND status = 'finished' ORDER BY id`,
       [id],
     );
-    const opens: NewEvent[] = rows.slice(0, 1000).map((r, i) => ({
-      accountId: h.ctx.accountId,
-      kind: 'open',
-      mailingId: id,
-      recipientId: r.id,
-      verdict: i % 4 ? 'human' : 'machine',
-      verdictReason: i % 4 ? null : 'apple-mpp',
-    }));
-    const clicks: NewEvent[] = rows.slice(0, 500).map((r) => ({
-      accountId: h.ctx.accountId,
-      kind: 'click',
-      mailingId: id,
-      recipientId: r.id,
-      verdict: 'human',
-      link: 'https://example.org/a',
-      linkIndex: 0,
-    }));
-    for (let i = 0; i < opens.length; i += 100) await recordEvents(h.pool, opens.slice(i, i + 100));
-    for (let i = 0; i < clicks.length; i += 100) await recordEvents(h.pool, clicks.slice(i, i + 100));
+    // Opens and clicks as the hosted pixel and links record them (core.tracking, behind /t/o and /t/c): the
+    // tokens the messages carry, verified, then recorded with their verdict. A browser's, a day after delivery.
+    await h.pool.query(`UPDATE recipients SET last_try = now() - interval '1 day' WHERE mailing_id = $1 AND status = 'finished'`, [id]);
+    const hitOf = (recipientId: number, userAgent: string) => ({ recipientId, method: 'GET' as const, ip: '192.0.2.1', userAgent, at: new Date() });
+    for (const [i, r] of rows.slice(0, 1000).entries()) {
+      const recipientId = h.core.tracking.openRecipient(signOpenToken(h.secret, r.id));
+      assert.equal(recipientId, r.id);
+      await h.core.tracking.recordOpen(hitOf(recipientId, i % 4 ? CHROME : 'Mozilla/5.0'));
+    }
+    for (const r of rows.slice(0, 500)) {
+      const link = h.core.tracking.clickOf(signClickToken(h.secret, r.id, 0, LINK), LINK);
+      assert.deepEqual(link, { recipientId: r.id, linkIndex: 0 });
+      await h.core.tracking.recordClick(hitOf(r.id, CHROME), link.linkIndex, LINK);
+    }
+    const { rows: verdicts } = await h.pool.query<{ kind: string; verdict: string; n: number }>(
+      `SELECT kind, coalesce(verdict_reason, verdict) AS verdict, count(*)::int AS n FROM events WHERE mailing_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [id],
+    );
+    assert.deepEqual(
+      verdicts.map((v) => [v.kind, v.verdict, v.n]),
+      [
+        ['click', 'human', 500],
+        ['open', 'apple-mpp', 250],
+        ['open', 'human', 750],
+      ],
+    );
     await waitFor('the outage seen', () => receiver.requests.filter((q) => q.answer === 500).length >= 3);
     receiver.mode = 'ok';
     const t1 = performance.now();
