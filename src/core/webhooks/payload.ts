@@ -12,6 +12,7 @@
  * - sender: the campaign (its id and slug) and the message's message_id (`<r..m..@bounce-domain>`).
  */
 import { createHmac } from 'node:crypto';
+import type { MessageRow } from '../../db/webhooks.js';
 import { messageIdOf } from '../delivery/tokens.js';
 
 export const WEBHOOK_KINDS = ['delivered', 'deferred', 'bounced', 'complained', 'unsubscribed', 'opened', 'clicked'] as const;
@@ -22,29 +23,8 @@ const REPLY_KINDS = new Set(['delivered', 'deferred', 'bounced']);
 /** The kinds whose payload carries a verdict. */
 const VERDICT_KINDS = new Set(['opened', 'clicked']);
 
-/** An outbox message's snapshot (src/db/webhooks.ts MessageRow), as much of it as a payload needs. */
-export interface WebhookSnapshot {
-  msg_id: string;
-  kind: string;
-  occurred_at: Date;
-  dialect: string | null;
-  mailing_id: number | null;
-  mailing_name: string | null;
-  send_id: number | null;
-  recipient_id: number | null;
-  subscriber_id: number | null;
-  email: string | null;
-  tracking_id: string | null;
-  status: string | null;
-  reply_code: number | null;
-  enhanced_code: string | null;
-  reply_text: string | null;
-  remote_mta: string | null;
-  verdict: string | null;
-  verdict_reason: string | null;
-  link: string | null;
-  link_index: number | null;
-}
+/** An outbox message's snapshot (src/db/webhooks.ts), as much of it as a payload needs. */
+export type WebhookSnapshot = Omit<MessageRow, 'id' | 'attempts'>;
 
 type Ids = { recipient: Record<string, unknown>; mailing: Record<string, unknown> | null; send: Record<string, unknown> | null };
 
