@@ -3,7 +3,7 @@
  * `mailgate config` prints this table, and the README's table is generated from it.
  */
 import { z } from 'zod';
-import { DEFAULT_APPLE_NETWORKS, DEFAULT_SCANNER_NETWORKS, networks } from './core/tracking/verdict.js';
+import { DEFAULT_APPLE_NETWORKS, DEFAULT_SCANNER_NETWORKS, networks } from './networks.js';
 
 const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no', '']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

@@ -13,7 +13,8 @@ import { trackingRouter } from '../adapters/tracking/index.js';
 import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { answerHealth, answerMetrics, dialect, requestMetrics } from './observe.js';
+import { answerHealth, answerMetrics } from '../metrics/answers.js';
+import { dialect, requestMetrics } from './observe.js';
 
 export type HttpDeps = AdapterDeps & {
   metrics: Metrics;

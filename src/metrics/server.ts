@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthReport } from '../core/health/service.js';
 import type { Logger } from '../logger.js';
-import { answerHealth, answerMetrics } from '../http/observe.js';
+import { answerHealth, answerMetrics } from './answers.js';
 import type { Metrics } from './index.js';
 
 export interface MetricsServer {

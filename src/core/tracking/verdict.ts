@@ -30,7 +30,10 @@
  *    conversations, so the receiving side's scanners can be faster than that write). A person needs to see
  *    the notification, open the mail client and the message; scanners at the receiving MX fetch at once.
  */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, type BlockList } from 'node:net';
+import { DEFAULT_APPLE_NETWORKS, DEFAULT_SCANNER_NETWORKS, networks } from '../../networks.js';
+
+export { DEFAULT_APPLE_NETWORKS, DEFAULT_SCANNER_NETWORKS, networks };
 
 export type Verdict = 'human' | 'machine';
 export type MachineReason = 'head' | 'apple-mpp' | 'scanner-ua' | 'scanner-network' | 'gmail-proxy' | 'all-links' | 'too-soon';
@@ -66,28 +69,6 @@ export interface VerdictRules {
   appleNetworks: BlockList;
   scannerNetworks: BlockList;
 }
-
-/** Apple's network, where Mail Privacy Protection's proxy fetches from. */
-export const DEFAULT_APPLE_NETWORKS = ['17.0.0.0/8'];
-
-/**
- * The networks mail security gateways fetch links and images from (their published mail-flow ranges, where
- * their sandboxes also run): Microsoft Exchange Online Protection / Defender, Proofpoint, Mimecast,
- * Barracuda. A sensible start, not a complete list: TRACKING_SCANNER_NETWORKS replaces it.
- */
-export const DEFAULT_SCANNER_NETWORKS = [
-  '40.92.0.0/15',
-  '40.107.0.0/16',
-  '52.100.0.0/14',
-  '104.47.0.0/17',
-  '67.231.144.0/20',
-  '148.163.128.0/17',
-  '205.139.110.0/24',
-  '207.211.30.0/24',
-  '216.205.24.0/24',
-  '64.235.144.0/20',
-  '209.222.80.0/21',
-];
 
 export const DEFAULT_TOO_SOON_SECONDS = 30;
 export const DEFAULT_BURST_MS = 1000;
@@ -168,20 +149,6 @@ const SCANNER_AGENTS = new RegExp(
 /** Apple Mail Privacy Protection's proxy's user agent: exactly this, nothing after it. */
 const APPLE_MPP_AGENT = 'Mozilla/5.0';
 const GMAIL_PROXY_AGENT = /GoogleImageProxy/;
-
-/** A block list of CIDRs (`a.b.c.d/n`, IPv6 too); throws on a malformed one. */
-export function networks(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [addr, bits, extra] = cidr.trim().split('/');
-    const family = addr && isIPv4(addr) ? 'ipv4' : addr && isIPv6(addr) ? 'ipv6' : null;
-    const prefix = Number(bits);
-    if (!family || extra !== undefined || bits === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 'ipv4' ? 32 : 128))
-      throw new Error(`not a network: ${cidr}`);
-    list.addSubnet(addr!, prefix, family);
-  }
-  return list;
-}
 
 function inList(list: BlockList, ip: string | null): boolean {
   if (!ip) return false;
