@@ -147,7 +147,7 @@ export async function up(knex: Knex): Promise<void> {
       WITH m AS (
         INSERT INTO webhook_messages (${SNAPSHOT})
         SELECT e.id, v.account_id, k.kind, v.created_at, mg.dialect, v.mailing_id, r.send_id, v.recipient_id,
-               coalesce(r.subscriber_id, v.subscriber_id), coalesce(r.email, s.email), r.tracking_id, NULL, NULL, NULL, NULL, NULL,
+               coalesce(r.subscriber_id, v.subscriber_id), coalesce(r.email, s.email, v.email), r.tracking_id, NULL, NULL, NULL, NULL, NULL,
                v.verdict, v.verdict_reason, v.link, v.link_index
           FROM new_rows v
           CROSS JOIN LATERAL (SELECT CASE v.kind WHEN 'open' THEN 'opened' WHEN 'click' THEN 'clicked'

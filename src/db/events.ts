@@ -34,6 +34,8 @@ export interface NewEvent {
   linkIndex?: number | null;
   /** When it happened (default: now). */
   at?: Date | null;
+  /** The address, for an event that names no recipient or subscriber (an unsubscribe by address through an API). */
+  email?: string | null;
 }
 
 /** The advisory lock key of the event log (any constant; 'evnt' in ASCII). */
@@ -62,9 +64,9 @@ export async function recordEvents(db: Queryable, events: readonly NewEvent[]): 
   if (!events.length) return;
   await db.query(
     insertFrom(
-      `SELECT a, m, r, s, k, l, ip, ua, v, vr, li, coalesce(at, now())
+      `SELECT a, m, r, s, k, l, ip, ua, v, vr, li, coalesce(at, now()), em
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::text[],
-                     $11::int[], $12::timestamptz[]) AS u(a, m, r, s, k, l, ip, ua, v, vr, li, at)`,
+                     $11::int[], $12::timestamptz[], $13::text[]) AS u(a, m, r, s, k, l, ip, ua, v, vr, li, at, em)`,
       [
         'account_id',
         'mailing_id',
@@ -78,6 +80,7 @@ export async function recordEvents(db: Queryable, events: readonly NewEvent[]): 
         'verdict_reason',
         'link_index',
         'created_at',
+        'email',
       ],
     ),
     [
@@ -93,6 +96,7 @@ export async function recordEvents(db: Queryable, events: readonly NewEvent[]): 
       events.map((e) => e.verdictReason ?? null),
       events.map((e) => e.linkIndex ?? null),
       events.map((e) => e.at ?? null),
+      events.map((e) => e.email ?? null),
     ],
   );
 }

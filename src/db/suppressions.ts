@@ -162,7 +162,7 @@ export function suppressionsRepo(db: Pool) {
       return await inTransaction(db, async (tx) => {
         const made = await suppress(tx, accountId, [{ emailKey, email, reason: 'unsubscribe', detail }]);
         if (!made.length) return false;
-        await recordEvents(tx, [{ accountId, kind: 'unsubscribe', mailingId: recipient?.mailing_id ?? null, recipientId: recipient?.id ?? null }]);
+        await recordEvents(tx, [{ accountId, kind: 'unsubscribe', mailingId: recipient?.mailing_id ?? null, recipientId: recipient?.id ?? null, email }]);
         return true;
       });
     },

@@ -237,6 +237,16 @@ describe('webhooks: every event of a mailing, through a receiver outage', () => 
     await assert.rejects(gw.core.webhooks.replay({ ...ctx, accountId: ctx.accountId + 1000 }, attempt.id), /not found/);
   });
 
+  it('names the address of an unsubscribe made by address alone (an API call naming no message)', async () => {
+    const r = await gw.core.suppressions.unsubscribe(ctx, { email: 'api-only@example.org' }, 'by API');
+    assert.equal(r.changed, true);
+    const mine = () =>
+      [...receiver.delivered().values()].filter(
+        (q) => q.verified!.type === 'unsubscribed' && (q.verified!.data.recipient as { email: string }).email === 'api-only@example.org',
+      );
+    await waitFor('its webhook', () => mine().length === 1);
+  });
+
   it('writes nothing for a kind no endpoint wants, nor for an account without an endpoint', async () => {
     const before = await count('SELECT count(*)::int AS n FROM webhook_messages');
     const { account } = await gw.core.accounts.createAccount('silent');
