@@ -170,7 +170,7 @@ describe('packaging: compose.yaml', () => {
 });
 
 describe('packaging: systemd unit', () => {
-  it('runs mailgate serve as an unprivileged user, and systemd-analyze verify accepts it', async (t) => {
+  it('runs mailgate serve as an unprivileged user, and systemd-analyze verify accepts it', async () => {
     const unit = await read('packaging/mailgate.service');
     const keys = new Map<string, string[]>();
     for (const line of unit.split('\n')) {
@@ -188,8 +188,9 @@ describe('packaging: systemd unit', () => {
       const name = env.split('=')[0]!;
       assert.ok(name === 'NODE_ENV' || name in VARIABLES, name);
     }
+    // Debian's systemd-analyze (on these machines and on CI): the unit as systemd itself reads it.
     const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
-    if (!analyze) return t.skip('systemd-analyze is not installed');
+    assert.ok(analyze, 'systemd-analyze is installed');
     await promisify(execFile)(analyze, ['verify', path.join(root, 'packaging/mailgate.service')]);
   });
 });
