@@ -14,6 +14,7 @@ import type { ParsedMail } from 'mailparser';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
+import { cloudmailingCalls, type XmlRpcAnswer } from '../support/python-xmlrpc.js';
 import { waitFor } from '../support/wait.js';
 import { requestsCall } from '../sender/client.js';
 import { call as emailicious } from '../emailicious/client.js';
@@ -34,29 +35,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-// Python's xmlrpc.client, as the original's acceptance suite connects (login admin, the key's secret as the
-// password): runs the calls in order, each answer as JSON (a Fault or an HTTP error as such).
-const XMLRPC = `
-import json, sys, xmlrpc.client
-proxy = xmlrpc.client.ServerProxy(sys.argv[1])
-out = []
-for method, args in json.loads(sys.argv[2]):
-    try:
-        out.append({"value": getattr(proxy, method)(*args)})
-    except xmlrpc.client.Fault as f:
-        out.append({"fault": [f.faultCode, f.faultString]})
-    except xmlrpc.client.ProtocolError as e:
-        out.append({"http": e.errcode})
-print(json.dumps(out, default=str))
-`;
-type Answer = { value?: any; fault?: [number, string]; http?: number };
+type Answer = XmlRpcAnswer;
 
-async function cloudmailing(...calls: [string, unknown[]][]): Promise<Answer[]> {
-  const url = gw.url.replace('http://', `http://admin:${gw.key.secret}@`) + '/CloudMailing';
-  const r = await runProcess('python3', ['-c', XMLRPC, url, JSON.stringify(calls)], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as Answer[];
-}
+const cloudmailing = (...calls: [string, unknown[]][]): Promise<Answer[]> => cloudmailingCalls(gw.url, gw.key.secret, calls);
 
 async function received(address: string): Promise<ParsedMail> {
   await waitFor(`a message to ${address}`, () => relay.to(address).length > 0);

@@ -19,6 +19,7 @@ import { verifyClickToken, verifyOpenToken } from '../../src/core/delivery/token
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer, type ReceivedMessage } from '../support/smtp.js';
 import { runProcess } from '../support/process.js';
+import { cloudmailingCalls } from '../support/python-xmlrpc.js';
 import { waitFor } from '../support/wait.js';
 import { dkimKey, verifyDkim } from '../support/dkim.js';
 import { requestsCall } from '../sender/client.js';
@@ -40,24 +41,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-// Python's xmlrpc.client: the calls in order, each answer as JSON (a Fault as such).
-const XMLRPC = `
-import json, sys, xmlrpc.client
-proxy = xmlrpc.client.ServerProxy(sys.argv[1])
-out = []
-for method, args in json.loads(sys.argv[2]):
-    try:
-        out.append({"value": getattr(proxy, method)(*args)})
-    except xmlrpc.client.Fault as f:
-        out.append({"fault": [f.faultCode, f.faultString]})
-print(json.dumps(out, default=str))
-`;
 async function cloudmailing(...calls: [string, unknown[]][]): Promise<any[]> {
-  const url = gw.url.replace('http://', `http://admin:${gw.key.secret}@`) + '/CloudMailing';
-  const r = await runProcess('python3', ['-c', XMLRPC, url, JSON.stringify(calls)], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { value?: unknown; fault?: unknown }[];
-  for (const a of out) assert.ok(!('fault' in a), JSON.stringify(a));
+  const out = await cloudmailingCalls(gw.url, gw.key.secret, calls);
+  for (const a of out) assert.ok(!('fault' in a) && !('http' in a), JSON.stringify(a));
   return out.map((a) => a.value);
 }
 
