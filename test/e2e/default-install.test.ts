@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { freePort } from '../../src/db/embedded.js';
 import { runProcess } from '../support/process.js';
+import { cloudmailingCalls } from '../support/python-xmlrpc.js';
 import { waitFor } from '../support/wait.js';
 import { php, phpForm } from '../emailicious/client.js';
 import { requestsCall } from '../sender/client.js';
@@ -258,6 +259,34 @@ describe('e2e: double opt-in on a default install (no configuration at all)', ()
     await confirm('noe@example.org', 'Lettre');
     const active = await emailicious('GET', `/lists/${list.body.id}/subscribers/${sub.body.id}`);
     assert.equal(active.body.subscription, 'active');
+  });
+
+  it('CloudMailing hosted tracking with no configuration: the captured message’s pixel and link answer, list_mailings counts them', async () => {
+    const target = 'https://shop.example.org/sale?a=1&b=2';
+    const html = `<html><body><p>Hi</p><a href="${target.replace('&', '&amp;')}">Sale</a></body></html>`;
+    const [made] = await cloudmailingCalls(base, key.secret, [['create_mailing', ['news@example.org', 'News', 'Tracked', html, 'Hi', 'UTF-8']]]);
+    const id = made!.value as number;
+    const answers = await cloudmailingCalls(base, key.secret, [
+      ['set_mailing_properties', [id, { click_tracking: true }]],
+      ['add_recipients', [id, [{ email: 'reader@example.org' }]]],
+      ['start_mailing', [id]],
+    ]);
+    for (const a of answers) assert.ok(!('fault' in a), JSON.stringify(a));
+    const [msg] = await captured('reader@example.org', 'Tracked');
+    const unescape = (u: string) => u.replace(/&amp;/g, '&');
+    const pixel = unescape(new RegExp(`<img src="(${escapeRe(base)}/t/o/[^"]+)"`).exec(String(msg!.html))?.[1] ?? '');
+    const link = unescape(new RegExp(`<a href="(${escapeRe(base)}/t/c/[^"]+)"`).exec(String(msg!.html))?.[1] ?? '');
+    assert.ok(pixel && link, `hosted pixel and link under ${base} in ${String(msg!.html)}`);
+    const gif = await fetch(pixel);
+    assert.deepEqual([gif.status, gif.headers.get('content-type')], [200, 'image/gif']);
+    const click = await fetch(link, { redirect: 'manual' });
+    assert.deepEqual([click.status, click.headers.get('location')], [302, target]);
+    // Within seconds of its delivery both are judged a machine's (too-soon); each is counted once either way.
+    await waitFor('the open and the click counted', async () => {
+      const [m] = (await cloudmailingCalls(base, key.secret, [['list_mailings', [{ id: [id] }]]]))[0]!.value as Record<string, number>[];
+      const n = (k: string) => m?.[k] ?? NaN;
+      return n('total_opens') + n('total_machine_opens') === 1 && n('total_clicks') + n('total_machine_clicks') === 1;
+    });
   });
 
   it('a refused request changes nothing and names no internal field', async () => {
