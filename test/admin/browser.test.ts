@@ -6,23 +6,15 @@
  * Waits are on conditions the page shows (the live progress, a notice), never on time.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { CallContext } from '../../src/core/context.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { LOGIN, LONG, PASSWORD, openAdminBrowser, type AdminBrowser } from '../support/admin-browser.js';
+import type { TestGateway } from '../support/gateway.js';
 import { runProcess } from '../support/process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
-const LOGIN = 'ops';
-const PASSWORD = 'correct horse battery';
-const LONG = 30_000;
-
+let ab: AdminBrowser;
 let gw: TestGateway;
-let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let acme: CallContext;
@@ -54,35 +46,18 @@ async function python(secret: string, ...args: string[]): Promise<Record<string,
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-async function shot(name: string, p: Page = page): Promise<void> {
-  await p.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function logIn(p: Page, login = LOGIN, password = PASSWORD): Promise<void> {
-  await p.goto(`${gw.url}/admin/login`);
-  await p.fill('input[name=login]', login);
-  await p.fill('input[name=password]', password);
-  await p.click('button[type=submit]');
-}
+const shot = (name: string, p?: Page) => ab.shot(name, p);
+const logIn = (p: Page, login?: string, password?: string) => ab.logIn(p, login, password);
 
 /** The value of the admin session cookie of a browser context. */
 const sessionCookie = async (c: BrowserContext) => (await c.cookies()).find((k) => k.name === 'mailgate_admin');
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), 'chromium is installed (apt-get install chromium; .ci/run does it)');
-  await mkdir(ARTIFACTS, { recursive: true });
-  gw = await startTestGateway({ worker: true });
-  acme = { accountId: (await gw.services.store.accounts.bySlug('acme'))!.id, requestId: 't' };
-  await gw.core.operators.create(LOGIN, PASSWORD);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(LONG);
-  page = await context.newPage();
-  page.on('dialog', (d) => void d.accept());
+  ab = await openAdminBrowser();
+  ({ gw, context, page, acme } = ab);
 });
 after(async () => {
-  await browser?.close();
-  await gw?.stop();
+  await ab?.close();
 });
 
 describe('admin pages in a browser', () => {
@@ -287,7 +262,7 @@ describe('admin pages in a browser', () => {
     await page.goto(`${gw.url}/admin/suppressions`);
     assert.match(page.url(), /\/admin\/login\?next=%2Fadmin%2Fsuppressions$/);
 
-    const forged = await browser.newContext();
+    const forged = await ab.browser.newContext();
     await forged.addCookies([{ name: 'mailgate_admin', value: 'A'.repeat(43), url: gw.url }]);
     const p = await forged.newPage();
     await p.goto(`${gw.url}/admin/accounts`);
@@ -303,7 +278,7 @@ describe('admin pages in a browser', () => {
     const cookie = (await sessionCookie(context))!;
     await page.click('form[action="/admin/logout"] button');
     await page.waitForURL(/\/admin\/login$/);
-    const again = await browser.newContext();
+    const again = await ab.browser.newContext();
     await again.addCookies([{ name: 'mailgate_admin', value: cookie.value, url: gw.url }]);
     const q = await again.newPage();
     await q.goto(`${gw.url}/admin/mailings`);
@@ -313,7 +288,7 @@ describe('admin pages in a browser', () => {
 
   it('slows down repeated failed logins from one address, and only that address', async () => {
     await gw.core.operators.create('slow', PASSWORD);
-    const guesser = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.7' } });
+    const guesser = await ab.browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.7' } });
     const p = await guesser.newPage();
     for (let i = 0; i < 5; i++) {
       await logIn(p, 'slow', `wrong ${i}`);
@@ -325,7 +300,7 @@ describe('admin pages in a browser', () => {
     await shot('login-slowed', p);
     await guesser.close();
     // Another address: the operator is not locked out by someone else's guesses.
-    const other = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.8' } });
+    const other = await ab.browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.8' } });
     const o = await other.newPage();
     await logIn(o, 'slow', PASSWORD);
     await o.waitForURL(/\/admin\/mailings$/);
