@@ -18,9 +18,11 @@
  *   test/feed/status-feed.test.ts and test/bounces/raw-loop.test.ts, run here as they run in `npm test`).
  * - soak: a BENCH_SOAK (1,000,000) recipient mailing into the bench's relay, a DSN for every hundredth
  *   recipient into the bounce listener while it runs, and the API under load (./load-clients.ts, 64 clients)
- *   (BENCH_SOAK_CLIENTS) the whole time: the `serve` process's RSS sampled (start, each quarter, peak, end), calls' errors and p99.
- *   Tracking (opens and clicks) is not in it: it does not exist yet (issue 26).
- * BENCH_RELIABILITY (a comma list of outage, storm, bounces, disk, feeds, soak) runs some only.
+ *   (BENCH_SOAK_CLIENTS) the whole time: the `serve` process's RSS sampled (start, each quarter, peak, end), calls' errors and p99;
+ *   hosted tracking on, and every twentieth sent recipient's pixel and first link requested through /t/o and /t/c
+ *   while it sends: every hit recorded once.
+ * BENCH_RELIABILITY (a comma list of outage, storm, bounces, disk, feeds, soak, and postgres for
+ * ./reliability-postgres.ts) runs some only.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -34,7 +36,7 @@ import { SMTPServer } from 'smtp-server';
 import { buildServices, startGateway, type Services } from '../src/compose.js';
 import { loadConfig } from '../src/config.js';
 import type { CallContext } from '../src/core/context.js';
-import { signRecipientToken } from '../src/core/delivery/tokens.js';
+import { hostedClickUrl, hostedOpenUrl, signRecipientToken } from '../src/core/delivery/tokens.js';
 import { freePort, startEmbedded } from '../src/db/embedded.js';
 import { ensureDatabase } from '../src/db/migrate.js';
 import { makeLogger } from '../src/logger.js';
@@ -283,15 +285,21 @@ async function prepare(b: ReliabilityBench, name: string): Promise<Setup> {
   };
 }
 
-async function mailingOf(s: Setup, n: number): Promise<number> {
+/** The soak's tracked links, in the order the html has them (a click's link index is its position). */
+const SOAK_LINKS = ['https://example.org/offer', 'https://example.org/news'];
+
+async function mailingOf(s: Setup, n: number, o: { tracked?: boolean } = {}): Promise<number> {
+  const links = o.tracked ? SOAK_LINKS.map((u, i) => `<p><a href="${u}">Link ${i}</a></p>`).join('') : '';
   const id = await s.services.core.mailings.create(s.ctx, {
     dialect: 'bench',
     fromEmail: 'news@example.org',
     fromName: 'Bench',
     subject: 'Hello {{ firstname }}',
-    html: `<p>Hello {{ firstname }}</p>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>'.repeat(20)}`,
+    html: `<p>Hello {{ firstname }}</p>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>'.repeat(20)}${links}`,
     text: `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n'.repeat(20)}`,
   });
+  // The bench's dialect tracks nothing by default: the soak turns hosted opens and clicks on, as Mailkit's would be.
+  if (o.tracked) await s.services.core.mailings.setProperties(s.ctx, id, { readTracking: true, clickTracking: true });
   for (let i = 0; i < n; i += 10_000)
     await s.services.core.recipients.add(
       s.ctx,
@@ -622,7 +630,7 @@ async function soak(b: ReliabilityBench): Promise<Record<string, unknown>> {
   const n = size('BENCH_SOAK', 1_000_000, 20_000);
   const clients = Number(process.env.BENCH_SOAK_CLIENTS ?? 64);
   const s = await prepare(b, 'rel_soak');
-  const id = await mailingOf(s, n);
+  const id = await mailingOf(s, n, { tracked: true });
   const gw = await serve(s.dbUrl, { SMTP_URL: `smtp://127.0.0.1:${b.sinkPort}` });
   try {
     // What the load's calls need (as ./load.ts sets up): a maillist and a transactional campaign.
@@ -678,22 +686,64 @@ async function soak(b: ReliabilityBench): Promise<Record<string, unknown>> {
         load.firstError ||= r.firstError;
       }
     })();
-    // A DSN for every hundredth recipient once it is sent, into the bounce listener, while the mailing runs.
+    // A DSN for every hundredth recipient once it is sent, into the bounce listener, while the mailing runs;
+    // and for every twentieth (another residue) the hosted pixel and its first link's click, as a mail client
+    // would request them (GET, a browser's user agent), through the gateway's own /t/o and /t/c.
     let dsnsSent = 0;
     let dsnRetries = 0;
+    const hits = { opens: 0, clicks: 0, failed: 0, firstError: '' };
     const quarters: number[] = [];
     let cursor = 0;
+    let trackCursor = 0;
+    const browser = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36' };
+    const hit = async (url: string, status: number, kind: 'opens' | 'clicks') => {
+      try {
+        const r = await fetch(url, { headers: browser, redirect: 'manual' });
+        await r.arrayBuffer();
+        if (r.status === status) hits[kind]++;
+        else {
+          hits.failed++;
+          hits.firstError ||= `${kind}: HTTP ${r.status}`;
+        }
+      } catch (e) {
+        hits.failed++;
+        hits.firstError ||= `${kind}: ${(e as Error).message}`;
+      }
+    };
+    // Recipients finish out of id order: the loop's cursor passes some still in flight; the final pass hits those.
+    const tracked = new Set<number>();
+    const hitAll = async (ids: number[]) => {
+      const todo = ids.filter((rid) => !tracked.has(rid));
+      for (const rid of todo) tracked.add(rid);
+      for (let i = 0; i < todo.length; i += 8)
+        await Promise.all(
+          todo
+            .slice(i, i + 8)
+            .flatMap((rid) => [
+              hit(hostedOpenUrl(gw.url, s.services.secret, rid), 200, 'opens'),
+              hit(hostedClickUrl(gw.url, s.services.secret, rid, 0, SOAK_LINKS[0]!), 302, 'clicks'),
+            ]),
+        );
+    };
     while (!(await finished(s, id))) {
       const { rows } = await s.db.query<{ id: number; email: string }>(
         `SELECT id::int, email FROM recipients WHERE mailing_id = $1 AND id > $2 AND status = 'finished' AND id % 100 = 0 ORDER BY id LIMIT 500`,
         [id, cursor],
       );
+      const { rows: sent } = await s.db.query<{ id: number }>(
+        `SELECT id::int FROM recipients WHERE mailing_id = $1 AND id > $2 AND status = 'finished' AND id % 20 = 7 ORDER BY id LIMIT 2000`,
+        [id, trackCursor],
+      );
+      if (sent.length) {
+        trackCursor = sent[sent.length - 1]!.id;
+        await hitAll(sent.map((r) => r.id));
+      }
       if (rows.length) {
         cursor = rows[rows.length - 1]!.id;
         const r = await sendDsns(rows, s.services.secret, () => gw.bouncePort, 4);
         dsnsSent += r.accepted;
         dsnRetries += r.retries;
-      } else await sleep(500);
+      } else if (!sent.length) await sleep(500);
       const { rows: st } = await s.db.query<{ n: string }>('SELECT coalesce(sum(tries), 0) AS n FROM hourly_stats WHERE account_id = $1', [s.ctx.accountId]);
       while (quarters.length < 3 && Number(st[0]!.n) >= ((quarters.length + 1) * n) / 4) quarters.push(await rssOf(gw.pid));
     }
@@ -707,6 +757,31 @@ async function soak(b: ReliabilityBench): Promise<Record<string, unknown>> {
       `SELECT count(*)::int AS rows, count(DISTINCT recipient_id)::int AS distinct FROM bounces WHERE mailing_id = $1 AND source = 'dsn'`,
       [id],
     );
+    // The final pass: every sent recipient of the residue the loop's cursor passed while it was in flight.
+    const { rows: rest } = await s.db.query<{ id: number }>(
+      `SELECT id::int FROM recipients WHERE mailing_id = $1 AND status = 'finished' AND id % 20 = 7 ORDER BY id`,
+      [id],
+    );
+    await hitAll(rest.map((r) => r.id));
+    // A hit is answered first and recorded after (src/adapters/tracking): wait for the last recordings (bounded).
+    const counted = async () =>
+      (
+        await s.db.query<{ opens: number; clicks: number; recipients: number }>(
+          `SELECT count(*) FILTER (WHERE kind = 'open')::int AS opens, count(*) FILTER (WHERE kind = 'click')::int AS clicks,
+                  count(DISTINCT recipient_id)::int AS recipients
+             FROM events WHERE mailing_id = $1`,
+          [id],
+        )
+      ).rows;
+    let ev = await counted();
+    for (let waited = 0; (ev[0]!.opens < hits.opens || ev[0]!.clicks < hits.clicks) && waited < 60_000; waited += 250) {
+      await sleep(250);
+      ev = await counted();
+    }
+    const expected = await s.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM recipients WHERE mailing_id = $1 AND status = 'finished' AND id % 20 = 7`,
+      [id],
+    );
     b.line(
       `soak: ${fmt(n)} mailing, RSS of serve`,
       `peak ${mb(peak)}`,
@@ -717,7 +792,13 @@ async function soak(b: ReliabilityBench): Promise<Record<string, unknown>> {
       'soak: mailing, DSNs, API under load',
       `${o.finished}/${n} sent, ${bounces[0]!.distinct}/${dsnsSent} DSNs recorded`,
       '0 errors, every DSN once',
-      `${o.failed - bounces[0]!.distinct} failed otherwise; ${bounces[0]!.rows - bounces[0]!.distinct} DSNs twice; API (${clients} clients) ${fmt(load.calls)} calls, ${load.errors} errors, p99 per 30 s ${load.p99.map((x) => x.toFixed(0)).join('/')} ms; no tracking (issue 26)`,
+      `${o.failed - bounces[0]!.distinct} failed otherwise; ${bounces[0]!.rows - bounces[0]!.distinct} DSNs twice; API (${clients} clients) ${fmt(load.calls)} calls, ${load.errors} errors, p99 per 30 s ${load.p99.map((x) => x.toFixed(0)).join('/')} ms`,
+    );
+    b.line(
+      'soak: hosted tracking while it sends',
+      `${ev[0]!.opens}/${hits.opens} opens, ${ev[0]!.clicks}/${hits.clicks} clicks recorded`,
+      `every hit once, ${expected.rows[0]!.n} recipients hit`,
+      `${hits.failed} requests failed${hits.firstError ? ` (first: ${hits.firstError})` : ''}; ${ev[0]!.recipients} recipients with events`,
     );
     if (load.firstError) console.log(`# soak: first API error: ${load.firstError}`);
     return {
@@ -727,7 +808,7 @@ async function soak(b: ReliabilityBench): Promise<Record<string, unknown>> {
       outcome: o,
       dsns: { sent: dsnsSent, retries: dsnRetries, recorded: bounces[0]!.rows, distinct: bounces[0]!.distinct },
       api: load,
-      tracking: 'not run: it does not exist yet (issue 26)',
+      tracking: { ...hits, recorded: ev[0], expected: expected.rows[0]!.n },
     };
   } finally {
     await gw.stop();

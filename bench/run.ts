@@ -242,7 +242,9 @@ async function main() {
   }
   // reliability: only when named. Postgres and worker processes killed or stopped (./reliability-postgres.ts),
   // each on a server of its own; the relay side runs further down, beside the shared sink.
-  if (wanted.has('reliability')) await reliabilityPostgres(line);
+  // BENCH_RELIABILITY (a comma list) picks scenarios; `postgres` names these.
+  const reliabilityOnly = (process.env.BENCH_RELIABILITY ?? '').split(',').filter(Boolean);
+  if (wanted.has('reliability') && (!reliabilityOnly.length || reliabilityOnly.includes('postgres'))) await reliabilityPostgres(line);
   if (want('startup')) {
     const t = await startup();
     line('start-up: serve until /healthz', `${Math.max(...t.serve).toFixed(2)} s (worst of ${t.serve.length})`, '<= 3 s');
