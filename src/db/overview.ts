@@ -65,6 +65,15 @@ export interface SuppressionSummaryRow {
   created_at: Date;
 }
 
+/** One minute of a mailing's send rate (migration 20261207810000): outcomes stamped in that minute. */
+export interface SendRateRow {
+  /** The minute's start. */
+  minute: Date;
+  delivered: number;
+  deferred: number;
+  failed: number;
+}
+
 export interface CapturedSummaryRow {
   id: number;
   account: string | null;
@@ -141,6 +150,21 @@ export function overviewRepo(db: Queryable) {
           WHERE ($2::text IS NULL OR q.email ILIKE $2)
           ORDER BY q.created_at DESC, q.email_key LIMIT $1`,
         [p.limit, containing(p.search)],
+      );
+      return rows;
+    },
+
+    /**
+     * A mailing's send rate, oldest minute first: its sends' rollup rows summed by minute (minutes without an
+     * outcome have no row). Reads one row per send and minute, never the recipients.
+     */
+    async sendRate(mailingId: number): Promise<SendRateRow[]> {
+      const { rows } = await db.query<SendRateRow>(
+        `SELECT c.minute, sum(c.delivered)::int AS delivered, sum(c.deferred)::int AS deferred, sum(c.failed)::int AS failed
+           FROM sends s JOIN send_minute_counts c ON c.send_id = s.id
+          WHERE s.mailing_id = $1
+          GROUP BY c.minute ORDER BY c.minute`,
+        [mailingId],
       );
       return rows;
     },

@@ -1,8 +1,20 @@
 /**
  * The admin pages' stylesheet and script, served from memory at /admin/assets/ (no build step, no CDN). The
  * script is an enhancement only: every page works without it (forms POST and redirect; live parts have a
- * refresh link).
+ * refresh link; a chart's numbers are a table too).
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+/**
+ * The chart library, uPlot, served from node_modules as published (/admin/assets/uplot.min.js and .css).
+ * uPlot: 51 kB minified, 10,000 points drawn in ~0.1 s in chromium (Chart.js: 213 kB, ~1 s), MIT, no inline
+ * style or script of its own, so the pages' strict CSP holds.
+ */
+const requireFile = createRequire(import.meta.url);
+export const CHART_JS = readFileSync(requireFile.resolve('uplot/dist/uPlot.iife.min.js'));
+export const CHART_CSS = readFileSync(requireFile.resolve('uplot/dist/uPlot.min.css'));
+
 export const ADMIN_CSS = `
 :root { --fg: #1d2330; --muted: #667085; --line: #d9dee7; --bg: #f6f7f9; --accent: #2656c9; --bad: #b42318; --ok: #067647; --warn: #b54708; }
 * { box-sizing: border-box; }
@@ -41,6 +53,9 @@ iframe.preview { width: 100%; height: 60vh; border: 1px solid var(--line); backg
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0 0 1rem; }
 dl.facts dt { color: var(--muted); }
 .actions { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
+td.split { white-space: nowrap; }
+.chart { background: #fff; border: 1px solid var(--line); padding: .5rem; margin: 0 0 .6rem; }
+details.rate summary { cursor: pointer; color: var(--muted); margin: 0 0 .4rem; }
 `;
 
 export const ADMIN_JS = `
@@ -61,6 +76,7 @@ export const ADMIN_JS = `
           var fresh = doc.getElementById(el.id);
           if (fresh) el.replaceWith(document.importNode(fresh, true));
         });
+        document.dispatchEvent(new Event('admin:live'));
       })
       .catch(function () {})
       .then(function () { busy = false; });
@@ -72,4 +88,58 @@ document.addEventListener('submit', function (e) {
   var question = button && button.getAttribute('data-confirm');
   if (question && !confirm(question)) e.preventDefault();
 });
+// The send-rate chart (uPlot, loaded by the pages that have one): drawn from the data-series JSON of its
+// table's live body ([minute in s, delivered, deferred, failed] rows, minutes without an outcome left out), again
+// after every live refresh. A gap of minutes is drawn at zero, not as a line across it. The instance is
+// window.mailgateSendRate.
+(function () {
+  var box = document.getElementById('send-rate-chart');
+  if (!box || !window.uPlot) return;
+  var chart = null;
+  function series() {
+    var holder = document.getElementById('send-rate-live');
+    var rows = JSON.parse((holder && holder.getAttribute('data-series')) || '[]');
+    var out = [[], [], [], []];
+    var add = function (r) { for (var i = 0; i < 4; i++) out[i].push(r[i]); };
+    rows.forEach(function (r, i) {
+      var prev = i ? rows[i - 1][0] : null;
+      if (prev !== null && r[0] - prev > 60) {
+        add([prev + 60, 0, 0, 0]);
+        if (r[0] - 60 > prev + 60) add([r[0] - 60, 0, 0, 0]);
+      }
+      add(r);
+    });
+    return out;
+  }
+  function draw() {
+    if (chart) return chart.setData(series());
+    box.hidden = false;
+    var table = document.getElementById('send-rate-table');
+    if (table) table.open = false;
+    chart = new uPlot({
+      width: Math.max(box.clientWidth - 16, 300),
+      height: 260,
+      // The data's first to last minute and 90 s either side (uPlot pads a single point's range to years).
+      scales: {
+        x: {
+          time: true,
+          range: function (u, min, max) {
+            var xs = u.data[0];
+            return xs.length ? [xs[0] - 90, xs[xs.length - 1] + 90] : [min, max];
+          },
+        },
+      },
+      axes: [{}, { label: 'messages per minute' }],
+      series: [
+        {},
+        { label: 'Delivered', stroke: '#067647', width: 2 },
+        { label: 'Deferred', stroke: '#b54708', width: 1.5 },
+        { label: 'Failed', stroke: '#b42318', width: 1.5 },
+      ],
+    }, series(), box);
+    window.mailgateSendRate = chart;
+  }
+  draw();
+  document.addEventListener('admin:live', draw);
+})();
 `;

@@ -25,7 +25,7 @@ import { isDomainError } from '../../core/errors.js';
 import { SESSION_LIMITS } from '../../core/operators/service.js';
 import { authenticator, basicSchemeCredentials, remoteAddress, requestIdOf, type AuthFailureLimiter } from '../auth.js';
 import type { AdapterDeps } from '../types.js';
-import { ADMIN_CSS, ADMIN_JS } from './assets.js';
+import { ADMIN_CSS, ADMIN_JS, CHART_CSS, CHART_JS } from './assets.js';
 import { authFailure, csrfRefused, domainErrorPage } from './errors.js';
 import { ROUTES, type Call } from './routes.js';
 import { loginPage, type Viewer } from './serializers.js';
@@ -70,6 +70,8 @@ export function adminRouter(deps: AdminDeps): express.Router {
   });
   router.get('/assets/admin.css', (_req, res) => void res.set('Cache-Control', 'max-age=300').type('css').send(ADMIN_CSS));
   router.get('/assets/admin.js', (_req, res) => void res.set('Cache-Control', 'max-age=300').type('js').send(ADMIN_JS));
+  router.get('/assets/uplot.min.js', (_req, res) => void res.set('Cache-Control', 'max-age=300').type('js').send(CHART_JS));
+  router.get('/assets/uplot.min.css', (_req, res) => void res.set('Cache-Control', 'max-age=300').type('css').send(CHART_CSS));
   router.use(express.urlencoded({ extended: false, limit: '100kb', parameterLimit: 50 }));
 
   const showLogin = (res: Response, status: number, next: string, o: { login?: string; error?: string } = {}) => {

@@ -132,8 +132,11 @@ export const ROUTES: Route[] = [
       const search = searchOf(req);
       const mailing = await core.overview.mailing(id, requestId);
       const statuses = RECIPIENT_FILTERS[filter];
-      const recipients = await core.overview.recipients(id, statuses && [...statuses], { limit: PAGE_SIZE, beforeId: beforeOf(req), search });
-      res.type('html').send(mailingPage(viewer, mailing, recipients, { filter, search, limit: PAGE_SIZE, notice: noticeOf(req) }));
+      const [recipients, sendRate] = await Promise.all([
+        core.overview.recipients(id, statuses && [...statuses], { limit: PAGE_SIZE, beforeId: beforeOf(req), search }),
+        core.overview.sendRate(id),
+      ]);
+      res.type('html').send(mailingPage(viewer, mailing, recipients, { filter, search, limit: PAGE_SIZE, notice: noticeOf(req), sendRate }));
     },
   ],
   ...(

@@ -4,7 +4,7 @@
  * Every row of an object names its account (operators see all accounts).
  */
 import type { MailingView } from '../../core/mailings/service.js';
-import type { MailingSummary, Progress } from '../../core/overview/service.js';
+import type { Engagement, MailingSummary, Progress, SendRateRow } from '../../core/overview/service.js';
 import type { CapturedMessage } from '../../core/outbox/service.js';
 import type { MessageSummary } from '../../core/mailings/message.js';
 import type { BounceSummaryRow, RecipientSummaryRow, SuppressionSummaryRow } from '../../db/overview.js';
@@ -37,6 +37,8 @@ function document(title: string, body: Html, head: Html = html``): string {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title} · Mailgate</title>
         <link rel="stylesheet" href="/admin/assets/admin.css" />
+        <!-- no icon: else the browser asks for /favicon.ico, a 404 in every page's console -->
+        <link rel="icon" href="data:," />
         ${head}
         <script src="/admin/assets/admin.js" defer></script>
       </head>
@@ -46,7 +48,13 @@ function document(title: string, body: Html, head: Html = html``): string {
     </html>`.text;
 }
 
-export function page(viewer: Viewer, section: Section, title: string, body: Html, opts: { notice?: string | undefined; live?: boolean } = {}): string {
+export function page(
+  viewer: Viewer,
+  section: Section,
+  title: string,
+  body: Html,
+  opts: { notice?: string | undefined; live?: boolean; chart?: boolean } = {},
+): string {
   const nav =
     viewer.kind === 'operator'
       ? html`<nav>${NAV.map(([key, label]) => html`<a href="/admin/${key}" ${key === section ? html` aria-current="page"` : ''}>${label}</a>`)}</nav>
@@ -55,7 +63,13 @@ export function page(viewer: Viewer, section: Section, title: string, body: Html
       : html`<nav><a href="/admin/outbox" aria-current="page">Outbox</a></nav>
           <span class="muted">account ${viewer.account} (API key)</span>`;
   // Without JavaScript, pages with live parts reload themselves.
-  const head = opts.live ? html`<noscript><meta http-equiv="refresh" content="5" /></noscript>` : html``;
+  const head = html`${opts.live ? html`<noscript><meta http-equiv="refresh" content="5" /></noscript>` : ''}${
+    // The chart library before admin.js (both deferred: they run in this order).
+    opts.chart
+      ? html`<link rel="stylesheet" href="/admin/assets/uplot.min.css" />
+          <script src="/admin/assets/uplot.min.js" defer></script>`
+      : ''
+  }`;
   return document(
     title,
     html`<header><span class="brand">Mailgate</span>${nav}</header>
@@ -210,6 +224,19 @@ function older(rows: { id: number }[], limit: number, keep: Record<string, strin
   return html`<p><a href="?${q.toString()}">Older</a></p>`;
 }
 
+/** The opens and clicks columns: [field prefix of Engagement, label]. */
+const ENGAGEMENT_COLUMNS = [
+  ['opens', 'Opens human'],
+  ['machine_opens', 'Opens machine'],
+  ['clicks', 'Clicks human'],
+  ['machine_clicks', 'Clicks machine'],
+] as const;
+type EngagementKey = (typeof ENGAGEMENT_COLUMNS)[number][0];
+
+/** `unique / total`, each number marked with its Engagement field (data-count) for whoever reads the page. */
+const engagementCell = (e: Engagement, key: EngagementKey) =>
+  html`<span data-count="${key}_unique">${e[`${key}_unique`]}</span> / <span data-count="${key}">${e[key]}</span>`;
+
 export function mailingsPage(v: Viewer, rows: MailingSummary[], o: { search?: string | undefined; limit: number }): string {
   return page(
     v,
@@ -231,6 +258,7 @@ export function mailingsPage(v: Viewer, rows: MailingSummary[], o: { search?: st
             <th class="num">Pending</th>
             <th class="num">Deferred</th>
             <th class="num">Failed</th>
+            ${ENGAGEMENT_COLUMNS.map(([, label]) => html`<th class="num split" title="unique recipients / total">${label}</th>`)}
             <th>Submitted</th>
           </tr>
         </thead>
@@ -248,6 +276,7 @@ export function mailingsPage(v: Viewer, rows: MailingSummary[], o: { search?: st
                 <td class="num">${m.progress.pending}</td>
                 <td class="num">${m.progress.deferred}</td>
                 <td class="num">${m.progress.failed}</td>
+                ${ENGAGEMENT_COLUMNS.map(([key]) => html`<td class="num split">${engagementCell(m.engagement, key)}</td>`)}
                 <td>${when(m.submit_time)}</td>
               </tr>`,
           )}
@@ -255,17 +284,83 @@ export function mailingsPage(v: Viewer, rows: MailingSummary[], o: { search?: st
             rows.length
               ? ''
               : html`<tr>
-                  <td colspan="11" class="muted">No mailings.</td>
+                  <td colspan="${11 + ENGAGEMENT_COLUMNS.length}" class="muted">No mailings.</td>
                 </tr>`
           }
         </tbody>
       </table>
+      <p class="muted">Opens and clicks: unique recipients / total, people's (human) and machines' (scanners, proxies, prefetches) apart.</p>
       ${older(rows, o.limit, { q: o.search })}`,
     { live: true },
   );
 }
 
 type MailingDetail = MailingView & { account: string; progress: Progress };
+
+/** Opens and clicks of one mailing: recipients and events, human and machine. */
+function engagementTable(e: Engagement): Html {
+  const row = (label: string, human: keyof Engagement, machine: keyof Engagement) =>
+    html`<tr>
+      <th>${label}</th>
+      <td class="num" data-count="${human}">${e[human]}</td>
+      <td class="num" data-count="${machine}">${e[machine]}</td>
+    </tr>`;
+  return html`<table class="engagement">
+    <thead>
+      <tr>
+        <th></th>
+        <th class="num">Human</th>
+        <th class="num">Machine</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${row('Opened (recipients)', 'opens_unique', 'machine_opens_unique')} ${row('Opens', 'opens', 'machine_opens')}
+      ${row('Clicked (recipients)', 'clicks_unique', 'machine_clicks_unique')} ${row('Clicks', 'clicks', 'machine_clicks')}
+    </tbody>
+  </table>`;
+}
+
+/**
+ * The send rate: a table of the minutes with an outcome (what the page shows without JavaScript), and the same
+ * rows as JSON ([minute in s, delivered, deferred, failed]) on its live body for the chart (admin.js), which
+ * folds the table away when it draws.
+ */
+function sendRateSection(rows: SendRateRow[]): Html {
+  const series = JSON.stringify(rows.map((r) => [r.minute.getTime() / 1000, r.delivered, r.deferred, r.failed]));
+  return html`<h2>Send rate</h2>
+    <div id="send-rate-chart" class="chart" hidden></div>
+    <details id="send-rate-table" class="rate" open>
+      <summary>Messages per minute (UTC)</summary>
+      <table>
+        <thead>
+          <tr>
+            <th>Minute</th>
+            <th class="num">Delivered</th>
+            <th class="num">Deferred</th>
+            <th class="num">Failed</th>
+          </tr>
+        </thead>
+        <tbody id="send-rate-live" data-live data-series="${series}">
+          ${rows.map(
+            (r) =>
+              html`<tr>
+                <td>${when(r.minute).slice(0, 16)}</td>
+                <td class="num">${r.delivered}</td>
+                <td class="num">${r.deferred}</td>
+                <td class="num">${r.failed}</td>
+              </tr>`,
+          )}
+          ${
+            rows.length
+              ? ''
+              : html`<tr>
+                  <td colspan="4" class="muted">Nothing sent yet.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>
+    </details>`;
+}
 
 function mailingActions(v: Viewer, m: MailingDetail): Html {
   const action = (name: string, label: string, cls = '', confirm?: string) =>
@@ -286,7 +381,7 @@ export function mailingPage(
   v: Viewer,
   m: MailingDetail,
   recipients: RecipientSummaryRow[],
-  o: { filter: RecipientFilterName; search?: string | undefined; limit: number; notice?: string | undefined },
+  o: { filter: RecipientFilterName; search?: string | undefined; limit: number; notice?: string | undefined; sendRate: SendRateRow[] },
 ): string {
   const p = m.progress;
   const filters = Object.keys(RECIPIENT_FILTERS).map((f) => html`<option value="${f}" ${f === o.filter ? html` selected` : ''}>${f}</option>`);
@@ -325,8 +420,9 @@ export function mailingPage(
           <dt>Failed</dt>
           <dd class="failed">${p.failed}</dd>
         </dl>
-        ${mailingActions(v, m)}
+        ${engagementTable(m.engagement)} ${mailingActions(v, m)}
       </section>
+      ${sendRateSection(o.sendRate)}
       <h2>Recipients</h2>
       <form class="bar" method="get">
         <label
@@ -369,7 +465,7 @@ export function mailingPage(
         </tbody>
       </table>
       ${older(recipients, o.limit, { status: o.filter === 'all' ? undefined : o.filter, q: o.search })}`,
-    { notice: o.notice, live: m.status !== 'finished' },
+    { notice: o.notice, live: m.status !== 'finished', chart: true },
   );
 }
 

@@ -7,13 +7,14 @@
 import type { CallContext } from '../context.js';
 import { forbiddenState, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
-import type { MailingSummaryRow, Page } from '../../db/overview.js';
+import type { MailingSummaryRow, Page, SendRateRow } from '../../db/overview.js';
+import type { MailingEngagement } from '../../db/reports.js';
 import type { MailingStatus, RecipientStatus } from '../statuses.js';
 import type { MailingsService } from '../mailings/service.js';
 import type { RecipientsService } from '../recipients/service.js';
 import type { SuppressionsService } from '../suppressions/service.js';
 
-export type { Page };
+export type { Page, SendRateRow };
 
 /** A mailing's recipients in four words: sent, pending (not tried yet), deferred (to be retried), failed. */
 export interface Progress {
@@ -26,7 +27,24 @@ export interface Progress {
   percent: number;
 }
 
-export type MailingSummary = MailingSummaryRow & { progress: Progress };
+/**
+ * Opens and clicks, human and machine apart, each as events and unique recipients: the dialects' report
+ * counts (the event rollups of migration 20261207200000), never a count of the events.
+ */
+export type Engagement = MailingEngagement;
+
+const NO_ENGAGEMENT: Engagement = {
+  opens: 0,
+  opens_unique: 0,
+  clicks: 0,
+  clicks_unique: 0,
+  machine_opens: 0,
+  machine_opens_unique: 0,
+  machine_clicks: 0,
+  machine_clicks_unique: 0,
+};
+
+export type MailingSummary = MailingSummaryRow & { progress: Progress; engagement: Engagement };
 
 /** The statuses "resend to the failed ones" takes again. */
 export const FAILED: readonly RecipientStatus[] = ['error', 'timeout', 'general_error'];
@@ -68,17 +86,21 @@ export function overviewService(deps: OverviewDeps) {
   return {
     async mailings(page: Page): Promise<MailingSummary[]> {
       const rows = await overview.mailings(page);
-      const totals = await store.mailings.totals(rows.map((r) => r.id));
-      return rows.map((r) => ({ ...r, progress: progressOf(totals.get(r.id)!, r.status) }));
+      const ids = rows.map((r) => r.id);
+      const [totals, engagement] = await Promise.all([store.mailings.totals(ids), store.reports.mailingEngagement(ids)]);
+      return rows.map((r) => ({ ...r, progress: progressOf(totals.get(r.id)!, r.status), engagement: engagement.get(r.id) ?? NO_ENGAGEMENT }));
     },
 
-    /** One mailing as its account's clients see it, with its account and progress. */
+    /** One mailing as its account's clients see it (opens and clicks in its `engagement`), with its account and progress. */
     async mailing(id: number, requestId: string) {
       const ctx = await mailingContext(id, requestId);
       const view = await deps.mailings.get(ctx, id);
       const totals = (await store.mailings.totals([id])).get(id)!;
       return { ...view, account: ctx.account, progress: progressOf(totals, view.status) };
     },
+
+    /** A mailing's messages delivered, deferred and failed per minute, oldest first (minutes without any left out). */
+    sendRate: (mailingId: number): Promise<SendRateRow[]> => overview.sendRate(mailingId),
 
     recipients: (mailingId: number, statuses: RecipientStatus[] | null, page: Page) => overview.recipients(mailingId, statuses, page),
 
