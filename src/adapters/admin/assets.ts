@@ -119,6 +119,8 @@ document.addEventListener('submit', function (e) {
     chart = new uPlot({
       width: Math.max(box.clientWidth - 16, 300),
       height: 260,
+      // UTC on the axis, as the table beside it and every time the admin pages print.
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); },
       // The data's first to last minute and 90 s either side (uPlot pads a single point's range to years).
       scales: {
         x: {
@@ -129,7 +131,7 @@ document.addEventListener('submit', function (e) {
           },
         },
       },
-      axes: [{}, { label: 'messages per minute' }],
+      axes: [{ label: 'UTC' }, { label: 'messages per minute' }],
       series: [
         {},
         { label: 'Delivered', stroke: '#067647', width: 2 },
