@@ -41,6 +41,11 @@ iframe.preview { width: 100%; height: 60vh; border: 1px solid var(--line); backg
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0 0 1rem; }
 dl.facts dt { color: var(--muted); }
 .actions { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
+.status-failed { color: var(--bad); }
+fieldset.kinds { display: flex; flex-wrap: wrap; gap: .2rem .8rem; border: 1px solid var(--line); padding: .2rem .6rem; margin: 0; }
+fieldset.kinds legend { color: var(--muted); font-size: .85rem; }
+label.check { flex-direction: row; align-items: center; gap: .3rem; color: var(--fg); }
+pre.payload { white-space: pre-wrap; word-break: break-all; background: #fff; border: 1px solid var(--line); padding: .6rem; font: 13px/1.4 ui-monospace, monospace; }
 `;
 
 export const ADMIN_JS = `
