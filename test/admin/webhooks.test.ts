@@ -161,6 +161,15 @@ describe('admin: webhook endpoints, their attempt log and replays', () => {
     await page.locator('[role=status]').filter({ hasText: 'No failed delivery since' }).waitFor();
     assert.equal(await messages('failed'), 1);
 
+    // Not a time: refused with the form's words, nothing queued.
+    await page.locator('#replay-failed input[name=since]').evaluate((el) => el.setAttribute('type', 'text'));
+    await page.locator('#replay-failed input[name=since]').fill('yesterday');
+    const [refused] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.locator('#replay-failed button').click()]);
+    assert.equal(refused.status(), 400);
+    assert.equal(await page.locator('[role=alert]').textContent(), 'Since: a time as YYYY-MM-DD HH:MM (UTC), seconds optional.');
+    assert.equal(await messages('failed'), 1);
+
+    await page.goto(`${gw.url}/admin/webhooks/${endpointId}`);
     await page.locator('#replay-failed input[name=since]').fill(new Date(Date.now() - 3_600_000).toISOString().slice(0, 19));
     await page.locator('#replay-failed button').click();
     await page.locator('[role=status]').filter({ hasText: 'Failed deliveries queued again' }).waitFor();
