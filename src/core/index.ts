@@ -70,7 +70,7 @@ export function makeCore(deps: CoreDeps) {
     newsletters: newslettersService({ store: deps.store, messages: deps.messages, sendLanes: deps.sendLanes, publicUrl: deps.publicUrl }),
     workers: workersService({ store: deps.store, staleSeconds: deps.workerStaleSeconds }),
     outbox: outboxService({ store: deps.store, messages: deps.messages }),
-    webhooks: webhooksService({ store: deps.store }),
+    webhooks: webhooksService({ store: deps.store, bounceDomain: deps.bounceDomain }),
     tracking: trackingService({ store: deps.store, secret: deps.cursorSecret, settings: deps.tracking }),
     operators: operatorsService({ store: deps.store }),
   };

@@ -67,6 +67,30 @@ export interface AttemptRow {
   state: string;
 }
 
+/** An endpoint as the admin pages list it: its account, its backlog, its last success and failure. */
+export interface EndpointOverviewRow extends EndpointRow {
+  account: string;
+  pending: number;
+  last_success_at: Date | null;
+  last_failure_at: Date | null;
+  /** The last failed attempt in a few words (see describeFailure). */
+  last_failure: string | null;
+}
+
+/** One line of an endpoint's attempt log: the attempt, its message, and its place among that message's attempts. */
+export interface LogRow extends AttemptRow {
+  message_id: number;
+  /** 1 for a message's first attempt; replays continue the count. */
+  attempt: number;
+}
+
+/** One attempt with its message's snapshot (what the payload is rendered from) and where it went. */
+export interface AttemptDetailRow {
+  attempt: LogRow;
+  message: MessageRow & { state: string; created_at: Date; next_attempt_at: Date; delivered_at: Date | null };
+  account_id: number;
+}
+
 /** One attempt's result, as a delivery job records it. */
 export interface AttemptResult {
   messageId: number;
@@ -287,6 +311,131 @@ export function webhooksRepo(db: Pool) {
 
     /** Run the endpoint's job at `runAt` (null: now); see wakeWebhooks. */
     wake: (endpointId: number, runAt: Date | null) => wakeWebhooks(db, [endpointId], runAt),
+
+    /**
+     * The endpoints of every account (accountId null) or one, or the one endpoint `id`, with their account's
+     * slug, their backlog (the pending messages' partial index) and their last success and failure.
+     */
+    async overview(f: { accountId?: number | null; id?: number | null }): Promise<EndpointOverviewRow[]> {
+      const { rows } = await db.query<EndpointOverviewRow>(
+        `SELECT ${ENDPOINT_COLUMNS.split(', ')
+          .map((c) => `e.${c}`)
+          .join(', ')}, a.slug AS account,
+                (SELECT count(*)::int FROM webhook_messages m WHERE m.endpoint_id = e.id AND m.state = 'pending') AS pending,
+                (SELECT t.attempted_at FROM webhook_attempts t WHERE t.endpoint_id = e.id AND t.ok ORDER BY t.id DESC LIMIT 1) AS last_success_at,
+                f.attempted_at AS last_failure_at,
+                CASE WHEN f.attempted_at IS NOT NULL THEN coalesce('HTTP ' || f.status_code, f.error, 'no answer') END AS last_failure
+           FROM webhook_endpoints e
+           JOIN accounts a ON a.id = e.account_id
+           LEFT JOIN LATERAL (SELECT t.attempted_at, t.status_code, t.error FROM webhook_attempts t
+                               WHERE t.endpoint_id = e.id AND NOT t.ok ORDER BY t.id DESC LIMIT 1) f ON true
+          WHERE ($1::bigint IS NULL OR e.account_id = $1) AND ($2::bigint IS NULL OR e.id = $2)
+          ORDER BY e.id`,
+        [f.accountId ?? null, f.id ?? null],
+      );
+      return rows;
+    },
+
+    /** The account an attempt's endpoint belongs to; undefined when there is no such attempt. */
+    async attemptAccount(attemptId: number): Promise<number | undefined> {
+      const { rows } = await db.query<{ account_id: number }>(
+        'SELECT e.account_id FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id WHERE a.id = $1',
+        [attemptId],
+      );
+      return rows[0]?.account_id;
+    },
+
+    /** An endpoint's attempt log, newest first, a page of `limit` older than `beforeId` (keyset). */
+    async log(accountId: number, endpointId: number, f: { failedOnly: boolean; beforeId: number | null; limit: number }): Promise<LogRow[]> {
+      const { rows } = await db.query<LogRow>(
+        `SELECT a.id, a.endpoint_id, a.message_id, m.msg_id, m.kind, a.attempted_at, a.duration_ms, a.status_code, a.ok, a.error, a.response, m.state,
+                (SELECT count(*)::int FROM webhook_attempts b WHERE b.message_id = a.message_id AND b.id <= a.id) AS attempt
+           FROM webhook_attempts a
+           JOIN webhook_endpoints e ON e.id = a.endpoint_id
+           JOIN webhook_messages m ON m.id = a.message_id
+          WHERE e.account_id = $1 AND a.endpoint_id = $2 AND (NOT $3 OR NOT a.ok) AND ($4::bigint IS NULL OR a.id < $4)
+          ORDER BY a.id DESC LIMIT $5`,
+        [accountId, endpointId, f.failedOnly, f.beforeId, f.limit],
+      );
+      return rows;
+    },
+
+    /** One attempt of the account's, with its message; undefined when the account has no such attempt. */
+    async attemptDetail(accountId: number, attemptId: number): Promise<AttemptDetailRow | undefined> {
+      const { rows } = await db.query<LogRow & { message: AttemptDetailRow['message']; account_id: number }>(
+        `SELECT a.id, a.endpoint_id, a.message_id, m.msg_id, m.kind, a.attempted_at, a.duration_ms, a.status_code, a.ok, a.error, a.response, m.state,
+                (SELECT count(*)::int FROM webhook_attempts b WHERE b.message_id = a.message_id AND b.id <= a.id) AS attempt, e.account_id,
+                json_build_object('id', m.id, 'msg_id', m.msg_id, 'kind', m.kind, 'occurred_at', m.occurred_at, 'dialect', m.dialect,
+                  'mailing_id', m.mailing_id, 'mailing_name', mg.name, 'send_id', m.send_id, 'recipient_id', m.recipient_id,
+                  'subscriber_id', m.subscriber_id, 'email', m.email, 'tracking_id', m.tracking_id, 'status', m.status,
+                  'reply_code', m.reply_code, 'enhanced_code', m.enhanced_code, 'reply_text', m.reply_text, 'remote_mta', m.remote_mta,
+                  'verdict', m.verdict, 'verdict_reason', m.verdict_reason, 'link', m.link, 'link_index', m.link_index,
+                  'attempts', m.attempts, 'state', m.state, 'created_at', m.created_at, 'next_attempt_at', m.next_attempt_at,
+                  'delivered_at', m.delivered_at) AS message
+           FROM webhook_attempts a
+           JOIN webhook_endpoints e ON e.id = a.endpoint_id
+           JOIN webhook_messages m ON m.id = a.message_id
+           LEFT JOIN mailings mg ON mg.id = m.mailing_id
+          WHERE e.account_id = $1 AND a.id = $2`,
+        [accountId, attemptId],
+      );
+      const r = rows[0];
+      if (!r) return undefined;
+      const { message: j, account_id, ...attempt } = r;
+      // json_build_object gives timestamps as text: back to Dates, as the rest of the store returns them.
+      const at = (v: unknown) => (v === null ? null : new Date(v as string));
+      const message = {
+        ...j,
+        occurred_at: at(j.occurred_at)!,
+        created_at: at(j.created_at)!,
+        next_attempt_at: at(j.next_attempt_at)!,
+        delivered_at: at(j.delivered_at),
+      };
+      return { attempt, message, account_id };
+    },
+
+    /** Every attempt of one message, newest first. */
+    async messageAttempts(messageId: number): Promise<LogRow[]> {
+      const { rows } = await db.query<LogRow>(
+        `SELECT a.id, a.endpoint_id, a.message_id, m.msg_id, m.kind, a.attempted_at, a.duration_ms, a.status_code, a.ok, a.error, a.response, m.state,
+                row_number() OVER (ORDER BY a.id)::int AS attempt
+           FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id
+          WHERE a.message_id = $1 ORDER BY a.id DESC`,
+        [messageId],
+      );
+      return rows;
+    },
+
+    /** A new signing secret in place of the old one (which stops at once); undefined when the account has no such endpoint. */
+    async rotateSecret(accountId: number, id: number, secret: string): Promise<EndpointRow | undefined> {
+      const { rows } = await db.query<EndpointRow>(`UPDATE webhook_endpoints SET secret = $3 WHERE account_id = $1 AND id = $2 RETURNING ${ENDPOINT_COLUMNS}`, [
+        accountId,
+        id,
+        secret,
+      ]);
+      return rows[0];
+    },
+
+    /**
+     * Send again, now and with a fresh retry schedule, every message of the endpoint that is not delivered
+     * (failed for good, or pending after a failure) and had a failed attempt at or after `since`; each under
+     * its own webhook-id, through the endpoint's job. A message on the wire now (leased) is left to its
+     * attempt. Returns how many were queued; undefined when the account has no such endpoint.
+     */
+    async replayFailedSince(accountId: number, endpointId: number, since: Date): Promise<number | undefined> {
+      return await withTransaction(db, async (tx) => {
+        const owned = await tx.query('SELECT 1 FROM webhook_endpoints WHERE account_id = $1 AND id = $2', [accountId, endpointId]);
+        if (!owned.rowCount) return undefined;
+        const { rowCount } = await tx.query(
+          `UPDATE webhook_messages m SET state = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, delivered_at = NULL
+            WHERE m.endpoint_id = $1 AND m.state <> 'delivered' AND (m.lease_until IS NULL OR m.lease_until < now())
+              AND EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.message_id = m.id AND NOT a.ok AND a.attempted_at >= $2)`,
+          [endpointId, since],
+        );
+        if (rowCount) await wakeWebhooks(tx, [endpointId]);
+        return rowCount ?? 0;
+      });
+    },
   };
 }
 export type WebhooksRepo = ReturnType<typeof webhooksRepo>;

@@ -56,6 +56,11 @@ dl.facts dt { color: var(--muted); }
 td.split { white-space: nowrap; }
 .chart { background: #fff; border: 1px solid var(--line); padding: .5rem; margin: 0 0 .6rem; }
 details.rate summary { cursor: pointer; color: var(--muted); margin: 0 0 .4rem; }
+.status-failed { color: var(--bad); }
+fieldset.kinds { display: flex; flex-wrap: wrap; gap: .2rem .8rem; border: 1px solid var(--line); padding: .2rem .6rem; margin: 0; }
+fieldset.kinds legend { color: var(--muted); font-size: .85rem; }
+label.check { flex-direction: row; align-items: center; gap: .3rem; color: var(--fg); }
+pre.payload { white-space: pre-wrap; word-break: break-all; background: #fff; border: 1px solid var(--line); padding: .6rem; font: 13px/1.4 ui-monospace, monospace; }
 `;
 
 export const ADMIN_JS = `

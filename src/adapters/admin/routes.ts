@@ -16,9 +16,15 @@ import {
   outboxPage,
   previewDocument,
   suppressionsPage,
+  webhookDeliveryPage,
+  webhookEndpointPage,
+  webhookSecretPage,
+  webhooksPage,
   type Viewer,
 } from './serializers.js';
-import { RECIPIENT_FILTERS, beforeOf, field, idParam, purgeDaysOf, recipientFilterOf, searchOf } from './values.js';
+import { RECIPIENT_FILTERS, beforeOf, failedOnlyOf, field, fieldsOf, idParam, purgeDaysOf, recipientFilterOf, searchOf, utcTimeOf } from './values.js';
+import { invalid } from '../../core/errors.js';
+import { stateOf } from '../../core/webhooks/service.js';
 
 const PAGE_SIZE = 100;
 
@@ -50,6 +56,13 @@ const NOTICES = {
   'already-suppressed': 'The address was suppressed already.',
   lifted: 'Suppression lifted.',
   purged: 'Captured messages purged.',
+  'webhook-paused': 'Endpoint paused: nothing is sent to it; its messages queue until it is resumed.',
+  'webhook-resumed': 'Endpoint resumed: what queued meanwhile is being sent.',
+  'webhook-enabled': 'Endpoint re-enabled from a clean slate: what queued meanwhile is being sent.',
+  'webhook-deleted': 'Endpoint deleted, with its undelivered messages and its attempt log.',
+  'webhook-replayed': 'Replay queued: the worker sends the message again under the same webhook-id.',
+  'webhook-replayed-failed': 'Failed deliveries queued again: the worker sends each again under its own webhook-id.',
+  'webhook-nothing-to-replay': 'No failed delivery since that time to send again.',
 } as const;
 type Notice = keyof typeof NOTICES;
 
@@ -249,6 +262,139 @@ export const ROUTES: Route[] = [
       if (!m) return notFoundPage(viewer, res, 'No such message.');
       // Shown, not downloaded: text/plain, inline, and never sniffed into anything else.
       res.type('text/plain; charset=utf-8').set('Content-Disposition', 'inline').send(m.raw);
+    },
+  ],
+
+  // --- webhooks
+  [
+    'get',
+    '/webhooks',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const [endpoints, accounts] = await Promise.all([core.webhooks.overview(), core.accounts.listAccounts()]);
+      res.type('html').send(webhooksPage(viewer, endpoints, accounts, noticeOf(req)));
+    },
+  ],
+  [
+    'post',
+    '/webhooks',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const account = field(req, 'account');
+      // Only an existing account: a mistyped slug must not make a new one.
+      const ctx = { ...(await core.accounts.operatorContext(account)), requestId };
+      const description = field(req, 'description').slice(0, 200) || null;
+      const { endpoint, secret } = await core.webhooks.add(ctx, { url: field(req, 'url'), kinds: fieldsOf(req, 'kinds'), description });
+      // The secret is on this answer only: never in a URL; the page is not cached.
+      res
+        .status(201)
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(webhookSecretPage(viewer, endpoint, account, secret, false));
+    },
+  ],
+  [
+    'get',
+    '/webhooks/:id',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const ctx = await core.webhooks.endpointContext(id, requestId);
+      const failedOnly = failedOnlyOf(req);
+      const [endpoint, log] = await Promise.all([
+        core.webhooks.endpointOverview(ctx, id),
+        core.webhooks.log(ctx, id, { failedOnly, beforeId: beforeOf(req) ?? null, limit: PAGE_SIZE }),
+      ]);
+      // The replay form starts a day back (UTC, as every time on these pages).
+      const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 19);
+      res.type('html').send(webhookEndpointPage(viewer, endpoint, log, { failedOnly, limit: PAGE_SIZE, notice: noticeOf(req), since }));
+    },
+  ],
+  [
+    'post',
+    '/webhooks/:id/pause',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      await core.webhooks.pause(await core.webhooks.endpointContext(id, requestId), id);
+      done(res, `/admin/webhooks/${id}`, 'webhook-paused');
+    },
+  ],
+  [
+    'post',
+    '/webhooks/:id/resume',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const ctx = await core.webhooks.endpointContext(id, requestId);
+      const before = await core.webhooks.get(ctx, id);
+      await core.webhooks.enable(ctx, id);
+      done(res, `/admin/webhooks/${id}`, stateOf(before) === 'disabled' ? 'webhook-enabled' : 'webhook-resumed');
+    },
+  ],
+  [
+    'post',
+    '/webhooks/:id/rotate',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const ctx = await core.webhooks.endpointContext(id, requestId);
+      const { endpoint, secret } = await core.webhooks.rotate(ctx, id);
+      const { account } = await core.webhooks.endpointOverview(ctx, id);
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(webhookSecretPage(viewer, endpoint, account, secret, true));
+    },
+  ],
+  [
+    'post',
+    '/webhooks/:id/delete',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      await core.webhooks.remove(await core.webhooks.endpointContext(id, requestId), id);
+      done(res, '/admin/webhooks', 'webhook-deleted');
+    },
+  ],
+  [
+    'post',
+    '/webhooks/:id/replay-failed',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const since = utcTimeOf(req, 'since');
+      if (!since) throw invalid('Since: a time as YYYY-MM-DD HH:MM (UTC), seconds optional.', 'since');
+      const n = await core.webhooks.replayFailedSince(await core.webhooks.endpointContext(id, requestId), id, since);
+      done(res, `/admin/webhooks/${id}`, n ? 'webhook-replayed-failed' : 'webhook-nothing-to-replay');
+    },
+  ],
+  [
+    'get',
+    '/webhooks/attempts/:id',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const delivery = await core.webhooks.delivery(await core.webhooks.attemptContext(id, requestId), id);
+      res.type('html').send(webhookDeliveryPage(viewer, delivery.attempt.endpoint_id, delivery, noticeOf(req)));
+    },
+  ],
+  [
+    'post',
+    '/webhooks/attempts/:id/replay',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      await core.webhooks.replay(await core.webhooks.attemptContext(id, requestId), id);
+      done(res, `/admin/webhooks/attempts/${id}`, 'webhook-replayed');
     },
   ],
 ];

@@ -10,6 +10,8 @@ import type { MessageSummary } from '../../core/mailings/message.js';
 import type { BounceSummaryRow, RecipientSummaryRow, SuppressionSummaryRow } from '../../db/overview.js';
 import type { AccountRow, ApiKeyRow } from '../../db/accounts.js';
 import type { NewKey } from '../../core/accounts/service.js';
+import type { EndpointOverview, WebhookDelivery, WebhookEndpoint, WebhookLogLine } from '../../core/webhooks/service.js';
+import { WEBHOOK_KINDS } from '../../core/webhooks/payload.js';
 import { html, type Html } from './html.js';
 import { RECIPIENT_FILTERS, type RecipientFilterName } from './values.js';
 
@@ -22,6 +24,7 @@ const NAV = [
   ['bounces', 'Bounces'],
   ['suppressions', 'Suppressions'],
   ['outbox', 'Outbox'],
+  ['webhooks', 'Webhooks'],
 ] as const;
 type Section = (typeof NAV)[number][0];
 
@@ -683,4 +686,274 @@ export function previewDocument(s: MessageSummary): string {
   if (s.html) return s.html;
   return html`<!doctype html><meta charset="utf-8" />
     <pre style="white-space:pre-wrap;font:14px monospace">${s.text ?? ''}</pre>`.text;
+}
+
+// --- webhooks ------------------------------------------------------------------------------------------
+
+/** An endpoint's state in words: active (and failing, when it is), or paused / disabled with why. */
+function endpointState(e: EndpointOverview): Html {
+  if (e.state === 'active')
+    return e.failures
+      ? html`<span class="status status-paused">failing</span>
+          <span class="muted">${e.failures} tries in a row since ${when(e.failingSince)}; next try ${when(e.retryAt)}</span>`
+      : html`<span class="status status-finished">active</span>`;
+  return html`<span class="status status-${e.state === 'paused' ? 'paused' : 'failed'}">${e.state}</span>
+    <span class="muted">${e.disabledReason ?? ''}${e.disabledAt ? ` (since ${when(e.disabledAt)})` : ''}</span>`;
+}
+
+const ROTATE_CONFIRM = 'Rotate the signing secret? The old one stops at once: requests are signed with the new one only.';
+
+function endpointActions(v: Viewer, e: EndpointOverview): Html {
+  const action = (name: string, label: string, cls = '', confirm?: string) =>
+    html`<form class="inline" method="post" action="/admin/webhooks/${e.id}/${name}">
+      ${csrfField(v)}<button type="submit" class="${cls}" ${confirm ? html` data-confirm="${confirm}"` : ''}>${label}</button>
+    </form>`;
+  return html`${e.state === 'active' ? action('pause', 'Pause', 'plain') : action('resume', e.state === 'paused' ? 'Resume' : 'Re-enable', 'plain')}
+  ${action('rotate', 'Rotate secret', 'plain', ROTATE_CONFIRM)}
+  ${action('delete', 'Delete', 'danger', `Delete endpoint ${e.id}? Its undelivered messages and its attempt log go with it.`)}`;
+}
+
+const kindsText = (kinds: readonly string[]) => (kinds.length === WEBHOOK_KINDS.length ? 'all' : kinds.join(', '));
+
+export function webhooksPage(v: Viewer, endpoints: EndpointOverview[], accounts: AccountRow[], notice?: string): string {
+  return page(
+    v,
+    'webhooks',
+    'Webhook endpoints',
+    html`<p class="muted">
+        Signed POSTs (Standard Webhooks) of delivery and engagement events. Endpoints are created by operators only (here and
+        <code>mailgate webhooks add</code>); no dialect's API creates one, so an address on a private or loopback network is accepted on purpose (a company's
+        own receivers are often internal). The URL must be http or https with a host, without credentials.
+      </p>
+      <form class="bar" method="post" action="/admin/webhooks" id="new-endpoint">
+        ${csrfField(v)}
+        <label
+          >Account
+          <select name="account" required>
+            ${accounts.map((a) => html`<option value="${a.slug}">${a.slug}</option>`)}
+          </select></label
+        >
+        <label>URL <input name="url" type="url" required maxlength="2000" size="40" placeholder="https://hooks.example.org/in" /></label>
+        <fieldset class="kinds">
+          <legend>Events</legend>
+          ${WEBHOOK_KINDS.map((k) => html`<label class="check"><input type="checkbox" name="kinds" value="${k}" checked /> ${k}</label>`)}
+        </fieldset>
+        <label>Note <input name="description" maxlength="200" /></label>
+        <button type="submit">Create endpoint</button>
+      </form>
+      <table id="endpoints">
+        <thead>
+          <tr>
+            <th class="num">Id</th>
+            <th>Account</th>
+            <th>URL</th>
+            <th>Events</th>
+            <th>State</th>
+            <th class="num">Backlog</th>
+            <th>Last success</th>
+            <th>Last failure</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${endpoints.map(
+            (e) =>
+              html`<tr data-endpoint="${e.id}">
+                <td class="num"><a href="/admin/webhooks/${e.id}">${e.id}</a></td>
+                <td>${e.account}</td>
+                <td><a href="/admin/webhooks/${e.id}">${e.url}</a>${e.description ? html`<br /><span class="muted">${e.description}</span>` : ''}</td>
+                <td>${kindsText(e.kinds)}</td>
+                <td class="state">${endpointState(e)}</td>
+                <td class="num backlog">${e.pending}</td>
+                <td>${when(e.lastSuccessAt)}</td>
+                <td>${e.lastFailureAt ? html`${when(e.lastFailureAt)}<br /><span class="muted">${e.lastFailure ?? ''}</span>` : ''}</td>
+                <td>${endpointActions(v, e)}</td>
+              </tr>`,
+          )}
+          ${
+            endpoints.length
+              ? ''
+              : html`<tr>
+                  <td colspan="9" class="muted">No webhook endpoints.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>`,
+    { notice },
+  );
+}
+
+/** The signing secret of a new endpoint, or of one whose secret was rotated: shown on this answer only. */
+export function webhookSecretPage(v: Viewer, e: WebhookEndpoint, account: string, secret: string, rotated: boolean): string {
+  return page(
+    v,
+    'webhooks',
+    rotated ? 'New signing secret' : 'New webhook endpoint',
+    html`<p>
+        Endpoint <strong>${e.id}</strong> of account <strong>${account}</strong>: ${e.url} (${kindsText(e.kinds)}). Its signing secret is shown this once; copy
+        it now:
+      </p>
+      <p class="secret" id="secret">${secret}</p>
+      ${
+        rotated
+          ? html`<p class="error" role="alert">
+              The old secret stopped at once: every request from now on (retries and replays of earlier messages included) is signed with this one only, so the
+              receiver refuses them until it has it. To switch without failures, pause the endpoint first, rotate, give the receiver the new secret, then
+              resume: what happens meanwhile queues.
+            </p>`
+          : ''
+      }
+      <p class="muted">
+        Each request carries <code>webhook-id</code>, <code>webhook-timestamp</code> and <code>webhook-signature</code> (<code>v1,</code> and the base64
+        HMAC-SHA256 of <code>id.timestamp.body</code>, keyed by the secret's bytes after <code>whsec_</code>): any Standard Webhooks library verifies it.
+      </p>
+      <p><a href="/admin/webhooks/${e.id}">Endpoint ${e.id}</a> · <a href="/admin/webhooks">Back to the webhook endpoints</a></p>`,
+  );
+}
+
+const attemptResult = (a: WebhookLogLine) =>
+  a.ok
+    ? html`<span class="status status-finished">HTTP ${a.status_code ?? ''}</span>`
+    : html`<span class="status status-failed">${a.status_code !== null ? `HTTP ${a.status_code}` : (a.error ?? 'no answer')}</span>`;
+
+function attemptRows(rows: WebhookLogLine[], empty: string): Html {
+  return html`${rows.map(
+    (a) =>
+      html`<tr data-attempt="${a.id}" class="${a.ok ? 'ok' : 'failed'}">
+        <td class="num"><a href="/admin/webhooks/attempts/${a.id}">${a.id}</a></td>
+        <td>${when(a.attempted_at)}</td>
+        <td>${a.kind}</td>
+        <td><code>${a.msg_id}</code></td>
+        <td class="num">${a.attempt}</td>
+        <td class="result">${attemptResult(a)}</td>
+        <td class="num">${a.duration_ms} ms</td>
+        <td>${a.state}</td>
+      </tr>`,
+  )}
+  ${
+    rows.length
+      ? ''
+      : html`<tr>
+          <td colspan="8" class="muted">${empty}</td>
+        </tr>`
+  }`;
+}
+
+const ATTEMPT_HEAD = html`<thead>
+  <tr>
+    <th class="num">Attempt</th>
+    <th>When</th>
+    <th>Event</th>
+    <th>Message (webhook-id)</th>
+    <th class="num">#</th>
+    <th>Result</th>
+    <th class="num">Took</th>
+    <th>Message now</th>
+  </tr>
+</thead>`;
+
+export function webhookEndpointPage(
+  v: Viewer,
+  e: EndpointOverview & { delivered: number; failed: number },
+  log: WebhookLogLine[],
+  o: { failedOnly: boolean; limit: number; notice?: string | undefined; since: string },
+): string {
+  return page(
+    v,
+    'webhooks',
+    `Webhook endpoint ${e.id}`,
+    html`<dl class="facts">
+        <dt>Account</dt>
+        <dd>${e.account}</dd>
+        <dt>URL</dt>
+        <dd>${e.url}</dd>
+        <dt>Events</dt>
+        <dd>${kindsText(e.kinds)}</dd>
+        <dt>Note</dt>
+        <dd>${e.description ?? ''}</dd>
+        <dt>Created</dt>
+        <dd>${when(e.createdAt)}</dd>
+        <dt>State</dt>
+        <dd class="state">${endpointState(e)}</dd>
+        <dt>Backlog</dt>
+        <dd class="backlog">${e.pending}</dd>
+        <dt>Delivered / failed for good</dt>
+        <dd>${e.delivered} / ${e.failed}</dd>
+        <dt>Last success</dt>
+        <dd>${when(e.lastSuccessAt)}</dd>
+        <dt>Last failure</dt>
+        <dd>${when(e.lastFailureAt)} ${e.lastFailure ?? ''}</dd>
+      </dl>
+      <div class="actions">${endpointActions(v, e)}</div>
+      <form class="bar" method="post" action="/admin/webhooks/${e.id}/replay-failed" id="replay-failed">
+        ${csrfField(v)}
+        <label>Replay every failed delivery since (UTC) <input name="since" type="datetime-local" step="1" required value="${o.since}" /></label>
+        <button type="submit" class="plain">Replay failed</button>
+      </form>
+      <p class="muted">
+        A replay puts the message back in the outbox: the worker sends it again under the same webhook-id (receivers deduplicate on it), with a fresh retry
+        schedule, once the endpoint is active${e.retryAt ? html` and its next try is due (${when(e.retryAt)})` : ''}.
+      </p>
+      <h2>Attempt log</h2>
+      <form class="bar" method="get">
+        <label class="check"><input type="checkbox" name="failed" value="1" ${o.failedOnly ? html` checked` : ''} /> Failed only</label>
+        <button type="submit">Filter</button> <a href="/admin/webhooks/${e.id}">Refresh</a>
+      </form>
+      <table id="attempts">
+        ${ATTEMPT_HEAD}
+        <tbody>
+          ${attemptRows(log, o.failedOnly ? 'No failed attempts.' : 'No attempts yet.')}
+        </tbody>
+      </table>
+      ${older(log, o.limit, { failed: o.failedOnly ? '1' : undefined })}`,
+    { notice: o.notice },
+  );
+}
+
+export function webhookDeliveryPage(v: Viewer, endpointId: number, d: WebhookDelivery, notice?: string): string {
+  const a = d.attempt;
+  return page(
+    v,
+    'webhooks',
+    `Webhook delivery ${a.id}`,
+    html`<dl class="facts">
+        <dt>Endpoint</dt>
+        <dd><a href="/admin/webhooks/${endpointId}">${endpointId}</a></dd>
+        <dt>Message (webhook-id)</dt>
+        <dd><code id="msg-id">${d.message.msgId}</code></dd>
+        <dt>Event</dt>
+        <dd>${d.message.kind} (occurred ${when(d.message.occurredAt)})</dd>
+        <dt>Attempt</dt>
+        <dd>#${a.attempt}, ${when(a.attempted_at)}, took ${a.duration_ms} ms</dd>
+        <dt>Result</dt>
+        <dd class="result">${attemptResult(a)}${!a.ok && a.status_code !== null && a.error ? html` <span class="muted">${a.error}</span>` : ''}</dd>
+        <dt>Message now</dt>
+        <dd class="message-state">
+          ${d.message.state}${d.message.state === 'delivered' ? ` at ${when(d.message.deliveredAt)}` : ''}${
+            d.message.state === 'pending' ? ` (next attempt due ${when(d.message.nextAttemptAt)})` : ''
+          }
+        </dd>
+      </dl>
+      <form class="inline" method="post" action="/admin/webhooks/attempts/${a.id}/replay">
+        ${csrfField(v)}<button type="submit" id="replay">Replay this message</button>
+      </form>
+      <h2>Body</h2>
+      <p class="muted">As every attempt of this message sends it (rendered from the message's snapshot; the mailing's name as it is now).</p>
+      <pre class="payload" id="payload">${d.body}</pre>
+      <h2>Answer</h2>
+      ${
+        a.status_code !== null
+          ? html`<p>HTTP ${a.status_code}; the start of its body (at most 500 characters are kept):</p>
+              <pre class="payload" id="response">${a.response ?? ''}</pre>`
+          : html`<p>No answer: ${a.error ?? 'the connection failed'}.</p>`
+      }
+      <h2>Every attempt of this message</h2>
+      <table id="message-attempts">
+        ${ATTEMPT_HEAD}
+        <tbody>
+          ${attemptRows(d.attempts, 'No attempts.')}
+        </tbody>
+      </table>`,
+    { notice },
+  );
 }

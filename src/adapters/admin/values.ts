@@ -73,3 +73,26 @@ export function purgeDaysOf(req: Request): number | null | undefined {
   if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 3650) return undefined;
   return Number(v);
 }
+
+// --- webhooks
+
+/** A form field sent once or several times (checkboxes), each value trimmed, empty ones dropped. */
+export function fieldsOf(req: Request, name: string): string[] {
+  const body = req.body as Record<string, unknown> | undefined;
+  const v = body && Object.hasOwn(body, name) ? body[name] : undefined;
+  const all = Array.isArray(v) ? v : [v];
+  return all.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((x) => x.trim());
+}
+
+/** `?failed=1`: only failed attempts. */
+export const failedOnlyOf = (req: Request): boolean => req.query.failed === '1';
+
+/** A time typed in a form as UTC (`YYYY-MM-DDTHH:MM`, seconds optional, `T` or a blank), else undefined. */
+export function utcTimeOf(req: Request, name: string): Date | undefined {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d))?$/.exec(field(req, name));
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  // Date.UTC rolls over (Feb 30 becomes Mar 2): only a time that reads back as typed is one.
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && h < 24 && mi < 60 && s < 60 ? t : undefined;
+}
