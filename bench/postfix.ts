@@ -63,14 +63,17 @@ export async function postfixTools(): Promise<{ tools: PostfixTools } | { reason
 export function startSmtpSink(t: PostfixTools, port: number): CountingSink {
   const asRoot = process.getuid?.() === 0;
   const child = spawn(t.sink, ['-c', ...(asRoot ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1024'], { env: t.env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let count = 0;
-  let tail = '';
+  // The counter line is rewritten at every event: only its last bytes are kept, read when asked (the bench's
+  // process also runs the worker being measured).
+  let tail: Buffer = Buffer.alloc(0);
   child.stdout.on('data', (c: Buffer) => {
-    tail = (tail + c.toString('latin1')).slice(-200);
-    const all = [...tail.matchAll(/mesg=(\d+)/g)];
-    if (all.length) count = Number(all[all.length - 1]![1]);
+    tail = Buffer.concat([tail.subarray(-200), c.subarray(-200)]);
   });
-  return { port, count: () => Promise.resolve(count), stop: () => child.kill('SIGTERM') };
+  const count = () => {
+    const all = [...tail.toString('latin1').matchAll(/mesg=(\d+)/g)];
+    return all.length ? Number(all[all.length - 1]![1]) : 0;
+  };
+  return { port, count: () => Promise.resolve(count()), stop: () => child.kill('SIGTERM') };
 }
 
 export interface SourceSettings {

@@ -23,11 +23,13 @@
  * (SMTP_MAX_MESSAGES) and sends the message Mailgate sends. An unknown scenario name is refused. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
  * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
  * reliability (only when named): Postgres killed under load, a worker killed, SIGTERM drain
- * (./reliability-postgres.ts); the relay side (./reliability-relay.ts).
+ * (./reliability-postgres.ts); the relay side (./reliability-relay.ts). BENCH_CPU_PROF=<dir>: a CPU profile of
+ * each send (see cpuProfile).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -194,6 +196,30 @@ const TRACKED_HTML = HTML.replace(
   `</h1>${Array.from({ length: 10 }, (_, i) => `<p><a href="https://shop.example/offer/${i}${i < 2 ? '?for={{ firstname }}' : ''}">Offer ${i}</a></p>`).join('')}`,
 );
 const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. {{ city }}\n'.repeat(20)}`;
+
+/**
+ * BENCH_CPU_PROF=<dir>: a CPU profile of this process (the gateway and its worker) over one send, from its start
+ * until every recipient is final (what `node --cpu-prof` gives for the whole run, the adding of recipients and
+ * the limits included), saved as <dir>/<label>-<time>.cpuprofile for Chrome DevTools or `speedscope`.
+ */
+async function cpuProfile(): Promise<{ save(label: string): Promise<void> } | null> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async save(label) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await mkdir(dir, { recursive: true });
+      const file = path.join(dir, `${label}-${Date.now()}.cpuprofile`);
+      await writeFile(file, JSON.stringify(profile));
+      console.log(`# cpu profile: ${file}`);
+    },
+  };
+}
 
 /** CPU seconds the whole machine spent busy so far (/proc/stat: every state but idle and iowait). */
 async function machineCpu(): Promise<{ busy: number }> {
@@ -548,11 +574,13 @@ async function main() {
     await addRecipients(id, n, logic);
     const before = await sink.count();
     const cpu0 = await machineCpu();
+    const profile = await cpuProfile();
     const t0 = performance.now();
     await services.core.mailings.start(ctx, id);
     const m = await waitFinal(id);
     const rate = n / ((performance.now() - t0) / 1000);
     const cpu = await machineCpu();
+    await profile?.save(`send${dkim ? `-${dkim.selector}` : ''}${logic ? '-logic' : ''}${tracked ? '-tracked' : ''}`);
     const cpuMsPerMessage = ((cpu.busy - cpu0.busy) * 1000) / n;
     console.log(
       `# send${dkim ? ` (${dkim.selector})` : ''}${logic ? ' (html with logic)' : ''}${tracked ? ' (tracked)' : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
