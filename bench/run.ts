@@ -20,8 +20,9 @@
  * smtp-source sending that message. Each send figure is the median of BENCH_ROUNDS (3) rounds, a ratio the
  * median of each round's ratio to the limit measured in that round; the results file keeps every round. smtp-source
  * opens as many connections as Mailgate's relay pool (SMTP_MAX_CONNECTIONS) for as many messages each
- * (SMTP_MAX_MESSAGES) and sends the message Mailgate sends. An unknown scenario name is refused. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
- * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
+ * (SMTP_MAX_MESSAGES; BENCH_SOURCE_SESSIONS overrides the count) and sends the message Mailgate sends. An
+ * unknown scenario name is refused. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz:
+ * the decoders' property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
  * reliability (only when named): Postgres killed under load, a worker killed, SIGTERM drain
  * (./reliability-postgres.ts); the relay side (./reliability-relay.ts). BENCH_CPU_PROF=<dir>: a CPU profile of
  * each send (see cpuProfile).
@@ -713,9 +714,10 @@ print(mailing)
     // against the limit of the same round. The feed alone needs one send.
     const rounds = want('send') ? ROUNDS : 1;
     const r = new Rounds();
-    // The relay pool Mailgate sends with in this run: the limit's sessions are as many, as long.
-    const pool = { sessions: config.SMTP_MAX_CONNECTIONS, perConnection: config.SMTP_MAX_MESSAGES };
-    const poolWords = `${pool.sessions} connections of <= ${pool.perConnection} messages, no pipelining`;
+    // The relay pool Mailgate sends with in this run: the limit's sessions are as many, as long
+    // (BENCH_SOURCE_SESSIONS overrides the count, for a look at what smtp-source's lack of pipelining costs it).
+    const pool = { sessions: Number(process.env.BENCH_SOURCE_SESSIONS ?? config.SMTP_MAX_CONNECTIONS), perConnection: config.SMTP_MAX_MESSAGES };
+    const poolWords = `${pool.sessions} connections${pool.sessions === config.SMTP_MAX_CONNECTIONS ? ' as Mailgate' : ` (Mailgate ${config.SMTP_MAX_CONNECTIONS})`} of <= ${pool.perConnection} messages, no pipelining`;
     const plainSample = await sampleMessage(
       await composeMessage({ fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT }),
       'plain',
