@@ -63,27 +63,61 @@ export async function postfixTools(): Promise<{ tools: PostfixTools } | { reason
 export function startSmtpSink(t: PostfixTools, port: number): CountingSink {
   const asRoot = process.getuid?.() === 0;
   const child = spawn(t.sink, ['-c', ...(asRoot ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1024'], { env: t.env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let count = 0;
-  let tail = '';
+  // The counter line is rewritten at every event: only its last bytes are kept, read when asked (the bench's
+  // process also runs the worker being measured).
+  let tail: Buffer = Buffer.alloc(0);
   child.stdout.on('data', (c: Buffer) => {
-    tail = (tail + c.toString('latin1')).slice(-200);
-    const all = [...tail.matchAll(/mesg=(\d+)/g)];
-    if (all.length) count = Number(all[all.length - 1]![1]);
+    tail = Buffer.concat([tail.subarray(-200), c.subarray(-200)]);
   });
-  return { port, count: () => Promise.resolve(count), stop: () => child.kill('SIGTERM') };
+  const count = () => {
+    const all = [...tail.toString('latin1').matchAll(/mesg=(\d+)/g)];
+    return all.length ? Number(all[all.length - 1]![1]) : 0;
+  };
+  return { port, count: () => Promise.resolve(count()), stop: () => child.kill('SIGTERM') };
 }
 
-/** Messages per second `smtp-source` pushes into a sink: `n` messages of `bytes`, `sessions` in parallel. */
-export async function smtpSourceRate(t: PostfixTools, port: number, n: number, bytes: number, sessions = 20): Promise<number> {
+export interface SourceSettings {
+  /** Parallel SMTP sessions: as many as the relay pool Mailgate sends with. */
+  sessions: number;
+  /** Messages one session sends before it disconnects (Mailgate's SMTP_MAX_MESSAGES). */
+  perConnection: number;
+}
+
+/**
+ * Messages per second `smtp-source` pushes into a sink: `n` messages, each the file `message` (a whole message,
+ * LF line ends: smtp-source sends each line with CRLF and dot-stuffs it), `sessions` in parallel, each session
+ * kept open (`-d`) for `perConnection` messages. smtp-source has no `-d` limit of its own: it runs in batches of
+ * sessions x perConnection messages, one process each, so each connection carries at most perConnection messages
+ * as Mailgate's pooled ones do. It cannot pipeline (its man page: "No SMTP command pipelining support"): each
+ * message costs it MAIL, RCPT and DATA round trips that Mailgate sends in one write.
+ */
+export async function smtpSourceRate(t: PostfixTools, port: number, n: number, message: string, s: SourceSettings): Promise<number> {
   const t0 = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      t.source,
-      ['-s', String(sessions), '-l', String(bytes), '-m', String(n), '-f', 'source@example.org', '-t', 'sink@example.org', `127.0.0.1:${port}`],
-      { env: t.env, stdio: 'ignore' },
-    );
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`smtp-source exited ${code}`))));
-    child.on('error', reject);
-  });
+  for (let left = n; left > 0;) {
+    const batch = Math.min(left, s.sessions * s.perConnection);
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        t.source,
+        [
+          '-d',
+          '-s',
+          String(Math.min(s.sessions, batch)),
+          '-F',
+          message,
+          '-m',
+          String(batch),
+          '-f',
+          'source@example.org',
+          '-t',
+          'sink@example.org',
+          `127.0.0.1:${port}`,
+        ],
+        { env: t.env, stdio: 'ignore' },
+      );
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`smtp-source exited ${code}`))));
+      child.on('error', reject);
+    });
+    left -= batch;
+  }
   return n / ((performance.now() - t0) / 1000);
 }

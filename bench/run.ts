@@ -16,14 +16,21 @@
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine), and
  * one with 10 links and hosted open and click tracking (a signed pixel and 10 signed links per message),
- * beside the plain one. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz: the decoders'
- * property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
+ * beside the plain one, and a ~100 KB mailing (html + a file attached, BENCH_SEND_LARGE (20000) recipients) beside
+ * smtp-source sending that message. Each send figure is the median of BENCH_ROUNDS (3) rounds, a ratio the
+ * median of each round's ratio to the limit measured in that round; the results file keeps every round. smtp-source
+ * opens as many connections as Mailgate's relay pool (SMTP_MAX_CONNECTIONS) for as many messages each
+ * (SMTP_MAX_MESSAGES; BENCH_SOURCE_SESSIONS overrides the count) and sends the message Mailgate sends. An
+ * unknown scenario name is refused. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz:
+ * the decoders' property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
  * reliability (only when named): Postgres killed under load, a worker killed, SIGTERM drain
- * (./reliability-postgres.ts); the relay side (./reliability-relay.ts).
+ * (./reliability-postgres.ts); the relay side (./reliability-relay.ts). BENCH_CPU_PROF=<dir>: a CPU profile of
+ * each send (see cpuProfile).
  * Never run inside `npm test`: these are measurements, not assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -60,21 +67,60 @@ import { reliabilityRelay } from './reliability-relay.js';
 import { trackingReport } from './tracking.js';
 
 const root = path.resolve(import.meta.dirname, '..');
+const SCENARIOS = [
+  'startup',
+  'templates',
+  'reliability',
+  'seed10k',
+  'ingest',
+  'encoding',
+  'send',
+  'feed',
+  'bounces',
+  'sender-bulk',
+  'import',
+  'transactional',
+  'tracking-report',
+  'fuzz',
+  'load',
+  'memory',
+];
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')));
+// A misspelt name would otherwise run nothing of what was asked (and no default either): refused before anything starts.
+const unknown = [...wanted].filter((s) => !SCENARIOS.includes(s));
+if (unknown.length) {
+  console.error(`bench: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(' ')}`);
+  process.exit(2);
+}
 const want = (s: string) => wanted.size === 0 || wanted.has(s);
 const INGEST_N = size('BENCH_INGEST', 200_000);
 const SEND_N = size('BENCH_SEND', 100_000);
 const BOUNCES_N = size('BENCH_BOUNCES', 1_000_000, 25_000);
+/** Recipients of the ~100 KB send (html + a file attached). */
+const LARGE_N = size('BENCH_SEND_LARGE', 20_000);
+/** The attached file: its base64 lines and the html and text parts make a message of about 100 KB. */
+const ATTACHMENT_BYTES = 68 * 1024;
+/** Rounds of the send group: each figure is the median of its rounds. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
+/** One round's value of a figure measured over rounds, and the limit (`of`) it was compared with in that round. */
+interface RoundRecord {
+  round: number;
+  value: number;
+  limit?: number;
+  ratio?: number;
+  of?: string;
+}
 interface Figure {
   figure: string;
   value: string;
   target: string;
   ratio?: string | undefined;
+  rounds?: RoundRecord[];
 }
 const figures: Figure[] = [];
-function line(figure: string, value: string, target: string, ratio?: string) {
-  figures.push({ figure, value, target, ratio });
+function line(figure: string, value: string, target: string, ratio?: string, rounds?: RoundRecord[]) {
+  figures.push({ figure, value, target, ratio, ...(rounds?.length ? { rounds } : {}) });
   console.log(`${figure.padEnd(34)} ${value.padEnd(26)} target ${target.padEnd(26)}${ratio ? ` ratio ${ratio}` : ''}`);
 }
 
@@ -92,7 +138,8 @@ async function saveResults(extra: Record<string, unknown>): Promise<string> {
         node: process.version,
         scale: SCALE,
         scenarios: [...wanted],
-        sizes: { ingest: INGEST_N, send: SEND_N, bounces: BOUNCES_N },
+        sizes: { ingest: INGEST_N, send: SEND_N, sendLarge: LARGE_N, bounces: BOUNCES_N },
+        rounds: ROUNDS,
         ...extra,
         figures,
       },
@@ -150,6 +197,30 @@ const TRACKED_HTML = HTML.replace(
   `</h1>${Array.from({ length: 10 }, (_, i) => `<p><a href="https://shop.example/offer/${i}${i < 2 ? '?for={{ firstname }}' : ''}">Offer ${i}</a></p>`).join('')}`,
 );
 const TEXT = `Hello {{ firstname }}\n${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. {{ city }}\n'.repeat(20)}`;
+
+/**
+ * BENCH_CPU_PROF=<dir>: a CPU profile of this process (the gateway and its worker) over one send, from its start
+ * until every recipient is final (what `node --cpu-prof` gives for the whole run, the adding of recipients and
+ * the limits included), saved as <dir>/<label>-<time>.cpuprofile for Chrome DevTools or `speedscope`.
+ */
+async function cpuProfile(): Promise<{ save(label: string): Promise<void> } | null> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async save(label) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await mkdir(dir, { recursive: true });
+      const file = path.join(dir, `${label}-${Date.now()}.cpuprofile`);
+      await writeFile(file, JSON.stringify(profile));
+      console.log(`# cpu profile: ${file}`);
+    },
+  };
+}
 
 /** CPU seconds the whole machine spent busy so far (/proc/stat: every state but idle and iowait). */
 async function machineCpu(): Promise<{ busy: number }> {
@@ -227,6 +298,55 @@ async function startup(): Promise<{ serve: number[]; help: number[]; keysWarm: n
   return { serve, help, keysWarm, keysCold };
 }
 
+/** The middle value; of an even count, the mean of the two middle ones. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Figures measured once a round, each beside the limit it is compared with in that same round. */
+class Rounds {
+  private readonly by = new Map<string, { value: number; limit: number }[]>();
+  add(key: string, value: number, limit = NaN): void {
+    this.by.set(key, [...(this.by.get(key) ?? []), { value, limit }]);
+  }
+  /** Medians of the values, of the limits, and of the rounds' own ratios value / limit. */
+  summary(key: string): { value: number; limit: number; ratio: number } {
+    const xs = this.by.get(key) ?? [];
+    return { value: median(xs.map((x) => x.value)), limit: median(xs.map((x) => x.limit)), ratio: median(xs.map((x) => x.value / x.limit)) };
+  }
+  /** Every round of `key` as the results file keeps it; `of` names the limit. */
+  rounds(key: string, of: string): RoundRecord[] {
+    return (this.by.get(key) ?? []).map((x, i) =>
+      Number.isNaN(x.limit) ? { round: i + 1, value: x.value } : { round: i + 1, value: x.value, limit: x.limit, ratio: x.value / x.limit, of },
+    );
+  }
+  words(n: number): string {
+    return n > 1 ? `; medians of ${n} rounds` : '';
+  }
+}
+
+const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} KB`;
+
+/**
+ * What one DKIM signature of a ~5 KB message costs our signer (canonicalization, body hash, signature; process
+ * CPU, so an RSA signature on the thread pool counts), with the key the send is signed with.
+ */
+async function dkimCost(kind: 'rsa' | 'ed25519'): Promise<{ kind: 'rsa' | 'ed25519'; privkey: string; signMs: number }> {
+  const key = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ed25519').privateKey;
+  const privkey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const signer = dkimSigner({ domain: 'example.org', selector: 'cost', privateKey: privkey });
+  const sample = Buffer.from(
+    `From: Bench <send@example.org>\r\nTo: s1@example.org\r\nSubject: Hello F1\r\nMessage-ID: <r1.m1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${(HTML + TEXT).replace(/\n/g, '\r\n')}`,
+  );
+  const signs = kind === 'rsa' ? 500 : 3000;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < signs; i++) await signer.sign(sample);
+  const c1 = process.cpuUsage(c0);
+  return { kind, privkey, signMs: (c1.user + c1.system) / 1000 / signs };
+}
+
 const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const seconds = (xs: number[]) => `${middle(xs).toFixed(2)} s (median of ${xs.length}, worst ${Math.max(...xs).toFixed(2)})`;
 
@@ -264,6 +384,8 @@ async function main() {
     }
   }
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-'));
+  // The messages smtp-source sends (files), beside the database's directory.
+  const mailDir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-mail-'));
   const pgh = await startEmbedded({ dataDir: tmp, ephemeral: true });
   await ensureDatabase(pgh.url, 'bench');
   const dbUrl = pgh.databaseUrl('bench');
@@ -455,11 +577,13 @@ async function main() {
     await addRecipients(id, n, logic);
     const before = await sink.count();
     const cpu0 = await machineCpu();
+    const profile = await cpuProfile();
     const t0 = performance.now();
     await services.core.mailings.start(ctx, id);
     const m = await waitFinal(id);
     const rate = n / ((performance.now() - t0) / 1000);
     const cpu = await machineCpu();
+    await profile?.save(`send${dkim ? `-${dkim.selector}` : ''}${logic ? '-logic' : ''}${tracked ? '-tracked' : ''}`);
     const cpuMsPerMessage = ((cpu.busy - cpu0.busy) * 1000) / n;
     console.log(
       `# send${dkim ? ` (${dkim.selector})` : ''}${logic ? ' (html with logic)' : ''}${tracked ? ' (tracked)' : ''} totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
@@ -467,28 +591,27 @@ async function main() {
     return { id, rate, cpuMsPerMessage };
   }
 
-  if (want('encoding')) {
-    // What the per-recipient encoding of the two personalized parts costs (the ~5 KB html + text of the send
-    // scenario, a non-ASCII name): quoted-printable (what a personalized 7bit part becomes), base64, and 8bit
-    // (no encoding; it needs a relay announcing 8BITMIME). Beside the machine's CPU per sent message.
-    const n = 20_000;
-    const parts = (i: number) => [HTML, TEXT].map((t) => Buffer.from(t.replaceAll('{{ firstname }}', `Zoë${i}`).replaceAll('{{ city }}', 'Lyon'), 'utf8'));
-    const time = (encode: (b: Buffer) => unknown) => {
-      const t = performance.now();
-      for (let i = 0; i < n; i++) for (const b of parts(i)) encode(b);
-      return ((performance.now() - t) * 1000) / n;
-    };
-    const none = time((b) => b);
-    const qp = time((b) => libqp.wrap(libqp.encode(b), 76)) - none;
-    const b64 = time((b) => b.toString('base64').replace(/.{76}(?=.)/g, '$&\r\n')) - none;
-    line('encoding: per message, html+text', `QP ${qp.toFixed(1)} µs, base64 ${b64.toFixed(1)} µs, 8bit 0 µs`, '-');
+  /**
+   * One recipient's message as the worker renders it from `raw` (the headers it adds, with sample values),
+   * written with LF line ends for `smtp-source -F` (which sends each line with CRLF): its size on the wire and
+   * the file.
+   */
+  async function sampleMessage(raw: Buffer, name: string): Promise<{ bytes: number; file: string }> {
+    const t = await compileMessageTemplate(Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'), { tracking: null });
+    const rendered = t.render(new TemplateValues({ firstname: 'F1', city: 'Lyon' }, { email: 's1@example.org' }), [
+      ['To', 's1@example.org'],
+      ['Message-ID', '<0f6c2a7e-3d5b-4c1e-9a8f-2b7d6e5c4a31.1@bench.test>'],
+      ['X-Mailgate-Mailing', '1'],
+      ['List-Unsubscribe', '<http://bench.test/u/0f6c2a7e-3d5b-4c1e-9a8f-2b7d6e5c4a31.abcdefghijklmnop>, <mailto:unsubscribe+abcdefghijklmnop@bench.test>'],
+      ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
+    ]);
+    const file = path.join(mailDir, `${name}.eml`);
+    await writeFile(file, rendered.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+    return { bytes: rendered.length, file };
   }
 
-  if (want('send') || want('feed')) {
-    const { id, rate: sendRate, cpuMsPerMessage } = await sendRun(SEND_N, null);
-    console.log(`# send: ${cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide (worker, Postgres, relay, kernel)`);
-
-    // Limit (a): nodemailer alone, pooled, the same kind of messages to the same sink, no database.
+  /** Messages per second nodemailer alone sends: pooled as Mailgate's relay pool, the same kind of messages, no database. */
+  async function nodemailerAlone(): Promise<number> {
     const transport = nodemailer.createTransport({
       host: '127.0.0.1',
       port: sink.port,
@@ -517,14 +640,113 @@ async function main() {
       }
     }
     await Promise.all(inflight);
-    const aloneRate = n ? n / ((performance.now() - t1) / 1000) : NaN;
+    const rate = n / ((performance.now() - t1) / 1000);
     transport.close();
-    // Limit (b): postfix's smtp-source into the same sink (the physical limit), messages of the same size.
-    const sourceRate = postfix ? await smtpSourceRate(postfix, sink.port, Math.min(SEND_N * 2, 200_000), 5200) : NaN;
-    const ratios = [`${(sendRate / aloneRate).toFixed(3)} of nodemailer alone ${Math.round(aloneRate)}/s`];
-    if (postfix) ratios.push(`${(sendRate / sourceRate).toFixed(3)} of smtp-source ${Math.round(sourceRate)}/s`);
-    line(`send: ${SEND_N / 1000}k personalized ~5 KB`, `${Math.round(sendRate)} messages/s`, '>= 3000/s, >= 2.0 x alone, >= 0.2 x source', ratios.join(', '));
-    if (want('send')) {
+    return rate;
+  }
+
+  /**
+   * The ~100 KB send: a mailing made as a CloudMailing client makes one with a file attached (Python's email
+   * package builds text, html and an application/pdf attachment of ATTACHMENT_BYTES; xmlrpc.client sends it to
+   * create_mailing_ext as Python 3 clients do, base64 of the bytes, and turns the default read tracking off so
+   * that the message is the one smtp-source sends), LARGE_N recipients, from start until every one is final.
+   * CloudMailing's per-recipient `attachments`, Mailkit's sendmail attachment and Sender's transactional ones
+   * are a file per message; a mailing's one file is in its message.
+   */
+  async function largeRun(): Promise<{ rate: number; sample: { bytes: number; file: string } }> {
+    const file = path.join(mailDir, 'large-source.eml');
+    const url = `${gateway.url.replace('://', `://admin:${key.secret}@`)}/CloudMailing`;
+    const script = `
+import base64, os, sys, xmlrpc.client
+from email.message import EmailMessage
+url, out, html, text, size = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+m = EmailMessage()
+m['From'] = 'Bench <send@example.org>'
+m['Subject'] = 'Hello {{ firstname }}'
+m.set_content(text)
+m.add_alternative(html, subtype='html')
+m.add_attachment(os.urandom(size), maintype='application', subtype='pdf', filename='report.pdf')
+raw = m.as_bytes()
+with open(out, 'wb') as f:
+    f.write(raw)
+rpc = xmlrpc.client.ServerProxy(url)
+mailing = rpc.create_mailing_ext(base64.b64encode(raw))
+rpc.set_mailing_properties(mailing, {'read_tracking': False})
+print(mailing)
+`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const py = spawn('python3', ['-c', script, url, file, HTML, TEXT, String(ATTACHMENT_BYTES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let s = '';
+      py.stdout.on('data', (c) => (s += c));
+      py.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`the Python client exited ${code}`))));
+    });
+    const id = Number(out.trim());
+    await addRecipients(id, LARGE_N);
+    const before = await sink.count();
+    const t0 = performance.now();
+    await services.core.mailings.start(ctx, id);
+    const m = await waitFinal(id);
+    const rate = LARGE_N / ((performance.now() - t0) / 1000);
+    console.log(
+      `# send (~100 KB) totals: sent ${m.totals.sent}, error ${m.totals.error}, pending ${m.totals.pending}; sink received ${(await sink.count()) - before}`,
+    );
+    return { rate, sample: await sampleMessage(await readFile(file), 'large') };
+  }
+
+  if (want('encoding')) {
+    // What the per-recipient encoding of the two personalized parts costs (the ~5 KB html + text of the send
+    // scenario, a non-ASCII name): quoted-printable (what a personalized 7bit part becomes), base64, and 8bit
+    // (no encoding; it needs a relay announcing 8BITMIME). Beside the machine's CPU per sent message.
+    const n = 20_000;
+    const parts = (i: number) => [HTML, TEXT].map((t) => Buffer.from(t.replaceAll('{{ firstname }}', `Zoë${i}`).replaceAll('{{ city }}', 'Lyon'), 'utf8'));
+    const time = (encode: (b: Buffer) => unknown) => {
+      const t = performance.now();
+      for (let i = 0; i < n; i++) for (const b of parts(i)) encode(b);
+      return ((performance.now() - t) * 1000) / n;
+    };
+    const none = time((b) => b);
+    const qp = time((b) => libqp.wrap(libqp.encode(b), 76)) - none;
+    const b64 = time((b) => b.toString('base64').replace(/.{76}(?=.)/g, '$&\r\n')) - none;
+    line('encoding: per message, html+text', `QP ${qp.toFixed(1)} µs, base64 ${b64.toFixed(1)} µs, 8bit 0 µs`, '-');
+  }
+
+  if (want('send') || want('feed')) {
+    // Shared machines are noisy: BENCH_ROUNDS rounds (3), each measuring every send figure right beside its
+    // limit; a figure is the median of its rounds and a ratio the median of the rounds' own ratios, each taken
+    // against the limit of the same round. The feed alone needs one send.
+    const rounds = want('send') ? ROUNDS : 1;
+    const r = new Rounds();
+    // The relay pool Mailgate sends with in this run: the limit's sessions are as many, as long
+    // (BENCH_SOURCE_SESSIONS overrides the count, for a look at what smtp-source's lack of pipelining costs it).
+    const pool = { sessions: Number(process.env.BENCH_SOURCE_SESSIONS ?? config.SMTP_MAX_CONNECTIONS), perConnection: config.SMTP_MAX_MESSAGES };
+    const poolWords = `${pool.sessions} connections${pool.sessions === config.SMTP_MAX_CONNECTIONS ? ' as Mailgate' : ` (Mailgate ${config.SMTP_MAX_CONNECTIONS})`} of <= ${pool.perConnection} messages, no pipelining`;
+    const plainSample = await sampleMessage(
+      await composeMessage({ fromEmail: 'send@example.org', fromName: 'Bench', subject: 'Hello {{ firstname }}', html: HTML, text: TEXT }),
+      'plain',
+    );
+    const sourceN = Math.min(SEND_N * 2, 200_000);
+    const dkimKeys: Awaited<ReturnType<typeof dkimCost>>[] = [];
+    if (want('send')) for (const kind of ['rsa', 'ed25519'] as const) dkimKeys.push(await dkimCost(kind));
+    let id = 0;
+    let large: { bytes: number; file: string } | null = null;
+    for (let round = 0; round < rounds; round++) {
+      if (rounds > 1) console.log(`# send: round ${round + 1} of ${rounds}`);
+      const plain = await sendRun(SEND_N, null);
+      if (round === 0) id = plain.id;
+      console.log(`# send: ${plain.cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide (worker, Postgres, relay, kernel)`);
+      r.add('cpu', plain.cpuMsPerMessage);
+      // Limit (a): nodemailer alone, pooled, the same kind of messages to the same sink, no database.
+      r.add('plain/alone', plain.rate, await nodemailerAlone());
+      // Limit (b): postfix's smtp-source into the same sink (the physical limit): the same message, as many connections.
+      r.add('plain/source', plain.rate, postfix ? await smtpSourceRate(postfix, sink.port, sourceN, plainSample.file, pool) : NaN);
+      if (!want('send')) break;
+
+      // ~100 KB messages: a mailing made as a CloudMailing client makes one with a file attached, beside
+      // smtp-source sending that message as it is.
+      const big = await largeRun();
+      large = big.sample;
+      r.add('large/source', big.rate, postfix ? await smtpSourceRate(postfix, sink.port, LARGE_N, big.sample.file, pool) : NaN);
+
       // Webhooks on the send path. Before: the outbox triggers off (the schema without webhooks). After: with no
       // endpoint, and with one endpoint of this account wanting every kind: each batch's
       // outcome write also writes its messages and wakes the endpoint's job, which POSTs them to a receiver in
@@ -557,48 +779,90 @@ async function main() {
       const on = await sendRun(SEND_N, null);
       const t0 = performance.now();
       while (received.size < SEND_N) await new Promise((r) => setTimeout(r, 100));
-      const drained = (performance.now() - t0) / 1000;
+      r.add('drained', (performance.now() - t0) / 1000);
       await services.core.webhooks.remove(ctx, hook.endpoint.id);
       await new Promise((resolve) => receiver.close(resolve));
       await admin.end();
-      line(
-        `send: ${SEND_N / 1000}k, outbox triggers, no endpoint`,
-        `${Math.round(none.rate)} messages/s`,
-        '>= 0.95 x without the triggers',
-        `${(none.rate / off.rate).toFixed(3)} of the send without the triggers ${Math.round(off.rate)}/s`,
-      );
-      line(
-        `send: ${SEND_N / 1000}k, one webhook endpoint, delivery paused`,
-        `${Math.round(queued.rate)} messages/s`,
-        '>= 0.9 x no endpoint',
-        `${(queued.rate / none.rate).toFixed(3)} of the send with no endpoint ${Math.round(none.rate)}/s`,
-      );
-      line(
-        `send: ${SEND_N / 1000}k, one webhook endpoint`,
-        `${Math.round(on.rate)} messages/s; every webhook received ${drained.toFixed(1)} s after the send finished`,
-        '>= 0.8 x no endpoint',
-        `${(on.rate / none.rate).toFixed(3)} of the send with no endpoint ${Math.round(none.rate)}/s`,
-      );
-    }
+      r.add('none/off', none.rate, off.rate);
+      r.add('queued/none', queued.rate, none.rate);
+      r.add('on/none', on.rate, none.rate);
 
-    if (want('send')) {
       // The same send, its html with conditions, a loop and filters (the Jinja2 engine, compiled once per job).
       const logic = await sendRun(SEND_N, null, true);
       console.log(`# send (html with logic): ${logic.cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide`);
-      line(
-        `send: ${SEND_N / 1000}k, html with logic`,
-        `${Math.round(logic.rate)} messages/s`,
-        '>= 0.8 x the plain send',
-        `${(logic.rate / sendRate).toFixed(3)} of the plain send ${Math.round(sendRate)}/s`,
-      );
+      r.add('logic/plain', logic.rate, plain.rate);
       // The plain page with 10 links, every link and the pixel signed per recipient (hosted tracking).
       const tracked = await sendRun(SEND_N, null, false, true);
       console.log(`# send (html tracked, 10 links): ${tracked.cpuMsPerMessage.toFixed(3)} ms of CPU per message, machine-wide`);
+      r.add('tracked/plain', tracked.rate, plain.rate);
+
+      // DKIM: the same mailing signed with an RSA-2048 and with an Ed25519 key (its own dkim property).
+      for (const k of dkimKeys) {
+        const { rate } = await sendRun(SEND_N, { enabled: true, domain: 'example.org', selector: `bench-${k.kind}`, privkey: k.privkey });
+        r.add(`dkim-${k.kind}/plain`, rate, plain.rate);
+      }
+    }
+
+    const plain = r.summary('plain/alone');
+    const cpuMsPerMessage = r.summary('cpu').value;
+    const ratios = [`${plain.ratio.toFixed(3)} of nodemailer alone ${Math.round(plain.limit)}/s`];
+    const source = r.summary('plain/source');
+    if (postfix)
+      ratios.push(`${source.ratio.toFixed(3)} of smtp-source ${Math.round(source.limit)}/s (${poolWords}, the same ${kb(plainSample.bytes)} message)`);
+    line(
+      `send: ${SEND_N / 1000}k personalized ~5 KB`,
+      `${Math.round(plain.value)} messages/s`,
+      '>= 3000/s, >= 2.0 x alone, >= 0.2 x source',
+      ratios.join(', ') + r.words(rounds),
+      [...r.rounds('plain/alone', 'nodemailer alone'), ...r.rounds('plain/source', 'smtp-source')],
+    );
+    if (want('send')) {
+      const big = r.summary('large/source');
+      const mbs = (perSecond: number) => `${((perSecond * large!.bytes) / 1e6).toFixed(1)} MB/s`;
+      line(
+        `send: ${LARGE_N / 1000}k ~100 KB, html + attachment`,
+        `${Math.round(big.value)} messages/s, ${mbs(big.value)}`,
+        '-',
+        postfix
+          ? `${big.ratio.toFixed(3)} of smtp-source ${Math.round(big.limit)}/s, ${mbs(big.limit)} (${poolWords}, the same ${kb(large!.bytes)} message)${r.words(rounds)}`
+          : 'no smtp-source here',
+        r.rounds('large/source', 'smtp-source'),
+      );
+      line(
+        `send: ${SEND_N / 1000}k, outbox triggers, no endpoint`,
+        `${Math.round(r.summary('none/off').value)} messages/s`,
+        '>= 0.95 x without the triggers',
+        `${r.summary('none/off').ratio.toFixed(3)} of the send without the triggers ${Math.round(r.summary('none/off').limit)}/s`,
+        r.rounds('none/off', 'without the triggers'),
+      );
+      const none = r.summary('queued/none').limit;
+      line(
+        `send: ${SEND_N / 1000}k, one webhook endpoint, delivery paused`,
+        `${Math.round(r.summary('queued/none').value)} messages/s`,
+        '>= 0.9 x no endpoint',
+        `${r.summary('queued/none').ratio.toFixed(3)} of the send with no endpoint ${Math.round(none)}/s`,
+        r.rounds('queued/none', 'no endpoint'),
+      );
+      line(
+        `send: ${SEND_N / 1000}k, one webhook endpoint`,
+        `${Math.round(r.summary('on/none').value)} messages/s; every webhook received ${r.summary('drained').value.toFixed(1)} s after the send finished`,
+        '>= 0.8 x no endpoint',
+        `${r.summary('on/none').ratio.toFixed(3)} of the send with no endpoint ${Math.round(none)}/s`,
+        r.rounds('on/none', 'no endpoint'),
+      );
+      line(
+        `send: ${SEND_N / 1000}k, html with logic`,
+        `${Math.round(r.summary('logic/plain').value)} messages/s`,
+        '>= 0.8 x the plain send',
+        `${r.summary('logic/plain').ratio.toFixed(3)} of the plain send ${Math.round(plain.value)}/s`,
+        r.rounds('logic/plain', 'plain send'),
+      );
       line(
         `send: ${SEND_N / 1000}k, html tracked (open + 10 links)`,
-        `${Math.round(tracked.rate)} messages/s`,
+        `${Math.round(r.summary('tracked/plain').value)} messages/s`,
         '-',
-        `${(tracked.rate / sendRate).toFixed(3)} of the plain send ${Math.round(sendRate)}/s`,
+        `${r.summary('tracked/plain').ratio.toFixed(3)} of the plain send ${Math.round(plain.value)}/s`,
+        r.rounds('tracked/plain', 'plain send'),
       );
       // The same two messages built in this process alone (the step tracking changes: one render per
       // recipient, its CPU time), which a loaded machine disturbs far less than the end-to-end rates.
@@ -624,37 +888,17 @@ async function main() {
         '-',
         `${(plainUs / trackedUs).toFixed(3)} of the plain message's rate (${plainUs.toFixed(1)} µs untracked)`,
       );
-    }
-
-    if (want('send')) {
-      // DKIM: the same mailing signed with an RSA-2048 and with an Ed25519 key (its own dkim property).
-      for (const [kind, target] of [
-        ['rsa', 0.6],
-        ['ed25519', 0.9],
-      ] as const) {
-        const key = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ed25519').privateKey;
-        const privkey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
-        // The limit beside it: the CPU one DKIM signing of such a message costs (our signer: canonicalization,
-        // body hash, signature; process CPU, so an RSA signature on the thread pool counts), against the whole
-        // unsigned message's CPU. Signing adds that much work per message to a machine the unsigned send fills.
-        const signer = dkimSigner({ domain: 'example.org', selector: 'cost', privateKey: privkey });
-        const sample = Buffer.from(
-          `From: Bench <send@example.org>\r\nTo: s1@example.org\r\nSubject: Hello F1\r\nMessage-ID: <r1.m1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${(HTML + TEXT).replace(/\n/g, '\r\n')}`,
-        );
-        const signs = kind === 'rsa' ? 500 : 3000;
-        const c0 = process.cpuUsage();
-        for (let i = 0; i < signs; i++) await signer.sign(sample);
-        const c1 = process.cpuUsage(c0);
-        const signMs = (c1.user + c1.system) / 1000 / signs;
+      for (const k of dkimKeys) {
+        const s = r.summary(`dkim-${k.kind}/plain`);
         // At most every core busy: cores / (unsigned CPU + signing CPU) messages per second, as a share of the
         // unsigned rate (1 when the unsigned send left enough idle CPU to sign everything it sent).
-        const ceiling = Math.min(1, (os.cpus().length * 1000) / ((cpuMsPerMessage + signMs) * sendRate));
-        const { rate } = await sendRun(SEND_N, { enabled: true, domain: 'example.org', selector: `bench-${kind}`, privkey });
+        const ceiling = Math.min(1, (os.cpus().length * 1000) / ((cpuMsPerMessage + k.signMs) * plain.value));
         line(
-          `send with DKIM ${kind === 'rsa' ? 'RSA-2048' : 'Ed25519'}`,
-          `${Math.round(rate)} messages/s`,
-          `>= ${target} x unsigned`,
-          `${(rate / sendRate).toFixed(3)} of unsigned ${Math.round(sendRate)}/s; signing ${signMs.toFixed(3)} ms beside ${cpuMsPerMessage.toFixed(3)} ms of CPU a message: ceiling ${ceiling.toFixed(3)} x`,
+          `send with DKIM ${k.kind === 'rsa' ? 'RSA-2048' : 'Ed25519'}`,
+          `${Math.round(s.value)} messages/s`,
+          `>= ${k.kind === 'rsa' ? 0.6 : 0.9} x unsigned`,
+          `${s.ratio.toFixed(3)} of unsigned ${Math.round(s.limit)}/s; signing ${k.signMs.toFixed(3)} ms beside ${cpuMsPerMessage.toFixed(3)} ms of CPU a message: ceiling ${ceiling.toFixed(3)} x`,
+          r.rounds(`dkim-${k.kind}/plain`, 'unsigned'),
         );
       }
     }
@@ -776,6 +1020,7 @@ async function main() {
   sink.stop();
   await pgh.stop();
   await rm(tmp, { recursive: true, force: true });
+  await rm(mailDir, { recursive: true, force: true });
 }
 
 await main();
