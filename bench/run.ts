@@ -23,6 +23,7 @@
  * (SMTP_MAX_MESSAGES; BENCH_SOURCE_SESSIONS overrides the count) and sends the message Mailgate sends. An
  * unknown scenario name is refused. templates: the Jinja2 engines compared (./templates.ts), no database. fuzz:
  * the decoders' property-based fuzz (./fuzz.ts), BENCH_FUZZ_RUNS (20000) runs per property, a new seed each run.
+ * BENCH_CPU_PROF=<dir> and BENCH_PG_STATS=1 profile the ingest and sender-bulk scenarios too (./profile.ts).
  * reliability (only when named): Postgres killed under load, a worker killed, SIGTERM drain
  * (./reliability-postgres.ts); the relay side (./reliability-relay.ts). BENCH_CPU_PROF=<dir>: a CPU profile of
  * each send (see cpuProfile).
@@ -65,6 +66,7 @@ import { fuzzBench } from './fuzz.js';
 import { reliabilityPostgres } from './reliability-postgres.js';
 import { reliabilityRelay } from './reliability-relay.js';
 import { trackingReport } from './tracking.js';
+import { pgStatsSettings, profiled } from './profile.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const SCENARIOS = [
@@ -386,7 +388,7 @@ async function main() {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-'));
   // The messages smtp-source sends (files), beside the database's directory.
   const mailDir = await mkdtemp(path.join(os.tmpdir(), 'mailgate-bench-mail-'));
-  const pgh = await startEmbedded({ dataDir: tmp, ephemeral: true });
+  const pgh = await startEmbedded({ dataDir: tmp, ephemeral: true, settings: pgStatsSettings() });
   await ensureDatabase(pgh.url, 'bench');
   const dbUrl = pgh.databaseUrl('bench');
   // The relay: postfix's smtp-sink when it can be had (BENCH_RELAY=node forces the Node sink).
@@ -469,7 +471,9 @@ async function main() {
     // Shared machines are noisy: three rounds, each the XML-RPC ingest then the raw COPY right after it, and the
     // median of each (and of the rounds' ratios).
     const rounds: { rate: number; copyRate: number }[] = [];
-    for (let round = 0; round < 3; round++) rounds.push(await ingestRound(round));
+    await profiled('ingest', dbUrl, async () => {
+      for (let round = 0; round < 3; round++) rounds.push(await ingestRound(round));
+    });
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
     const rate = median(rounds.map((r) => r.rate));
     const copyRate = median(rounds.map((r) => r.copyRate));
@@ -968,7 +972,7 @@ print(mailing)
   }
 
   const bench: Bench = { url: gateway.url, secret: key.secret, dbUrl, services, ctx, sink, line };
-  if (want('sender-bulk')) await senderBulk(bench);
+  if (want('sender-bulk')) await profiled('sender-bulk', dbUrl, () => senderBulk(bench));
   if (want('import')) await csvImport(bench);
   if (want('transactional')) await transactional(bench);
   if (want('tracking-report')) await trackingReport({ ...bench, keyId: key.id });

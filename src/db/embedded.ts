@@ -277,6 +277,8 @@ export interface EmbeddedOptions {
   onNotice?: (line: string) => void;
   /** Where to put what the postgres user must reach, as root (MAILGATE_SYSTEM_DIR). */
   systemDir?: string;
+  /** More `-c name=value` settings for the postmaster we start (the bench's pg_stat_statements); none by default. */
+  settings?: Record<string, string>;
 }
 
 /** Start (or join) the cluster of `opts.dataDir`. Every failure to do so is an EmbeddedStartError. */
@@ -337,7 +339,15 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
     createPostgresUser: isRoot(),
     authMethod: 'scram-sha-256',
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'unix_socket_directories=',
+      ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ],
     onLog: (m: unknown) => {
       for (const raw of String(m).split('\n')) {
         const line = raw.replace(/^\[STDERR\] /, '').trimEnd();

@@ -223,7 +223,7 @@ async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
         const p = t.params as unknown as PutParams;
         const keys = new Set(p.items.map((i) => i.emailKey));
         let inserted = 0;
-        for (const k of keys) if (!seen.has(k) && w.insertedKeys!.has(k)) inserted++;
+        for (const k of keys) if (!seen.has(k) && w.isInserted!(k)) inserted++;
         for (const k of keys) seen.add(k);
         const result = { rev: p.rev, items: p.items.length, inserted, updated: keys.size - inserted, disabled_others: t === run.at(-1) ? disabled : 0 };
         await tx.tasks.finish(t.id, 'success', result);
