@@ -73,3 +73,21 @@ export function purgeDaysOf(req: Request): number | null | undefined {
   if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 3650) return undefined;
   return Number(v);
 }
+
+// --- segments and unsubscribe lists
+
+/** A form field holding an id (a select's value), else 0. */
+export const idField = (req: Request, name: string): number => idOf(field(req, name));
+
+/** A textarea's lines, each trimmed, blank ones left out. */
+export const linesOf = (req: Request, name: string): string[] =>
+  rawField(req, name)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+/** `?after=`: where a page in address order starts (the last address of the page before), at most 320 characters. */
+export function afterOf(req: Request): string | undefined {
+  const a = req.query.after;
+  return typeof a === 'string' && a && a.length <= 320 ? a : undefined;
+}
