@@ -166,12 +166,13 @@ export function accountsPage(v: Viewer, accounts: (AccountRow & { keys: number }
               html`<tr data-key="${k.id}">
                 <td class="num">${k.id}</td>
                 <td>${k.account}</td>
-                <td>${keyLabelForm(v, k)}</td>
+                <td class="key-label">${k.label ?? ''}</td>
                 <td>${k.revoked_at ? html`<span class="muted">revoked ${when(k.revoked_at)}</span>` : 'active'}</td>
                 <td>${when(k.created_at)}</td>
                 <td>${when(k.last_used_at)}</td>
                 <td>
                   ${k.revoked_at ? '' : html`<form class="inline" method="post" action="/admin/keys/${k.id}/revoke">${csrfField(v)}<button class="danger" type="submit" data-confirm="Revoke key ${k.id}? Clients using it are refused at once.">Revoke</button></form>`}
+                  ${keyLabelForm(v, k)}
                 </td>
               </tr>`,
           )}
@@ -596,17 +597,16 @@ export function previewDocument(s: MessageSummary): string {
 
 // --- segments, unsubscribe lists, key labels -----------------------------------------------------------
 
-/** A key's label as text, and a form to change it (both escaped, like every value printed). */
+/** A form to change a key's label, after its Revoke button (the label itself is printed as text in its own cell). */
 function keyLabelForm(v: Viewer, k: ApiKeyRow): Html {
-  return html`<span class="key-label">${k.label ?? ''}</span>
-    <form class="inline" method="post" action="/admin/keys/${k.id}/label">
-      ${csrfField(v)}<input name="label" aria-label="New label of key ${k.id}" maxlength="${KEY_LABEL_MAX}" value="${k.label ?? ''}" /><button
-        class="plain"
-        type="submit"
-      >
-        Save label
-      </button>
-    </form>`;
+  return html`<form class="inline" method="post" action="/admin/keys/${k.id}/label">
+    ${csrfField(v)}<input name="label" aria-label="New label of key ${k.id}" maxlength="${KEY_LABEL_MAX}" value="${k.label ?? ''}" /><button
+      class="plain"
+      type="submit"
+    >
+      Save label
+    </button>
+  </form>`;
 }
 
 const conditionsText = (c: Record<string, unknown>) =>
