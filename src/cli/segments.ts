@@ -1,6 +1,6 @@
 /** `mailgate segments`: named parts of a list, by field values. */
 import type { Command } from 'commander';
-import { invalid } from '../core/errors.js';
+import { parseConditions } from '../core/lists/segments.js';
 import { action, asAccount, parseId, print, printRows } from './command.js';
 
 export function segmentsCommands(cli: Command): void {
@@ -15,12 +15,7 @@ export function segmentsCommands(cli: Command): void {
     .action(
       action(async (listRef: string, name: string, conditions: string[], o: { account: string; json?: boolean }) => {
         const listId = parseId(listRef, `${listRef}: a list id`, 'list');
-        const fields: Record<string, string> = {};
-        for (const c of conditions) {
-          const eq = c.indexOf('=');
-          if (eq < 1) throw invalid(`${c}: a condition is field=value`, 'conditions');
-          fields[c.slice(0, eq)] = c.slice(eq + 1);
-        }
+        const fields = parseConditions(conditions);
         await asAccount(o.account, async (core, ctx) => {
           const id = await core.segments.create(ctx, listId, name, fields);
           print(o.json, { id, list: listId, name, conditions: fields }, () => `segment ${id} of list ${listRef}: ${name}`);

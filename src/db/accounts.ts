@@ -87,6 +87,14 @@ export function apiKeysRepo(db: Queryable) {
       );
       return rows;
     },
+    async relabel(id: number, label: string | null): Promise<ApiKeyRow | undefined> {
+      const { rows } = await db.query<ApiKeyRow>(
+        `WITH k AS (UPDATE api_keys SET label = $2 WHERE id = $1 RETURNING *)
+         SELECT ${KEY_COLUMNS} FROM k JOIN accounts a ON a.id = k.account_id`,
+        [id, label],
+      );
+      return rows[0];
+    },
     async revoke(id: number): Promise<ApiKeyRow | undefined> {
       const { rows } = await db.query<ApiKeyRow>(
         `WITH k AS (UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *)

@@ -7,6 +7,7 @@
 import { enqueueSend } from './jobs.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { CLAIMABLE, STAMP_CHANGE } from './recipients.js';
+import { segmentMatch } from './segments.js';
 
 /**
  * RUNNING -> FINISHED when no recipient is left to send: checked after locking the mailing row, so a
@@ -153,10 +154,10 @@ export async function takeSnapshots(db: Queryable, sendIds: number[]): Promise<n
             WHERE b.list_id = s.list_id AND b.enabled AND b.status = 'active'
               AND NOT EXISTS (SELECT 1 FROM suppressions q WHERE q.account_id = s.account_id AND q.email_key = b.email_key)
               AND (jsonb_array_length(s.segments) = 0 OR EXISTS (
-                    SELECT 1 FROM segments g WHERE g.list_id = s.list_id AND b.params @> g.conditions
+                    SELECT 1 FROM segments g WHERE g.list_id = s.list_id AND ${segmentMatch('b', 'g')}
                        AND g.id IN (SELECT jsonb_array_elements_text(s.segments)::bigint)))
               AND NOT EXISTS (
-                    SELECT 1 FROM segments g WHERE g.list_id = s.list_id AND b.params @> g.conditions
+                    SELECT 1 FROM segments g WHERE g.list_id = s.list_id AND ${segmentMatch('b', 'g')}
                        AND g.id IN (SELECT jsonb_array_elements_text(s.exclusions)::bigint))
               AND CASE WHEN s.language IS NOT NULL
                        THEN coalesce(nullif(b.params->>'language', ''), s.default_language) = s.language

@@ -43,6 +43,12 @@ async function pageOf(
   return { count: count.rows[0]!.n, rows: page.rows };
 }
 
+/** An unsubscribe list as the operator sees it, its account named. */
+export interface UnsubscribeListOverviewRow extends UnsubscribeListRow {
+  account_id: number;
+  account: string;
+}
+
 const LIST_COLUMNS = `l.id, l.slug, l.name, l.created_at,
   (SELECT count(*)::int FROM unsubscribe_list_entries e WHERE e.unsubscribe_list_id = l.id) AS entries`;
 
@@ -164,6 +170,40 @@ export function unsubscribesRepo(db: Pool) {
           [accountId, mailingId, listIds],
         );
       });
+    },
+
+    // --- the operator's view: every account in scope (null: all) --------------------------------------------
+
+    async overview(scope: number | null): Promise<UnsubscribeListOverviewRow[]> {
+      const { rows } = await db.query<UnsubscribeListOverviewRow>(
+        `SELECT ${LIST_COLUMNS}, l.account_id, a.slug AS account FROM unsubscribe_lists l JOIN accounts a ON a.id = l.account_id
+          WHERE $1::bigint IS NULL OR l.account_id = $1 ORDER BY a.slug, l.slug`,
+        [scope],
+      );
+      return rows;
+    },
+
+    async overviewOne(scope: number | null, id: number): Promise<UnsubscribeListOverviewRow | undefined> {
+      const { rows } = await db.query<UnsubscribeListOverviewRow>(
+        `SELECT ${LIST_COLUMNS}, l.account_id, a.slug AS account FROM unsubscribe_lists l JOIN accounts a ON a.id = l.account_id
+          WHERE ($1::bigint IS NULL OR l.account_id = $1) AND l.id = $2`,
+        [scope, id],
+      );
+      return rows[0];
+    },
+
+    /** A page of a list's addresses by address (`search`: containing it), after the address `afterKey` (keyset). */
+    async addresses(
+      listId: number,
+      page: { search?: string | undefined; afterKey?: string | undefined; limit: number },
+    ): Promise<(UnsubscribeEntryRow & { email_key: string })[]> {
+      const { rows } = await db.query<UnsubscribeEntryRow & { email_key: string }>(
+        `SELECT email, email_key, created_at FROM unsubscribe_list_entries
+          WHERE unsubscribe_list_id = $1 AND ($2::text IS NULL OR strpos(lower(email), lower($2)) > 0) AND ($3::text IS NULL OR email_key > $3)
+          ORDER BY email_key LIMIT $4`,
+        [listId, page.search ?? null, page.afterKey ?? null, page.limit],
+      );
+      return rows;
     },
 
     async mailingLists(mailingId: number): Promise<string[]> {

@@ -40,7 +40,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 form.inline { display: inline; margin: 0; }
 form.bar { display: flex; gap: .5rem; align-items: end; flex-wrap: wrap; margin: 0 0 1rem; }
 label { display: flex; flex-direction: column; gap: .2rem; color: var(--muted); font-size: .85rem; }
-input, select, button { font: inherit; padding: .3rem .5rem; border: 1px solid var(--line); border-radius: 4px; background: #fff; color: var(--fg); }
+input, select, textarea, button { font: inherit; padding: .3rem .5rem; border: 1px solid var(--line); border-radius: 4px; background: #fff; color: var(--fg); }
 button { background: var(--accent); border-color: var(--accent); color: #fff; cursor: pointer; }
 button.plain { background: #fff; color: var(--accent); }
 button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }

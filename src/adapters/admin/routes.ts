@@ -4,6 +4,7 @@
  * the page it changed (POST-redirect-GET), with a notice named by a fixed word, never text from the request.
  */
 import type { Request, Response } from 'express';
+import type { CallContext } from '../../core/context.js';
 import type { Core } from '../../core/index.js';
 import { notFoundPage } from './errors.js';
 import {
@@ -20,9 +21,27 @@ import {
   webhookEndpointPage,
   webhookSecretPage,
   webhooksPage,
+  segmentPage,
+  segmentsPage,
+  unsubscribeListPage,
+  unsubscribeListsPage,
   type Viewer,
 } from './serializers.js';
-import { RECIPIENT_FILTERS, beforeOf, failedOnlyOf, field, fieldsOf, idParam, purgeDaysOf, recipientFilterOf, searchOf, utcTimeOf } from './values.js';
+import {
+  RECIPIENT_FILTERS,
+  afterOf,
+  beforeOf,
+  failedOnlyOf,
+  field,
+  fieldsOf,
+  idField,
+  idParam,
+  linesOf,
+  purgeDaysOf,
+  recipientFilterOf,
+  searchOf,
+  utcTimeOf,
+} from './values.js';
 import { invalid } from '../../core/errors.js';
 import { stateOf } from '../../core/webhooks/service.js';
 
@@ -63,6 +82,15 @@ const NOTICES = {
   'webhook-replayed': 'Replay queued: the worker sends the message again under the same webhook-id.',
   'webhook-replayed-failed': 'Failed deliveries queued again: the worker sends each again under its own webhook-id.',
   'webhook-nothing-to-replay': 'No failed delivery since that time to send again.',
+  'segment-created': 'Segment created.',
+  'segment-deleted': 'Segment deleted.',
+  'unsubscribe-list-created': 'Unsubscribe list created.',
+  'unsubscribe-list-deleted': 'Unsubscribe list deleted.',
+  'address-added': 'Address added: mailings honouring this list skip it.',
+  'address-there-already': 'The address was in the list already.',
+  'address-removed': 'Address removed from the list.',
+  'address-not-there': 'The address was not in the list.',
+  'key-relabelled': 'Key label saved.',
 } as const;
 type Notice = keyof typeof NOTICES;
 
@@ -395,6 +423,111 @@ export const ROUTES: Route[] = [
       if (!id) return notFoundPage(viewer, res);
       await core.webhooks.replay(await core.webhooks.attemptContext(id, requestId), id);
       done(res, `/admin/webhooks/attempts/${id}`, 'webhook-replayed');
+    },
+  ],
+
+  // --- segments, unsubscribe lists, key labels
+  [
+    'get',
+    '/segments',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const [segments, lists] = await Promise.all([core.segments.overview(null), core.segments.listChoices(null)]);
+      res.type('html').send(segmentsPage(viewer, segments, lists, noticeOf(req)));
+    },
+  ],
+  [
+    'post',
+    '/segments',
+    'operator',
+    async ({ req, res, core, requestId }) => {
+      const id = await core.segments.createFromLines(null, requestId, idField(req, 'list'), field(req, 'name'), linesOf(req, 'conditions'));
+      done(res, `/admin/segments/${id}`, 'segment-created');
+    },
+  ],
+  [
+    'get',
+    '/segments/:id',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const segment = await core.segments.get(null, id);
+      const members = await core.segments.members(null, id, { beforeId: beforeOf(req), limit: PAGE_SIZE });
+      res.type('html').send(segmentPage(viewer, segment, members, { limit: PAGE_SIZE, notice: noticeOf(req) }));
+    },
+  ],
+  [
+    'post',
+    '/segments/:id/delete',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      await core.segments.deleteAny(null, id);
+      done(res, '/admin/segments', 'segment-deleted');
+    },
+  ],
+  [
+    'get',
+    '/unsubscribe-lists',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const [lists, accounts] = await Promise.all([core.unsubscribeLists.overview(null), core.accounts.listAccounts()]);
+      res.type('html').send(unsubscribeListsPage(viewer, lists, accounts, noticeOf(req)));
+    },
+  ],
+  [
+    'post',
+    '/unsubscribe-lists',
+    'operator',
+    async ({ req, res, core }) => {
+      const ctx = await core.accounts.operatorContext(field(req, 'account'));
+      const l = await core.unsubscribeLists.create(ctx, { slug: field(req, 'slug'), name: field(req, 'name') });
+      done(res, `/admin/unsubscribe-lists/${l.id}`, 'unsubscribe-list-created');
+    },
+  ],
+  [
+    'get',
+    '/unsubscribe-lists/:id',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const search = searchOf(req);
+      const list = await core.unsubscribeLists.byId(null, id);
+      const rows = await core.unsubscribeLists.addresses(null, id, { search, afterKey: afterOf(req), limit: PAGE_SIZE });
+      res.type('html').send(unsubscribeListPage(viewer, list, rows, { search, limit: PAGE_SIZE, notice: noticeOf(req) }));
+    },
+  ],
+  ...(
+    [
+      ['delete', async (core, ctx, slug) => void (await core.unsubscribeLists.delete(ctx, slug))],
+      ['add', async (core, ctx, slug, email) => ((await core.unsubscribeLists.add(ctx, slug, email)) ? 'address-added' : 'address-there-already')],
+      ['remove', async (core, ctx, slug, email) => ((await core.unsubscribeLists.remove(ctx, slug, email)) ? 'address-removed' : 'address-not-there')],
+    ] as [string, (core: Core, ctx: CallContext, slug: string, email: string) => Promise<Notice | void>][]
+  ).map(([name, act]): Route => [
+    'post',
+    `/unsubscribe-lists/:id/${name}`,
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const list = await core.unsubscribeLists.byId(null, id);
+      const said = await act(core, { accountId: list.account_id, requestId }, list.slug, field(req, 'email'));
+      if (said) done(res, `/admin/unsubscribe-lists/${id}`, said);
+      else done(res, '/admin/unsubscribe-lists', 'unsubscribe-list-deleted');
+    },
+  ]),
+  [
+    'post',
+    '/keys/:id/label',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      await core.accounts.relabelKey(id, field(req, 'label'));
+      done(res, '/admin/accounts', 'key-relabelled');
     },
   ],
 ];

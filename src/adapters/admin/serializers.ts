@@ -13,6 +13,9 @@ import type { NewKey } from '../../core/accounts/service.js';
 import type { EndpointOverview, WebhookDelivery, WebhookEndpoint, WebhookLogLine } from '../../core/webhooks/service.js';
 import { WEBHOOK_KINDS } from '../../core/webhooks/payload.js';
 import { html, type Html } from './html.js';
+import type { SegmentListChoice, SegmentMemberRow, SegmentOverviewRow } from '../../core/lists/segments.js';
+import type { UnsubscribeEntryRow, UnsubscribeListOverviewRow } from '../../core/unsubscribe/lists.js';
+import { KEY_LABEL_MAX } from '../../core/accounts/service.js';
 import { RECIPIENT_FILTERS, type RecipientFilterName } from './values.js';
 
 /** Who is looking: an operator (the CSRF token goes into every form), or an API key reading its outbox. */
@@ -25,6 +28,8 @@ const NAV = [
   ['suppressions', 'Suppressions'],
   ['outbox', 'Outbox'],
   ['webhooks', 'Webhooks'],
+  ['segments', 'Segments'],
+  ['unsubscribe-lists', 'Unsubscribe lists'],
 ] as const;
 type Section = (typeof NAV)[number][0];
 
@@ -178,12 +183,13 @@ export function accountsPage(v: Viewer, accounts: (AccountRow & { keys: number }
               html`<tr data-key="${k.id}">
                 <td class="num">${k.id}</td>
                 <td>${k.account}</td>
-                <td>${k.label ?? ''}</td>
+                <td class="key-label">${k.label ?? ''}</td>
                 <td>${k.revoked_at ? html`<span class="muted">revoked ${when(k.revoked_at)}</span>` : 'active'}</td>
                 <td>${when(k.created_at)}</td>
                 <td>${when(k.last_used_at)}</td>
                 <td>
                   ${k.revoked_at ? '' : html`<form class="inline" method="post" action="/admin/keys/${k.id}/revoke">${csrfField(v)}<button class="danger" type="submit" data-confirm="Revoke key ${k.id}? Clients using it are refused at once.">Revoke</button></form>`}
+                  ${keyLabelForm(v, k)}
                 </td>
               </tr>`,
           )}
@@ -955,5 +961,272 @@ export function webhookDeliveryPage(v: Viewer, endpointId: number, d: WebhookDel
         </tbody>
       </table>`,
     { notice },
+  );
+}
+
+// --- segments, unsubscribe lists, key labels -----------------------------------------------------------
+
+/** A form to change a key's label, after its Revoke button (the label itself is printed as text in its own cell). */
+function keyLabelForm(v: Viewer, k: ApiKeyRow): Html {
+  return html`<form class="inline" method="post" action="/admin/keys/${k.id}/label">
+    ${csrfField(v)}<input name="label" aria-label="New label of key ${k.id}" maxlength="${KEY_LABEL_MAX}" value="${k.label ?? ''}" /><button
+      class="plain"
+      type="submit"
+    >
+      Save label
+    </button>
+  </form>`;
+}
+
+const conditionsText = (c: Record<string, unknown>) =>
+  Object.entries(c)
+    .map(([k, val]) => `${k}=${typeof val === 'string' ? val : JSON.stringify(val)}`)
+    .join(', ');
+
+export function segmentsPage(v: Viewer, segments: SegmentOverviewRow[], lists: SegmentListChoice[], notice?: string): string {
+  return page(
+    v,
+    'segments',
+    'Segments',
+    html`<p class="muted">
+        A segment is the part of a list whose subscribers' fields have the values of its conditions; an Emailicious mailing's <code>segments</code> and a
+        delivery's <code>exclusions</code> name segments by id.
+      </p>
+      <form class="bar" method="post" action="/admin/segments" id="new-segment">
+        ${csrfField(v)}
+        <label
+          >List
+          <select name="list" required>
+            ${lists.map((l) => html`<option value="${l.id}">${l.account} · ${l.name} (list ${l.id})</option>`)}
+          </select></label
+        >
+        <label>Name <input name="name" required maxlength="200" /></label>
+        <label>Conditions (field=value, one a line) <textarea name="conditions" rows="3" cols="30" required placeholder="city=Berlin"></textarea></label
+        ><button type="submit">Create segment</button>
+      </form>
+      <table id="segments">
+        <thead>
+          <tr>
+            <th class="num">Id</th>
+            <th>Account</th>
+            <th>List</th>
+            <th>Name</th>
+            <th>Conditions</th>
+            <th class="num">Matching now</th>
+            <th>Created</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${segments.map(
+            (g) =>
+              html`<tr data-segment="${g.id}">
+                <td class="num"><a href="/admin/segments/${g.id}">${g.id}</a></td>
+                <td>${g.account}</td>
+                <td>${g.list_name} (${g.list_id})</td>
+                <td>${g.name}</td>
+                <td><code>${conditionsText(g.conditions)}</code></td>
+                <td class="num matching">${g.matching}</td>
+                <td>${when(g.created_at)}</td>
+                <td>${segmentDeleteForm(v, g)}</td>
+              </tr>`,
+          )}
+          ${
+            segments.length
+              ? ''
+              : html`<tr>
+                  <td colspan="8" class="muted">No segments.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>`,
+    { notice },
+  );
+}
+
+const segmentDeleteForm = (v: Viewer, g: SegmentOverviewRow) =>
+  html`<form class="inline" method="post" action="/admin/segments/${g.id}/delete">
+    ${csrfField(v)}<button class="danger" type="submit" data-confirm="Delete segment ${g.id}? Mailings naming it keep their recipients.">Delete</button>
+  </form>`;
+
+export function segmentPage(v: Viewer, g: SegmentOverviewRow, members: SegmentMemberRow[], o: { limit: number; notice?: string | undefined }): string {
+  return page(
+    v,
+    'segments',
+    `Segment ${g.id}: ${g.name}`,
+    html`<dl class="facts">
+        <dt>Account</dt>
+        <dd>${g.account}</dd>
+        <dt>List</dt>
+        <dd>${g.list_name} (${g.list_id})</dd>
+        <dt>Conditions</dt>
+        <dd><code>${conditionsText(g.conditions)}</code></dd>
+        <dt>Matching now</dt>
+        <dd class="matching">${g.matching}</dd>
+        <dt>Created</dt>
+        <dd>${when(g.created_at)}</dd>
+      </dl>
+      <div class="actions">${segmentDeleteForm(v, g)}</div>
+      <h2>Matching subscribers</h2>
+      <p class="muted">Every subscriber of the list whose fields match, whatever its status; a mailing sends to the active ones only.</p>
+      <table id="members">
+        <thead>
+          <tr>
+            <th class="num">Subscriber</th>
+            <th>Address</th>
+            <th>Status</th>
+            <th>Fields</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${members.map(
+            (m) =>
+              html`<tr>
+                <td class="num">${m.id}</td>
+                <td class="email">${m.email}</td>
+                <td>${m.status}${m.enabled || m.status === 'disabled' ? '' : html` <span class="muted">(disabled)</span>`}</td>
+                <td><code>${conditionsText(m.params)}</code></td>
+              </tr>`,
+          )}
+          ${
+            members.length
+              ? ''
+              : html`<tr>
+                  <td colspan="4" class="muted">No subscriber matches.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>
+      ${older(members, o.limit, {})}
+      <p><a href="/admin/segments">Back to the segments</a></p>`,
+    { notice: o.notice },
+  );
+}
+
+export function unsubscribeListsPage(v: Viewer, lists: UnsubscribeListOverviewRow[], accounts: AccountRow[], notice?: string): string {
+  return page(
+    v,
+    'unsubscribe-lists',
+    'Unsubscribe lists',
+    html`<p class="muted">
+        Sender's named sets of addresses: a mailing honouring a list skips its addresses, and its unsubscribe link puts the address into the list instead of
+        suppressing it for the whole account.
+      </p>
+      <form class="bar" method="post" action="/admin/unsubscribe-lists" id="new-unsubscribe-list">
+        ${csrfField(v)}
+        <label
+          >Account
+          <select name="account" required>
+            ${accounts.map((a) => html`<option value="${a.slug}">${a.slug}</option>`)}
+          </select></label
+        >
+        <label>Slug <input name="slug" required pattern="[A-Za-z0-9._-]{1,80}" maxlength="80" /></label>
+        <label>Name (default: the slug) <input name="name" maxlength="200" /></label><button type="submit">Create list</button>
+      </form>
+      <table id="unsubscribe-lists">
+        <thead>
+          <tr>
+            <th>Account</th>
+            <th>Slug</th>
+            <th>Name</th>
+            <th class="num">Addresses</th>
+            <th>Created</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${lists.map(
+            (l) =>
+              html`<tr data-unsubscribe-list="${l.id}">
+                <td>${l.account}</td>
+                <td><a href="/admin/unsubscribe-lists/${l.id}">${l.slug}</a></td>
+                <td>${l.name}</td>
+                <td class="num entries">${l.entries}</td>
+                <td>${when(l.created_at)}</td>
+                <td>${unsubscribeListDeleteForm(v, l)}</td>
+              </tr>`,
+          )}
+          ${
+            lists.length
+              ? ''
+              : html`<tr>
+                  <td colspan="6" class="muted">No unsubscribe lists.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>`,
+    { notice },
+  );
+}
+
+const unsubscribeListDeleteForm = (v: Viewer, l: UnsubscribeListOverviewRow) =>
+  html`<form class="inline" method="post" action="/admin/unsubscribe-lists/${l.id}/delete">
+    ${csrfField(v)}<button class="danger" type="submit" data-confirm="Delete the unsubscribe list ${l.slug} and its ${l.entries} addresses?">Delete</button>
+  </form>`;
+
+export function unsubscribeListPage(
+  v: Viewer,
+  l: UnsubscribeListOverviewRow,
+  rows: (UnsubscribeEntryRow & { email_key: string })[],
+  o: { search?: string | undefined; limit: number; notice?: string | undefined },
+): string {
+  const next = new URLSearchParams();
+  if (o.search) next.set('q', o.search);
+  if (rows.length) next.set('after', rows[rows.length - 1]!.email_key);
+  return page(
+    v,
+    'unsubscribe-lists',
+    `Unsubscribe list ${l.slug}`,
+    html`<dl class="facts">
+        <dt>Account</dt>
+        <dd>${l.account}</dd>
+        <dt>Name</dt>
+        <dd>${l.name}</dd>
+        <dt>Addresses</dt>
+        <dd class="entries">${l.entries}</dd>
+        <dt>Created</dt>
+        <dd>${when(l.created_at)}</dd>
+      </dl>
+      <div class="actions">${unsubscribeListDeleteForm(v, l)}</div>
+      <form class="bar" method="post" action="/admin/unsubscribe-lists/${l.id}/add" id="add-address">
+        ${csrfField(v)}
+        <label>Address <input name="email" type="email" required /></label><button type="submit">Add</button>
+      </form>
+      <form class="bar" method="get">
+        <label>Address contains <input name="q" value="${o.search ?? ''}" /></label><button type="submit">Search</button>
+      </form>
+      <table id="addresses">
+        <thead>
+          <tr>
+            <th>Address</th>
+            <th>Added</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${rows.map(
+            (e) =>
+              html`<tr>
+                <td class="email">${e.email}</td>
+                <td>${when(e.created_at)}</td>
+                <td>
+                  <form class="inline" method="post" action="/admin/unsubscribe-lists/${l.id}/remove">
+                    ${csrfField(v)}<input type="hidden" name="email" value="${e.email}" /><button class="plain" type="submit">Remove</button>
+                  </form>
+                </td>
+              </tr>`,
+          )}
+          ${
+            rows.length
+              ? ''
+              : html`<tr>
+                  <td colspan="3" class="muted">No addresses.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>
+      ${rows.length === o.limit ? html`<p><a href="?${next.toString()}">Next</a></p>` : ''}
+      <p><a href="/admin/unsubscribe-lists">Back to the unsubscribe lists</a></p>`,
+    { notice: o.notice },
   );
 }

@@ -96,3 +96,21 @@ export function utcTimeOf(req: Request, name: string): Date | undefined {
   // Date.UTC rolls over (Feb 30 becomes Mar 2): only a time that reads back as typed is one.
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && h < 24 && mi < 60 && s < 60 ? t : undefined;
 }
+
+// --- segments and unsubscribe lists
+
+/** A form field holding an id (a select's value), else 0. */
+export const idField = (req: Request, name: string): number => idOf(field(req, name));
+
+/** A textarea's lines, each trimmed, blank ones left out. */
+export const linesOf = (req: Request, name: string): string[] =>
+  rawField(req, name)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+/** `?after=`: where a page in address order starts (the last address of the page before), at most 320 characters. */
+export function afterOf(req: Request): string | undefined {
+  const a = req.query.after;
+  return typeof a === 'string' && a && a.length <= 320 ? a : undefined;
+}

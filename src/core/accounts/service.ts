@@ -21,6 +21,7 @@ export interface AccountsDeps {
     touch(id: number): Promise<void>;
     list(accountSlug?: string): Promise<ApiKeyRow[]>;
     revoke(id: number): Promise<ApiKeyRow | undefined>;
+    relabel(id: number, label: string | null): Promise<ApiKeyRow | undefined>;
   };
 }
 
@@ -50,6 +51,9 @@ function newSecret(): string {
   }
 }
 
+/** The longest key label kept (the admin page cuts a new key's label to it too). */
+export const KEY_LABEL_MAX = 200;
+
 export const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
 export function accountsService(deps: AccountsDeps) {
@@ -76,6 +80,12 @@ export function accountsService(deps: AccountsDeps) {
     },
     async revokeKey(id: number) {
       const row = await deps.apiKeys.revoke(id);
+      if (!row) throw notFound('API key', id);
+      return row;
+    },
+    /** A key's label (revoked or not): trimmed, cut to KEY_LABEL_MAX characters as at creation; empty clears it. */
+    async relabelKey(id: number, label: string) {
+      const row = await deps.apiKeys.relabel(id, label.trim().slice(0, KEY_LABEL_MAX) || null);
       if (!row) throw notFound('API key', id);
       return row;
     },

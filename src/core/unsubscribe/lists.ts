@@ -13,9 +13,9 @@ import type { CallContext } from '../context.js';
 import { emailKey, isValidEmail } from '../email.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
-import type { UnsubscribeEntryRow, UnsubscribeListRow } from '../../db/unsubscribes.js';
+import type { UnsubscribeEntryRow, UnsubscribeListOverviewRow, UnsubscribeListRow } from '../../db/unsubscribes.js';
 
-export type { UnsubscribeEntryRow, UnsubscribeListRow };
+export type { UnsubscribeEntryRow, UnsubscribeListOverviewRow, UnsubscribeListRow };
 
 const SLUG = /^[A-Za-z0-9._-]{1,80}$/;
 
@@ -84,6 +84,22 @@ export function unsubscribeListsService(deps: { store: Store }) {
         lists.map((l) => l.id),
       );
       return await repo.mailingLists(mailingId);
+    },
+
+    // --- the operator's view: every account in scope (null: all) --------------------------------------------
+
+    /** Every unsubscribe list, with its account and size. */
+    overview: (scope: number | null) => repo.overview(scope),
+    async byId(scope: number | null, id: number): Promise<UnsubscribeListOverviewRow> {
+      const l = await repo.overviewOne(scope, id);
+      if (!l) throw notFound('unsubscribe list', id);
+      return l;
+    },
+    /** A page of the list's addresses in address order (`search`: those containing it), after `afterKey`. */
+    async addresses(scope: number | null, id: number, page: { search?: string | undefined; afterKey?: string | undefined; limit: number }) {
+      const l = await repo.overviewOne(scope, id);
+      if (!l) throw notFound('unsubscribe list', id);
+      return await repo.addresses(l.id, page);
     },
 
     // --- the whole account -----------------------------------------------------------------------------------
