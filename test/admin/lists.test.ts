@@ -129,6 +129,40 @@ describe('admin: lists, subscribers and CSV import', () => {
     assert.deepEqual({ imports: await countOf('imports'), subscribers: await countOf('subscribers') }, before);
   });
 
+  it('shows an import that the file stops part way (a broken quote) as stopped, with the reason; the records before it are in', async () => {
+    const id = await gw.core.lists.create(acme, { name: 'Broken quote' });
+    const lines = ['email;name'];
+    // The page's imports commit every 1,000 records: the first thousand are in, the 500 after them are not.
+    for (let i = 0; i < 1500; i++) lines.push(`q${i}@import.example;Q ${i}`);
+    lines.push('q1500@import.example;"never closed');
+    const file = path.join(dir, 'broken.csv');
+    await writeFile(file, lines.join('\n') + '\nq1501@import.example;x\n');
+    await uploadInto(id, file);
+    await page.waitForURL(/\/admin\/imports\/\d+$/);
+    await page.waitForSelector('#import-progress .state:has-text("stopped")');
+    assert.match((await page.textContent('#import-progress .error'))!, /broken\.csv: Quote Not Closed/);
+    assert.match((await page.textContent('#import-progress .imported'))!, /^1000 /);
+    assert.equal(await gw.core.lists.count(acme, id), 1000);
+    await ab.shot('import-stopped');
+  });
+
+  it('deletes a list from the page, with its subscribers', async () => {
+    const id = await gw.core.lists.create(acme, { name: 'To delete' });
+    await gw.core.lists.subscribe(acme, id, [{ email: 'gone@import.example' }]);
+    await page.goto(`${gw.url}/admin/lists?q=To+delete`);
+    const row = page.locator(`#lists tr[data-list="${id}"]`);
+    assert.equal(await row.locator('.total').textContent(), '1');
+    assert.match((await row.locator('button.danger').getAttribute('data-confirm'))!, /Delete list To delete \(acme\) and its 1 subscribers\?/);
+    await row.locator('button.danger').click();
+    await page.waitForSelector('.notice:has-text("List deleted")');
+    assert.equal(await page.locator(`#lists tr[data-list="${id}"]`).count(), 0);
+    assert.deepEqual(
+      (await gw.core.lists.list(acme)).filter((l) => l.id === id),
+      [],
+    );
+    assert.deepEqual(await gw.core.lists.subscribers(acme, { email: 'gone@import.example' }), []);
+  });
+
   it('refuses a multipart post without the session token (or with it after the file), storing nothing', async () => {
     const cookie = (await ab.context.cookies()).find((c) => c.name === 'mailgate_admin');
     assert.ok(cookie);
@@ -160,6 +194,16 @@ describe('admin: lists, subscribers and CSV import', () => {
     wrong.append('subject', 'x');
     wrong.append('html', new Blob(['<p>x</p>'], { type: 'text/html' }), 'x.html');
     assert.equal((await post('/admin/campaigns', wrong)).status, 403);
+
+    // With the token, a second file refuses the post all the same.
+    const two = new FormData();
+    two.append('csrf', csrf);
+    two.append('file', csv, 'one.csv');
+    two.append('file', csv, 'two.csv');
+    const r2 = await post(`/admin/lists/${listId}/import`, two);
+    assert.equal(r2.status, 400);
+    assert.match(await r2.text(), /One file per form/);
+    assert.deepEqual({ imports: await countOf('imports'), subscribers: await countOf('subscribers'), mailings: await countOf('mailings') }, before);
 
     // The same post with the token first is taken: the refusals were the token's.
     const good = new FormData();

@@ -800,7 +800,10 @@ export function importPage(v: Viewer, i: ImportView): string {
         ${
           i.error
             ? html`<p class="error" role="alert">${i.error}</p>
-                <p class="muted">The records before it are in. Correct the file and upload it again; the same file resumes where it stopped.</p>`
+                <p class="muted">
+                  The batches committed before it are in (the records counted as imported). Correct the file and upload it again; the same file unchanged would
+                  resume where it stopped.
+                </p>`
             : ''
         }
         ${

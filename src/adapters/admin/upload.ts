@@ -17,8 +17,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 
 /** The largest file an admin form takes (a CSV of a few hundred thousand subscribers). */
 export const UPLOAD_LIMIT = 64 * 1024 * 1024;
@@ -70,14 +69,17 @@ export async function readUpload(req: Request, tokenOk: (token: string) => boole
   let refusal: UploadRefused | undefined;
   let dir: string | undefined;
   let current: Readable | undefined;
+  let output: Writable | undefined;
 
   const finished = new Promise<void>((resolve) => {
     const refuse = (r: UploadRefused) => {
       if (refusal) return;
       refusal = r;
       req.unpipe(bb);
-      // A file being written stops (its pipeline fails and the spooled part is deleted below).
-      current?.destroy();
+      // A file being written stops (the spooled part is deleted below).
+      current?.unpipe();
+      current?.resume();
+      output?.destroy();
       // The rest of the body is read and dropped, so that the answer reaches the browser.
       req.resume();
       resolve();
@@ -96,14 +98,23 @@ export async function readUpload(req: Request, tokenOk: (token: string) => boole
       const filename = path.basename(info.filename ?? '').slice(0, 255);
       current = stream;
       writing = (async () => {
-        dir = await mkdtemp(path.join(tmpdir(), 'mailgate-upload-'));
-        const target = path.join(dir, 'file');
+        const own = await mkdtemp(path.join(tmpdir(), 'mailgate-upload-'));
+        dir = own;
+        if (refusal) return;
+        const target = path.join(own, 'file');
         let size = 0;
         stream.on('data', (c: Buffer) => void (size += c.length));
         stream.on('limit', () => refuse(new UploadRefused(413, `The file is larger than ${UPLOAD_LIMIT / 1024 / 1024} MiB.`)));
-        await pipeline(stream, createWriteStream(target));
-        const own = dir;
-        file = { path: target, filename, size, mimeType: info.mimeType, taken: false, discard: () => rm(own, { recursive: true, force: true }) };
+        const out = createWriteStream(target);
+        output = out;
+        // Settled by the file's end, or by a refusal destroying the output ('close' either way).
+        await new Promise<void>((resolve, reject) => {
+          stream.on('error', reject);
+          out.on('error', reject);
+          out.on('close', resolve);
+          stream.pipe(out);
+        });
+        if (!refusal) file = { path: target, filename, size, mimeType: info.mimeType, taken: false, discard: () => rm(own, { recursive: true, force: true }) };
       })();
       writing.catch((e: Error) => refuse(new UploadRefused(400, `The file could not be received: ${e.message}.`)));
     });
