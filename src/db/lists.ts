@@ -13,6 +13,7 @@ export type { SubscriberStatus };
 import { insertEventsFrom } from './events.js';
 import { SQLSTATE, copyFrom, copyText, inTransaction, sqlState, type Queryable } from './pool.js';
 import { newMemberStatus } from './suppressions.js';
+import { containing } from './overview.js';
 
 export interface ListRow {
   id: number;
@@ -21,6 +22,17 @@ export interface ListRow {
   description: string;
   created_at: Date;
   subscribers: number;
+}
+
+/** A list as the admin pages show it: its account, and its subscribers by status. */
+export interface ListSummaryRow {
+  id: number;
+  account_id: number;
+  account: string;
+  slug: string;
+  name: string;
+  created_at: Date;
+  counts: Partial<Record<SubscriberStatus, number>>;
 }
 
 /** A list as Sender names it, without the count of its subscribers. */
@@ -531,5 +543,43 @@ export function listsRepo(db: Queryable) {
     },
 
     subscriber: findSubscriber,
+
+    // --- the operator's reads (/admin): every account's lists, keyset-paged on id (newest first)
+
+    /** Lists of every account with their account and subscribers by status; search in name and slug. */
+    async overview(p: { limit: number; beforeId?: number | undefined; search?: string | undefined }): Promise<ListSummaryRow[]> {
+      const { rows } = await db.query<ListSummaryRow>(
+        `SELECT l.id, l.account_id, a.slug AS account, l.slug, l.name, l.created_at,
+                coalesce((SELECT jsonb_object_agg(status, n) FROM (SELECT s.status, count(*)::int AS n FROM subscribers s WHERE s.list_id = l.id GROUP BY s.status) c), '{}'::jsonb) AS counts
+           FROM lists l JOIN accounts a ON a.id = l.account_id
+          WHERE ($2::bigint IS NULL OR l.id < $2) AND ($3::text IS NULL OR l.name ILIKE $3 OR l.slug ILIKE $3)
+          ORDER BY l.id DESC LIMIT $1`,
+        [p.limit, p.beforeId ?? null, containing(p.search)],
+      );
+      return rows;
+    },
+
+    /** The account a list belongs to (the call context of an operator's action on it). */
+    async owner(id: number): Promise<{ account_id: number; account: string } | undefined> {
+      const { rows } = await db.query<{ account_id: number; account: string }>(
+        'SELECT l.account_id, a.slug AS account FROM lists l JOIN accounts a ON a.id = l.account_id WHERE l.id = $1',
+        [id],
+      );
+      return rows[0];
+    },
+
+    /** A list's subscribers, newest first, narrowed by status and by a substring of the address. */
+    async subscriberSearch(
+      listId: number,
+      p: { limit: number; beforeId?: number | undefined; search?: string | undefined; statuses?: readonly SubscriberStatus[] | null },
+    ): Promise<SubscriberRow[]> {
+      const { rows } = await db.query<SubscriberRow>(
+        `SELECT ${SUBSCRIBER_COLUMNS} FROM subscribers
+          WHERE list_id = $1 AND ($3::bigint IS NULL OR id < $3) AND ($4::text IS NULL OR email ILIKE $4) AND ($5::text[] IS NULL OR status = ANY($5))
+          ORDER BY id DESC LIMIT $2`,
+        [listId, p.limit, p.beforeId ?? null, containing(p.search), p.statuses ?? null],
+      );
+      return rows;
+    },
   };
 }

@@ -9,6 +9,19 @@
  */
 import { SQLSTATE, sqlState, type Queryable } from './pool.js';
 import type { MailingStatus } from './statuses.js';
+import { containing } from './overview.js';
+
+/** A transactional campaign as the admin pages list it. */
+export interface CampaignSummaryRow {
+  id: number;
+  account: string;
+  dialect: string;
+  name: string | null;
+  subject: string;
+  from_email: string;
+  from_name: string | null;
+  submit_time: Date;
+}
 
 /** A variant's content columns, as every reader of a mailing's message sees them. */
 export interface VariantContent {
@@ -557,6 +570,22 @@ export function mailingsRepo(db: Queryable) {
            LEFT JOIN hourly_stats s ON s.account_id = $1 AND s.hour = h.hour
           ORDER BY h.hour LIMIT $4`,
         [accountId, from, to, max],
+      );
+      return rows;
+    },
+
+    /**
+     * Transactional campaigns of every account (/admin), newest first: mailings a transactional send has used,
+     * and Sender campaigns (named sender-dialect mailings, made to be sent through) that none has yet.
+     */
+    async campaigns(p: { limit: number; beforeId?: number | undefined; search?: string | undefined }): Promise<CampaignSummaryRow[]> {
+      const { rows } = await db.query<CampaignSummaryRow>(
+        `SELECT m.id, a.slug AS account, m.dialect, m.name, v.subject, v.from_email, v.from_name, m.submit_time
+           FROM mailings m JOIN accounts a ON a.id = m.account_id JOIN variants v ON v.mailing_id = m.id AND v.position = 0
+          WHERE (m.transactional OR (m.dialect = 'sender' AND m.name IS NOT NULL))
+            AND ($2::bigint IS NULL OR m.id < $2) AND ($3::text IS NULL OR m.name ILIKE $3 OR v.subject ILIKE $3)
+          ORDER BY m.id DESC LIMIT $1`,
+        [p.limit, p.beforeId ?? null, containing(p.search)],
       );
       return rows;
     },

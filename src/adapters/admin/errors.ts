@@ -51,3 +51,19 @@ export function csrfRefused(viewer: Viewer | undefined, res: Response): void {
       ),
     );
 }
+
+/** An upload form refused before its handler ran (too large, two files, unreadable): nothing was stored. */
+export function uploadRefused(e: { status: number; message: string }, viewer: Viewer | undefined, res: Response): void {
+  res
+    .status(e.status)
+    .type('html')
+    .send(messagePage(viewer, 'Upload refused', e.message));
+}
+
+/** A form missing what it needs (no file chosen): nothing was stored. */
+export function badFormPage(viewer: Viewer | undefined, res: Response, what: string): void {
+  res
+    .status(400)
+    .type('html')
+    .send(messagePage(viewer, 'Not accepted', what));
+}

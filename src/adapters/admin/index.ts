@@ -26,10 +26,11 @@ import { SESSION_LIMITS } from '../../core/operators/service.js';
 import { authenticator, basicSchemeCredentials, remoteAddress, requestIdOf, type AuthFailureLimiter } from '../auth.js';
 import type { AdapterDeps } from '../types.js';
 import { ADMIN_CSS, ADMIN_JS, CHART_CSS, CHART_JS } from './assets.js';
-import { authFailure, csrfRefused, domainErrorPage } from './errors.js';
+import { authFailure, csrfRefused, domainErrorPage, uploadRefused } from './errors.js';
 import { ROUTES, type Call } from './routes.js';
 import { loginPage, type Viewer } from './serializers.js';
 import { cookieOf, field, nextOf, rawField } from './values.js';
+import { readUpload, UploadRefused, type Upload } from './upload.js';
 
 export interface AdminDeps extends AdapterDeps {
   /** Failed logins, per address (an instance of its own: an operator's typos do not slow API clients). */
@@ -143,6 +144,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
   for (const [method, path, access, handler] of ROUTES) {
     router[method](path, async (req: Request, res: Response, next: NextFunction) => {
       let viewer: Viewer | undefined;
+      let upload: Upload | undefined;
       try {
         let scope: number | null = null;
         const session = await liveSession(req);
@@ -155,12 +157,22 @@ export function adminRouter(deps: AdminDeps): express.Router {
           viewer = { kind: 'key', account: outcome.principal.account };
           scope = outcome.principal.accountId;
         } else return toLogin(req, res);
+        // An upload form's body is multipart: its token is read from it before its file is stored (upload.ts),
+        // then checked below as every form's is. Any other route reads no multipart body, so its token is absent.
+        if (method === 'post' && session && access === 'operator-upload' && req.is('multipart/form-data')) {
+          const body = await readUpload(req, (token) => sameToken(token, session.csrfToken));
+          req.body = body.fields;
+          upload = body.file;
+        }
         if (method === 'post' && !(session && sameToken(field(req, 'csrf'), session.csrfToken))) return csrfRefused(viewer, res);
-        const call: Call = { req, res, core, viewer, scope, requestId: requestIdOf(res), retentionDays: deps.config.CAPTURE_RETENTION_DAYS };
+        const call: Call = { req, res, core, viewer, scope, requestId: requestIdOf(res), retentionDays: deps.config.CAPTURE_RETENTION_DAYS, upload };
         await handler(call);
       } catch (e) {
+        if (e instanceof UploadRefused) return e.csrf ? csrfRefused(viewer, res) : uploadRefused(e, viewer, res);
         if (isDomainError(e)) return domainErrorPage(e, viewer, res);
         next(e);
+      } finally {
+        if (upload && !upload.taken) await upload.discard();
       }
     });
   }

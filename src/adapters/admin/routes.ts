@@ -3,13 +3,20 @@
  * GETs change nothing; every change is a POST (its CSRF token checked by index.ts) answered by a redirect to
  * the page it changed (POST-redirect-GET), with a notice named by a fixed word, never text from the request.
  */
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Request, Response } from 'express';
 import type { CallContext } from '../../core/context.js';
 import type { Core } from '../../core/index.js';
-import { notFoundPage } from './errors.js';
+import { badFormPage, notFoundPage } from './errors.js';
+import type { Upload } from './upload.js';
 import {
   accountsPage,
   bouncesPage,
+  campaignsPage,
+  importPage,
+  listPage,
+  listsPage,
   mailingPage,
   mailingsPage,
   newKeyPage,
@@ -29,6 +36,9 @@ import {
 } from './serializers.js';
 import {
   RECIPIENT_FILTERS,
+  SUBSCRIBER_FILTERS,
+  subscriberFilterOf,
+  subscriberParam,
   afterOf,
   beforeOf,
   failedOnlyOf,
@@ -56,10 +66,15 @@ export interface Call {
   scope: number | null;
   requestId: string;
   retentionDays: number;
+  /** An upload form's file (routes of access 'operator-upload'), spooled; deleted after the handler unless taken. */
+  upload?: Upload | undefined;
 }
 
-/** Who may call a route: operators only, or API keys too (the scripted, read-only outbox). */
-export type Access = 'operator' | 'operator-or-key';
+/**
+ * Who may call a route: operators only, or API keys too (the scripted, read-only outbox); 'operator-upload':
+ * operators, posting a multipart form with one file (upload.ts).
+ */
+export type Access = 'operator' | 'operator-or-key' | 'operator-upload';
 export type Route = [method: 'get' | 'post', path: string, access: Access, handler: (c: Call) => Promise<void>];
 
 /** What a redirect's `?notice=` may say. */
@@ -91,6 +106,11 @@ const NOTICES = {
   'address-removed': 'Address removed from the list.',
   'address-not-there': 'The address was not in the list.',
   'key-relabelled': 'Key label saved.',
+  'list-created': 'List created.',
+  'list-deleted': 'List deleted, with its subscribers.',
+  unsubscribed: 'Subscriber unsubscribed from this list.',
+  removed: 'Subscriber removed (disabled): it is kept, and never mailed from this list.',
+  'campaign-created': 'Campaign created.',
 } as const;
 type Notice = keyof typeof NOTICES;
 
@@ -530,4 +550,177 @@ export const ROUTES: Route[] = [
       done(res, '/admin/accounts', 'key-relabelled');
     },
   ],
+
+  // --- lists, subscribers, imports and transactional campaigns
+  [
+    'get',
+    '/lists',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const search = searchOf(req);
+      const [rows, accounts] = await Promise.all([core.lists.overview({ limit: PAGE_SIZE, beforeId: beforeOf(req), search }), core.accounts.listAccounts()]);
+      res.type('html').send(listsPage(viewer, rows, accounts, { search, limit: PAGE_SIZE, notice: noticeOf(req) }));
+    },
+  ],
+  [
+    'post',
+    '/lists',
+    'operator',
+    async ({ req, res, core }) => {
+      // Only an existing account: a mistyped slug must not make a new one.
+      const ctx = await core.accounts.operatorContext(field(req, 'account'));
+      await core.lists.create(ctx, { name: field(req, 'name') });
+      done(res, '/admin/lists', 'list-created');
+    },
+  ],
+  [
+    'post',
+    '/lists/:id/delete',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      // `mailgate lists delete`'s operation: the list and its subscribers go; its mailings stay.
+      await core.lists.delete(await core.lists.ownerContext(id, requestId), id);
+      done(res, '/admin/lists', 'list-deleted');
+    },
+  ],
+  [
+    'get',
+    '/lists/:id',
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const ctx = await core.lists.ownerContext(id, requestId);
+      const filter = subscriberFilterOf(req);
+      const search = searchOf(req);
+      const statuses = SUBSCRIBER_FILTERS[filter];
+      const [list, subscribers] = await Promise.all([
+        core.lists.get(ctx, id),
+        core.lists.search(ctx, id, { limit: PAGE_SIZE, beforeId: beforeOf(req), search, statuses: statuses && [...statuses] }),
+      ]);
+      res.type('html').send(listPage(viewer, { ...list, account: ctx.account }, subscribers, { filter, search, limit: PAGE_SIZE, notice: noticeOf(req) }));
+    },
+  ],
+  ...(
+    [
+      ['unsubscribe', (core, ctx, list, id) => core.members.unsubscribe(ctx, list, id), 'unsubscribed'],
+      ['remove', (core, ctx, list, id) => core.members.remove(ctx, list, id), 'removed'],
+    ] as [string, (core: Core, ctx: CallContext, list: number, id: number) => Promise<unknown>, Notice][]
+  ).map(([name, act, notice]): Route => [
+    'post',
+    `/lists/:id/subscribers/:subscriber/${name}`,
+    'operator',
+    async ({ req, res, core, viewer, requestId }) => {
+      const id = idParam(req);
+      const subscriber = subscriberParam(req);
+      if (!id || !subscriber) return notFoundPage(viewer, res);
+      await act(core, await core.lists.ownerContext(id, requestId), id, subscriber);
+      done(res, `/admin/lists/${id}`, notice);
+    },
+  ]),
+  [
+    'post',
+    '/lists/:id/import',
+    'operator-upload',
+    async ({ req, res, core, viewer, requestId, upload }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      const ctx = await core.lists.ownerContext(id, requestId);
+      if (!upload) return badFormPage(viewer, res, 'Choose a CSV file to import.');
+      const importId = await startImport(core, ctx, id, upload);
+      res.redirect(303, `/admin/imports/${importId}`);
+    },
+  ],
+  [
+    'get',
+    '/imports/:id',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const id = idParam(req);
+      if (!id) return notFoundPage(viewer, res);
+      res.type('html').send(importPage(viewer, await core.imports.progress(id)));
+    },
+  ],
+  [
+    'get',
+    '/campaigns',
+    'operator',
+    async ({ req, res, core, viewer }) => {
+      const search = searchOf(req);
+      const [rows, accounts] = await Promise.all([
+        core.transactional.campaigns({ limit: PAGE_SIZE, beforeId: beforeOf(req), search }),
+        core.accounts.listAccounts(),
+      ]);
+      res.type('html').send(campaignsPage(viewer, rows, accounts, { search, limit: PAGE_SIZE, notice: noticeOf(req) }));
+    },
+  ],
+  [
+    'post',
+    '/campaigns',
+    'operator-upload',
+    async ({ req, res, core, viewer, upload }) => {
+      const ctx = await core.accounts.operatorContext(field(req, 'account'));
+      if (!upload) return badFormPage(viewer, res, 'Choose the html file of the message.');
+      const html = await htmlOf(upload);
+      if (html === undefined)
+        return badFormPage(viewer, res, `${upload.filename || 'The file'}: not UTF-8 text (or larger than 5 MiB); save the html as UTF-8.`);
+      await core.transactional.createCampaign(ctx, {
+        name: field(req, 'name'),
+        fromEmail: field(req, 'from'),
+        fromName: field(req, 'from_name') || null,
+        subject: field(req, 'subject'),
+        html,
+      });
+      done(res, '/admin/campaigns', 'campaign-created');
+    },
+  ],
 ];
+
+/**
+ * Starts an uploaded CSV's import and answers its id once the import's row exists (the file read whole for
+ * its hash, its text and header checked: a malformed file is refused here, with nothing stored).
+ *
+ * Where it runs: in this HTTP process, detached from the request, not as a worker job. The import needs the
+ * file twice (hash, then parse) and the file is on this node's disk; a worker may run on another machine.
+ * Closing the tab ends the request, not the import: nothing of the request is awaited after the answer.
+ * Its progress is the import's row, written by each committed batch with its counts and first rejects (and
+ * the error when the file stops it), so the progress page of any process reads it, and a reload shows it.
+ * If this process stops mid-import, the committed batches stay and the row stays `running`: uploading the same
+ * file into the same list again resumes after the last committed batch (the core's import is resumable).
+ */
+function startImport(core: Core, ctx: CallContext, listId: number, upload: Upload): Promise<number> {
+  upload.taken = true;
+  return new Promise<number>((resolve, reject) => {
+    let started = false;
+    core.imports
+      .importCsv(
+        ctx,
+        listId,
+        { name: upload.filename || 'upload.csv', size: upload.size, open: () => createReadStream(upload.path) },
+        {
+          // Smaller than the command's 10,000: the progress page moves, and resumes lose less, every 1,000 records.
+          batchSize: 1_000,
+          onStart: (s) => {
+            started = true;
+            resolve(s.importId);
+          },
+        },
+      )
+      // After the start, a file that stops the import has its error on the import's row (the core writes it);
+      // any other failure (the database gone) leaves the row running, resumed by uploading the file again.
+      .catch((e: unknown) => (started ? undefined : reject(e as Error)))
+      .finally(() => void upload.discard());
+  });
+}
+
+/** An uploaded html file's text: undefined when it is not UTF-8 or larger than 5 MiB. */
+async function htmlOf(upload: Upload): Promise<string | undefined> {
+  if (upload.size > 5 * 1024 * 1024) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(await readFile(upload.path));
+  } catch {
+    return undefined;
+  }
+}

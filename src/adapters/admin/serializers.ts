@@ -16,7 +16,10 @@ import { html, type Html } from './html.js';
 import type { SegmentListChoice, SegmentMemberRow, SegmentOverviewRow } from '../../core/lists/segments.js';
 import type { UnsubscribeEntryRow, UnsubscribeListOverviewRow } from '../../core/unsubscribe/lists.js';
 import { KEY_LABEL_MAX } from '../../core/accounts/service.js';
-import { RECIPIENT_FILTERS, type RecipientFilterName } from './values.js';
+import { RECIPIENT_FILTERS, SUBSCRIBER_FILTERS, type RecipientFilterName, type SubscriberFilterName } from './values.js';
+import type { ListRow, ListSummaryRow, SubscriberRow } from '../../core/lists/service.js';
+import type { ImportView } from '../../core/imports/service.js';
+import type { CampaignSummary } from '../../core/transactional/service.js';
 
 /** Who is looking: an operator (the CSRF token goes into every form), or an API key reading its outbox. */
 export type Viewer = { kind: 'operator'; login: string; csrf: string } | { kind: 'key'; account: string };
@@ -26,10 +29,12 @@ const NAV = [
   ['accounts', 'Accounts & keys'],
   ['bounces', 'Bounces'],
   ['suppressions', 'Suppressions'],
-  ['outbox', 'Outbox'],
-  ['webhooks', 'Webhooks'],
+  ['lists', 'Lists'],
   ['segments', 'Segments'],
   ['unsubscribe-lists', 'Unsubscribe lists'],
+  ['campaigns', 'Campaigns'],
+  ['outbox', 'Outbox'],
+  ['webhooks', 'Webhooks'],
 ] as const;
 type Section = (typeof NAV)[number][0];
 
@@ -1228,5 +1233,325 @@ export function unsubscribeListPage(
       ${rows.length === o.limit ? html`<p><a href="?${next.toString()}">Next</a></p>` : ''}
       <p><a href="/admin/unsubscribe-lists">Back to the unsubscribe lists</a></p>`,
     { notice: o.notice },
+  );
+}
+
+// --- lists, subscribers, imports and transactional campaigns -------------------------------------------
+
+const SUBSCRIBER_STATUSES = ['active', 'unconfirmed', 'unsubscribed', 'bounced', 'complained', 'disabled'] as const;
+
+const accountOptions = (accounts: AccountRow[]) => accounts.map((a) => html`<option value="${a.slug}">${a.slug}</option>`);
+
+export function listsPage(
+  v: Viewer,
+  rows: ListSummaryRow[],
+  accounts: AccountRow[],
+  o: { search?: string | undefined; limit: number; notice?: string | undefined },
+): string {
+  return page(
+    v,
+    'lists',
+    'Lists',
+    html`<form class="bar" method="post" action="/admin/lists">
+        ${csrfField(v)}
+        <label
+          >Account
+          <select name="account" required>
+            ${accountOptions(accounts)}
+          </select></label
+        >
+        <label>New list (name) <input name="name" required maxlength="200" /></label><button type="submit">Create list</button>
+      </form>
+      <form class="bar" method="get">
+        <label>Name contains <input name="q" value="${o.search ?? ''}" /></label><button type="submit">Search</button>
+      </form>
+      <table id="lists">
+        <thead>
+          <tr>
+            <th class="num">Id</th>
+            <th>Account</th>
+            <th>Slug</th>
+            <th>Name</th>
+            <th class="num">Subscribers</th>
+            ${SUBSCRIBER_STATUSES.map((st) => html`<th class="num">${st}</th>`)}
+            <th>Created</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${rows.map((l) => {
+            const total = Object.values(l.counts).reduce((a, n) => a + (n ?? 0), 0);
+            return html`<tr data-list="${l.id}">
+              <td class="num">${l.id}</td>
+              <td>${l.account}</td>
+              <td>${l.slug}</td>
+              <td><a href="/admin/lists/${l.id}">${l.name}</a></td>
+              <td class="num total">${total}</td>
+              ${SUBSCRIBER_STATUSES.map((st) => html`<td class="num">${l.counts[st] ?? 0}</td>`)}
+              <td>${when(l.created_at)}</td>
+              <td>
+                <form class="inline" method="post" action="/admin/lists/${l.id}/delete">
+                  ${csrfField(v)}<button
+                    class="danger"
+                    type="submit"
+                    data-confirm="${`Delete list ${l.name} (${l.account}) and its ${total} subscribers? Its mailings and bounces stay.`}"
+                  >
+                    Delete
+                  </button>
+                </form>
+              </td>
+            </tr>`;
+          })}
+          ${
+            rows.length
+              ? ''
+              : html`<tr>
+                  <td colspan="${6 + SUBSCRIBER_STATUSES.length}" class="muted">No lists.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>
+      ${older(rows, o.limit, { q: o.search })}`,
+    { notice: o.notice },
+  );
+}
+
+const fieldsOf = (params: Record<string, unknown>) =>
+  Object.entries(params).map(
+    ([k, val]) => html`<span class="field"><span class="muted">${k}</span> ${typeof val === 'string' ? val : JSON.stringify(val)}</span> `,
+  );
+
+export function listPage(
+  v: Viewer,
+  list: ListRow & { account: string },
+  subscribers: SubscriberRow[],
+  o: { filter: SubscriberFilterName; search?: string | undefined; limit: number; notice?: string | undefined },
+): string {
+  const filters = Object.keys(SUBSCRIBER_FILTERS).map((f) => html`<option value="${f}" ${f === o.filter ? html` selected` : ''}>${f}</option>`);
+  const action = (s: SubscriberRow, name: string, label: string, confirm: string) =>
+    html`<form class="inline" method="post" action="/admin/lists/${list.id}/subscribers/${s.id}/${name}">
+      ${csrfField(v)}<button class="plain" type="submit" data-confirm="${confirm}">${label}</button>
+    </form>`;
+  return page(
+    v,
+    'lists',
+    `List ${list.name}`,
+    html`<dl class="facts">
+        <dt>Account</dt>
+        <dd>${list.account}</dd>
+        <dt>Slug</dt>
+        <dd>${list.slug}</dd>
+        <dt>Subscribers</dt>
+        <dd id="subscriber-count">${list.subscribers}</dd>
+        <dt>Created</dt>
+        <dd>${when(list.created_at)}</dd>
+      </dl>
+      <h2>Import a CSV file</h2>
+      <form class="bar" method="post" action="/admin/lists/${list.id}/import" enctype="multipart/form-data">
+        ${csrfField(v)}
+        <label
+          >CSV file (a header row naming the fields, one of them email; UTF-8) <input type="file" name="file" accept=".csv,text/csv,text/plain" required
+        /></label>
+        <button type="submit">Import</button>
+      </form>
+      <h2>Subscribers</h2>
+      <form class="bar" method="get">
+        <label
+          >Status
+          <select name="status">
+            ${filters}
+          </select></label
+        >
+        <label>Address contains <input name="q" value="${o.search ?? ''}" /></label><button type="submit">Filter</button>
+      </form>
+      <table id="subscribers">
+        <thead>
+          <tr>
+            <th class="num">Id</th>
+            <th>Address</th>
+            <th>Status</th>
+            <th>Fields</th>
+            <th>Added</th>
+            <th>Changed</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${subscribers.map(
+            (s) =>
+              html`<tr data-subscriber="${s.id}">
+                <td class="num">${s.id}</td>
+                <td class="email">${s.email}</td>
+                <td>${s.status}${s.enabled ? '' : html` <span class="muted">(not mailed)</span>`}</td>
+                <td>${fieldsOf(s.params)}</td>
+                <td>${when(s.created_at)}</td>
+                <td>${when(s.modified_at)}</td>
+                <td>
+                  ${s.status === 'unsubscribed' ? '' : action(s, 'unsubscribe', 'Unsubscribe', `Unsubscribe ${s.email} from this list?`)}
+                  ${s.status === 'disabled' ? '' : action(s, 'remove', 'Remove', `Remove ${s.email}? It is kept, disabled, and never mailed from this list.`)}
+                </td>
+              </tr>`,
+          )}
+          ${
+            subscribers.length
+              ? ''
+              : html`<tr>
+                  <td colspan="7" class="muted">No subscribers.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>
+      ${older(subscribers, o.limit, { status: o.filter === 'all' ? undefined : o.filter, q: o.search })}
+      <p><a href="/admin/lists">Back to the lists</a></p>`,
+    { notice: o.notice },
+  );
+}
+
+export function importPage(v: Viewer, i: ImportView): string {
+  const state = i.status === 'done' ? 'finished' : i.error ? 'stopped' : 'running';
+  const live = state === 'running';
+  return page(
+    v,
+    'lists',
+    `Import ${i.id}`,
+    html`<dl class="facts">
+        <dt>File</dt>
+        <dd>${i.file_name}</dd>
+        <dt>Account</dt>
+        <dd>${i.account}</dd>
+        <dt>List</dt>
+        <dd><a href="/admin/lists/${i.list_id}">${i.list_name}</a> (${i.list_slug})</dd>
+        <dt>Revision</dt>
+        <dd>${i.rev}</dd>
+        <dt>Started</dt>
+        <dd>${when(i.created_at)}</dd>
+      </dl>
+      <section id="import-progress" ${live ? html`data-live` : ''}>
+        <dl class="facts">
+          <dt>Status</dt>
+          <dd class="state">${statusWord(state)}</dd>
+          <dt>Records read</dt>
+          <dd class="records">${i.records_done}</dd>
+          <dt>Imported</dt>
+          <dd class="imported">${i.inserted + i.updated} <span class="muted">(${i.inserted} new, ${i.updated} updated)</span></dd>
+          <dt>Rejected</dt>
+          <dd class="rejected">${i.rejected}</dd>
+          <dt>Last change</dt>
+          <dd>${when(i.updated_at)}</dd>
+        </dl>
+        ${
+          i.error
+            ? html`<p class="error" role="alert">${i.error}</p>
+                <p class="muted">
+                  The batches committed before it are in (the records counted as imported). Correct the file and upload it again; the same file unchanged would
+                  resume where it stopped.
+                </p>`
+            : ''
+        }
+        ${
+          i.rejects.length
+            ? html`<h2>First rejected records</h2>
+                <table id="rejects">
+                  <thead>
+                    <tr>
+                      <th class="num">Line</th>
+                      <th>Reason</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${i.rejects.map(
+                      (r) =>
+                        html`<tr>
+                          <td class="num">${r.line}</td>
+                          <td>${r.reason}</td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>`
+            : ''
+        }
+      </section>
+      <p><a href="/admin/lists/${i.list_id}">Back to the list</a></p>`,
+    { live },
+  );
+}
+
+export function campaignsPage(
+  v: Viewer,
+  rows: CampaignSummary[],
+  accounts: AccountRow[],
+  o: { search?: string | undefined; limit: number; notice?: string | undefined },
+): string {
+  return page(
+    v,
+    'campaigns',
+    'Transactional campaigns',
+    html`<h2>New campaign from an html file</h2>
+      <form class="bar" method="post" action="/admin/campaigns" enctype="multipart/form-data">
+        ${csrfField(v)}
+        <label
+          >Account
+          <select name="account" required>
+            ${accountOptions(accounts)}
+          </select></label
+        >
+        <label>Name (the campaign in transactional/NAME/send) <input name="name" required maxlength="200" /></label>
+        <label>From address <input name="from" type="email" required /></label>
+        <label>From name <input name="from_name" maxlength="200" /></label>
+        <label>Subject <input name="subject" required maxlength="998" /></label>
+        <label>Html file <input type="file" name="html" accept=".html,.htm,text/html" required /></label>
+        <button type="submit">Create campaign</button>
+      </form>
+      <p class="muted">The text part is made from the html. Send through it with Sender's <code>POST /api/0/ACCOUNT/transactional/NAME/send</code>.</p>
+      <form class="bar" method="get">
+        <label>Name or subject contains <input name="q" value="${o.search ?? ''}" /></label><button type="submit">Search</button>
+      </form>
+      <table id="campaigns">
+        <thead>
+          <tr>
+            <th class="num">Mailing</th>
+            <th>Account</th>
+            <th>Dialect</th>
+            <th>Name</th>
+            <th>Subject</th>
+            <th>From</th>
+            <th class="num">Messages</th>
+            <th class="num">Sent</th>
+            <th class="num">Pending</th>
+            <th class="num">Deferred</th>
+            <th class="num">Failed</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody id="campaigns-live" data-live>
+          ${rows.map((c) => {
+            const t = c.totals;
+            const failed = t.error + t.timeout + t.general_error;
+            return html`<tr data-campaign="${c.id}">
+              <td class="num"><a href="/admin/mailings/${c.id}">${c.id}</a></td>
+              <td>${c.account}</td>
+              <td>${c.dialect}</td>
+              <td class="name">${c.name ?? ''}</td>
+              <td>${c.subject}</td>
+              <td>${c.from_name ? `${c.from_name} <${c.from_email}>` : c.from_email}</td>
+              <td class="num messages">${t.ready + t.warning + t.finished + failed}</td>
+              <td class="num sent">${t.finished}</td>
+              <td class="num">${t.ready}</td>
+              <td class="num">${t.warning}</td>
+              <td class="num">${failed}</td>
+              <td>${when(c.submit_time)}</td>
+            </tr>`;
+          })}
+          ${
+            rows.length
+              ? ''
+              : html`<tr>
+                  <td colspan="12" class="muted">No transactional campaigns.</td>
+                </tr>`
+          }
+        </tbody>
+      </table>
+      ${older(rows, o.limit, { q: o.search })}`,
+    { notice: o.notice, live: true },
   );
 }

@@ -3,7 +3,7 @@
  * none (an id as 0, which names nothing), so a hand-edited URL gets the page without it, or a 404.
  */
 import type { Request } from 'express';
-import type { RecipientStatus } from '../../core/statuses.js';
+import type { RecipientStatus, SubscriberStatus } from '../../core/statuses.js';
 import { FAILED } from '../../core/overview/service.js';
 
 /** A positive id of at most 15 digits, else 0. */
@@ -113,4 +113,26 @@ export const linesOf = (req: Request, name: string): string[] =>
 export function afterOf(req: Request): string | undefined {
   const a = req.query.after;
   return typeof a === 'string' && a && a.length <= 320 ? a : undefined;
+}
+
+// --- lists and subscribers
+
+/** The subscriber id in the path (`:subscriber`); 0 when it is not one. */
+export const subscriberParam = (req: Request): number => idOf(req.params.subscriber);
+
+/** The subscriber filters of a list's page: all, or one status. */
+export const SUBSCRIBER_FILTERS = {
+  all: null,
+  active: ['active'],
+  unconfirmed: ['unconfirmed'],
+  unsubscribed: ['unsubscribed'],
+  bounced: ['bounced'],
+  complained: ['complained'],
+  disabled: ['disabled'],
+} as const satisfies Record<string, readonly SubscriberStatus[] | null>;
+export type SubscriberFilterName = keyof typeof SUBSCRIBER_FILTERS;
+
+export function subscriberFilterOf(req: Request): SubscriberFilterName {
+  const s = req.query.status;
+  return typeof s === 'string' && Object.hasOwn(SUBSCRIBER_FILTERS, s) ? (s as SubscriberFilterName) : 'all';
 }

@@ -24,6 +24,9 @@ import { conflict, invalid, notFound } from '../errors.js';
 import { applyPut } from '../tasks/service.js';
 import type { Store } from '../../db/store.js';
 import type { NewSubscriber } from '../../db/lists.js';
+import type { ImportView } from '../../db/imports.js';
+
+export type { ImportView };
 
 export interface CsvSource {
   /** Shown in the import's record. */
@@ -72,15 +75,48 @@ const MAX_REJECTS_SHOWN = 20;
 /** How long an import waits for another one of the same list (or for a killed one's lock to go). */
 const LOCK_WAIT_MS = 5_000;
 
-/** The file's SHA-256 and its first bytes. */
-async function digestOf(stream: Readable): Promise<{ sha256: string; head: string }> {
+/**
+ * The file's SHA-256 and its first bytes; INVALID_ARGUMENT when it is not text a CSV can be: a NUL byte (a
+ * binary file, or UTF-16) or bytes that are not UTF-8. Checked whole before anything is stored, so such a file
+ * stores nothing, not even the import's row.
+ */
+async function digestOf(stream: Readable, name: string): Promise<{ sha256: string; head: string }> {
   const h = createHash('sha256');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   let head = '';
+  let offset = 0;
   for await (const chunk of stream) {
-    h.update(chunk as Buffer);
-    if (head.length < 65_536) head += (chunk as Buffer).toString('utf8', 0, 65_536);
+    const bytes = chunk as Buffer;
+    h.update(bytes);
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) throw invalid(`${name}: a binary file, not CSV text (a NUL byte at byte ${offset + nul}; UTF-16 files must be saved as UTF-8)`, 'file');
+    try {
+      utf8.decode(bytes, { stream: true });
+    } catch {
+      throw invalid(`${name}: not UTF-8 text (an invalid byte sequence after byte ${offset}); save the file as UTF-8 CSV`, 'file');
+    }
+    if (head.length < 65_536) head += bytes.toString('utf8', 0, 65_536);
+    offset += bytes.length;
+  }
+  try {
+    utf8.decode();
+  } catch {
+    throw invalid(`${name}: not UTF-8 text (it ends inside a character); save the file as UTF-8 CSV`, 'file');
   }
   return { sha256: h.digest('hex'), head };
+}
+
+/** The header row's fields: which one is the address, the others' names (null: not stored). */
+function headerOf(record: string[]): { email: number; names: (string | null)[] } {
+  const names = record.map((n) => n.trim());
+  const email = names.findIndex((n) => EMAIL_COLUMNS.has(n.toLowerCase()));
+  if (email < 0) throw invalid(`the header row has no email column (it has ${names.map((n) => JSON.stringify(n)).join(', ')})`, 'file');
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (n && seen.has(n)) throw invalid(`the header row names ${JSON.stringify(n)} twice`, 'file');
+    seen.add(n);
+  }
+  return { email, names: names.map((n, i) => (i === email || !n ? null : n)) };
 }
 
 const DELIMITERS = [',', ';', '\t', '|'];
@@ -108,8 +144,21 @@ export function importsService(deps: { store: Store }) {
       if (o.delimiter !== undefined && [...o.delimiter].length !== 1) throw invalid('the delimiter is one character', 'delimiter');
       if (o.rev !== undefined && (!Number.isSafeInteger(o.rev) || o.rev < 0)) throw invalid('rev: a non-negative integer', 'rev');
       if (!(await store.lists.exists(ctx.accountId, listId))) throw notFound('list', listId);
-      const digest = await digestOf(source.open());
+      const digest = await digestOf(source.open(), source.name);
       const delimiter = o.delimiter ?? discoverDelimiter(digest.head);
+      // csv-parse loads on the first import (one-shot commands build the core without it).
+      const { CsvError, parse } = await import('csv-parse');
+      const { parse: parseHead } = await import('csv-parse/sync');
+      // The header is checked before the import's row is made: a file without an email column stores nothing.
+      // (A head cut inside its header's quotes is left to the full parse below.)
+      let headRecords: string[][] = [];
+      try {
+        headRecords = parseHead(digest.head, { bom: true, delimiter, to: 1, relax_column_count: true, skip_empty_lines: true });
+      } catch (e) {
+        if (!(e instanceof CsvError)) throw e;
+      }
+      if (headRecords[0]) headerOf(headRecords[0]);
+      else if (!digest.head.trim()) throw invalid('the file is empty: a header row naming the fields is required', 'file');
 
       const outcome = await store.exclusive(`import:list:${listId}`, LOCK_WAIT_MS, async (transact) => {
         let row = await store.imports.running(listId, digest.sha256);
@@ -129,6 +178,7 @@ export function importsService(deps: { store: Store }) {
         const rejects: ImportResult['rejects'] = [];
         let batch: NewSubscriber[] = [];
         let batchRejected = 0;
+        let batchRejects: ImportResult['rejects'] = [];
         let header: { email: number; names: (string | null)[] } | undefined;
         // The batch being committed while the next one is read.
         let committing: Promise<void> = Promise.resolve();
@@ -136,13 +186,15 @@ export function importsService(deps: { store: Store }) {
         const commit = async () => {
           const items = batch;
           const rejected = batchRejected;
+          const rejectsOfBatch = batchRejects;
           const done = progress.records;
           batch = [];
           batchRejected = 0;
+          batchRejects = [];
           await committing;
           committing = transact(async (tx) => {
             const w = items.length ? await applyPut(tx, ctx.accountId, { listId, rev: imp.rev, disableOthers: false, items }) : { inserted: 0, updated: 0 };
-            await tx.imports.advance(imp.id, done, { inserted: w.inserted, updated: w.updated, rejected });
+            await tx.imports.advance(imp.id, done, { inserted: w.inserted, updated: w.updated, rejected, rejects: rejectsOfBatch });
             progress.inserted += w.inserted;
             progress.updated += w.updated;
             progress.rejected += rejected;
@@ -154,10 +206,9 @@ export function importsService(deps: { store: Store }) {
         const reject = (line: number, reason: string) => {
           batchRejected++;
           if (rejects.length < MAX_REJECTS_SHOWN) rejects.push({ line, reason });
+          if (batchRejects.length < MAX_REJECTS_SHOWN) batchRejects.push({ line, reason });
         };
 
-        // csv-parse loads on the first import (one-shot commands build the core without it).
-        const { CsvError, parse } = await import('csv-parse');
         const input = source.open();
         const parser = input.pipe(
           parse({
@@ -176,15 +227,7 @@ export function importsService(deps: { store: Store }) {
             for (const f of record) if (f.includes('\r\n')) crlfInFields += f.split('\r\n').length - 1;
             const line = info.lines - crlfInFields;
             if (!header) {
-              const names = record.map((n) => n.trim());
-              const email = names.findIndex((n) => EMAIL_COLUMNS.has(n.toLowerCase()));
-              if (email < 0) throw invalid(`the header row has no email column (it has ${names.map((n) => JSON.stringify(n)).join(', ')})`, 'file');
-              const seen = new Set<string>();
-              for (const n of names) {
-                if (n && seen.has(n)) throw invalid(`the header row names ${JSON.stringify(n)} twice`, 'file');
-                seen.add(n);
-              }
-              header = { email, names: names.map((n, i) => (i === email || !n ? null : n)) };
+              header = headerOf(record);
               continue;
             }
             progress.records++;
@@ -209,7 +252,11 @@ export function importsService(deps: { store: Store }) {
           // A malformed file (an unclosed quote: csv-parse names its line) stops the import; the batch being
           // committed ends first, so the connection is idle when the lock is released.
           await committing.catch(() => undefined);
-          if (e instanceof CsvError) throw invalid(`${source.name}: ${e.message} (the records before it are in)`, 'file');
+          if (e instanceof CsvError) {
+            const refused = invalid(`${source.name}: ${e.message} (the records before it are in)`, 'file');
+            await store.imports.fail(imp.id, refused.message);
+            throw refused;
+          }
           throw e;
         }
         if (!header) throw invalid('the file is empty: a header row naming the fields is required', 'file');
@@ -224,6 +271,13 @@ export function importsService(deps: { store: Store }) {
       });
       if (!outcome.ran) throw conflict(`another import into list ${listId} is running`);
       return outcome.value;
+    },
+
+    /** One import's progress as recorded (any process's), with its account and list: what the admin pages show. */
+    async progress(id: number): Promise<ImportView> {
+      const row = await store.imports.view(id);
+      if (!row) throw notFound('import', id);
+      return row;
     },
   };
 }

@@ -9,9 +9,9 @@ import type { CallContext } from '../context.js';
 import { emailKey, isValidEmail } from '../email.js';
 import { badRequest, conflict, invalid, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
-import type { ListRow, NewSubscriber, SubscriberRow, SubscriberStatus, UpsertOptions, UpsertResult } from '../../db/lists.js';
+import type { ListRow, ListSummaryRow, NewSubscriber, SubscriberRow, SubscriberStatus, UpsertOptions, UpsertResult } from '../../db/lists.js';
 
-export type { ListRow, SubscriberRow, SubscriberStatus };
+export type { ListRow, ListSummaryRow, SubscriberRow, SubscriberStatus };
 
 export interface SubscriberInput {
   email: unknown;
@@ -174,6 +174,28 @@ export function listsService(deps: { store: Store }) {
       const n = await store.lists.empty(ctx.accountId, id);
       if (n === undefined) throw notFound('list', id);
       return n;
+    },
+
+    // --- the operator's side (/admin): every account's lists; changes are made in the list's account
+
+    /** Lists of every account, newest first, with their subscribers by status. */
+    overview: (page: { limit: number; beforeId?: number | undefined; search?: string | undefined }) => store.lists.overview(page),
+
+    /** The call context of the account list `id` belongs to, and its slug (NOT_FOUND when there is no such list). */
+    async ownerContext(id: number, requestId: string): Promise<CallContext & { account: string }> {
+      const owner = await store.lists.owner(id);
+      if (!owner) throw notFound('list', id);
+      return { accountId: owner.account_id, account: owner.account, requestId };
+    },
+
+    /** A list's subscribers, newest first, by status and by a part of the address. */
+    async search(
+      ctx: CallContext,
+      listId: number,
+      page: { limit: number; beforeId?: number | undefined; search?: string | undefined; statuses?: readonly SubscriberStatus[] | null },
+    ): Promise<SubscriberRow[]> {
+      await requireList(ctx, listId);
+      return await store.lists.subscriberSearch(listId, page);
     },
   };
 }

@@ -15,6 +15,10 @@ import type { MailingsService } from '../mailings/service.js';
 import type { ListsService } from '../lists/service.js';
 import type { RecipientsService, Attachment } from '../recipients/service.js';
 import type { RecipientContent } from '../../db/recipients.js';
+import type { CampaignSummaryRow, MailingTotals } from '../../db/mailings.js';
+
+/** A transactional campaign with its messages so far, by recipient status. */
+export type CampaignSummary = CampaignSummaryRow & { totals: MailingTotals };
 import { messageIdOf, recipientOfMessageId } from '../delivery/tokens.js';
 
 export interface TransactionalInput {
@@ -165,6 +169,32 @@ export function transactionalService(deps: {
       const id = recipientOfMessageId(messageId);
       if (id === null) return undefined;
       return await store.recipients.byId(ctx.accountId, id);
+    },
+
+    /**
+     * A campaign to send through (Sender's transactional/<name>): a mailing of that name, which must be new in
+     * the account; its text part is derived from the html as every mailing's is (mailings.create).
+     */
+    async createCampaign(ctx: CallContext, c: { name: string; fromEmail: string; fromName: string | null; subject: string; html: string }): Promise<number> {
+      if (!c.name) throw new DomainError('INVALID_ARGUMENT', 'a campaign name is required', 'name');
+      if ((await deps.mailings.idByName(ctx, c.name)) !== undefined)
+        throw new DomainError('CONFLICT', `a mailing named ${JSON.stringify(c.name)} exists`, 'name');
+      return await deps.mailings.create(ctx, {
+        dialect: 'sender',
+        name: c.name,
+        fromEmail: c.fromEmail,
+        fromName: c.fromName,
+        subject: c.subject,
+        html: c.html,
+        text: null,
+      });
+    },
+
+    /** Transactional campaigns of every account (/admin), newest first, with their messages so far by status. */
+    async campaigns(page: { limit: number; beforeId?: number | undefined; search?: string | undefined }): Promise<CampaignSummary[]> {
+      const rows = await store.mailings.campaigns(page);
+      const totals = await store.mailings.totals(rows.map((r) => r.id));
+      return rows.map((r) => ({ ...r, totals: totals.get(r.id)! }));
     },
   };
   return api;
