@@ -86,6 +86,7 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     bounceDomain: config.bounceDomain,
     confirmLinkDays: config.CONFIRM_LINK_DAYS,
     bounceObserver,
+    wakeFailed: (sendId, e) => logger.warn({ sendId, err: (e as Error)?.message }, 'send job not woken after a transactional send; the sweep wakes it'),
     tracking: {
       tooSoonSeconds: config.TRACKING_TOO_SOON_SECONDS,
       burstMs: config.TRACKING_BURST_MS,
