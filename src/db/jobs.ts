@@ -1,6 +1,7 @@
 /**
  * Enqueueing graphile-worker jobs from SQL, inside the caller's transaction: the state change and its job
- * commit together or not at all. Jobs carry ids only. Every graphile_worker.add_job is here, and only
+ * commit together or not at all (but a transactional send's wake-up, which follows its commit, with
+ * wakeStrandedSends for a process that died in between). Jobs carry ids only. Every graphile_worker.add_job is here, and only
  * graphile-worker's public SQL functions are called (never its private tables).
  */
 import type { Queryable } from './pool.js';
