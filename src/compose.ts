@@ -86,6 +86,7 @@ export async function buildServices(config: Config, logger: Logger, databaseUrl:
     bounceDomain: config.bounceDomain,
     confirmLinkDays: config.CONFIRM_LINK_DAYS,
     bounceObserver,
+    wakeFailed: (sendId, e) => logger.warn({ sendId, err: (e as Error)?.message }, 'send job not woken after a transactional send; the sweep wakes it'),
     tracking: {
       tooSoonSeconds: config.TRACKING_TOO_SOON_SECONDS,
       burstMs: config.TRACKING_BURST_MS,
@@ -190,6 +191,22 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
           server.closeIdleConnections();
         }),
     );
+    // API keys are cached in this process, dropped at every change any process makes (see
+    // migrations/20261208120000_api_keys_notify.ts) and not served while that feed is lost.
+    const { listenForChanges } = await import('./db/listen.js');
+    let lostOnce = false;
+    const keyChanges = listenForChanges(services.databaseUrl, 'mailgate_api_keys', (event, detail) => {
+      if (event === 'notification') logger.info('API keys changed: the key cache is dropped');
+      else if (event === 'lost') {
+        lostOnce = true;
+        logger.warn({ err: detail }, 'API key change notifications lost: keys are read from the database until they are back');
+      } else if (lostOnce) logger.info('API key change notifications back: keys are cached again');
+    });
+    core.accounts.cacheKeys(keyChanges);
+    stops.push(async () => {
+      core.accounts.cacheKeys(null);
+      await keyChanges.close();
+    });
   }
 
   // Only once the port is ours: a first key printed by a start that then fails would never be shown again.

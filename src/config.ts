@@ -261,3 +261,14 @@ export function effectiveConfig(config: Config, env: Record<string, string | und
     return { name, value: '', source: 'unset' };
   });
 }
+
+/**
+ * A crash test's hook, not configuration (so not in VARIABLES, `mailgate config` or the README):
+ * MAILGATE_FAILPOINT names a point of the code at which this process kills itself with SIGKILL, so a test
+ * stops a real process exactly between two steps (e.g. `transactional-wake`: a transactional recipient
+ * committed, its send's job not yet woken). Unset, a failpoint costs one string comparison.
+ */
+const FAILPOINT = process.env.MAILGATE_FAILPOINT ?? '';
+export function failpoint(name: string): void {
+  if (FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+}

@@ -10,6 +10,7 @@ import { suppressionsService } from './suppressions/service.js';
 import { listsService } from './lists/service.js';
 import { reportsService } from './reports/service.js';
 import { transactionalService } from './transactional/service.js';
+import { sendWaker } from './transactional/wake.js';
 import { mailingsService } from './mailings/service.js';
 import type { MessageCodec } from './mailings/message.js';
 import { recipientsService } from './recipients/service.js';
@@ -46,6 +47,8 @@ export interface CoreDeps {
   bounceObserver?: BounceObserver;
   /** Hosted tracking's verdict rules (default: verdict.ts's defaults). */
   tracking?: TrackingSettings;
+  /** A transactional send's job could not be woken after its commit (the worker's sweep wakes it later). */
+  wakeFailed?: (sendId: number, e: unknown) => void;
 }
 
 export function makeCore(deps: CoreDeps) {
@@ -80,6 +83,10 @@ export function makeCore(deps: CoreDeps) {
     lists: services.lists,
     recipients: services.recipients,
     bounceDomain: deps.bounceDomain,
+    waker: sendWaker({
+      enqueue: (sendId) => deps.store.jobs.enqueueSend(sendId, null, deps.sendLanes),
+      failed: (sendId, e) => deps.wakeFailed?.(sendId, e),
+    }),
   });
   const subscriptions = subscriptionsService({
     store: deps.store,

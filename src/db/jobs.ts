@@ -1,6 +1,7 @@
 /**
  * Enqueueing graphile-worker jobs from SQL, inside the caller's transaction: the state change and its job
- * commit together or not at all. Jobs carry ids only. Every graphile_worker.add_job is here, and only
+ * commit together or not at all (but a transactional send's wake-up, which follows its commit, with
+ * wakeStrandedSends for a process that died in between). Jobs carry ids only. Every graphile_worker.add_job is here, and only
  * graphile-worker's public SQL functions are called (never its private tables).
  */
 import type { Queryable } from './pool.js';
@@ -83,6 +84,27 @@ export async function requeueSend(db: Queryable, jobKey: string | null, sendId: 
       WHERE j.run_at > coalesce($3::timestamptz, now())`,
     [sendId, testOnly, runAt, jobKey],
   );
+}
+
+/**
+ * Enqueue every running send of a transactional mailing that has a recipient to send (ready or warning, not
+ * a test, not leased) at that recipient's time, as requeueSend does (an earlier job waiting is kept). A transactional recipient is
+ * committed before its send's job is woken (src/core/transactional/wake.ts): a process that died in between
+ * left the recipient with no job, and this finds it. A send whose job is waiting or running gets nothing
+ * new but at most one follow-up job, which finds nothing to claim. Returns how many sends were enqueued.
+ */
+export async function wakeStrandedSends(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ id: number; at: Date }>(
+    `SELECT s.id, d.at FROM sends s
+       JOIN mailings m ON m.id = s.mailing_id AND m.transactional
+       CROSS JOIN LATERAL (
+         SELECT greatest(coalesce(r.next_try, now()), now()) AS at FROM recipients r
+          WHERE r.send_id = s.id AND r.status IN ('ready', 'warning') AND NOT r.is_test AND r.lease_owner IS NULL
+          ORDER BY r.next_try NULLS FIRST, r.id LIMIT 1) d
+      WHERE s.status = 'running'`,
+  );
+  for (const r of rows) await requeueSend(db, sendJobKey(r.id), r.id, false, r.at);
+  return rows.length;
 }
 
 /**

@@ -79,6 +79,8 @@ export interface MailingRow extends VariantContent, SendSchedule {
   dkim: DkimSettings | null;
   submit_time: Date;
   updated_at: Date;
+  /** Its sends' jobs go first; once set, its transactional sends wake their job after commit (src/db/jobs.ts). */
+  transactional: boolean;
   /** The stored message's header block (null for a mailing without a stored message). */
   header: Buffer | null;
 }

@@ -4,7 +4,7 @@
  * starts, and regular sends left with nothing to send. The worker runs them every minute (a graphile-worker
  * cron task); CloudMailing's `mailing_manager_force_check` runs them at once for the caller's account.
  */
-import { enqueueSend } from './jobs.js';
+import { enqueueSend, wakeStrandedSends } from './jobs.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 import { CLAIMABLE, STAMP_CHANGE } from './recipients.js';
 import { segmentMatch } from './segments.js';
@@ -107,6 +107,9 @@ export function managerRepo(db: Pool) {
   }
 
   return {
+    /** Running transactional sends with a recipient and maybe no job get one (see wakeStrandedSends). */
+    wakeStranded: () => wakeStrandedSends(db),
+
     /** An operator's cancel: the send closes now as at its deadline (what is left ends TIMEOUT). */
     closeNow: (sendId: number) => closeAtDeadline(db, sendId),
 

@@ -124,6 +124,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const sweep = async (orphans = false) => {
     const swept = await workers.sweep(config.WORKER_STALE_SECONDS, { orphans });
     if (swept.length) logger.warn({ workers: swept }, 'swept silent workers: their leases and jobs are released');
+    // A process that died between a transactional recipient's commit and its wake-up left it without a job.
+    const woken = await manager.wakeStranded();
+    if (woken) logger.debug({ sends: woken }, 'sweep: running transactional sends with recipients to send enqueued');
   };
 
   const send = makeSendTask({

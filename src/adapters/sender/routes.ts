@@ -49,8 +49,8 @@ async function campaignOf({ core, ctx }: Call, slug: string): Promise<number> {
   const id = await core.mailings.idByName(ctx, slug);
   if (id !== undefined) return id;
   if (/^\d{1,15}$/.test(slug)) {
-    const m = await core.mailings.get(ctx, Number(slug)).catch(() => undefined);
-    if (m) return m.id;
+    const id = Number(slug);
+    if (await core.mailings.exists(ctx, id).catch(() => false)) return id;
   }
   throw CAMPAIGN_NOT_FOUND();
 }

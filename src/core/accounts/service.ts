@@ -41,6 +41,21 @@ export interface Principal {
 const SLUG = /^[A-Za-z0-9._-]{1,100}$/;
 
 /**
+ * What tells a process's key cache that keys changed elsewhere (src/db/listen.ts: a LISTEN on the channel the
+ * api_keys and accounts triggers notify): entries stored under another generation are stale, and nothing is
+ * served from the cache while not listening.
+ */
+export interface KeyChanges {
+  listening(): boolean;
+  generation(): number;
+}
+
+/** A bound, not a working set: an installation has a few keys per account. */
+const KEY_CACHE_MAX = 10_000;
+/** As often as touch() writes last_used_at anyway: a cached key is touched no more often. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
  * 192 random bits in base64url, never starting with '-': command-line tools read a leading dash as an
  * option (`--api-key -x...`), which a secret must never be taken for.
  */
@@ -57,7 +72,25 @@ export const KEY_LABEL_MAX = 200;
 export const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
 export function accountsService(deps: AccountsDeps) {
+  /**
+   * Live keys by secret hash, valid while `changes` listens and its generation and ours are those they were
+   * stored under (`local` counts this process's own revokes, which take effect before revokeKey returns).
+   * A key is stored only when no change was seen during its read, so a revoke that commits while a key is
+   * being read is never cached over.
+   */
+  let changes: KeyChanges | null = null;
+  let local = 0;
+  const cache = new Map<string, { row: ApiKeyRow & { secret_hash: Buffer }; touched: number }>();
+  let cachedAt = '';
+  const generation = () => (changes?.listening() ? `${changes.generation()}:${local}` : null);
+
   return {
+    /** Cache keys, invalidated by `feed` (null: no cache, every call reads its key). */
+    cacheKeys(feed: KeyChanges | null): void {
+      changes = feed;
+      cache.clear();
+      local++;
+    },
     async createAccount(slug: string, name?: string) {
       if (!SLUG.test(slug)) throw invalid(`account slug ${JSON.stringify(slug)}: letters, digits, '.', '-', '_' only`, 'slug');
       return await deps.accounts.ensure(slug, name);
@@ -79,7 +112,12 @@ export function accountsService(deps: AccountsDeps) {
       return { accountId: account.id, requestId: 'cli' };
     },
     async revokeKey(id: number) {
+      local++;
+      cache.clear();
       const row = await deps.apiKeys.revoke(id);
+      // Again once committed: a call in between may have read the key and stored it.
+      local++;
+      cache.clear();
       if (!row) throw notFound('API key', id);
       return row;
     },
@@ -93,10 +131,25 @@ export function accountsService(deps: AccountsDeps) {
     async authenticate(secret: string, keyId?: number): Promise<Principal | undefined> {
       if (!secret || secret.length > 200) return undefined;
       const hash = hashSecret(secret);
-      const row = await deps.apiKeys.byHash(hash);
+      const slot = hash.toString('base64');
+      const now = generation();
+      let hit = now !== null && now === cachedAt ? cache.get(slot) : undefined;
+      const row = hit?.row ?? (await deps.apiKeys.byHash(hash));
       if (!row || !timingSafeEqual(row.secret_hash, hash)) return undefined;
+      if (!hit && now !== null && generation() === now) {
+        if (cachedAt !== now || cache.size >= KEY_CACHE_MAX) {
+          cache.clear();
+          cachedAt = now;
+        }
+        hit = { row, touched: 0 };
+        cache.set(slot, hit);
+      }
       if (keyId !== undefined && row.id !== keyId) return undefined;
-      void deps.apiKeys.touch(row.id).catch(() => undefined);
+      const t = Date.now();
+      if (!hit || t - hit.touched >= TOUCH_EVERY_MS) {
+        if (hit) hit.touched = t;
+        void deps.apiKeys.touch(row.id).catch(() => undefined);
+      }
       return { accountId: row.account_id, account: row.account, keyId: row.id };
     },
   };

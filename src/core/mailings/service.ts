@@ -454,6 +454,8 @@ export function mailingsService(deps: MailingDeps) {
     ids: (ctx: CallContext, filter: MailingFilter) => store.mailings.ids(ctx.accountId, filter),
     /** A mailing by its name (Sender's campaign slug). */
     idByName: (ctx: CallContext, name: string) => store.mailings.idByName(ctx.accountId, name),
+    /** Whether the account has this mailing: its row only, no count over its recipients (a per-call lookup). */
+    exists: async (ctx: CallContext, id: number) => (await store.mailings.get(ctx.accountId, id)) !== undefined,
 
     /**
      * One entry per hour from `from` to `to` (inclusive; default from + 999 hours), never past the current

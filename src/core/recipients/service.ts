@@ -64,7 +64,18 @@ export function recipientsService(deps: RecipientsDeps) {
   const { store } = deps;
   const cursors = cursorCodec(deps.cursorSecret);
 
-  async function add(ctx: CallContext, mailingId: number, items: RecipientInput[], test: boolean): Promise<AddResult[]> {
+  /**
+   * `wakeAfterCommit`: the running send's job is not enqueued in the transaction; the send id to wake comes
+   * back instead (null: nothing to wake), for the caller to wake it once committed (see
+   * src/core/transactional/wake.ts). Otherwise the job commits with the recipients.
+   */
+  async function add(
+    ctx: CallContext,
+    mailingId: number,
+    items: RecipientInput[],
+    test: boolean,
+    wakeAfterCommit = false,
+  ): Promise<{ results: AddResult[]; wake: number | null }> {
     if (items.length > deps.maxPerCall) {
       throw badRequest(`too many recipients in one call: ${items.length} (at most ${deps.maxPerCall}); split them over several calls`);
     }
@@ -109,6 +120,7 @@ export function recipientsService(deps: RecipientsDeps) {
         expires_at: item.expiresAt ?? null,
       });
     }
+    let wake: number | null = null;
     await store.transaction(async (tx) => {
       const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');
       if (!m) throw notFound('mailing', mailingId);
@@ -121,15 +133,25 @@ export function recipientsService(deps: RecipientsDeps) {
         inserted.delete(r.tracking_id); // a repeated tracking id within one call is reported on its second use
       }
       if (test && rows.length) await tx.jobs.enqueueSend(m.send_id, null, 1, true);
-      else if (rows.length && m.status === 'running') await tx.jobs.enqueueSend(m.send_id, null, deps.sendLanes);
+      else if (rows.length && m.status === 'running') {
+        if (wakeAfterCommit) wake = m.send_id;
+        else await tx.jobs.enqueueSend(m.send_id, null, deps.sendLanes);
+      }
     });
-    return results;
+    return { results, wake };
   }
 
   return {
-    add: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false),
+    add: async (ctx: CallContext, mailingId: number, items: RecipientInput[]) => (await add(ctx, mailingId, items, false)).results,
+    /**
+     * As add, but a running send's job is left for the caller to wake after the commit: `wake` is the send id
+     * to wake, or null. Concurrent calls then never wait on each other's job row (transactional sends).
+     */
+    addUnwoken: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false, true),
+    /** As add, with the same answer as addUnwoken (`wake` always null: the job committed with the recipients). */
+    addWoken: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false),
     /** Sent at once, whatever the mailing's state; counted in its totals (as the original server does). */
-    sendTest: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, true),
+    sendTest: async (ctx: CallContext, mailingId: number, items: RecipientInput[]) => (await add(ctx, mailingId, items, true)).results,
 
     count: (ctx: CallContext, filter: RecipientFilter) => store.recipients.count(ctx.accountId, filter),
 

@@ -9,7 +9,9 @@
  */
 import type { CallContext } from '../context.js';
 import { emailKey } from '../email.js';
-import { DomainError, isDomainError } from '../errors.js';
+import { DomainError, isDomainError, notFound } from '../errors.js';
+import { failpoint } from '../../config.js';
+import type { SendWaker } from './wake.js';
 import type { Store } from '../../db/store.js';
 import type { MailingsService } from '../mailings/service.js';
 import type { ListsService } from '../lists/service.js';
@@ -84,13 +86,15 @@ export function transactionalService(deps: {
   lists: ListsService;
   recipients: RecipientsService;
   bounceDomain: string;
+  /** Wakes a running send's job once its recipient is committed (see ./wake.ts). */
+  waker: SendWaker;
 }) {
   const { store } = deps;
   const api = {
     async send(ctx: CallContext, input: TransactionalInput): Promise<TransactionalResult> {
-      const mailing = await deps.mailings.get(ctx, input.mailingId).catch((e: unknown) => {
-        throw isDomainError(e) && e.code === 'NOT_FOUND' ? new DomainError('NOT_FOUND', e.message, 'mailingId') : e;
-      });
+      // The mailing's row alone: no count over its recipients, which grow with every send.
+      const mailing = await store.mailings.get(ctx.accountId, input.mailingId);
+      if (!mailing) throw new DomainError('NOT_FOUND', notFound('mailing', input.mailingId).message, 'mailingId');
       if (mailing.status === 'finished') throw new DomainError('NOT_FOUND', `mailing ${input.mailingId} is finished`, 'mailingId');
       let subscriberId: number | null = input.subscriberId ?? null;
       let inserted = false;
@@ -114,7 +118,10 @@ export function transactionalService(deps: {
         ...input.extra,
       };
       const content = Object.keys(own).length ? own : null;
-      const [added] = await deps.recipients.add(ctx, input.mailingId, [
+      const {
+        results: [added],
+        wake,
+      } = await (mailing.transactional ? deps.recipients.addUnwoken : deps.recipients.addWoken)(ctx, input.mailingId, [
         {
           email: input.email,
           trackingId: input.trackingId,
@@ -126,9 +133,15 @@ export function transactionalService(deps: {
           expiresAt: input.expiresAt ?? null,
         },
       ]);
+      if (wake !== null) {
+        failpoint('transactional-wake');
+        await deps.waker.wake(wake);
+      }
       if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
-      if (!mailing.dontCloseIfEmpty) await deps.mailings.setProperties(ctx, input.mailingId, { dontCloseIfEmpty: true });
+      if (!mailing.dont_close_if_empty) await deps.mailings.setProperties(ctx, input.mailingId, { dontCloseIfEmpty: true });
       // Its sends go first in the worker queue: a transactional message never waits behind a bulk mailing.
+      // From the next send on, its job is woken after the commit (the first one enqueued it in its transaction,
+      // as the sweep's wakeStrandedSends looks at transactional mailings only).
       await store.mailings.markTransactional(ctx.accountId, input.mailingId);
       if (mailing.status === 'filling') await deps.mailings.start(ctx, input.mailingId);
       const [row] = await store.recipients.byTrackingIds(ctx.accountId, [added.id]);
