@@ -10,9 +10,11 @@
  * (modified_at, the writing transaction's now()). So it is a history of outcomes: a deferral later delivered
  * counts once in each minute, and a reset (resend) takes nothing back.
  *
- * Writers of the same send upsert the same row; rows are taken in (send_id, minute) order, so two statements
- * touching several rows never wait on each other in a circle. A statement stamps its rows with one now(), so
- * it touches one row per send.
+ * Append-only: each statement inserts its own rows (one per send and minute it stamped), never updating a
+ * row another transaction may hold. An upsert of one row per send and minute made every writer of a send
+ * wait for the commit of the one before (a worker's result batch behind a long transaction touching the same
+ * send: a status-feed writer held open, a bulk update). Readers sum by minute; the workers' minute sweep folds
+ * a send's rows of a past minute into one (src/db/overview.ts foldSendRate), which keeps every sum as it is.
  */
 import type { Knex } from 'knex';
 
@@ -23,23 +25,20 @@ export async function up(knex: Knex): Promise<void> {
       minute     timestamptz NOT NULL,
       delivered  integer NOT NULL,
       deferred   integer NOT NULL,
-      failed     integer NOT NULL,
-      PRIMARY KEY (send_id, minute)
+      failed     integer NOT NULL
     );
+    CREATE INDEX send_minute_counts_send ON send_minute_counts (send_id, minute);
 
     CREATE FUNCTION send_minute_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO send_minute_counts AS c (send_id, minute, delivered, deferred, failed)
+      INSERT INTO send_minute_counts (send_id, minute, delivered, deferred, failed)
       SELECT n.send_id, date_trunc('minute', n.modified_at),
              count(*) FILTER (WHERE n.status = 'finished'), count(*) FILTER (WHERE n.status = 'warning'),
              count(*) FILTER (WHERE n.status IN ('error', 'timeout', 'general_error'))
         FROM new_rows n JOIN old_rows o ON o.id = n.id
        WHERE n.change_seq <> o.change_seq AND NOT n.is_test AND n.send_id IS NOT NULL
          AND n.status IN ('finished', 'warning', 'error', 'timeout', 'general_error')
-       GROUP BY 1, 2
-       ORDER BY 1, 2
-      ON CONFLICT (send_id, minute) DO UPDATE
-        SET delivered = c.delivered + excluded.delivered, deferred = c.deferred + excluded.deferred, failed = c.failed + excluded.failed;
+       GROUP BY 1, 2;
       RETURN NULL;
     END $$;
     CREATE TRIGGER send_minute_counts AFTER UPDATE ON recipients

@@ -169,6 +169,31 @@ export function overviewRepo(db: Queryable) {
       return rows;
     },
 
+    /**
+     * The send-rate rollup's rows of the last day's minutes at least two minutes past (older ones are folded
+     * already, but for a rare late writer's, which only adds a row to sum), several for one send and minute, folded
+     * into one: deleted and their sums inserted in one statement, so every minute's sum stays what it was (a
+     * row a writer adds meanwhile is not seen by this statement and is folded by a later one). Returns how
+     * many rows went.
+     */
+    async foldSendRate(): Promise<number> {
+      const { rows } = await db.query<{ n: number }>(
+        `WITH gone AS (
+           DELETE FROM send_minute_counts c
+            WHERE c.minute < date_trunc('minute', now()) - interval '2 minutes' AND c.minute >= now() - interval '1 day'
+              AND (c.send_id, c.minute) IN (SELECT send_id, minute FROM send_minute_counts
+                                             WHERE minute < date_trunc('minute', now()) - interval '2 minutes'
+                                               AND minute >= now() - interval '1 day'
+                                             GROUP BY 1, 2 HAVING count(*) > 1)
+           RETURNING c.*),
+         folded AS (
+           INSERT INTO send_minute_counts (send_id, minute, delivered, deferred, failed)
+           SELECT send_id, minute, sum(delivered), sum(deferred), sum(failed) FROM gone GROUP BY 1, 2)
+         SELECT count(*)::int AS n FROM gone`,
+      );
+      return rows[0]!.n;
+    },
+
     /** Captured messages, newest first, of one account or (null) of all; search in addresses and subject. */
     async captured(accountId: number | null, p: Page): Promise<CapturedSummaryRow[]> {
       const { rows } = await db.query<CapturedSummaryRow>(

@@ -148,6 +148,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
     await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
     await store.captured.purge(config.CAPTURE_RETENTION_DAYS);
+    await store.overview.foldSendRate();
   };
 
   const webhooksTask = makeWebhooksTask({
