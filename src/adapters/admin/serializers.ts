@@ -40,6 +40,12 @@ type Section = (typeof NAV)[number][0];
 
 const when = (d: Date | null | undefined) => (d ? d.toISOString().replace('T', ' ').slice(0, 19) : '');
 
+/** The one row of an empty table: its text across every column. */
+const emptyRow = (columns: number, text: string) =>
+  html`<tr>
+    <td colspan="${columns}" class="muted">${text}</td>
+  </tr>`;
+
 export const csrfField = (v: Viewer) => (v.kind === 'operator' ? html`<input type="hidden" name="csrf" value="${v.csrf}" />` : html``);
 
 function document(title: string, body: Html, head: Html = html``): string {
@@ -294,13 +300,7 @@ export function mailingsPage(v: Viewer, rows: MailingSummary[], o: { search?: st
                 <td>${when(m.submit_time)}</td>
               </tr>`,
           )}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="${11 + ENGAGEMENT_COLUMNS.length}" class="muted">No mailings.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(11 + ENGAGEMENT_COLUMNS.length, 'No mailings.')}
         </tbody>
       </table>
       <p class="muted">Opens and clicks: unique recipients / total, people's (human) and machines' (scanners, proxies, prefetches) apart.</p>
@@ -364,13 +364,7 @@ function sendRateSection(rows: SendRateRow[]): Html {
                 <td class="num">${r.failed}</td>
               </tr>`,
           )}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="4" class="muted">Nothing sent yet.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(4, 'Nothing sent yet.')}
         </tbody>
       </table>
     </details>`;
@@ -469,13 +463,7 @@ export function mailingPage(
                 <td>${when(r.modified_at)}</td>
               </tr>`,
           )}
-          ${
-            recipients.length
-              ? ''
-              : html`<tr>
-                  <td colspan="5" class="muted">No recipients.</td>
-                </tr>`
-          }
+          ${recipients.length ? '' : emptyRow(5, 'No recipients.')}
         </tbody>
       </table>
       ${older(recipients, o.limit, { status: o.filter === 'all' ? undefined : o.filter, q: o.search })}`,
@@ -524,13 +512,7 @@ export function bouncesPage(v: Viewer, rows: BounceSummaryRow[], o: { search?: s
                 <td>${b.remote_mta ?? ''}</td>
               </tr>`,
           )}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="10" class="muted">No bounces.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(10, 'No bounces.')}
         </tbody>
       </table>
       ${older(rows, o.limit, { q: o.search })}`,
@@ -592,13 +574,7 @@ export function suppressionsPage(
                 </td>
               </tr>`,
           )}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="6" class="muted">No suppressions.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(6, 'No suppressions.')}
         </tbody>
       </table>
       ${rows.length === o.limit ? html`<p class="muted">The newest ${o.limit} shown; search to find others.</p>` : ''}`,
@@ -654,13 +630,7 @@ export function outboxPage(
                 <td class="num">${r.size}</td>
               </tr>`,
           )}
-          ${
-            messages.length
-              ? ''
-              : html`<tr>
-                  <td colspan="6" class="muted">No messages.</td>
-                </tr>`
-          }
+          ${messages.length ? '' : emptyRow(6, 'No messages.')}
         </tbody>
       </table>
       ${older(messages, o.limit, { q: o.search })}`,
@@ -781,13 +751,7 @@ export function webhooksPage(v: Viewer, endpoints: EndpointOverview[], accounts:
                 <td>${endpointActions(v, e)}</td>
               </tr>`,
           )}
-          ${
-            endpoints.length
-              ? ''
-              : html`<tr>
-                  <td colspan="9" class="muted">No webhook endpoints.</td>
-                </tr>`
-          }
+          ${endpoints.length ? '' : emptyRow(9, 'No webhook endpoints.')}
         </tbody>
       </table>`,
     { notice },
@@ -841,13 +805,7 @@ function attemptRows(rows: WebhookLogLine[], empty: string): Html {
         <td>${a.state}</td>
       </tr>`,
   )}
-  ${
-    rows.length
-      ? ''
-      : html`<tr>
-          <td colspan="8" class="muted">${empty}</td>
-        </tr>`
-  }`;
+  ${rows.length ? '' : emptyRow(8, empty)}`;
 }
 
 const ATTEMPT_HEAD = html`<thead>
@@ -1036,13 +994,7 @@ export function segmentsPage(v: Viewer, segments: SegmentOverviewRow[], lists: S
                 <td>${segmentDeleteForm(v, g)}</td>
               </tr>`,
           )}
-          ${
-            segments.length
-              ? ''
-              : html`<tr>
-                  <td colspan="8" class="muted">No segments.</td>
-                </tr>`
-          }
+          ${segments.length ? '' : emptyRow(8, 'No segments.')}
         </tbody>
       </table>`,
     { notice },
@@ -1093,13 +1045,7 @@ export function segmentPage(v: Viewer, g: SegmentOverviewRow, members: SegmentMe
                 <td><code>${conditionsText(m.params)}</code></td>
               </tr>`,
           )}
-          ${
-            members.length
-              ? ''
-              : html`<tr>
-                  <td colspan="4" class="muted">No subscriber matches.</td>
-                </tr>`
-          }
+          ${members.length ? '' : emptyRow(4, 'No subscriber matches.')}
         </tbody>
       </table>
       ${older(members, o.limit, {})}
@@ -1151,13 +1097,7 @@ export function unsubscribeListsPage(v: Viewer, lists: UnsubscribeListOverviewRo
                 <td>${unsubscribeListDeleteForm(v, l)}</td>
               </tr>`,
           )}
-          ${
-            lists.length
-              ? ''
-              : html`<tr>
-                  <td colspan="6" class="muted">No unsubscribe lists.</td>
-                </tr>`
-          }
+          ${lists.length ? '' : emptyRow(6, 'No unsubscribe lists.')}
         </tbody>
       </table>`,
     { notice },
@@ -1221,13 +1161,7 @@ export function unsubscribeListPage(
                 </td>
               </tr>`,
           )}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="3" class="muted">No addresses.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(3, 'No addresses.')}
         </tbody>
       </table>
       ${rows.length === o.limit ? html`<p><a href="?${next.toString()}">Next</a></p>` : ''}
@@ -1302,13 +1236,7 @@ export function listsPage(
               </td>
             </tr>`;
           })}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="${6 + SUBSCRIBER_STATUSES.length}" class="muted">No lists.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(6 + SUBSCRIBER_STATUSES.length, 'No lists.')}
         </tbody>
       </table>
       ${older(rows, o.limit, { q: o.search })}`,
@@ -1392,13 +1320,7 @@ export function listPage(
                 </td>
               </tr>`,
           )}
-          ${
-            subscribers.length
-              ? ''
-              : html`<tr>
-                  <td colspan="7" class="muted">No subscribers.</td>
-                </tr>`
-          }
+          ${subscribers.length ? '' : emptyRow(7, 'No subscribers.')}
         </tbody>
       </table>
       ${older(subscribers, o.limit, { status: o.filter === 'all' ? undefined : o.filter, q: o.search })}
@@ -1542,13 +1464,7 @@ export function campaignsPage(
               <td>${when(c.submit_time)}</td>
             </tr>`;
           })}
-          ${
-            rows.length
-              ? ''
-              : html`<tr>
-                  <td colspan="12" class="muted">No transactional campaigns.</td>
-                </tr>`
-          }
+          ${rows.length ? '' : emptyRow(12, 'No transactional campaigns.')}
         </tbody>
       </table>
       ${older(rows, o.limit, { q: o.search })}`,

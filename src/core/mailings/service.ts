@@ -15,6 +15,7 @@ import type { MailingStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { DkimSettings, MailingColumn, MailingFilter, MailingRow, MailingTotals, SendColumn, VariantColumn } from '../../db/mailings.js';
 import type { MailingEngagement } from '../../db/reports.js';
+import { NO_ENGAGEMENT } from '../engagement.js';
 import { PAUSABLE, canEdit, statusAfterStart } from './lifecycle.js';
 import type { MessageCodec } from './message.js';
 
@@ -128,17 +129,6 @@ export interface MailingProgress {
   deferred: number;
   failed: number;
 }
-const NO_ENGAGEMENT: MailingEngagement = {
-  opens: 0,
-  opens_unique: 0,
-  clicks: 0,
-  clicks_unique: 0,
-  machine_opens: 0,
-  machine_opens_unique: 0,
-  machine_clicks: 0,
-  machine_clicks_unique: 0,
-};
-
 /** The domain of a sender address, lower-cased: what domain filters match. */
 export function senderDomain(fromEmail: string): string {
   return fromEmail.slice(fromEmail.lastIndexOf('@') + 1).toLowerCase();

@@ -26,6 +26,7 @@ import { trackingDefaults } from '../delivery/links.js';
 import type { Store } from '../../db/store.js';
 import type { NewVariant, SendRow, VariantRow } from '../../db/mailings.js';
 import type { SendCounts } from '../../db/reports.js';
+import { NO_ENGAGEMENT } from '../engagement.js';
 import type { MailingStatus } from '../statuses.js';
 import { readLayoutZip, type LayoutImage } from './layout.js';
 import type { MessageCodec } from '../mailings/message.js';
@@ -99,23 +100,7 @@ export interface NewslettersDeps {
 }
 
 const LANGUAGE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
-const ZERO: SendCounts = {
-  total: 0,
-  sent: 0,
-  delivered: 0,
-  failed: 0,
-  bounced: 0,
-  unsubscribed: 0,
-  complained: 0,
-  opens: 0,
-  opens_unique: 0,
-  clicks: 0,
-  clicks_unique: 0,
-  machine_opens: 0,
-  machine_opens_unique: 0,
-  machine_clicks: 0,
-  machine_clicks_unique: 0,
-};
+const ZERO: SendCounts = { total: 0, sent: 0, delivered: 0, failed: 0, bounced: 0, unsubscribed: 0, complained: 0, ...NO_ENGAGEMENT };
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

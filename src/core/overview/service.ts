@@ -9,6 +9,7 @@ import { forbiddenState, notFound } from '../errors.js';
 import type { Store } from '../../db/store.js';
 import type { MailingSummaryRow, Page, SendRateRow } from '../../db/overview.js';
 import type { MailingEngagement } from '../../db/reports.js';
+import { NO_ENGAGEMENT } from '../engagement.js';
 import type { MailingStatus, RecipientStatus } from '../statuses.js';
 import type { MailingsService } from '../mailings/service.js';
 import type { RecipientsService } from '../recipients/service.js';
@@ -32,17 +33,6 @@ export interface Progress {
  * counts (the event rollups of migration 20261207200000), never a count of the events.
  */
 export type Engagement = MailingEngagement;
-
-const NO_ENGAGEMENT: Engagement = {
-  opens: 0,
-  opens_unique: 0,
-  clicks: 0,
-  clicks_unique: 0,
-  machine_opens: 0,
-  machine_opens_unique: 0,
-  machine_clicks: 0,
-  machine_clicks_unique: 0,
-};
 
 export type MailingSummary = MailingSummaryRow & { progress: Progress; engagement: Engagement };
 
