@@ -40,6 +40,12 @@ type Section = (typeof NAV)[number][0];
 
 const when = (d: Date | null | undefined) => (d ? d.toISOString().replace('T', ' ').slice(0, 19) : '');
 
+/** A form of one button posting to `action` with the session's CSRF token, asking `confirm` first when given. */
+const postButton = (v: Viewer, action: string, label: string, o: { cls?: string; confirm?: string } = {}) =>
+  html`<form class="inline" method="post" action="${action}">
+    ${csrfField(v)}<button type="submit" class="${o.cls ?? ''}" ${o.confirm ? html` data-confirm="${o.confirm}"` : ''}>${label}</button>
+  </form>`;
+
 /** The one row of an empty table: its text across every column. */
 const emptyRow = (columns: number, text: string) =>
   html`<tr>
@@ -199,7 +205,7 @@ export function accountsPage(v: Viewer, accounts: (AccountRow & { keys: number }
                 <td>${when(k.created_at)}</td>
                 <td>${when(k.last_used_at)}</td>
                 <td>
-                  ${k.revoked_at ? '' : html`<form class="inline" method="post" action="/admin/keys/${k.id}/revoke">${csrfField(v)}<button class="danger" type="submit" data-confirm="Revoke key ${k.id}? Clients using it are refused at once.">Revoke</button></form>`}
+                  ${k.revoked_at ? '' : postButton(v, `/admin/keys/${k.id}/revoke`, 'Revoke', { cls: 'danger', confirm: `Revoke key ${k.id}? Clients using it are refused at once.` })}
                   ${keyLabelForm(v, k)}
                 </td>
               </tr>`,
@@ -372,9 +378,7 @@ function sendRateSection(rows: SendRateRow[]): Html {
 
 function mailingActions(v: Viewer, m: MailingDetail): Html {
   const action = (name: string, label: string, cls = '', confirm?: string) =>
-    html`<form class="inline" method="post" action="/admin/mailings/${m.id}/${name}">
-      ${csrfField(v)}<button type="submit" class="${cls}" ${confirm ? html` data-confirm="${confirm}"` : ''}>${label}</button>
-    </form>`;
+    postButton(v, `/admin/mailings/${m.id}/${name}`, label, { cls, ...(confirm ? { confirm } : {}) });
   const out: Html[] = [];
   if (m.status === 'ready' || m.status === 'running') out.push(action('pause', 'Pause'));
   if (m.status === 'paused') out.push(action('resume', 'Resume'));
@@ -686,9 +690,7 @@ const ROTATE_CONFIRM = 'Rotate the signing secret? The old one stops at once: re
 
 function endpointActions(v: Viewer, e: EndpointOverview): Html {
   const action = (name: string, label: string, cls = '', confirm?: string) =>
-    html`<form class="inline" method="post" action="/admin/webhooks/${e.id}/${name}">
-      ${csrfField(v)}<button type="submit" class="${cls}" ${confirm ? html` data-confirm="${confirm}"` : ''}>${label}</button>
-    </form>`;
+    postButton(v, `/admin/webhooks/${e.id}/${name}`, label, { cls, ...(confirm ? { confirm } : {}) });
   return html`${e.state === 'active' ? action('pause', 'Pause', 'plain') : action('resume', e.state === 'paused' ? 'Resume' : 'Re-enable', 'plain')}
   ${action('rotate', 'Rotate secret', 'plain', ROTATE_CONFIRM)}
   ${action('delete', 'Delete', 'danger', `Delete endpoint ${e.id}? Its undelivered messages and its attempt log go with it.`)}`;
@@ -1002,9 +1004,10 @@ export function segmentsPage(v: Viewer, segments: SegmentOverviewRow[], lists: S
 }
 
 const segmentDeleteForm = (v: Viewer, g: SegmentOverviewRow) =>
-  html`<form class="inline" method="post" action="/admin/segments/${g.id}/delete">
-    ${csrfField(v)}<button class="danger" type="submit" data-confirm="Delete segment ${g.id}? Mailings naming it keep their recipients.">Delete</button>
-  </form>`;
+  postButton(v, `/admin/segments/${g.id}/delete`, 'Delete', {
+    cls: 'danger',
+    confirm: `Delete segment ${g.id}? Mailings naming it keep their recipients.`,
+  });
 
 export function segmentPage(v: Viewer, g: SegmentOverviewRow, members: SegmentMemberRow[], o: { limit: number; notice?: string | undefined }): string {
   return page(
@@ -1105,9 +1108,10 @@ export function unsubscribeListsPage(v: Viewer, lists: UnsubscribeListOverviewRo
 }
 
 const unsubscribeListDeleteForm = (v: Viewer, l: UnsubscribeListOverviewRow) =>
-  html`<form class="inline" method="post" action="/admin/unsubscribe-lists/${l.id}/delete">
-    ${csrfField(v)}<button class="danger" type="submit" data-confirm="Delete the unsubscribe list ${l.slug} and its ${l.entries} addresses?">Delete</button>
-  </form>`;
+  postButton(v, `/admin/unsubscribe-lists/${l.id}/delete`, 'Delete', {
+    cls: 'danger',
+    confirm: `Delete the unsubscribe list ${l.slug} and its ${l.entries} addresses?`,
+  });
 
 export function unsubscribeListPage(
   v: Viewer,
@@ -1224,15 +1228,10 @@ export function listsPage(
               ${SUBSCRIBER_STATUSES.map((st) => html`<td class="num">${l.counts[st] ?? 0}</td>`)}
               <td>${when(l.created_at)}</td>
               <td>
-                <form class="inline" method="post" action="/admin/lists/${l.id}/delete">
-                  ${csrfField(v)}<button
-                    class="danger"
-                    type="submit"
-                    data-confirm="${`Delete list ${l.name} (${l.account}) and its ${total} subscribers? Its mailings and bounces stay.`}"
-                  >
-                    Delete
-                  </button>
-                </form>
+                ${postButton(v, `/admin/lists/${l.id}/delete`, 'Delete', {
+                  cls: 'danger',
+                  confirm: `Delete list ${l.name} (${l.account}) and its ${total} subscribers? Its mailings and bounces stay.`,
+                })}
               </td>
             </tr>`;
           })}
@@ -1257,9 +1256,7 @@ export function listPage(
 ): string {
   const filters = Object.keys(SUBSCRIBER_FILTERS).map((f) => html`<option value="${f}" ${f === o.filter ? html` selected` : ''}>${f}</option>`);
   const action = (s: SubscriberRow, name: string, label: string, confirm: string) =>
-    html`<form class="inline" method="post" action="/admin/lists/${list.id}/subscribers/${s.id}/${name}">
-      ${csrfField(v)}<button class="plain" type="submit" data-confirm="${confirm}">${label}</button>
-    </form>`;
+    postButton(v, `/admin/lists/${list.id}/subscribers/${s.id}/${name}`, label, { cls: 'plain', confirm });
   return page(
     v,
     'lists',
