@@ -30,7 +30,11 @@ let tmp: string | undefined;
 if (!adminUrl) {
   // Under the OS temp dir: the postgres user (we run as root) must be able to reach it.
   tmp = await mkdtemp(path.join(os.tmpdir(), 'mailgate-test-'));
-  const h = await startEmbedded({ dataDir: tmp, ephemeral: true });
+  // A throwaway cluster: no fsync and no full-page images (what they guard against is an OS crash, and the
+  // cluster is deleted at the end of the run). Commits stay synchronous: a kill -9 of a postmaster keeps
+  // every acknowledged commit, as in production. Tests that kill Postgres start their own cluster, with
+  // the production settings.
+  const h = await startEmbedded({ dataDir: tmp, ephemeral: true, settings: { fsync: 'off', full_page_writes: 'off' } });
   adminUrl = h.url;
   stop = () => h.stop();
 }
