@@ -386,12 +386,16 @@ export function mailingsService(deps: MailingDeps) {
 
     /**
      * The mailing as a standing send of transactional messages: kept open when empty (dont_close_if_empty),
-     * marked transactional, and started when still FILLING. Checked again under the row's lock, so the first
-     * messages of a campaign, which all found it unprepared, prepare it once: the others take the lock and
-     * change nothing (the later messages of the campaign do not call this at all).
+     * marked transactional, and started when still FILLING. The first messages of a campaign, which all found
+     * it unprepared, prepare it once: the others wait for that one and change nothing (the later messages of
+     * the campaign do not call this at all).
      */
     async makeStanding(ctx: CallContext, id: number): Promise<void> {
       await store.transaction(async (tx) => {
+        // One at a time per mailing; the ones that waited find it done and leave without touching its row.
+        await tx.mailings.lockStanding(id);
+        const seen = await mustGet(ctx, id, tx);
+        if (seen.dont_close_if_empty && seen.transactional && seen.status !== 'filling') return;
         const row = await mustGet(ctx, id, tx, 'FOR UPDATE');
         if (!canEdit(row.status)) throw forbiddenState(`mailing ${id} is finished: its properties can no longer change`);
         if (!row.dont_close_if_empty) {
