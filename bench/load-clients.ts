@@ -3,7 +3,7 @@
  * would be: the gateway's event loop serves them and does nothing else for them. Reads its settings as JSON
  * from argv[2]; prints `{ times, errors, firstError }` as JSON (times per call kind, in ms).
  */
-const o = JSON.parse(process.argv[2]!) as { url: string; secret: string; seconds: number; clients: number; listBody: string };
+const o = JSON.parse(process.argv[2]!) as { url: string; secret: string; seconds: number; clients: number; listBody: string; only?: number };
 const sender = { authorization: `Basic ${Buffer.from(`${o.secret}:`).toString('base64')}`, 'content-type': 'application/json' };
 const rest = { authorization: `Basic ${Buffer.from(`bench@example.org:${o.secret}`).toString('base64')}`, accept: 'application/json' };
 const cm = { authorization: `Basic ${Buffer.from(`admin:${o.secret}`).toString('base64')}`, 'content-type': 'text/xml' };
@@ -31,7 +31,7 @@ const end = Date.now() + o.seconds * 1000;
 await Promise.all(
   Array.from({ length: o.clients }, async (_, c) => {
     for (let k = c; Date.now() < end; k++) {
-      const kind = k % kinds.length;
+      const kind = o.only ?? k % kinds.length;
       const t0 = performance.now();
       try {
         const r = await kinds[kind]!(seq++);

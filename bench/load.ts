@@ -3,7 +3,9 @@
  * - load: 64 concurrent clients for BENCH_LOAD_SECONDS (30) mixing CloudMailing `list_mailings` (XML-RPC),
  *   Sender `PUT .../subscription`, Emailicious `GET /api/v1/mailings` and Sender transactional sends, each
  *   client waiting for its answer before the next call, all in a process of their own (./load-clients.ts):
- *   errors (any non-2xx or failure) and p50/p99 latency.
+ *   errors (any non-2xx or failure) and p50/p99 latency. BENCH_LOAD_SPLIT=1 then runs each kind alone (16
+ *   clients, 5 s) and prints the gateway's and Postgres's CPU per call (and, with BENCH_PG_STATS, statements
+ *   per call); BENCH_LOAD_SPLIT=only skips the mixed run; BENCH_LOAD_KIND=<0-3> splits one kind only.
  * - memory: the peak RSS of a `mailgate worker` process while a BENCH_MEMORY (1,000,000) recipient mailing
  *   is sent, and the status feed over that mailing (see memoryPeak).
  */
@@ -30,17 +32,11 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     html: '<p>Order {{ n }}</p>',
   });
   const names = ['list_mailings', 'sender PUT subscription', 'REST GET mailings', 'transactional send'];
-  // The clients run in a process of their own (./load-clients.ts), not on the gateway's event loop.
-  const settings = JSON.stringify({ url: b.url, secret: b.secret, seconds, clients, listBody: o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]) });
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-clients.ts'), settings], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let s = '';
-    child.stdout.on('data', (c) => (s += c));
-    child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
-  });
-  const r = JSON.parse(out) as { times: number[][]; errors: number; firstError: string };
+  const listBody = o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]);
+  const r =
+    process.env.BENCH_LOAD_SPLIT === 'only'
+      ? { times: names.map(() => [0]), errors: 0, firstError: '' }
+      : await runClients({ url: b.url, secret: b.secret, seconds, clients, listBody });
   const all = r.times.flat().sort((x, y) => x - y);
   for (const t of r.times) t.sort((x, y) => x - y);
   b.line(
@@ -53,6 +49,70 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     `# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`,
   );
   if (r.firstError) console.log(`# load: first error: ${r.firstError}`);
+  // Where each kind's cost lies: each alone for a few seconds, the CPU this process (the gateway) and the
+  // cluster's Postgres processes spent per call. CPU per call holds on a busy machine where latencies do not.
+  if (process.env.BENCH_LOAD_SPLIT) {
+    const db = new pg.Client({ connectionString: b.dbUrl });
+    await db.connect();
+    const pgCpu = async () => {
+      const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity');
+      let ticks = 0;
+      for (const { pid } of rows) {
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(f[11] ?? 0) + Number(f[12] ?? 0);
+      }
+      return ticks * 10;
+    };
+    // With BENCH_PG_STATS, the statements each call runs (BEGIN and COMMIT count too).
+    const statements = async () =>
+      process.env.BENCH_PG_STATS
+        ? Number(
+            (
+              await db.query<{ n: string }>(
+                'SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
+              )
+            ).rows[0]!.n,
+          )
+        : NaN;
+    // The worker sends what the calls before queued: wait until the gateway is quiet, then take its background
+    // CPU over 3 s to subtract.
+    const background = async () => {
+      const [c0, p0] = [process.cpuUsage(), await pgCpu()];
+      await new Promise((r) => setTimeout(r, 3000));
+      const c = process.cpuUsage(c0);
+      return { node: (c.user + c.system) / 1000 / 3, pg: ((await pgCpu()) - p0) / 3 };
+    };
+    for (const [only, name] of names.entries()) {
+      if (process.env.BENCH_LOAD_KIND && process.env.BENCH_LOAD_KIND !== String(only)) continue;
+      let idle = await background();
+      for (let i = 0; i < 20 && idle.node > 50; i++) idle = await background();
+      const [cpu0, pg0, st0] = [process.cpuUsage(), await pgCpu(), await statements()];
+      const k = await runClients({ url: b.url, secret: b.secret, seconds: 5, clients: 16, listBody, only });
+      const cpu = process.cpuUsage(cpu0);
+      const calls = k.times[only]!.length;
+      const pgMs = (await pgCpu()) - pg0 - idle.pg * 5;
+      cpu.user -= idle.node * 5 * 1000;
+      const st = ((await statements()) - st0 - 1) / calls;
+      console.log(
+        `# load split: ${name} alone, 16 clients: ${Math.round(calls / 5)} calls/s, gateway CPU ${((cpu.user + cpu.system) / 1000 / calls).toFixed(2)} ms/call, Postgres CPU ${(pgMs / calls).toFixed(2)} ms/call${Number.isNaN(st) ? '' : `, ${st.toFixed(1)} statements/call`}, ${k.errors} errors; background ${idle.node.toFixed(0)} ms/s of gateway CPU, ${idle.pg.toFixed(0)} of Postgres subtracted`,
+      );
+    }
+    await db.end();
+  }
+}
+
+/** The clients in a process of their own (./load-clients.ts), not on the gateway's event loop. */
+async function runClients(settings: { url: string; secret: string; seconds: number; clients: number; listBody: string; only?: number }) {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-clients.ts'), JSON.stringify(settings)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let s = '';
+    child.stdout.on('data', (c) => (s += c));
+    child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
+  });
+  return JSON.parse(out) as { times: number[][]; errors: number; firstError: string };
 }
 
 export interface MemoryOptions {

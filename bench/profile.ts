@@ -5,7 +5,7 @@
  *   the top self time by function and by module printed.
  * - BENCH_PG_STATS=1: Postgres starts with pg_stat_statements (track=all, so statements run by triggers and
  *   functions count apart); its counters are reset before the scenario and the top statements by total time
- *   printed after it.
+ *   printed after it (BENCH_PG_STATS=calls: the top 40 by calls instead).
  */
 import { Session } from 'node:inspector/promises';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -108,7 +108,7 @@ export async function profiled<T>(name: string, dbUrl: string, scenario: () => P
         `SELECT round(total_exec_time)::int AS total_ms, calls, rows, round(mean_exec_time::numeric, 3)::float AS mean_ms,
                 regexp_replace(query, '\\s+', ' ', 'g') AS query
            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-          ORDER BY total_exec_time DESC LIMIT 15`,
+          ORDER BY ${process.env.BENCH_PG_STATS === 'calls' ? 'calls' : 'total_exec_time'} DESC LIMIT ${process.env.BENCH_PG_STATS === 'calls' ? 40 : 15}`,
       );
       console.log(`# ${name}: pg_stat_statements, top by total time (ms total, calls, rows, ms mean, statement):`);
       for (const r of rows)

@@ -977,7 +977,7 @@ print(mailing)
   if (want('transactional')) await transactional(bench);
   if (want('tracking-report')) await trackingReport({ ...bench, keyId: key.id });
   if (want('fuzz')) await fuzzBench({ url: gateway.url, key: { id: key.id, secret: key.secret, account: 'bench' } }, line);
-  if (want('load')) await apiLoad(bench, { xmlrpcBody: encodeMethodCall });
+  if (want('load')) await profiled('load', dbUrl, () => apiLoad(bench, { xmlrpcBody: encodeMethodCall }));
   if (want('memory')) {
     const authorization = 'Basic ' + Buffer.from(`admin:${key.secret}`).toString('base64');
     await memoryPeak(bench, {

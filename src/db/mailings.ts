@@ -218,6 +218,9 @@ export type SendColumn = (typeof SEND_COLUMNS)[number];
  * The send a mailing's status and schedule are read from: its first one not finished, else its first (a
  * CloudMailing mailing has one; an Emailicious mailing is finished when every delivery is).
  */
+/** The advisory lock class of making a mailing a standing send (two-key form; 'stnd' in ASCII). */
+const STANDING_LOCK = 0x73746e64;
+
 const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
 
 // The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
@@ -388,6 +391,15 @@ export function mailingsRepo(db: Queryable) {
         [layoutKey, path],
       );
       return rows[0];
+    },
+
+    /**
+     * Waits until no other transaction is making this mailing a standing send (makeStanding), and keeps the
+     * others waiting until this one ends: an advisory lock, so they queue here and not on the mailing's row,
+     * where the messages being added hold their share locks.
+     */
+    async lockStanding(id: number): Promise<void> {
+      await db.query('SELECT pg_advisory_xact_lock($1, ($2::bigint % 2147483647)::int)', [STANDING_LOCK, id]);
     },
 
     /** Its sends go first in the worker queue (transactional messages). */

@@ -195,6 +195,42 @@ describe("sender: transactional send, as the page's examples and real clients ca
     assert.equal(relay.to('x@example.com').length, 0);
   });
 
+  it("a fresh campaign's first messages, sent at once, make it a standing send once and are all delivered", async () => {
+    const c = { accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' };
+    const id = await gw.core.mailings.create(c, {
+      dialect: 'sender',
+      name: 'burst',
+      fromEmail: 'shop@autoru.example',
+      subject: 'Burst {{ n }}',
+      html: '<p>{{ n }}</p>',
+    });
+    const rev0 = (await gw.pool.query<{ rev: number }>('SELECT rev FROM mailings WHERE id = $1', [id])).rows[0]!.rev;
+    const n = 24;
+    const replies = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        fetch(`${gw.url}/api/0/autoru/transactional/burst/send`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ to_email: `burst${i}@example.com`, args: { n: String(i) } }),
+        }).then(async (r) => ({ status: r.status, body: await r.text() })),
+      ),
+    );
+    for (const r of replies) assert.equal(r.status, 200, r.body);
+    // Prepared once: one revision for dont_close_if_empty, marked transactional, started, one send.
+    const { rows } = await gw.pool.query<{ rev: number; transactional: boolean; sends: number; dont_close_if_empty: boolean; status: string }>(
+      `SELECT m.rev, m.transactional, (SELECT count(*)::int FROM sends WHERE mailing_id = m.id) AS sends, s.dont_close_if_empty, s.status
+         FROM mailings m JOIN sends s ON s.mailing_id = m.id WHERE m.id = $1`,
+      [id],
+    );
+    assert.deepEqual(rows, [{ rev: rev0 + 1, transactional: true, sends: 1, dont_close_if_empty: true, status: rows[0]!.status }]);
+    assert.ok(['ready', 'running'].includes(rows[0]!.status), rows[0]!.status);
+    await waitFor(
+      'every message of the burst',
+      () => Array.from({ length: n }, (_, i) => relay.to(`burst${i}@example.com`).length).every((k) => k === 1),
+      60_000,
+    );
+  });
+
   it('a transactional message is delivered while a 50,000-recipient mailing is being sent', { timeout: 180_000 }, async () => {
     const c = { accountId: (await gw.core.accounts.authenticate(key))!.accountId, requestId: 't' };
     const bulk = await gw.core.mailings.create(c, { dialect: 'sender', fromEmail: 'news@autoru.example', subject: 'News', text: 'Hello {{ n }}' });

@@ -212,6 +212,17 @@ const MAX_MINUTES = 525_600;
 export function mailingsService(deps: MailingDeps) {
   const { store, messages } = deps;
 
+  /** start's change, on a row locked FOR UPDATE in `tx`; the send job is committed with the status. */
+  async function startLocked(tx: Pick<Store, 'mailings' | 'jobs'>, row: MailingRow): Promise<MailingStatus> {
+    const next = statusAfterStart(row);
+    if (!next) throw forbiddenState(`mailing ${row.id} is ${row.status}: it cannot be started`);
+    if (next === row.status) return row.status;
+    await tx.mailings.setSendStatus(row.send_id, next);
+    const due = next === 'ready' && row.scheduled_start && row.scheduled_start > new Date() ? row.scheduled_start : null;
+    await tx.jobs.enqueueSend(row.send_id, due, deps.sendLanes);
+    return next;
+  }
+
   async function mustGet(ctx: CallContext, id: number, tx: Pick<Store, 'mailings'> = store, lock: '' | 'FOR UPDATE' = '') {
     const row = await tx.mailings.get(ctx.accountId, id, lock);
     if (!row) throw notFound('mailing', id);
@@ -370,15 +381,29 @@ export function mailingsService(deps: MailingDeps) {
      * when it had started, else READY. The send job is committed with the status.
      */
     async start(ctx: CallContext, id: number): Promise<MailingStatus> {
-      return await store.transaction(async (tx) => {
+      return await store.transaction(async (tx) => startLocked(tx, await mustGet(ctx, id, tx, 'FOR UPDATE')));
+    },
+
+    /**
+     * The mailing as a standing send of transactional messages: kept open when empty (dont_close_if_empty),
+     * marked transactional, and started when still FILLING. The first messages of a campaign, which all found
+     * it unprepared, prepare it once: the others wait for that one and change nothing (the later messages of
+     * the campaign do not call this at all).
+     */
+    async makeStanding(ctx: CallContext, id: number): Promise<void> {
+      await store.transaction(async (tx) => {
+        // One at a time per mailing; the ones that waited find it done and leave without touching its row.
+        await tx.mailings.lockStanding(id);
+        const seen = await mustGet(ctx, id, tx);
+        if (seen.dont_close_if_empty && seen.transactional && seen.status !== 'filling') return;
         const row = await mustGet(ctx, id, tx, 'FOR UPDATE');
-        const next = statusAfterStart(row);
-        if (!next) throw forbiddenState(`mailing ${id} is ${row.status}: it cannot be started`);
-        if (next === row.status) return row.status;
-        await tx.mailings.setSendStatus(row.send_id, next);
-        const due = next === 'ready' && row.scheduled_start && row.scheduled_start > new Date() ? row.scheduled_start : null;
-        await tx.jobs.enqueueSend(row.send_id, due, deps.sendLanes);
-        return next;
+        if (!canEdit(row.status)) throw forbiddenState(`mailing ${id} is finished: its properties can no longer change`);
+        if (!row.dont_close_if_empty) {
+          await tx.mailings.update(ctx.accountId, id, { mailing: {}, variant: {}, send: { dont_close_if_empty: true } });
+          if (row.status === 'running') await tx.jobs.enqueueSend(row.send_id, null, deps.sendLanes);
+        }
+        if (!row.transactional) await tx.mailings.markTransactional(ctx.accountId, id);
+        if (row.status === 'filling') await startLocked(tx, row);
       });
     },
 

@@ -138,12 +138,12 @@ export function transactionalService(deps: {
         await deps.waker.wake(wake);
       }
       if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
-      if (!mailing.dont_close_if_empty) await deps.mailings.setProperties(ctx, input.mailingId, { dontCloseIfEmpty: true });
-      // Its sends go first in the worker queue: a transactional message never waits behind a bulk mailing.
-      // From the next send on, its job is woken after the commit (the first one enqueued it in its transaction,
-      // as the sweep's wakeStrandedSends looks at transactional mailings only).
-      await store.mailings.markTransactional(ctx.accountId, input.mailingId);
-      if (mailing.status === 'filling') await deps.mailings.start(ctx, input.mailingId);
+      // The first messages make it a standing send (kept open, started) marked transactional: its sends go
+      // first in the worker queue, so a transactional message never waits behind a bulk mailing. From the next
+      // message on, its job is woken after the commit (the first one enqueued it in its transaction, as the
+      // sweep's wakeStrandedSends looks at transactional mailings only), and nothing here writes the mailing's
+      // row: concurrent messages of one campaign never wait on each other for it.
+      if (!mailing.dont_close_if_empty || !mailing.transactional || mailing.status === 'filling') await deps.mailings.makeStanding(ctx, input.mailingId);
       const [row] = await store.recipients.byTrackingIds(ctx.accountId, [added.id]);
       const suppressed = (await store.suppressions.get(ctx.accountId, emailKey(input.email))) !== undefined;
       return { emailId: subscriberId ?? row!.id, sendId: row!.send_id, messageId: row!.id, inserted, sent: !suppressed };
