@@ -376,14 +376,20 @@ export function deliveryRepo(db: Pool) {
     },
 
     /**
-     * Pacing counts: recipients of the send, and those tried or in flight. O(recipients of the send), so it
-     * is only asked when the send is spread over time (spread_minutes).
+     * Pacing counts: recipients of the send (tests apart), and those tried or in flight. The tried ones from
+     * recipient_counts; those in flight on a first try (ready, try_count 0, leased) from recipients_leased,
+     * which holds only leased rows: a lease is set and cleared with its owner, so lease_until > now()
+     * implies lease_owner IS NOT NULL.
      */
     async paceCounts(sendId: number): Promise<{ total: number; tried: number }> {
       const { rows } = await db.query<{ total: number; tried: number }>(
-        `SELECT count(*)::int AS total,
-                count(*) FILTER (WHERE status <> 'ready' OR try_count > 0 OR lease_until > now())::int AS tried
-           FROM recipients WHERE send_id = $1 AND NOT is_test`,
+        `SELECT coalesce(sum(c.n), 0)::int AS total,
+                (coalesce(sum(c.n) FILTER (WHERE c.status <> 'ready' OR c.tried), 0)
+                 + (SELECT count(*) FROM recipients
+                     WHERE lease_owner IS NOT NULL AND send_id = $1 AND NOT is_test
+                       AND status = 'ready' AND try_count = 0 AND lease_until > now()))::int AS tried
+           FROM recipient_counts c
+          WHERE c.mailing_id = (SELECT mailing_id FROM sends WHERE id = $1) AND c.send_id = $1 AND NOT c.is_test`,
         [sendId],
       );
       return rows[0]!;

@@ -491,13 +491,13 @@ export function mailingsRepo(db: Queryable) {
            LEFT JOIN variants v ON v.mailing_id = m.id AND v.position = 0
            LEFT JOIN LATERAL (SELECT status, started_at, finished_at FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
            CROSS JOIN LATERAL (
-             SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready,
-                    count(*) FILTER (WHERE status = 'warning')::int AS warning,
-                    count(*) FILTER (WHERE status = 'finished')::int AS finished,
-                    count(*) FILTER (WHERE status = 'error')::int AS error,
-                    count(*) FILTER (WHERE status = 'timeout')::int AS timeout,
-                    count(*) FILTER (WHERE status = 'general_error')::int AS general_error
-               FROM recipients WHERE mailing_id = m.id) t
+             SELECT coalesce(sum(n) FILTER (WHERE status = 'ready'), 0)::int AS ready,
+                    coalesce(sum(n) FILTER (WHERE status = 'warning'), 0)::int AS warning,
+                    coalesce(sum(n) FILTER (WHERE status = 'finished'), 0)::int AS finished,
+                    coalesce(sum(n) FILTER (WHERE status = 'error'), 0)::int AS error,
+                    coalesce(sum(n) FILTER (WHERE status = 'timeout'), 0)::int AS timeout,
+                    coalesce(sum(n) FILTER (WHERE status = 'general_error'), 0)::int AS general_error
+               FROM recipient_counts WHERE mailing_id = m.id) t
           WHERE m.account_id = $1 AND ($2::bigint IS NULL OR m.id = $2)
           ORDER BY m.id`,
         [accountId, id],
@@ -505,10 +505,10 @@ export function mailingsRepo(db: Queryable) {
       return rows;
     },
 
-    /** Recipient counts per status for each mailing (test recipients included), from the (mailing_id, status) index. */
+    /** Recipient counts per status for each mailing (test recipients included), summed from recipient_counts. */
     async totals(mailingIds: number[]): Promise<Map<number, MailingTotals>> {
       const { rows } = await db.query<{ mailing_id: number; status: keyof MailingTotals; n: number }>(
-        `SELECT mailing_id, status, count(*)::int AS n FROM recipients
+        `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts
           WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
         [mailingIds],
       );
@@ -516,6 +516,28 @@ export function mailingsRepo(db: Queryable) {
       for (const id of mailingIds) out.set(id, { ready: 0, warning: 0, finished: 0, error: 0, timeout: 0, general_error: 0 });
       for (const r of rows) out.get(r.mailing_id)![r.status] = r.n;
       return out;
+    },
+
+    /**
+     * The recipient_counts rows of every mailing a trigger wrote a delta for, folded into one row per key
+     * (a key summing to 0 leaves none: a deleted mailing's rows go). Deleted and their sums inserted in one
+     * statement, so a reader sees either the rows or their sums, never neither; writers only insert, so none
+     * waits on this, and a delta committed meanwhile is not seen here and is folded by a later sweep. Two
+     * folds at once each fold the rows they deleted. Returns how many rows went.
+     */
+    async foldRecipientCounts(): Promise<number> {
+      const { rows } = await db.query<{ n: number }>(
+        `WITH gone AS (
+           DELETE FROM recipient_counts c
+            WHERE c.mailing_id IN (SELECT mailing_id FROM recipient_counts WHERE NOT folded)
+           RETURNING c.*),
+         folded AS (
+           INSERT INTO recipient_counts (mailing_id, send_id, is_test, status, tried, n, folded)
+           SELECT mailing_id, send_id, is_test, status, tried, sum(n), true FROM gone
+            GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0)
+         SELECT count(*)::int AS n FROM gone`,
+      );
+      return rows[0]!.n;
     },
 
     /** Write mailing, variant and send columns; bumps the mailing's rev so a running send job reloads it. */

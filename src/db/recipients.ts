@@ -128,12 +128,13 @@ export function recipientsRepo(db: Queryable) {
       return rows;
     },
 
+    /** From recipient_counts: a recipient's account_id is its mailing's (insertMany copies it). */
     async count(accountId: number, f: RecipientFilter): Promise<number> {
       const { rows } = await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM recipients r
-          WHERE r.account_id = $1
-            AND ($2::text[] IS NULL OR r.status = ANY($2))
-            AND ($3::bigint[] IS NULL OR r.mailing_id = ANY($3))`,
+        `SELECT coalesce(sum(c.n), 0)::int AS n FROM recipient_counts c JOIN mailings m ON m.id = c.mailing_id
+          WHERE m.account_id = $1
+            AND ($2::text[] IS NULL OR c.status = ANY($2))
+            AND ($3::bigint[] IS NULL OR c.mailing_id = ANY($3))`,
         [accountId, f.statuses ?? null, f.mailingIds ?? null],
       );
       return rows[0]!.n;

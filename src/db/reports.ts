@@ -144,11 +144,12 @@ export interface ReportRange {
   to?: Date | null;
 }
 
+/** A send's recipients (test ones apart) from its recipient_counts rows `r` (migration 20261208400000). */
 const COUNTS = `
-  count(*) FILTER (WHERE NOT r.is_test)::int AS total,
-  count(*) FILTER (WHERE NOT r.is_test AND r.try_count > 0)::int AS sent,
-  count(*) FILTER (WHERE NOT r.is_test AND r.status = 'finished')::int AS delivered,
-  count(*) FILTER (WHERE NOT r.is_test AND r.status IN ('error', 'timeout', 'general_error'))::int AS failed`;
+  coalesce(sum(r.n) FILTER (WHERE NOT r.is_test), 0)::int AS total,
+  coalesce(sum(r.n) FILTER (WHERE NOT r.is_test AND r.tried), 0)::int AS sent,
+  coalesce(sum(r.n) FILTER (WHERE NOT r.is_test AND r.status = 'finished'), 0)::int AS delivered,
+  coalesce(sum(r.n) FILTER (WHERE NOT r.is_test AND r.status IN ('error', 'timeout', 'general_error')), 0)::int AS failed`;
 
 /** Opens and clicks by verdict from rollup rows `c` (kind, machine, events, recipients). */
 const ENGAGEMENT = `
@@ -180,7 +181,7 @@ export function reportsRepo(db: Queryable) {
          )
          SELECT s.*, c.*, b.bounced, e.*
            FROM s
-           CROSS JOIN LATERAL (SELECT ${COUNTS} FROM recipients r WHERE r.mailing_id = s.mailing_id AND r.send_id = s.send_id) c
+           CROSS JOIN LATERAL (SELECT ${COUNTS} FROM recipient_counts r WHERE r.mailing_id = s.mailing_id AND r.send_id = s.send_id) c
            CROSS JOIN LATERAL (SELECT count(DISTINCT recipient_id)::int AS bounced FROM bounces WHERE mailing_id = s.mailing_id AND send_id = s.send_id AND kind = 'permanent' AND source <> 'complaint') b
            CROSS JOIN LATERAL (
              SELECT coalesce(sum(c.events) FILTER (WHERE c.kind = 'unsubscribe'), 0)::int AS unsubscribed,

@@ -149,6 +149,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
     await store.captured.purge(config.CAPTURE_RETENTION_DAYS);
     await store.overview.foldSendRate();
+    await store.mailings.foldRecipientCounts();
   };
 
   const webhooksTask = makeWebhooksTask({
