@@ -1,7 +1,8 @@
 /**
  * Asynchronous tasks (Sender's bulk calls): a row a client can follow by its uuid, and the graphile-worker job
- * that runs it, written in one statement. Jobs of one queue run one after another, in order: the bulk calls
- * of one list apply in the order they were made.
+ * that runs it, written in one statement. Jobs of one queue run one after another, and each runs the queue's
+ * tasks in the order of their place (seq): the bulk calls of one list apply in the order they were made, a
+ * bulk PUT's place being taken with its revision at the end of its call (placePut).
  */
 import { TASK_JOB, addTaskJob } from './jobs.js';
 import type { Queryable } from './pool.js';
