@@ -1,7 +1,8 @@
 /**
  * Asynchronous tasks (Sender's bulk calls): a row a client can follow by its uuid, and the graphile-worker job
- * that runs it, written in one statement. Jobs of one queue run one after another, in order: the bulk calls
- * of one list apply in the order they were made.
+ * that runs it, written in one statement. Jobs of one queue run one after another, and each runs the queue's
+ * tasks in the order of their place (seq): the bulk calls of one list apply in the order they were made, a
+ * bulk PUT's place being taken with its revision at the end of its call (placePut).
  */
 import { TASK_JOB, addTaskJob } from './jobs.js';
 import type { Queryable } from './pool.js';
@@ -17,6 +18,8 @@ export interface TaskRow {
   queue: string | null;
   status: TaskStatus;
   params: Record<string, unknown>;
+  /** A bulk PUT's list revision (see placePut); null for other kinds. */
+  rev: number | null;
   result: Record<string, unknown> | null;
   created_at: Date;
   updated_at: Date;
@@ -32,6 +35,27 @@ export function tasksRepo(db: Queryable) {
         [accountId, kind, JSON.stringify(params), queue],
       );
       return rows[0]!.id;
+    },
+
+    /**
+     * Gives bulk PUT task `taskId` of list `listId` its revision (`rev`, else a new revision of the list) and
+     * its place in its queue, and returns the revision; undefined when the list is gone. Call it last in the
+     * transaction that created the task: a new revision locks the list's row until the commit, so concurrent
+     * calls of one list wait on each other only through this statement and their commit, not through the
+     * task's insert (a thousand items). The place (seq) is taken under that lock: the list's tasks run in the
+     * order of their revisions, and a task of a later place commits after those of earlier ones. A `rev` the
+     * client names moves the list's revision up to it, locking the row only then (as before).
+     */
+    async placePut(accountId: number, listId: number, taskId: string, rev: number | null): Promise<number | undefined> {
+      const { rows } = await db.query<{ rev: number }>(
+        rev === null
+          ? `WITH l AS (UPDATE lists SET current_rev = current_rev + 1 WHERE account_id = $1 AND id = $2 RETURNING current_rev)
+             UPDATE tasks t SET rev = l.current_rev, seq = DEFAULT FROM l WHERE t.id = $3 RETURNING t.rev`
+          : `WITH l AS (UPDATE lists SET current_rev = $4 WHERE account_id = $1 AND id = $2 AND current_rev < $4)
+             UPDATE tasks SET rev = $4, seq = DEFAULT WHERE id = $3 RETURNING rev`,
+        rev === null ? [accountId, listId, taskId] : [accountId, listId, taskId, rev],
+      );
+      return rows[0]?.rev;
     },
 
     async get(accountId: number, id: string): Promise<TaskRow | undefined> {
@@ -62,6 +86,12 @@ export function tasksRepo(db: Queryable) {
         [queue, limit],
       );
       return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+    },
+
+    /** Is the task still to run (pending, or started by a run that did not finish it)? */
+    async unfinished(id: string): Promise<boolean> {
+      const { rows } = await db.query(`SELECT 1 FROM tasks WHERE id = $1 AND status IN ('pending', 'started')`, [id]);
+      return rows.length > 0;
     },
 
     async finish(id: string, status: 'success' | 'failure', result: Record<string, unknown>): Promise<void> {

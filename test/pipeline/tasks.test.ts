@@ -72,6 +72,20 @@ describe('bulk tasks, as the worker runs them', () => {
     assert.equal((await state(last.taskId)).result.disabled_others, 6);
   });
 
+  it('a job that comes before the job of a task placed ahead of it runs the queue in order, its own task in its turn', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'placed' });
+    const first = await gw.core.tasks.bulkPut(c, list, items('p', 3, { n: 1 }), {});
+    const second = await gw.core.tasks.bulkPut(c, list, items('p', 3, { n: 2 }), {});
+    assert.ok(first.rev < second.rev);
+    // The second call's job first: as when its insert (and job) came first but its revision second.
+    await runTask(gw.services.store, second.taskId, `list:${list}`);
+    assert.deepEqual((await state(first.taskId)).result, { rev: first.rev, items: 3, inserted: 3, updated: 0, disabled_others: 0 });
+    assert.deepEqual((await state(second.taskId)).result, { rev: second.rev, items: 3, inserted: 0, updated: 3, disabled_others: 0 });
+    const { rows } = await gw.pool.query('SELECT params, rev::int FROM subscribers WHERE list_id = $1 AND email = $2', [list, 'p0@tasks.test']);
+    assert.deepEqual(rows, [{ params: { n: 2 }, rev: second.rev }]);
+  });
+
   it('a list deleted while its calls wait: every task fails with the reason, nothing is stored', async () => {
     const c = await ctx();
     const list = await gw.core.lists.createWithSlug(c, { slug: 'doomed' });

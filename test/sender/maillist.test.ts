@@ -292,6 +292,36 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     assert.deepEqual(Object.keys(d0.params).filter((k) => k.startsWith('k')).length, 20, 'each call merged its params in turn');
   });
 
+  it('concurrent bulk calls of one list each get their own revision, all land, and apply in revision order', async () => {
+    // Eight clients at once, each naming one shared address and one of its own; none names a revision.
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, call) =>
+        py('PUT', `${LIST}/subscription/bulk`, {
+          json: { items: [{ email: 'shared@concurrent.test', params: { call } }, { email: `own${call}@concurrent.test` }] },
+        }),
+      ),
+    );
+    for (const r of replies) assert.equal(r.status, 200, JSON.stringify(r.body));
+    const revs = replies.map((r) => r.body.result.rev as number);
+    assert.equal(new Set(revs).size, 8, `distinct revisions: ${revs.join(', ')}`);
+    const infos = await tasks(replies.map((r) => r.body.result.task_id));
+    for (const [i, t] of infos.entries()) {
+      assert.equal(t.state, 'SUCCESS', JSON.stringify(t));
+      assert.equal(t.info.rev, revs[i]);
+    }
+    // In revision order: the lowest inserted the shared address, the highest wrote it last.
+    const byRev = [...revs.keys()].sort((a, b) => revs[a]! - revs[b]!);
+    assert.deepEqual(
+      byRev.map((i) => [infos[i].info.inserted, infos[i].info.updated]),
+      [[2, 0], ...Array.from({ length: 7 }, () => [1, 1])],
+    );
+    const shared = await subscriber('shared@concurrent.test');
+    assert.equal(shared?.params.call, byRev.at(-1));
+    const { rows } = await gw.pool.query<{ rev: number }>("SELECT rev FROM subscribers WHERE email = 'shared@concurrent.test'");
+    assert.deepEqual(rows, [{ rev: Math.max(...revs) }]);
+    for (let call = 0; call < 8; call++) assert.equal((await subscriber(`own${call}@concurrent.test`))?.enabled, true);
+  });
+
   it("the seed's content call pages like Django REST Framework; the email lookup answers one element, 404 or 400", async () => {
     // More than 1000 subscribers, whatever the tests before left.
     const c = await ctx();

@@ -27,6 +27,10 @@ export interface PutParams {
   disableOthers: boolean;
   items: NewSubscriber[];
 }
+/** A bulk PUT as its task stores it: the revision is the task's column (see placePut in src/db/tasks.ts). */
+type StoredPut = Omit<PutParams, 'rev'>;
+/** A bulk PUT task's params with its revision. */
+const putOf = (t: TaskRow): PutParams => ({ ...(t.params as unknown as StoredPut), rev: t.rev! });
 interface DeleteParams {
   listId: number;
   emailKeys: string[];
@@ -67,16 +71,12 @@ export function tasksService(deps: { store: Store }) {
       if (o.rev !== undefined && o.rev !== null && (!Number.isSafeInteger(o.rev) || o.rev < 0)) throw invalid('rev: a non-negative integer', 'rev');
       await listOf(ctx, listId);
       // The list's revision moves with the task or not at all: a task the database refuses (a value it cannot
-      // store) leaves the list as it was.
+      // store) leaves the list as it was. It is taken last (placePut), after the task's insert.
       return await store.transaction(async (tx) => {
-        let rev: number;
-        if (o.rev === undefined || o.rev === null) rev = (await tx.lists.nextRev(ctx.accountId, listId))!;
-        else {
-          rev = o.rev;
-          await tx.lists.seeRev(listId, rev);
-        }
-        const params: PutParams = { listId, rev, disableOthers: o.disableOthers ?? false, items: rows };
+        const params: StoredPut = { listId, disableOthers: o.disableOthers ?? false, items: rows };
         const taskId = await tx.tasks.create(ctx.accountId, 'subscribers.put', { ...params }, queueOf(listId));
+        const rev = await tx.tasks.placePut(ctx.accountId, listId, taskId, o.rev ?? null);
+        if (rev === undefined) throw notFound('list', listId);
         return { taskId, rev };
       });
     },
@@ -116,7 +116,7 @@ type Handler = (tx: Repos, t: TaskRow) => Promise<Record<string, unknown>>;
 
 const HANDLERS: Record<string, Handler> = {
   async 'subscribers.put'(tx, t) {
-    const p = t.params as unknown as PutParams;
+    const p = putOf(t);
     if (!(await tx.lists.exists(t.account_id, p.listId))) throw new DomainError('NOT_FOUND', `list ${p.listId} was deleted`);
     return { ...(await applyPut(tx, t.account_id, p)) };
   },
@@ -139,22 +139,33 @@ const DRAIN_MS = 20_000;
 const DRAIN_BATCH = 10;
 
 /**
- * Runs one task (the worker's `task` job): started, then applied with its success in one transaction. A
- * failure is recorded with its reason; nothing of the task stays applied. A task already done is left alone.
- * Then, while this job still holds its queue, it runs the queue's next pending tasks in order (for up to
- * DRAIN_MS), even when its own task had been run that way already: graphile-worker would otherwise find the
- * queue still locked by the finishing job and wait for its next poll before each task, and a list's thousand
- * bulk calls would spend most of their time waiting. The jobs of the tasks run here find them done.
+ * Runs one task (the worker's `task` job): each task is started, then applied with its success in one
+ * transaction; a failure is recorded with its reason and nothing of the task stays applied; a task already
+ * done is left alone. A task of a queue is run in the queue's order (seq), not first: its job may come
+ * before the job of a task placed ahead of it (jobs are added with the task's insert, the place is taken at
+ * the end of the call's transaction: see placePut in src/db/tasks.ts). So the job runs the queue's pending
+ * tasks in order until its own is done, then goes on for up to DRAIN_MS, even when its own task had been run
+ * that way already: graphile-worker would otherwise find the queue still locked by the finishing job and wait
+ * for its next poll before each task, and a list's thousand bulk calls would spend most of their time
+ * waiting. The jobs of the tasks run here find them done. A task of no queue runs alone.
  */
 export async function runTask(store: Store, id: string, queue: string | null): Promise<void> {
-  const t = await store.tasks.start(id);
-  if (t) await runOne(store, t);
-  const q = t?.queue ?? queue;
-  if (!q) return;
+  let q = queue;
+  if (!q) {
+    const t = await store.tasks.start(id);
+    if (t) await runOne(store, t);
+    q = t?.queue ?? null;
+    if (!q) return;
+  }
+  // Its own task comes in its turn: it is committed, so the tasks before it are finite. Past DRAIN_MS the
+  // database says whether it is still to run (a retried job's task is done already).
+  let own = q === queue;
   const until = Date.now() + DRAIN_MS;
-  while (Date.now() < until) {
+  for (;;) {
+    if (Date.now() >= until && (!own || !(await store.tasks.unfinished(id)))) return;
     const next = await store.tasks.startNext(q, DRAIN_BATCH);
     if (!next.length) return;
+    if (next.some((t) => t.id === id)) own = false;
     for (const run of runsOf(next)) {
       if (run.length > 1 && (await applyRun(store, run))) continue;
       for (const one of run) await runOne(store, one);
@@ -185,8 +196,8 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
   for (const t of tasks) {
     const last = runs.at(-1);
     const prev = last?.at(-1);
-    const p = t.params as unknown as PutParams;
-    const q = prev?.params as unknown as PutParams | undefined;
+    const p = t.params as unknown as StoredPut;
+    const q = prev?.params as unknown as StoredPut | undefined;
     const joins = t.kind === 'subscribers.put' && prev?.kind === 'subscribers.put' && p.listId === q!.listId && !q!.disableOthers;
     if (joins) last!.push(t);
     else runs.push([t]);
@@ -202,15 +213,15 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
  * nothing applied, when that fails: the caller then runs each task alone, so one task's failure stays its own.
  */
 async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
-  const first = run[0]!.params as unknown as PutParams;
-  const last = run.at(-1)!.params as unknown as PutParams;
+  const first = putOf(run[0]!);
+  const last = putOf(run.at(-1)!);
   const accountId = run[0]!.account_id;
   try {
     await store.transaction(async (tx) => {
       if (!(await tx.lists.exists(accountId, first.listId))) throw new DomainError('NOT_FOUND', `list ${first.listId} was deleted`);
       const merged = new Map<string, NewSubscriber>();
       for (const t of run) {
-        const p = t.params as unknown as PutParams;
+        const p = putOf(t);
         for (const item of p.items) {
           const before = merged.get(item.emailKey);
           merged.set(item.emailKey, { ...item, rev: p.rev, params: before ? { ...before.params, ...item.params } : item.params });
@@ -220,7 +231,7 @@ async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
       const disabled = last.disableOthers ? await tx.lists.disableOthers(last.listId, last.rev) : 0;
       const seen = new Set<string>();
       for (const t of run) {
-        const p = t.params as unknown as PutParams;
+        const p = putOf(t);
         const keys = new Set(p.items.map((i) => i.emailKey));
         let inserted = 0;
         for (const k of keys) if (!seen.has(k) && w.isInserted!(k)) inserted++;
