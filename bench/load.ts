@@ -3,7 +3,9 @@
  * - load: 64 concurrent clients for BENCH_LOAD_SECONDS (30) mixing CloudMailing `list_mailings` (XML-RPC),
  *   Sender `PUT .../subscription`, Emailicious `GET /api/v1/mailings` and Sender transactional sends, each
  *   client waiting for its answer before the next call, all in a process of their own (./load-clients.ts):
- *   errors (any non-2xx or failure) and p50/p99 latency.
+ *   errors (any non-2xx or failure) and p50/p99 latency. BENCH_PROCESSES=N: the calls go to a `mailgate serve
+ *   --no-worker --processes N` of its own on the bench's database instead of the bench's in-process gateway (the
+ *   bench's worker still sends), to compare 1 and N HTTP processes started alike.
  * - memory: the peak RSS of a `mailgate worker` process while a BENCH_MEMORY (1,000,000) recipient mailing
  *   is sent, and the status feed over that mailing (see memoryPeak).
  */
@@ -30,8 +32,11 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     html: '<p>Order {{ n }}</p>',
   });
   const names = ['list_mailings', 'sender PUT subscription', 'REST GET mailings', 'transactional send'];
+  const processes = process.env.BENCH_PROCESSES;
+  const served = processes ? await serveProcesses(b.dbUrl, processes) : undefined;
+  const url = served?.url ?? b.url;
   // The clients run in a process of their own (./load-clients.ts), not on the gateway's event loop.
-  const settings = JSON.stringify({ url: b.url, secret: b.secret, seconds, clients, listBody: o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]) });
+  const settings = JSON.stringify({ url, secret: b.secret, seconds, clients, listBody: o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]) });
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-clients.ts'), settings], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -39,7 +44,7 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     let s = '';
     child.stdout.on('data', (c) => (s += c));
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
-  });
+  }).finally(() => served?.stop());
   const r = JSON.parse(out) as { times: number[][]; errors: number; firstError: string };
   const all = r.times.flat().sort((x, y) => x - y);
   for (const t of r.times) t.sort((x, y) => x - y);
@@ -47,12 +52,40 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     `API under load: ${clients} clients, ${seconds} s`,
     `${r.errors} errors, p99 ${pct(all, 99).toFixed(1)} ms`,
     'zero errors, p99 <= 50 ms',
-    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process`,
+    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process${processes ? `; serve --processes ${processes}` : ''}`,
   );
   console.log(
     `# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`,
   );
   if (r.firstError) console.log(`# load: first error: ${r.firstError}`);
+}
+
+/** `mailgate serve --no-worker --processes n` on `dbUrl`, until its banner names its URL. */
+async function serveProcesses(dbUrl: string, n: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const root = path.resolve(import.meta.dirname, '..');
+  const env = { ...process.env, DATABASE_URL: dbUrl, PORT: '0', BOUNCE_SMTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: 'http://bench.test' };
+  const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'serve', '--no-worker', '--processes', n], {
+    env,
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let banner = '';
+    child.stdout.on('data', (c) => {
+      banner += c;
+      const m = /Mailgate is listening on (\S+)/.exec(banner);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve --processes ${n} exited ${code}`)));
+  });
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 export interface MemoryOptions {
