@@ -45,6 +45,9 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
+/** env() for runProcess, which lays it over this process's environment: unset is empty there. */
+const commandEnv = (o: Record<string, string> = {}) => ({ ...env(), DATABASE_URL: '', MAILGATE_PROCESSES: '', ...o }) as Record<string, string>;
+
 /** The JSON log lines (stderr) with message `msg`. */
 const logged = (msg: string) =>
   err
@@ -132,6 +135,17 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+describe('cli: serve --processes, a bad count', () => {
+  it('is refused in one line before anything starts', async () => {
+    for (const bad of ['0', 'many', '257']) {
+      const r = await runProcess(process.execPath, [path.join(root, 'bin/mailgate.js'), 'serve', '--processes', bad], { env: commandEnv(), timeoutMs: 60_000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, 'error: --processes: a count from 1 to 256, or auto\n');
+      assert.equal(r.stdout, '');
+    }
+  });
+});
+
 describe('cli: serve --processes 2', () => {
   it('prints one banner naming the processes, after both HTTP processes are ready; one worker runs', async () => {
     assert.equal(out.split('Mailgate is listening on').length, 2, out);
@@ -178,7 +192,7 @@ describe('cli: serve --processes 2', () => {
         '--html-file',
         html,
       ],
-      { env: { ...env(), LOG_LEVEL: 'warn' }, timeoutMs: 60_000 },
+      { env: commandEnv({ LOG_LEVEL: 'warn' }), timeoutMs: 60_000 },
     );
     assert.equal(made.code, 0, made.stderr);
     const to = [1, 2, 3, 4].map((n) => `buyer${n}@example.com`);
