@@ -6,6 +6,9 @@
  *   errors (any non-2xx or failure) and p50/p99 latency. BENCH_LOAD_SPLIT=1 then runs each kind alone (16
  *   clients, 5 s) and prints the gateway's and Postgres's CPU per call (and, with BENCH_PG_STATS, statements
  *   per call); BENCH_LOAD_SPLIT=only skips the mixed run; BENCH_LOAD_KIND=<0-3> splits one kind only.
+ *   BENCH_PROCESSES=N: the calls go to a `mailgate serve
+ *   --no-worker --processes N` of its own on the bench's database instead of the bench's in-process gateway (the
+ *   bench's worker still sends), to compare 1 and N HTTP processes started alike.
  * - memory: the peak RSS of a `mailgate worker` process while a BENCH_MEMORY (1,000,000) recipient mailing
  *   is sent, and the status feed over that mailing (see memoryPeak).
  */
@@ -33,17 +36,21 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   });
   const names = ['list_mailings', 'sender PUT subscription', 'REST GET mailings', 'transactional send'];
   const listBody = o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]);
-  const r =
+  const processes = process.env.BENCH_PROCESSES;
+  const served = processes ? await serveProcesses(b.dbUrl, processes) : undefined;
+  const url = served?.url ?? b.url;
+  const r = await (
     process.env.BENCH_LOAD_SPLIT === 'only'
-      ? { times: names.map(() => [0]), errors: 0, firstError: '' }
-      : await runClients({ url: b.url, secret: b.secret, seconds, clients, listBody });
+      ? Promise.resolve({ times: names.map(() => [0]), errors: 0, firstError: '' })
+      : runClients({ url, secret: b.secret, seconds, clients, listBody })
+  ).finally(() => served?.stop());
   const all = r.times.flat().sort((x, y) => x - y);
   for (const t of r.times) t.sort((x, y) => x - y);
   b.line(
     `API under load: ${clients} clients, ${seconds} s`,
     `${r.errors} errors, p99 ${pct(all, 99).toFixed(1)} ms`,
     'zero errors, p99 <= 50 ms',
-    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process`,
+    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process${processes ? `; serve --processes ${processes}` : ''}`,
   );
   console.log(
     `# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`,
@@ -113,6 +120,34 @@ async function runClients(settings: { url: string; secret: string; seconds: numb
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
   });
   return JSON.parse(out) as { times: number[][]; errors: number; firstError: string };
+}
+
+/** `mailgate serve --no-worker --processes n` on `dbUrl`, until its banner names its URL. */
+async function serveProcesses(dbUrl: string, n: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const root = path.resolve(import.meta.dirname, '..');
+  const env = { ...process.env, DATABASE_URL: dbUrl, PORT: '0', BOUNCE_SMTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: 'http://bench.test' };
+  const child = spawn(process.execPath, [path.join(root, 'bin/mailgate.js'), 'serve', '--no-worker', '--processes', n], {
+    env,
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let banner = '';
+    child.stdout.on('data', (c) => {
+      banner += c;
+      const m = /Mailgate is listening on (\S+)/.exec(banner);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve --processes ${n} exited ${code}`)));
+  });
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 export interface MemoryOptions {

@@ -10,8 +10,8 @@
  * calls of 1,000 until their tasks are done vs raw COPY), import (`mailgate import` of a 1,000,000-line CSV vs
  * raw COPY) and transactional (Sender transactional sends during a big mailing, until the sink has them): see
  * ./sender.ts; tracking-report (mailkit.report.campaign over BENCH_TRACKING_EVENTS (1000000) events: see
- * ./tracking.ts); load (64 clients mixing four dialects' calls) and memory (peak RSS over a BENCH_MEMORY
- * (1000000) recipient mailing): see ./load.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
+ * ./tracking.ts); load (64 clients mixing four dialects' calls; BENCH_PROCESSES=N: against a `serve --processes N`)
+ * and memory (peak RSS over a BENCH_MEMORY (1000000) recipient mailing): see ./load.ts. Default: all. Sizes: BENCH_INGEST (200000), BENCH_SEND
  * (100000), BENCH_BOUNCES (1000000), BENCH_BULK_CALLS (1000), BENCH_IMPORT (1000000),
  * BENCH_TRANSACTIONAL_BULK (200000). encoding: what quoted-printable and base64 cost per message beside 8bit.
  * send also runs the same mailing with an html of conditions, a loop and filters (the Jinja2 engine), and

@@ -22,6 +22,7 @@ import type { RunningWorker } from './worker/index.js';
 import type { MessageCodec } from './core/mailings/message.js';
 import type { BounceObserver } from './core/bounces/service.js';
 import type { Metrics } from './metrics/index.js';
+import type { AuthFailureLimiter } from './adapters/auth.js';
 
 export const EMBEDDED_DATABASE = 'mailgate';
 
@@ -135,14 +136,65 @@ export interface Gateway {
   firstKey?: { id: number; secret: string; account: string };
   /** The operator made on a start that found none (its password is shown once, on the terminal only). */
   firstOperator?: { login: string; password: string };
+  /** This process's metrics (the primary of `serve --processes` sums every process's registry). */
+  metrics: Metrics;
   stop(): Promise<void>;
 }
 
 export interface GatewayOptions {
   http?: boolean;
   worker?: boolean;
+  /** The inbound bounce listener; default: with HTTP. `serve --processes` runs it once, in the primary. */
+  bounces?: boolean;
+  /** /metrics and /healthz on METRICS_PORT; default: without HTTP. Never in the primary of `serve --processes`. */
+  metricsServer?: boolean;
   /** On an empty database, create account `default` with one key. */
   bootstrapAccount?: boolean;
+  /** The other HTTP processes of this node (`serve --processes`): what they must share. */
+  peers?: NodePeers;
+}
+
+/** What one HTTP process tells the node's other HTTP processes (through the primary of `serve --processes`). */
+export interface LimiterEvent {
+  limiter: 'auth' | 'login';
+  op: 'fail' | 'succeed';
+  address: string;
+}
+
+export interface NodePeers {
+  /** Told to every other HTTP process of the node. */
+  tell(event: LimiterEvent): void;
+  /** `fn` gets every event another process told. */
+  heard(fn: (event: LimiterEvent) => void): void;
+  /** The node's metrics: every process's registry, summed by the primary (one scrape = the whole node). */
+  scrape(): Promise<string>;
+}
+
+/**
+ * A failure limiter shared by the node's HTTP processes: each keeps the whole node's failures, its own and
+ * those the others tell, so the limit holds per node and not per process (2 processes must not double the
+ * attempts an address gets). Told, not asked: retryAfter stays synchronous and never waits on the primary; an
+ * event reaches the others a moment after it happened, so attempts racing in that moment on other processes
+ * may pass the limit by what is in flight. A replaced process starts with no failures.
+ */
+function sharedLimiter(name: LimiterEvent['limiter'], local: AuthFailureLimiter, peers: NodePeers | undefined): AuthFailureLimiter {
+  if (!peers) return local;
+  peers.heard((e) => {
+    if (e.limiter !== name) return;
+    if (e.op === 'fail') local.fail(e.address);
+    else local.succeed(e.address);
+  });
+  return {
+    retryAfter: (address) => local.retryAfter(address),
+    fail(address) {
+      local.fail(address);
+      peers.tell({ limiter: name, op: 'fail', address });
+    },
+    succeed(address) {
+      local.succeed(address);
+      peers.tell({ limiter: name, op: 'succeed', address });
+    },
+  };
 }
 
 /** HTTP (every dialect), the SMTP capture when no relay is configured, and the worker. */
@@ -157,6 +209,8 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
   // One registry for what this process does, HTTP and worker alike (a serve with its worker shows both).
   const { makeMetrics } = await import('./metrics/index.js');
   const metrics = makeMetrics({ cluster: () => services.store.health.gauges(config.WORKER_STALE_SECONDS) });
+  const peers = opts.peers;
+  if (peers) metrics.scrapeWith(() => peers.scrape());
   services.bounceObserver.lateReport = (r) => metrics.lateReport(r);
 
   let url = '';
@@ -168,8 +222,8 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
       core,
       logger,
       config,
-      authLimiter: authFailureLimiter(),
-      loginLimiter: authFailureLimiter({ maxFailures: 5, windowMs: 5 * 60_000 }),
+      authLimiter: sharedLimiter('auth', authFailureLimiter(), peers),
+      loginLimiter: sharedLimiter('login', authFailureLimiter({ maxFailures: 5, windowMs: 5 * 60_000 }), peers),
       metrics,
     });
     const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
@@ -227,7 +281,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   // Late bounces and complaints come back to the HTTP nodes (the MX of BOUNCE_DOMAIN points at them).
   let bouncePort: number | undefined;
-  if (opts.http !== false) {
+  if (opts.bounces ?? opts.http !== false) {
     const { startBounceListener } = await import('./bounces/listener.js');
     const listener = await startBounceListener({
       core,
@@ -243,7 +297,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
 
   // A process without HTTP: /metrics and /healthz on METRICS_PORT when it is set.
   let metricsUrl: string | undefined;
-  if (opts.http === false && config.METRICS_PORT !== undefined) {
+  if ((opts.metricsServer ?? opts.http === false) && config.METRICS_PORT !== undefined) {
     const { startMetricsServer } = await import('./metrics/server.js');
     const server = await startMetricsServer({
       metrics,
@@ -274,6 +328,7 @@ export async function startGateway(services: Services, opts: GatewayOptions = {}
     ...(metricsUrl ? { metricsUrl } : {}),
     ...(firstKey ? { firstKey } : {}),
     ...(firstOperator ? { firstOperator } : {}),
+    metrics,
     async stop() {
       for (const stop of stops) await stop().catch((e: unknown) => logger.warn({ err: e }, 'shutdown step failed'));
     },

@@ -2,6 +2,7 @@
  * The only reader of process.env. Every variable is declared once here, with its default and its meaning;
  * `mailgate config` prints this table, and the README's table is generated from it.
  */
+import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_APPLE_NETWORKS, DEFAULT_SCANNER_NETWORKS, networks } from './networks.js';
 
@@ -27,6 +28,12 @@ const cidrs = z
     }
   }, 'comma-separated networks such as 17.0.0.0/8 or 2001:db8::/32');
 
+/** `--processes` and MAILGATE_PROCESSES: a count, or `auto`. */
+export const isProcesses = (v: string) => v === 'auto' || (/^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= 256);
+
+/** A valid `--processes` value as a count of HTTP processes. */
+export const processCount = (v: string) => (v === 'auto' ? os.availableParallelism() : Number(v));
+
 interface VarDoc {
   schema: z.ZodType;
   default?: string;
@@ -47,6 +54,11 @@ export const VARIABLES = {
   },
   HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds.' },
   PORT: { schema: int(0, 65535), default: '33610', doc: 'The one HTTP port for every dialect (33610 is the CloudMailing port).' },
+  MAILGATE_PROCESSES: {
+    schema: z.string().refine(isProcesses, 'a count from 1 to 256, or auto'),
+    default: '1',
+    doc: '`mailgate serve`: HTTP processes sharing PORT (node:cluster; `--processes` overrides). auto: one per core (os.availableParallelism). Above 1, a primary process runs the database, the worker and the bounce listener once.',
+  },
   PUBLIC_URL: {
     schema: z.string().url().optional(),
     doc: 'Base URL clients and recipients reach the gateway at (links, unsubscribe, tracking). Default: http://localhost:PORT.',

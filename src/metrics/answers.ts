@@ -24,7 +24,7 @@ export async function answerMetrics(req: IncomingMessage, res: ServerResponse, m
     res.end('A bearer token (METRICS_TOKEN) is required.\n');
     return;
   }
-  const body = await metrics.registry.metrics();
+  const body = await metrics.scrape();
   res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' });
   res.end(body);
 }

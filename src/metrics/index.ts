@@ -10,6 +10,10 @@
  *    gauge of a scrape and its result is kept for CLUSTER_CACHE_MS, so a scrape storm does not load the
  *    database.
  *
+ * `serve --processes N`: a scrape of any HTTP process answers for the whole node, every process's registry summed
+ * by the primary (prom-client's aggregation: counters and histograms summed; the installation's gauges, the same
+ * in every process, taken once by their `aggregator`).
+ *
  * No label carries account data: labels are dialects, API function names (an RPC method of the dialect's
  * table or a route pattern, never a raw path), HTTP statuses, relay host:port (the operator's SMTP_URL,
  * without credentials), outcome words and bounce classes.
@@ -134,6 +138,7 @@ export function makeMetrics(o: MetricsOptions) {
       help,
       labelNames,
       registers,
+      aggregator: 'max',
       async collect() {
         const c = await cluster();
         this.reset();
@@ -144,6 +149,8 @@ export function makeMetrics(o: MetricsOptions) {
     name: 'mailgate_database_up',
     help: 'Whether the database answered the last reading of the installation gauges.',
     registers,
+    // The lowest over a node's processes: 0 when any of them failed to read it.
+    aggregator: 'min',
     async collect() {
       this.set((await cluster()) ? 1 : 0);
     },
@@ -189,9 +196,16 @@ export function makeMetrics(o: MetricsOptions) {
     },
   };
 
+  let scrape = () => registry.metrics();
+
   return {
     registry,
     sendObserver,
+    /** The text of GET /metrics: this registry, or the whole node's (scrapeWith). */
+    scrape: (): Promise<string> => scrape(),
+    scrapeWith(node: () => Promise<string>): void {
+      scrape = node;
+    },
     /** The worker's relays, for mailgate_relay_up. */
     watchRelays(status: () => { relay: string; up: boolean }[]): void {
       relayStatus = status;
