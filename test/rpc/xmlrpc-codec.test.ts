@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   decodeMethodCall,
+  decodeMethodCallByTokenizer,
   decodeMethodResponse,
   encodeFault,
   encodeMethodCall,
@@ -637,6 +638,68 @@ describe('xmlrpc codec: hostile and broken input', () => {
       }
     }
     assert.ok(accepted > 0 && accepted < 3000, `accepted ${accepted}`);
+  });
+  it('reads every body, mangled or not, as the Tokenizer alone does: the same value or the same refusal', () => {
+    // The plain reader (tags without attributes, text, processing instructions) hands over to the Tokenizer at
+    // anything else; it must never accept what the Tokenizer refuses nor read a value differently.
+    let seed = 4242;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const pieces = [
+      '<',
+      '>',
+      '/',
+      '/>',
+      '</',
+      '<?',
+      '?>',
+      '<!',
+      '<a',
+      ' ',
+      '\t',
+      '\f',
+      '\r',
+      '\n',
+      '&amp;',
+      '&lt',
+      '<value/>',
+      '<value >',
+      '</value >',
+      '<nil/>',
+      '<value a="1">',
+      '<?x?>',
+      'é',
+      '<![CDATA[x]]>',
+    ];
+    const seeds = [
+      PY_EVERY_TYPE,
+      PY_ADD_RECIPIENTS,
+      encodeMethodCall('add_recipients', [7, [{ email: 'a@b.c', n: 1, ok: true, d: new Date(0), bin: Buffer.from('hi'), none: [], x: 'a&<>\r' }]]),
+    ];
+    const outcome = (decode: (b: Buffer) => unknown, body: string) => {
+      try {
+        return { value: decode(Buffer.from(body)) };
+      } catch (e) {
+        return { error: e instanceof XmlRpcParseError ? e.message : `other: ${String(e)}` };
+      }
+    };
+    let accepted = 0;
+    for (let i = 0; i < 6000; i++) {
+      let body = seeds[i % seeds.length]!;
+      for (let edits = next(4); edits > 0; edits--) {
+        const at = next(body.length);
+        const kind = next(3);
+        if (kind === 0) body = body.slice(0, at) + body.slice(at + 1 + next(8));
+        else if (kind === 1) body = body.slice(0, at) + pieces[next(pieces.length)]! + body.slice(at);
+        else body = body.slice(0, at) + body.slice(next(body.length), next(body.length)) + body.slice(at);
+      }
+      const plain = outcome(decodeMethodCall, body);
+      assert.deepEqual(plain, outcome(decodeMethodCallByTokenizer, body), JSON.stringify(body));
+      if ('value' in plain) accepted++;
+    }
+    assert.ok(accepted > 1000 && accepted < 6000, `accepted ${accepted}`);
   });
 });
 
