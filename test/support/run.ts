@@ -49,7 +49,7 @@ await migrate(templateUrl.toString());
 
 /**
  * The files that take longest, longest first (per-file durations of a full run on an idle machine; 9 s and up).
- * run-files.ts starts files in the order given as its slots free up: a long file started last would run alone at the
+ * The runner starts files in argv order as its slots free up: a long file started last would run alone at the
  * end, so these go first and the many short files fill the gaps. A file missing here only loses its place.
  */
 const SLOW_FIRST = [
@@ -99,13 +99,9 @@ function slowFirst(files: string[]): string[] {
 
 const args = process.argv.slice(2);
 const files = slowFirst(args.length ? args.map((a) => path.resolve(a)) : await testFiles(root));
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-// run-files.ts rather than `node --test`, which would sort the files by name. --test-concurrency stays in the
-// runner's own flags, which every test file's process inherits, as under `node --test`.
-const runner = path.join(import.meta.dirname, 'run-files.ts');
-const child = spawn(process.execPath, ['--import', 'tsx', `--test-concurrency=${concurrency}`, runner, ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files], {
   stdio: 'inherit',
-  env: { ...process.env, MAILGATE_TEST_ADMIN_URL: adminUrl, MAILGATE_TEST_TEMPLATE: TEMPLATE, TEST_CONCURRENCY: concurrency },
+  env: { ...process.env, MAILGATE_TEST_ADMIN_URL: adminUrl, MAILGATE_TEST_TEMPLATE: TEMPLATE },
 });
 const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 await stop();
