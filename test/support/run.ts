@@ -47,58 +47,8 @@ const templateUrl = new URL(adminUrl);
 templateUrl.pathname = `/${TEMPLATE}`;
 await migrate(templateUrl.toString());
 
-/**
- * The files that take longest, longest first (per-file durations of a full run on an idle machine; 9 s and up).
- * The runner starts files in argv order as its slots free up: a long file started last would run alone at the
- * end, so these go first and the many short files fill the gaps. A file missing here only loses its place.
- */
-const SLOW_FIRST = [
-  'reliability/postgres-crash',
-  'admin/browser',
-  'webhooks/outage-10k',
-  'cli/import',
-  'badinput/corpus',
-  'cloudmailing/acceptance',
-  'admin/lists',
-  'cli/operator',
-  'e2e/default-install',
-  'admin/webhooks',
-  'cli/worker-crash',
-  'sender/unsubscribe',
-  'conformance/matrix',
-  'metrics/metrics',
-  'cli/commands',
-  'cli/backup',
-  'sender/maillist',
-  'e2e/seed-10k',
-  'admin/audience',
-  'admin/mailing-stats',
-  'tracking/render',
-  'cli/start-failures',
-  'webhooks/worker-kill',
-  'security/key-cache',
-  'cli/first-start',
-  'pipeline/resilience',
-  'cli/serve',
-  'emailicious/rest',
-  'webhooks/delivery',
-  'mailkit/real-clients',
-].map((f) => path.join(root, `${f}.test.ts`));
-
-/** `files` with the known slow ones first, in SLOW_FIRST's order; the rest keep their order. */
-function slowFirst(files: string[]): string[] {
-  const rank = (f: string) => {
-    const i = SLOW_FIRST.indexOf(f);
-    return i < 0 ? SLOW_FIRST.length : i;
-  };
-  return files
-    .map((f, i) => ({ f, i }))
-    .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
-    .map(({ f }) => f);
-}
-
 const args = process.argv.slice(2);
-const files = slowFirst(args.length ? args.map((a) => path.resolve(a)) : await testFiles(root));
+const files = args.length ? args.map((a) => path.resolve(a)) : await testFiles(root);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files], {
   stdio: 'inherit',
   env: { ...process.env, MAILGATE_TEST_ADMIN_URL: adminUrl, MAILGATE_TEST_TEMPLATE: TEMPLATE },
