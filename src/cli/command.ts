@@ -172,6 +172,20 @@ export async function reportFailure(e: unknown): Promise<void> {
   process.exit(1);
 }
 
+/**
+ * A server that has started: a stray rejection is a bug to log, not a reason to drop every connection; an
+ * uncaught exception is logged and ends the process. Before that, both are a failure to start (reportUncaught).
+ */
+export function asStartedServer(logger: Logger): void {
+  process.off('unhandledRejection', reportUncaught);
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  process.off('uncaughtException', reportUncaught);
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+}
+
 /** reportFailure as a listener of process events ('uncaughtException', 'unhandledRejection'), which drop a promise. */
 export function reportUncaught(e: unknown): void {
   // reportFailure words the failure inside a try; should it still fail, exit code 1 is all that is left to give.

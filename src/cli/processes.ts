@@ -255,14 +255,8 @@ export async function httpProcess(config: Config, logger: Logger): Promise<void>
     throw e;
   }
   ownMetrics = () => gateway.metrics.registry.getMetricsAsJSON();
-  const { reportUncaught } = await import('./command.js');
-  process.off('unhandledRejection', reportUncaught);
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  process.off('uncaughtException', reportUncaught);
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception');
-    process.exit(1);
-  });
+  const { asStartedServer } = await import('./command.js');
+  asStartedServer(logger);
 
   let stopping = false;
   const shutdown = async () => {

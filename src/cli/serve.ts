@@ -6,7 +6,7 @@ import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { Gateway, Services } from '../compose.js';
 import { invalid } from '../core/errors.js';
-import { action, closeWithin, context, open, reportUncaught } from './command.js';
+import { action, asStartedServer, closeWithin, context, open } from './command.js';
 import type { HttpProcesses } from './processes.js';
 
 /** The signals that stop a server in order (a closed terminal's SIGHUP too). */
@@ -51,14 +51,7 @@ async function serve(opts: { worker: boolean; http?: boolean; processes?: string
     throw e;
   }
   const started = services;
-  // Started: a stray rejection in a long-running server is a bug to log, not a reason to drop every connection.
-  process.off('unhandledRejection', reportUncaught);
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  process.off('uncaughtException', reportUncaught);
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception');
-    process.exit(1);
-  });
+  asStartedServer(logger);
 
   // Sender's URLs carry the account's slug: the first start's account, or the only one there is. Read while
   // a signal still waits for the start to end (a shutdown must not close the pool under this query).
