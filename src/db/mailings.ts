@@ -214,13 +214,13 @@ export type MailingColumn = (typeof MAILING_COLUMNS)[number];
 export type VariantColumn = (typeof VARIANT_COLUMNS)[number];
 export type SendColumn = (typeof SEND_COLUMNS)[number];
 
+/** The advisory lock class of making a mailing a standing send (two-key form; 'stnd' in ASCII). */
+const STANDING_LOCK = 0x73746e64;
+
 /**
  * The send a mailing's status and schedule are read from: its first one not finished, else its first (a
  * CloudMailing mailing has one; an Emailicious mailing is finished when every delivery is).
  */
-/** The advisory lock class of making a mailing a standing send (two-key form; 'stnd' in ASCII). */
-const STANDING_LOCK = 0x73746e64;
-
 const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
 
 // The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
