@@ -41,7 +41,7 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   const url = served?.url ?? b.url;
   const r = await (
     process.env.BENCH_LOAD_SPLIT === 'only'
-      ? Promise.resolve({ times: names.map(() => [0]), errors: 0, firstError: '' })
+      ? Promise.resolve({ times: names.map(() => [0]), errors: 0, firstError: '', cpuMs: 0 })
       : runClients({ url, secret: b.secret, seconds, clients, listBody })
   ).finally(() => served?.stop());
   const all = r.times.flat().sort((x, y) => x - y);
@@ -50,7 +50,7 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     `API under load: ${clients} clients, ${seconds} s`,
     `${r.errors} errors, p99 ${pct(all, 99).toFixed(1)} ms`,
     'zero errors, p99 <= 50 ms',
-    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process${processes ? `; serve --processes ${processes}` : ''}`,
+    `p50 ${pct(all, 50).toFixed(1)} ms, ${Math.round(all.length / seconds)} calls/s; clients in their own process (${(r.cpuMs / all.length).toFixed(2)} ms of CPU per call)${processes ? `; serve --processes ${processes}` : ''}`,
   );
   console.log(
     `# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`,
@@ -102,7 +102,7 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
       cpu.user -= idle.node * 5 * 1000;
       const st = ((await statements()) - st0 - 1) / calls;
       console.log(
-        `# load split: ${name} alone, 16 clients: ${Math.round(calls / 5)} calls/s, gateway CPU ${((cpu.user + cpu.system) / 1000 / calls).toFixed(2)} ms/call, Postgres CPU ${(pgMs / calls).toFixed(2)} ms/call${Number.isNaN(st) ? '' : `, ${st.toFixed(1)} statements/call`}, ${k.errors} errors; background ${idle.node.toFixed(0)} ms/s of gateway CPU, ${idle.pg.toFixed(0)} of Postgres subtracted`,
+        `# load split: ${name} alone, 16 clients: ${Math.round(calls / 5)} calls/s, gateway CPU ${((cpu.user + cpu.system) / 1000 / calls).toFixed(2)} ms/call, Postgres CPU ${(pgMs / calls).toFixed(2)} ms/call, clients ${(k.cpuMs / calls).toFixed(2)} ms/call${Number.isNaN(st) ? '' : `, ${st.toFixed(1)} statements/call`}, ${k.errors} errors; background ${idle.node.toFixed(0)} ms/s of gateway CPU, ${idle.pg.toFixed(0)} of Postgres subtracted`,
       );
     }
     await db.end();
@@ -119,7 +119,7 @@ async function runClients(settings: { url: string; secret: string; seconds: numb
     child.stdout.on('data', (c) => (s += c));
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
   });
-  return JSON.parse(out) as { times: number[][]; errors: number; firstError: string };
+  return JSON.parse(out) as { times: number[][]; errors: number; firstError: string; cpuMs: number };
 }
 
 /** `mailgate serve --no-worker --processes n` on `dbUrl`, until its banner names its URL. */
