@@ -281,6 +281,35 @@ const SUMMARIES = [false, true].map((list) =>
   }),
 );
 
+/** `list`'s filters: the condition each adds when given, and its value. */
+const LIST_FILTERS: [(n: number) => string, (f: MailingFilter) => unknown[] | undefined][] = [
+  [(n) => `m.id = ANY($${n}::bigint[])`, (f) => f.ids],
+  [(n) => `s.status = ANY($${n}::text[])`, (f) => f.statuses],
+  [(n) => `m.domain_name = ANY($${n}::text[])`, (f) => f.domains?.map((d) => d.toLowerCase())],
+  [(n) => `m.owner_guid = ANY($${n}::text[])`, (f) => f.ownerGuids],
+  [(n) => `m.satellite_group = ANY($${n}::text[])`, (f) => f.satelliteGroups],
+];
+/**
+ * `list`, one prepared statement per set of filters given (at most 32; see preparedQuery): its planning (three
+ * tables and the current send) costs several times its run over an account's few mailings.
+ */
+const LISTS = new Map<number, ReturnType<typeof preparedQuery>>();
+function listRead(accountId: number, f: MailingFilter) {
+  const values: unknown[] = [accountId];
+  const where = ['m.account_id = $1'];
+  let shape = 0;
+  LIST_FILTERS.forEach(([condition, value], i) => {
+    const v = value(f);
+    if (v === undefined || v === null) return;
+    values.push(v);
+    where.push(condition(values.length));
+    shape |= 1 << i;
+  });
+  let read = LISTS.get(shape);
+  if (!read) LISTS.set(shape, (read = preparedQuery(`mailings.list.${shape}`, `${SELECT_MAILING} WHERE ${where.join(' AND ')} ORDER BY m.id`)));
+  return { read, values };
+}
+
 /** Recipient counts per status of these mailings (`totals`). */
 const TOTALS = preparedQuery(
   'mailings.totals',
@@ -383,7 +412,7 @@ export function mailingsRepo(db: Queryable) {
       const ids = q.ids ?? null;
       const read = SUMMARIES[q.listId === null ? 0 : 1]![ids === null ? 0 : 1]!;
       const values = [accountId, ...(q.listId === null ? [] : [q.listId]), ...(ids === null ? [] : [ids]), offset, limit];
-      const { rows } = await db.query<{ count: number } & { [K in keyof MailingSummaryRow]: MailingSummaryRow[K] | null }>(read(values));
+      const { rows } = await read<{ count: number } & { [K in keyof MailingSummaryRow]: MailingSummaryRow[K] | null }>(db, values);
       return { count: rows[0]!.count, rows: rows.filter((r): r is typeof r & MailingSummaryRow => r.id !== null) };
     },
 
@@ -480,7 +509,8 @@ export function mailingsRepo(db: Queryable) {
     },
 
     async list(accountId: number, f: MailingFilter): Promise<MailingRow[]> {
-      const { rows } = await db.query<MailingRow>(`${SELECT_MAILING} WHERE ${FILTER} ORDER BY m.id`, filterParams(accountId, f));
+      const { read, values } = listRead(accountId, f);
+      const { rows } = await read<MailingRow>(db, values);
       return rows;
     },
 
@@ -532,7 +562,7 @@ export function mailingsRepo(db: Queryable) {
     async totals(mailingIds: number[]): Promise<Map<number, MailingTotals>> {
       const out = new Map<number, MailingTotals>();
       if (!mailingIds.length) return out;
-      const { rows } = await db.query<{ mailing_id: number; status: keyof MailingTotals; n: number }>(TOTALS([mailingIds]));
+      const { rows } = await TOTALS<{ mailing_id: number; status: keyof MailingTotals; n: number }>(db, [mailingIds]);
       for (const id of mailingIds) out.set(id, { ready: 0, warning: 0, finished: 0, error: 0, timeout: 0, general_error: 0 });
       for (const r of rows) out.get(r.mailing_id)![r.status] = r.n;
       return out;

@@ -62,20 +62,30 @@ export function makePool(connectionString: string, max = 10, badInput?: BadInput
 /**
  * A hot read Postgres parses and plans once per connection (a named prepared statement: after five runs it keeps
  * a generic plan when that costs no more than the custom ones), for reads whose planning costs more than their
- * execution. Only for text that names its result columns (no `*`) and has one shape of filter: a generic plan is
- * chosen once for every call, so a statement serving both "one id" and "the whole account" could keep the
- * whole account's plan for the one id. A change of a result column's type (a migration while the statement is
- * prepared) fails its next run with 0A000 once per connection, which is then dropped (the pool drops a client
- * whose query failed; withTransaction one whose transaction failed so).
+ * execution. One shape of filter per statement: a generic plan is chosen once for every call, so a statement
+ * serving both "one id" and "the whole account" could keep the whole account's plan for the one id.
+ *
+ * A migration that changes its result columns while it is prepared (a column added to a table it reads with
+ * `*`) fails its next run on each connection with 0A000 ("cached plan must not change result type"): on the
+ * pool that connection is dropped (the pool drops a client whose query failed) and the read run again unnamed;
+ * in a transaction the error stands and withTransaction drops the connection.
  */
-export function preparedQuery(name: string, text: string): (values: unknown[]) => pg.QueryConfig {
+export function preparedQuery(name: string, text: string) {
   const known = PREPARED.get(name);
   // pg refuses a name prepared on the connection with another text: two statements must never share one.
   if (known !== undefined && known !== text) throw new Error(`prepared statement ${name} has two texts`);
   PREPARED.set(name, text);
-  return (values) => ({ name, text, values });
+  return async <R extends pg.QueryResultRow>(db: Queryable, values: unknown[]): Promise<pg.QueryResult<R>> => {
+    try {
+      return await db.query<R>({ name, text, values });
+    } catch (e) {
+      if (sqlState(e) !== SQLSTATE.featureNotSupported || !isPool(db)) throw e;
+      return await db.query<R>(text, values);
+    }
+  };
 }
 const PREPARED = new Map<string, string>();
+const isPool = (db: Queryable): db is pg.Pool => typeof (db as Partial<pg.Pool>).connect === 'function';
 
 /** `fn` in a transaction on `client` (one connection, not in a transaction yet): committed, or rolled back when it throws. */
 export async function transactionOn<C extends Queryable, T>(client: C, fn: (client: C) => Promise<T>): Promise<T> {
@@ -107,7 +117,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
 
 /** `fn` inside a transaction: the caller's (a client already in one) or a new one (the pool). */
 export async function inTransaction<T>(db: Queryable, fn: (client: Queryable) => Promise<T>): Promise<T> {
-  return typeof (db as Partial<pg.Pool>).connect === 'function' ? await withTransaction(db as pg.Pool, fn) : await fn(db);
+  return isPool(db) ? await withTransaction(db, fn) : await fn(db);
 }
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped. */
