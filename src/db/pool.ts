@@ -85,7 +85,8 @@ export function preparedQuery(name: string, text: string) {
   };
 }
 const PREPARED = new Map<string, string>();
-const isPool = (db: Queryable): db is pg.Pool => typeof (db as Partial<pg.Pool>).connect === 'function';
+// A client has connect() too: only the pool runs each query on a connection of its choosing.
+const isPool = (db: Queryable): db is pg.Pool => db instanceof pg.Pool;
 
 /** `fn` in a transaction on `client` (one connection, not in a transaction yet): committed, or rolled back when it throws. */
 export async function transactionOn<C extends Queryable, T>(client: C, fn: (client: C) => Promise<T>): Promise<T> {
@@ -117,7 +118,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
 
 /** `fn` inside a transaction: the caller's (a client already in one) or a new one (the pool). */
 export async function inTransaction<T>(db: Queryable, fn: (client: Queryable) => Promise<T>): Promise<T> {
-  return isPool(db) ? await withTransaction(db, fn) : await fn(db);
+  return typeof (db as Partial<pg.Pool>).connect === 'function' ? await withTransaction(db as pg.Pool, fn) : await fn(db);
 }
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped. */
