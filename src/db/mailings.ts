@@ -7,7 +7,7 @@
  * A mailing's status and schedule are its send's: MailingRow joins the mailing's current send (CURRENT_SEND:
  * a CloudMailing mailing has exactly one, created with it).
  */
-import { SQLSTATE, sqlState, type Queryable } from './pool.js';
+import { preparedQuery, SQLSTATE, sqlState, type Queryable } from './pool.js';
 import type { MailingStatus } from './statuses.js';
 import { containing } from './overview.js';
 
@@ -258,6 +258,64 @@ function setList<C extends string>(cols: readonly C[], allowed: readonly C[], fi
   return cols.map((c, i) => `${c} = $${i + first}`).join(', ');
 }
 
+/**
+ * `summaries`, one prepared statement per filter shape (see preparedQuery), SUMMARIES[list given][ids given],
+ * taking the account, the list when given, the ids when given, the offset and the limit. One statement (one round
+ * trip, one snapshot for the count and the page): its count row always comes, joined to the page's rows or, past
+ * the last page, to none (one row, its page columns null).
+ */
+const SUMMARIES = [false, true].map((list) =>
+  [false, true].map((ids) => {
+    const filters = ['account_id = $1'];
+    if (list) filters.push(`list_id = $${filters.length + 1}`);
+    if (ids) filters.push(`id = ANY($${filters.length + 1}::bigint[])`);
+    const where = `${filters.join(' AND ')} AND system_role IS NULL`;
+    const n = filters.length;
+    return preparedQuery(
+      `mailings.summaries.${Number(list)}${Number(ids)}`,
+      `SELECT t.count, p.id, p.name, p.campaign_id, p.list_id, p.segments
+         FROM (SELECT count(*)::int AS count FROM mailings WHERE ${where}) t
+         LEFT JOIN LATERAL (SELECT id, name, campaign_id, list_id, segments FROM mailings WHERE ${where} ORDER BY id OFFSET $${n + 1} LIMIT $${n + 2}) p ON true
+        ORDER BY p.id`,
+    );
+  }),
+);
+
+/** `list`'s filters: the condition each adds when given, and its value. */
+const LIST_FILTERS: [(n: number) => string, (f: MailingFilter) => unknown[] | undefined][] = [
+  [(n) => `m.id = ANY($${n}::bigint[])`, (f) => f.ids],
+  [(n) => `s.status = ANY($${n}::text[])`, (f) => f.statuses],
+  [(n) => `m.domain_name = ANY($${n}::text[])`, (f) => f.domains?.map((d) => d.toLowerCase())],
+  [(n) => `m.owner_guid = ANY($${n}::text[])`, (f) => f.ownerGuids],
+  [(n) => `m.satellite_group = ANY($${n}::text[])`, (f) => f.satelliteGroups],
+];
+/**
+ * `list`, one prepared statement per set of filters given (at most 32; see preparedQuery): its planning (three
+ * tables and the current send) costs several times its run over an account's few mailings.
+ */
+const LISTS = new Map<number, ReturnType<typeof preparedQuery>>();
+function listRead(accountId: number, f: MailingFilter) {
+  const values: unknown[] = [accountId];
+  const where = ['m.account_id = $1'];
+  let shape = 0;
+  LIST_FILTERS.forEach(([condition, value], i) => {
+    const v = value(f);
+    if (v === undefined || v === null) return;
+    values.push(v);
+    where.push(condition(values.length));
+    shape |= 1 << i;
+  });
+  let read = LISTS.get(shape);
+  if (!read) LISTS.set(shape, (read = preparedQuery(`mailings.list.${shape}`, `${SELECT_MAILING} WHERE ${where.join(' AND ')} ORDER BY m.id`)));
+  return { read, values };
+}
+
+/** Recipient counts per status of these mailings (`totals`). */
+const TOTALS = preparedQuery(
+  'mailings.totals',
+  `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
+);
+
 export type SystemRole = 'confirm' | 'optout';
 
 export function mailingsRepo(db: Queryable) {
@@ -344,24 +402,18 @@ export function mailingsRepo(db: Queryable) {
       return { id, sends };
     },
 
-    /** A page of the account's mailings (of one list when given), by id; and how many. */
+    /** A page of the account's mailings (of one list when given, of these ids when given), by id; and how many. */
     async summaries(
       accountId: number,
       q: { listId: number | null; ids?: number[] | null },
       offset: number,
       limit: number,
     ): Promise<{ count: number; rows: MailingSummaryRow[] }> {
-      const where = `account_id = $1 AND ($2::bigint IS NULL OR list_id = $2) AND ($3::bigint[] IS NULL OR id = ANY($3)) AND system_role IS NULL`;
-      const params = [accountId, q.listId, q.ids ?? null];
-      const [count, page] = await Promise.all([
-        db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mailings WHERE ${where}`, params),
-        db.query<MailingSummaryRow>(`SELECT id, name, campaign_id, list_id, segments FROM mailings WHERE ${where} ORDER BY id OFFSET $4 LIMIT $5`, [
-          ...params,
-          offset,
-          limit,
-        ]),
-      ]);
-      return { count: count.rows[0]!.n, rows: page.rows };
+      const ids = q.ids ?? null;
+      const read = SUMMARIES[q.listId === null ? 0 : 1]![ids === null ? 0 : 1]!;
+      const values = [accountId, ...(q.listId === null ? [] : [q.listId]), ...(ids === null ? [] : [ids]), offset, limit];
+      const { rows } = await read<{ count: number } & { [K in keyof MailingSummaryRow]: MailingSummaryRow[K] | null }>(db, values);
+      return { count: rows[0]!.count, rows: rows.filter((r): r is typeof r & MailingSummaryRow => r.id !== null) };
     },
 
     /** The variants of these mailings (without their whole messages), in order. */
@@ -457,7 +509,8 @@ export function mailingsRepo(db: Queryable) {
     },
 
     async list(accountId: number, f: MailingFilter): Promise<MailingRow[]> {
-      const { rows } = await db.query<MailingRow>(`${SELECT_MAILING} WHERE ${FILTER} ORDER BY m.id`, filterParams(accountId, f));
+      const { read, values } = listRead(accountId, f);
+      const { rows } = await read<MailingRow>(db, values);
       return rows;
     },
 
@@ -507,12 +560,9 @@ export function mailingsRepo(db: Queryable) {
 
     /** Recipient counts per status for each mailing (test recipients included), summed from recipient_counts. */
     async totals(mailingIds: number[]): Promise<Map<number, MailingTotals>> {
-      const { rows } = await db.query<{ mailing_id: number; status: keyof MailingTotals; n: number }>(
-        `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts
-          WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
-        [mailingIds],
-      );
       const out = new Map<number, MailingTotals>();
+      if (!mailingIds.length) return out;
+      const { rows } = await TOTALS<{ mailing_id: number; status: keyof MailingTotals; n: number }>(db, [mailingIds]);
       for (const id of mailingIds) out.set(id, { ready: 0, warning: 0, finished: 0, error: 0, timeout: 0, general_error: 0 });
       for (const r of rows) out.get(r.mailing_id)![r.status] = r.n;
       return out;

@@ -59,6 +59,35 @@ export function makePool(connectionString: string, max = 10, badInput?: BadInput
   return pool;
 }
 
+/**
+ * A hot read Postgres parses and plans once per connection (a named prepared statement: after five runs it keeps
+ * a generic plan when that costs no more than the custom ones), for reads whose planning costs more than their
+ * execution. One shape of filter per statement: a generic plan is chosen once for every call, so a statement
+ * serving both "one id" and "the whole account" could keep the whole account's plan for the one id.
+ *
+ * A migration that changes its result columns while it is prepared (a column added to a table it reads with
+ * `*`) fails its next run on each connection with 0A000 ("cached plan must not change result type"): on the
+ * pool that connection is dropped (the pool drops a client whose query failed) and the read run again unnamed;
+ * in a transaction the error stands and withTransaction drops the connection.
+ */
+export function preparedQuery(name: string, text: string) {
+  const known = PREPARED.get(name);
+  // pg refuses a name prepared on the connection with another text: two statements must never share one.
+  if (known !== undefined && known !== text) throw new Error(`prepared statement ${name} has two texts`);
+  PREPARED.set(name, text);
+  return async <R extends pg.QueryResultRow>(db: Queryable, values: unknown[]): Promise<pg.QueryResult<R>> => {
+    try {
+      return await db.query<R>({ name, text, values });
+    } catch (e) {
+      if (sqlState(e) !== SQLSTATE.featureNotSupported || !isPool(db)) throw e;
+      return await db.query<R>(text, values);
+    }
+  };
+}
+const PREPARED = new Map<string, string>();
+// A client has connect() too: only the pool runs each query on a connection of its choosing.
+const isPool = (db: Queryable): db is pg.Pool => db instanceof pg.Pool;
+
 /** `fn` in a transaction on `client` (one connection, not in a transaction yet): committed, or rolled back when it throws. */
 export async function transactionOn<C extends Queryable, T>(client: C, fn: (client: C) => Promise<T>): Promise<T> {
   await client.query('BEGIN');
@@ -75,10 +104,15 @@ export async function transactionOn<C extends Queryable, T>(client: C, fn: (clie
 /** `fn` in a transaction on a connection of its own from the pool. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let stale: unknown;
   try {
     return await transactionOn(client, fn);
+  } catch (e) {
+    // A prepared statement whose result type changed (see preparedQuery): a new connection prepares it anew.
+    if (sqlState(e) === SQLSTATE.featureNotSupported) stale = e;
+    throw e;
   } finally {
-    client.release();
+    client.release(stale as Error | undefined);
   }
 }
 
@@ -112,6 +146,7 @@ export const SQLSTATE = {
   lockNotAvailable: '55P03',
   undefinedTable: '42P01',
   undefinedColumn: '42703',
+  featureNotSupported: '0A000',
 } as const;
 
 export function sqlState(e: unknown): string | undefined {

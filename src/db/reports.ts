@@ -317,6 +317,7 @@ export function reportsRepo(db: Queryable) {
 
     /** The opens and clicks of each of these mailings, over all its sends. */
     async mailingEngagement(mailingIds: readonly number[]): Promise<Map<number, MailingEngagement>> {
+      if (!mailingIds.length) return new Map();
       const { rows } = await db.query<MailingEngagement & { mailing_id: number }>(
         `SELECT s.mailing_id::int, ${ENGAGEMENT}
            FROM sends s JOIN send_event_counts c ON c.send_id = s.id
