@@ -118,7 +118,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
 
 /** `fn` inside a transaction: the caller's (a client already in one) or a new one (the pool). */
 export async function inTransaction<T>(db: Queryable, fn: (client: Queryable) => Promise<T>): Promise<T> {
-  return typeof (db as Partial<pg.Pool>).connect === 'function' ? await withTransaction(db as pg.Pool, fn) : await fn(db);
+  return isPool(db) ? await withTransaction(db, fn) : await fn(db);
 }
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped. */
