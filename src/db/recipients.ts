@@ -80,6 +80,28 @@ export interface FeedPosition {
   seq: number;
 }
 
+/** INSERT ... ON CONFLICT DO NOTHING: the inserted rows' ids by tracking id. */
+async function insertReturning(
+  db: Queryable,
+  accountId: number,
+  mailingId: number,
+  sendId: number,
+  isTest: boolean,
+  items: NewRecipient[],
+): Promise<Map<string, number>> {
+  if (!items.length) return new Map();
+  const { rows } = await db.query<{ tracking_id: string; id: number }>(
+    `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
+     SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
+       FROM jsonb_to_recordset($5::jsonb)
+         AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)
+     ON CONFLICT (account_id, tracking_id) DO NOTHING
+     RETURNING tracking_id, id`,
+    [accountId, mailingId, sendId, isTest, JSON.stringify(items)],
+  );
+  return new Map(rows.map((r) => [r.tracking_id, r.id]));
+}
+
 export function recipientsRepo(db: Queryable) {
   return {
     /**
@@ -98,17 +120,12 @@ export function recipientsRepo(db: Queryable) {
         await copyFrom(db, 'COPY recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments) FROM STDIN', text);
         return new Set(items.map((r) => r.tracking_id));
       }
-      const { rows } = await db.query<{ tracking_id: string }>(
-        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
-         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
-           FROM jsonb_to_recordset($5::jsonb)
-             AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)
-         ON CONFLICT (account_id, tracking_id) DO NOTHING
-         RETURNING tracking_id`,
-        [accountId, mailingId, sendId, isTest, JSON.stringify(items)],
-      );
-      return new Set(rows.map((r) => r.tracking_id));
+      return new Set((await insertReturning(db, accountId, mailingId, sendId, isTest, items)).keys());
     },
+
+    /** As insertMany by INSERT, with the new rows' ids by tracking id (a taken tracking id has none). */
+    insertReturningIds: (accountId: number, mailingId: number, sendId: number, isTest: boolean, items: NewRecipient[]) =>
+      insertReturning(db, accountId, mailingId, sendId, isTest, items),
 
     async emailOf(recipientId: number): Promise<string | undefined> {
       const { rows } = await db.query<{ email: string }>('SELECT email FROM recipients WHERE id = $1', [recipientId]);
