@@ -229,7 +229,7 @@ const STANDING_LOCK = 0x73746e64;
  * The send a mailing's status and schedule are read from: its first one not finished, else its first (a
  * CloudMailing mailing has one; an Emailicious mailing is finished when every delivery is).
  */
-const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
+export const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
 
 // The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
 const SELECT_MAILING = `

@@ -67,7 +67,9 @@ export function recipientsService(deps: RecipientsDeps) {
 
   /**
    * `message` (a transactional message's recipients): `check` may refuse the mailing as read (locked) in the
-   * transaction, by throwing, before anything is written; the rows go in by INSERT, and `ids` maps each new
+   * transaction, by throwing, before anything is written (a transactional mailing's rows are written in the
+   * statement that reads it, and are then written only when check has nothing to refuse: one that is found
+   * and not finished); the rows go in by INSERT, and `ids` maps each new
    * row's tracking id to its id. A running send of a mailing marked transactional then has its job left for
    * the caller to wake once committed (`wake`: the send id, null: nothing to wake; see
    * src/core/transactional/wake.ts); any other send's job commits with the recipients.
@@ -125,6 +127,24 @@ export function recipientsService(deps: RecipientsDeps) {
     }
     let wake: number | null = null;
     let ids = new Map<string, number>();
+    const report = (inserted: Set<string>) => {
+      for (const r of rows) {
+        results[r.index] = inserted.has(r.tracking_id)
+          ? { email: r.email, id: r.tracking_id }
+          : { email: r.email, error: `tracking id already used: ${r.tracking_id}` };
+        inserted.delete(r.tracking_id); // a repeated tracking id within one call is reported on its second use
+      }
+    };
+    if (message) {
+      // A transactional mailing's message in one statement (no BEGIN, COMMIT, nor a separate read): the
+      // statement's own transaction is what the one below would be, with the send left to wake after it.
+      const one = await store.recipients.insertMessage(ctx.accountId, mailingId, rows);
+      message.check(one.mailing);
+      if (one.mailing?.transactional && one.mailing.status !== 'finished') {
+        report(new Set(one.ids.keys()));
+        return { results, wake: rows.length && one.mailing.status === 'running' ? one.mailing.send_id : null, mailing: one.mailing, ids: one.ids };
+      }
+    }
     const mailing = await store.transaction(async (tx) => {
       const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');
       message?.check(m);
@@ -132,12 +152,7 @@ export function recipientsService(deps: RecipientsDeps) {
       if (!test && m.status === 'finished') throw badRequest(`mailing ${mailingId} is finished: no recipient can be added`);
       if (message) ids = await tx.recipients.insertReturningIds(ctx.accountId, mailingId, m.send_id, test, rows);
       const inserted = message ? new Set(ids.keys()) : await tx.recipients.insertMany(ctx.accountId, mailingId, m.send_id, test, rows, freshIds);
-      for (const r of rows) {
-        results[r.index] = inserted.has(r.tracking_id)
-          ? { email: r.email, id: r.tracking_id }
-          : { email: r.email, error: `tracking id already used: ${r.tracking_id}` };
-        inserted.delete(r.tracking_id); // a repeated tracking id within one call is reported on its second use
-      }
+      report(inserted);
       if (test && rows.length) await tx.jobs.enqueueSend(m.send_id, null, 1, true);
       else if (rows.length && m.status === 'running') {
         if (message && m.transactional) wake = m.send_id;
