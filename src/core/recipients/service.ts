@@ -67,12 +67,12 @@ export function recipientsService(deps: RecipientsDeps) {
 
   /**
    * `message` (a transactional message's recipients): `check` may refuse the mailing as read (locked) in the
-   * transaction, by throwing, before anything is written (a transactional mailing's rows are written in the
-   * statement that reads it, and are then written only when check has nothing to refuse: one that is found
-   * and not finished); the rows go in by INSERT, and `ids` maps each new
-   * row's tracking id to its id. A running send of a mailing marked transactional then has its job left for
-   * the caller to wake once committed (`wake`: the send id, null: nothing to wake; see
-   * src/core/transactional/wake.ts); any other send's job commits with the recipients.
+   * transaction, by throwing, before anything is written (a transactional mailing's rows are written by the
+   * statement that reads it, so check may refuse only what that statement does not write for: a mailing
+   * missing or finished); the rows go in by INSERT, and `ids` maps each new row's tracking id to its id. A
+   * running send of a mailing marked transactional then has its job left for the caller to wake once
+   * committed (`wake`: the send id, null: nothing to wake; see src/core/transactional/wake.ts); any other
+   * send's job commits with the recipients.
    */
   async function add(
     ctx: CallContext,
