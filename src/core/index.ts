@@ -84,7 +84,7 @@ export function makeCore(deps: CoreDeps) {
     recipients: services.recipients,
     bounceDomain: deps.bounceDomain,
     waker: sendWaker({
-      enqueue: (sendId) => deps.store.jobs.enqueueSend(sendId, null, deps.sendLanes),
+      enqueue: (sendId) => deps.store.jobs.wakeSend(sendId, deps.sendLanes),
       failed: (sendId, e) => deps.wakeFailed?.(sendId, e),
     }),
   });

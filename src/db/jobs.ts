@@ -65,6 +65,28 @@ export async function enqueueSend(db: Queryable, sendId: number, runAt: Date | n
 }
 
 /**
+ * Wake a running send's jobs, one per lane, now (a transactional recipient just committed), as enqueueSend
+ * does, except for a lane whose job already waits unlocked, never attempted, due now and at the priority enqueueSend would
+ * give it: that job is what enqueueSend would leave (replaced in place), and it is not taken yet, so it runs
+ * after this statement's snapshot, which was taken after the caller's commit; it finds that recipient. A
+ * locked job (running) or one waiting for later gets its follow-up job as with enqueueSend. One statement;
+ * add_job's own half dozen run only for a lane that needs it. (graphile-worker's job table is read directly,
+ * by its unique key: the same table test/support/jobs.ts reads.)
+ */
+export async function wakeSend(db: Queryable, sendId: number, lanes = 1): Promise<void> {
+  await db.query(
+    `SELECT ${addSendJob({ sendId: '$1::bigint', testOnly: 'false', runAt: 'now()', jobKey: 'lane_key', mode: 'replace' })}
+       FROM unnest($2::text[]) AS lane_key
+      WHERE NOT EXISTS (
+        SELECT 1 FROM graphile_worker._private_jobs j
+         WHERE j.key = lane_key AND j.is_available AND j.attempts = 0 AND j.run_at <= now()
+           AND j.priority = coalesce((SELECT CASE WHEN m.transactional THEN ${TRANSACTIONAL_PRIORITY} ELSE 0 END
+                                        FROM sends s JOIN mailings m ON m.id = s.mailing_id WHERE s.id = $1::bigint), 0))`,
+    [sendId, Array.from({ length: lanes }, (_, i) => sendJobKey(sendId, i))],
+  );
+}
+
+/**
  * Run this send's job again at `runAt` (null: now), keeping its job key (its lane). When a job with that key
  * is already waiting, the earlier of the two times wins: a re-enqueue for "later" (a retry in 5 minutes)
  * must not postpone a job enqueued for "now" (recipients just added). add_job in preserve_run_at mode keeps

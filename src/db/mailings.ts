@@ -214,6 +214,14 @@ export type MailingColumn = (typeof MAILING_COLUMNS)[number];
 export type VariantColumn = (typeof VARIANT_COLUMNS)[number];
 export type SendColumn = (typeof SEND_COLUMNS)[number];
 
+/** A mailing's current send, as sendOf reads it. */
+export interface SendOfRow {
+  send_id: number;
+  status: MailingStatus;
+  transactional: boolean;
+  dont_close_if_empty: boolean;
+}
+
 /** The advisory lock class of making a mailing a standing send (two-key form; 'stnd' in ASCII). */
 const STANDING_LOCK = 0x73746e64;
 
@@ -221,7 +229,7 @@ const STANDING_LOCK = 0x73746e64;
  * The send a mailing's status and schedule are read from: its first one not finished, else its first (a
  * CloudMailing mailing has one; an Emailicious mailing is finished when every delivery is).
  */
-const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
+export const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
 
 // The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
 const SELECT_MAILING = `
@@ -488,11 +496,14 @@ export function mailingsRepo(db: Queryable) {
       return rows[0];
     },
 
-    /** The mailing's send and its status, the mailing row locked as asked: all add_recipients needs. */
-    async sendOf(accountId: number, id: number, lock: 'FOR SHARE' | 'FOR UPDATE'): Promise<{ send_id: number; status: MailingStatus } | undefined> {
-      const { rows } = await db.query<{ send_id: number; status: MailingStatus }>(
-        `SELECT s.id AS send_id, s.status FROM mailings m
-           JOIN LATERAL (SELECT id, status FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
+    /**
+     * The mailing's send and its status, the mailing row locked as asked: all add_recipients needs, and what a
+     * transactional message decides from (whether the mailing is a standing send marked transactional yet).
+     */
+    async sendOf(accountId: number, id: number, lock: 'FOR SHARE' | 'FOR UPDATE'): Promise<SendOfRow | undefined> {
+      const { rows } = await db.query<SendOfRow>(
+        `SELECT s.id AS send_id, s.status, m.transactional, s.dont_close_if_empty FROM mailings m
+           JOIN LATERAL (SELECT id, status, dont_close_if_empty FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
           WHERE m.account_id = $1 AND m.id = $2 ${lock} OF m`,
         [accountId, id],
       );

@@ -6,6 +6,7 @@
  */
 import { copyFrom, copyText, inTransaction, type Queryable } from './pool.js';
 import type { RecipientStatus } from './statuses.js';
+import { CURRENT_SEND, type SendOfRow } from './mailings.js';
 
 /** SET-list fragment every status change must include. */
 export const STAMP_CHANGE = `changed_xid = pg_current_xact_id(), change_seq = nextval('recipient_change_seq'), modified_at = now()`;
@@ -80,6 +81,32 @@ export interface FeedPosition {
   seq: number;
 }
 
+/** INSERT ... ON CONFLICT DO NOTHING: the inserted rows' ids by tracking id. */
+async function insertReturning(
+  db: Queryable,
+  accountId: number,
+  mailingId: number,
+  sendId: number,
+  isTest: boolean,
+  items: NewRecipient[],
+): Promise<Map<string, number>> {
+  if (!items.length) return new Map();
+  const { rows } = await db.query<{ tracking_id: string; id: number }>(
+    `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
+     SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
+       FROM jsonb_to_recordset($5::jsonb)
+         AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)
+     ON CONFLICT (account_id, tracking_id) DO NOTHING
+     RETURNING tracking_id, id`,
+    [accountId, mailingId, sendId, isTest, JSON.stringify(items)],
+  );
+  return new Map(rows.map((r) => [r.tracking_id, r.id]));
+}
+
+/** The recipients' columns as insertMany's INSERT takes them, from a jsonb array of NewRecipient. */
+const NEW_ROWS = `jsonb_to_recordset($3::jsonb)
+  AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)`;
+
 export function recipientsRepo(db: Queryable) {
   return {
     /**
@@ -98,17 +125,41 @@ export function recipientsRepo(db: Queryable) {
         await copyFrom(db, 'COPY recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments) FROM STDIN', text);
         return new Set(items.map((r) => r.tracking_id));
       }
-      const { rows } = await db.query<{ tracking_id: string }>(
-        `INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
-         SELECT $1, $2, $3, $4, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
-           FROM jsonb_to_recordset($5::jsonb)
-             AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)
-         ON CONFLICT (account_id, tracking_id) DO NOTHING
-         RETURNING tracking_id`,
-        [accountId, mailingId, sendId, isTest, JSON.stringify(items)],
-      );
-      return new Set(rows.map((r) => r.tracking_id));
+      return new Set((await insertReturning(db, accountId, mailingId, sendId, isTest, items)).keys());
     },
+
+    /**
+     * A transactional message's rows in one statement, outside any transaction of the caller's: the mailing's
+     * send read with its row locked FOR SHARE (as sendOf), and the rows inserted (as insertReturningIds) only
+     * when the mailing is marked transactional and not finished, the one case where nothing else is written
+     * with them (its send's job is woken after the commit). Answers the mailing as read (undefined: none)
+     * and the new rows' ids, none when the mailing was not such a one.
+     */
+    async insertMessage(accountId: number, mailingId: number, items: NewRecipient[]): Promise<{ mailing: SendOfRow | undefined; ids: Map<string, number> }> {
+      const { rows } = await db.query<SendOfRow & { ids: [string, number][] }>(
+        `WITH m AS (
+           SELECT s.id AS send_id, s.status, m.transactional, s.dont_close_if_empty FROM mailings m
+             JOIN LATERAL (SELECT id, status, dont_close_if_empty FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
+            WHERE m.account_id = $1 AND m.id = $2 FOR SHARE OF m),
+         ins AS (
+           INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
+           SELECT $1, $2, m.send_id, false, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
+             FROM m, ${NEW_ROWS}
+            WHERE m.transactional AND m.status <> 'finished'
+           ON CONFLICT (account_id, tracking_id) DO NOTHING
+           RETURNING tracking_id, id)
+         SELECT m.*, (SELECT coalesce(json_agg(json_build_array(ins.tracking_id, ins.id)), '[]') FROM ins) AS ids FROM m`,
+        [accountId, mailingId, JSON.stringify(items)],
+      );
+      const r = rows[0];
+      if (!r) return { mailing: undefined, ids: new Map() };
+      const { ids, ...mailing } = r;
+      return { mailing, ids: new Map(ids) };
+    },
+
+    /** As insertMany by INSERT, with the new rows' ids by tracking id (a taken tracking id has none). */
+    insertReturningIds: (accountId: number, mailingId: number, sendId: number, isTest: boolean, items: NewRecipient[]) =>
+      insertReturning(db, accountId, mailingId, sendId, isTest, items),
 
     async emailOf(recipientId: number): Promise<string | undefined> {
       const { rows } = await db.query<{ email: string }>('SELECT email FROM recipients WHERE id = $1', [recipientId]);

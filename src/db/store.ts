@@ -2,7 +2,7 @@
  * The repositories, bound to the pool or to one transaction. The core receives a Store and never sees SQL.
  */
 import { accountsRepo, apiKeysRepo, settingsRepo } from './accounts.js';
-import { enqueueSend } from './jobs.js';
+import { enqueueSend, wakeSend } from './jobs.js';
 import { mailingsRepo } from './mailings.js';
 import { SQLSTATE, sqlState, transactionOn, withTransaction, type Pool, type Queryable } from './pool.js';
 import { recipientsRepo } from './recipients.js';
@@ -43,6 +43,7 @@ function bind(db: Queryable) {
     ping: async () => void (await db.query('SELECT 1')),
     jobs: {
       enqueueSend: (sendId: number, runAt: Date | null, lanes?: number, testOnly?: boolean) => enqueueSend(db, sendId, runAt, lanes, testOnly),
+      wakeSend: (sendId: number, lanes?: number) => wakeSend(db, sendId, lanes),
     },
   };
 }

@@ -8,9 +8,10 @@ import { badRequest, notFound } from '../errors.js';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '../statuses.js';
 import type { Store } from '../../db/store.js';
 import type { NewRecipient, RecipientContent, RecipientFilter, RecipientRow } from '../../db/recipients.js';
+import type { SendOfRow } from '../../db/mailings.js';
 import { FEED_START, cursorCodec } from './cursor.js';
 
-export type { RecipientFilter, RecipientRow };
+export type { RecipientFilter, RecipientRow, SendOfRow };
 
 export interface RecipientsDeps {
   store: Store;
@@ -65,17 +66,21 @@ export function recipientsService(deps: RecipientsDeps) {
   const cursors = cursorCodec(deps.cursorSecret);
 
   /**
-   * `wakeAfterCommit`: the running send's job is not enqueued in the transaction; the send id to wake comes
-   * back instead (null: nothing to wake), for the caller to wake it once committed (see
-   * src/core/transactional/wake.ts). Otherwise the job commits with the recipients.
+   * `message` (a transactional message's recipients): `check` may refuse the mailing as read (locked) in the
+   * transaction, by throwing, before anything is written (a transactional mailing's rows are written by the
+   * statement that reads it, so check may refuse only what that statement does not write for: a mailing
+   * missing or finished); the rows go in by INSERT, and `ids` maps each new row's tracking id to its id. A
+   * running send of a mailing marked transactional then has its job left for the caller to wake once
+   * committed (`wake`: the send id, null: nothing to wake; see src/core/transactional/wake.ts); any other
+   * send's job commits with the recipients.
    */
   async function add(
     ctx: CallContext,
     mailingId: number,
     items: RecipientInput[],
     test: boolean,
-    wakeAfterCommit = false,
-  ): Promise<{ results: AddResult[]; wake: number | null }> {
+    message?: { check: (m: SendOfRow | undefined) => void },
+  ): Promise<{ results: AddResult[]; wake: number | null; mailing: SendOfRow; ids: Map<string, number> }> {
     if (items.length > deps.maxPerCall) {
       throw badRequest(`too many recipients in one call: ${items.length} (at most ${deps.maxPerCall}); split them over several calls`);
     }
@@ -121,35 +126,51 @@ export function recipientsService(deps: RecipientsDeps) {
       });
     }
     let wake: number | null = null;
-    await store.transaction(async (tx) => {
-      const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');
-      if (!m) throw notFound('mailing', mailingId);
-      if (!test && m.status === 'finished') throw badRequest(`mailing ${mailingId} is finished: no recipient can be added`);
-      const inserted = await tx.recipients.insertMany(ctx.accountId, mailingId, m.send_id, test, rows, freshIds);
+    let ids = new Map<string, number>();
+    const report = (inserted: Set<string>) => {
       for (const r of rows) {
         results[r.index] = inserted.has(r.tracking_id)
           ? { email: r.email, id: r.tracking_id }
           : { email: r.email, error: `tracking id already used: ${r.tracking_id}` };
         inserted.delete(r.tracking_id); // a repeated tracking id within one call is reported on its second use
       }
+    };
+    if (message) {
+      // A transactional mailing's message in one statement (no BEGIN, COMMIT, nor a separate read): the
+      // statement's own transaction is what the one below would be, with the send left to wake after it.
+      const one = await store.recipients.insertMessage(ctx.accountId, mailingId, rows);
+      message.check(one.mailing);
+      if (one.mailing?.transactional && one.mailing.status !== 'finished') {
+        report(new Set(one.ids.keys()));
+        return { results, wake: rows.length && one.mailing.status === 'running' ? one.mailing.send_id : null, mailing: one.mailing, ids: one.ids };
+      }
+    }
+    const mailing = await store.transaction(async (tx) => {
+      const m = await tx.mailings.sendOf(ctx.accountId, mailingId, 'FOR SHARE');
+      message?.check(m);
+      if (!m) throw notFound('mailing', mailingId);
+      if (!test && m.status === 'finished') throw badRequest(`mailing ${mailingId} is finished: no recipient can be added`);
+      if (message) ids = await tx.recipients.insertReturningIds(ctx.accountId, mailingId, m.send_id, test, rows);
+      const inserted = message ? new Set(ids.keys()) : await tx.recipients.insertMany(ctx.accountId, mailingId, m.send_id, test, rows, freshIds);
+      report(inserted);
       if (test && rows.length) await tx.jobs.enqueueSend(m.send_id, null, 1, true);
       else if (rows.length && m.status === 'running') {
-        if (wakeAfterCommit) wake = m.send_id;
+        if (message && m.transactional) wake = m.send_id;
         else await tx.jobs.enqueueSend(m.send_id, null, deps.sendLanes);
       }
+      return m;
     });
-    return { results, wake };
+    return { results, wake, mailing, ids };
   }
 
   return {
     add: async (ctx: CallContext, mailingId: number, items: RecipientInput[]) => (await add(ctx, mailingId, items, false)).results,
     /**
-     * As add, but a running send's job is left for the caller to wake after the commit: `wake` is the send id
-     * to wake, or null. Concurrent calls then never wait on each other's job row (transactional sends).
+     * A transactional message's recipients (see add's `message`): concurrent messages of a transactional
+     * mailing never wait on each other's job row. Answers the mailing as read in the transaction too.
      */
-    addUnwoken: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false, true),
-    /** As add, with the same answer as addUnwoken (`wake` always null: the job committed with the recipients). */
-    addWoken: (ctx: CallContext, mailingId: number, items: RecipientInput[]) => add(ctx, mailingId, items, false),
+    addMessage: (ctx: CallContext, mailingId: number, items: RecipientInput[], check: (m: SendOfRow | undefined) => void) =>
+      add(ctx, mailingId, items, false, { check }),
     /** Sent at once, whatever the mailing's state; counted in its totals (as the original server does). */
     sendTest: async (ctx: CallContext, mailingId: number, items: RecipientInput[]) => (await add(ctx, mailingId, items, true)).results,
 

@@ -90,38 +90,49 @@ export function transactionalService(deps: {
   waker: SendWaker;
 }) {
   const { store } = deps;
-  const api = {
-    async send(ctx: CallContext, input: TransactionalInput): Promise<TransactionalResult> {
+  /**
+   * One message: its recipient committed, its send woken. Without a list the mailing is read once, locked, in the transaction
+   * that adds the recipient; with one, it is read first, so that no subscriber is added for a mailing that
+   * cannot send.
+   */
+  async function deliver(ctx: CallContext, input: TransactionalInput): Promise<Omit<TransactionalResult, 'sent'>> {
+    const refuse = (m: { status: string } | undefined) => {
+      if (!m) throw new DomainError('NOT_FOUND', notFound('mailing', input.mailingId).message, 'mailingId');
+      if (m.status === 'finished') throw new DomainError('NOT_FOUND', `mailing ${input.mailingId} is finished`, 'mailingId');
+    };
+    let subscriberId: number | null = input.subscriberId ?? null;
+    let inserted = false;
+    if (input.listId !== null) {
       // The mailing's row alone: no count over its recipients, which grow with every send.
-      const mailing = await store.mailings.get(ctx.accountId, input.mailingId);
-      if (!mailing) throw new DomainError('NOT_FOUND', notFound('mailing', input.mailingId).message, 'mailingId');
-      if (mailing.status === 'finished') throw new DomainError('NOT_FOUND', `mailing ${input.mailingId} is finished`, 'mailingId');
-      let subscriberId: number | null = input.subscriberId ?? null;
-      let inserted = false;
-      if (input.listId !== null) {
-        const [r] = await deps.lists.subscribe(ctx, input.listId, [{ email: input.email, params: input.fields }]).catch((e: unknown) => {
-          throw isDomainError(e) && e.code === 'NOT_FOUND' ? new DomainError('NOT_FOUND', e.message, 'listId') : e;
-        });
-        if (!r || 'error' in r) throw new DomainError('INVALID_ARGUMENT', r && 'error' in r ? r.error : 'not added', 'email');
-        subscriberId = r.id;
-        inserted = r.inserted;
-      }
-      const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({
-        filename: a.filename,
-        contentType: a.contentType ?? 'application/octet-stream',
-        data: a.data,
-        ...(a.charset ? { charset: a.charset } : {}),
-      }));
-      const own: RecipientContent = {
-        ...(input.subject !== undefined ? { subject: input.subject } : {}),
-        ...(input.html !== undefined ? { html: input.html } : {}),
-        ...input.extra,
-      };
-      const content = Object.keys(own).length ? own : null;
-      const {
-        results: [added],
-        wake,
-      } = await (mailing.transactional ? deps.recipients.addUnwoken : deps.recipients.addWoken)(ctx, input.mailingId, [
+      refuse(await store.mailings.get(ctx.accountId, input.mailingId));
+      const [r] = await deps.lists.subscribe(ctx, input.listId, [{ email: input.email, params: input.fields }]).catch((e: unknown) => {
+        throw isDomainError(e) && e.code === 'NOT_FOUND' ? new DomainError('NOT_FOUND', e.message, 'listId') : e;
+      });
+      if (!r || 'error' in r) throw new DomainError('INVALID_ARGUMENT', r && 'error' in r ? r.error : 'not added', 'email');
+      subscriberId = r.id;
+      inserted = r.inserted;
+    }
+    const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType ?? 'application/octet-stream',
+      data: a.data,
+      ...(a.charset ? { charset: a.charset } : {}),
+    }));
+    const own: RecipientContent = {
+      ...(input.subject !== undefined ? { subject: input.subject } : {}),
+      ...(input.html !== undefined ? { html: input.html } : {}),
+      ...input.extra,
+    };
+    const content = Object.keys(own).length ? own : null;
+    const {
+      results: [added],
+      wake,
+      mailing,
+      ids,
+    } = await deps.recipients.addMessage(
+      ctx,
+      input.mailingId,
+      [
         {
           email: input.email,
           trackingId: input.trackingId,
@@ -132,21 +143,28 @@ export function transactionalService(deps: {
           notBefore: input.notBefore ?? null,
           expiresAt: input.expiresAt ?? null,
         },
-      ]);
-      if (wake !== null) {
-        failpoint('transactional-wake');
-        await deps.waker.wake(wake);
-      }
-      if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
-      // The first messages make it a standing send (kept open, started) marked transactional: its sends go
-      // first in the worker queue, so a transactional message never waits behind a bulk mailing. From the next
-      // message on, its job is woken after the commit (the first one enqueued it in its transaction, as the
-      // sweep's wakeStrandedSends looks at transactional mailings only), and nothing here writes the mailing's
-      // row: concurrent messages of one campaign never wait on each other for it.
-      if (!mailing.dont_close_if_empty || !mailing.transactional || mailing.status === 'filling') await deps.mailings.makeStanding(ctx, input.mailingId);
-      const [row] = await store.recipients.byTrackingIds(ctx.accountId, [added.id]);
-      const suppressed = (await store.suppressions.get(ctx.accountId, emailKey(input.email))) !== undefined;
-      return { emailId: subscriberId ?? row!.id, sendId: row!.send_id, messageId: row!.id, inserted, sent: !suppressed };
+      ],
+      refuse,
+    );
+    if (wake !== null) {
+      failpoint('transactional-wake');
+      await deps.waker.wake(wake);
+    }
+    if (!added || 'error' in added) throw new DomainError('INVALID_ARGUMENT', added && 'error' in added ? added.error : 'not added', 'email');
+    // The first messages make it a standing send (kept open, started) marked transactional: its sends go
+    // first in the worker queue, so a transactional message never waits behind a bulk mailing. From the next
+    // message on, its job is woken after the commit (the first one enqueued it in its transaction, as the
+    // sweep's wakeStrandedSends looks at transactional mailings only), and nothing here writes the mailing's
+    // row: concurrent messages of one campaign never wait on each other for it.
+    if (!mailing.dont_close_if_empty || !mailing.transactional || mailing.status === 'filling') await deps.mailings.makeStanding(ctx, input.mailingId);
+    const id = ids.get(added.id)!;
+    return { emailId: subscriberId ?? id, sendId: mailing.send_id, messageId: id, inserted };
+  }
+
+  const api = {
+    async send(ctx: CallContext, input: TransactionalInput): Promise<TransactionalResult> {
+      const r = await deliver(ctx, input);
+      return { ...r, sent: (await store.suppressions.get(ctx.accountId, emailKey(input.email))) === undefined };
     },
 
     /** One message to every address of to, cc and bcc (each once): its Message-ID and its copies' ids. */
@@ -158,8 +176,9 @@ export function transactionalService(deps: {
         throw new DomainError('INVALID_ARGUMENT', `at most ${MAX_MESSAGE_RECIPIENTS} recipients in one message, got ${all.length}`, 'to');
       const shown = { ...(input.to.length ? { to: input.to } : {}), ...(input.cc.length ? { cc: input.cc } : {}) };
       const extra = { ...(input.from ? { from: input.from } : {}), ...(input.headers?.length ? { headers: input.headers } : {}) };
+      // Whether an address is suppressed is not part of the answer: its copy is recorded, and ends ERROR.
       const one = (a: Address, more: TransactionalInput['extra'], trackingId?: string) =>
-        api.send(ctx, {
+        deliver(ctx, {
           mailingId: input.mailingId,
           listId: null,
           email: a.email,
