@@ -121,9 +121,22 @@ export async function inTransaction<T>(db: Queryable, fn: (client: Queryable) =>
   return isPool(db) ? await withTransaction(db, fn) : await fn(db);
 }
 
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIAL_G = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped. */
 export function copyText(v: string): string {
-  return /[\\\t\n\r]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : v;
+  return COPY_SPECIAL.test(v) ? v.replace(COPY_SPECIAL_G, (c) => COPY_ESCAPES[c]!) : v;
+}
+
+/**
+ * `value` as JSON in COPY's text format. JSON text never holds a raw tab, newline or carriage return (JSON
+ * spells every control character as an escape), so its backslashes are all there is to escape.
+ */
+export function copyJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
 }
 
 /** COPY ... FROM STDIN of `text` (COPY's text format) on a transaction's client (a pool cannot COPY). */

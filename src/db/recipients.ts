@@ -4,7 +4,7 @@
  * Every status change goes through STAMP_CHANGE, which the status feed depends on: the writing transaction's
  * xid plus a sequence value. See statusFeed below for why a plain timestamp or sequence is not enough.
  */
-import { copyFrom, copyText, inTransaction, type Queryable } from './pool.js';
+import { copyFrom, copyJson, copyText, inTransaction, type Queryable } from './pool.js';
 import type { RecipientStatus } from './statuses.js';
 import { CURRENT_SEND, type SendOfRow } from './mailings.js';
 
@@ -120,7 +120,7 @@ export function recipientsRepo(db: Queryable) {
       if (freshIds) {
         let text = '';
         for (const r of items) {
-          text += `${accountId}\t${mailingId}\t${sendId}\t${isTest ? 't' : 'f'}\t${copyText(r.tracking_id)}\t${copyText(r.email)}\t${copyText(JSON.stringify(r.fields))}\t${r.attachments ? copyText(JSON.stringify(r.attachments)) : '\\N'}\n`;
+          text += `${accountId}\t${mailingId}\t${sendId}\t${isTest ? 't' : 'f'}\t${copyText(r.tracking_id)}\t${copyText(r.email)}\t${copyJson(r.fields)}\t${r.attachments ? copyJson(r.attachments) : '\\N'}\n`;
         }
         await copyFrom(db, 'COPY recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments) FROM STDIN', text);
         return new Set(items.map((r) => r.tracking_id));

@@ -1,7 +1,6 @@
 /**
  * Recipients of a mailing: bulk add with one result per item, status reads, the status feed, resets.
  */
-import { randomUUID } from 'node:crypto';
 import type { CallContext } from '../context.js';
 import { isValidEmail } from '../email.js';
 import { badRequest, notFound } from '../errors.js';
@@ -10,6 +9,7 @@ import type { Store } from '../../db/store.js';
 import type { NewRecipient, RecipientContent, RecipientFilter, RecipientRow } from '../../db/recipients.js';
 import type { SendOfRow } from '../../db/mailings.js';
 import { FEED_START, cursorCodec } from './cursor.js';
+import { newTrackingId } from './tracking-id.js';
 
 export type { RecipientFilter, RecipientRow, SendOfRow };
 
@@ -94,7 +94,7 @@ export function recipientsService(deps: RecipientsDeps) {
         continue;
       }
       let trackingId: string;
-      if (item.trackingId === undefined || item.trackingId === null || item.trackingId === '') trackingId = randomUUID();
+      if (item.trackingId === undefined || item.trackingId === null || item.trackingId === '') trackingId = newTrackingId();
       else if (typeof item.trackingId !== 'string' || item.trackingId.length >= 50) {
         results[index] = { email, error: 'the tracking id must be a string under 50 characters' };
         continue;
