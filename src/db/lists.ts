@@ -390,6 +390,33 @@ export function listsRepo(db: Queryable) {
       return { inserted: r.inserted, updated: r.updated, isInserted };
     },
 
+    /**
+     * The same upsert of the items a bulk PUT task stored (tasks.params.items, NewSubscriber objects as
+     * written by the call), read where they lie: the items make no round trip through the gateway and no
+     * staging table. `rev` is the task's. Counts, and how many items the task has. Call it in a
+     * transaction (the list's row is locked until its end, see upsertSql).
+     */
+    async upsertFromTask(
+      accountId: number,
+      listId: number,
+      taskId: string,
+      o: { rev: number; reenable?: boolean },
+    ): Promise<{ items: number; inserted: number; updated: number }> {
+      const { rows } = await db.query<{ items: number; inserted: number; updated: number }>(
+        `${upsertSql(
+          `(SELECT i.email, i.email_key, i.params, i.status, i.ord, NULL::bigint AS rev FROM tasks t,
+                   ROWS FROM (jsonb_to_recordset(t.params->'items') AS (email text, "emailKey" text, params jsonb, status text))
+                   WITH ORDINALITY AS i(email, email_key, params, status, ord)
+             WHERE t.id = $6) i`,
+          false,
+        )}
+         SELECT (SELECT jsonb_array_length(params->'items') FROM tasks WHERE id = $6) AS items,
+                (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated`,
+        [...upsertParams(accountId, listId, { rev: o.rev, reenable: o.reenable ?? false }), taskId],
+      );
+      return rows[0]!;
+    },
+
     /** A list by its slug (Sender's maillist slug); no subscriber count (see count). */
     async bySlug(accountId: number, slug: string): Promise<ListRef | undefined> {
       const { rows } = await db.query<ListRef>(
