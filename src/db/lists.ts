@@ -169,7 +169,9 @@ const taskItems = (id: string) => `task_items AS (
 /**
  * upsertSql's insert without its ON CONFLICT, for rows expected to be new ($1 the account, $2 the list, $3 the
  * revision): CTEs `probe` (known: one of every 50th row's address, in order, is in the list already; then
- * nothing is inserted) and `inserted`. A row of an address already there fails it (unique violation).
+ * nothing is inserted) and `inserted`. An address given twice is written once, its last row winning (as
+ * upsertSql: rows inserted in the same order, so with ids in the same order); a row of an address already
+ * there fails the statement (unique violation).
  */
 function newMembersSql(source: string): string {
   return `x AS (SELECT DISTINCT ON (email_key) email, email_key, params, status, ord, rev FROM ${source} ORDER BY email_key, ord DESC),
