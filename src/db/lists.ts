@@ -168,19 +168,18 @@ const taskItems = (id: string) => `task_items AS (
 
 /**
  * upsertSql's insert without its ON CONFLICT, for rows expected to be new ($1 the account, $2 the list, $3 the
- * revision): CTEs `probe` (known: one of every 50th row's address, in order, is in the list already; then
- * nothing is inserted) and `inserted`. An address given twice is written once, its last row winning (as
- * upsertSql: rows inserted in the same order, so with ids in the same order); a row of an address already
- * there fails the statement (unique violation).
+ * revision): the CTE `inserted`. An address given twice is written once, its last row winning, and rows are
+ * inserted in the same order (so with ids in the same order) as upsertSql's. A row of an address already
+ * there fails the statement (unique violation); as rows go in address order, a bulk of known addresses
+ * fails at its first.
  */
 function newMembersSql(source: string): string {
   return `x AS (SELECT DISTINCT ON (email_key) email, email_key, params, status, ord, rev FROM ${source} ORDER BY email_key, ord DESC),
-    probe AS (SELECT EXISTS (SELECT 1 FROM ${source} y JOIN subscribers s ON s.list_id = $2 AND s.email_key = y.email_key WHERE y.ord % 50 = 1) AS known),
     list AS (SELECT id FROM lists WHERE id = $2 AND account_id = $1 FOR KEY SHARE),
     inserted AS (
       INSERT INTO subscribers (account_id, list_id, email, email_key, params, status, enabled, rev, unsuppressed_status)
       SELECT $1, list.id, x.email, x.email_key, x.params, st.status, st.status = 'active', coalesce(x.rev, $3, 0), st.unsuppressed_status
-        FROM list, x CROSS JOIN LATERAL (${newMemberStatus('x.email_key', 'x.status')}) st WHERE NOT (SELECT known FROM probe)
+        FROM list, x CROSS JOIN LATERAL (${newMemberStatus('x.email_key', 'x.status')}) st
       RETURNING 1
     )`;
 }
@@ -423,9 +422,9 @@ export function listsRepo(db: Queryable) {
      * (it takes a savepoint; the list's row is locked until the end, see upsertSql).
      *
      * A bulk of new addresses (a list's first upload) is first tried as a plain INSERT: ON CONFLICT's
-     * speculative insertion costs about as much again per row as the insert itself. The try is skipped when
-     * a sample of the task's addresses (every 50th) is in the list already, and undone when another address
-     * is (a unique violation): then the upsert runs, as it would have.
+     * speculative insertion costs about as much again per row as the insert itself. An address already in
+     * the list fails the try (a unique violation, at once when it is the first in address order): it is
+     * undone to a savepoint and the upsert runs, as it would have.
      */
     async upsertFromTask(
       accountId: number,
@@ -436,14 +435,13 @@ export function listsRepo(db: Queryable) {
       const items = (id: string) => `(SELECT jsonb_array_length(params->'items') FROM tasks WHERE id = ${id})`;
       await db.query('SAVEPOINT new_addresses');
       try {
-        const { rows } = await db.query<{ items: number; inserted: number; known: boolean }>(
+        const { rows } = await db.query<{ items: number; inserted: number }>(
           `WITH ${taskItems('$4')}, ${newMembersSql('task_items')}
-           SELECT ${items('$4')} AS items, (SELECT count(*)::int FROM inserted) AS inserted, (SELECT known FROM probe) AS known`,
+           SELECT ${items('$4')} AS items, (SELECT count(*)::int FROM inserted) AS inserted`,
           [accountId, listId, o.rev, taskId],
         );
         await db.query('RELEASE SAVEPOINT new_addresses');
-        const r = rows[0]!;
-        if (!r.known) return { items: r.items, inserted: r.inserted, updated: 0 };
+        return { ...rows[0]!, updated: 0 };
       } catch (e) {
         if (sqlState(e) !== SQLSTATE.uniqueViolation) throw e;
         await db.query('ROLLBACK TO SAVEPOINT new_addresses');
