@@ -120,13 +120,13 @@ describe('bulk tasks applied together, as one by one', () => {
       .rows;
   const result = async (id: string) => (await state(id)).result as Record<string, unknown>;
 
-  it('new addresses, known ones a sample misses, an address given twice, a suppressed one: the same rows and counts', async () => {
+  it('new addresses, a known one among new ones, an address given twice, a suppressed one: the same rows and counts', async () => {
     const c = await ctx();
     await gw.core.overview.suppress('acme', 'gone@together.test', 'test');
     const calls: [{ email: string; params?: Record<string, unknown> }[], { rev: number; disableOthers?: boolean }][] = [
       // New addresses (more than one sample) and a suppressed one.
       [[...items('n', 60, { at: 1 }), { email: 'gone@together.test' }], { rev: 2 }],
-      // A known address the sample (the first item, new) misses, and a new one given twice.
+      // A known address among new ones (the insert of new addresses fails and is undone), a new one given twice.
       [
         [
           { email: 'm0@tasks.test', params: { at: 2 } },
@@ -135,7 +135,7 @@ describe('bulk tasks applied together, as one by one', () => {
         ],
         { rev: 2 },
       ],
-      // A known address the sample sees.
+      // A known address first.
       [[{ email: 'k0@tasks.test', params: { at: 3 } }, ...items('p', 3)], { rev: 2 }],
       // New addresses given twice.
       [
