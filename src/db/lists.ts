@@ -432,12 +432,11 @@ export function listsRepo(db: Queryable) {
       taskId: string,
       o: { rev: number; reenable?: boolean },
     ): Promise<{ items: number; inserted: number; updated: number }> {
-      const items = (id: string) => `(SELECT jsonb_array_length(params->'items') FROM tasks WHERE id = ${id})`;
       await db.query('SAVEPOINT new_addresses');
       try {
         const { rows } = await db.query<{ items: number; inserted: number }>(
           `WITH ${taskItems('$4')}, ${newMembersSql('task_items')}
-           SELECT ${items('$4')} AS items, (SELECT count(*)::int FROM inserted) AS inserted`,
+           SELECT (SELECT count(*)::int FROM task_items) AS items, (SELECT count(*)::int FROM inserted) AS inserted`,
           [accountId, listId, o.rev, taskId],
         );
         await db.query('RELEASE SAVEPOINT new_addresses');
@@ -448,7 +447,7 @@ export function listsRepo(db: Queryable) {
       }
       const { rows } = await db.query<{ items: number; inserted: number; updated: number }>(
         `${upsertSql(`(WITH ${taskItems('$6')} SELECT * FROM task_items) i`, false)}
-         SELECT ${items('$6')} AS items, (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated`,
+         SELECT (SELECT jsonb_array_length(params->'items') FROM tasks WHERE id = $6) AS items, (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated`,
         [...upsertParams(accountId, listId, { rev: o.rev, reenable: o.reenable ?? false }), taskId],
       );
       return rows[0]!;
