@@ -17,6 +17,7 @@ export interface TaskRow {
   kind: string;
   queue: string | null;
   status: TaskStatus;
+  /** As stored; a bulk PUT's without its items when the task is returned started (see STARTED). */
   params: Record<string, unknown>;
   /** A bulk PUT's list revision (see placePut); null for other kinds. */
   rev: number | null;
@@ -24,6 +25,13 @@ export interface TaskRow {
   created_at: Date;
   updated_at: Date;
 }
+
+/**
+ * A started task's columns: a bulk PUT's params without its items (a thousand of them), which the worker
+ * would otherwise read, parse and send back (see upsertFromTask in lists.ts).
+ */
+const STARTED = `id, account_id, kind, queue, status, rev, result, created_at, updated_at,
+  CASE WHEN kind = 'subscribers.put' THEN params - 'items' ELSE params END AS params`;
 
 export function tasksRepo(db: Queryable) {
   return {
@@ -64,25 +72,29 @@ export function tasksRepo(db: Queryable) {
       return rows[0];
     },
 
-    /** Marks a task started, locked for the caller's transaction; undefined when it is already done. */
+    /**
+     * Marks a task started, locked for the caller's transaction; undefined when it is already done. A bulk
+     * PUT's items are not in the row returned (STARTED): the statement that applies them reads them.
+     */
     async start(id: string): Promise<TaskRow | undefined> {
       const { rows } = await db.query<TaskRow>(
-        `UPDATE tasks SET status = 'started', updated_at = now() WHERE id = $1 AND status IN ('pending', 'started') RETURNING *`,
+        `UPDATE tasks SET status = 'started', updated_at = now() WHERE id = $1 AND status IN ('pending', 'started') RETURNING ${STARTED}`,
         [id],
       );
       return rows[0];
     },
 
     /**
-     * The oldest unfinished tasks of a queue, in order, started (at most `limit`). Only the job holding the
-     * queue calls it, so a task found 'started' is one that a crashed run left half done: it comes first.
+     * The oldest unfinished tasks of a queue, in order, started (at most `limit`), as start returns them.
+     * Only the job holding the queue calls it, so a task found 'started' is one that a crashed run left half
+     * done: it comes first.
      */
     async startNext(queue: string, limit: number): Promise<TaskRow[]> {
       const { rows } = await db.query<TaskRow & { seq: string }>(
         `UPDATE tasks SET status = 'started', updated_at = now()
           WHERE id IN (SELECT id FROM tasks WHERE queue = $1 AND status IN ('pending', 'started') ORDER BY seq LIMIT $2)
             AND status IN ('pending', 'started')
-          RETURNING *`,
+          RETURNING ${STARTED}, seq`,
         [queue, limit],
       );
       return rows.sort((a, b) => Number(a.seq) - Number(b.seq));

@@ -113,3 +113,90 @@ describe('bulk tasks, as the worker runs them', () => {
     assert.equal((await gw.core.lists.subscribers(c, { email: 'z0@tasks.test' }, list))[0]!.params.n, 3);
   });
 });
+
+describe('bulk tasks applied together, as one by one', () => {
+  const subscribers = async (list: number) =>
+    (await gw.pool.query('SELECT email, params, status, enabled, rev::int, unsuppressed_status FROM subscribers WHERE list_id = $1 ORDER BY email', [list]))
+      .rows;
+  const result = async (id: string) => (await state(id)).result as Record<string, unknown>;
+
+  it('new addresses, a known one among new ones, an address given twice, a suppressed one: the same rows and counts', async () => {
+    const c = await ctx();
+    await gw.core.overview.suppress('acme', 'gone@together.test', 'test');
+    const calls: [{ email: string; params?: Record<string, unknown> }[], { rev: number; disableOthers?: boolean }][] = [
+      // New addresses (more than one sample) and a suppressed one.
+      [[...items('n', 60, { at: 1 }), { email: 'gone@together.test' }], { rev: 2 }],
+      // A known address among new ones (the insert of new addresses fails and is undone), a new one given twice.
+      [
+        [
+          { email: 'm0@tasks.test', params: { at: 2 } },
+          { email: 'k1@tasks.test', params: { at: 2 } },
+          { email: 'm0@tasks.test', params: { again: true } },
+        ],
+        { rev: 2 },
+      ],
+      // A known address first.
+      [[{ email: 'k0@tasks.test', params: { at: 3 } }, ...items('p', 3)], { rev: 2 }],
+      // New addresses given twice.
+      [
+        [
+          { email: 'd0@tasks.test', params: { a: 1 } },
+          { email: 'd0@tasks.test', params: { b: 2 } },
+        ],
+        { rev: 2 },
+      ],
+      [[{ email: 'n0@tasks.test', params: { at: 5 } }], { rev: 2, disableOthers: true }],
+    ];
+    const together = await gw.core.lists.createWithSlug(c, { slug: 'together' });
+    const alone = await gw.core.lists.createWithSlug(c, { slug: 'alone' });
+    for (const list of [together, alone])
+      await runTask(gw.services.store, (await gw.core.tasks.bulkPut(c, list, items('k', 3, { old: true }), { rev: 1 })).taskId, null);
+
+    const t: string[] = [];
+    for (const [its, o] of calls) t.push((await gw.core.tasks.bulkPut(c, together, its, o)).taskId);
+    await runTask(gw.services.store, t[0]!, `list:${together}`);
+    const a: string[] = [];
+    for (const [its, o] of calls) {
+      a.push((await gw.core.tasks.bulkPut(c, alone, its, o)).taskId);
+      await runTask(gw.services.store, a.at(-1)!, null);
+    }
+
+    assert.deepEqual(await Promise.all(t.map(result)), await Promise.all(a.map(result)));
+    assert.deepEqual(await Promise.all(t.map(result)), [
+      { rev: 2, items: 61, inserted: 61, updated: 0, disabled_others: 0 },
+      { rev: 2, items: 3, inserted: 1, updated: 1, disabled_others: 0 },
+      { rev: 2, items: 4, inserted: 3, updated: 1, disabled_others: 0 },
+      { rev: 2, items: 2, inserted: 1, updated: 0, disabled_others: 0 },
+      { rev: 2, items: 1, inserted: 0, updated: 1, disabled_others: 1 },
+    ]);
+    const rows = await subscribers(together);
+    assert.deepEqual(rows, await subscribers(alone));
+    const by = new Map(rows.map((r) => [r.email, r]));
+    assert.deepEqual(by.get('m0@tasks.test').params, { again: true }, 'the last of an address given twice in one call');
+    assert.deepEqual(by.get('d0@tasks.test').params, { b: 2 });
+    assert.deepEqual(by.get('k1@tasks.test').params, { old: true, at: 2 });
+    assert.deepEqual(by.get('n0@tasks.test').params, { at: 5 });
+    assert.equal(by.get('k2@tasks.test').enabled, false, 'disabled by the last call');
+    assert.equal(by.get('gone@together.test').enabled, false, 'suppressed');
+    assert.notEqual(by.get('gone@together.test').status, 'active');
+  });
+
+  it('a task the database refuses fails alone: the tasks before and after it in its run are applied', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'spoiled' });
+    const t = [
+      await gw.core.tasks.bulkPut(c, list, items('f', 3), {}),
+      await gw.core.tasks.bulkPut(c, list, items('g', 3), {}),
+      await gw.core.tasks.bulkPut(c, list, items('h', 3), {}),
+    ];
+    // A stored item no call can make: a status subscribers refuse (check violation).
+    await gw.pool.query(`UPDATE tasks SET params = jsonb_set(params, '{items,1,status}', '"bogus"') WHERE id = $1`, [t[1]!.taskId]);
+    await runTask(gw.services.store, t[0]!.taskId, `list:${list}`);
+    assert.deepEqual(await Promise.all(t.map(async (x) => (await state(x.taskId)).status)), ['success', 'failure', 'success']);
+    assert.match(String((await state(t[1]!.taskId)).result.error), /check constraint/);
+    assert.deepEqual(
+      (await subscribers(list)).map((r) => r.email),
+      ['f0@tasks.test', 'f1@tasks.test', 'f2@tasks.test', 'h0@tasks.test', 'h1@tasks.test', 'h2@tasks.test'],
+    );
+  });
+});

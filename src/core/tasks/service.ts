@@ -29,8 +29,9 @@ export interface PutParams {
 }
 /** A bulk PUT as its task stores it: the revision is the task's column (see placePut in src/db/tasks.ts). */
 type StoredPut = Omit<PutParams, 'rev'>;
-/** A bulk PUT task's params with its revision. */
-const putOf = (t: TaskRow): PutParams => ({ ...(t.params as unknown as StoredPut), rev: t.rev! });
+/** A bulk PUT task's params as a started task has them: without its items, which stay in the database. */
+type PutHead = Omit<StoredPut, 'items'>;
+const headOf = (t: TaskRow): PutHead => t.params as unknown as PutHead;
 interface DeleteParams {
   listId: number;
   emailKeys: string[];
@@ -112,13 +113,29 @@ export async function applyPut(
   return { rev: p.rev, items: p.items.length, inserted: w.inserted, updated: w.updated, disabled_others: disabled };
 }
 
+/**
+ * A bulk PUT task applied, in the caller's transaction, from the items it stored (the same upsert as applyPut,
+ * without bringing them into the gateway): the task's result.
+ */
+async function putTask(
+  tx: Repos,
+  t: TaskRow,
+  disableOthers: boolean,
+): Promise<{ rev: number; items: number; inserted: number; updated: number; disabled_others: number }> {
+  const { listId } = headOf(t);
+  const rev = t.rev!;
+  const w = await tx.lists.upsertFromTask(t.account_id, listId, t.id, { rev, reenable: true });
+  const disabled = disableOthers ? await tx.lists.disableOthers(listId, rev) : 0;
+  return { rev, items: w.items, inserted: w.inserted, updated: w.updated, disabled_others: disabled };
+}
+
 type Handler = (tx: Repos, t: TaskRow) => Promise<Record<string, unknown>>;
 
 const HANDLERS: Record<string, Handler> = {
   async 'subscribers.put'(tx, t) {
-    const p = putOf(t);
+    const p = headOf(t);
     if (!(await tx.lists.exists(t.account_id, p.listId))) throw new DomainError('NOT_FOUND', `list ${p.listId} was deleted`);
-    return { ...(await applyPut(tx, t.account_id, p)) };
+    return { ...(await putTask(tx, t, p.disableOthers)) };
   },
   async 'subscribers.delete'(tx, t) {
     const p = t.params as unknown as DeleteParams;
@@ -196,8 +213,8 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
   for (const t of tasks) {
     const last = runs.at(-1);
     const prev = last?.at(-1);
-    const p = t.params as unknown as StoredPut;
-    const q = prev?.params as unknown as StoredPut | undefined;
+    const p = t.params as unknown as PutHead;
+    const q = prev?.params as unknown as PutHead | undefined;
     const joins = t.kind === 'subscribers.put' && prev?.kind === 'subscribers.put' && p.listId === q!.listId && !q!.disableOthers;
     if (joins) last!.push(t);
     else runs.push([t]);
@@ -206,39 +223,18 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
 }
 
 /**
- * Consecutive bulk PUTs applied in one transaction with one upsert, as if one after another: an address in
- * several gets their params merged in call order (the last winning) and the revision of the last call that
- * names it; `disable_others` of the last call then disables what earlier revisions left. Each task is told
- * what it did (the first task holding a new address inserted it; the later ones updated it). False, with
- * nothing applied, when that fails: the caller then runs each task alone, so one task's failure stays its own.
+ * Consecutive bulk PUTs applied in one transaction (one commit, and one wake of the queue, for several calls),
+ * each by its own statement in call order: the same statements, so the same end state and the same counts,
+ * as one transaction each. Only the last may disable the others (runsOf). False, with nothing applied, when
+ * one fails: the caller then runs each task alone, so one task's failure stays its own.
  */
 async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
-  const first = putOf(run[0]!);
-  const last = putOf(run.at(-1)!);
+  const listId = headOf(run[0]!).listId;
   const accountId = run[0]!.account_id;
   try {
     await store.transaction(async (tx) => {
-      if (!(await tx.lists.exists(accountId, first.listId))) throw new DomainError('NOT_FOUND', `list ${first.listId} was deleted`);
-      const merged = new Map<string, NewSubscriber>();
-      for (const t of run) {
-        const p = putOf(t);
-        for (const item of p.items) {
-          const before = merged.get(item.emailKey);
-          merged.set(item.emailKey, { ...item, rev: p.rev, params: before ? { ...before.params, ...item.params } : item.params });
-        }
-      }
-      const w = await tx.lists.upsertMany(accountId, first.listId, [...merged.values()], { reenable: true, rev: last.rev, insertedKeys: true });
-      const disabled = last.disableOthers ? await tx.lists.disableOthers(last.listId, last.rev) : 0;
-      const seen = new Set<string>();
-      for (const t of run) {
-        const p = putOf(t);
-        const keys = new Set(p.items.map((i) => i.emailKey));
-        let inserted = 0;
-        for (const k of keys) if (!seen.has(k) && w.isInserted!(k)) inserted++;
-        for (const k of keys) seen.add(k);
-        const result = { rev: p.rev, items: p.items.length, inserted, updated: keys.size - inserted, disabled_others: t === run.at(-1) ? disabled : 0 };
-        await tx.tasks.finish(t.id, 'success', result);
-      }
+      if (!(await tx.lists.exists(accountId, listId))) throw new DomainError('NOT_FOUND', `list ${listId} was deleted`);
+      for (const t of run) await tx.tasks.finish(t.id, 'success', await putTask(tx, t, headOf(t).disableOthers));
     });
     return true;
   } catch {
