@@ -4,7 +4,7 @@
  * With TEST_DATABASE_URL (a superuser URL of a Postgres you run), that server is used instead.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -23,6 +23,11 @@ async function testFiles(dir: string): Promise<string[]> {
   }
   return out.sort();
 }
+
+const args = process.argv.slice(2);
+// A folder named on the command line stands for its test files (node --test would run none of them).
+const named = await Promise.all(args.map(async (a) => ((await stat(a)).isDirectory() ? await testFiles(path.resolve(a)) : [path.resolve(a)])));
+const files = args.length ? named.flat() : await testFiles(root);
 
 let adminUrl = process.env.TEST_DATABASE_URL;
 let stop: () => Promise<void> = () => Promise.resolve();
@@ -47,8 +52,6 @@ const templateUrl = new URL(adminUrl);
 templateUrl.pathname = `/${TEMPLATE}`;
 await migrate(templateUrl.toString());
 
-const args = process.argv.slice(2);
-const files = args.length ? args.map((a) => path.resolve(a)) : await testFiles(root);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files], {
   stdio: 'inherit',
   env: { ...process.env, MAILGATE_TEST_ADMIN_URL: adminUrl, MAILGATE_TEST_TEMPLATE: TEMPLATE },
