@@ -25,7 +25,7 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   const seconds = Number(process.env.BENCH_LOAD_SECONDS ?? Math.max(5, Math.round(30 * Math.min(1, SCALE * 4))));
   const clients = 64;
   const sender = { authorization: `Basic ${Buffer.from(`${b.secret}:`).toString('base64')}`, 'content-type': 'application/json' };
-  // What the calls need: a maillist, a transactional campaign, a few mailings to list.
+  // What the calls need: a maillist, a transactional campaign, a few more mailings to list.
   await fetch(`${b.url}/api/0/bench/maillist/load`, { method: 'PUT', headers: sender, body: JSON.stringify({ title: 'Load' }) });
   await b.services.core.mailings.create(b.ctx, {
     dialect: 'bench',
@@ -34,8 +34,17 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     subject: 'Order {{ n }}',
     html: '<p>Order {{ n }}</p>',
   });
+  for (let i = 1; i <= 8; i++)
+    await b.services.core.mailings.create(b.ctx, {
+      dialect: 'bench',
+      name: `load-list-${i}`,
+      fromEmail: 'load@example.org',
+      subject: `List ${i}`,
+      html: `<p>${i}</p>`,
+    });
   const names = ['list_mailings', 'sender PUT subscription', 'REST GET mailings', 'transactional send'];
-  const listBody = o.xmlrpcBody('list_mailings', [{ owner_guid: 'none' }]);
+  // Every mailing of the account (the transactional campaign growing under the load among them), with its totals.
+  const listBody = o.xmlrpcBody('list_mailings', [{}]);
   const processes = process.env.BENCH_PROCESSES;
   const served = processes ? await serveProcesses(b.dbUrl, processes) : undefined;
   const url = served?.url ?? b.url;
