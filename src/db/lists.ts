@@ -11,7 +11,7 @@
 import type { SubscriberStatus } from './statuses.js';
 export type { SubscriberStatus };
 import { insertEventsFrom } from './events.js';
-import { SQLSTATE, copyFrom, copyText, inTransaction, sqlState, type Queryable } from './pool.js';
+import { SQLSTATE, copyFrom, copyJson, copyText, inTransaction, sqlState, type Queryable } from './pool.js';
 import { newMemberStatus } from './suppressions.js';
 import { containing } from './overview.js';
 
@@ -378,41 +378,28 @@ export function listsRepo(db: Queryable) {
     },
 
     /**
-     * The same upsert for many rows at once (bulk calls, imports): COPY into a temporary staging table,
-     * then one statement. Needs a transaction's client. Counts, and with `insertedKeys` which keys were inserted (isInserted).
+     * The same upsert for many rows at once (imports): COPY into a temporary staging table, then one
+     * statement. Needs a transaction's client. Counts.
      */
     async upsertMany(
       accountId: number,
       listId: number,
       items: readonly NewSubscriber[],
-      o: UpsertOptions & { insertedKeys?: boolean } = {},
-    ): Promise<{ inserted: number; updated: number; isInserted?: (emailKey: string) => boolean }> {
-      if (!items.length) return { inserted: 0, updated: 0, ...(o.insertedKeys ? { isInserted: () => false } : {}) };
+      o: UpsertOptions = {},
+    ): Promise<{ inserted: number; updated: number }> {
+      if (!items.length) return { inserted: 0, updated: 0 };
       await db.query(
         `CREATE TEMP TABLE IF NOT EXISTS subscriber_stage (email text, email_key text, params jsonb, status text, ord bigint, rev bigint) ON COMMIT DELETE ROWS`,
       );
       let text = '';
-      items.forEach(
-        (i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyText(JSON.stringify(i.params))}\t${i.status}\t${n}\t${i.rev ?? '\\N'}\n`),
-      );
+      items.forEach((i, n) => (text += `${copyText(i.email)}\t${copyText(i.emailKey)}\t${copyJson(i.params)}\t${i.status}\t${n}\t${i.rev ?? '\\N'}\n`));
       await copyFrom(db, 'COPY subscriber_stage (email, email_key, params, status, ord, rev) FROM STDIN', text);
-      // Which keys were inserted: the keys of the smaller side only (a bulk of new addresses, or one of
-      // addresses already there, sends back none), the other side being every other key written.
-      const { rows } = await db.query<{ inserted: number; updated: number; keys: string[] | null }>(
-        `${upsertSql('subscriber_stage', o.onlyExisting ?? false)},
-         counts AS (SELECT (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated)
-         SELECT counts.inserted, counts.updated,
-                CASE WHEN NOT $6::boolean THEN NULL
-                     WHEN counts.inserted <= counts.updated THEN (SELECT array_agg(email_key) FROM inserted)
-                     ELSE (SELECT array_agg(email_key) FROM updated) END AS keys
-           FROM counts`,
-        [...upsertParams(accountId, listId, o), o.insertedKeys ?? false],
+      const { rows } = await db.query<{ inserted: number; updated: number }>(
+        `${upsertSql('subscriber_stage', o.onlyExisting ?? false)}
+         SELECT (SELECT count(*)::int FROM inserted) AS inserted, (SELECT count(*)::int FROM updated) AS updated`,
+        upsertParams(accountId, listId, o),
       );
-      const r = rows[0]!;
-      if (!o.insertedKeys) return { inserted: r.inserted, updated: r.updated };
-      const keys = new Set(r.keys ?? []);
-      const isInserted = r.inserted <= r.updated ? (k: string) => keys.has(k) : (k: string) => !keys.has(k);
-      return { inserted: r.inserted, updated: r.updated, isInserted };
+      return rows[0]!;
     },
 
     /**
