@@ -6,9 +6,10 @@
  *
  * Invariant: every committed recipient is followed by an enqueue that starts after its commit (the leading
  * one of its window, or the trailing one); an enqueue that finds the send's job waiting, not taken yet, leaves
- * it (src/db/jobs.ts wakeSend): that job starts after the enqueue's look, so after the commit too. A process that dies in between loses nothing: the recipient is
- * committed READY, and the worker's sweep (src/db/jobs.ts wakeStrandedSends: at every worker start, after a
- * runner is replaced, and every sweep period) enqueues every running send with an unleased recipient to send.
+ * it (src/db/jobs.ts wakeSend): that job starts after the enqueue's look, so after the commit too. A process
+ * that dies in between loses nothing: the recipient is committed READY, and the worker's sweep (src/db/jobs.ts
+ * wakeStrandedSends: at every worker start, after a runner is replaced, and every sweep period) enqueues every
+ * running send with an unleased recipient to send.
  */
 
 /** Long enough to fold a burst of sends into one enqueue, short against a message's delivery time. */
