@@ -61,31 +61,21 @@ describe('prepared mailing reads', () => {
       const mailings = mailingsRepo(pool);
       const onPool = () => mailings.list(ctx.accountId, { ownerGuids: ['o2'] });
       const inTx = () => withTransaction(pool, (c) => mailingsRepo(c).list(ctx.accountId, { ownerGuids: ['o2'] }));
-      assert.deepEqual(
-        (await onPool()).map((m) => m.id),
-        [made[1]],
-      );
+      const readsO2 = async (read: typeof onPool) =>
+        assert.deepEqual(
+          (await read()).map((m) => m.id),
+          [made[1]],
+        );
+      await readsO2(onPool);
       await gw.pool.query('ALTER TABLE mailings ADD COLUMN prepared_test_a integer');
       // The pool's one connection has the statement prepared: the read runs again unnamed on a new one.
-      assert.deepEqual(
-        (await onPool()).map((m) => m.id),
-        [made[1]],
-      );
-      assert.deepEqual(
-        (await inTx()).map((m) => m.id),
-        [made[1]],
-      );
+      await readsO2(onPool);
+      await readsO2(inTx);
       await gw.pool.query('ALTER TABLE mailings ADD COLUMN prepared_test_b integer');
       await assert.rejects(inTx(), (e: { code?: string }) => e.code === '0A000');
       // The failed transaction's connection went: the next one prepares the statement anew.
-      assert.deepEqual(
-        (await inTx()).map((m) => m.id),
-        [made[1]],
-      );
-      assert.deepEqual(
-        (await onPool()).map((m) => m.id),
-        [made[1]],
-      );
+      await readsO2(inTx);
+      await readsO2(onPool);
     } finally {
       await pool.end();
       await gw.pool.query('ALTER TABLE mailings DROP COLUMN IF EXISTS prepared_test_a, DROP COLUMN IF EXISTS prepared_test_b');
