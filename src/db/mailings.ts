@@ -319,6 +319,9 @@ function listRead(accountId: number, f: MailingFilter) {
 }
 
 /** Recipient counts per status of these mailings (`totals`). */
+/** idByName's read, prepared: every Sender transactional send names its campaign. */
+const ID_BY_NAME = preparedQuery('mailings.idByName', 'SELECT id FROM mailings WHERE account_id = $1 AND name = $2');
+
 const TOTALS = preparedQuery(
   'mailings.totals',
   `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
@@ -469,7 +472,7 @@ export function mailingsRepo(db: Queryable) {
 
     /** A mailing by its name (Sender's campaign slug). */
     async idByName(accountId: number, name: string): Promise<number | undefined> {
-      const { rows } = await db.query<{ id: number }>('SELECT id FROM mailings WHERE account_id = $1 AND name = $2', [accountId, name]);
+      const { rows } = await ID_BY_NAME<{ id: number }>(db, [accountId, name]);
       return rows[0]?.id;
     },
 

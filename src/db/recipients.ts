@@ -4,7 +4,7 @@
  * Every status change goes through STAMP_CHANGE, which the status feed depends on: the writing transaction's
  * xid plus a sequence value. See statusFeed below for why a plain timestamp or sequence is not enough.
  */
-import { copyFrom, copyJson, copyText, inTransaction, type Queryable } from './pool.js';
+import { copyFrom, copyJson, copyText, inTransaction, preparedQuery, type Queryable } from './pool.js';
 import type { RecipientStatus } from './statuses.js';
 import { CURRENT_SEND, type SendOfRow } from './mailings.js';
 
@@ -107,6 +107,26 @@ async function insertReturning(
 const NEW_ROWS = `jsonb_to_recordset($3::jsonb)
   AS t(tracking_id text, email text, fields jsonb, attachments jsonb, subscriber_id bigint, content jsonb, next_try timestamptz, expires_at timestamptz)`;
 
+/**
+ * insertMessage's statement, prepared: every transactional message runs it, and planning it cost about as
+ * much Postgres CPU as running it.
+ */
+const INSERT_MESSAGE = preparedQuery(
+  'recipients.insertMessage',
+  `WITH m AS (
+     SELECT s.id AS send_id, s.status, m.transactional, s.dont_close_if_empty FROM mailings m
+       JOIN LATERAL (SELECT id, status, dont_close_if_empty FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
+      WHERE m.account_id = $1 AND m.id = $2 FOR SHARE OF m),
+   ins AS (
+     INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
+     SELECT $1, $2, m.send_id, false, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
+       FROM m, ${NEW_ROWS}
+      WHERE m.transactional AND m.status <> 'finished'
+     ON CONFLICT (account_id, tracking_id) DO NOTHING
+     RETURNING tracking_id, id)
+   SELECT m.*, (SELECT coalesce(json_agg(json_build_array(ins.tracking_id, ins.id)), '[]') FROM ins) AS ids FROM m`,
+);
+
 export function recipientsRepo(db: Queryable) {
   return {
     /**
@@ -133,24 +153,12 @@ export function recipientsRepo(db: Queryable) {
      * send read with its row locked FOR SHARE (as sendOf), and the rows inserted (as insertReturningIds) only
      * when the mailing is marked transactional and not finished, the one case where nothing else is written
      * with them (its send's job is woken after the commit). Answers the mailing as read (undefined: none)
-     * and the new rows' ids, none when the mailing was not such a one.
+     * and the new rows' ids, none when the mailing was not such a one. Concurrent messages of one campaign
+     * share the row's lock through a multixact: measured under 16 concurrent senders, its functions took
+     * under 0.3 % of Postgres's CPU and no backend was seen waiting on it (commit's WAL flush dominates).
      */
     async insertMessage(accountId: number, mailingId: number, items: NewRecipient[]): Promise<{ mailing: SendOfRow | undefined; ids: Map<string, number> }> {
-      const { rows } = await db.query<SendOfRow & { ids: [string, number][] }>(
-        `WITH m AS (
-           SELECT s.id AS send_id, s.status, m.transactional, s.dont_close_if_empty FROM mailings m
-             JOIN LATERAL (SELECT id, status, dont_close_if_empty FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
-            WHERE m.account_id = $1 AND m.id = $2 FOR SHARE OF m),
-         ins AS (
-           INSERT INTO recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments, subscriber_id, content, next_try, expires_at)
-           SELECT $1, $2, m.send_id, false, t.tracking_id, t.email, t.fields, t.attachments, t.subscriber_id, t.content, t.next_try, t.expires_at
-             FROM m, ${NEW_ROWS}
-            WHERE m.transactional AND m.status <> 'finished'
-           ON CONFLICT (account_id, tracking_id) DO NOTHING
-           RETURNING tracking_id, id)
-         SELECT m.*, (SELECT coalesce(json_agg(json_build_array(ins.tracking_id, ins.id)), '[]') FROM ins) AS ids FROM m`,
-        [accountId, mailingId, JSON.stringify(items)],
-      );
+      const { rows } = await INSERT_MESSAGE<SendOfRow & { ids: [string, number][] }>(db, [accountId, mailingId, JSON.stringify(items)]);
       const r = rows[0];
       if (!r) return { mailing: undefined, ids: new Map() };
       const { ids, ...mailing } = r;
