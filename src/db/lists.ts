@@ -11,7 +11,7 @@
 import type { SubscriberStatus } from './statuses.js';
 export type { SubscriberStatus };
 import { insertEventsFrom } from './events.js';
-import { SQLSTATE, copyFrom, copyJson, copyText, inTransaction, sqlState, type Queryable } from './pool.js';
+import { SQLSTATE, copyFrom, copyJson, copyText, inTransaction, preparedQuery, sqlState, type Queryable } from './pool.js';
 import { newMemberStatus } from './suppressions.js';
 import { containing } from './overview.js';
 
@@ -184,6 +184,33 @@ function newMembersSql(source: string): string {
     )`;
 }
 
+/**
+ * upsert's statement: the upsert of the items given as arrays ($6 to $9), each written row (id, inserted,
+ * status, email_key) beside `listed`, whether the account has the list: one row with a null id when nothing was
+ * written, so that the caller learns of a missing list in the same round trip. With `onlyExisting` nothing
+ * locks the list: its deletion deletes its subscribers, and an UPDATE finds none of a deleted list.
+ */
+function upsertStatement(onlyExisting: boolean): string {
+  const source = `(SELECT i.*, NULL::bigint AS rev FROM unnest($6::text[], $7::text[], $8::jsonb[], $9::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)) i`;
+  const listed = onlyExisting ? 'EXISTS (SELECT 1 FROM lists WHERE id = $2 AND account_id = $1)' : 'EXISTS (SELECT 1 FROM list)';
+  return `${upsertSql(source, onlyExisting)}
+    SELECT w.id, w.inserted, w.status, w.email_key, l.listed
+      FROM (SELECT ${listed} AS listed) l LEFT JOIN (SELECT * FROM updated UNION ALL SELECT * FROM inserted) w ON true`;
+}
+const UPSERT = [upsertStatement(false), upsertStatement(true)] as const;
+/**
+ * The upsert of one subscriber (Sender's PUT subscription, a transactional send to a list) prepared, per
+ * shape: planning the statement cost about twice what running it does. A call of many items runs unprepared,
+ * planned for its own size (a generic plan would be made for a few rows).
+ */
+const UPSERT_ONE = UPSERT.map((text, onlyExisting) => preparedQuery(`lists.upsert.one.${onlyExisting}`, text));
+
+/** bySlug's read: every Sender call on a maillist starts with it. */
+const BY_SLUG = preparedQuery(
+  'lists.bySlug',
+  'SELECT l.id, l.slug, l.name, l.description, l.created_at, l.current_rev FROM lists l WHERE l.account_id = $1 AND l.slug = $2',
+);
+
 const SUBSCRIBER_COLUMNS = 'id, list_id, email, params, enabled, status, created_at, modified_at';
 const LIST_DETAILS = 'l.id, l.name, l.language, l.languages, l.default_from_name, l.default_from_email, l.default_replyto_email, l.created_at, l.updated_at';
 
@@ -196,6 +223,11 @@ export function listsRepo(db: Queryable) {
       [accountId, listId, 'id' in by ? by.id : by.emailKey],
     );
     return rows;
+  }
+
+  async function exists(accountId: number, id: number): Promise<boolean> {
+    const { rows } = await db.query('SELECT 1 FROM lists WHERE account_id = $1 AND id = $2', [accountId, id]);
+    return rows.length > 0;
   }
 
   return {
@@ -358,22 +390,22 @@ export function listsRepo(db: Queryable) {
      * stored ones; `onlyExisting` updates and inserts nothing; `reenable` makes a disabled or unconfirmed
      * subscriber active again (unless the address is suppressed); `rev` stamps the list revision (Sender's
      * bulk). Results in input order; an address given twice is written once (its last params win) and
-     * answered twice.
+     * answered twice. Undefined when the account has no such list (nothing is written then).
      */
-    async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<(UpsertResult | null)[]> {
-      if (!items.length) return [];
-      const { rows } = await db.query<UpsertResult & { email_key: string }>(
-        `${upsertSql('(SELECT i.*, NULL::bigint AS rev FROM unnest($6::text[], $7::text[], $8::jsonb[], $9::text[]) WITH ORDINALITY AS i(email, email_key, params, status, ord)) i', o.onlyExisting ?? false)}
-         SELECT * FROM updated UNION ALL SELECT * FROM inserted`,
-        [
-          ...upsertParams(accountId, listId, o),
-          items.map((i) => i.email),
-          items.map((i) => i.emailKey),
-          items.map((i) => JSON.stringify(i.params)),
-          items.map((i) => i.status),
-        ],
-      );
-      const byKey = new Map(rows.map((r) => [r.email_key, { id: r.id, inserted: r.inserted, status: r.status }]));
+    async upsert(accountId: number, listId: number, items: readonly NewSubscriber[], o: UpsertOptions = {}): Promise<(UpsertResult | null)[] | undefined> {
+      if (!items.length) return (await exists(accountId, listId)) ? [] : undefined;
+      const onlyExisting = Number(o.onlyExisting ?? false);
+      const values = [
+        ...upsertParams(accountId, listId, o),
+        items.map((i) => i.email),
+        items.map((i) => i.emailKey),
+        items.map((i) => JSON.stringify(i.params)),
+        items.map((i) => i.status),
+      ];
+      type Row = { id: number | null; inserted: boolean; status: SubscriberStatus; email_key: string; listed: boolean };
+      const { rows } = items.length === 1 ? await UPSERT_ONE[onlyExisting]!<Row>(db, values) : await db.query<Row>(UPSERT[onlyExisting]!, values);
+      if (!rows[0]!.listed) return undefined;
+      const byKey = new Map(rows.flatMap((r) => (r.id === null ? [] : [[r.email_key, { id: r.id, inserted: r.inserted, status: r.status }] as const])));
       return items.map((i) => byKey.get(i.emailKey) ?? null);
     },
 
@@ -442,18 +474,12 @@ export function listsRepo(db: Queryable) {
 
     /** A list by its slug (Sender's maillist slug); no subscriber count (see count). */
     async bySlug(accountId: number, slug: string): Promise<ListRef | undefined> {
-      const { rows } = await db.query<ListRef>(
-        'SELECT l.id, l.slug, l.name, l.description, l.created_at, l.current_rev FROM lists l WHERE l.account_id = $1 AND l.slug = $2',
-        [accountId, slug],
-      );
+      const { rows } = await BY_SLUG<ListRef>(db, [accountId, slug]);
       return rows[0];
     },
 
     /** Does the account have this list? (Cheap: no count of its subscribers.) */
-    async exists(accountId: number, id: number): Promise<boolean> {
-      const { rows } = await db.query('SELECT 1 FROM lists WHERE account_id = $1 AND id = $2', [accountId, id]);
-      return rows.length > 0;
-    },
+    exists,
 
     /** How many subscribers the list has (every status). */
     async count(listId: number): Promise<number> {

@@ -69,10 +69,10 @@ export function listsService(deps: { store: Store }) {
     items: readonly SubscriberInput[],
     o: { status: NewSubscriber['status'] } & UpsertOptions,
   ): Promise<SubscribeResult[]> {
-    await requireList(ctx, listId);
     const { rows, errors } = validated(items, o.status);
     // A concurrent insert of the same address is waited for by the upsert (ON CONFLICT): nothing is lost.
     const written = await store.lists.upsert(ctx.accountId, listId, rows, o);
+    if (!written) throw notFound('list', listId);
     const out: SubscribeResult[] = items.map((item, i) => ({ email: item.email, error: errors.get(i) ?? 'not a subscriber of this list' }));
     rows.forEach((r, i) => {
       const w = written[i];
