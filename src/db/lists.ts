@@ -159,9 +159,20 @@ function upsertSql(source: string, onlyExisting: boolean): string {
 
 const upsertParams = (accountId: number, listId: number, o: UpsertOptions) => [accountId, listId, o.onlyExisting ?? false, o.rev ?? null, o.reenable ?? false];
 
+/**
+ * A bulk PUT task's stored item (tasks.params.items): the address, its key only when it differs from the
+ * address, and its params; the status is 'active'. Tasks stored before this shape carry every NewSubscriber
+ * field, and read the same (taskItems).
+ */
+export interface StoredItem {
+  email: string;
+  emailKey?: string;
+  params: Record<string, unknown>;
+}
+
 /** The CTE `task_items`: the stored items of bulk PUT task `id` (a parameter) as upsertSql's source rows (see upsertFromTask). */
 const taskItems = (id: string) => `task_items AS (
-  SELECT i.email, i.email_key, i.params, i.status, i.ord, NULL::bigint AS rev FROM tasks t,
+  SELECT i.email, coalesce(i.email_key, i.email) AS email_key, i.params, coalesce(i.status, 'active') AS status, i.ord, NULL::bigint AS rev FROM tasks t,
          ROWS FROM (jsonb_to_recordset(t.params->'items') AS (email text, "emailKey" text, params jsonb, status text))
          WITH ORDINALITY AS i(email, email_key, params, status, ord)
    WHERE t.id = ${id})`;
@@ -428,7 +439,7 @@ export function listsRepo(db: Queryable) {
     },
 
     /**
-     * The same upsert of the items a bulk PUT task stored (tasks.params.items, NewSubscriber objects as
+     * The same upsert of the items a bulk PUT task stored (tasks.params.items, StoredItem objects as
      * written by the call), read where they lie: the items make no round trip through the gateway and no
      * staging table. `rev` is the task's. Counts, and how many items the task has. Call it in a transaction
      * (it takes a savepoint; the list's row is locked until the end, see upsertSql).
