@@ -199,4 +199,49 @@ describe('bulk tasks applied together, as one by one', () => {
       ['f0@tasks.test', 'f1@tasks.test', 'f2@tasks.test', 'h0@tasks.test', 'h1@tasks.test', 'h2@tasks.test'],
     );
   });
+
+  it('an address whose domain has capitals keeps them, and its key finds it: the stored item names its key only then', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'keyed' });
+    const first = await gw.core.tasks.bulkPut(c, list, [{ email: 'Mixed@Tasks.TEST', params: { at: 1 } }, ...items('q', 2)], {});
+    const stored = (await gw.pool.query(`SELECT params->'items' AS items FROM tasks WHERE id = $1`, [first.taskId])).rows[0].items;
+    assert.deepEqual(stored, [
+      { email: 'Mixed@Tasks.TEST', emailKey: 'Mixed@tasks.test', params: { at: 1 } },
+      { email: 'q0@tasks.test', params: {} },
+      { email: 'q1@tasks.test', params: {} },
+    ]);
+    await runTask(gw.services.store, first.taskId, null);
+    const second = await gw.core.tasks.bulkPut(c, list, [{ email: 'Mixed@tasks.test', params: { at: 2 } }], {});
+    await runTask(gw.services.store, second.taskId, null);
+    assert.deepEqual((await state(second.taskId)).result, { rev: second.rev, items: 1, inserted: 0, updated: 1, disabled_others: 0 });
+    assert.deepEqual((await gw.pool.query('SELECT email, email_key, params, status FROM subscribers WHERE list_id = $1 ORDER BY email_key', [list])).rows, [
+      { email: 'Mixed@tasks.test', email_key: 'Mixed@tasks.test', params: { at: 2 }, status: 'active' },
+      { email: 'q0@tasks.test', email_key: 'q0@tasks.test', params: {}, status: 'active' },
+      { email: 'q1@tasks.test', email_key: 'q1@tasks.test', params: {}, status: 'active' },
+    ]);
+  });
+
+  it('a task stored with every field of an item (as before the short form) applies as one stored short', async () => {
+    const c = await ctx();
+    const [short, full] = [await gw.core.lists.createWithSlug(c, { slug: 'short' }), await gw.core.lists.createWithSlug(c, { slug: 'full' })];
+    const its = [{ email: 'Old@Form.TEST', params: { a: 1 } }, ...items('o', 3, { b: 2 })];
+    const a = await gw.core.tasks.bulkPut(c, short, its, {});
+    const b = await gw.core.tasks.bulkPut(c, full, its, {});
+    await gw.pool.query(
+      `UPDATE tasks SET params = jsonb_set(params, '{items}', (
+         SELECT jsonb_agg(i || jsonb_build_object('emailKey', coalesce(i->>'emailKey', i->>'email'), 'status', 'active') ORDER BY n)
+           FROM jsonb_array_elements(params->'items') WITH ORDINALITY AS e(i, n)))
+        WHERE id = $1`,
+      [b.taskId],
+    );
+    const stored = (await gw.pool.query(`SELECT params->'items'->0 AS item FROM tasks WHERE id = $1`, [b.taskId])).rows[0].item;
+    assert.deepEqual(stored, { email: 'Old@Form.TEST', emailKey: 'Old@form.test', params: { a: 1 }, status: 'active' });
+    for (const t of [a, b]) await runTask(gw.services.store, t.taskId, null);
+    const rows = async (list: number) =>
+      (await gw.pool.query('SELECT email, email_key, params, status, enabled, unsuppressed_status FROM subscribers WHERE list_id = $1 ORDER BY id', [list]))
+        .rows;
+    assert.deepEqual((await state(b.taskId)).result, { ...(await state(a.taskId)).result, rev: b.rev });
+    assert.deepEqual(await rows(full), await rows(short));
+    assert.equal((await rows(full)).length, 4);
+  });
 });

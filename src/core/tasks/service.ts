@@ -13,7 +13,7 @@ import type { CallContext } from '../context.js';
 import { emailKey, isValidEmail } from '../email.js';
 import { badRequest, DomainError, invalid, notFound } from '../errors.js';
 import type { Repos, Store } from '../../db/store.js';
-import type { NewSubscriber } from '../../db/lists.js';
+import type { NewSubscriber, StoredItem } from '../../db/lists.js';
 import type { TaskRow } from '../../db/tasks.js';
 
 export type { TaskRow };
@@ -27,8 +27,11 @@ export interface PutParams {
   disableOthers: boolean;
   items: NewSubscriber[];
 }
-/** A bulk PUT as its task stores it: the revision is the task's column (see placePut in src/db/tasks.ts). */
-type StoredPut = Omit<PutParams, 'rev'>;
+/**
+ * A bulk PUT as its task stores it: the revision is the task's column (see placePut in src/db/tasks.ts), the
+ * items in their short stored form (StoredItem: a thousand of them cross to Postgres and are parsed there).
+ */
+type StoredPut = Omit<PutParams, 'rev' | 'items'> & { items: StoredItem[] };
 /** A bulk PUT task's params as a started task has them: without its items, which stay in the database. */
 type PutHead = Omit<StoredPut, 'items'>;
 const headOf = (t: TaskRow): PutHead => t.params as unknown as PutHead;
@@ -65,9 +68,10 @@ export function tasksService(deps: { store: Store }) {
       o: { rev?: number | null; disableOthers?: boolean },
     ): Promise<{ taskId: string; rev: number }> {
       checkCount(items.length);
-      const rows: NewSubscriber[] = items.map((item, i) => {
+      const rows: StoredItem[] = items.map((item, i) => {
         const email = address(item, i);
-        return { email, emailKey: emailKey(email), params: item.params ?? {}, status: 'active' };
+        const key = emailKey(email);
+        return key === email ? { email, params: item.params ?? {} } : { email, emailKey: key, params: item.params ?? {} };
       });
       if (o.rev !== undefined && o.rev !== null && (!Number.isSafeInteger(o.rev) || o.rev < 0)) throw invalid('rev: a non-negative integer', 'rev');
       await listOf(ctx, listId);
