@@ -324,6 +324,31 @@ const TOTALS = preparedQuery(
   `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
 );
 
+/** The advisory lock class of folding recipient_counts (two-key form, with 0; 'fold' in ASCII). */
+export const FOLD_LOCK = 0x666f6c64;
+
+/**
+ * `foldRecipientCounts`. Its mailings are drawn first into an array (an InitPlan), so the rows go by the
+ * (mailing_id, send_id) index whatever the statistics say (a semi-join planned while deltas abounded scanned the
+ * whole table); with no delta, the statement reads one page of the empty partial index and writes nothing,
+ * which is what the workers' frequent folds cost while nothing changes. The try-lock keeps two workers' folds
+ * from queueing on each other's rows.
+ */
+const FOLD = preparedQuery(
+  'mailings.fold',
+  `WITH gone AS (
+     DELETE FROM recipient_counts c
+      WHERE c.mailing_id = ANY (ARRAY(
+              SELECT DISTINCT mailing_id FROM recipient_counts
+               WHERE NOT folded AND (SELECT pg_try_advisory_xact_lock(${FOLD_LOCK}, 0))))
+     RETURNING c.*),
+   folded AS (
+     INSERT INTO recipient_counts (mailing_id, send_id, is_test, status, tried, n, folded)
+     SELECT mailing_id, send_id, is_test, status, tried, sum(n), true FROM gone
+      GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0)
+   SELECT count(*)::int AS n FROM gone`,
+);
+
 export type SystemRole = 'confirm' | 'optout';
 
 export function mailingsRepo(db: Queryable) {
@@ -583,21 +608,12 @@ export function mailingsRepo(db: Queryable) {
      * The recipient_counts rows of every mailing a trigger wrote a delta for, folded into one row per key
      * (a key summing to 0 leaves none: a deleted mailing's rows go). Deleted and their sums inserted in one
      * statement, so a reader sees either the rows or their sums, never neither; writers only insert, so none
-     * waits on this, and a delta committed meanwhile is not seen here and is folded by a later sweep. Two
-     * folds at once each fold the rows they deleted. Returns how many rows went.
+     * waits on this, and a delta committed meanwhile is not seen here and is folded by a later fold. One fold
+     * at a time (FOLD): a fold that finds another one running folds nothing and returns 0. Returns how many
+     * rows went.
      */
     async foldRecipientCounts(): Promise<number> {
-      const { rows } = await db.query<{ n: number }>(
-        `WITH gone AS (
-           DELETE FROM recipient_counts c
-            WHERE c.mailing_id IN (SELECT mailing_id FROM recipient_counts WHERE NOT folded)
-           RETURNING c.*),
-         folded AS (
-           INSERT INTO recipient_counts (mailing_id, send_id, is_test, status, tried, n, folded)
-           SELECT mailing_id, send_id, is_test, status, tried, sum(n), true FROM gone
-            GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0)
-         SELECT count(*)::int AS n FROM gone`,
-      );
+      const { rows } = await FOLD<{ n: number }>(db, []);
       return rows[0]!.n;
     },
 
