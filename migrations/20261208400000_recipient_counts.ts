@@ -11,8 +11,9 @@
  *
  * Append-only, as the send-rate rollup (20261207810000): each statement inserts its own delta rows, never
  * updating a row another transaction may hold, so writers of one mailing never wait on each other's commit.
- * Readers sum a mailing's rows; the workers' minute sweep folds the rows of each mailing written to since
- * into one row per key (src/db/mailings.ts foldRecipientCounts), which keeps every sum.
+ * Readers sum a mailing's rows; every worker folds the rows of each mailing written to since into one row
+ * per key every few seconds (src/db/mailings.ts foldRecipientCounts, src/worker/index.ts FOLD_EVERY_MS), which
+ * keeps every sum.
  *
  * No foreign key to mailings: deleting a mailing cascades to its recipients, whose delete trigger then adds
  * the negative rows (a key's sum is 0 again) after the mailing row is gone, which a foreign key would refuse.

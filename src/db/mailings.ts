@@ -10,6 +10,7 @@
 import { preparedQuery, SQLSTATE, sqlState, type Queryable } from './pool.js';
 import type { MailingStatus } from './statuses.js';
 import { containing } from './overview.js';
+import { ENGAGEMENT, type MailingEngagement } from './reports.js';
 
 /** A transactional campaign as the admin pages list it. */
 export interface CampaignSummaryRow {
@@ -92,6 +93,44 @@ export interface MailingTotals {
   error: number;
   timeout: number;
   general_error: number;
+}
+
+/** What a mailing's listing shows (`list`): no message, whether it has HTML, its counts, its opens and clicks. */
+export interface ListedMailingRow
+  extends
+    Pick<
+      MailingRow,
+      | 'id'
+      | 'name'
+      | 'list_id'
+      | 'type'
+      | 'domain_name'
+      | 'tracking_url'
+      | 'owner_guid'
+      | 'satellite_group'
+      | 'submit_time'
+      | 'read_tracking'
+      | 'click_tracking'
+      | 'backup_customized_emails'
+      | 'testing'
+      | 'url_encoding'
+      | 'dkim'
+      | 'from_email'
+      | 'from_name'
+      | 'subject'
+      | 'header'
+      | 'status'
+      | 'scheduled_start'
+      | 'scheduled_end'
+      | 'max_duration_minutes'
+      | 'spread_minutes'
+      | 'dont_close_if_empty'
+      | 'started_at'
+      | 'finished_at'
+    >,
+    MailingTotals,
+    MailingEngagement {
+  has_html: boolean;
 }
 
 /** One mailing as `mailings.progress` reads it. */
@@ -289,6 +328,46 @@ const SUMMARIES = [false, true].map((list) =>
   }),
 );
 
+/** A mailing's recipients by status from its recipient_counts rows (test recipients included). */
+const TOTALS_BY_STATUS = `
+  coalesce(sum(n) FILTER (WHERE status = 'ready'), 0)::int AS ready,
+  coalesce(sum(n) FILTER (WHERE status = 'warning'), 0)::int AS warning,
+  coalesce(sum(n) FILTER (WHERE status = 'finished'), 0)::int AS finished,
+  coalesce(sum(n) FILTER (WHERE status = 'error'), 0)::int AS error,
+  coalesce(sum(n) FILTER (WHERE status = 'timeout'), 0)::int AS timeout,
+  coalesce(sum(n) FILTER (WHERE status = 'general_error'), 0)::int AS general_error`;
+
+/**
+ * `v.raw_message`'s header block, blank line included (the whole message when it has none), as SELECT_MAILING
+ * cuts it. Looked for in the message's first 64 KiB, and in the whole message only when not found there: of a
+ * message that attachments make megabytes long, Postgres then decompresses that prefix only (a match in the
+ * prefix is the message's first).
+ */
+const HEADER_BLOCK = `
+  substring(v.raw_message FROM 1 FOR coalesce(
+    nullif(position('\\x0d0a0d0a'::bytea IN substring(v.raw_message FROM 1 FOR 65536)), 0) + 3,
+    nullif(position('\\x0d0a0d0a'::bytea IN v.raw_message), 0) + 3,
+    octet_length(v.raw_message)))`;
+
+/**
+ * A listing in one statement (one round trip; its counts and its rows from one snapshot): each mailing's
+ * columns that its view shows (no html or text: whether it has HTML; no whole message: its header block), its
+ * current send, its recipients by status and its sends' opens and clicks (zero without any).
+ */
+const LIST_MAILING = `
+  SELECT m.id, m.name, m.list_id, m.type, m.domain_name, m.tracking_url, m.owner_guid, m.satellite_group, m.submit_time,
+         m.read_tracking, m.click_tracking, m.backup_customized_emails, m.testing, m.url_encoding, m.dkim,
+         v.from_email, v.from_name, v.subject, v.html IS NOT NULL AND v.html <> '' AS has_html, ${HEADER_BLOCK} AS header,
+         s.status, s.scheduled_start, s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty,
+         s.started_at, s.finished_at, t.*, e.*
+    FROM mailings m
+    JOIN variants v ON v.mailing_id = m.id AND v.position = 0
+    JOIN LATERAL (SELECT * FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
+    CROSS JOIN LATERAL (SELECT ${TOTALS_BY_STATUS} FROM recipient_counts WHERE mailing_id = m.id) t
+    CROSS JOIN LATERAL (
+      SELECT ${ENGAGEMENT} FROM sends es JOIN send_event_counts c ON c.send_id = es.id
+       WHERE es.mailing_id = m.id AND c.kind IN ('open', 'click')) e`;
+
 /** `list`'s filters: the condition each adds when given, and its value. */
 const LIST_FILTERS: [(n: number) => string, (f: MailingFilter) => unknown[] | undefined][] = [
   [(n) => `m.id = ANY($${n}::bigint[])`, (f) => f.ids],
@@ -298,7 +377,7 @@ const LIST_FILTERS: [(n: number) => string, (f: MailingFilter) => unknown[] | un
   [(n) => `m.satellite_group = ANY($${n}::text[])`, (f) => f.satelliteGroups],
 ];
 /**
- * `list`, one prepared statement per set of filters given (at most 32; see preparedQuery): its planning (three
+ * `list`, one prepared statement per set of filters given (at most 32; see preparedQuery): its planning (five
  * tables and the current send) costs several times its run over an account's few mailings.
  */
 const LISTS = new Map<number, ReturnType<typeof preparedQuery>>();
@@ -314,7 +393,7 @@ function listRead(accountId: number, f: MailingFilter) {
     shape |= 1 << i;
   });
   let read = LISTS.get(shape);
-  if (!read) LISTS.set(shape, (read = preparedQuery(`mailings.list.${shape}`, `${SELECT_MAILING} WHERE ${where.join(' AND ')} ORDER BY m.id`)));
+  if (!read) LISTS.set(shape, (read = preparedQuery(`mailings.list.${shape}`, `${LIST_MAILING} WHERE ${where.join(' AND ')} ORDER BY m.id`)));
   return { read, values };
 }
 
@@ -325,6 +404,31 @@ const ID_BY_NAME = preparedQuery('mailings.idByName', 'SELECT id FROM mailings W
 const TOTALS = preparedQuery(
   'mailings.totals',
   `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
+);
+
+/** The advisory lock class of folding recipient_counts (two-key form, with 0; 'fold' in ASCII). */
+export const FOLD_LOCK = 0x666f6c64;
+
+/**
+ * `foldRecipientCounts`. Its mailings are drawn first into an array (an InitPlan), so the rows go by the
+ * (mailing_id, send_id) index whatever the statistics say (a semi-join planned while deltas abounded scanned the
+ * whole table); with no delta, the statement reads one page of the empty partial index and writes nothing,
+ * which is what the workers' frequent folds cost while nothing changes. The try-lock keeps two workers' folds
+ * from queueing on each other's rows.
+ */
+const FOLD = preparedQuery(
+  'mailings.fold',
+  `WITH gone AS (
+     DELETE FROM recipient_counts c
+      WHERE c.mailing_id = ANY (ARRAY(
+              SELECT DISTINCT mailing_id FROM recipient_counts
+               WHERE NOT folded AND (SELECT pg_try_advisory_xact_lock(${FOLD_LOCK}, 0))))
+     RETURNING c.*),
+   folded AS (
+     INSERT INTO recipient_counts (mailing_id, send_id, is_test, status, tried, n, folded)
+     SELECT mailing_id, send_id, is_test, status, tried, sum(n), true FROM gone
+      GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0)
+   SELECT count(*)::int AS n FROM gone`,
 );
 
 export type SystemRole = 'confirm' | 'optout';
@@ -522,9 +626,10 @@ export function mailingsRepo(db: Queryable) {
       return rows[0]?.raw_message ?? null;
     },
 
-    async list(accountId: number, f: MailingFilter): Promise<MailingRow[]> {
+    /** The account's mailings the filter keeps, by id, with their counts and engagement (one statement). */
+    async list(accountId: number, f: MailingFilter): Promise<ListedMailingRow[]> {
       const { read, values } = listRead(accountId, f);
-      const { rows } = await read<MailingRow>(db, values);
+      const { rows } = await read<ListedMailingRow>(db, values);
       return rows;
     },
 
@@ -557,14 +662,7 @@ export function mailingsRepo(db: Queryable) {
            FROM mailings m
            LEFT JOIN variants v ON v.mailing_id = m.id AND v.position = 0
            LEFT JOIN LATERAL (SELECT status, started_at, finished_at FROM sends WHERE mailing_id = m.id ${CURRENT_SEND}) s ON true
-           CROSS JOIN LATERAL (
-             SELECT coalesce(sum(n) FILTER (WHERE status = 'ready'), 0)::int AS ready,
-                    coalesce(sum(n) FILTER (WHERE status = 'warning'), 0)::int AS warning,
-                    coalesce(sum(n) FILTER (WHERE status = 'finished'), 0)::int AS finished,
-                    coalesce(sum(n) FILTER (WHERE status = 'error'), 0)::int AS error,
-                    coalesce(sum(n) FILTER (WHERE status = 'timeout'), 0)::int AS timeout,
-                    coalesce(sum(n) FILTER (WHERE status = 'general_error'), 0)::int AS general_error
-               FROM recipient_counts WHERE mailing_id = m.id) t
+           CROSS JOIN LATERAL (SELECT ${TOTALS_BY_STATUS} FROM recipient_counts WHERE mailing_id = m.id) t
           WHERE m.account_id = $1 AND ($2::bigint IS NULL OR m.id = $2)
           ORDER BY m.id`,
         [accountId, id],
@@ -586,21 +684,12 @@ export function mailingsRepo(db: Queryable) {
      * The recipient_counts rows of every mailing a trigger wrote a delta for, folded into one row per key
      * (a key summing to 0 leaves none: a deleted mailing's rows go). Deleted and their sums inserted in one
      * statement, so a reader sees either the rows or their sums, never neither; writers only insert, so none
-     * waits on this, and a delta committed meanwhile is not seen here and is folded by a later sweep. Two
-     * folds at once each fold the rows they deleted. Returns how many rows went.
+     * waits on this, and a delta committed meanwhile is not seen here and is folded by a later fold. One fold
+     * at a time (FOLD): a fold that finds another one running folds nothing and returns 0. Returns how many
+     * rows went.
      */
     async foldRecipientCounts(): Promise<number> {
-      const { rows } = await db.query<{ n: number }>(
-        `WITH gone AS (
-           DELETE FROM recipient_counts c
-            WHERE c.mailing_id IN (SELECT mailing_id FROM recipient_counts WHERE NOT folded)
-           RETURNING c.*),
-         folded AS (
-           INSERT INTO recipient_counts (mailing_id, send_id, is_test, status, tried, n, folded)
-           SELECT mailing_id, send_id, is_test, status, tried, sum(n), true FROM gone
-            GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0)
-         SELECT count(*)::int AS n FROM gone`,
-      );
+      const { rows } = await FOLD<{ n: number }>(db, []);
       return rows[0]!.n;
     },
 

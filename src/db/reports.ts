@@ -152,7 +152,7 @@ const COUNTS = `
   coalesce(sum(r.n) FILTER (WHERE NOT r.is_test AND r.status IN ('error', 'timeout', 'general_error')), 0)::int AS failed`;
 
 /** Opens and clicks by verdict from rollup rows `c` (kind, machine, events, recipients). */
-const ENGAGEMENT = `
+export const ENGAGEMENT = `
   coalesce(sum(c.events) FILTER (WHERE c.kind = 'open' AND NOT c.machine), 0)::int AS opens,
   coalesce(sum(c.recipients) FILTER (WHERE c.kind = 'open' AND NOT c.machine), 0)::int AS opens_unique,
   coalesce(sum(c.events) FILTER (WHERE c.kind = 'click' AND NOT c.machine), 0)::int AS clicks,

@@ -1,6 +1,6 @@
 /**
  * The worker process side of the send pipeline: graphile-worker running the `send`, `webhooks` and `sweep`
- * tasks, the SMTP relays, the worker registry (heartbeat) and the sweeper.
+ * tasks, the SMTP relays, the worker registry (heartbeat), the sweeper and the fold of recipient counts.
  *
  * Crash recovery is ours, not the queue's (graphile-worker keeps a dead worker's job locked for 4 hours):
  * every worker heartbeats in `workers` (four times per WORKER_STALE_SECONDS); the sweeper (every worker, every
@@ -110,6 +110,14 @@ const HANDOVER_WAIT_MS = 15_000;
 /** How long a runner being replaced may take to hand its jobs over before it is abandoned (its jobs are unlocked anyway). */
 const RUNNER_STOP_MS = 30_000;
 
+/**
+ * How often a worker folds recipient_counts' deltas (src/db/mailings.ts foldRecipientCounts). Every reader of a
+ * mailing's counts (list_mailings, every dialect's mailing reads) sums the deltas written since the last fold:
+ * a transactional campaign writes one per message and more per outcome batch, thousands a minute. A fold with
+ * nothing to fold reads one index page.
+ */
+export const FOLD_EVERY_MS = 2_000;
+
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, logger, delivery, workers, manager, store, jobsPool, capture, relays } = deps;
   const workerId = deps.workerId ?? `w-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -149,7 +157,6 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
     await store.captured.purge(config.CAPTURE_RETENTION_DAYS);
     await store.overview.foldSendRate();
-    await store.mailings.foldRecipientCounts();
   };
 
   const webhooksTask = makeWebhooksTask({
@@ -287,6 +294,23 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     (config.WORKER_STALE_SECONDS * 1000) / 2,
   );
   sweeper.unref();
+  // One fold at a time; stop() waits for the one running (it uses the store's pool, closed after the worker).
+  let folding: Promise<void> | null = null;
+  let foldFailing = false;
+  const fold = () =>
+    (folding ??= store.mailings
+      .foldRecipientCounts()
+      .then(
+        () => void (foldFailing = false),
+        (e: unknown) => {
+          // Once per outage: every fold fails until the database is back.
+          if (!foldFailing) logger.warn({ err: (e as Error).message }, 'recipient counts fold failed');
+          foldFailing = true;
+        },
+      )
+      .finally(() => (folding = null)));
+  const folder = setInterval(() => void fold(), FOLD_EVERY_MS);
+  folder.unref();
   logger.info({ workerId, relays: deps.relayCount, capture: capture.url, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   let stopped: Promise<void> | null = null;
@@ -300,6 +324,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         stopping = true;
         clearInterval(heartbeat);
         clearInterval(sweeper);
+        clearInterval(folder);
+        await folding;
         await replacing;
         await runner?.stop().catch((e: unknown) => logger.warn({ err: (e as Error)?.message }, 'graphile-worker did not stop cleanly'));
         await jobsPool.end().catch(() => undefined);

@@ -1,7 +1,8 @@
 /**
  * The maintained recipient counts (migration 20261208400000): after any sequence of inserts, outcomes,
  * resets and deletes, a mailing's recipient_counts rows sum to a real count(*) of its recipients, before and
- * after the minute sweep's fold; append-only, so writers of one mailing never wait on each other's commit.
+ * after a fold, and while writers and folds run at once; append-only, so writers of one mailing never wait on
+ * each other's commit; one fold at a time, and one with nothing to fold writes nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -216,5 +217,91 @@ describe('recipient counts', () => {
     await assertExact([mailingA]);
     await gw.services.store.mailings.foldRecipientCounts();
     await assertExact([mailingA]);
+  });
+
+  it('a fold with nothing to fold writes nothing (no transaction id taken)', async () => {
+    await gw.services.store.mailings.foldRecipientCounts();
+    const c = await gw.pool.connect();
+    try {
+      await c.query('BEGIN');
+      assert.equal(await mailingsRepo(c).foldRecipientCounts(), 0);
+      const { rows } = await c.query<{ xid: string | null }>('SELECT pg_current_xact_id_if_assigned()::text AS xid');
+      assert.equal(rows[0]!.xid, null);
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+  });
+
+  it('a fold that finds another one running folds nothing, and does not wait for it', async () => {
+    await addTo(mailingA, 200, 1);
+    const first = await gw.pool.connect();
+    const second = await gw.pool.connect();
+    try {
+      await first.query('BEGIN');
+      assert.ok((await mailingsRepo(first).foldRecipientCounts()) > 0);
+      await addTo(mailingA, 201, 1);
+      // Queued behind the first one's deleted rows, it would wait for its commit: a bound, not a wait.
+      await second.query(`SET lock_timeout = '60s'`);
+      assert.equal(await mailingsRepo(second).foldRecipientCounts(), 0);
+      await assertExact([mailingA]);
+      await first.query('COMMIT');
+    } finally {
+      await second.query('RESET lock_timeout');
+      first.release();
+      second.release();
+    }
+    await assertExact([mailingA]);
+    assert.ok((await gw.services.store.mailings.foldRecipientCounts()) > 0, 'the delta written meanwhile is folded next');
+    await assertExact([mailingA]);
+  });
+
+  it('stay exact while writers of several mailings and folds run at once', async () => {
+    const create = (subject: string) => gw.core.mailings.create(ctx, { dialect: 'cloudmailing', fromEmail: 'news@example.org', subject, html: '<p>x</p>' });
+    const mailings = [await create('C1'), await create('C2')];
+    let stop = false;
+    let checks = 0;
+    const writer = async (m: number, w: number) => {
+      for (let i = 0; i < 25; i++) {
+        const made = await gw.core.recipients.add(ctx, m, [{ email: `c${w}-${i}@example.org`, fields: {} }]);
+        assert.equal(made.length, 1);
+        if (i % 3 === 2) {
+          const own = (await gw.pool.query<{ id: number }>(`SELECT id::int FROM recipients WHERE mailing_id = $1 AND email LIKE $2`, [m, `c${w}-%`])).rows;
+          await outcomes(
+            gw.pool,
+            own.slice(-3).map((r) => r.id),
+            ['finished', 'error', 'warning'],
+          );
+        }
+        if (i === 20) await gw.pool.query(`DELETE FROM recipients WHERE mailing_id = $1 AND email = $2`, [m, `c${w}-0@example.org`]);
+      }
+    };
+    const folder = async () => {
+      while (!stop) await gw.services.store.mailings.foldRecipientCounts();
+    };
+    // Every snapshot a reader takes meanwhile: the sums equal a real count.
+    const checker = async () => {
+      while (!stop) {
+        await assertExact(mailings);
+        checks++;
+      }
+    };
+    const folds = [folder(), folder(), checker()];
+    await Promise.all(mailings.flatMap((m, k) => [writer(m, 2 * k), writer(m, 2 * k + 1)]));
+    stop = true;
+    await Promise.all(folds);
+    assert.ok(checks > 0);
+    const real = await assertExact(mailings);
+    assert.equal(
+      real.reduce((n, k) => n + k.n, 0),
+      2 * 2 * 24,
+    );
+    await gw.services.store.mailings.foldRecipientCounts();
+    await assertExact(mailings);
+    const { rows } = await gw.pool.query<{ deltas: number }>(
+      'SELECT count(*)::int AS deltas FROM recipient_counts WHERE mailing_id = ANY($1::bigint[]) AND NOT folded',
+      [mailings],
+    );
+    assert.equal(rows[0]!.deltas, 0);
   });
 });
