@@ -714,6 +714,7 @@ const FORM_FEED = 0x0c;
 const CARRIAGE_RETURN = 0x0d;
 const SPACE = 0x20;
 const SLASH = 0x2f;
+const LT = 0x3c;
 const GT = 0x3e;
 const QUESTION = 0x3f;
 
@@ -734,7 +735,8 @@ function readPlainDocument(text: string, reader: DocumentReader): boolean {
   let i = 0;
   try {
     while (i < length) {
-      const lt = text.indexOf('<', i);
+      // Mostly the very next char (compact XML) or the one after a line break (Python's layout): no search.
+      const lt = text.charCodeAt(i) === LT ? i : text.charCodeAt(i + 1) === LT ? i + 1 : text.indexOf('<', i);
       if (lt === -1) {
         reader.ontext(i, length);
         break;
