@@ -34,16 +34,28 @@ function withinLengths(email: string): boolean {
   return Buffer.byteLength(email.slice(0, at), 'utf8') <= MAX_LOCAL_OCTETS && Buffer.byteLength(email.slice(at + 1), 'utf8') <= MAX_DOMAIN_OCTETS;
 }
 
+/**
+ * Addresses found valid lately. A bulk add checks each address twice (the dialect, for its own error, then the
+ * core), and the five tests cost ten times a look-up here. Bounded: emptied when full.
+ */
+const recentlyValid = new Set<string>();
+const MAX_RECENTLY_VALID = 4096;
+
 export function isValidEmail(email: unknown): email is string {
-  return (
-    typeof email === 'string' &&
+  if (typeof email !== 'string') return false;
+  if (recentlyValid.has(email)) return true;
+  const valid =
     email.length <= MAX_ADDRESS_OCTETS &&
     withinLengths(email) &&
     HTML5_ADDRESS.test(email) &&
     DOT_ATOM_LOCAL.test(email) &&
     !email.includes('..') &&
-    DOTTED_DOMAIN.test(email)
-  );
+    DOTTED_DOMAIN.test(email);
+  if (valid) {
+    if (recentlyValid.size >= MAX_RECENTLY_VALID) recentlyValid.clear();
+    recentlyValid.add(email);
+  }
+  return valid;
 }
 
 export function emailKey(email: string): string {

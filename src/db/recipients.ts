@@ -130,20 +130,29 @@ const INSERT_MESSAGE = preparedQuery(
 export function recipientsRepo(db: Queryable) {
   return {
     /**
-     * Insert; returns the tracking ids actually inserted (a taken tracking id is skipped, not an error here).
-     * When every tracking id is one we just made (random UUIDs: none can be taken), the rows go in by COPY,
-     * the fastest way into the table; else by INSERT ... ON CONFLICT. Inside a transaction only (COPY needs
-     * the transaction's client).
+     * Insert; returns the tracking ids actually inserted (a taken tracking id is skipped, not an error here),
+     * or 'all' when every row went in. When every tracking id is one we just made (random UUIDs: none can be
+     * taken), the rows go in by COPY, the fastest way into the table, all of them or none (it throws); else by
+     * INSERT ... ON CONFLICT. Inside a transaction only (COPY needs the transaction's client).
      */
-    async insertMany(accountId: number, mailingId: number, sendId: number, isTest: boolean, items: NewRecipient[], freshIds = false): Promise<Set<string>> {
+    async insertMany(
+      accountId: number,
+      mailingId: number,
+      sendId: number,
+      isTest: boolean,
+      items: NewRecipient[],
+      freshIds = false,
+    ): Promise<Set<string> | 'all'> {
       if (!items.length) return new Set();
       if (freshIds) {
+        const columns = `${accountId}\t${mailingId}\t${sendId}\t${isTest ? 't' : 'f'}\t`;
         let text = '';
+        // A fresh tracking id is lower-case hex and dashes: nothing in it for COPY to escape.
         for (const r of items) {
-          text += `${accountId}\t${mailingId}\t${sendId}\t${isTest ? 't' : 'f'}\t${copyText(r.tracking_id)}\t${copyText(r.email)}\t${copyJson(r.fields)}\t${r.attachments ? copyJson(r.attachments) : '\\N'}\n`;
+          text += `${columns}${r.tracking_id}\t${copyText(r.email)}\t${copyJson(r.fields)}\t${r.attachments ? copyJson(r.attachments) : '\\N'}\n`;
         }
         await copyFrom(db, 'COPY recipients (account_id, mailing_id, send_id, is_test, tracking_id, email, fields, attachments) FROM STDIN', text);
-        return new Set(items.map((r) => r.tracking_id));
+        return 'all';
       }
       return new Set((await insertReturning(db, accountId, mailingId, sendId, isTest, items)).keys());
     },

@@ -165,6 +165,20 @@ const TAG_NAMES: readonly string[] = [
 const TAGS_BY_FIRST_CHAR: Tag[][] = [];
 for (let tag = Tag.MethodCall; tag <= Tag.Data; tag++) (TAGS_BY_FIRST_CHAR[TAG_NAMES[tag]!.charCodeAt(0)] ??= []).push(tag);
 
+/**
+ * The tag whose name starts at `start` and ends at a `>` or `/`, where the Tokenizer ends a tag name too (no
+ * tag name holds either, nor whitespace): the same tag tagAt finds once the name's end is known, without
+ * looking for the end first.
+ */
+function tagBefore(src: string, start: number): Tag | undefined {
+  for (const tag of TAGS_BY_FIRST_CHAR[src.charCodeAt(start)] ?? []) {
+    const name = TAG_NAMES[tag]!;
+    const after = src.charCodeAt(start + name.length);
+    if ((after === 0x3e || after === 0x2f) && nameAt(src, start, start + name.length, name)) return tag;
+  }
+  return undefined;
+}
+
 function tagAt(src: string, start: number, end: number): Tag | undefined {
   for (const tag of TAGS_BY_FIRST_CHAR[src.charCodeAt(start)] ?? []) {
     if (nameAt(src, start, end, TAG_NAMES[tag]!)) return tag;
@@ -430,6 +444,9 @@ export function decodeReferences(raw: string): string {
 
 // ------------------------------------------------------------------------------------------- decoding
 
+/** Member names a document reader remembers (see DocumentReader.knownNames). */
+const MAX_KNOWN_NAMES = 16;
+
 interface DecodedDocument {
   methodName: string | undefined;
   params: XmlRpcValue[];
@@ -449,6 +466,12 @@ class DocumentReader implements TokenizerCallbacks {
   /** Arrays and structs under construction, innermost last; and the names of the members being read. */
   private readonly containers: (XmlRpcValue[] | XmlRpcStruct)[] = [];
   private readonly memberNames: string[] = [];
+  /**
+   * Member names met so far, each the one string object every later struct is keyed by: a name sliced afresh
+   * for each struct is looked up in V8's string table on every keyed access, which cost more than the rest of
+   * defineMember. A few names only: the structs of one call share theirs.
+   */
+  private readonly knownNames: string[] = [];
   /** Text of the innermost textual element, and the value of the last typed element closed. */
   private text = '';
   private typedValue: XmlRpcValue = null;
@@ -464,7 +487,7 @@ class DocumentReader implements TokenizerCallbacks {
     return this.tags[this.tags.length - 1]!;
   }
 
-  private open(tag: Tag): void {
+  open(tag: Tag): void {
     const parent = this.top();
     const index = this.childCounts[this.childCounts.length - 1]!;
     if (!this.allowedChild(parent, tag, index)) {
@@ -507,7 +530,7 @@ class DocumentReader implements TokenizerCallbacks {
         this.typedValue = this.containers.pop()!;
         return;
       case Tag.Name:
-        this.memberNames.push(text);
+        this.memberNames.push(this.knownName(text));
         return;
       case Tag.MethodName:
         return this.readMethodName(text);
@@ -541,6 +564,13 @@ class DocumentReader implements TokenizerCallbacks {
         this.result.fault = value;
         return;
     }
+  }
+
+  private knownName(name: string): string {
+    const known = this.knownNames;
+    for (let i = 0; i < known.length; i++) if (known[i] === name) return known[i]!;
+    if (known.length < MAX_KNOWN_NAMES) known.push(name);
+    return name;
   }
 
   private readMethodName(name: string): void {
@@ -584,6 +614,20 @@ class DocumentReader implements TokenizerCallbacks {
 
   onselfclosingtag(): void {
     this.close();
+  }
+
+  /**
+   * Closes the open element if its name follows at `start` (just after `</`) and then `>`: the end of the
+   * name (the position of that `>`), else -1 with nothing done. The case onclosetag takes without a word.
+   */
+  closeAt(start: number): number {
+    const tag = this.top();
+    if (tag === Tag.Document) return -1;
+    const name = TAG_NAMES[tag]!;
+    const end = start + name.length;
+    if (this.src.charCodeAt(end) !== 0x3e || !nameAt(this.src, start, end, name)) return -1;
+    this.close();
+    return end;
   }
 
   onclosetag(start: number, end: number): void {
@@ -670,6 +714,7 @@ const FORM_FEED = 0x0c;
 const CARRIAGE_RETURN = 0x0d;
 const SPACE = 0x20;
 const SLASH = 0x2f;
+const LT = 0x3c;
 const GT = 0x3e;
 const QUESTION = 0x3f;
 
@@ -690,7 +735,8 @@ function readPlainDocument(text: string, reader: DocumentReader): boolean {
   let i = 0;
   try {
     while (i < length) {
-      const lt = text.indexOf('<', i);
+      // Mostly the very next char (compact XML) or the one after a line break (Python's layout): no search.
+      const lt = text.charCodeAt(i) === LT ? i : text.charCodeAt(i + 1) === LT ? i + 1 : text.indexOf('<', i);
       if (lt === -1) {
         reader.ontext(i, length);
         break;
@@ -699,6 +745,11 @@ function readPlainDocument(text: string, reader: DocumentReader): boolean {
       const c = text.charCodeAt(lt + 1);
       if (c === SLASH) {
         const start = lt + 2;
+        const closed = reader.closeAt(start);
+        if (closed !== -1) {
+          i = closed + 1;
+          continue;
+        }
         let end = start;
         while (end < length && !endsTagName(text.charCodeAt(end))) end++;
         if (end === start || text.charCodeAt(end) !== GT) return false;
@@ -711,6 +762,20 @@ function readPlainDocument(text: string, reader: DocumentReader): boolean {
         i = gt + 1;
       } else if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) {
         const start = lt + 1;
+        const tag = tagBefore(text, start);
+        if (tag !== undefined) {
+          const end = start + TAG_NAMES[tag]!.length;
+          if (text.charCodeAt(end) === GT) {
+            reader.open(tag);
+            i = end + 1;
+            continue;
+          }
+          if (text.charCodeAt(end + 1) !== GT) return false;
+          reader.open(tag);
+          reader.onselfclosingtag();
+          i = end + 2;
+          continue;
+        }
         let end = start + 1;
         while (end < length && !endsTagName(text.charCodeAt(end))) end++;
         const after = text.charCodeAt(end);

@@ -307,13 +307,20 @@ export function recipientInput(item: RpcValue, index: number): RecipientInput | 
   if (!isValidEmail(item.email)) return { email: item.email, error: `'email' field is not a regular email address: '${wireText(item.email).slice(0, 254)}'` };
   const attachments = attachmentsOf(item.attachments);
   if (typeof attachments === 'string') return { email: item.email, error: attachments };
+  const trackingId = typeof item.tracking_id === 'number' ? String(item.tracking_id) : item.tracking_id;
+  // The usual recipient, scalars only and neither key to leave out, is its own fields: no copy of it per row.
+  let plain = true;
+  for (const k in item) {
+    if (k.length > 200) return { email: item.email, error: `field name too long: ${k.slice(0, 40)}...` };
+    const v = item[k];
+    if (k === 'tracking_id' || k === 'attachments' || (typeof v === 'object' && v !== null)) plain = false;
+  }
+  if (plain) return { email: item.email, trackingId, attachments, fields: item };
   const fields: Record<string, unknown> = {};
   for (const k in item) {
     if (k === 'tracking_id' || k === 'attachments') continue;
-    if (k.length > 200) return { email: item.email, error: `field name too long: ${k.slice(0, 40)}...` };
     setMember(fields, k, jsonValue(item[k]!));
   }
-  const trackingId = typeof item.tracking_id === 'number' ? String(item.tracking_id) : item.tracking_id;
   return { email: item.email, trackingId, attachments, fields };
 }
 

@@ -87,7 +87,8 @@ export function recipientsService(deps: RecipientsDeps) {
     const results = new Array<AddResult>(items.length);
     const rows: (NewRecipient & { index: number })[] = [];
     let freshIds = true;
-    for (const [index, item] of items.entries()) {
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
       const { email } = item;
       if (!isValidEmail(email)) {
         results[index] = { email, error: email === undefined ? 'an email address is required' : `invalid email address: ${JSON.stringify(email)}` };
@@ -127,7 +128,11 @@ export function recipientsService(deps: RecipientsDeps) {
     }
     let wake: number | null = null;
     let ids = new Map<string, number>();
-    const report = (inserted: Set<string>) => {
+    const report = (inserted: Set<string> | 'all') => {
+      if (inserted === 'all') {
+        for (const r of rows) results[r.index] = { email: r.email, id: r.tracking_id };
+        return;
+      }
       for (const r of rows) {
         results[r.index] = inserted.has(r.tracking_id)
           ? { email: r.email, id: r.tracking_id }
