@@ -101,7 +101,7 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
       if (response === undefined || (Array.isArray(response) && !response.length)) res.status(204).end();
       // A single call the database could not serve is a 503, as the dialect's auth answers it; in a batch,
       // only its own item says so.
-      else res.status((response as JsonRpcAnswer).error?.code === table.spelling.unavailable ? 503 : 200).json(response);
+      else sendJson(res, response, (response as JsonRpcAnswer).error?.code === table.spelling.unavailable ? 503 : 200);
     };
     const ctx = o.context(res);
     const request: unknown = req.body;
@@ -116,6 +116,14 @@ export function jsonRpcEndpoint<D>(o: JsonRpcEndpointOptions<D>): RequestHandler
     void Promise.all(request.map((item) => answerOne(item, ctx))).then((answers) => reply(answers.filter((a) => a !== undefined)));
   };
   return [body, handle];
+}
+
+/**
+ * A JSON-RPC answer, written as it is (Content-Length from Node). Not through express's res.json, which hashes
+ * every body into an ETag: no JSON-RPC call is a GET, the only kind of request that can revalidate one.
+ */
+export function sendJson(res: Response, value: unknown, status = 200): void {
+  res.status(status).type('application/json; charset=utf-8').end(JSON.stringify(value));
 }
 
 type JsonRpcAnswer = { jsonrpc: '2.0'; id: string | number | null; error?: { code: number; message: string }; result?: unknown };

@@ -129,6 +129,15 @@ ${callXml('create_mailing', ['<value><string>a@example.org</string></value>', '<
     assert.equal(typeof a.value, 'number');
   });
 
+  it('answers with Content-Type and Content-Length, and no ETag (an answer to a POST is never revalidated)', async () => {
+    for (const a of [await cm.post(callXml('get_mailings_count', [])), await cm.post(callXml('no_such_method', []))]) {
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.get('content-type'), 'text/xml; charset=utf-8');
+      assert.equal(a.headers.get('content-length'), String(Buffer.byteLength(a.body)));
+      assert.equal(a.headers.get('etag'), null);
+    }
+  });
+
   it('answers 405 to GET', async () => {
     const res = await fetch(`${gw.url}/CloudMailing`, { headers: { authorization: authHeader(gw.key.secret) } });
     assert.equal(res.status, 405);

@@ -68,6 +68,18 @@ describe('jsonrpc: the CloudMailing methods in JSON', () => {
     assert.equal(((await notARequest.json()) as { error: { code: number } }).error.code, -32600);
   });
 
+  it('answers with Content-Type and Content-Length, and no ETag (an answer to a POST is never revalidated)', async () => {
+    for (const body of ['{"jsonrpc": "2.0", "id": 1, "method": "get_mailings_count", "params": []}', '{not json']) {
+      const res = await post(body);
+      const text = await res.text();
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(text)));
+      assert.equal(res.headers.get('etag'), null);
+      assert.equal((JSON.parse(text) as { jsonrpc: string }).jsonrpc, '2.0');
+    }
+  });
+
   it('runs batches and notifications; refuses a wrong key with 401', async () => {
     const res = await post(
       JSON.stringify([

@@ -40,7 +40,7 @@ import { plainTooLarge, postOnly, requestErrors } from '../http-errors.js';
 import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability } from '../../core/errors.js';
 import type { AdapterDeps } from '../types.js';
-import { jsonRpcEndpoint } from '../../rpc/jsonrpc-endpoint.js';
+import { jsonRpcEndpoint, sendJson } from '../../rpc/jsonrpc-endpoint.js';
 import { isBadInput, verifyUtf8 } from '../body.js';
 import { RPC_FAULT, unavailableFaultString } from '../../rpc/faults.js';
 import { dispatcher, type MethodCtx } from '../../rpc/methods.js';
@@ -105,9 +105,9 @@ export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router
       if (outcome.kind === 'unavailable') {
         const u = authUnavailability(outcome.error);
         logUnavailable(logger, 'jsonrpc authentication', u, { err: outcome.error });
-        return void res.status(503).json(jsonRpcError(UNAVAILABLE_FAULT, unavailableFaultString(u)));
+        return sendJson(res, jsonRpcError(UNAVAILABLE_FAULT, unavailableFaultString(u)), 503);
       }
-      res.set('WWW-Authenticate', 'Basic realm="Mailgate JSON-RPC"').status(401).json(jsonRpcError(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED));
+      sendJson(res.set('WWW-Authenticate', 'Basic realm="Mailgate JSON-RPC"'), jsonRpcError(AUTHORIZATION_FAULT, AUTHORIZATION_FAILED), 401);
     },
   });
   const jsonRpc = express.Router();
@@ -119,8 +119,8 @@ export function cloudmailingRouters(deps: AdapterDeps): { xmlRpc: express.Router
       logger,
       tooLarge: plainTooLarge(limit),
       unreadable: (res, _status, err) =>
-        void res.status(200).json(jsonRpcError(RPC_FAULT.PARSE_ERROR, `parse error: ${isBadInput(err) ? err.message : 'the body is not JSON'}`)),
-      internal: (res) => void res.status(500).json(jsonRpcError(RPC_FAULT.INTERNAL, 'internal error')),
+        sendJson(res, jsonRpcError(RPC_FAULT.PARSE_ERROR, `parse error: ${isBadInput(err) ? err.message : 'the body is not JSON'}`)),
+      internal: (res) => sendJson(res, jsonRpcError(RPC_FAULT.INTERNAL, 'internal error'), 500),
     }),
   );
 
