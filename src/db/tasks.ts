@@ -109,5 +109,18 @@ export function tasksRepo(db: Queryable) {
     async finish(id: string, status: 'success' | 'failure', result: Record<string, unknown>): Promise<void> {
       await db.query('UPDATE tasks SET status = $2, result = $3, updated_at = now() WHERE id = $1', [id, status, JSON.stringify(result)]);
     },
+
+    /**
+     * Several tasks finished as success, each with its own result, in one statement: the same rows as a
+     * `finish` of each (a run of bulk PUTs applied in one transaction, see applyRun in src/core/tasks).
+     */
+    async succeedAll(done: readonly { id: string; result: Record<string, unknown> }[]): Promise<void> {
+      if (!done.length) return;
+      await db.query(
+        `UPDATE tasks t SET status = 'success', result = r.result::jsonb, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS r(id, result) WHERE t.id = r.id`,
+        [done.map((d) => d.id), done.map((d) => JSON.stringify(d.result))],
+      );
+    },
   };
 }

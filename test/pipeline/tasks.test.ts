@@ -245,3 +245,24 @@ describe('bulk tasks applied together, as one by one', () => {
     assert.equal((await rows(full)).length, 4);
   });
 });
+
+describe('tasks finished together (succeedAll)', () => {
+  it('each task gets its own result as given and success; other tasks and an empty call change nothing', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'finished-together' });
+    const t = [
+      await gw.core.tasks.bulkPut(c, list, items('u', 1), {}),
+      await gw.core.tasks.bulkPut(c, list, items('v', 1), {}),
+      await gw.core.tasks.bulkPut(c, list, items('w', 1), {}),
+    ].map((x) => x.taskId);
+    const results = [{ rev: 1, items: 2, note: 'a "quoted" \\ back\\slash, {braces}, commas, ünïcödé' }, { nested: { list: [1, 'two', null], empty: {} } }];
+    await gw.services.store.tasks.succeedAll([]);
+    await gw.services.store.tasks.succeedAll([
+      { id: t[2]!, result: results[1]! },
+      { id: t[0]!, result: results[0]! },
+    ]);
+    assert.deepEqual(await state(t[0]!), { status: 'success', result: results[0] });
+    assert.deepEqual(await state(t[2]!), { status: 'success', result: results[1] });
+    assert.deepEqual(await state(t[1]!), { status: 'pending', result: null });
+  });
+});

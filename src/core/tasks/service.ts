@@ -227,10 +227,11 @@ function runsOf(tasks: TaskRow[]): TaskRow[][] {
 }
 
 /**
- * Consecutive bulk PUTs applied in one transaction (one commit, and one wake of the queue, for several calls),
- * each by its own statement in call order: the same statements, so the same end state and the same counts,
- * as one transaction each. Only the last may disable the others (runsOf). False, with nothing applied, when
- * one fails: the caller then runs each task alone, so one task's failure stays its own.
+ * Consecutive bulk PUTs applied in one transaction (one commit, one update of the tasks' results, and one wake
+ * of the queue, for several calls), each by its own statement in call order: the same statements, so the same
+ * end state and the same counts, as one transaction each. Only the last may disable the others (runsOf).
+ * False, with nothing applied, when one fails: the caller then runs each task alone, so one task's failure
+ * stays its own.
  */
 async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
   const listId = headOf(run[0]!).listId;
@@ -238,7 +239,9 @@ async function applyRun(store: Store, run: TaskRow[]): Promise<boolean> {
   try {
     await store.transaction(async (tx) => {
       if (!(await tx.lists.exists(accountId, listId))) throw new DomainError('NOT_FOUND', `list ${listId} was deleted`);
-      for (const t of run) await tx.tasks.finish(t.id, 'success', await putTask(tx, t, headOf(t).disableOthers));
+      const done: { id: string; result: Record<string, unknown> }[] = [];
+      for (const t of run) done.push({ id: t.id, result: { ...(await putTask(tx, t, headOf(t).disableOthers)) } });
+      await tx.tasks.succeedAll(done);
     });
     return true;
   } catch {
