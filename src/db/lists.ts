@@ -479,7 +479,11 @@ export function listsRepo(db: Queryable) {
      * A bulk of new addresses (a list's first upload) is first tried as a plain INSERT: ON CONFLICT's
      * speculative insertion costs about as much again per row as the insert itself. An address already in
      * the list fails the try (a unique violation, at once when it is the first in address order): it is
-     * undone to a savepoint and the upsert runs, as it would have.
+     * undone to a savepoint and the upsert runs, as it would have. The savepoint is not released: it ends
+     * with the transaction, and a later call's savepoint of the same name nests inside it (ROLLBACK TO
+     * finds the latest, this call's). A RELEASE would cost a round trip per task, a run applying up to
+     * DRAIN_BATCH tasks in one transaction (src/core/tasks/service.ts), and the rows written keep their
+     * subtransaction's id until the commit either way.
      */
     async upsertFromTask(
       accountId: number,
@@ -490,7 +494,6 @@ export function listsRepo(db: Queryable) {
       await db.query('SAVEPOINT new_addresses');
       try {
         const { rows } = await newMembersFromTask<{ items: number; inserted: number }>(db, [accountId, listId, o.rev, taskId]);
-        await db.query('RELEASE SAVEPOINT new_addresses');
         return { ...rows[0]!, updated: 0 };
       } catch (e) {
         if (sqlState(e) !== SQLSTATE.uniqueViolation) throw e;
