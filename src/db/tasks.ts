@@ -26,11 +26,15 @@ export interface TaskRow {
   updated_at: Date;
 }
 
+/** A task as a status poll reads it: every column but its params (see get). */
+export type TaskState = Omit<TaskRow, 'params'>;
+const STATE = 'id, account_id, kind, queue, status, rev, result, created_at, updated_at';
+
 /**
  * A started task's columns: a bulk PUT's params without its items (a thousand of them), which the worker
  * would otherwise read, parse and send back (see upsertFromTask in lists.ts).
  */
-const STARTED = `id, account_id, kind, queue, status, rev, result, created_at, updated_at,
+const STARTED = `${STATE},
   CASE WHEN kind = 'subscribers.put' THEN params - 'items' ELSE params END AS params`;
 
 export function tasksRepo(db: Queryable) {
@@ -66,9 +70,10 @@ export function tasksRepo(db: Queryable) {
       return rows[0]?.rev;
     },
 
-    async get(accountId: number, id: string): Promise<TaskRow | undefined> {
+    /** A task's state for a status poll: without its params (a bulk PUT's thousand items, read for nothing). */
+    async get(accountId: number, id: string): Promise<TaskState | undefined> {
       if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
-      const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE account_id = $1 AND id = $2', [accountId, id]);
+      const { rows } = await db.query<TaskState>(`SELECT ${STATE} FROM tasks WHERE account_id = $1 AND id = $2`, [accountId, id]);
       return rows[0];
     },
 

@@ -14,9 +14,9 @@ import { emailKey, isValidEmail } from '../email.js';
 import { badRequest, DomainError, invalid, notFound } from '../errors.js';
 import type { Repos, Store } from '../../db/store.js';
 import type { NewSubscriber, StoredItem } from '../../db/lists.js';
-import type { TaskRow } from '../../db/tasks.js';
+import type { TaskRow, TaskState } from '../../db/tasks.js';
 
-export type { TaskRow };
+export type { TaskRow, TaskState };
 
 /** Most items one bulk call may carry (Sender's documented limit). */
 export const BULK_MAX = 1000;
@@ -94,7 +94,8 @@ export function tasksService(deps: { store: Store }) {
       return { taskId: await store.tasks.create(ctx.accountId, 'subscribers.delete', { ...params }, queueOf(listId)) };
     },
 
-    async get(ctx: CallContext, id: string): Promise<TaskRow> {
+    /** A task's state (no params: see get in src/db/tasks.ts); NOT_FOUND when the account has no such task. */
+    async get(ctx: CallContext, id: string): Promise<TaskState> {
       const t = await store.tasks.get(ctx.accountId, id);
       if (!t) throw notFound('task', id);
       return t;
