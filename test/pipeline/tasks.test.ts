@@ -266,3 +266,18 @@ describe('tasks finished together (succeedAll)', () => {
     assert.deepEqual(await state(t[1]!), { status: 'pending', result: null });
   });
 });
+
+describe('a task as a status poll reads it (tasks.get)', () => {
+  it('its state and result, without its params (a bulk PUT keeps its items where they lie)', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'polled' });
+    const { taskId, rev } = await gw.core.tasks.bulkPut(c, list, items('p', 3), {});
+    const pending = await gw.core.tasks.get(c, taskId);
+    assert.deepEqual([pending.id, pending.status, pending.result, pending.rev], [taskId, 'pending', null, rev]);
+    assert.equal('params' in pending, false);
+    await runTask(gw.services.store, taskId, null);
+    const done = await gw.core.tasks.get(c, taskId);
+    assert.deepEqual([done.status, done.result], ['success', { rev, items: 3, inserted: 3, updated: 0, disabled_others: 0 }]);
+    assert.equal('params' in done, false);
+  });
+});
