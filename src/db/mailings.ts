@@ -270,12 +270,21 @@ const STANDING_LOCK = 0x73746e64;
  */
 export const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
 
-// The header block is cut in SQL: listings never load whole messages (attachments can be megabytes).
+/**
+ * `v.raw_message`'s header block, blank line included (the whole message when it has none), as every mailing
+ * read answers it; cut in SQL, so that no read loads a whole message (attachments can make it megabytes). It
+ * is looked for in the first 64 KiB, and in the whole message only when not found there: Postgres then
+ * decompresses that prefix only (a match in the prefix is the message's first).
+ */
+const HEADER_BLOCK = `
+  substring(v.raw_message FROM 1 FOR coalesce(
+    nullif(position('\\x0d0a0d0a'::bytea IN substring(v.raw_message FROM 1 FOR 65536)), 0) + 3,
+    nullif(position('\\x0d0a0d0a'::bytea IN v.raw_message), 0) + 3,
+    octet_length(v.raw_message)))`;
+
 const SELECT_MAILING = `
   SELECT m.*, v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset,
-         CASE WHEN v.raw_message IS NULL THEN NULL
-              WHEN position('\\x0d0a0d0a'::bytea IN v.raw_message) = 0 THEN v.raw_message
-              ELSE substring(v.raw_message FROM 1 FOR position('\\x0d0a0d0a'::bytea IN v.raw_message) + 3) END AS header,
+         ${HEADER_BLOCK} AS header,
          s.id AS send_id, s.status, s.scheduled_start, s.scheduled_end, s.max_duration_minutes, s.spread_minutes,
          s.dont_close_if_empty, s.started_at, s.finished_at
     FROM mailings m
@@ -338,18 +347,6 @@ const TOTALS_BY_STATUS = `
   coalesce(sum(n) FILTER (WHERE status = 'general_error'), 0)::int AS general_error`;
 
 /**
- * `v.raw_message`'s header block, blank line included (the whole message when it has none), as SELECT_MAILING
- * cuts it. Looked for in the message's first 64 KiB, and in the whole message only when not found there: of a
- * message that attachments make megabytes long, Postgres then decompresses that prefix only (a match in the
- * prefix is the message's first).
- */
-const HEADER_BLOCK = `
-  substring(v.raw_message FROM 1 FOR coalesce(
-    nullif(position('\\x0d0a0d0a'::bytea IN substring(v.raw_message FROM 1 FOR 65536)), 0) + 3,
-    nullif(position('\\x0d0a0d0a'::bytea IN v.raw_message), 0) + 3,
-    octet_length(v.raw_message)))`;
-
-/**
  * A listing in one statement (one round trip; its counts and its rows from one snapshot): each mailing's
  * columns that its view shows (no html or text: whether it has HTML; no whole message: its header block), its
  * current send, its recipients by status and its sends' opens and clicks (zero without any).
@@ -397,10 +394,10 @@ function listRead(accountId: number, f: MailingFilter) {
   return { read, values };
 }
 
-/** Recipient counts per status of these mailings (`totals`). */
 /** idByName's read, prepared: every Sender transactional send names its campaign. */
 const ID_BY_NAME = preparedQuery('mailings.idByName', 'SELECT id FROM mailings WHERE account_id = $1 AND name = $2');
 
+/** Recipient counts per status of these mailings (`totals`). */
 const TOTALS = preparedQuery(
   'mailings.totals',
   `SELECT mailing_id, status, sum(n)::int AS n FROM recipient_counts WHERE mailing_id = ANY($1::bigint[]) GROUP BY mailing_id, status`,
