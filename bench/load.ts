@@ -13,7 +13,7 @@
  *   is sent, and the status feed over that mailing (see memoryPeak).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { Bench } from './sender.js';
@@ -70,13 +70,22 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
   if (process.env.BENCH_LOAD_SPLIT) {
     const db = new pg.Client({ connectionString: b.dbUrl });
     await db.connect();
+    // The cluster's CPU: the postmaster's own and its reaped children's (cutime, cstime), plus every live child's.
+    // Summing the backends in pg_stat_activity lost the CPU of those that exited between two samples (a pool's
+    // idle connections closing), which could make a kind's figure negative.
+    const fieldsOf = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksOf = (stat: string, withChildren: boolean) => {
+      const f = fieldsOf(stat);
+      return Number(f[11] ?? 0) + Number(f[12] ?? 0) + (withChildren ? Number(f[13] ?? 0) + Number(f[14] ?? 0) : 0);
+    };
+    const { rows: me } = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const postmaster = fieldsOf(await readFile(`/proc/${me[0]!.pid}/stat`, 'utf8'))[1]!;
     const pgCpu = async () => {
-      const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity');
-      let ticks = 0;
-      for (const { pid } of rows) {
+      let ticks = ticksOf(await readFile(`/proc/${postmaster}/stat`, 'utf8'), true);
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
         const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ticks += Number(f[11] ?? 0) + Number(f[12] ?? 0);
+        if (stat && fieldsOf(stat)[1] === postmaster) ticks += ticksOf(stat, false);
       }
       return ticks * 10;
     };
