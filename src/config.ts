@@ -197,6 +197,11 @@ export const VARIABLES = {
     default: '30',
     doc: 'Days a delivered or failed webhook message is kept, with its attempt log (replayable meanwhile).',
   },
+  TASK_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: '30',
+    doc: "Days a finished asynchronous task (Sender's bulk calls: GET .../tasks/<task_id>) is kept with its status and result; its items are dropped as soon as it finishes.",
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
   LOG_PRETTY: {
     schema: z.union([z.literal('auto'), bool]),

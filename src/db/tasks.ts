@@ -37,6 +37,13 @@ const STATE = 'id, account_id, kind, queue, status, rev, result, created_at, upd
 const STARTED = `${STATE},
   CASE WHEN kind = 'subscribers.put' THEN params - 'items' ELSE params END AS params`;
 
+/**
+ * A finished task keeps its status, result and the params that name its list; its items (a bulk PUT's
+ * subscribers, a bulk DELETE's addresses: tens of kilobytes) are read by nothing once it is done, so they go
+ * with the statement that finishes it.
+ */
+const ITEMS_DROPPED = `params = params - 'items' - 'emailKeys'`;
+
 export function tasksRepo(db: Queryable) {
   return {
     /** A new pending task and its job (in queue `queue`: serial with the other tasks of that queue). */
@@ -111,8 +118,9 @@ export function tasksRepo(db: Queryable) {
       return rows.length > 0;
     },
 
+    /** A task done: its status and result; its items are dropped (see ITEMS_DROPPED). */
     async finish(id: string, status: 'success' | 'failure', result: Record<string, unknown>): Promise<void> {
-      await db.query('UPDATE tasks SET status = $2, result = $3, updated_at = now() WHERE id = $1', [id, status, JSON.stringify(result)]);
+      await db.query(`UPDATE tasks SET status = $2, result = $3, ${ITEMS_DROPPED}, updated_at = now() WHERE id = $1`, [id, status, JSON.stringify(result)]);
     },
 
     /**
@@ -122,10 +130,18 @@ export function tasksRepo(db: Queryable) {
     async succeedAll(done: readonly { id: string; result: Record<string, unknown> }[]): Promise<void> {
       if (!done.length) return;
       await db.query(
-        `UPDATE tasks t SET status = 'success', result = r.result::jsonb, updated_at = now()
+        `UPDATE tasks t SET status = 'success', result = r.result::jsonb, ${ITEMS_DROPPED}, updated_at = now()
            FROM unnest($1::uuid[], $2::text[]) AS r(id, result) WHERE t.id = r.id`,
         [done.map((d) => d.id), done.map((d) => JSON.stringify(d.result))],
       );
+    },
+
+    /** Deletes the tasks finished more than `retentionDays` ago (TASK_RETENTION_DAYS); how many. */
+    async purge(retentionDays: number): Promise<number> {
+      const { rowCount } = await db.query(`DELETE FROM tasks WHERE status IN ('success', 'failure') AND updated_at < now() - make_interval(days => $1)`, [
+        retentionDays,
+      ]);
+      return rowCount ?? 0;
     },
   };
 }

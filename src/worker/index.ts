@@ -73,8 +73,8 @@ export interface RunningWorker {
 
 /**
  * The mailing manager's graphile-worker task (a cron item, every minute): sweep dead workers, then the
- * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages and settled webhook
- * messages past their retention.
+ * manager's checks (deadlines, due starts, finished sends) and the purge of kept messages, settled webhook
+ * messages and finished tasks past their retention.
  */
 export const SWEEP_TASK = 'sweep';
 
@@ -156,6 +156,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     await manager.purgeCustomized(config.CUSTOMIZED_CONTENT_RETENTION_DAYS);
     await store.webhooks.purge(config.WEBHOOK_RETENTION_DAYS);
     await store.captured.purge(config.CAPTURE_RETENTION_DAYS);
+    await store.tasks.purge(config.TASK_RETENTION_DAYS);
     await store.overview.foldSendRate();
   };
 

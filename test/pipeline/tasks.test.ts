@@ -268,7 +268,7 @@ describe('tasks finished together (succeedAll)', () => {
 });
 
 describe('a task as a status poll reads it (tasks.get)', () => {
-  it('its state and result, without its params (a bulk PUT keeps its items where they lie)', async () => {
+  it('its state and result, without its params', async () => {
     const c = await ctx();
     const list = await gw.core.lists.createWithSlug(c, { slug: 'polled' });
     const { taskId, rev } = await gw.core.tasks.bulkPut(c, list, items('p', 3), {});
@@ -279,5 +279,65 @@ describe('a task as a status poll reads it (tasks.get)', () => {
     const done = await gw.core.tasks.get(c, taskId);
     assert.deepEqual([done.status, done.result], ['success', { rev, items: 3, inserted: 3, updated: 0, disabled_others: 0 }]);
     assert.equal('params' in done, false);
+  });
+});
+
+describe('finished tasks: items dropped, then purged after TASK_RETENTION_DAYS', () => {
+  const stored = async (id: string) => (await gw.pool.query('SELECT status, params FROM tasks WHERE id = $1', [id])).rows[0] as { status: string; params: any };
+
+  it('a finished PUT, DELETE or failed task keeps its list and result but not its items; an unfinished one keeps them', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'dropped' });
+    const put = await gw.core.tasks.bulkPut(c, list, items('d', 3), {});
+    const del = await gw.core.tasks.bulkDelete(c, list, items('d', 1));
+    const bad = await gw.core.tasks.bulkPut(c, list, items('e', 2), {});
+    await gw.pool.query(`UPDATE tasks SET params = jsonb_set(params, '{items,0,status}', '"bogus"') WHERE id = $1`, [bad.taskId]);
+    const other = await gw.core.lists.createWithSlug(c, { slug: 'kept-waiting' });
+    const waiting = await gw.core.tasks.bulkPut(c, other, items('k', 2), {});
+    await runTask(gw.services.store, put.taskId, `list:${list}`);
+    const [p, d, b, w] = await Promise.all([put, del, bad, waiting].map((t) => stored(t.taskId)));
+    assert.deepEqual([p!.status, d!.status, b!.status, w!.status], ['success', 'success', 'failure', 'pending']);
+    for (const done of [p!, d!, b!]) {
+      assert.equal(done.params.listId, list);
+      assert.equal('items' in done.params || 'emailKeys' in done.params, false, JSON.stringify(done.params));
+    }
+    assert.equal(w!.params.items.length, 2);
+    assert.deepEqual((await gw.core.tasks.get(c, put.taskId)).result, { rev: put.rev, items: 3, inserted: 3, updated: 0, disabled_others: 0 });
+  });
+
+  it('purge deletes the tasks finished before the retention, not the recent nor the unfinished ones', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'purged' });
+    const [old, recent, stuck] = [
+      await gw.core.tasks.bulkPut(c, list, items('o', 1), {}),
+      await gw.core.tasks.bulkPut(c, list, items('n', 1), {}),
+      await gw.core.tasks.bulkPut(c, await gw.core.lists.createWithSlug(c, { slug: 'stuck' }), items('s', 1), {}),
+    ];
+    await runTask(gw.services.store, old.taskId, `list:${list}`);
+    await gw.pool.query(`UPDATE tasks SET updated_at = now() - interval '31 days' WHERE id = ANY($1::uuid[])`, [[old.taskId, stuck.taskId]]);
+    assert.equal(await gw.services.store.tasks.purge(30), 1);
+    assert.equal(await stored(old.taskId), undefined);
+    assert.equal((await stored(recent.taskId))!.status, 'success');
+    assert.equal((await stored(stuck.taskId))!.status, 'pending');
+    await assert.rejects(gw.core.tasks.get(c, old.taskId), { code: 'NOT_FOUND' });
+    assert.equal(await gw.services.store.tasks.purge(30), 0);
+  });
+
+  it('the migration drops the items of tasks finished before it, and only theirs', async () => {
+    const c = await ctx();
+    const list = await gw.core.lists.createWithSlug(c, { slug: 'migrated' });
+    const [done, waiting] = [await gw.core.tasks.bulkPut(c, list, items('m', 2), {}), await gw.core.tasks.bulkPut(c, list, items('w', 2), {})];
+    // As finished by an earlier version: success, its items still stored.
+    await gw.pool.query(`UPDATE tasks SET status = 'success', result = '{}' WHERE id = $1`, [done.taskId]);
+    await gw.pool.query('DROP INDEX tasks_finished');
+    const { up } = await import('../../migrations/20261208610000_task_retention.js');
+    const knex = (await import('knex')).default({ client: 'pg', connection: gw.databaseUrl, pool: { min: 0, max: 1 } });
+    try {
+      await up(knex);
+    } finally {
+      await knex.destroy();
+    }
+    assert.deepEqual((await stored(done.taskId))!.params, { listId: list, disableOthers: false });
+    assert.equal((await stored(waiting.taskId))!.params.items.length, 2);
   });
 });
