@@ -317,8 +317,8 @@ describe('finished tasks: items dropped, then purged after TASK_RETENTION_DAYS',
     await gw.pool.query(`UPDATE tasks SET updated_at = now() - interval '31 days' WHERE id = ANY($1::uuid[])`, [[old.taskId, stuck.taskId]]);
     assert.equal(await gw.services.store.tasks.purge(30), 1);
     assert.equal(await stored(old.taskId), undefined);
-    assert.equal((await stored(recent.taskId))!.status, 'success');
-    assert.equal((await stored(stuck.taskId))!.status, 'pending');
+    assert.equal((await stored(recent.taskId)).status, 'success');
+    assert.equal((await stored(stuck.taskId)).status, 'pending');
     await assert.rejects(gw.core.tasks.get(c, old.taskId), { code: 'NOT_FOUND' });
     assert.equal(await gw.services.store.tasks.purge(30), 0);
   });
@@ -337,7 +337,7 @@ describe('finished tasks: items dropped, then purged after TASK_RETENTION_DAYS',
     } finally {
       await knex.destroy();
     }
-    assert.deepEqual((await stored(done.taskId))!.params, { listId: list, disableOthers: false });
-    assert.equal((await stored(waiting.taskId))!.params.items.length, 2);
+    assert.deepEqual((await stored(done.taskId)).params, { listId: list, disableOthers: false });
+    assert.equal((await stored(waiting.taskId)).params.items.length, 2);
   });
 });
