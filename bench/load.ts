@@ -8,14 +8,20 @@
  *   per call); BENCH_LOAD_SPLIT=only skips the mixed run; BENCH_LOAD_KIND=<0-3> splits one kind only.
  *   BENCH_PROCESSES=N: the calls go to a `mailgate serve
  *   --no-worker --processes N` of its own on the bench's database instead of the bench's in-process gateway (the
- *   bench's worker still sends), to compare 1 and N HTTP processes started alike.
+ *   bench's worker still sends), to compare 1 and N HTTP processes started alike. Then the floor under the figure:
+ *   the same clients against floorServer (BENCH_LOAD_FLOOR=0 skips it).
  * - memory: the peak RSS of a `mailgate worker` process while a BENCH_MEMORY (1,000,000) recipient mailing
  *   is sent, and the status feed over that mailing (see memoryPeak).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { emailKey } from '../src/core/email.js';
+import { newTrackingId } from '../src/core/recipients/tracking-id.js';
+import { sendWaker } from '../src/core/transactional/wake.js';
 import type { Bench } from './sender.js';
 import { SCALE, size } from './scale.js';
 
@@ -65,6 +71,16 @@ export async function apiLoad(b: Bench, o: { xmlrpcBody: (method: string, params
     `# load per call: ${names.map((k, i) => `${k} p50 ${pct(r.times[i]!, 50).toFixed(1)} / p99 ${pct(r.times[i]!, 99).toFixed(1)} ms (${r.times[i]!.length})`).join('; ')}`,
   );
   if (r.firstError) console.log(`# load: first error: ${r.firstError}`);
+  // The floor under the figure: the same clients against a bare server that runs each call's statements and nothing
+  // else (see floorServer), in this process beside the same worker. What the gateway adds is the difference.
+  if (process.env.BENCH_LOAD_FLOOR !== '0' && process.env.BENCH_LOAD_SPLIT !== 'only' && !processes) {
+    const floor = await floorServer(b);
+    const f = await runClients({ url: floor.url, secret: b.secret, seconds, clients, listBody }).finally(() => floor.stop());
+    const fall = f.times.flat().sort((x, y) => x - y);
+    console.log(
+      `# load floor (bare node:http running each call's statements, no express, auth, checks or answer encoding): ${f.errors} errors, p50 ${pct(fall, 50).toFixed(1)} / p99 ${pct(fall, 99).toFixed(1)} ms, ${Math.round(fall.length / seconds)} calls/s; clients ${(f.cpuMs / fall.length).toFixed(2)} ms of CPU per call${f.firstError ? `; first error: ${f.firstError}` : ''}`,
+    );
+  }
   // Where each kind's cost lies: each alone for a few seconds, the CPU this process (the gateway) and the
   // cluster's Postgres processes spent per call. CPU per call holds on a busy machine where latencies do not.
   if (process.env.BENCH_LOAD_SPLIT) {
@@ -138,6 +154,55 @@ async function runClients(settings: { url: string; secret: string; seconds: numb
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load-clients.ts exited ${code}`))));
   });
   return JSON.parse(out) as { times: number[][]; errors: number; firstError: string; cpuMs: number };
+}
+
+/**
+ * The load's floor: a node:http server making, per call, the database calls the gateway makes for it (read with
+ * pg_stat_statements: list_mailings one statement, PUT subscription the list by slug and the one-item upsert, GET
+ * mailings one statement, a transactional send the campaign by name and the message's insert, then the same
+ * debounced wake of its send) and answering a fixed body. No express, no key check (the key cache makes it no
+ * statement), no validation, no answer encoding. Call it after a load has run: the campaign is then transactional
+ * and running, so the worker sends these messages too, as it sends the gateway's.
+ */
+async function floorServer(b: Bench): Promise<{ url: string; stop(): Promise<void> }> {
+  const { store, config } = b.services;
+  const accountId = b.ctx.accountId;
+  const waker = sendWaker({ enqueue: (sendId) => store.jobs.wakeSend(sendId, config.SEND_LANES), failed: () => undefined });
+  const answer = async (url: string, body: string): Promise<void> => {
+    if (url === '/CloudMailing') await store.mailings.list(accountId, {});
+    else if (url.startsWith('/api/v1/mailings')) await store.mailings.summaries(accountId, { listId: null }, 0, 10);
+    else if (url.endsWith('/subscription')) {
+      const { email, params } = JSON.parse(body) as { email: string; params: Record<string, unknown> };
+      const list = await store.lists.bySlug(accountId, 'load');
+      await store.lists.upsert(accountId, list!.id, [{ email, emailKey: emailKey(email), params, status: 'active' }]);
+    } else if (url.endsWith('/send')) {
+      const { to_email: email, args } = JSON.parse(body) as { to_email: string; args: Record<string, unknown> };
+      const id = await store.mailings.idByName(accountId, 'load-campaign');
+      const { mailing } = await store.recipients.insertMessage(accountId, id!, [{ tracking_id: newTrackingId(), email, fields: args, attachments: null }]);
+      if (mailing?.status === 'running') await waker.wake(mailing.send_id);
+    } else throw new Error(`no floor for ${url}`);
+  };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      answer(req.url ?? '', body).then(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"result":"ok"}'),
+        (e: unknown) => res.writeHead(500).end(String(e)),
+      );
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** `mailgate serve --no-worker --processes n` on `dbUrl`, until its banner names its URL. */
