@@ -82,7 +82,11 @@ export interface MailingRow extends VariantContent, SendSchedule {
   updated_at: Date;
   /** Its sends' jobs go first; once set, its transactional sends wake their job after commit (src/db/jobs.ts). */
   transactional: boolean;
-  /** The stored message's header block (null for a mailing without a stored message). */
+  /**
+   * The stored message's header block, blank line included (the whole message when it has none; null without
+   * a stored message): variants.header, which Postgres computes from raw_message whenever it is written (a
+   * generated column, migrations/20261208510000_variants_header.ts), so that no read touches the message.
+   */
   header: Buffer | null;
 }
 
@@ -270,21 +274,9 @@ const STANDING_LOCK = 0x73746e64;
  */
 export const CURRENT_SEND = `ORDER BY status = 'finished', id LIMIT 1`;
 
-/**
- * `v.raw_message`'s header block, blank line included (the whole message when it has none), as every mailing
- * read answers it; cut in SQL, so that no read loads a whole message (attachments can make it megabytes). It
- * is looked for in the first 64 KiB, and in the whole message only when not found there: Postgres then
- * decompresses that prefix only (a match in the prefix is the message's first).
- */
-const HEADER_BLOCK = `
-  substring(v.raw_message FROM 1 FOR coalesce(
-    nullif(position('\\x0d0a0d0a'::bytea IN substring(v.raw_message FROM 1 FOR 65536)), 0) + 3,
-    nullif(position('\\x0d0a0d0a'::bytea IN v.raw_message), 0) + 3,
-    octet_length(v.raw_message)))`;
-
 const SELECT_MAILING = `
   SELECT m.*, v.from_email, v.from_name, v.replyto_email, v.subject, v.html, v.text, v.charset,
-         ${HEADER_BLOCK} AS header,
+         v.header,
          s.id AS send_id, s.status, s.scheduled_start, s.scheduled_end, s.max_duration_minutes, s.spread_minutes,
          s.dont_close_if_empty, s.started_at, s.finished_at
     FROM mailings m
@@ -354,7 +346,7 @@ const TOTALS_BY_STATUS = `
 const LIST_MAILING = `
   SELECT m.id, m.name, m.list_id, m.type, m.domain_name, m.tracking_url, m.owner_guid, m.satellite_group, m.submit_time,
          m.read_tracking, m.click_tracking, m.backup_customized_emails, m.testing, m.url_encoding, m.dkim,
-         v.from_email, v.from_name, v.subject, v.html IS NOT NULL AND v.html <> '' AS has_html, ${HEADER_BLOCK} AS header,
+         v.from_email, v.from_name, v.subject, v.html IS NOT NULL AND v.html <> '' AS has_html, v.header,
          s.status, s.scheduled_start, s.scheduled_end, s.max_duration_minutes, s.spread_minutes, s.dont_close_if_empty,
          s.started_at, s.finished_at, t.*, e.*
     FROM mailings m

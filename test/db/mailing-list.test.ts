@@ -1,8 +1,8 @@
 /**
  * A listing (`mailings.list`: one statement for the rows, their recipients' counts and their sends' opens and
- * clicks, the header block cut from the first 64 KiB of the message when it is there) shows each mailing as it
- * is read alone (`mailings.get`: the whole row, then its totals and engagement): the same view, byte for byte,
- * whatever the stored message, counts and sends.
+ * clicks, the header block from variants.header) shows each mailing as it is read alone (`mailings.get`: the
+ * whole row, then its totals and engagement): the same view, byte for byte, whatever the stored message, counts
+ * and sends. variants.header is the message's header block whichever statement wrote the message.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,12 @@ let gw: TestGateway;
 let ctx: { accountId: number; requestId: string };
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+/** The header block as the reads answer it: through the first blank line, or the whole message without one. */
+const headerOf = (raw: Buffer | null) => {
+  if (raw === null) return null;
+  const at = raw.indexOf(CRLF2);
+  return at < 0 ? raw : raw.subarray(0, at + CRLF2.length);
+};
 /** A message whose header block ends (its blank line included) at byte `end`, with a body of `body` bytes. */
 const messageEndingAt = (end: number, body: Buffer) => {
   const head = `From: news@example.org\r\nSubject: edge\r\nX-Pad: `;
@@ -116,5 +122,78 @@ describe('mailings: a listing shows each mailing as it is read alone', () => {
       [65_535, 65_536, 65_537, 65_538, 65_539],
     );
     assert.equal(header(ids[9]!)!.length, 200);
+  });
+});
+
+describe('mailings: variants.header follows the stored message, whichever statement writes it', () => {
+  it('create, createFromMessage, a newsletter, every edit of the message: the header read is the one cut from raw_message', async () => {
+    const stored = async (id: number) =>
+      (
+        await gw.pool.query<{ raw_message: Buffer | null; header: Buffer | null }>(
+          'SELECT raw_message, header FROM variants WHERE mailing_id = $1 ORDER BY position',
+          [id],
+        )
+      ).rows;
+    // A newsletter without a delivery has no send: mailings.get and list do not show it (its variants are checked).
+    const agrees = async (id: number, what: string, shown = true) => {
+      const rows = await stored(id);
+      assert.ok(rows.length > 0, what);
+      for (const r of rows) {
+        assert.ok(r.raw_message, `${what}: a stored message`);
+        assert.deepEqual(r.header, headerOf(r.raw_message), what);
+      }
+      if (!shown) return;
+      const listed = (await gw.core.mailings.list(ctx, { ids: [id] }))[0];
+      assert.deepEqual(listed, await gw.core.mailings.get(ctx, id), `${what}: listed as read alone`);
+      assert.deepEqual(listed.header, rows[0]!.header, `${what}: the header answered`);
+    };
+
+    const made = await gw.core.mailings.create(ctx, { dialect: 'cloudmailing', fromEmail: 'news@example.org', subject: 'made', html: '<p>x</p>' });
+    await agrees(made, 'create');
+    const whole = await gw.core.mailings.createFromMessage(
+      ctx,
+      'cloudmailing',
+      Buffer.from('From: news@example.org\nSubject: whole\nX-Long: ' + 'h'.repeat(70_000) + '\n\nbody\n\nmore\n'),
+    );
+    await agrees(whole, 'createFromMessage');
+    const club = await gw.core.lists.create(ctx, { name: `Header readers ${randomBytes(4).toString('hex')}` });
+    const news = await gw.core.newsletters.create(ctx, {
+      dialect: 'emailicious',
+      listId: club,
+      name: `News ${randomBytes(4).toString('hex')}`,
+      variants: [
+        { fromEmail: 'news@example.org', subject: 'first', text: 'Hello', deliveries: [] },
+        { language: 'de', fromEmail: 'news@example.org', subject: 'zweite', text: 'Hallo', deliveries: [] },
+      ],
+    });
+    await agrees(news, 'a newsletter, each variant', false);
+
+    // Each edit that rewrites the message: those of the header change it, those of the body keep it.
+    const edits: [string, Parameters<typeof gw.core.mailings.setProperties>[2], 'changes' | 'keeps'][] = [
+      ['subject', { subject: 'edited subject' }, 'changes'],
+      ['sender', { fromEmail: 'other@example.org', fromName: 'Other' }, 'changes'],
+      ['bodies', { html: '<p>new</p>', text: 'new' }, 'keeps'],
+      ['header block', { headerBlock: 'From: news@example.org\r\nSubject: replaced\r\nX-Edit: 1\r\n' }, 'changes'],
+      ['body', { body: 'a body\r\n\r\nwith a blank line' }, 'keeps'],
+    ];
+    let before = (await stored(made))[0]!;
+    for (const [what, patch, header] of edits) {
+      await gw.core.mailings.setProperties(ctx, made, patch);
+      await agrees(made, `edit: ${what}`);
+      const now = (await stored(made))[0]!;
+      assert.notDeepEqual(now.raw_message, before.raw_message, `edit: ${what} rewrote the message`);
+      if (header === 'changes') assert.notDeepEqual(now.header, before.header, `edit: ${what} changed the header`);
+      else assert.deepEqual(now.header, before.header, `edit: ${what} kept the header`);
+      before = now;
+    }
+    // An edit that leaves the message alone leaves the header as it was.
+    await gw.core.mailings.setProperties(ctx, made, { testing: true });
+    assert.deepEqual((await stored(made))[0]!.header, before.header);
+    await agrees(made, 'edit: not the message');
+
+    // Written directly, set to none: no header.
+    await gw.pool.query('UPDATE variants SET raw_message = NULL WHERE mailing_id = $1', [made]);
+    assert.deepEqual((await stored(made))[0]!.header, null);
+    assert.equal((await gw.core.mailings.list(ctx, { ids: [made] }))[0]!.header, null);
   });
 });
