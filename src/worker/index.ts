@@ -113,10 +113,12 @@ const RUNNER_STOP_MS = 30_000;
 /**
  * How often a worker folds recipient_counts' deltas (src/db/mailings.ts foldRecipientCounts). Every reader of a
  * mailing's counts (list_mailings, every dialect's mailing reads) sums the deltas written since the last fold:
- * a transactional campaign writes one per message and more per outcome batch, thousands a minute. A fold with
- * nothing to fold reads one index page.
+ * a transactional campaign writes one per message and more per outcome batch, thousands a minute. Each delta
+ * left unfolded cost every list_mailings call 0.6-0.9 us of Postgres CPU (measured: ~300 deltas, half of the
+ * statement, at a 2 s period under the load bench); a fold with nothing to fold reads one index page, so
+ * folding four times a second costs next to nothing.
  */
-export const FOLD_EVERY_MS = 2_000;
+export const FOLD_EVERY_MS = 250;
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, logger, delivery, workers, manager, store, jobsPool, capture, relays } = deps;
