@@ -26,4 +26,14 @@ describe('generated tracking ids', () => {
     const ids = new Set(Array.from({ length: 10_000 }, () => newTrackingId(at)));
     assert.equal(ids.size, 10_000);
   });
+
+  it('take every value in each random position, and the variant 8, 9, a or b', () => {
+    const at = Date.now();
+    const seen = Array.from({ length: 36 }, () => new Set<string>());
+    for (let i = 0; i < 2000; i++) [...newTrackingId(at)].forEach((c, k) => seen[k]!.add(c));
+    const random = [15, 16, 17, 20, 21, 22, ...Array.from({ length: 12 }, (_, k) => 24 + k)];
+    for (const k of random) assert.equal(seen[k]!.size, 16, `position ${k}`);
+    assert.deepEqual([...seen[19]!].sort(), ['8', '9', 'a', 'b']);
+    assert.deepEqual([...seen[14]!], ['7']);
+  });
 });
