@@ -52,7 +52,7 @@ export function jsonBody(o: JsonBodyOptions): RequestHandler[] {
 /**
  * The query string, then a JSON body (of a `jsonType` Content-Type) or a form (flat keys), each within the input
  * rules, in one middleware: express walks every layer of a router for every request, and a check, two readers
- * and a check after each were five. The form reader skips a body the JSON reader has read.
+ * and a check after each were five.
  */
 export function queryAndBody(o: { limit: number; parameterLimit: number; jsonType: string | string[] }): RequestHandler {
   const json = express.json({ type: o.jsonType, limit: o.limit, strict: false, verify: verifyUtf8 });
@@ -60,18 +60,13 @@ export function queryAndBody(o: { limit: number; parameterLimit: number; jsonTyp
   return (req: Request, res: Response, next: NextFunction) => {
     const q = queryProblem(req);
     if (q) return next(new BadInput(q));
-    json(req, res, (err?: unknown) => {
+    const checked = (err?: unknown) => {
       if (err) return next(err);
-      const read = req.body as unknown;
-      const p = inputProblem(read);
-      if (p) return next(new BadInput(p));
-      form(req, res, (err?: unknown) => {
-        if (err) return next(err);
-        if (req.body === read) return next();
-        const p = inputProblem(req.body);
-        next(p ? new BadInput(p) : undefined);
-      });
-    });
+      const p = inputProblem(req.body);
+      next(p ? new BadInput(p) : undefined);
+    };
+    // A body the JSON reader read is never undefined (strict: false reads `null` too): the form reader is skipped.
+    json(req, res, (err?: unknown) => (err || req.body !== undefined ? checked(err) : form(req, res, checked)));
   };
 }
 
