@@ -129,7 +129,22 @@ export function authenticator(core: Core, limiter: AuthFailureLimiter): Authenti
   };
 }
 
-export const remoteAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/**
+ * req.ip per connection: it depends on the socket's address and X-Forwarded-For only (under the app's fixed
+ * `trust proxy`), and express works it out anew on every read, parsing each address. A keep-alive connection
+ * asks once for as long as its X-Forwarded-For stays the same.
+ */
+const addresses = new WeakMap<object, { forwardedFor: string | string[] | undefined; address: string }>();
+
+/** The client's address, as the failure limit counts it. */
+export function remoteAddress(req: Request): string {
+  const forwardedFor = req.headers['x-forwarded-for'];
+  const known = addresses.get(req.socket);
+  if (known && known.forwardedFor === forwardedFor) return known.address;
+  const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  addresses.set(req.socket, { forwardedFor, address });
+  return address;
+}
 
 export interface BasicAuthOptions {
   core: Core;

@@ -2,9 +2,9 @@
  * Body and query readers every dialect mounts, holding decoded input to the rules of src/core/input.ts. A
  * breach is a BadInput error (HTTP 400, message exposed) passed to express' error handling, which each
  * dialect's `unreadable` answer spells in its own shape (http-errors.ts), or thrown by a
- * dialect's own reader.
+ * dialect's own reader. And the JSON answer of the REST dialects.
  */
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { bytesProblem, escapedTextProblem, inputProblem } from '../core/input.js';
 
@@ -49,9 +49,42 @@ export function jsonBody(o: JsonBodyOptions): RequestHandler[] {
   return [express.json({ type: o.type, limit: o.limit, strict: false, verify: verifyUtf8 }), checkDecoded];
 }
 
-/** express.urlencoded (flat keys) plus the input rules. */
-export function formBody(o: { limit: number; parameterLimit: number }): RequestHandler[] {
-  return [express.urlencoded({ extended: false, limit: o.limit, parameterLimit: o.parameterLimit, verify: verifyEscaped }), checkDecoded];
+/**
+ * The query string, then a JSON body (of a `jsonType` Content-Type) or a form (flat keys), each within the input
+ * rules, in one middleware: express walks every layer of a router for every request, and a check, two readers
+ * and a check after each were five.
+ */
+export function queryAndBody(o: { limit: number; parameterLimit: number; jsonType: string | string[] }): RequestHandler {
+  const json = express.json({ type: o.jsonType, limit: o.limit, strict: false, verify: verifyUtf8 });
+  const form = express.urlencoded({ extended: false, limit: o.limit, parameterLimit: o.parameterLimit, verify: verifyEscaped });
+  return (req: Request, res: Response, next: NextFunction) => {
+    const q = queryProblem(req);
+    if (q) return next(new BadInput(q));
+    const checked = (err?: unknown) => {
+      if (err) return next(err);
+      const p = inputProblem(req.body);
+      next(p ? new BadInput(p) : undefined);
+    };
+    // A body the JSON reader read is never undefined (strict: false reads `null` too): the form reader is skipped.
+    json(req, res, (err?: unknown) => (err || req.body !== undefined ? checked(err) : form(req, res, checked)));
+  };
+}
+
+/**
+ * A JSON answer as res.json writes it (Content-Type `application/json; charset=utf-8`, Content-Length, no body
+ * to HEAD), without the ETag res.json derives from every body (a SHA-1 of it) and the freshness check it
+ * allows: the REST services we stand in for send none (their pages' answers carry Content-Type, Allow and Vary
+ * only), no client of theirs revalidates, and an answer to anything but a GET never could. What res.json
+ * treats apart (a Content-Type already set, a status without a body, no JSON text) goes to res.json.
+ */
+export function answerJson(res: Response, status: number, value: unknown): void {
+  res.status(status);
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined || status === 204 || status === 205 || status === 304 || res.hasHeader('Content-Type')) return void res.json(value);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  if (res.req.method === 'HEAD') res.end();
+  else res.end(text);
 }
 
 /** Why the query string of a request breaks the rules, or undefined. */
@@ -59,9 +92,3 @@ export function queryProblem(req: Request): string | undefined {
   const q = req.originalUrl.indexOf('?');
   return q < 0 ? undefined : escapedTextProblem(req.originalUrl.slice(q + 1));
 }
-
-/** The query string within the rules, else BadInput to the dialect's error handling. */
-export const checkQuery: RequestHandler = (req, _res, next) => {
-  const p = queryProblem(req);
-  next(p ? new BadInput(p) : undefined);
-};

@@ -2,7 +2,6 @@
  * The one HTTP app: every dialect on one port, plus /healthz, /metrics and the admin pages.
  */
 import express from 'express';
-import { randomUUID } from 'node:crypto';
 import type { AdapterDeps } from '../adapters/types.js';
 import type { AuthFailureLimiter } from '../adapters/auth.js';
 import { requestErrors } from '../adapters/http-errors.js';
@@ -14,7 +13,7 @@ import { senderRouter } from '../adapters/sender/index.js';
 import { emailiciousRouter, layoutImagesRouter } from '../adapters/emailicious/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { answerHealth, answerMetrics } from '../metrics/answers.js';
-import { dialect, requestMetrics } from './observe.js';
+import { dialect, observeRequests } from './observe.js';
 
 export type HttpDeps = AdapterDeps & {
   metrics: Metrics;
@@ -26,29 +25,22 @@ export function makeHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use((req, res, next) => {
-    const id = (req.get('x-request-id') ?? '').slice(0, 100) || randomUUID();
-    res.locals.requestId = id;
-    res.set('X-Request-Id', id);
-    next();
-  });
-
-  app.use(requestMetrics(deps.metrics));
+  app.use(observeRequests(deps.metrics));
 
   app.get('/healthz', (_req, res) => answerHealth(res, deps.core.health));
   app.get('/metrics', (req, res) => answerMetrics(req, res, deps.metrics, deps.config.METRICS_TOKEN));
 
   const cloudmailing = cloudmailingRouters(deps);
-  app.use('/CloudMailing', dialect('cloudmailing'), cloudmailing.xmlRpc);
-  app.use('/jsonrpc', dialect('cloudmailing'), cloudmailing.jsonRpc);
+  app.use('/CloudMailing', dialect('cloudmailing', cloudmailing.xmlRpc));
+  app.use('/jsonrpc', dialect('cloudmailing', cloudmailing.jsonRpc));
   const mailkit = mailkitRouters(deps);
-  app.use('/json.fcgi', dialect('mailkit'), mailkit.json);
-  app.use('/rpc.fcgi', dialect('mailkit'), mailkit.rpc);
-  app.use('/api/0', dialect('sender'), senderRouter(deps));
-  app.use('/api/v1', dialect('emailicious'), emailiciousRouter(deps));
-  app.use('/layouts', dialect('emailicious'), layoutImagesRouter(deps));
-  app.use('/admin', dialect('admin'), adminRouter(deps));
-  app.use(dialect('tracking', { routedOnly: true }), trackingRouter(deps));
+  app.use('/json.fcgi', dialect('mailkit', mailkit.json));
+  app.use('/rpc.fcgi', dialect('mailkit', mailkit.rpc));
+  app.use('/api/0', dialect('sender', senderRouter(deps)));
+  app.use('/api/v1', dialect('emailicious', emailiciousRouter(deps)));
+  app.use('/layouts', dialect('emailicious', layoutImagesRouter(deps)));
+  app.use('/admin', dialect('admin', adminRouter(deps)));
+  app.use(dialect('tracking', trackingRouter(deps), { routedOnly: true }));
 
   app.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });

@@ -16,7 +16,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { waitFor } from '../support/wait.js';
 import { curl } from '../sender/client.js';
-import { PNG, call, dataUri, php, phpAll, phpForm, phpMultipart, pythonSeedPost, zip, type Reply } from './client.js';
+import { PNG, basic, call, dataUri, php, phpAll, phpForm, phpMultipart, pythonSeedPost, zip, type Reply } from './client.js';
 
 let gw: TestGateway;
 let relay: TestSmtpServer;
@@ -479,6 +479,34 @@ describe('emailicious: the REST framework around it', () => {
     assert.deepEqual(root.body, { lists: `${gw.url}/api/v1/lists`, mailings: `${gw.url}/api/v1/mailings` });
     const unsupported = await api('POST', '/lists', { body: 'name=x', type: 'text/plain' });
     assert.equal(unsupported.status, 415);
+  });
+
+  it("answers with the seed's headers and a Content-Length, no ETag (the service sends none); HEAD with GET's headers and no body", async () => {
+    const created = await api('POST', '/lists', {
+      json: { name: 'Headers', default_from_name: 'Acme News', default_from_email: 'news@acme.example', default_language: 'fr', languages: ['fr'] },
+    });
+    const listed = await api('GET', '/lists?page_size=1');
+    for (const [r, status] of [
+      [created, 201],
+      [listed, 200],
+    ] as const) {
+      assert.equal(r.status, status);
+      assert.deepEqual(
+        [r.headers.get('content-type'), r.headers.get('allow'), r.headers.get('vary'), r.headers.get('etag')],
+        ['application/json; charset=utf-8', 'GET, POST, HEAD, OPTIONS', 'Accept', null],
+      );
+      assert.equal(Number(r.headers.get('content-length')), Buffer.byteLength(JSON.stringify(r.body)));
+    }
+    const head = await fetch(`${gw.url}/api/v1/lists?page_size=1`, { method: 'HEAD', headers: { authorization: basic(secret) } });
+    assert.deepEqual(
+      [head.status, head.headers.get('content-type'), head.headers.get('content-length'), head.headers.get('etag'), await head.text()],
+      [200, 'application/json; charset=utf-8', listed.headers.get('content-length'), null, ''],
+    );
+    // A request id the client gives comes back (cut to 100 characters); else one is made per request.
+    const given = await fetch(`${gw.url}/api/v1/lists`, { headers: { authorization: basic(secret), 'x-request-id': `r-${'x'.repeat(200)}` } });
+    assert.equal(given.headers.get('x-request-id'), `r-${'x'.repeat(98)}`);
+    const made = [listed.headers.get('x-request-id'), head.headers.get('x-request-id')];
+    assert.ok(made.every((id) => id && /^[0-9a-f-]{36}$/.test(id)) && made[0] !== made[1], String(made));
   });
 
   it('answers malformed bodies and parameters with 400/404 and keeps serving', async () => {

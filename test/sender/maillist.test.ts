@@ -117,6 +117,24 @@ describe("sender: the maillist API, as the seed's curl lines and real clients ca
     assert.deepEqual([s?.status, s?.enabled, s?.params], ['active', true, { name: 'Test Test', var1: 'value1' }]);
   });
 
+  it("answers JSON as the seed's example shows it (Content-Type), with a Content-Length and no ETag, refusals too", async () => {
+    const auth = { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
+    const body = JSON.stringify({ email: 'headers@test.ru', params: { var1: 'value1' } });
+    const put = await fetch(`${gw.url}${LIST}/subscription`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body });
+    const refused = await fetch(`${gw.url}${LIST}/subscription`, { method: 'PUT', headers: auth });
+    for (const [r, status] of [
+      [put, 200],
+      [refused, 400],
+    ] as const) {
+      const text = await r.text();
+      assert.deepEqual(
+        [r.status, r.headers.get('content-type'), r.headers.get('content-length'), r.headers.get('etag')],
+        [status, 'application/json; charset=utf-8', String(Buffer.byteLength(text)), null],
+        text,
+      );
+    }
+  });
+
   it('the seed DELETE disables it: disabled 1, then already_disabled 1', async () => {
     assert.equal((await sh(curls[0]!)).status, 200, 'subscribed (the seed PUT)');
     const del = curls.find((c) => /-X DELETE/.test(c) && /subscription'$/.test(c))!;

@@ -27,7 +27,7 @@ import { basicAuth, callContext, requestIdOf, tooManyFailures } from '../auth.js
 import { methodNotAllowed } from '../http-errors.js';
 import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability, unavailability } from '../../core/errors.js';
-import { queryProblem } from '../body.js';
+import { answerJson, queryProblem } from '../body.js';
 import type { AdapterDeps } from '../types.js';
 import { UNAVAILABLE, emailiciousErrorOf } from './errors.js';
 import { RESOURCES, type Method, type Resource } from './routes.js';
@@ -48,12 +48,11 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
         const u = authUnavailability(outcome.error);
         logUnavailable(deps.logger, 'emailicious authentication', u, { err: outcome.error, requestId: requestIdOf(res) });
         const err = UNAVAILABLE(u);
-        return void res.status(err.status).json(err.body);
+        return answerJson(res, err.status, err.body);
       }
-      res
-        .set('WWW-Authenticate', 'Basic realm="api"')
-        .status(401)
-        .json({ detail: outcome.kind === 'missing' ? 'Authentication credentials were not provided.' : 'Invalid username/password.' });
+      answerJson(res.set('WWW-Authenticate', 'Basic realm="api"'), 401, {
+        detail: outcome.kind === 'missing' ? 'Authentication credentials were not provided.' : 'Invalid username/password.',
+      });
     },
   });
   router.use(auth);
@@ -72,21 +71,21 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
             renders: ['application/json'],
             parses: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'],
           };
-          return void res.json(r.post && r.methods.POST ? { ...description, actions: { POST: r.post } } : description);
+          return answerJson(res, 200, r.post && r.methods.POST ? { ...description, actions: { POST: r.post } } : description);
         }
         const queryProblemText = queryProblem(req);
-        if (queryProblemText) return void res.status(400).json({ detail: `Query string parse error - ${queryProblemText}` });
+        if (queryProblemText) return answerJson(res, 400, { detail: `Query string parse error - ${queryProblemText}` });
         const handler = r.methods[method];
-        if (!handler) return methodNotAllowed(res, allow, (answer) => void answer.json({ detail: `Method "${req.method}" not allowed.` }));
+        if (!handler) return methodNotAllowed(res, allow, (answer) => answerJson(answer, 405, { detail: `Method "${req.method}" not allowed.` }));
         const a = await handler({ req, res, ctx: callContext(res), core, body: () => readBody(req, limit) });
         if (a.body === undefined) res.status(a.status ?? 204).end();
-        else res.status(a.status ?? 200).json(a.body);
+        else answerJson(res, a.status ?? 200, a.body);
       } catch (e) {
         const u = unavailability(e);
         if (u) logUnavailable(deps.logger, `emailicious ${req.method} ${path}`, u, { requestId: requestIdOf(res) });
         try {
           const err = emailiciousErrorOf(e, r.model);
-          if (!res.headersSent) res.status(err.status).json(err.body);
+          if (!res.headersSent) answerJson(res, err.status, err.body);
         } catch (other) {
           next(other);
         }
@@ -96,7 +95,7 @@ export function emailiciousRouter(deps: AdapterDeps): express.Router {
   for (const [path, r] of Object.entries(RESOURCES)) resource(path, r);
 
   router.use((_req, res) => {
-    res.set('Vary', 'Accept').status(404).json({ detail: 'Not found.' });
+    answerJson(res.set('Vary', 'Accept'), 404, { detail: 'Not found.' });
   });
   return router;
 }

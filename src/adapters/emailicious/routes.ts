@@ -106,7 +106,8 @@ export const RESOURCES: Record<string, Resource> = {
       async GET({ core, req, ctx }) {
         const listId = idParam(req, 'list');
         const p = pageOf(req);
-        const q = (n: string) => (typeof req.query[n] === 'string' ? req.query[n] : undefined);
+        const query = req.query;
+        const q = (n: string) => (typeof query[n] === 'string' ? query[n] : undefined);
         const subscription = q('subscription');
         const statuses = subscription ? S.statusesOf(subscription) : null;
         if (statuses === undefined)
@@ -177,7 +178,8 @@ export const RESOURCES: Record<string, Resource> = {
     methods: {
       async GET({ core, req, ctx }) {
         const p = pageOf(req);
-        const raw = typeof req.query.list === 'string' ? req.query.list : undefined;
+        const list = req.query.list;
+        const raw = typeof list === 'string' ? list : undefined;
         if (raw !== undefined && raw !== '' && !ID.test(raw))
           throw new EmailiciousError(400, { list: ['Select a valid choice. That choice is not one of the available choices.'] });
         const { count, rows } = await core.newsletters.page(ctx, { listId: raw ? Number(raw) : null }, p.offset, p.size);

@@ -476,10 +476,14 @@ export const ID = /^[1-9]\d{0,15}$/;
 
 /** A page request: `?page=` from 1, `?page_size=` up to PAGE_SIZE_MAX. */
 export function pageOf(req: Request): { page: number; size: number; offset: number } {
-  const q = (name: string) => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
-  const page = q('page') === undefined || q('page') === 'last' ? 1 : Number(q('page'));
+  // express parses the query string anew on every read of req.query.
+  const query = req.query;
+  const q = (name: string) => (typeof query[name] === 'string' ? query[name] : undefined);
+  const given = q('page');
+  const page = given === undefined || given === 'last' ? 1 : Number(given);
   if (!Number.isSafeInteger(page) || page < 1) throw new EmailiciousError(404, { detail: 'Invalid page.' });
-  let size = q('page_size') === undefined ? PAGE_SIZE : Number(q('page_size'));
+  const givenSize = q('page_size');
+  let size = givenSize === undefined ? PAGE_SIZE : Number(givenSize);
   if (!Number.isSafeInteger(size) || size < 1) size = PAGE_SIZE;
   size = Math.min(size, PAGE_SIZE_MAX);
   return { page, size, offset: (page - 1) * size };

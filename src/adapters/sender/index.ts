@@ -21,14 +21,14 @@ import { basicAuth, callContext, requestIdOf, tooManyFailures, type Principal } 
 import { requestErrors } from '../http-errors.js';
 import { logUnavailable } from '../../core/errors.js';
 import { authUnavailability, unavailability } from '../../core/errors.js';
-import { checkQuery, formBody, jsonBody } from '../body.js';
+import { answerJson, queryAndBody } from '../body.js';
 import type { AdapterDeps } from '../types.js';
 import { BAD_KEY, FORBIDDEN, NOT_AUTHENTICATED, SenderError, UNAVAILABLE, senderErrorOf } from './errors.js';
 import { ROUTES, type Call, type Answer } from './routes.js';
 import { paramsOf } from './values.js';
 
 function send(res: Response, e: SenderError): void {
-  res.status(e.status).json(e.body);
+  answerJson(res, e.status, e.body);
 }
 
 export function senderRouter(deps: AdapterDeps): express.Router {
@@ -51,18 +51,21 @@ export function senderRouter(deps: AdapterDeps): express.Router {
       send(res, outcome.kind === 'missing' ? NOT_AUTHENTICATED() : BAD_KEY());
     },
   });
-  router.use('/:account', auth, (req: Request, res: Response, next: NextFunction) => {
-    if ((res.locals.principal as Principal).account !== req.params.account) return send(res, FORBIDDEN());
-    next();
-  });
-  router.use(checkQuery, ...jsonBody({ type: ['application/json', 'application/*+json'], limit }), ...formBody({ limit, parameterLimit: 10_000 }));
+  // The key, then its account against the URL's, as one layer.
+  router.use('/:account', (req: Request, res: Response, next: NextFunction) =>
+    auth(req, res, () => {
+      if ((res.locals.principal as Principal).account !== req.params.account) return send(res, FORBIDDEN());
+      next();
+    }),
+  );
+  router.use(queryAndBody({ jsonType: ['application/json', 'application/*+json'], limit, parameterLimit: 10_000 }));
 
   const handle =
     (fn: (c: Call) => Promise<Answer>) =>
     async (req: Request, res: Response, next: NextFunction): Promise<void> => {
       try {
         const a = await fn({ req, ctx: callContext(res), p: paramsOf(req.query, req.body), core });
-        res.status(a.status ?? 200).json(a.body);
+        answerJson(res, a.status ?? 200, a.body);
       } catch (e) {
         const u = unavailability(e);
         if (u) logUnavailable(deps.logger, `sender ${req.method} ${req.baseUrl}${req.path}`, u, { requestId: requestIdOf(res) });
@@ -88,7 +91,7 @@ export function senderRouter(deps: AdapterDeps): express.Router {
         if (e.type === 'entity.parse.failed') return send(res, SenderError.detail(400, `JSON parse error - ${e.message ?? 'malformed JSON'}`));
         send(res, SenderError.detail(status, e.message ?? 'Bad request.'));
       },
-      internal: (res) => void res.status(500).json({ result: { status: 'ERROR', message: 'Internal error' } }),
+      internal: (res) => answerJson(res, 500, { result: { status: 'ERROR', message: 'Internal error' } }),
     }),
   );
   return router;
