@@ -22,7 +22,10 @@ import { decodeMethodCall, encodeFault, encodeResponse, XmlRpcParseError } from 
  * an add_recipients answer was several percent of the call's CPU. The original server sends no ETag either.
  */
 export function sendXml(res: Response, xml: string, status = 200) {
-  res.status(status).type('text/xml; charset=utf-8').end(xml);
+  // The header set as is: express's type() looks the value up in its MIME table at every answer.
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/xml; charset=utf-8');
+  res.end(xml);
 }
 
 export interface XmlRpcEndpointOptions<D> {
