@@ -247,7 +247,11 @@ export function socketDirFor(pgDir: string, port: number): string | undefined {
  * made and removed at once; the cluster's directory is its parent's file system before initdb makes it.
  */
 async function socketsWork(dir: string): Promise<boolean> {
-  const probe = path.join(existsSync(dir) ? dir : path.dirname(dir), `.s.mailgate-probe-${process.pid}`);
+  // No longer than `.s.PGSQL.<port>` (10 characters at least; a pid is at most 5 in base 36), so within
+  // SOCKET_PATH_MAX too: Node cuts a longer path short without a word.
+  const probe = path.join(existsSync(dir) ? dir : path.dirname(dir), `.s.mg${process.pid.toString(36)}`);
+  // One left by a process that died mid-probe with this pid would make the bind fail.
+  await rm(probe, { force: true }).catch(() => undefined);
   const srv = net.createServer();
   const made = await new Promise<boolean>((resolve) => {
     srv.once('error', () => resolve(false));

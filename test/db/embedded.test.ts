@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -122,7 +121,12 @@ describe('the embedded Postgres over its Unix socket', () => {
     const first = await start(dataDir);
     assert.ok(first.owned);
     assert.equal(first.socketDir, first.dir);
-    assert.ok(existsSync(path.join(first.dir, `.s.PGSQL.${new URL(first.url).port}`)), "the socket file is in the cluster's directory");
+    const port = new URL(first.url).port;
+    assert.deepEqual(
+      (await readdir(first.dir)).filter((n) => n.startsWith('.s.')).sort(),
+      [`.s.PGSQL.${port}`, `.s.PGSQL.${port}.lock`],
+      "the socket and its lock in the cluster's directory, and nothing left of the probe that preceded them",
+    );
     assert.equal(await clientAddr(first.url), null);
     const c = new pg.Client({ connectionString: first.url });
     await c.connect();
@@ -141,7 +145,7 @@ describe('the embedded Postgres over its Unix socket', () => {
     await d.connect();
     assert.deepEqual((await d.query('SELECT v FROM kept')).rows, [{ v: 'before the restart' }]);
     await d.end();
-    const { port, password } = JSON.parse(meta) as { port: number; password: string };
+    const { password } = JSON.parse(meta) as { password: string };
     assert.equal(await clientAddr(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`), '127.0.0.1', 'TCP on 127.0.0.1 too');
   });
 
