@@ -59,6 +59,11 @@ export class BackupError extends Error {
 const CONTENTS_LEFT_OUT = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']);
 /** Files of the running server that a copy must not have (backup_label comes from pg_backup_stop). */
 const FILES_LEFT_OUT = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'pg_internal.init']);
+/**
+ * The Unix socket the embedded cluster makes in its directory and its lock file: the lock names the running
+ * postmaster's pid, which a restored cluster would take for a live server once that pid is reused.
+ */
+const SOCKET_FILE = /^\.s\.PGSQL\.\d+(?:\.lock)?$/;
 
 const CHUNK = 1 << 20;
 
@@ -115,7 +120,7 @@ async function* clusterEntries(root: string, rel = ''): AsyncGenerator<{ rel: st
       if (missing(e)) return undefined;
       throw e;
     });
-    if (!st || FILES_LEFT_OUT.has(name) || name.startsWith('pgsql_tmp')) continue;
+    if (!st || FILES_LEFT_OUT.has(name) || SOCKET_FILE.test(name) || name.startsWith('pgsql_tmp')) continue;
     if (st.isSymbolicLink()) throw new BackupError(`${abs} is a symbolic link (a tablespace?): only a cluster without tablespaces can be backed up`);
     if (st.isDirectory()) {
       yield { rel: r, abs, dir: true, size: 0, mode: st.mode & 0o777, mtime: st.mtime };

@@ -164,6 +164,10 @@ describe('cli: backup and restore of the embedded Postgres', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^restored /);
       assert.deepEqual((await readdir(target)).sort(), ['embedded.json', 'pg']);
+      const socketFiles = async (dir: string) => (await readdir(dir)).filter((n) => n.startsWith('.s.PGSQL.')).sort();
+      const port = new URL(db.url).port;
+      assert.deepEqual(await socketFiles(db.embedded!.dir), [`.s.PGSQL.${port}`, `.s.PGSQL.${port}.lock`], "the source's socket, in its directory");
+      assert.deepEqual(await socketFiles(path.join(target, 'pg')), [], 'neither the socket nor its lock (naming the source postmaster) is copied');
 
       restored = await startEmbedded({ dataDir: target });
       const client = new pg.Client({ connectionString: restored.databaseUrl('mailgate') });
