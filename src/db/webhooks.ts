@@ -247,10 +247,17 @@ export function webhooksRepo(db: Pool) {
      * its next delay, or failed for good once its schedule is used up; the endpoint's circuit closed by a
      * round with a success, or opened further by a round of failures only (retry_at after the delay of its
      * failed rounds in a row), and the endpoint disabled once it has failed without a success for
-     * disableAfterSeconds. Returns the endpoint as it is now.
+     * disableAfterSeconds. Returns the endpoint as it is now; undefined (nothing recorded) when it was removed.
+     *
+     * The endpoint's row is locked (FOR KEY SHARE, as the attempts' foreign key would) before any message row:
+     * removing an endpoint locks its row, then deletes its messages. Taken after the messages (the foreign
+     * key's check runs at the end of the statement that updated them), a removal in between deadlocked with
+     * this (found by the bench: the job failed, or the operator's removal would have).
      */
     async recordAttempts(endpointId: number, results: readonly AttemptResult[], policy: WebhookRetryPolicy): Promise<EndpointRow | undefined> {
       return await withTransaction(db, async (tx) => {
+        const { rows: present } = await tx.query('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR KEY SHARE', [endpointId]);
+        if (!present.length) return undefined;
         const schedule = policy.scheduleSeconds.length ? [...policy.scheduleSeconds] : [0];
         await tx.query(
           `WITH r AS (
